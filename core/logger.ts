@@ -1,0 +1,179 @@
+/**
+ * A Twisted-style structured logger (src/twisted/logger): events are plain objects with a format string and fields,
+ * published to observers. Formatting is lazy: an event is only rendered to text by an observer that wants text.
+ *
+ *     const log = new Logger("redis");
+ *     log.info("decoded {command} key={key}", { command: "SET", key: "foo" });
+ *
+ * Protocols get a `log` bound to themselves (`log_source` is the protocol), which is how Wirescope puts what a
+ * protocol reports on the timeline of its connection.
+ */
+
+/** Severity, lowest first (twisted.logger.LogLevel). */
+export const LogLevel = ["debug", "info", "warn", "error", "critical"] as const;
+export type LogLevel = (typeof LogLevel)[number];
+
+/** One log event. Keys starting with `log_` are the logger's own; the rest are the caller's fields. */
+export interface LogEvent {
+  log_level: LogLevel;
+  log_namespace: string;
+  /** What emitted it: for a protocol's `log`, the protocol instance. */
+  log_source: unknown;
+  /** A format string with `{field}` placeholders, or null for an event with fields only. */
+  log_format: string | null;
+  /** Wall-clock time in seconds (Date.now() / 1000), as Twisted's `log_time`. */
+  log_time: number;
+  /** An error attached with `failure()`. */
+  log_failure?: Error;
+  [field: string]: unknown;
+}
+
+/** Receives every published event. Must not throw; a throwing observer is removed and reported. */
+export type LogObserver = (event: LogEvent) => void;
+
+/**
+ * Renders `{name}` placeholders of an event's format from its fields; `{{` and `}}` are literal braces.
+ * Dotted names read nested fields (`{peer.host}`). A missing field renders as `{name}` unchanged, so a bad
+ * format never throws. Returns "" for an event without a format.
+ */
+export function formatEvent(event: LogEvent): string {
+  const format = event.log_format;
+  if (format === null) return "";
+  return format.replace(/\{\{|\}\}|\{([^{}]*)\}/g, (whole, name: string | undefined) => {
+    if (whole === "{{") return "{";
+    if (whole === "}}") return "}";
+    const value = lookup(event, name ?? "");
+    return value === undefined ? whole : stringify(value);
+  });
+}
+
+function lookup(event: LogEvent, path: string): unknown {
+  let value: unknown = event;
+  for (const part of path.split(".")) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+function stringify(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString("latin1"));
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  if (typeof value === "object" && value !== null && value.toString !== Object.prototype.toString) {
+    return String(value);
+  }
+  if (typeof value === "object") {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      return String(value);
+    }
+  }
+  return String(value);
+}
+
+/** Renders an event as one line: "[namespace#level] text", with the failure's message appended. */
+export function formatEventAsLine(event: LogEvent): string {
+  let text = formatEvent(event);
+  if (event.log_failure) text += `${text ? "\n" : ""}${event.log_failure.stack ?? String(event.log_failure)}`;
+  return `[${event.log_namespace}#${event.log_level}] ${text}`;
+}
+
+/** Fans events out to observers (twisted.logger.LogPublisher). */
+export class LogPublisher {
+  private readonly observers = new Set<LogObserver>();
+
+  /** Adds an observer; returns a function that removes it. */
+  addObserver(observer: LogObserver): () => void {
+    this.observers.add(observer);
+    return () => this.removeObserver(observer);
+  }
+
+  removeObserver(observer: LogObserver): void {
+    this.observers.delete(observer);
+  }
+
+  /** Delivers `event` to every observer. An observer that throws is removed and the error logged to the rest. */
+  publish(event: LogEvent): void {
+    const broken: [LogObserver, unknown][] = [];
+    for (const observer of this.observers) {
+      try {
+        observer(event);
+      } catch (err) {
+        broken.push([observer, err]);
+      }
+    }
+    for (const [observer, err] of broken) {
+      this.observers.delete(observer);
+      this.publish(
+        makeEvent("critical", "log", this, "Temporarily disabling observer {observer} due to exception", {
+          observer: String(observer),
+          log_failure: err instanceof Error ? err : new Error(String(err)),
+        }),
+      );
+    }
+  }
+}
+
+/** The process-wide publisher every Logger writes to unless given its own (twisted.logger.globalLogPublisher). */
+export const globalLogPublisher = new LogPublisher();
+
+function makeEvent(
+  level: LogLevel,
+  namespace: string,
+  source: unknown,
+  format: string | null,
+  fields: Record<string, unknown> | undefined,
+): LogEvent {
+  return {
+    ...fields,
+    log_level: level,
+    log_namespace: namespace,
+    log_source: source,
+    log_format: format,
+    log_time: Date.now() / 1000,
+  };
+}
+
+/**
+ * Emits structured events (twisted.logger.Logger). Cheap to create; holds no state but its namespace, source and
+ * publisher.
+ */
+export class Logger {
+  constructor(
+    /** Dotted name of what logs, e.g. "wirescope.redis". */
+    readonly namespace = "wirescope",
+    /** The object on whose behalf events are emitted (a protocol instance), or null. */
+    readonly source: unknown = null,
+    /** Where events go; the global publisher by default. */
+    readonly publisher: { publish(event: LogEvent): void } = globalLogPublisher,
+  ) {}
+
+  /** Emits an event at `level`. `fields` fill the format's placeholders and travel with the event. */
+  emit(level: LogLevel, format: string | null, fields?: Record<string, unknown>): void {
+    this.publisher.publish(makeEvent(level, this.namespace, this.source, format, fields));
+  }
+
+  debug(format: string, fields?: Record<string, unknown>): void {
+    this.emit("debug", format, fields);
+  }
+  info(format: string, fields?: Record<string, unknown>): void {
+    this.emit("info", format, fields);
+  }
+  warn(format: string, fields?: Record<string, unknown>): void {
+    this.emit("warn", format, fields);
+  }
+  error(format: string, fields?: Record<string, unknown>): void {
+    this.emit("error", format, fields);
+  }
+  critical(format: string, fields?: Record<string, unknown>): void {
+    this.emit("critical", format, fields);
+  }
+
+  /** Emits a critical event carrying `error` as `log_failure` (twisted's `log.failure`). */
+  failure(format: string, error: unknown, fields?: Record<string, unknown>, level: LogLevel = "critical"): void {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    this.emit(level, format, { ...fields, log_failure: failure });
+  }
+}

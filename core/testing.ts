@@ -1,0 +1,324 @@
+/**
+ * Test doubles for unit-testing protocols without sockets (src/twisted/internet/testing.py).
+ *
+ *     const proto = new MyProtocol();
+ *     const t = new StringTransport();
+ *     proto.makeConnection(t);
+ *     proto.dataReceived(Buffer.from("PING\r\n"));
+ *     expect(t.value().toString()).toBe("+PONG\r\n");
+ *
+ * Exported from the core because users test their own protocols with them.
+ */
+import { IPv4Address, UNIXAddress, type Address } from "./address.ts";
+import { ConnectionDone } from "./errors.ts";
+import type {
+  Bytes,
+  ClientTLSOptions,
+  IReactorNet,
+  ListenUNIXOptions,
+  ServerTLSOptions,
+  ConnectTCPOptions,
+  IConnector,
+  IListeningPort,
+  IProtocol,
+  IProtocolFactory,
+  IPullProducer,
+  IPushProducer,
+  ITransport,
+  ListenTCPOptions,
+} from "./interfaces.ts";
+import { Clock } from "./task.ts";
+
+export { Clock, LoopingCall } from "./task.ts";
+
+/** Throws the TypeError every transport throws for non-bytes. */
+export function checkBytes(data: unknown, what = "Data"): asserts data is Bytes {
+  if (!(data instanceof Uint8Array)) {
+    const got = typeof data === "string" ? "a string" : data === null ? "null" : typeof data;
+    throw new TypeError(`${what} must be bytes (a Uint8Array or Buffer), not ${got}; encode text first.`);
+  }
+}
+
+/**
+ * A transport that keeps everything written in memory (twisted.internet.testing.StringTransport).
+ * `value()` is all bytes written so far; `disconnecting` turns true on `loseConnection()`; nothing is delivered
+ * back to the protocol. Writes of non-bytes throw TypeError, as on a real transport.
+ */
+export class StringTransport implements ITransport {
+  disconnecting = false;
+  /** Set by `abortConnection()`. */
+  aborted = false;
+  /** Set by `loseWriteConnection()`. */
+  writeDisconnected = false;
+  producer: IPushProducer | IPullProducer | null = null;
+  streaming: boolean | null = null;
+  /** "producing", "paused" or "stopped": what the protocol asked of this transport as a producer. */
+  producerState: "producing" | "paused" | "stopped" = "producing";
+  private chunks: Buffer[] = [];
+  private noDelay = false;
+  private keepAlive = false;
+  readonly hostAddress: Address;
+  readonly peerAddress: Address;
+
+  constructor(hostAddress?: Address, peerAddress?: Address) {
+    this.hostAddress = hostAddress ?? new IPv4Address("TCP", "10.0.0.1", 12345);
+    this.peerAddress = peerAddress ?? new IPv4Address("TCP", "192.168.1.1", 54321);
+  }
+
+  /** Every byte written since creation or the last `clear()`. */
+  value(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  /** Forgets what was written. */
+  clear(): void {
+    this.chunks = [];
+  }
+
+  write(data: Bytes): void {
+    checkBytes(data);
+    this.chunks.push(Buffer.from(data));
+  }
+
+  writeSequence(data: readonly Bytes[]): void {
+    for (const chunk of data) this.write(chunk);
+  }
+
+  loseConnection(): void {
+    this.disconnecting = true;
+  }
+
+  abortConnection(): void {
+    this.aborted = true;
+    this.loseConnection();
+  }
+
+  loseWriteConnection(): void {
+    this.writeDisconnected = true;
+  }
+
+  getPeer(): Address {
+    return this.peerAddress;
+  }
+
+  getHost(): Address {
+    return this.hostAddress;
+  }
+
+  setTcpNoDelay(enabled: boolean): void {
+    this.noDelay = enabled;
+  }
+  getTcpNoDelay(): boolean {
+    return this.noDelay;
+  }
+  setTcpKeepAlive(enabled: boolean): void {
+    this.keepAlive = enabled;
+  }
+  getTcpKeepAlive(): boolean {
+    return this.keepAlive;
+  }
+
+  registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void {
+    if (this.producer !== null) throw new Error("Cannot register two producers");
+    this.producer = producer;
+    this.streaming = streaming;
+  }
+
+  unregisterProducer(): void {
+    if (this.producer === null) throw new Error("Cannot unregister a producer unless one is registered");
+    this.producer = null;
+    this.streaming = null;
+  }
+
+  private checkState(): void {
+    if (this.disconnecting) throw new Error("Cannot resume producing after loseConnection");
+    if (this.producerState === "stopped") throw new Error("Cannot resume a stopped producer");
+  }
+
+  pauseProducing(): void {
+    this.checkState();
+    this.producerState = "paused";
+  }
+
+  resumeProducing(): void {
+    this.checkState();
+    this.producerState = "producing";
+  }
+
+  stopProducing(): void {
+    this.producerState = "stopped";
+  }
+}
+
+/**
+ * A StringTransport whose `loseConnection()` delivers `connectionLost(ConnectionDone)` to `protocol` at once
+ * (twisted.internet.testing.StringTransportWithDisconnection). Set `protocol` before use.
+ */
+export class StringTransportWithDisconnection extends StringTransport {
+  protocol: IProtocol | null = null;
+  private lost = false;
+
+  override loseConnection(): void {
+    if (this.disconnecting) return;
+    this.disconnecting = true;
+    if (this.protocol && !this.lost) {
+      this.lost = true;
+      this.protocol.connectionLost(new ConnectionDone());
+    }
+  }
+}
+
+/** Makes a protocol from a factory and connects it to a fresh StringTransport. Returns both. */
+export function connectedProtocol<P extends IProtocol>(
+  factory: IProtocolFactory,
+  transport: StringTransport = new StringTransport(),
+): { protocol: P; transport: StringTransport } {
+  const protocol = factory.buildProtocol(transport.getPeer()) as P | null;
+  if (protocol === null) throw new Error("The factory refused the connection (buildProtocol returned null)");
+  protocol.makeConnection(transport);
+  return { protocol, transport };
+}
+
+/** A connect call recorded by MemoryReactor. */
+export interface RecordedClient {
+  host: string;
+  port: number;
+  factory: IProtocolFactory;
+  timeout: number;
+  bindAddress: readonly [string, number] | null;
+  tls: boolean;
+  connector: MemoryConnector;
+}
+
+/** A listen call recorded by MemoryReactor. */
+export interface RecordedServer {
+  port: number;
+  factory: IProtocolFactory;
+  backlog: number;
+  interface: string;
+  tls: boolean;
+  listeningPort: MemoryListeningPort;
+}
+
+/** A connector that never connects; MemoryReactor returns it. */
+export class MemoryConnector implements IConnector {
+  state: "disconnected" | "connecting" | "connected" = "disconnected";
+  connectCount = 0;
+  constructor(private readonly destination: Address) {}
+  connect(): void {
+    this.state = "connecting";
+    this.connectCount += 1;
+  }
+  stopConnecting(): void {
+    this.state = "disconnected";
+  }
+  disconnect(): void {
+    this.state = "disconnected";
+  }
+  getDestination(): Address {
+    return this.destination;
+  }
+}
+
+/** A listening port that accepts nothing; MemoryReactor returns it. */
+export class MemoryListeningPort implements IListeningPort {
+  readonly listening = Promise.resolve();
+  stopped = false;
+  constructor(
+    private readonly address: Address,
+    private readonly factory: IProtocolFactory,
+  ) {}
+  startListening(): void {}
+  stopListening(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = true;
+      this.factory.doStop();
+    }
+    return Promise.resolve();
+  }
+  getHost(): Address {
+    return this.address;
+  }
+}
+
+/**
+ * A reactor that records connect and listen calls instead of making them, and keeps time as a Clock
+ * (twisted.internet.testing.MemoryReactorClock). Tests assert on `tcpClients` / `tcpServers` and drive the
+ * factories by hand.
+ */
+export class MemoryReactor extends Clock implements IReactorNet {
+  readonly tcpClients: RecordedClient[] = [];
+  readonly tcpServers: RecordedServer[] = [];
+  readonly unixClients: { path: string; factory: IProtocolFactory; timeout: number }[] = [];
+  readonly unixServers: { path: string; factory: IProtocolFactory; mode: number }[] = [];
+
+  connectTCP(host: string, port: number, factory: IProtocolFactory, options: ConnectTCPOptions = {}): MemoryConnector {
+    return this.recordClient(host, port, factory, options, false);
+  }
+
+  connectSSL(
+    host: string,
+    port: number,
+    factory: IProtocolFactory,
+    _tlsOptions: ClientTLSOptions = {},
+    options: ConnectTCPOptions = {},
+  ): MemoryConnector {
+    return this.recordClient(host, port, factory, options, true);
+  }
+
+  listenTCP(port: number, factory: IProtocolFactory, options: ListenTCPOptions = {}): MemoryListeningPort {
+    return this.recordServer(port, factory, options, false);
+  }
+
+  listenSSL(
+    port: number,
+    factory: IProtocolFactory,
+    _tlsOptions: ServerTLSOptions = {},
+    options: ListenTCPOptions = {},
+  ): MemoryListeningPort {
+    return this.recordServer(port, factory, options, true);
+  }
+
+  connectUNIX(path: string, factory: IProtocolFactory, options: { timeout?: number } = {}): MemoryConnector {
+    this.unixClients.push({ path, factory, timeout: options.timeout ?? 30 });
+    const connector = new MemoryConnector(new UNIXAddress(path));
+    connector.connect();
+    return connector;
+  }
+
+  listenUNIX(path: string, factory: IProtocolFactory, options: ListenUNIXOptions = {}): MemoryListeningPort {
+    this.unixServers.push({ path, factory, mode: options.mode ?? 0o666 });
+    factory.doStart();
+    return new MemoryListeningPort(new UNIXAddress(path), factory);
+  }
+
+  private recordClient(
+    host: string,
+    port: number,
+    factory: IProtocolFactory,
+    options: ConnectTCPOptions,
+    tls: boolean,
+  ): MemoryConnector {
+    const connector = new MemoryConnector(new IPv4Address("TCP", host, port));
+    connector.connect();
+    this.tcpClients.push({
+      host,
+      port,
+      factory,
+      timeout: options.timeout ?? 30,
+      bindAddress: options.bindAddress ?? null,
+      tls,
+      connector,
+    });
+    return connector;
+  }
+
+  private recordServer(port: number, factory: IProtocolFactory, options: ListenTCPOptions, tls: boolean) {
+    const iface = options.interface ?? "";
+    const listeningPort = new MemoryListeningPort(new IPv4Address("TCP", iface || "0.0.0.0", port), factory);
+    factory.doStart();
+    this.tcpServers.push({ port, factory, backlog: options.backlog ?? 50, interface: iface, tls, listeningPort });
+    return listeningPort;
+  }
+}

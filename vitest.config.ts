@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["core/**/*.test.ts", "main/**/*.test.ts", "preload/**/*.test.ts", "tests/**/*.test.ts"],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+    // Real sockets and child processes: forks keep each file's reactor in its own process.
+    pool: "forks",
+  },
+});
