@@ -10,6 +10,7 @@
  * Exported from the core because users test their own protocols with them.
  */
 import { IPv4Address, UNIXAddress, type Address } from "./address.ts";
+import { checkBytes } from "./bytes.ts";
 import { ConnectionDone } from "./errors.ts";
 import type {
   Bytes,
@@ -30,14 +31,7 @@ import type {
 import { Clock } from "./task.ts";
 
 export { Clock, LoopingCall } from "./task.ts";
-
-/** Throws the TypeError every transport throws for non-bytes. */
-export function checkBytes(data: unknown, what = "Data"): asserts data is Bytes {
-  if (!(data instanceof Uint8Array)) {
-    const got = typeof data === "string" ? "a string" : data === null ? "null" : typeof data;
-    throw new TypeError(`${what} must be bytes (a Uint8Array or Buffer), not ${got}; encode text first.`);
-  }
-}
+export { checkBytes } from "./bytes.ts";
 
 /**
  * A transport that keeps everything written in memory (twisted.internet.testing.StringTransport).

@@ -1,0 +1,658 @@
+/**
+ * Stream transports over node:net and node:tls (src/twisted/internet/tcp.py, abstract.py, base.py BaseConnector).
+ *
+ * Connection is the transport a protocol talks through; Connector is a repeatable client connection attempt;
+ * ListeningPort accepts connections and builds a protocol for each. TCP, TLS and UNIX sockets share them: all three
+ * are `net.Socket`s in Node.
+ *
+ * Where Node differs from Twisted's select loop, the behaviour is kept and the difference is said where it happens:
+ * binding is asynchronous (ListeningPort.listening), and `connectionLost` comes from the socket's 'close' event,
+ * which Node emits on a later turn, after every 'data' event — so it is never re-entrant.
+ */
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { tcpAddress, UNIXAddress, type Address } from "./address.ts";
+import { checkBytes } from "./bytes.ts";
+import { reactorTime, type DelayedCall } from "./base.ts";
+import {
+  AlreadyConnectingError,
+  CannotListenError,
+  ConnectionAborted,
+  ConnectionDone,
+  fromNodeError,
+  NotConnectingError,
+  TimeoutError,
+  UserError,
+} from "./errors.ts";
+import {
+  isHalfCloseable,
+  type Bytes,
+  type ClientTLSOptions,
+  type IConnector,
+  type IListeningPort,
+  type IProtocol,
+  type IProtocolFactory,
+  type IPullProducer,
+  type IPushProducer,
+  type IReactorTime,
+  type ITransport,
+  type ServerTLSOptions,
+} from "./interfaces.ts";
+import { Logger } from "./logger.ts";
+import type { ClientFactory } from "./protocol.ts";
+
+const log = new Logger("wirescope.core.tcp");
+
+/** A streaming producer is paused when more than this many bytes wait to be written (Twisted's bufferSize). */
+export const bufferSize = 2 ** 16;
+
+/** Logs an error raised by a protocol callback, with the protocol as source so it shows on its connection. */
+function logCallbackError(protocol: IProtocol, callback: string, err: unknown): void {
+  new Logger("wirescope.core.tcp", protocol).failure(`Unhandled error in ${callback}`, err, { callback }, "error");
+}
+
+/** Whether the protocol registered with a client factory wants the connector's hooks. */
+function isClientFactory(f: IProtocolFactory): f is ClientFactory {
+  const cf = f as Partial<ClientFactory>;
+  return typeof cf.clientConnectionFailed === "function" && typeof cf.clientConnectionLost === "function";
+}
+
+/** Socket address of either end, read once while the socket is open (Node forgets it after close). */
+function socketAddress(socket: net.Socket, end: "local" | "remote", unixPath: string | null): Address {
+  if (unixPath !== null) return new UNIXAddress(end === "local" ? unixPath : null);
+  return end === "local"
+    ? tcpAddress(socket.localAddress, socket.localPort, socket.localFamily)
+    : tcpAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily);
+}
+
+/**
+ * A connected stream socket as a protocol's transport (twisted.internet.tcp.Connection).
+ *
+ * Guarantees: `connectionLost` is called exactly once, on a later turn than whatever caused it, after all data
+ * that was delivered; with ConnectionDone for a clean close by either side, ConnectionAborted after
+ * `abortConnection()`, ConnectionLost for a reset or socket error, or the error a protocol callback threw.
+ * Writes after the close (or after `loseConnection()` has flushed) are dropped silently.
+ */
+export class Connection implements ITransport {
+  /** True from `loseConnection()` / `abortConnection()` on. */
+  disconnecting = false;
+  /** True once `connectionLost` has been delivered. */
+  disconnected = false;
+  /** True once our write side is shut (loseWriteConnection or the close flush began). */
+  private writeClosed = false;
+  private aborted = false;
+  /** The error a protocol callback threw, which becomes the reason of connectionLost. */
+  private callbackError: Error | null = null;
+  private socketError: Error | null = null;
+  private producer: IPushProducer | IPullProducer | null = null;
+  private streamingProducer = false;
+  private producerPaused = false;
+  /** loseConnection() was called while a producer held the close back. */
+  private closeWhenProducerDone = false;
+  private noDelay = false;
+  private keepAlive = false;
+  private readonly host: Address;
+  private readonly peer: Address;
+
+  constructor(
+    /** The Node socket; owned by this transport from now on. */
+    readonly socket: net.Socket,
+    readonly protocol: IProtocol,
+    /** Called after the protocol's connectionLost, with the same reason (the connector's or port's bookkeeping). */
+    private readonly onLost: (reason: Error) => void,
+    unixPath: string | null = null,
+  ) {
+    this.host = socketAddress(socket, "local", unixPath);
+    this.peer = socketAddress(socket, "remote", unixPath);
+    socket.on("data", (chunk: Buffer) => this.deliver(chunk));
+    socket.on("end", () => this.readConnectionLost());
+    socket.on("drain", () => this.drained());
+    socket.on("error", (err) => {
+      this.socketError ??= err;
+    });
+    socket.on("close", () => this.closed());
+  }
+
+  /** Called once the protocol is built: connects it, or drops the socket if `makeConnection` throws. */
+  start(): void {
+    try {
+      this.protocol.makeConnection(this);
+    } catch (err) {
+      this.failWith("connectionMade", err);
+    }
+  }
+
+  private failWith(callback: string, err: unknown): void {
+    logCallbackError(this.protocol, callback, err);
+    this.callbackError ??= err instanceof Error ? err : new Error(String(err));
+    this.disconnecting = true;
+    this.socket.destroy();
+  }
+
+  private deliver(chunk: Buffer): void {
+    if (this.disconnecting || this.disconnected) return;
+    try {
+      this.protocol.dataReceived(chunk);
+    } catch (err) {
+      this.failWith("dataReceived", err);
+    }
+  }
+
+  /** The peer shut its write side (FIN). */
+  private readConnectionLost(): void {
+    if (this.disconnected || this.aborted) return;
+    const p = this.protocol;
+    if (isHalfCloseable(p) && !this.disconnecting) {
+      try {
+        p.readConnectionLost();
+      } catch (err) {
+        this.failWith("readConnectionLost", err);
+        return;
+      }
+      // Both directions are now shut: Node emits 'close' by itself.
+      return;
+    }
+    // Not half-closeable: the connection ends (ConnectionDone). Unlike Twisted, what we still had buffered is
+    // flushed before the close instead of being dropped.
+    this.closeWriteSide(true);
+  }
+
+  private closed(): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    this.disconnecting = true;
+    const reason: Error = this.callbackError
+      ? this.callbackError
+      : this.aborted
+        ? new ConnectionAborted()
+        : this.socketError
+          ? fromNodeError(this.socketError, "connection")
+          : new ConnectionDone();
+    if (this.producer !== null) {
+      const producer = this.producer;
+      this.producer = null;
+      try {
+        producer.stopProducing();
+      } catch (err) {
+        log.failure("Error in stopProducing of a producer on connection loss", err);
+      }
+    }
+    try {
+      this.protocol.connectionLost(reason);
+    } catch (err) {
+      logCallbackError(this.protocol, "connectionLost", err);
+    }
+    this.onLost(reason);
+  }
+
+  write(data: Bytes): void {
+    checkBytes(data);
+    if (this.writeClosed || this.disconnected || this.aborted || data.byteLength === 0) return;
+    this.socket.write(data);
+    this.maybePauseProducer();
+  }
+
+  writeSequence(data: readonly Bytes[]): void {
+    for (const chunk of data) checkBytes(chunk);
+    if (this.writeClosed || this.disconnected || this.aborted) return;
+    if (data.length > 1) this.socket.cork();
+    for (const chunk of data) if (chunk.byteLength > 0) this.socket.write(chunk);
+    if (data.length > 1) this.socket.uncork();
+    this.maybePauseProducer();
+  }
+
+  /** How many bytes are queued in Node and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  private maybePauseProducer(): void {
+    if (this.producer !== null && this.streamingProducer && !this.producerPaused) {
+      if (this.socket.writableLength > bufferSize) {
+        this.producerPaused = true;
+        (this.producer as IPushProducer).pauseProducing();
+      }
+    }
+  }
+
+  private drained(): void {
+    if (this.disconnected) return;
+    if (this.producer !== null && (!this.streamingProducer || this.producerPaused)) {
+      this.producerPaused = false;
+      this.producer.resumeProducing();
+      if (!this.streamingProducer) this.pullAgainIfRoom();
+    }
+  }
+
+  /** A pull producer is asked again as long as its writes leave the buffer below the high-water mark. */
+  private pullAgainIfRoom(): void {
+    if (this.producer === null || this.streamingProducer || this.disconnected) return;
+    if (this.socket.writableNeedDrain) return; // 'drain' will ask again.
+    const producer = this.producer;
+    setImmediate(() => {
+      if (this.producer === producer && !this.disconnected && !this.socket.writableNeedDrain) {
+        producer.resumeProducing();
+        this.pullAgainIfRoom();
+      }
+    });
+  }
+
+  loseConnection(): void {
+    if (this.disconnecting || this.disconnected) return;
+    this.disconnecting = true;
+    this.socket.pause(); // Stop reading at once; nothing more is delivered.
+    if (this.producer !== null && (!this.streamingProducer || this.producerPaused)) {
+      // Twisted waits for a pull producer or a paused streaming producer to unregister before closing.
+      this.closeWhenProducerDone = true;
+      return;
+    }
+    this.closeWriteSide(true);
+  }
+
+  /** Flushes and shuts the write side; with `thenClose`, closes the socket fully once flushed. */
+  private closeWriteSide(thenClose: boolean): void {
+    if (this.writeClosed) {
+      if (thenClose && this.socket.writableFinished) this.socket.destroy();
+      else if (thenClose) this.socket.once("finish", () => this.socket.destroy());
+      return;
+    }
+    this.writeClosed = true;
+    this.socket.end(() => {
+      if (thenClose) this.socket.destroy();
+    });
+  }
+
+  abortConnection(): void {
+    if (this.aborted || this.disconnected) return;
+    this.aborted = true;
+    this.disconnecting = true;
+    this.writeClosed = true;
+    // RST, discarding whatever is buffered. 'close' (and so connectionLost) follows on a later turn.
+    if (typeof this.socket.resetAndDestroy === "function" && this.socket instanceof net.Socket && !this.isTLS()) {
+      this.socket.resetAndDestroy();
+    } else {
+      this.socket.destroy();
+    }
+  }
+
+  private isTLS(): boolean {
+    return this.socket instanceof tls.TLSSocket;
+  }
+
+  loseWriteConnection(): void {
+    if (this.writeClosed || this.disconnected) return;
+    this.writeClosed = true;
+    this.socket.end(() => {
+      if (this.disconnected) return;
+      const p = this.protocol;
+      if (isHalfCloseable(p)) {
+        try {
+          p.writeConnectionLost();
+        } catch (err) {
+          this.failWith("writeConnectionLost", err);
+        }
+      }
+    });
+  }
+
+  getPeer(): Address {
+    return this.peer;
+  }
+
+  getHost(): Address {
+    return this.host;
+  }
+
+  setTcpNoDelay(enabled: boolean): void {
+    this.noDelay = enabled;
+    this.socket.setNoDelay(enabled);
+  }
+
+  /** Node has no getter for TCP_NODELAY: this is the last value set through this transport (false at start). */
+  getTcpNoDelay(): boolean {
+    return this.noDelay;
+  }
+
+  setTcpKeepAlive(enabled: boolean): void {
+    this.keepAlive = enabled;
+    this.socket.setKeepAlive(enabled);
+  }
+
+  /** Node has no getter for SO_KEEPALIVE: this is the last value set through this transport (false at start). */
+  getTcpKeepAlive(): boolean {
+    return this.keepAlive;
+  }
+
+  registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void {
+    if (this.producer !== null) {
+      throw new Error(
+        `Cannot register producer ${String(producer)}, because producer ${String(this.producer)} was never unregistered.`,
+      );
+    }
+    if (this.disconnected) {
+      producer.stopProducing();
+      return;
+    }
+    this.producer = producer;
+    this.streamingProducer = streaming;
+    this.producerPaused = false;
+    if (!streaming) {
+      producer.resumeProducing();
+      this.pullAgainIfRoom();
+    } else {
+      this.maybePauseProducer();
+    }
+  }
+
+  unregisterProducer(): void {
+    this.producer = null;
+    this.producerPaused = false;
+    if (this.closeWhenProducerDone && !this.disconnected) {
+      this.closeWhenProducerDone = false;
+      this.closeWriteSide(true);
+    }
+  }
+
+  /** Stops reading from the socket (this transport as a producer for the protocol's consumer). */
+  pauseProducing(): void {
+    if (!this.disconnected) this.socket.pause();
+  }
+
+  /** Reads again; ignored once disconnecting, as in Twisted. */
+  resumeProducing(): void {
+    if (this.disconnecting || this.disconnected) return;
+    this.socket.resume();
+  }
+
+  /** Twisted's FileDescriptor.stopProducing: closes the connection. */
+  stopProducing(): void {
+    this.loseConnection();
+  }
+
+  toString(): string {
+    return `<Connection ${this.peer.toString()}>`;
+  }
+}
+
+/** Where a Connector connects: a TCP host and port, or a UNIX path; with TLS options for an SSL connection. */
+export type Destination =
+  { kind: "tcp"; host: string; port: number; tls?: ClientTLSOptions } | { kind: "unix"; path: string };
+
+/**
+ * A client connection attempt that can be repeated (twisted.internet.base.BaseConnector, tcp.Connector).
+ *
+ * `connect()` calls the factory's doStart (first time), arms the timeout, calls `startedConnecting`, and starts
+ * the real connect on the next turn. On failure: `clientConnectionFailed`; on loss of an established connection:
+ * protocol.connectionLost -> `clientConnectionLost`; then the factory's doStop unless the factory connected again.
+ */
+export class Connector implements IConnector {
+  state: "disconnected" | "connecting" | "connected" = "disconnected";
+  /** The transport of the current connection, once connected. */
+  transport: Connection | null = null;
+  private socket: net.Socket | null = null;
+  private timeoutCall: DelayedCall | null = null;
+  private startCall: DelayedCall | null = null;
+  private factoryStarted = false;
+
+  constructor(
+    readonly destination: Destination,
+    readonly factory: IProtocolFactory,
+    /** Seconds before an attempt fails with TimeoutError; null for none. */
+    readonly timeout: number | null = 30,
+    readonly bindAddress: readonly [string, number] | null = null,
+    private readonly clock: IReactorTime = reactorTime,
+  ) {}
+
+  connect(): void {
+    if (this.state !== "disconnected") {
+      throw new AlreadyConnectingError(`Can't connect in this state: the connector is ${this.state}.`);
+    }
+    this.state = "connecting";
+    if (!this.factoryStarted) {
+      this.factory.doStart();
+      this.factoryStarted = true;
+    }
+    this.startCall = this.clock.callLater(0, () => this.startSocket()) as DelayedCall;
+    if (this.timeout !== null) {
+      this.timeoutCall = this.clock.callLater(this.timeout, () =>
+        this.connectionFailed(new TimeoutError(`${this.timeout} seconds`)),
+      ) as DelayedCall;
+    }
+    if (isClientFactory(this.factory)) this.factory.startedConnecting(this);
+  }
+
+  private startSocket(): void {
+    this.startCall = null;
+    if (this.state !== "connecting") return;
+    const d = this.destination;
+    let socket: net.Socket;
+    let connectEvent: "connect" | "secureConnect" = "connect";
+    if (d.kind === "unix") {
+      socket = net.connect({ path: d.path, allowHalfOpen: true });
+    } else {
+      const base: net.TcpNetConnectOpts = { host: d.host, port: d.port, allowHalfOpen: true };
+      if (this.bindAddress) {
+        base.localAddress = this.bindAddress[0];
+        base.localPort = this.bindAddress[1] || undefined;
+      }
+      if (d.tls) {
+        socket = tls.connect({ ...base, ...d.tls });
+        connectEvent = "secureConnect";
+      } else {
+        socket = net.connect(base);
+      }
+    }
+    this.socket = socket;
+    const onError = (err: Error) => {
+      if (this.socket === socket) this.connectionFailed(fromNodeError(err, "connect"));
+    };
+    socket.once("error", onError);
+    socket.once(connectEvent, () => {
+      socket.removeListener("error", onError);
+      if (this.socket === socket && this.state === "connecting") this.connected(socket);
+    });
+  }
+
+  private connected(socket: net.Socket): void {
+    this.cancelTimers();
+    this.state = "connected";
+    const unixPath = this.destination.kind === "unix" ? this.destination.path : null;
+    const peer = socketAddress(socket, "remote", unixPath);
+    let protocol: IProtocol | null;
+    try {
+      protocol = this.factory.buildProtocol(peer);
+    } catch (err) {
+      log.failure("buildProtocol failed; closing the connection", err, { factory: this.factory.constructor.name });
+      protocol = null;
+    }
+    // Twisted: a client factory may return null; a stand-in protocol gets the loss while the socket is closed.
+    const refused = protocol === null;
+    const transport = new Connection(
+      socket,
+      protocol ?? { makeConnection() {}, dataReceived() {}, connectionLost() {} },
+      (reason) => this.connectionLost(reason),
+      unixPath,
+    );
+    this.transport = transport;
+    if (refused) transport.loseConnection();
+    else transport.start();
+  }
+
+  private cancelTimers(): void {
+    if (this.timeoutCall?.active()) this.timeoutCall.cancel();
+    if (this.startCall?.active()) this.startCall.cancel();
+    this.timeoutCall = null;
+    this.startCall = null;
+  }
+
+  private connectionFailed(reason: Error): void {
+    if (this.state !== "connecting") return;
+    this.cancelTimers();
+    const socket = this.socket;
+    this.socket = null;
+    socket?.destroy();
+    this.state = "disconnected";
+    if (isClientFactory(this.factory)) this.factory.clientConnectionFailed(this, reason);
+    this.stopFactoryIfIdle();
+  }
+
+  private connectionLost(reason: Error): void {
+    this.socket = null;
+    this.transport = null;
+    this.state = "disconnected";
+    if (isClientFactory(this.factory)) this.factory.clientConnectionLost(this, reason);
+    this.stopFactoryIfIdle();
+  }
+
+  private stopFactoryIfIdle(): void {
+    if (this.state === "disconnected" && this.factoryStarted) {
+      this.factoryStarted = false;
+      this.factory.doStop();
+    }
+  }
+
+  stopConnecting(): void {
+    if (this.state !== "connecting") throw new NotConnectingError();
+    this.connectionFailed(new UserError());
+  }
+
+  disconnect(): void {
+    if (this.state === "connecting") this.stopConnecting();
+    else if (this.state === "connected") this.transport?.loseConnection();
+  }
+
+  getDestination(): Address {
+    const d = this.destination;
+    return d.kind === "unix" ? new UNIXAddress(d.path) : tcpAddress(d.host, d.port);
+  }
+
+  toString(): string {
+    return `<Connector to ${this.getDestination().toString()} ${this.state}>`;
+  }
+}
+
+/** What a ListeningPort binds. */
+export type Bind =
+  | { kind: "tcp"; port: number; interface: string; backlog: number; tls?: ServerTLSOptions }
+  | { kind: "unix"; path: string; mode: number | null; backlog: number };
+
+/**
+ * A listening socket (twisted.internet.tcp.Port, unix.Port). The reactor calls `startListening()`; Node binds
+ * asynchronously, so `listening` resolves once bound (and the factory's doStart has run) or rejects with
+ * CannotListenError. Each accepted connection gets `factory.buildProtocol(peer)`; null closes the socket.
+ */
+export class ListeningPort implements IListeningPort {
+  readonly listening: Promise<void>;
+  /** All connections accepted and not yet lost. */
+  readonly connections = new Set<Connection>();
+  private server: net.Server | null = null;
+  private resolveListening!: () => void;
+  private rejectListening!: (err: Error) => void;
+  private bound: Address | null = null;
+  private stopping: Promise<void> | null = null;
+  private factoryStarted = false;
+
+  constructor(
+    readonly bind: Bind,
+    readonly factory: IProtocolFactory,
+  ) {
+    this.listening = new Promise((resolve, reject) => {
+      this.resolveListening = resolve;
+      this.rejectListening = reject;
+    });
+    // A failed bind is reported through `listening`; don't let an unobserved rejection crash the process.
+    this.listening.catch(() => {});
+  }
+
+  startListening(): void {
+    if (this.server !== null) return;
+    const b = this.bind;
+    const onSocket = (socket: net.Socket) => this.accepted(socket);
+    const server =
+      b.kind === "tcp" && b.tls
+        ? tls.createServer({ ...b.tls, allowHalfOpen: true }, onSocket)
+        : net.createServer({ allowHalfOpen: true }, onSocket);
+    this.server = server;
+    if (server instanceof tls.Server) {
+      server.on("tlsClientError", (err, socket) => {
+        log.warn("TLS handshake with {peer} failed: {error}", { peer: socket.remoteAddress, error: err.message });
+      });
+    }
+    server.once("error", (err) => {
+      this.server = null;
+      const where = b.kind === "tcp" ? b.interface : "";
+      const port = b.kind === "tcp" ? b.port : b.path;
+      this.rejectListening(new CannotListenError(where, port, err));
+    });
+    server.once("listening", () => {
+      server.on("error", (err) => log.failure("Error on listening port", err));
+      if (b.kind === "unix") {
+        this.bound = new UNIXAddress(b.path);
+        if (b.mode !== null) fs.chmodSync(b.path, b.mode);
+      } else {
+        const a = server.address() as net.AddressInfo;
+        this.bound = tcpAddress(a.address, a.port, a.family);
+      }
+      this.factoryStarted = true;
+      this.factory.doStart();
+      this.resolveListening();
+    });
+    if (b.kind === "unix") server.listen({ path: b.path, backlog: b.backlog });
+    else server.listen({ port: b.port, host: b.interface || "0.0.0.0", backlog: b.backlog });
+  }
+
+  private accepted(socket: net.Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const unixPath = this.bind.kind === "unix" ? this.bind.path : null;
+    const peer = socketAddress(socket, "remote", unixPath);
+    let protocol: IProtocol | null;
+    try {
+      protocol = this.factory.buildProtocol(peer);
+    } catch (err) {
+      log.failure("buildProtocol failed; closing the accepted connection", err);
+      protocol = null;
+    }
+    if (protocol === null) {
+      socket.destroy();
+      return;
+    }
+    const transport: Connection = new Connection(socket, protocol, () => this.connections.delete(transport), unixPath);
+    this.connections.add(transport);
+    transport.start();
+  }
+
+  /**
+   * Stops accepting connections and releases the port at once; resolves after the factory's doStop. Open
+   * connections are left alone (Node's server.close callback would wait for them: we don't).
+   */
+  stopListening(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    const server = this.server;
+    this.stopping = new Promise((resolve) => {
+      server?.close();
+      setImmediate(() => {
+        if (this.factoryStarted) {
+          this.factoryStarted = false;
+          this.factory.doStop();
+        }
+        resolve();
+      });
+    });
+    return this.stopping;
+  }
+
+  /** The address bound. Before `listening` resolves, the requested one. */
+  getHost(): Address {
+    if (this.bound) return this.bound;
+    const b = this.bind;
+    return b.kind === "unix" ? new UNIXAddress(b.path) : tcpAddress(b.interface || "0.0.0.0", b.port);
+  }
+
+  toString(): string {
+    return `<ListeningPort ${this.getHost().toString()}>`;
+  }
+}
