@@ -5,6 +5,7 @@
  * User code is written against these, so a protocol runs the same over a real socket, a StringTransport
  * or the app's sandbox bridge.
  */
+import type { ConnectionOptions, TlsOptions } from "node:tls";
 import type { Address } from "./address.ts";
 
 /** Bytes, as everywhere in the core. A Node Buffer is a Uint8Array. */
@@ -168,10 +169,10 @@ export interface ListenTCPOptions {
 }
 
 /** TLS settings of a client connection: node:tls's options (ca, cert, key, servername, rejectUnauthorized...). */
-export type ClientTLSOptions = import("node:tls").ConnectionOptions;
+export type ClientTLSOptions = ConnectionOptions;
 
 /** TLS settings of a listening port: node:tls's server options (key and cert at least). */
-export type ServerTLSOptions = import("node:tls").TlsOptions;
+export type ServerTLSOptions = TlsOptions;
 
 /** Options of `listenUNIX`. */
 export interface ListenUNIXOptions {

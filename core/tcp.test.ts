@@ -346,7 +346,8 @@ describe("transports", () => {
     const { portNumber } = await listen(new F());
     const cf = new RecordingClientFactory(client);
     const connector = reactor.connectTCP("127.0.0.1", portNumber, cf);
-    await waitFor(() => cf.protocolInstance?.connected === true && serverSide?.connected === true, "both ends");
+    // Both protocols were built (and so connected: makeConnection runs right after buildProtocol).
+    await waitFor(() => cf.protocolInstance !== null && serverSide !== null, "both ends");
     return { cf, connector, server: serverSide! as Protocol, client: cf.protocolInstance! };
   }
 
@@ -604,6 +605,30 @@ describe("transports", () => {
       let stopped = false;
       client.transport.registerProducer({ ...p, stopProducing: () => (stopped = true) }, true);
       expect(stopped).toBe(true);
+    });
+
+    it("loseConnection with a paused streaming producer closes once the buffer drains, without unregister", async () => {
+      const events: string[] = [];
+      class Holding extends Recorder {
+        override connectionMade() {
+          super.connectionMade();
+          const t = this.transport;
+          t.registerProducer(
+            {
+              pauseProducing: () => events.push("paused"),
+              resumeProducing: () => events.push("resumed"),
+              stopProducing: () => events.push("stopped"),
+            },
+            true,
+          );
+          t.write(Buffer.alloc(32 * 1024 * 1024, 0x63)); // more than the kernel takes at once: the producer is paused
+          t.loseConnection(); // held back by the paused producer, which nobody unregisters
+        }
+      }
+      const { client } = await pair(() => new Holding());
+      expect(await client.lost.promise).toBeInstanceOf(ConnectionDone);
+      expect(Buffer.concat(client.received).length).toBe(32 * 1024 * 1024);
+      expect(events).toEqual(["paused", "resumed", "stopped"]);
     });
 
     it("a pull producer is asked for data on register and on each drain until it unregisters", async () => {

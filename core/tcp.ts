@@ -223,6 +223,18 @@ export class Connection implements ITransport {
       this.producer.resumeProducing();
       if (!this.streamingProducer) this.pullAgainIfRoom();
     }
+    this.closeIfProducerAllows();
+  }
+
+  /**
+   * After `loseConnection()` held back by a producer: close once no pull producer nor paused streaming producer
+   * remains (Twisted's doWrite closes when the buffer empties and the producer is not paused).
+   */
+  private closeIfProducerAllows(): void {
+    if (!this.closeWhenProducerDone || this.disconnected) return;
+    if (this.producer !== null && (!this.streamingProducer || this.producerPaused)) return;
+    this.closeWhenProducerDone = false;
+    this.closeWriteSide(true);
   }
 
   /** A pull producer is asked again as long as its writes leave the buffer below the high-water mark. */
@@ -348,10 +360,7 @@ export class Connection implements ITransport {
   unregisterProducer(): void {
     this.producer = null;
     this.producerPaused = false;
-    if (this.closeWhenProducerDone && !this.disconnected) {
-      this.closeWhenProducerDone = false;
-      this.closeWriteSide(true);
-    }
+    this.closeIfProducerAllows();
   }
 
   /** Stops reading from the socket (this transport as a producer for the protocol's consumer). */
