@@ -69,3 +69,16 @@ export { StatefulProtocol, type StatefulState, type StateHandler } from "./proto
 export * from "./protocols/policies.ts";
 export { Proxy, ProxyClient, ProxyClientFactory, ProxyFactory, ProxyServer } from "./protocols/portforward.ts";
 export * from "./protocols/wire.ts";
+export {
+  ProcessProtocol,
+  ProcessSpawnFailed,
+  ProcessTransport,
+  SpawnError,
+  spawnProcess,
+  type ChildFDTarget,
+  type IProcessProtocol,
+  type IProcessTransport,
+  type ProcessExitReason,
+  type ProcessSignal,
+  type SpawnProcessOptions,
+} from "./process.ts";

@@ -16,6 +16,7 @@ import type {
   ListenUNIXOptions,
   ServerTLSOptions,
 } from "./interfaces.ts";
+import { spawnProcess } from "./process.ts";
 import { Connector, ListeningPort } from "./tcp.ts";
 
 function checkPort(port: number, what: string): void {
@@ -126,6 +127,12 @@ export class Reactor implements IReactorNet {
     p.startListening();
     return p;
   }
+
+  /**
+   * Starts a child process run by `processProtocol` (IReactorProcess.spawnProcess): `args[0]` is the child's
+   * argv[0]; the environment is empty unless `env` is given (Twisted's rule). See core/process.ts.
+   */
+  spawnProcess = spawnProcess;
 }
 
 /** The process-wide reactor, as `from twisted.internet import reactor`. */

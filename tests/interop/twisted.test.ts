@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { IPv4Address } from "../../core/address.ts";
 import type { ProcessDone, ProcessTerminated } from "../../core/errors.ts";
 import type { Bytes, IConnector } from "../../core/interfaces.ts";
-import { spawnProcess, ProcessProtocol, type ProcessTransport } from "../../core/process.ts";
+import { ProcessProtocol, type ProcessTransport } from "../../core/process.ts";
 import { ClientFactory, Factory, type Protocol } from "../../core/protocol.ts";
 import { Int32StringReceiver, LineReceiver, NetstringReceiver } from "../../core/protocols/basic.ts";
 import { reactor } from "../../core/reactor.ts";
@@ -79,7 +79,7 @@ afterEach(() => {
 
 function startPeer(args: string[]): PeerProcess {
   const pp = new PeerProcess();
-  children.push(spawnProcess(pp, PYTHON, ["python3", PEER, ...args], { env: { LANG: "C.UTF-8" } }));
+  children.push(reactor.spawnProcess(pp, PYTHON, ["python3", PEER, ...args], { env: { LANG: "C.UTF-8" } }));
   return pp;
 }
 
