@@ -1,0 +1,76 @@
+/**
+ * The timeline's event model, shared by the engine (which records it) and the renderer (which shows it).
+ * Types only: no runtime code, so both sides can import it without pulling anything in.
+ *
+ * A session's timeline is one dense sequence: event `seq` 0, 1, 2, ... in the order the engine saw them, each with
+ * a monotonic timestamp in microseconds. Connections of the session are numbered from 1; `conn: 0` is the session
+ * itself (listening, errors of the listener, ...).
+ */
+
+/** Which way bytes went, seen from Wirescope's socket: "in" was received from the peer, "out" was written to it. */
+export type Direction = "in" | "out";
+
+/**
+ * For a proxy, which leg a connection id is: "client" is the accepted connection (the user's client to us),
+ * "server" the one we opened upstream. Other sessions have only "client" legs (client sessions: our connection
+ * to the server is recorded as the "server" leg, see Session docs).
+ */
+export type Leg = "client" | "server";
+
+/** Lifecycle events of a connection or session. */
+export type LifecycleEvent =
+  | "listening" // the session's port is bound (detail: the address)
+  | "connecting" // an attempt started (detail: the destination)
+  | "connected" // established (detail: "peer -> host")
+  | "read-closed" // the peer shut its write side (FIN)
+  | "write-closed" // we shut our write side
+  | "lost" // the connection is gone (detail: the reason: "ConnectionDone: ...")
+  | "failed" // a connect attempt failed (detail: the reason)
+  | "paused" // reading paused
+  | "resumed" // reading resumed
+  | "protocol-loaded" // a protocol was attached (detail: file and class)
+  | "protocol-reloaded" // new code swapped in (detail: file)
+  | "protocol-halted" // the protocol was stopped (detail: the reason, with its source line)
+  | "protocol-error" // a callback threw (detail: message and source line); the connection stays
+  | "error" // any other error worth showing (detail)
+  | "closed"; // the session ended (listener stopped, ...)
+
+interface EventBase {
+  /** Position in the session's timeline, from 0, dense. */
+  seq: number;
+  /** Monotonic microseconds since the engine started; `SessionInfo.startedAt` relates them to wall-clock time. */
+  t: number;
+  /** Connection number within the session, from 1; 0 for the session itself. */
+  conn: number;
+}
+
+/** Bytes that passed. `data` is the whole chunk (the engine keeps it in the capture file). */
+export interface DataEvent extends EventBase {
+  kind: "data";
+  dir: Direction;
+  data: Uint8Array;
+}
+
+export interface LifecycleTimelineEvent extends EventBase {
+  kind: "lifecycle";
+  event: LifecycleEvent;
+  detail: string;
+}
+
+/** Something a protocol reported through its `log` ("decoded SET key=foo"), or the engine's own notes. */
+export interface LogTimelineEvent extends EventBase {
+  kind: "log";
+  level: "debug" | "info" | "warn" | "error" | "critical";
+  /** The rendered message. */
+  text: string;
+  /** The structured fields, as JSON-safe values (bytes as their latin1 string). */
+  fields: Record<string, unknown>;
+}
+
+export type TimelineEvent = DataEvent | LifecycleTimelineEvent | LogTimelineEvent;
+
+/** Distributes Omit over a union, so that each variant keeps its own fields. */
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An event before the recorder numbered it. */
+export type NewTimelineEvent = DistributiveOmit<TimelineEvent, "seq">;
