@@ -1,6 +1,9 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // User protocols import the core as "wirescope" (the sandbox provides it at run time).
+  resolve: { alias: { wirescope: fileURLToPath(new URL("./core/index.ts", import.meta.url)) } },
   test: {
     include: ["core/**/*.test.ts", "main/**/*.test.ts", "preload/**/*.test.ts", "tests/**/*.test.ts"],
     testTimeout: 20_000,

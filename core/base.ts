@@ -6,6 +6,7 @@
  */
 import { AlreadyCalled, AlreadyCancelled } from "./errors.ts";
 import type { IDelayedCall, IReactorTime } from "./interfaces.ts";
+import { globalLogPublisher, Logger } from "./logger.ts";
 
 /** What a DelayedCall tells the scheduler that owns it. */
 export interface DelayedCallOwner {
@@ -82,11 +83,37 @@ export class DelayedCall implements IDelayedCall {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * The real reactor's time: `seconds()` is monotonic (performance clock, in seconds since the epoch at start),
- * and each DelayedCall is backed by a Node timer. Timers are unref'd only if the call asks (see `unref`).
+ * The real reactor's time: `seconds()` is monotonic (performance clock, in seconds since the epoch at start).
+ *
+ * Like Twisted's reactor (base.py: ReactorBase.runUntilCurrent) it keeps the pending calls in time order and arms
+ * one Node timer for the earliest. When the timer fires, every call due by then runs, earliest first (equal
+ * times in the order they were scheduled); calls scheduled meanwhile wait for a later turn, so a chain of
+ * `callLater(0)` cannot starve the event loop. A call never runs before its time: Node may fire a timer a
+ * fraction of a millisecond early, and the timer is then re-armed. Delays longer than setTimeout's limit
+ * (2^31-1 ms, about 24.8 days) are waited out in several timers.
+ *
+ * An exception thrown by a call does not stop the others, nor the process: it is logged as a critical event
+ * "Unhandled error in a timed call" with the error as `log_failure` (Twisted's runUntilCurrent does the same).
  */
+const timeLog = new Logger("wirescope.core.time", null, globalLogPublisher);
+
 export class ReactorTime implements IReactorTime {
-  private readonly pending = new Map<DelayedCall, NodeJS.Timeout>();
+  /** Pending calls, sorted by time; stable for equal times. */
+  private readonly queue: DelayedCall[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  /** The time the armed timer is for: it is left alone while the earliest call keeps that time. */
+  private timerFor = 0;
+  private readonly owner: DelayedCallOwner = {
+    cancelled: (call) => {
+      this.remove(call);
+      this.arm();
+    },
+    moved: (call) => {
+      this.remove(call);
+      this.insert(call);
+      this.arm();
+    },
+  };
 
   seconds(): number {
     return (performance.timeOrigin + performance.now()) / 1000;
@@ -94,41 +121,57 @@ export class ReactorTime implements IReactorTime {
 
   callLater<A extends unknown[]>(delay: number, fn: (...args: A) => unknown, ...args: A): DelayedCall {
     if (!(delay >= 0)) throw new RangeError(`callLater: delay must be a non-negative number of seconds, got ${delay}`);
-    const owner: DelayedCallOwner = {
-      cancelled: (call) => this.disarm(call),
-      moved: (call) => this.arm(call),
-    };
-    const call = new DelayedCall(this.seconds() + delay, fn as (...args: never[]) => unknown, args, owner, () =>
+    const call = new DelayedCall(this.seconds() + delay, fn as (...args: never[]) => unknown, args, this.owner, () =>
       this.seconds(),
     );
-    this.arm(call);
+    this.insert(call);
+    this.arm();
     return call;
   }
 
+  /** The pending calls, earliest first. */
   getDelayedCalls(): DelayedCall[] {
-    return [...this.pending.keys()];
+    return [...this.queue];
   }
 
-  private disarm(call: DelayedCall): void {
-    const timer = this.pending.get(call);
-    if (timer !== undefined) clearTimeout(timer);
-    this.pending.delete(call);
+  /** Inserts after every call due at the same time or earlier. */
+  private insert(call: DelayedCall): void {
+    let i = this.queue.length;
+    while (i > 0 && this.queue[i - 1]!.time > call.time) i -= 1;
+    this.queue.splice(i, 0, call);
   }
 
-  private arm(call: DelayedCall): void {
-    this.disarm(call);
-    const ms = Math.max(0, (call.time - this.seconds()) * 1000);
-    const timer = setTimeout(
-      () => {
-        this.pending.delete(call);
-        if (!call.active()) return;
-        // A long delay was split, or the clock fired early: wait for the rest.
-        if (call.time - this.seconds() > 0.001) return this.arm(call);
+  private remove(call: DelayedCall): void {
+    const i = this.queue.indexOf(call);
+    if (i !== -1) this.queue.splice(i, 1);
+  }
+
+  /** (Re-)arms the one timer for the earliest pending call, or clears it when nothing is pending. */
+  private arm(): void {
+    const next = this.queue[0];
+    if (this.timer !== null && next !== undefined && next.time === this.timerFor) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (next === undefined) return;
+    // Math.ceil: a timer shorter than the time left would only fire early and be re-armed.
+    const ms = Math.ceil(Math.max(0, (next.time - this.seconds()) * 1000));
+    this.timerFor = next.time;
+    this.timer = setTimeout(() => this.runUntilCurrent(), Math.min(ms, MAX_TIMER_MS));
+  }
+
+  /** Runs the calls due now, earliest first, then re-arms for the rest. */
+  private runUntilCurrent(): void {
+    this.timer = null;
+    const now = this.seconds();
+    while (this.queue.length > 0 && this.queue[0]!.time <= now) {
+      const call = this.queue.shift()!;
+      try {
         call.run();
-      },
-      Math.min(Math.ceil(ms), MAX_TIMER_MS),
-    );
-    this.pending.set(call, timer);
+      } catch (err) {
+        timeLog.failure("Unhandled error in a timed call {call}", err, { call: call.toString() });
+      }
+    }
+    this.arm();
   }
 }
 

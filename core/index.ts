@@ -82,3 +82,4 @@ export {
   type ProcessSignal,
   type SpawnProcessOptions,
 } from "./process.ts";
+export { normalVariate, ReconnectingClientFactory } from "./reconnecting.ts";

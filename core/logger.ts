@@ -58,6 +58,7 @@ function lookup(event: LogEvent, path: string): unknown {
 
 function stringify(value: unknown): string {
   if (typeof value === "string") return value;
+  if (typeof value === "function") return describeFunction(value);
   if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString("latin1"));
   if (value instanceof Error) return `${value.name}: ${value.message}`;
   if (typeof value === "object" && value !== null && value.toString !== Object.prototype.toString) {
@@ -71,6 +72,11 @@ function stringify(value: unknown): string {
     }
   }
   return String(value);
+}
+
+/** A function as Twisted's repr shows it, `<function name>`: String(fn) would be its whole source. */
+function describeFunction(fn: { name: string }): string {
+  return `<function ${fn.name || "(anonymous)"}>`;
 }
 
 /** Renders an event as one line: "[namespace#level] text", with the failure's message appended. */
@@ -108,7 +114,7 @@ export class LogPublisher {
       this.observers.delete(observer);
       this.publish(
         makeEvent("critical", "log", this, "Temporarily disabling observer {observer} due to exception", {
-          observer: String(observer),
+          observer: describeFunction(observer),
           log_failure: err instanceof Error ? err : new Error(String(err)),
         }),
       );

@@ -3,7 +3,7 @@
  * LoopingCall, deferLater.
  */
 import { DelayedCall, type DelayedCallOwner, reactorTime } from "./base.ts";
-import type { IReactorTime } from "./interfaces.ts";
+import type { IDelayedCall, IReactorTime } from "./interfaces.ts";
 
 /**
  * A reactor clock that only moves when told (twisted.internet.task.Clock). Use it in tests in place of the
@@ -70,7 +70,7 @@ export class LoopingCall {
   interval: number | null = null;
   /** The time the loop started. */
   private startTime = 0;
-  private call: DelayedCall | null = null;
+  private call: IDelayedCall | null = null;
   private settle: { resolve: (self: LoopingCall) => void; reject: (err: unknown) => void } | null = null;
 
   constructor(
@@ -98,24 +98,39 @@ export class LoopingCall {
     return done;
   }
 
-  /** Stops the loop; `start()`'s promise resolves. */
+  /**
+   * Stops the loop. `start()`'s promise resolves with this LoopingCall at once if a call was pending; if the
+   * function is running or its promise is pending (stop() called from inside it), the promise settles when that
+   * call finishes: resolved, or rejected if it throws or rejects (Twisted's LoopingCall.stop).
+   */
   stop(): void {
     if (!this.running) throw new Error("Tried to stop a LoopingCall that was not running.");
     this.running = false;
-    if (this.call?.active()) this.call.cancel();
+    if (this.call !== null) {
+      if (this.call.active()) this.call.cancel();
+      this.call = null;
+      this.finish();
+    }
+  }
+
+  /**
+   * Skips the next iteration and restarts the interval from now: the function next runs `interval` seconds from
+   * now. Does nothing while the function (or its promise) is in progress (Twisted's LoopingCall.reset).
+   */
+  reset(): void {
+    if (!this.running) throw new Error("Tried to reset a LoopingCall that was not running.");
+    if (this.call === null) return;
+    if (this.call.active()) this.call.cancel();
     this.call = null;
+    this.startTime = this.clock.seconds();
+    this.scheduleFrom(this.startTime);
+  }
+
+  /** Resolves `start()`'s promise with this LoopingCall. */
+  private finish(): void {
     const settle = this.settle;
     this.settle = null;
     settle?.resolve(this);
-  }
-
-  /** Runs the function now and restarts the interval from now. */
-  reset(): void {
-    if (!this.running) throw new Error("Tried to reset a LoopingCall that was not running.");
-    if (this.call?.active()) this.call.cancel();
-    this.call = null;
-    this.startTime = this.clock.seconds();
-    this.runOnce();
   }
 
   private fail(err: unknown): void {
@@ -126,6 +141,7 @@ export class LoopingCall {
     settle?.reject(err);
   }
 
+  /** One iteration (Twisted's `__call__`): run the function, then schedule the next one or settle. */
   private runOnce(): void {
     this.call = null;
     let result: unknown;
@@ -135,30 +151,38 @@ export class LoopingCall {
       this.fail(err);
       return;
     }
-    if (result instanceof Promise) {
-      result.then(
-        () => {
-          if (this.running) this.scheduleFrom(this.clock.seconds());
-        },
-        (err: unknown) => this.fail(err),
-      );
-    } else if (this.running) {
-      this.scheduleFrom(this.clock.seconds());
-    }
+    const next = (): void => {
+      if (this.running) this.scheduleFrom(this.clock.seconds());
+      else this.finish();
+    };
+    if (isPromiseLike(result)) result.then(next, (err: unknown) => this.fail(err));
+    else next();
   }
 
-  /** Schedules the next call on the next interval boundary after `now`, skipping missed ones. */
+  /**
+   * Schedules the next call at the end of the current interval, counted from `startTime`; missed intervals are
+   * skipped. This is Twisted's `_scheduleFrom`/`howLong`, kept relative to `now` on purpose: when the time left
+   * is too small to move `now` in floating point, it waits a whole interval instead of scheduling a call that is
+   * due at once (which would make a Clock run it again and again within one `advance`).
+   */
   private scheduleFrom(now: number): void {
     const interval = this.interval!;
-    if (interval === 0) {
-      this.call = this.clock.callLater(0, () => this.runOnce()) as DelayedCall;
-      return;
+    let delay = 0;
+    if (interval !== 0) {
+      const runningFor = now - this.startTime;
+      delay = interval - (runningFor % interval);
+      if (now === now + delay) delay = interval;
     }
-    const elapsed = now - this.startTime;
-    const intervalsPassed = Math.floor(elapsed / interval) + 1;
-    const next = this.startTime + intervalsPassed * interval;
-    this.call = this.clock.callLater(Math.max(0, next - now), () => this.runOnce()) as DelayedCall;
+    this.call = this.clock.callLater(delay, () => this.runOnce());
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
 }
 
 /** Resolves with `fn()`'s result after `delay` seconds on `clock` (twisted.internet.task.deferLater). */

@@ -9,7 +9,7 @@
  *
  * Exported from the core because users test their own protocols with them.
  */
-import { IPv4Address, UNIXAddress, type Address } from "./address.ts";
+import { IPv4Address, UNIXAddress, tcpAddress, type Address } from "./address.ts";
 import { checkBytes } from "./bytes.ts";
 import { ConnectionDone } from "./errors.ts";
 import type {
@@ -294,7 +294,8 @@ export class MemoryReactor extends Clock implements IReactorNet {
     options: ConnectTCPOptions,
     tls: boolean,
   ): MemoryConnector {
-    const connector = new MemoryConnector(new IPv4Address("TCP", host, port));
+    // An IPv6 host gets an IPv6Address, as in Twisted's MemoryReactor.connectTCP.
+    const connector = new MemoryConnector(tcpAddress(host, port));
     connector.connect();
     this.tcpClients.push({
       host,
@@ -310,7 +311,7 @@ export class MemoryReactor extends Clock implements IReactorNet {
 
   private recordServer(port: number, factory: IProtocolFactory, options: ListenTCPOptions, tls: boolean) {
     const iface = options.interface ?? "";
-    const listeningPort = new MemoryListeningPort(new IPv4Address("TCP", iface || "0.0.0.0", port), factory);
+    const listeningPort = new MemoryListeningPort(tcpAddress(iface || "0.0.0.0", port), factory);
     factory.doStart();
     this.tcpServers.push({ port, factory, backlog: options.backlog ?? 50, interface: iface, tls, listeningPort });
     return listeningPort;
