@@ -311,6 +311,20 @@ describe("client connections", () => {
     await cf.lostDone.promise;
   });
 
+  it("binds the local end to bindAddress before connecting", async () => {
+    let serverSide: Recorder | null = null;
+    const sf = new ServerFactory();
+    sf.buildProtocol = () => (serverSide = new Recorder());
+    const { portNumber } = await listen(sf);
+    const cf = new RecordingClientFactory();
+    const connector = reactor.connectTCP("127.0.0.1", portNumber, cf, { bindAddress: ["127.0.0.2", 0] });
+    await waitFor(() => cf.protocolInstance?.connected === true && serverSide !== null, "connected");
+    expect((cf.protocolInstance!.transport.getHost() as IPv4Address).host).toBe("127.0.0.2");
+    expect((serverSide!.transport.getPeer() as IPv4Address).host).toBe("127.0.0.2");
+    connector.disconnect();
+    await cf.lostDone.promise;
+  });
+
   it("works over IPv6 loopback (::1)", async () => {
     const port = reactor.listenTCP(0, Factory.forProtocol(Echo), { interface: "::1" });
     cleanups.push(() => port.stopListening());
