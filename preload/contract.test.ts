@@ -1,0 +1,54 @@
+/**
+ * The contract's argument checks: what a person sees when a command is called with bad arguments.
+ */
+import { describe, expect, it } from "vitest";
+import { checkArgs, commands, isCommandName, toContractError } from "./contract.ts";
+
+describe("checkArgs", () => {
+  it("accepts an endpoint string or structured fields", () => {
+    expect(checkArgs("connect", { target: { endpoint: "tcp:host=127.0.0.1:port=6379" } }).ok).toBe(true);
+    expect(checkArgs("connect", { target: { host: "127.0.0.1", port: 6379, tls: false } }).ok).toBe(true);
+    expect(checkArgs("listen", { target: { port: 0 } }).ok).toBe(true);
+  });
+
+  it("names the wrong field and says what was expected", () => {
+    const r = checkArgs("connect", { target: { host: "127.0.0.1", port: 70000 } });
+    expect(r).toEqual({
+      ok: false,
+      error: { code: "invalid-arguments", message: "connect: target.port: a port is from 0 to 65535" },
+    });
+    const empty = checkArgs("connect", { target: { host: " ", port: 80 } });
+    expect(!empty.ok && empty.error.message).toMatch(/target.host: the host is empty/);
+    const both = checkArgs("connect", { target: { endpoint: "tcp:a:1", port: 80 } });
+    expect(!both.ok && both.error.message).toMatch(/either an endpoint string or host and port/);
+    const missing = checkArgs("listen", { target: {} });
+    expect(!missing.ok && missing.error.message).toMatch(/target.port: the port is missing/);
+    const wrongType = checkArgs("send", { session: "s1", conn: "1", data: "x", encoding: "text" });
+    expect(!wrongType.ok && wrongType.error.message).toMatch(/^send: conn: /);
+    const badEncoding = checkArgs("send", { session: "s1", conn: 1, data: "x", encoding: "utf7" });
+    expect(!badEncoding.ok && badEncoding.error.message).toMatch(/encoding/);
+  });
+
+  it("refuses unknown fields in targets rather than ignoring them", () => {
+    const r = checkArgs("connect", { target: { host: "127.0.0.1", prot: 80 } });
+    expect(r.ok).toBe(false);
+  });
+
+  it("knows its own commands only", () => {
+    expect(isCommandName("connect")).toBe(true);
+    expect(isCommandName("toString")).toBe(false);
+    expect(isCommandName("constructor")).toBe(false);
+    expect(Object.keys(commands).length).toBeGreaterThan(10);
+  });
+
+  it("turns engine errors into { code, message }", () => {
+    class NotFound extends Error {
+      code = "unknown-session";
+    }
+    expect(toContractError(new NotFound("no session 's9'"))).toEqual({
+      code: "unknown-session",
+      message: "no session 's9'",
+    });
+    expect(toContractError(new Error("boom"))).toEqual({ code: "internal", message: "boom" });
+  });
+});

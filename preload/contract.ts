@@ -1,0 +1,353 @@
+/**
+ * The contract between the renderer and the engine, defined once: every command (its name, the schema of its
+ * arguments, checked at run time in main, and the schema of its result) and every event.
+ *
+ * Adapters loop over these tables — the WebSocket adapter for browser mode now, the Electron one later — and never
+ * list commands by hand. Across any adapter a command answers `{ ok: true, value } | { ok: false, error }`, where
+ * `error` is `{ code, message }` that a person can act on (Electron strips thrown errors to their message, so
+ * nothing relies on throwing across the boundary).
+ *
+ * This module depends on zod only; the renderer imports it for types and for the same schemas (a form can check
+ * its fields with them before sending).
+ */
+import { z } from "zod";
+import type { TimelineEvent } from "./timeline.ts";
+
+// --- shared shapes ----------------------------------------------------------------------------------------------
+
+const sessionId = z.string().min(1, "a session id is required");
+const conn = z.number().int("a connection number is an integer").min(1, "connections are numbered from 1");
+const port = z
+  .number()
+  .int("a port is a whole number")
+  .min(0, "a port is from 0 to 65535")
+  .max(65535, "a port is from 0 to 65535");
+const host = z.string().trim().min(1, "the host is empty: give a name or an address such as 127.0.0.1");
+/** A workspace-relative protocol file, or null/absent for raw bytes. */
+const protocolRef = z
+  .string()
+  .min(1)
+  .nullable()
+  .optional()
+  .describe("a workspace protocol file (e.g. 'resp.ts'), a template id ('template:resp'), or null for raw bytes");
+
+/**
+ * Where a client connects: a Twisted endpoint string (`tcp:host=127.0.0.1:port=6379`), or structured fields (host,
+ * port, tls). One object rather than a union, so that a wrong field gets its own message.
+ */
+export const ClientTarget = z
+  .object({
+    endpoint: z.string().trim().min(1, "the endpoint is empty").optional(),
+    host: host.optional(),
+    port: port.min(1, "a port is from 1 to 65535").optional(),
+    tls: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.endpoint !== undefined) {
+      if (t.host !== undefined || t.port !== undefined || t.tls !== undefined) {
+        ctx.addIssue({ code: "custom", message: "give either an endpoint string or host and port, not both" });
+      }
+      return;
+    }
+    if (t.host === undefined) ctx.addIssue({ code: "custom", path: ["host"], message: "the host is missing" });
+    if (t.port === undefined) ctx.addIssue({ code: "custom", path: ["port"], message: "the port is missing" });
+  });
+export type ClientTarget = z.infer<typeof ClientTarget>;
+
+/** Where a listener binds: a Twisted server endpoint string (`tcp:0:interface=127.0.0.1`), or port and interface. */
+export const ListenTarget = z
+  .object({
+    endpoint: z.string().trim().min(1, "the endpoint is empty").optional(),
+    port: port.optional(),
+    interface: z.string().trim().optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.endpoint !== undefined) {
+      if (t.port !== undefined || t.interface !== undefined) {
+        ctx.addIssue({ code: "custom", message: "give either an endpoint string or port and interface, not both" });
+      }
+      return;
+    }
+    if (t.port === undefined)
+      ctx.addIssue({ code: "custom", path: ["port"], message: "the port is missing (0 picks a free one)" });
+  });
+export type ListenTarget = z.infer<typeof ListenTarget>;
+
+/** How the user typed bytes to send. "text" understands the escapes \r \n \t \0 \\ and \xNN. */
+export const SendEncoding = z.enum(["text", "hex", "base64"]);
+
+export const ProtocolState = z.object({
+  file: z.string(),
+  className: z.string(),
+  state: z.enum(["running", "halted"]),
+  /** Why it was halted: the error with its source line. */
+  halted: z.string().optional(),
+});
+
+export const ConnectionInfo = z.object({
+  conn: z.number(),
+  /** For proxies: which leg ("client": accepted from the user's client; "server": ours to the upstream). */
+  leg: z.enum(["client", "server"]),
+  /** For proxies: the other leg's connection number. */
+  pairedWith: z.number().optional(),
+  state: z.enum(["connecting", "connected", "half-closed", "closed"]),
+  peer: z.string(),
+  host: z.string(),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+  chunksIn: z.number(),
+  chunksOut: z.number(),
+  /** Timeline time (µs) it opened and closed. */
+  openedAt: z.number(),
+  closedAt: z.number().optional(),
+  /** Why it closed ("ConnectionDone: ..."). */
+  reason: z.string().optional(),
+  protocol: ProtocolState.nullable(),
+});
+export type ConnectionInfo = z.infer<typeof ConnectionInfo>;
+
+export const SessionInfo = z.object({
+  id: z.string(),
+  kind: z.enum(["client", "listener", "proxy"]),
+  name: z.string(),
+  /** What it connects to or listens on, as the user would type it. */
+  target: z.string(),
+  /** For proxies: the upstream. */
+  upstream: z.string().optional(),
+  state: z.enum(["connecting", "connected", "listening", "closed", "failed"]),
+  /** The protocol file new connections run, or null for raw bytes. */
+  protocol: z.string().nullable(),
+  /** Wall-clock ms at timeline time 0, to show absolute times. */
+  epochMs: z.number(),
+  /** The bound address of a listener or proxy ("127.0.0.1:40123"). */
+  listeningOn: z.string().optional(),
+  connections: z.array(ConnectionInfo),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+  /** Events on its timeline. */
+  events: z.number(),
+  /** The last error ("ConnectionRefusedError: ..."). */
+  error: z.string().optional(),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
+
+export const Diagnostic = z.object({
+  file: z.string(),
+  line: z.number(),
+  column: z.number(),
+  message: z.string(),
+  severity: z.enum(["error", "warning"]),
+});
+export type Diagnostic = z.infer<typeof Diagnostic>;
+
+export const ProtocolFile = z.object({
+  path: z.string(),
+  size: z.number(),
+  mtimeMs: z.number(),
+  /** The last compile's diagnostics (empty when it compiled). */
+  diagnostics: z.array(Diagnostic),
+  /** Live connections running this file. */
+  liveConnections: z.number(),
+});
+export type ProtocolFile = z.infer<typeof ProtocolFile>;
+
+export const Template = z.object({ id: z.string(), title: z.string(), description: z.string() });
+
+export const Profile = z.object({
+  name: z.string().trim().min(1, "a profile needs a name"),
+  kind: z.enum(["client", "listener", "proxy"]),
+  target: z.string().min(1),
+  upstream: z.string().optional(),
+  protocol: z.string().nullable().optional(),
+});
+export type Profile = z.infer<typeof Profile>;
+
+const Bytes = z.instanceof(Uint8Array);
+const TimelineEventSchema = z.custom<TimelineEvent>(
+  (v) => typeof v === "object" && v !== null && "seq" in v && "kind" in v,
+);
+
+// --- the table --------------------------------------------------------------------------------------------------
+
+/** A command: the schema of its arguments and of its result. */
+export interface CommandSpec<A extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  args: A;
+  result: R;
+  /** One line for people reading the contract (and for the CLI's help). */
+  summary: string;
+}
+
+function command<A extends z.ZodType, R extends z.ZodType>(summary: string, args: A, result: R): CommandSpec<A, R> {
+  return { summary, args, result };
+}
+
+const none = z.object({}).strict();
+const ok = z.object({}).strict();
+
+/** Every command. Adapters loop over this table. */
+export const commands = {
+  listSessions: command("All sessions with their connections.", none, z.array(SessionInfo)),
+  connect: command(
+    "Open a client session to a server.",
+    z.object({ target: ClientTarget, protocol: protocolRef, name: z.string().optional() }),
+    SessionInfo,
+  ),
+  listen: command(
+    "Start a listener session. Binds 127.0.0.1 unless an interface is given.",
+    z.object({ target: ListenTarget, protocol: protocolRef, name: z.string().optional() }),
+    SessionInfo,
+  ),
+  proxy: command(
+    "Listen locally and forward each accepted connection to an upstream; both directions recorded.",
+    z.object({
+      listen: ListenTarget,
+      upstream: ClientTarget,
+      clientProtocol: protocolRef.describe("runs on the accepted (client-facing) leg"),
+      serverProtocol: protocolRef.describe("runs on the upstream leg"),
+      name: z.string().optional(),
+    }),
+    SessionInfo,
+  ),
+  reconnect: command(
+    "Connect a client session again (a new connection on the same timeline).",
+    z.object({ session: sessionId }),
+    SessionInfo,
+  ),
+  closeSession: command(
+    "Stop a session: stop listening and close its connections (their bytes stay recorded).",
+    z.object({ session: sessionId }),
+    ok,
+  ),
+  removeSession: command(
+    "Close a session and forget it (its capture file stays in the workspace).",
+    z.object({ session: sessionId }),
+    ok,
+  ),
+  closeConnection: command("Close cleanly: flush, then FIN.", z.object({ session: sessionId, conn }), ok),
+  abortConnection: command(
+    "Abort: discard what is buffered and reset (RST).",
+    z.object({ session: sessionId, conn }),
+    ok,
+  ),
+  halfCloseConnection: command(
+    "Shut our write side only (FIN); keep reading.",
+    z.object({ session: sessionId, conn }),
+    ok,
+  ),
+  send: command(
+    "Send bytes on a connection. Text understands \\r \\n \\t \\0 \\\\ and \\xNN; hex takes pairs of digits, spaces allowed.",
+    z.object({ session: sessionId, conn, data: z.string(), encoding: SendEncoding }),
+    z.object({ bytes: z.number() }),
+  ),
+  readTimeline: command(
+    "Read `count` events of a session's timeline from `from` (clamped).",
+    z.object({
+      session: sessionId,
+      from: z.number().int().min(0),
+      count: z.number().int().min(0).max(10_000, "read at most 10,000 events at a time"),
+    }),
+    z.object({ events: z.array(TimelineEventSchema), total: z.number() }),
+  ),
+  listProtocols: command("The workspace's protocol files.", none, z.array(ProtocolFile)),
+  readProtocol: command("A protocol file's source.", z.object({ path: z.string() }), z.object({ content: z.string() })),
+  saveProtocol: command(
+    "Save a protocol file (atomically), compile it and hot-load it onto live connections.",
+    z.object({ path: z.string(), content: z.string() }),
+    z.object({ diagnostics: z.array(Diagnostic), reloaded: z.number() }),
+  ),
+  createProtocol: command(
+    "Create a protocol file from a template.",
+    z.object({ path: z.string(), template: z.string() }),
+    ProtocolFile,
+  ),
+  deleteProtocol: command("Move a protocol file to the workspace's .trash.", z.object({ path: z.string() }), ok),
+  listTemplates: command("Templates to start a protocol from.", none, z.array(Template)),
+  listProfiles: command("Saved connection profiles.", none, z.array(Profile)),
+  saveProfile: command("Save (or replace) a connection profile.", Profile, ok),
+  deleteProfile: command("Delete a connection profile.", z.object({ name: z.string() }), ok),
+} satisfies Record<string, CommandSpec>;
+
+export type Commands = typeof commands;
+export type CommandName = keyof Commands;
+export type CommandArgs<K extends CommandName> = z.input<Commands[K]["args"]>;
+export type CommandResult<K extends CommandName> = z.output<Commands[K]["result"]>;
+
+/** Every event, with the schema of its payload. Engines emit them batched (a few dozen a second at most). */
+export const events = {
+  /** The sessions changed (state, connections, counters): the whole list. */
+  onSessionsChanged: z.array(SessionInfo),
+  /** Timelines grew: the new total per session. */
+  onTimelineGrew: z.array(z.object({ session: z.string(), count: z.number() })),
+  /** The workspace's protocol files changed (saved here or in another editor, compiled, reloaded). */
+  onProtocolsChanged: z.array(ProtocolFile),
+} satisfies Record<`on${string}`, z.ZodType>;
+
+export type Events = typeof events;
+export type EventName = keyof Events;
+export type EventPayload<E extends EventName> = z.output<Events[E]>;
+
+// --- results and errors -----------------------------------------------------------------------------------------
+
+/** What a person can act on: a stable code and a sentence. */
+export interface ContractError {
+  code: string;
+  message: string;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ContractError };
+
+/** The API the renderer sees on `window.wirescope`: one method per command, one subscription per event. */
+export type WirescopeApi = {
+  [K in CommandName]: (args: CommandArgs<K>) => Promise<Result<CommandResult<K>>>;
+} & {
+  [E in EventName]: (listener: (payload: EventPayload<E>) => void) => () => void;
+};
+
+/** The engine side: one async method per command, which throws small errors with a `code` on failure. */
+export type WirescopeService = {
+  [K in CommandName]: (args: z.output<Commands[K]["args"]>) => Promise<CommandResult<K>>;
+};
+
+/** Where an engine sends events; adapters provide it. */
+export type EventSink = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
+
+/**
+ * Checks `args` against the command's schema. Returns the parsed arguments, or a ContractError whose message names
+ * each wrong field and says what was expected ("target.port: a port is from 0 to 65535").
+ */
+export function checkArgs<K extends CommandName>(
+  name: K,
+  args: unknown,
+): { ok: true; value: z.output<Commands[K]["args"]> } | { ok: false; error: ContractError } {
+  const spec = commands[name] as CommandSpec;
+  const parsed = spec.args.safeParse(args ?? {});
+  if (parsed.success) return { ok: true, value: parsed.data as z.output<Commands[K]["args"]> };
+  const details = parsed.error.issues.map((issue) => {
+    const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
+    return `${where}${issue.message}`;
+  });
+  return { ok: false, error: { code: "invalid-arguments", message: `${name}: ${details.join("; ")}` } };
+}
+
+/** Whether `name` is a command of the contract (not an inherited property). */
+export function isCommandName(name: string): name is CommandName {
+  return Object.prototype.hasOwnProperty.call(commands, name);
+}
+
+/**
+ * Turns anything thrown inside the engine into a ContractError: errors with a string `code` keep it; anything else
+ * becomes "internal" with its message (never a stack: those go to the log).
+ */
+export function toContractError(err: unknown): ContractError {
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: unknown }).code;
+    return { code: typeof code === "string" ? code : "internal", message: err.message || err.name };
+  }
+  return { code: "internal", message: String(err) };
+}
+
+/** Bytes inside results and events (timeline data). Adapters that speak JSON encode them; see codec.ts. */
+export type { TimelineEvent };
+export { Bytes as BytesSchema };
