@@ -1,0 +1,37 @@
+/**
+ * The engine's errors: small classes with a stable `code` that crosses the contract as `{ code, message }`.
+ * Messages say what was wrong and what to do.
+ */
+
+/** Base of every engine error. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A session id that doesn't exist (any more). */
+export class UnknownSessionError extends EngineError {
+  constructor(id: string) {
+    super("unknown-session", `There is no session '${id}': it may have been removed. Refresh the session list.`);
+  }
+}
+
+/** A connection number that doesn't exist in a session. */
+export class UnknownConnectionError extends EngineError {
+  constructor(session: string, conn: number) {
+    super("unknown-connection", `Session '${session}' has no connection ${conn}.`);
+  }
+}
+
+/** An operation that needs an open connection, on a closed one. */
+export class ConnectionClosedError extends EngineError {
+  constructor(session: string, conn: number, what: string) {
+    super("connection-closed", `Connection ${conn} of session '${session}' is closed: can't ${what}. Reconnect first.`);
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Sessions over real sockets on 127.0.0.1: client, listener and proxy, recorded on a timeline.
+ */
+import * as net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { Factory, Protocol, reactor, type Bytes } from "../../core/index.ts";
+import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
+import { listenLocal, waitFor } from "../../tests/helpers/net.ts";
+import { EngineError } from "./errors.ts";
+import { rawProtocols, Session, type SessionKind } from "./session.ts";
+
+/** The simplest real timeline: events in an array, numbered as they come. */
+class ArrayTimeline {
+  events: TimelineEvent[] = [];
+  get count(): number {
+    return this.events.length;
+  }
+  append(e: NewTimelineEvent): TimelineEvent {
+    const event = { ...e, seq: this.events.length } as TimelineEvent;
+    this.events.push(event);
+    return event;
+  }
+  lifecycle(conn?: number): string[] {
+    return this.events
+      .filter((e) => e.kind === "lifecycle" && (conn === undefined || e.conn === conn))
+      .map((e) => (e.kind === "lifecycle" ? e.event : ""));
+  }
+  bytes(conn: number, dir: "in" | "out"): string {
+    return Buffer.concat(
+      this.events.flatMap((e) => (e.kind === "data" && e.conn === conn && e.dir === dir ? [e.data] : [])),
+    ).toString();
+  }
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+let ids = 0;
+function session(kind: SessionKind): { s: Session; timeline: ArrayTimeline } {
+  const timeline = new ArrayTimeline();
+  const s = new Session({
+    id: `s${++ids}`,
+    kind,
+    name: kind,
+    reactor,
+    timeline,
+    protocols: rawProtocols,
+    changed: () => {},
+  });
+  cleanups.push(() => s.close());
+  return { s, timeline };
+}
+
+class Echo extends Protocol {
+  override dataReceived(data: Bytes): void {
+    this.transport.write(data);
+  }
+}
+
+async function echoServer(): Promise<number> {
+  const { port, portNumber } = await listenLocal(Factory.forProtocol(Echo));
+  cleanups.push(() => port.stopListening());
+  return portNumber;
+}
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe("client sessions", () => {
+  it("connects, sends, records both directions and the lifecycle", async () => {
+    const port = await echoServer();
+    const { s, timeline } = session("client");
+    await s.startClient({ host: "127.0.0.1", port }, null);
+    expect(s.info().state).toBe("connected");
+    expect(s.target).toBe(`tcp:host=127.0.0.1:port=${port}`);
+    s.send(1, Buffer.from("hello\r\n"));
+    await waitFor(() => timeline.bytes(1, "in") === "hello\r\n", "echo recorded");
+    expect(timeline.bytes(1, "out")).toBe("hello\r\n");
+    const c = s.info().connections[0]!;
+    expect(c).toMatchObject({ conn: 1, state: "connected", bytesIn: 7, bytesOut: 7, peer: `127.0.0.1:${port}` });
+    s.closeConnection(1);
+    await waitFor(() => s.info().connections[0]!.state === "closed", "closed");
+    expect(timeline.lifecycle(1)).toEqual(["connecting", "connected", "lost"]);
+    expect(s.info().connections[0]!.reason).toMatch(/^ConnectionDone/);
+    expect(() => s.send(1, Buffer.from("late"))).toThrow(/is closed: can't send/);
+  });
+
+  it("accepts Twisted endpoint strings and reconnects on the same timeline", async () => {
+    const port = await echoServer();
+    const { s, timeline } = session("client");
+    await s.startClient({ endpoint: `tcp:127.0.0.1:${port}` }, null);
+    s.abortConnection(1);
+    await waitFor(() => s.info().connections[0]!.state === "closed", "aborted");
+    expect(s.info().connections[0]!.reason).toMatch(/^ConnectionAborted/);
+    await s.connectClient();
+    expect(s.info().connections.map((c) => [c.conn, c.state])).toEqual([
+      [1, "closed"],
+      [2, "connected"],
+    ]);
+    s.send(2, Buffer.from("again"));
+    await waitFor(() => timeline.bytes(2, "in") === "again", "echo on the new connection");
+  });
+
+  it("a refused connection fails with the core's reason, recorded", async () => {
+    const { s, timeline } = session("client");
+    const port = await closedPort();
+    const err = await s.startClient({ host: "127.0.0.1", port }, null).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect((err as EngineError).code).toBe("ConnectionRefusedError");
+    expect((err as EngineError).message).toMatch(/Could not connect to .*refused/);
+    expect(s.info()).toMatchObject({ state: "failed" });
+    expect(timeline.lifecycle(1)).toEqual(["connecting", "failed"]);
+  });
+
+  it("an unknown endpoint type is explained", async () => {
+    const { s } = session("client");
+    const err = await s.startClient({ endpoint: "tpc:127.0.0.1:80" }, null).catch((e: unknown) => e);
+    expect((err as EngineError).code).toBe("bad-endpoint");
+    expect((err as EngineError).message).toMatch(/Unknown endpoint type: 'tpc'/);
+  });
+
+  it("records the peer's half-close and keeps the connection open for us to write", async () => {
+    let serverGot = "";
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      socket.end("bye"); // FIN after a last word; keeps reading
+      socket.on("data", (d) => {
+        serverGot += d.toString();
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const { s, timeline } = session("client");
+    await s.startClient({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port }, null);
+    await waitFor(() => s.info().connections[0]!.state === "half-closed", "half-closed");
+    expect(timeline.bytes(1, "in")).toBe("bye");
+    s.send(1, Buffer.from("still here"));
+    await waitFor(() => serverGot === "still here", "the server got our bytes after its FIN");
+    // Both directions are shut once we shut ours: the connection ends cleanly.
+    s.halfCloseConnection(1);
+    await waitFor(() => s.info().connections[0]!.state === "closed", "closed");
+    expect(timeline.lifecycle(1)).toEqual(["connecting", "connected", "read-closed", "write-closed", "lost"]);
+    expect(s.info().connections[0]!.reason).toMatch(/^ConnectionDone/);
+  });
+});
+
+describe("listeners", () => {
+  it("binds 127.0.0.1 by default and records 200 connections at once", async () => {
+    const { s, timeline } = session("listener");
+    await s.startListener({ port: 0 }, null);
+    const info = s.info();
+    expect(info.state).toBe("listening");
+    expect(info.listeningOn).toMatch(/^127\.0\.0\.1:\d+$/);
+    const port = Number(info.listeningOn!.split(":")[1]);
+    const N = 200;
+    const clients = await Promise.all(
+      Array.from(
+        { length: N },
+        (_, i) =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const c = net.connect({ host: "127.0.0.1", port }, () => {
+              c.write(`client ${i}\n`);
+              resolve(c);
+            });
+            c.on("error", reject);
+          }),
+      ),
+    );
+    await waitFor(() => s.info().connections.length === N && s.info().bytesIn === sum(N), "all bytes in");
+    expect(new Set(s.info().connections.map((c) => c.conn)).size).toBe(N);
+    for (const c of clients) c.end();
+    await waitFor(() => s.info().connections.every((c) => c.state !== "connected"), "all half-closed or closed");
+    expect(timeline.events.filter((e) => e.kind === "data").length).toBe(N);
+  });
+
+  it("an endpoint string without an interface still binds 127.0.0.1; a port in use is explained", async () => {
+    const { s } = session("listener");
+    await s.startListener({ endpoint: "tcp:0" }, null);
+    expect(s.info().listeningOn).toMatch(/^127\.0\.0\.1:/);
+    const port = Number(s.info().listeningOn!.split(":")[1]);
+    const { s: second } = session("listener");
+    const err = await second.startListener({ port }, null).catch((e: unknown) => e);
+    expect((err as EngineError).code).toBe("cannot-listen");
+    expect((err as EngineError).message).toMatch(/EADDRINUSE/);
+    expect(s.info().state).toBe("listening");
+  });
+});
+
+function sum(n: number): number {
+  let total = 0;
+  for (let i = 0; i < n; i++) total += `client ${i}\n`.length;
+  return total;
+}
+
+describe("proxies", () => {
+  it("forwards both ways and records both legs as one conversation", async () => {
+    const upstream = await echoServer();
+    const { s, timeline } = session("proxy");
+    await s.startProxy({ port: 0 }, { host: "127.0.0.1", port: upstream }, null, null);
+    const port = Number(s.info().listeningOn!.split(":")[1]);
+    const payload = Buffer.alloc(2 * 1024 * 1024, "proxied ");
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      const c = net.connect({ host: "127.0.0.1", port }, () => c.write(payload));
+      c.on("data", (d) => {
+        chunks.push(d);
+        n += d.length;
+        if (n >= payload.length) c.end();
+      });
+      c.on("close", () => resolve(Buffer.concat(chunks)));
+      c.on("error", reject);
+    });
+    expect(got.equals(payload)).toBe(true);
+    await waitFor(() => s.info().connections.every((c) => c.state === "closed"), "both legs closed");
+    const [client, server] = s.info().connections;
+    expect(client).toMatchObject({
+      conn: 1,
+      leg: "client",
+      pairedWith: 2,
+      bytesIn: payload.length,
+      bytesOut: payload.length,
+    });
+    expect(server).toMatchObject({
+      conn: 2,
+      leg: "server",
+      pairedWith: 1,
+      bytesIn: payload.length,
+      bytesOut: payload.length,
+    });
+    // The client's FIN was passed on upstream as a half-close, then the echo server closed.
+    expect(timeline.lifecycle(2)).toEqual(["connecting", "connected", "write-closed", "read-closed", "lost"]);
+  });
+
+  it("closes the client leg when the upstream refuses", async () => {
+    const { s, timeline } = session("proxy");
+    await s.startProxy({ port: 0 }, { host: "127.0.0.1", port: await closedPort() }, null, null);
+    const port = Number(s.info().listeningOn!.split(":")[1]);
+    await new Promise<void>((resolve) => {
+      const c = net.connect({ host: "127.0.0.1", port });
+      c.on("close", () => resolve());
+      c.on("error", () => {});
+    });
+    await waitFor(() => timeline.lifecycle(2).includes("failed"), "upstream failure recorded");
+    await waitFor(() => s.info().connections[0]!.state === "closed", "client leg closed");
+  });
+});

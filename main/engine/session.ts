@@ -1,0 +1,417 @@
+/**
+ * Sessions: what the user opened — a client connection to a server, a listener accepting many connections, or a
+ * proxy sitting between a client and an upstream. Each session owns one timeline and numbers its connections from 1.
+ *
+ * A session builds its connections through the core (endpoints, reactor, transports) and wraps each in a
+ * RecordingProtocol; the protocol inside comes from a ProtocolProvider (raw bytes, or a sandboxed user protocol).
+ */
+import {
+  clientFromString,
+  EndpointParseError,
+  Protocol,
+  serverFromString,
+  TwistedError,
+  type Bytes,
+  type IHalfCloseableProtocol,
+  type IListeningPort,
+  type IProtocol,
+  type IProtocolFactory,
+  type IReactorNet,
+} from "../../core/index.ts";
+import type { ClientTarget, ConnectionInfo, ListenTarget, SessionInfo } from "../../preload/contract.ts";
+import type { LifecycleEvent, Leg } from "../../preload/timeline.ts";
+import { ConnectionClosedError, EngineError, UnknownConnectionError } from "./errors.ts";
+import {
+  ConnectionRecord,
+  describeReason,
+  epochMs,
+  nowMicros,
+  RecordingFactory,
+  type RecordingProtocol,
+  type TimelineSink,
+} from "./recording-protocol.ts";
+import { BadEndpointError, clientDescription, formatAddress, serverDescription } from "./targets.ts";
+
+/** Raw bytes: no protocol. Half-closeable, so that the peer's FIN leaves the connection open for the user to close. */
+export class RawProtocol extends Protocol implements IHalfCloseableProtocol {
+  readConnectionLost(): void {}
+  writeConnectionLost(): void {}
+}
+
+/**
+ * Where a connection's protocol comes from. `protocol` is what the session was asked to run (a workspace file, or
+ * null for raw bytes). The provider may set `connection.protocol` to show its state.
+ */
+export interface ProtocolProvider {
+  create(protocol: string | null, session: Session, connection: ConnectionRecord): IProtocol;
+}
+
+/** The provider of raw sessions. */
+export const rawProtocols: ProtocolProvider = { create: () => new RawProtocol() };
+
+export type SessionKind = SessionInfo["kind"];
+
+export interface SessionOptions {
+  id: string;
+  kind: SessionKind;
+  name: string;
+  reactor: IReactorNet;
+  timeline: TimelineSink & { readonly count: number };
+  protocols: ProtocolProvider;
+  /** Called whenever something the session list shows changed (batched by the engine). */
+  changed: () => void;
+}
+
+/** Turns a failure of the core into a sentence: "ConnectionRefusedError: Connection was refused by other side: ...". */
+function reasonText(err: unknown): string {
+  return err instanceof Error ? describeReason(err) : String(err);
+}
+
+/**
+ * One session. Created by the engine with `Session.client/listener/proxy`; every method that fails throws an
+ * EngineError with a code and a sentence.
+ */
+export class Session {
+  readonly id: string;
+  readonly kind: SessionKind;
+  name: string;
+  state: SessionInfo["state"] = "connecting";
+  target = "";
+  upstream: string | undefined;
+  protocol: string | null = null;
+  serverProtocol: string | null = null;
+  error: string | undefined;
+  listeningOn: string | undefined;
+  readonly connections = new Map<number, ConnectionRecord>();
+  private nextConn = 1;
+  private port: IListeningPort | null = null;
+  private clientDescription: string | null = null;
+  private upstreamDescription: string | null = null;
+  private readonly reactor: IReactorNet;
+  readonly timeline: SessionOptions["timeline"];
+  private readonly protocols: ProtocolProvider;
+  private readonly changed: () => void;
+
+  constructor(options: SessionOptions) {
+    this.id = options.id;
+    this.kind = options.kind;
+    this.name = options.name;
+    this.reactor = options.reactor;
+    this.timeline = options.timeline;
+    this.protocols = options.protocols;
+    this.changed = options.changed;
+  }
+
+  /** Puts a session-level lifecycle event on the timeline. */
+  note(event: LifecycleEvent, detail: string, conn = 0): void {
+    this.timeline.append({ kind: "lifecycle", t: nowMicros(), conn, event, detail });
+    this.changed();
+  }
+
+  private newConnection(leg: Leg): ConnectionRecord {
+    const record = new ConnectionRecord(this.nextConn++, leg);
+    this.connections.set(record.conn, record);
+    this.changed();
+    return record;
+  }
+
+  /**
+   * A factory whose connections are recorded on this session, with protocols from the provider. `record`, if
+   * given, is the connection already shown as "connecting" (a client's attempt); otherwise each accepted
+   * connection gets a new number.
+   */
+  private recordingFactory(leg: Leg, protocol: string | null, record?: ConnectionRecord): RecordingFactory {
+    return new RecordingFactory(
+      () => record ?? this.newConnection(leg),
+      (connection) => this.protocols.create(protocol, this, connection),
+      this.timeline,
+      this.changed,
+    );
+  }
+
+  // --- client sessions ------------------------------------------------------------------------------------------
+
+  /** Starts a client session: connects now; resolves once connected, or fails with the reason. */
+  async startClient(target: ClientTarget, protocol: string | null): Promise<void> {
+    this.clientDescription = clientDescription(target);
+    this.target = this.clientDescription;
+    this.protocol = protocol;
+    await this.connectClient();
+  }
+
+  /** Connects (again): a new connection on the same timeline. */
+  async connectClient(): Promise<void> {
+    if (this.clientDescription === null)
+      throw new EngineError("not-a-client", `Session '${this.id}' is not a client session.`);
+    const live = [...this.connections.values()].find((c) => c.state !== "closed");
+    if (live) {
+      throw new EngineError(
+        "already-connected",
+        `Session '${this.name}' already has an open connection (${live.conn}): close it before reconnecting.`,
+      );
+    }
+    const record = this.newConnection("server");
+    this.state = "connecting";
+    this.error = undefined;
+    this.note("connecting", this.clientDescription, record.conn);
+    let endpoint;
+    try {
+      endpoint = clientFromString(this.reactor, this.clientDescription);
+    } catch (err) {
+      throw this.failed(record, err instanceof EndpointParseError ? new BadEndpointError(err.message, err) : err);
+    }
+    try {
+      await endpoint.connect(this.recordingFactory("server", this.protocol, record));
+      this.state = "connected";
+      this.changed();
+    } catch (err) {
+      throw this.failed(record, err);
+    }
+  }
+
+  private failed(record: ConnectionRecord, err: unknown): Error {
+    record.state = "closed";
+    record.closedAt = nowMicros();
+    record.reason = reasonText(err);
+    this.state = "failed";
+    this.error = record.reason;
+    this.note("failed", record.reason, record.conn);
+    if (err instanceof EngineError) return err;
+    const code = err instanceof TwistedError ? err.code : "connect-failed";
+    return new EngineError(code, `Could not connect to ${this.target}: ${record.reason}`, { cause: err });
+  }
+
+  // --- listeners --------------------------------------------------------------------------------------------------
+
+  /** Starts listening; resolves once bound. A port in use fails with a CannotListenError's message. */
+  async startListener(target: ListenTarget, protocol: string | null): Promise<void> {
+    const description = serverDescription(target);
+    this.target = description;
+    this.protocol = protocol;
+    this.port = await this.listenOn(description, this.recordingFactory("client", protocol));
+  }
+
+  private async listenOn(description: string, factory: IProtocolFactory): Promise<IListeningPort> {
+    let endpoint;
+    try {
+      endpoint = serverFromString(this.reactor, description);
+    } catch (err) {
+      throw err instanceof EndpointParseError ? new BadEndpointError(err.message, err) : err;
+    }
+    try {
+      const port = await endpoint.listen(factory);
+      this.state = "listening";
+      this.listeningOn = formatAddress(port.getHost());
+      this.note("listening", this.listeningOn);
+      return port;
+    } catch (err) {
+      this.state = "failed";
+      this.error = reasonText(err);
+      this.note("error", this.error);
+      throw new EngineError("cannot-listen", `Could not listen on ${description}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  // --- proxies ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Starts a proxy: listens, and for each accepted connection opens one to the upstream; bytes are forwarded both
+   * ways with each transport registered as the other's producer (Twisted's portforward), so a slow side slows the
+   * other instead of buffering without bound. Both legs are recorded on this session.
+   */
+  async startProxy(
+    listen: ListenTarget,
+    upstream: ClientTarget,
+    clientProtocol: string | null,
+    serverProtocol: string | null,
+  ): Promise<void> {
+    if (clientProtocol !== null || serverProtocol !== null) {
+      // Protocols on proxy legs run in the sandbox, which proxies don't use yet: refuse rather than ignore them.
+      throw new EngineError(
+        "not-supported",
+        "Protocols on proxy legs are not supported yet: start the proxy with raw bytes (no protocol).",
+      );
+    }
+    this.upstreamDescription = clientDescription(upstream);
+    // Parse the upstream now, so that a bad description fails before anything listens.
+    try {
+      clientFromString(this.reactor, this.upstreamDescription);
+    } catch (err) {
+      throw err instanceof EndpointParseError ? new BadEndpointError(err.message, err) : err;
+    }
+    this.upstream = this.upstreamDescription;
+    this.protocol = clientProtocol;
+    this.serverProtocol = serverProtocol;
+    const description = serverDescription(listen);
+    this.target = description;
+    const accept = new RecordingFactory(
+      () => this.newConnection("client"),
+      () => new ProxyLeg(this, "client"),
+      this.timeline,
+      this.changed,
+    );
+    this.port = await this.listenOn(description, accept);
+  }
+
+  /** Opens the upstream leg for an accepted client leg. Called by ProxyLeg.connectionMade. */
+  openUpstream(clientLeg: ProxyLeg): void {
+    const description = this.upstreamDescription!;
+    const clientRecord = clientLeg.record();
+    const record = this.newConnection("server");
+    record.pairedWith = clientRecord.conn;
+    clientRecord.pairedWith = record.conn;
+    this.note("connecting", description, record.conn);
+    const factory = new RecordingFactory(
+      () => record,
+      () => new ProxyLeg(this, "server", clientLeg),
+      this.timeline,
+      this.changed,
+    );
+    clientFromString(this.reactor, description)
+      .connect(factory)
+      .catch((err: unknown) => {
+        record.state = "closed";
+        record.closedAt = nowMicros();
+        record.reason = reasonText(err);
+        this.note("failed", record.reason, record.conn);
+        clientLeg.transport.loseConnection();
+      });
+  }
+
+  // --- connections ------------------------------------------------------------------------------------------------
+
+  connection(conn: number): ConnectionRecord {
+    const record = this.connections.get(conn);
+    if (!record) throw new UnknownConnectionError(this.id, conn);
+    return record;
+  }
+
+  private openWrapper(conn: number, what: string): RecordingProtocol {
+    const record = this.connection(conn);
+    if (record.state === "closed" || record.wrapper === null) throw new ConnectionClosedError(this.id, conn, what);
+    return record.wrapper;
+  }
+
+  /** Sends bytes on a connection (recorded as "out"). */
+  send(conn: number, data: Bytes): void {
+    const wrapper = this.openWrapper(conn, "send");
+    if (wrapper.disconnecting) throw new ConnectionClosedError(this.id, conn, "send: it is closing");
+    wrapper.write(data);
+  }
+
+  closeConnection(conn: number): void {
+    this.openWrapper(conn, "close it").loseConnection();
+  }
+
+  abortConnection(conn: number): void {
+    this.openWrapper(conn, "abort it").abortConnection();
+  }
+
+  halfCloseConnection(conn: number): void {
+    this.openWrapper(conn, "half-close it").loseWriteConnection();
+  }
+
+  /** Stops listening and closes every open connection (cleanly). Resolves once the port is released. */
+  async close(): Promise<void> {
+    const port = this.port;
+    this.port = null;
+    if (port) await port.stopListening();
+    for (const record of this.connections.values()) {
+      if (record.state !== "closed") record.wrapper?.loseConnection();
+    }
+    if (this.state !== "failed") this.state = "closed";
+    this.note("closed", "session closed");
+  }
+
+  info(): SessionInfo {
+    let bytesIn = 0;
+    let bytesOut = 0;
+    const connections: ConnectionInfo[] = [];
+    for (const record of this.connections.values()) {
+      bytesIn += record.bytesIn;
+      bytesOut += record.bytesOut;
+      connections.push(record.info());
+    }
+    if (this.kind === "client" && this.state === "connected" && connections.every((c) => c.state === "closed")) {
+      this.state = "closed";
+    }
+    return {
+      id: this.id,
+      kind: this.kind,
+      name: this.name,
+      target: this.target,
+      ...(this.upstream !== undefined ? { upstream: this.upstream } : {}),
+      state: this.state,
+      protocol: this.protocol,
+      epochMs,
+      ...(this.listeningOn !== undefined ? { listeningOn: this.listeningOn } : {}),
+      connections,
+      bytesIn,
+      bytesOut,
+      events: this.timeline.count,
+      ...(this.error !== undefined ? { error: this.error } : {}),
+    };
+  }
+}
+
+/**
+ * One leg of a proxied connection. The client leg pauses reading until the upstream leg is connected; then each
+ * leg writes what it receives to the other and registers the other's transport as its producer.
+ */
+export class ProxyLeg extends Protocol implements IHalfCloseableProtocol {
+  peer: ProxyLeg | null = null;
+
+  constructor(
+    private readonly session: Session,
+    readonly leg: Leg,
+    peer?: ProxyLeg,
+  ) {
+    super();
+    if (peer) this.peer = peer;
+  }
+
+  /** The recorded connection this leg runs on (its transport is the RecordingProtocol). */
+  record(): ConnectionRecord {
+    return (this.transport as RecordingProtocol).connection;
+  }
+
+  override connectionMade(): void {
+    if (this.leg === "client") {
+      this.transport.pauseProducing();
+      this.session.openUpstream(this);
+      return;
+    }
+    const client = this.peer!;
+    client.peer = this;
+    this.transport.registerProducer(client.transport, true);
+    client.transport.registerProducer(this.transport, true);
+    client.transport.resumeProducing();
+  }
+
+  override dataReceived(data: Bytes): void {
+    this.peer?.transport.write(data);
+  }
+
+  /** The peer shut its write side: pass the half-close on to the other leg. */
+  readConnectionLost(): void {
+    this.peer?.transport.loseWriteConnection();
+  }
+
+  writeConnectionLost(): void {}
+
+  override connectionLost(reason: Error): void {
+    super.connectionLost(reason);
+    const peer = this.peer;
+    this.peer = null;
+    if (peer && peer.connected) {
+      try {
+        peer.transport.unregisterProducer();
+      } catch {
+        // not registered yet
+      }
+      peer.transport.loseConnection();
+    }
+  }
+}
