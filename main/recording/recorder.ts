@@ -1,0 +1,264 @@
+/**
+ * A session's recorder: numbers every event of the session's timeline, appends it to the session's capture file,
+ * and keeps the most recent events in memory so that what the renderer looks at most (the live tail) needs no disk
+ * read. Memory is bounded whatever the session's length: the window is capped by events and by bytes, the
+ * capture writer's buffer by FLUSH_BYTES, the index is sparse.
+ */
+import { performance } from "node:perf_hooks";
+import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
+import { CaptureError, CaptureReader, CaptureWriter, type CaptureMeta } from "./capture-file.ts";
+import type { ChangeNotifier } from "./notifier.ts";
+
+const ENGINE_START = process.hrtime.bigint();
+
+/** Wall-clock time (ms since the Unix epoch) at which monotonicMicros() was 0: relates `t` to the calendar. */
+export const engineTimeOrigin = performance.timeOrigin + performance.now();
+
+/**
+ * Microseconds since the engine started, on a monotonic clock (never jumps with the wall clock), as a whole
+ * number. The `t` of every timeline event; cheap enough to call per chunk.
+ */
+export function monotonicMicros(): number {
+  return Math.floor(Number(process.hrtime.bigint() - ENGINE_START) / 1000);
+}
+
+/** Default bounds of the in-memory window. */
+export const WINDOW_EVENTS = 50_000;
+export const WINDOW_BYTES = 32 * 1024 * 1024;
+/** A read returns fewer events than asked rather than more payload than this (always at least one event). */
+export const READ_MAX_BYTES = 32 * 1024 * 1024;
+
+/** How a recorder is set up. */
+export interface RecorderOptions {
+  /** The window keeps at most this many of the latest events (default WINDOW_EVENTS, at least 1) ... */
+  windowEvents?: number;
+  /** ... and at most this many bytes of them, counted as their size in the file (default WINDOW_BYTES). */
+  windowBytes?: number;
+  /** Told of every append, as `notifier.touch(session, count)`. */
+  changes?: { notifier: ChangeNotifier; session: string };
+}
+
+/** A recorder's figures, for the session list and the status bar. */
+export interface RecorderStats {
+  /** Events on the timeline. */
+  count: number;
+  /** Payload bytes received from peers, and written to them. */
+  bytesIn: number;
+  bytesOut: number;
+  /** `t` of the first and last event, null while there are none. */
+  firstT: number | null;
+  lastT: number | null;
+  /** Size of the capture file once everything appended is written. */
+  fileBytes: number;
+  /** A torn tail found and cut off when the capture was reopened (bytes); 0 for a new capture. */
+  lostBytes: number;
+  /** The in-memory window: first seq, events, bytes. */
+  window: { from: number; events: number; bytes: number };
+  /** Why the capture file stopped growing (a failed write), or null. Events since are in memory only. */
+  error: string | null;
+}
+
+/**
+ * Records one session. Created when the session starts (`create`) or to continue a saved capture (`open`); the
+ * session owns it and closes it when the session ends. `append` is the hot path (every chunk): synchronous, O(1)
+ * amortized beyond copying the bytes.
+ */
+export class Recorder {
+  private readonly ring: (TimelineEvent | undefined)[];
+  private readonly ringBytes: Float64Array;
+  private readonly windowBytesMax: number;
+  /** Ring slot of the window's oldest event. */
+  private head = 0;
+  private windowLength = 0;
+  private windowSize = 0;
+  /** seq of the window's oldest event. */
+  private windowStart: number;
+  private closed = false;
+
+  private constructor(
+    private readonly writer: CaptureWriter,
+    private readonly reader: CaptureReader,
+    /** Added to the `t` of appended events so that a reopened capture keeps its time axis (0 for a new one). */
+    readonly timeOffset: number,
+    private readonly lostBytes: number,
+    private readonly options: RecorderOptions,
+  ) {
+    const events = Math.max(1, Math.trunc(options.windowEvents ?? WINDOW_EVENTS));
+    this.ring = new Array<TimelineEvent | undefined>(events).fill(undefined);
+    this.ringBytes = new Float64Array(events);
+    this.windowBytesMax = options.windowBytes ?? WINDOW_BYTES;
+    this.windowStart = writer.count;
+  }
+
+  /**
+   * Starts a capture in `file`, which must not exist. `meta` (JSON-safe) is kept in the file's header along with
+   * the engine's `timeOrigin`.
+   */
+  static async create(file: string, meta: Record<string, unknown>, options: RecorderOptions = {}): Promise<Recorder> {
+    const writer = CaptureWriter.create(file, { ...meta, timeOrigin: engineTimeOrigin });
+    try {
+      return new Recorder(writer, await CaptureReader.follow(writer), 0, 0, options);
+    } catch (err) {
+      writer.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Continues the capture in `file`: a torn tail (the process was killed mid-write) is cut off and reported in
+   * `stats().lostBytes`, numbering continues after the last valid event, and new events' `t` are shifted onto the
+   * capture's time axis (`timeOffset`), never before its last event. Throws CaptureError for a file that is not
+   * a capture or is of a newer format.
+   */
+  static async open(file: string, options: RecorderOptions = {}): Promise<Recorder> {
+    const reader = await CaptureReader.open(file);
+    try {
+      const writer = CaptureWriter.resume(reader);
+      const axisShift = (engineTimeOrigin - reader.meta.timeOrigin) * 1000;
+      const offset = Math.max(axisShift, (reader.summary.lastT ?? -Infinity) - monotonicMicros());
+      return new Recorder(writer, reader, offset, reader.lostBytes, options);
+    } catch (err) {
+      await reader.close();
+      throw err;
+    }
+  }
+
+  /** The capture file. */
+  get file(): string {
+    return this.writer.file;
+  }
+
+  /** The capture's header. */
+  get meta(): CaptureMeta {
+    return this.writer.meta;
+  }
+
+  /** Events on the timeline (the next event's seq). */
+  get count(): number {
+    return this.writer.count;
+  }
+
+  /**
+   * Numbers `e`, records it and returns the recorded event (a new object; data bytes copied, so the caller may
+   * reuse its buffer). Synchronous; the event is in the file within FLUSH_INTERVAL_MS. A disk failure doesn't
+   * throw (see `stats().error`); a closed recorder or an event the format can't hold (conn outside u32) does.
+   */
+  append(e: NewTimelineEvent): TimelineEvent {
+    if (this.closed) throw new CaptureError("CLOSED", this.file, `${this.file}: recorder is closed`);
+    const seq = this.writer.count;
+    const t = e.t + this.timeOffset;
+    let event: TimelineEvent;
+    switch (e.kind) {
+      case "data":
+        event = { seq, t, conn: e.conn, kind: "data", dir: e.dir, data: new Uint8Array(e.data) };
+        break;
+      case "lifecycle":
+        event = { seq, t, conn: e.conn, kind: "lifecycle", event: e.event, detail: e.detail };
+        break;
+      case "log":
+        event = { seq, t, conn: e.conn, kind: "log", level: e.level, text: e.text, fields: e.fields };
+        break;
+    }
+    const size = this.writer.append(event);
+    this.remember(event, size);
+    this.options.changes?.notifier.touch(this.options.changes.session, seq + 1);
+    return event;
+  }
+
+  /**
+   * Events `from` .. `from + count - 1`, clamped to the timeline, in order: from memory when they are in the
+   * window, else from the file (flushing first if they are still buffered). Fewer than asked only past
+   * READ_MAX_BYTES of payload. Rejects with CaptureError WRITE_FAILED if they never reached a failed file.
+   */
+  async read(from: number, count: number): Promise<TimelineEvent[]> {
+    if (this.closed) throw new CaptureError("CLOSED", this.file, `${this.file}: recorder is closed`);
+    const total = this.count;
+    const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
+    const end = Math.min(total, start + Math.max(0, Math.trunc(count) || 0));
+    const windowStart = this.windowStart;
+    // Taken now: by the time the file answers, the window may have moved on.
+    const tail = this.windowSlice(Math.max(start, windowStart), end);
+    if (start >= windowStart) return takeWithin(tail, READ_MAX_BYTES, []);
+    const fileEnd = Math.min(end, windowStart);
+    if (this.writer.index.count < fileEnd) this.flush();
+    const head = await this.reader.read(start, fileEnd - start, READ_MAX_BYTES);
+    if (head.length < fileEnd - start) return head;
+    return takeWithin(tail, READ_MAX_BYTES - payloadBytes(head), head);
+  }
+
+  /** The recorder's figures now. */
+  stats(): RecorderStats {
+    const s = this.writer.summary;
+    return {
+      count: s.count,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      firstT: s.firstT,
+      lastT: s.lastT,
+      fileBytes: this.writer.size,
+      lostBytes: this.lostBytes,
+      window: { from: this.windowStart, events: this.windowLength, bytes: this.windowSize },
+      error: this.writer.error?.message ?? null,
+    };
+  }
+
+  /** Writes out everything appended. Throws CaptureError WRITE_FAILED if the file can't take it. */
+  flush(): void {
+    this.writer.flush();
+    if (this.writer.error !== null) throw this.writer.error;
+  }
+
+  /** Writes out everything and closes the file; waits for reads in flight. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.writer.close();
+    await this.reader.close();
+  }
+
+  /** Adds the newest event to the window, dropping the oldest past either bound. */
+  private remember(event: TimelineEvent, size: number): void {
+    const capacity = this.ring.length;
+    if (this.windowLength === capacity) this.forgetOldest();
+    const slot = (this.head + this.windowLength) % capacity;
+    this.ring[slot] = event;
+    this.ringBytes[slot] = size;
+    this.windowLength += 1;
+    this.windowSize += size;
+    while (this.windowSize > this.windowBytesMax && this.windowLength > 0) this.forgetOldest();
+  }
+
+  private forgetOldest(): void {
+    this.windowSize -= this.ringBytes[this.head]!;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.ring.length;
+    this.windowLength -= 1;
+    this.windowStart += 1;
+  }
+
+  /** Window events `from` .. `end - 1` (both within the window). */
+  private windowSlice(from: number, end: number): TimelineEvent[] {
+    const events: TimelineEvent[] = [];
+    for (let seq = from; seq < end; seq += 1) {
+      events.push(this.ring[(this.head + seq - this.windowStart) % this.ring.length]!);
+    }
+    return events;
+  }
+}
+
+function payloadBytes(events: TimelineEvent[]): number {
+  let bytes = 0;
+  for (const e of events) if (e.kind === "data") bytes += e.data.byteLength;
+  return bytes;
+}
+
+/** Appends `events` to `into` while their payload stays within `budget`; at least one if `into` is empty. */
+function takeWithin(events: TimelineEvent[], budget: number, into: TimelineEvent[]): TimelineEvent[] {
+  let bytes = 0;
+  for (const e of events) {
+    bytes += e.kind === "data" ? e.data.byteLength : 0;
+    if (bytes > budget && into.length > 0) break;
+    into.push(e);
+  }
+  return into;
+}

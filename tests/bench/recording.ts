@@ -1,0 +1,194 @@
+/**
+ * Recording figures (not pass/fail): `npx tsx tests/bench/recording.ts`.
+ *
+ * 1. memory after recording 1 GiB of 64 KiB chunks (rss, heapUsed, arrayBuffers before/after, peak rss), and
+ *    the capture's size;
+ * 2. append throughput of a Recorder at 64 KiB and 64 B chunks (events/s, MB/s), next to plain fs.writeSync of
+ *    the same chunks as a baseline;
+ * 3. a 1 GiB, 1M-event capture (1,150 B chunks and log events): time to read 100 events at its start, middle and
+ *    end, from the live recorder (file + window) and after reopening it (which scans and checks the whole file).
+ *
+ * Everything goes to a temporary directory that is removed at the end. About 30 s.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { Recorder, monotonicMicros } from "../../main/recording/recorder.ts";
+
+const GiB = 1024 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+function fmt(n: number, digits = 1): string {
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function mib(bytes: number): string {
+  return `${fmt(bytes / MiB)} MiB`;
+}
+
+function memory(): NodeJS.MemoryUsage {
+  gc();
+  return process.memoryUsage();
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function randomChunk(size: number): Uint8Array {
+  const chunk = new Uint8Array(size);
+  for (let i = 0; i < size; i += 1) chunk[i] = (Math.random() * 256) | 0;
+  return chunk;
+}
+
+/** Appends `count` data events of `chunk` and returns the seconds it took (close included: all on disk). */
+async function appendRun(file: string, chunk: Uint8Array, count: number, onEvery?: () => void): Promise<number> {
+  const recorder = await Recorder.create(file, { session: "bench" });
+  const start = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    recorder.append({ kind: "data", dir: i & 1 ? "in" : "out", conn: 1, t: monotonicMicros(), data: chunk });
+    if (onEvery !== undefined && (i & 1023) === 0) onEvery();
+  }
+  await recorder.close();
+  return (performance.now() - start) / 1000;
+}
+
+/** The same chunks written with fs.writeSync, no recorder: what the disk takes. */
+function baselineRun(file: string, chunk: Uint8Array, count: number): number {
+  const start = performance.now();
+  const fd = fs.openSync(file, "ax");
+  // Batched like the writer (1 MiB), or a 64 B chunk would measure syscalls, not the disk.
+  const batch = Buffer.allocUnsafe(Math.max(MiB, chunk.byteLength));
+  let used = 0;
+  for (let i = 0; i < count; i += 1) {
+    if (used + chunk.byteLength > batch.length) {
+      fs.writeSync(fd, batch, 0, used);
+      used = 0;
+    }
+    batch.set(chunk, used);
+    used += chunk.byteLength;
+  }
+  fs.writeSync(fd, batch, 0, used);
+  fs.closeSync(fd);
+  return (performance.now() - start) / 1000;
+}
+
+async function throughput(dir: string): Promise<void> {
+  console.log("2. append throughput (recorder: number, copy into the window, encode + CRC, write)");
+  for (const [label, size, count] of [
+    ["64 KiB", 64 * 1024, 4096],
+    ["64 B", 64, 2_000_000],
+  ] as const) {
+    const chunk = randomChunk(size);
+    const rounds: number[] = [];
+    const baselines: number[] = [];
+    for (let round = 0; round < 3; round += 1) {
+      const file = path.join(dir, `throughput-${round}.wscap`);
+      rounds.push(await appendRun(file, chunk, count));
+      fs.rmSync(file);
+      baselines.push(baselineRun(file, chunk, count));
+      fs.rmSync(file);
+    }
+    const seconds = median(rounds);
+    const base = median(baselines);
+    const mb = (count * size) / 1e6;
+    console.log(
+      `   ${label.padEnd(6)} chunks: ${fmt(count / seconds / 1e3)} k events/s, ${fmt(mb / seconds)} MB/s` +
+        `   (fs.writeSync baseline ${fmt(mb / base)} MB/s; recorder at ${fmt((base / seconds) * 100, 0)}% of it)`,
+    );
+  }
+}
+
+async function memoryAfterGiB(dir: string): Promise<void> {
+  console.log("1. memory, recording 1 GiB of 64 KiB chunks into one capture");
+  const file = path.join(dir, "gib.wscap");
+  const chunk = randomChunk(64 * 1024);
+  const before = memory();
+  let peakRss = before.rss;
+  const recorder = await Recorder.create(file, { session: "memory" });
+  const start = performance.now();
+  const checkpoints: string[] = [];
+  for (let i = 0; i < GiB / chunk.byteLength; i += 1) {
+    recorder.append({ kind: "data", dir: "in", conn: 1, t: monotonicMicros(), data: chunk });
+    if ((i & 255) === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    // rss at each 128 MiB: flat once the window is full, whatever the length of the session.
+    if (((i + 1) & 2047) === 0) checkpoints.push(mib(process.memoryUsage().rss));
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const after = memory();
+  const stats = recorder.stats();
+  await recorder.close();
+  const row = (name: keyof NodeJS.MemoryUsage): string =>
+    `${name.padEnd(12)} ${mib(before[name]).padStart(12)} -> ${mib(after[name]).padStart(12)}`;
+  console.log(`   recorded ${mib(GiB)} in ${fmt(seconds, 2)} s (${fmt(GiB / 1e6 / seconds)} MB/s)`);
+  console.log(`   ${row("rss")}   (peak during: ${mib(peakRss)})`);
+  console.log(`   rss every 128 MiB recorded: ${checkpoints.join(", ")}`);
+  console.log(`   ${row("heapUsed")}`);
+  console.log(`   ${row("arrayBuffers")}`);
+  console.log(
+    `   window: ${stats.window.events} events, ${mib(stats.window.bytes)}; file ${mib(fs.statSync(file).size)}`,
+  );
+  fs.rmSync(file);
+}
+
+/** Median ms of reading 100 events at `from`, over a few rounds. */
+async function readTime(recorder: Recorder, from: number): Promise<string> {
+  const times: number[] = [];
+  for (let round = 0; round < 15; round += 1) {
+    const start = performance.now();
+    const events = await recorder.read(from, 100);
+    times.push(performance.now() - start);
+    if (events.length !== 100 || events[0]!.seq !== from) throw new Error(`read(${from}, 100) returned wrong events`);
+  }
+  return `${fmt(median(times), 2)} ms`;
+}
+
+async function reads(dir: string): Promise<void> {
+  console.log("3. reading 100 events from a 1 GiB, 1M-event capture (1,150 B chunks, every 10th a log event)");
+  const file = path.join(dir, "million.wscap");
+  const chunk = randomChunk(1150);
+  const recorder = await Recorder.create(file, { session: "reads" });
+  const count = 1_000_000;
+  const start = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    const t = monotonicMicros();
+    if (i % 10 === 9) recorder.append({ kind: "log", level: "info", conn: 1, t, text: "decoded GET", fields: { i } });
+    else recorder.append({ kind: "data", dir: i & 1 ? "in" : "out", conn: 1, t, data: chunk });
+  }
+  const seconds = (performance.now() - start) / 1000;
+  recorder.flush();
+  const size = fs.statSync(file).size;
+  console.log(`   written in ${fmt(seconds, 2)} s; file ${mib(size)}; window from seq ${recorder.stats().window.from}`);
+  const at = { start: 0, middle: count / 2, end: count - 100 };
+  console.log(
+    `   live recorder: start ${await readTime(recorder, at.start)}, middle ${await readTime(recorder, at.middle)},` +
+      ` end ${await readTime(recorder, at.end)} (window)`,
+  );
+  await recorder.close();
+  const openStart = performance.now();
+  const reopened = await Recorder.open(file, { windowEvents: 1 });
+  const openMs = performance.now() - openStart;
+  console.log(
+    `   reopened (scan + CRC of the whole file: ${fmt(openMs, 0)} ms): start ${await readTime(reopened, at.start)},` +
+      ` middle ${await readTime(reopened, at.middle)}, end ${await readTime(reopened, at.end)} (file)`,
+  );
+  await reopened.close();
+  fs.rmSync(file);
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-bench-recording-"));
+try {
+  const started = performance.now();
+  await memoryAfterGiB(dir); // first, so that "before" is a fresh process
+  await throughput(dir);
+  await reads(dir);
+  console.log(`(${fmt((performance.now() - started) / 1000)} s)`);
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
