@@ -16,21 +16,13 @@ import {
 } from "../../core/index.ts";
 import type { ConnectionInfo } from "../../preload/contract.ts";
 import type { Leg, NewTimelineEvent } from "../../preload/timeline.ts";
+import { monotonicMicros as nowMicros } from "../recording/recorder.ts";
 import { formatAddress } from "./targets.ts";
 
 /** Where recorded events go: the session's recorder. `append` is called on the hot path and must not block. */
 export interface TimelineSink {
   append(event: NewTimelineEvent): unknown;
 }
-
-/** Monotonic microseconds since this module loaded: the timeline's clock. */
-const origin = process.hrtime.bigint();
-export function nowMicros(): number {
-  return Number((process.hrtime.bigint() - origin) / 1000n);
-}
-
-/** Wall-clock ms at timeline time 0. */
-export const epochMs = Date.now() - nowMicros() / 1000;
 
 /** Renders a connection's loss reason as "ConnectionDone: Connection was closed cleanly." */
 export function describeReason(reason: Error): string {

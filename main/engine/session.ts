@@ -21,11 +21,10 @@ import {
 import type { ClientTarget, ConnectionInfo, ListenTarget, SessionInfo } from "../../preload/contract.ts";
 import type { LifecycleEvent, Leg } from "../../preload/timeline.ts";
 import { ConnectionClosedError, EngineError, UnknownConnectionError } from "./errors.ts";
+import { engineTimeOrigin as epochMs, monotonicMicros as nowMicros } from "../recording/recorder.ts";
 import {
   ConnectionRecord,
   describeReason,
-  epochMs,
-  nowMicros,
   RecordingFactory,
   type RecordingProtocol,
   type TimelineSink,
