@@ -1,0 +1,494 @@
+/**
+ * The sandbox that runs user protocols off the main thread (issue 3, "The sandbox" and "Hot reload").
+ *
+ *     const host = new SandboxHost();
+ *     const group = host.createGroup("session 1");          // one worker; the engine uses one per session
+ *     await group.load("echo.ts", code, sourceMap);         // CommonJS from the workspace compiler
+ *     factory.buildProtocol = () => group.attach({ moduleKey: "echo.ts" }, events);
+ *     ...
+ *     await group.load("echo.ts", newCode, newMap);         // hot reload: live connections run the new code
+ *
+ * A group is one worker_threads Worker with resource limits, watched by the host: a worker that has not been heard
+ * from for HANG_TIMEOUT_MS (user code that does not return) is terminated, as is one that runs out of memory; every
+ * connection of the group is then halted with the reason, its socket left open, and the next successful `load()`
+ * starts a new worker, evaluates every module of the group again and re-attaches the halted connections with fresh
+ * instances (their state was in the dead worker: connectionMade runs again).
+ *
+ * The main thread never runs user code, so it stays responsive whatever the protocols do.
+ */
+import { Worker } from "node:worker_threads";
+import { ConnectError } from "../../core/errors.ts";
+import {
+  Outbox,
+  toWireError,
+  type Batch,
+  type FromWorker,
+  type LoadResult,
+  type SandboxErrorInfo,
+  type SandboxLogEvent,
+  type SourceMapInput,
+  type ToWorker,
+} from "./messages.ts";
+import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
+import { workerSource } from "./worker-bundle.ts";
+
+/** A worker not heard from for this long is stopped (it heartbeats every 200 ms). Together with the check
+ * interval and the heartbeat period this stops a hang within 2 s. */
+export const HANG_TIMEOUT_MS = 1500;
+/** How often the host checks its workers. */
+const WATCHDOG_INTERVAL_MS = 100;
+/** A watchdog tick this late means the main thread itself was blocked: that round proves nothing, skip it. */
+const WATCHDOG_LATE_MS = 300;
+
+/** The reason connections show after the watchdog stopped their worker. */
+export const HANG_REASON = "did not return within 2 s — an infinite loop?";
+
+/** Options of a SandboxHost. */
+export interface SandboxHostOptions {
+  /** The old generation (heap) limit of each worker, in MB. Default 256. */
+  memoryLimitMb?: number;
+  /** The young generation limit of each worker, in MB. Default 48. */
+  youngGenerationMb?: number;
+  /** Stop a worker not heard from for this many ms. Default HANG_TIMEOUT_MS. */
+  hangTimeoutMs?: number;
+  /** The worker script; default: worker-main.ts bundled at run time (worker-bundle.ts). */
+  workerSource?: () => Promise<string>;
+}
+
+/** How a ConnectRequest answers its group. */
+interface RequestAnswers {
+  accept(request: ConnectRequest, events: SandboxEvents): SandboxedProtocol;
+  fail(request: ConnectRequest, reason: Error): void;
+}
+
+/**
+ * A connection user code asked for (`reactor.connectTCP` in a protocol), handed to the engine through
+ * `SandboxGroup.onConnectRequest`. The engine answers once: `accept` when its real connection is made, or `fail`.
+ */
+export class ConnectRequest {
+  private readonly controller = new AbortController();
+  private answered = false;
+
+  constructor(
+    private readonly answers: RequestAnswers,
+    /** Names the request between the threads. */
+    readonly requestId: number,
+    readonly host: string,
+    readonly port: number,
+    /** Seconds, as given to connectTCP (default 30): the engine applies it to its connect. */
+    readonly timeout: number,
+    /** The connection whose protocol asked, if any (so the engine can show them together). */
+    readonly parent: SandboxedProtocol | null,
+    /** The worker generation that asked. */
+    readonly generation: number,
+  ) {}
+
+  /** Aborted when user code stopped the attempt (`connector.stopConnecting()`) or its worker died. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /**
+   * Called by the engine when the real connection is made, from its factory's buildProtocol: returns the protocol
+   * for the real transport. The user's factory builds the worker-side protocol when it connects. If the attempt
+   * was aborted meanwhile, the returned protocol closes the connection at once.
+   */
+  accept(events: SandboxEvents = {}): SandboxedProtocol {
+    this.answered = true;
+    return this.answers.accept(this, events);
+  }
+
+  /** Called by the engine when the connection could not be made: the user's factory gets clientConnectionFailed. */
+  fail(reason: Error): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.answers.fail(this, reason);
+  }
+
+  /** Called by the group when user code stopped the attempt or the worker died. */
+  abort(): void {
+    this.controller.abort();
+  }
+}
+
+/** What a group needs from its host. */
+interface HostServices {
+  readonly options: Required<Omit<SandboxHostOptions, "workerSource">>;
+  source(): Promise<string>;
+  nextConnectionId(): number;
+  forget(group: SandboxGroup): void;
+}
+
+interface ModuleVersion {
+  code: string;
+  sourceMap: SourceMapInput | null;
+}
+
+/** Options of `SandboxGroup.attach`. */
+export interface AttachOptions {
+  /** The module (as given to `load`) whose protocol class runs the connection. */
+  moduleKey: string;
+  /** The export to instantiate; default: the default export, else the only exported protocol class. */
+  exportName?: string;
+}
+
+function failure(code: string, message: string): LoadResult {
+  return { ok: false, error: { code, message } };
+}
+
+/**
+ * One sandbox worker and the connections and modules it runs. Created by `SandboxHost.createGroup`; the engine
+ * owns it and disposes it with its session.
+ */
+export class SandboxGroup {
+  /**
+   * Called when user code asks for a connection (`reactor.connectTCP`). The engine opens the real, recorded
+   * connection and calls `request.accept(events)` from its buildProtocol, or `request.fail(reason)`. Without a
+   * hook, the attempt fails with a ConnectError saying outgoing connections are not available here.
+   */
+  onConnectRequest: ((request: ConnectRequest) => void) | null = null;
+  /** Log events of no connection (module top-level code, timers scheduled outside any connection). */
+  onLog: ((event: SandboxLogEvent) => void) | null = null;
+  /** Errors of no connection (module top-level code running later, e.g. a timer it scheduled). */
+  onError: ((info: SandboxErrorInfo) => void) | null = null;
+
+  private worker: Worker | null = null;
+  private generation = 0;
+  /** Why the last worker died; null while one runs or before the first. */
+  private deathReason: string | null = null;
+  private disposed = false;
+  /** The last successfully loaded version of each module, evaluated again in a new worker. */
+  private readonly modules = new Map<string, ModuleVersion>();
+  private readonly connections = new Map<number, SandboxedProtocol>();
+  private readonly loads = new Map<number, (result: LoadResult) => void>();
+  private readonly requests = new Map<number, ConnectRequest>();
+  private nextLoadId = 1;
+  /** performance.now() when the worker was last heard from. */
+  private lastHeard = 0;
+  private readonly outbox = new Outbox<ToWorker>((batch, transfer) => this.worker?.postMessage(batch, transfer));
+  /** What the group's SandboxedProtocols call. */
+  private readonly link: SandboxLink = {
+    post: (op) => this.outbox.push(op),
+    postData: (id, data) => this.outbox.pushBytes("data", id, data),
+    connectionMade: (protocol) => this.connectionMade(protocol),
+    connectionGone: (protocol) => this.connectionGone(protocol),
+  };
+  private readonly answers: RequestAnswers = {
+    accept: (request, events) => this.acceptRequest(request, events),
+    fail: (request, reason) => this.failRequest(request, reason),
+  };
+
+  constructor(
+    private readonly host: HostServices,
+    /** A name for logs and the worker's thread name. */
+    readonly label: string,
+  ) {
+    this.outbox.setOpen(false);
+  }
+
+  /**
+   * Evaluates `code` (CommonJS; `require("wirescope")` gives the core with the sandbox's reactor) as module
+   * `moduleKey` in the group's worker, starting the worker if there is none.
+   *
+   * Loading a module that is already loaded is a hot reload: every live instance built from its classes gets the
+   * new class's prototype (Twisted's rebuild: fields survive, the new code runs from now on), then its
+   * `rebuilt(previousPrototype)` hook if it defines one; halted instances of the module are un-halted. New
+   * connections use the newest code. A module that fails to evaluate leaves the old code running and is reported
+   * as `{ ok: false, error }`. If the worker had died, the next successful load re-attaches every halted
+   * connection with a fresh instance. Resolves after the reload's onReloaded/onResumed events fired.
+   */
+  async load(moduleKey: string, code: string, sourceMap: SourceMapInput | null = null): Promise<LoadResult> {
+    if (this.disposed) return failure("DISPOSED", `The sandbox group "${this.label}" is closed.`);
+    if (this.worker === null) {
+      let source: string;
+      try {
+        source = await this.host.source();
+      } catch (err) {
+        return failure("SANDBOX_UNAVAILABLE", `The sandbox worker could not be built: ${toWireError(err).message}`);
+      }
+      if (this.disposed) return failure("DISPOSED", `The sandbox group "${this.label}" is closed.`);
+      if (this.worker === null) this.startWorker(source);
+    }
+    const result = await this.send(moduleKey, code, sourceMap);
+    if (result.ok) {
+      this.modules.set(moduleKey, { code, sourceMap });
+      this.reattachOrphans();
+    }
+    return result;
+  }
+
+  /**
+   * Builds the protocol the engine gives to a real transport (from its factory's buildProtocol). When the transport
+   * connects it, the worker instantiates the module's protocol class and calls makeConnection. Never throws: a
+   * module that is missing or whose class throws shows up as onError/onHalted on `events`.
+   */
+  attach(options: AttachOptions, events: SandboxEvents = {}): SandboxedProtocol {
+    const target = { kind: "module" as const, moduleKey: options.moduleKey, exportName: options.exportName ?? null };
+    return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events);
+  }
+
+  /** The connections the group holds (not yet lost). */
+  get liveConnections(): readonly SandboxedProtocol[] {
+    return [...this.connections.values()].filter((protocol) => !protocol.closed);
+  }
+
+  /** Whether a worker is running. */
+  get running(): boolean {
+    return this.worker !== null;
+  }
+
+  /**
+   * Stops the worker and forgets the group. Connections are left to the engine, halted without events: their
+   * sockets are the engine's to close.
+   */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.host.forget(this);
+    const worker = this.worker;
+    this.stopWorker("The sandbox was closed.", false);
+    if (worker) await worker.terminate();
+  }
+
+  // ---- connections ----
+
+  private connectionMade(protocol: SandboxedProtocol): void {
+    this.connections.set(protocol.id, protocol);
+    const target = protocol.target;
+    if (target.kind === "request") {
+      const request = this.requests.get(target.requestId);
+      this.requests.delete(target.requestId);
+      if (request === undefined || request.signal.aborted) {
+        protocol.transport?.loseConnection(); // User code stopped the attempt meanwhile.
+        return;
+      }
+      if (request.generation !== this.generation || this.worker === null) {
+        protocol.orphan(this.deathReason ?? "The sandbox worker that asked for this connection is gone.");
+        return;
+      }
+    }
+    if (this.disposed) protocol.orphan("The sandbox was closed.", false);
+    else if (this.deathReason !== null) protocol.orphan(this.deathReason);
+    else protocol.attach();
+  }
+
+  private connectionGone(protocol: SandboxedProtocol): void {
+    // An attached connection is forgotten when the worker says it delivered the loss: what its connectionLost
+    // reports (an error, a log event) still reaches the engine.
+    if (!protocol.attached) this.connections.delete(protocol.id);
+  }
+
+  // ---- connect requests ----
+
+  private acceptRequest(request: ConnectRequest, events: SandboxEvents): SandboxedProtocol {
+    const target = { kind: "request" as const, requestId: request.requestId };
+    return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events);
+  }
+
+  private failRequest(request: ConnectRequest, reason: Error): void {
+    this.requests.delete(request.requestId);
+    if (request.generation !== this.generation || this.worker === null) return;
+    this.outbox.push({ op: "connectFailed", requestId: request.requestId, reason: toWireError(reason) });
+  }
+
+  private connectRequested(op: FromWorker & { op: "connect" }): void {
+    const parent = op.parentId === null ? null : (this.connections.get(op.parentId) ?? null);
+    const request = new ConnectRequest(
+      this.answers,
+      op.requestId,
+      op.host,
+      op.port,
+      op.timeout,
+      parent,
+      this.generation,
+    );
+    this.requests.set(op.requestId, request);
+    const hook = this.onConnectRequest;
+    if (hook === null) {
+      request.fail(new ConnectError("outgoing connections are not available in this session"));
+      return;
+    }
+    try {
+      hook(request);
+    } catch (err) {
+      request.fail(err instanceof Error ? err : new ConnectError(String(err)));
+    }
+  }
+
+  // ---- the worker ----
+
+  private startWorker(source: string): void {
+    const { memoryLimitMb, youngGenerationMb } = this.host.options;
+    const worker = new Worker(source, {
+      eval: true,
+      name: `wirescope sandbox: ${this.label}`,
+      resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb, maxYoungGenerationSizeMb: youngGenerationMb },
+    });
+    this.worker = worker;
+    this.generation += 1;
+    this.deathReason = null;
+    this.lastHeard = performance.now();
+    worker.on("message", (batch: Batch<FromWorker>) => this.received(worker, batch));
+    worker.on("error", (err: Error & { code?: string }) => {
+      const reason =
+        err.code === "ERR_WORKER_OUT_OF_MEMORY"
+          ? `ran out of memory (${memoryLimitMb} MB limit)`
+          : `the sandbox crashed: ${err.message}`;
+      this.died(worker, reason);
+    });
+    worker.on("exit", (code) => this.died(worker, `the sandbox stopped unexpectedly (exit code ${code})`));
+    // A new worker knows nothing: evaluate again what the old one had, before anything else reaches it.
+    for (const [moduleKey, version] of this.modules) {
+      void this.send(moduleKey, version.code, version.sourceMap).then((result) => {
+        if (!result.ok) this.onError?.({ callback: "load", message: result.error.message, stack: "" });
+      });
+    }
+    this.outbox.setOpen(true);
+  }
+
+  private send(moduleKey: string, code: string, sourceMap: SourceMapInput | null): Promise<LoadResult> {
+    const loadId = this.nextLoadId++;
+    return new Promise((resolve) => {
+      this.loads.set(loadId, resolve);
+      this.outbox.push({ op: "load", loadId, moduleKey, code, sourceMap });
+    });
+  }
+
+  /** Connections whose instance died with a worker get a fresh one, if their module is loaded. */
+  private reattachOrphans(): void {
+    for (const protocol of this.connections.values()) {
+      const target = protocol.target;
+      if (protocol.attached || protocol.closed || target.kind !== "module") continue;
+      if (this.modules.has(target.moduleKey)) protocol.reattach();
+    }
+  }
+
+  private received(worker: Worker, batch: Batch<FromWorker>): void {
+    if (worker !== this.worker) return; // A late message of a worker already stopped.
+    this.lastHeard = performance.now();
+    for (const op of batch.ops) {
+      switch (op.op) {
+        case "heartbeat":
+          break;
+        case "loaded": {
+          const resolve = this.loads.get(op.loadId);
+          this.loads.delete(op.loadId);
+          resolve?.(op.result);
+          break;
+        }
+        case "connect":
+          this.connectRequested(op);
+          break;
+        case "closed":
+          this.connections.delete(op.id);
+          break;
+        case "cancelConnect": {
+          const request = this.requests.get(op.requestId);
+          this.requests.delete(op.requestId);
+          request?.abort();
+          break;
+        }
+        case "log":
+          if (op.id === null) this.onLog?.(op.event);
+          else this.connections.get(op.id)?.apply(op, batch.bytes);
+          break;
+        case "halted":
+          if (op.id === null) this.onError?.(op.error);
+          else this.connections.get(op.id)?.apply(op, batch.bytes);
+          break;
+        default:
+          this.connections.get(op.id)?.apply(op, batch.bytes);
+      }
+    }
+  }
+
+  /**
+   * Called by the host's watchdog every tick: stops a worker silent for longer than the hang timeout. `skip`: the
+   * main thread itself was blocked, so silence proves nothing this round.
+   */
+  checkHeartbeat(now: number, skip: boolean): void {
+    if (this.worker === null) return;
+    if (skip) this.lastHeard = now;
+    else if (now - this.lastHeard > this.host.options.hangTimeoutMs) this.died(this.worker, HANG_REASON);
+  }
+
+  private died(worker: Worker, reason: string): void {
+    if (worker !== this.worker) return;
+    void worker.terminate();
+    this.stopWorker(reason, true);
+  }
+
+  /** Forgets the worker: pending loads fail, requests abort, every connection is halted with `reason`. */
+  private stopWorker(reason: string, notify: boolean): void {
+    this.worker = null;
+    this.deathReason = reason;
+    this.outbox.clear();
+    this.outbox.setOpen(false);
+    const loads = [...this.loads.values()];
+    this.loads.clear();
+    for (const resolve of loads) resolve(failure("SANDBOX_DIED", `The protocol ${reason}`));
+    for (const request of this.requests.values()) request.abort();
+    this.requests.clear();
+    for (const protocol of this.connections.values()) {
+      if (protocol.closed) this.connections.delete(protocol.id);
+      else protocol.orphan(reason, notify);
+    }
+  }
+}
+
+/**
+ * Runs sandbox groups and watches their workers. One per process (the engine's); `dispose()` stops every worker.
+ */
+export class SandboxHost {
+  private readonly groups = new Set<SandboxGroup>();
+  private readonly services: HostServices;
+  private watchdog: NodeJS.Timeout | null = null;
+  private lastTick = 0;
+  private connectionIds = 1;
+
+  constructor(options: SandboxHostOptions = {}) {
+    const source = options.workerSource ?? workerSource;
+    this.services = {
+      options: {
+        memoryLimitMb: options.memoryLimitMb ?? 256,
+        youngGenerationMb: options.youngGenerationMb ?? 48,
+        hangTimeoutMs: options.hangTimeoutMs ?? HANG_TIMEOUT_MS,
+      },
+      source,
+      nextConnectionId: () => this.connectionIds++,
+      forget: (group) => this.groups.delete(group),
+    };
+  }
+
+  /** Creates a group: one worker (started by its first `load`), for one session's connections. */
+  createGroup(label: string): SandboxGroup {
+    const group = new SandboxGroup(this.services, label);
+    this.groups.add(group);
+    this.startWatchdog();
+    return group;
+  }
+
+  /** Stops every group's worker. Resolves once they have exited. */
+  async dispose(): Promise<void> {
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
+    await Promise.all([...this.groups].map((group) => group.dispose()));
+  }
+
+  /**
+   * Every WATCHDOG_INTERVAL_MS: a group whose worker was silent longer than the hang timeout is stopped. If this
+   * tick itself came late, the main thread was blocked and the workers' heartbeats may be waiting in its queue:
+   * the round is skipped rather than blaming them.
+   */
+  private startWatchdog(): void {
+    if (this.watchdog !== null) return;
+    this.lastTick = performance.now();
+    this.watchdog = setInterval(() => {
+      const now = performance.now();
+      const late = now - this.lastTick - WATCHDOG_INTERVAL_MS > WATCHDOG_LATE_MS;
+      this.lastTick = now;
+      for (const group of this.groups) group.checkHeartbeat(now, late);
+    }, WATCHDOG_INTERVAL_MS);
+    this.watchdog.unref();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * What the sandbox's two threads say to each other, and how it travels.
+ *
+ * Both directions carry batches: every operation queued during one event-loop turn goes in one `postMessage`,
+ * in order, with the bytes of all its data/write operations packed into one ArrayBuffer that is transferred (not
+ * copied) to the other thread. Adjacent byte operations of the same connection are merged into one, so a protocol
+ * echoing thousands of lines in one turn costs the main thread one socket write.
+ *
+ * Imported by both sides (host.ts on the main thread, runtime.ts in the worker); depends on nothing but types.
+ */
+import type { SourceMapPayload } from "node:module";
+
+/** A connection's address as it crosses threads (the core's Address classes are rebuilt on the other side). */
+export type WireAddress =
+  | { family: "IPv4" | "IPv6"; type: "TCP" | "UDP"; host: string; port: number }
+  | { family: "UNIX"; name: string | null }
+  | { family: "Process" };
+
+/** An error as it crosses threads: the core's error classes are found again by `name` on the other side. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** Where in the user's source an error happened (1-based line and column). */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** An error a protocol threw, as reported to the engine (`SandboxEvents.onError`). */
+export interface SandboxErrorInfo {
+  /** The callback that threw: "connectionMade", "dataReceived", "callLater", "rebuilt", "load", ... */
+  callback: string;
+  message: string;
+  /** The stack with frames of user code mapped to the user's files and lines. */
+  stack: string;
+  /** The topmost frame in user code, when there is one. */
+  source?: SourcePosition;
+}
+
+/** A protocol's log event, rendered and made JSON-safe in the worker (`SandboxEvents.onLog`). */
+export interface SandboxLogEvent {
+  level: "debug" | "info" | "warn" | "error" | "critical";
+  namespace: string;
+  /** The event's format rendered with its fields (the core's formatEvent). */
+  text: string;
+  /** The caller's fields: bytes as latin1 strings, errors as "Name: message", anything else JSON-safe. */
+  fields: Record<string, unknown>;
+  /** Wall-clock seconds, the core's `log_time`. */
+  time: number;
+}
+
+/** The result of loading a module into a group (`SandboxGroup.load`). */
+export type LoadResult =
+  { ok: true; exports: string[] } | { ok: false; error: { code: string; message: string; details?: SandboxErrorInfo } };
+
+/** The source map payload a module is loaded with (esbuild's `sourcemap: "external"` output, parsed). */
+export type SourceMapInput = SourceMapPayload;
+
+/** Producer calls the real transport makes on the proxy producer main registered for a worker-side producer. */
+export type ProducerCall = "pauseProducing" | "resumeProducing" | "stopProducing";
+
+/** Operations from the main thread to the worker. */
+export type ToWorker =
+  | { op: "load"; loadId: number; moduleKey: string; code: string; sourceMap: SourceMapInput | null }
+  | {
+      op: "attach";
+      id: number;
+      moduleKey: string;
+      exportName: string | null;
+      peer: WireAddress;
+      host: WireAddress;
+    }
+  | { op: "attachRequested"; id: number; requestId: number; peer: WireAddress; host: WireAddress }
+  | { op: "connectFailed"; requestId: number; reason: WireError }
+  | { op: "data"; id: number; offset: number; length: number }
+  | { op: "readConnectionLost"; id: number }
+  | { op: "writeConnectionLost"; id: number }
+  | { op: "connectionLost"; id: number; reason: WireError }
+  | { op: "producer"; id: number; call: ProducerCall };
+
+/** Operations from the worker to the main thread. */
+export type FromWorker =
+  | { op: "heartbeat" }
+  | { op: "loaded"; loadId: number; result: LoadResult }
+  | { op: "write"; id: number; offset: number; length: number }
+  | { op: "loseConnection"; id: number }
+  | { op: "abortConnection"; id: number }
+  | { op: "loseWriteConnection"; id: number }
+  | { op: "pauseProducing"; id: number }
+  | { op: "resumeProducing"; id: number }
+  | { op: "setTcpNoDelay"; id: number; enabled: boolean }
+  | { op: "setTcpKeepAlive"; id: number; enabled: boolean }
+  | { op: "registerProducer"; id: number; streaming: boolean }
+  | { op: "unregisterProducer"; id: number }
+  /** How many bytes of `data` operations of this connection the worker has consumed (flow control). */
+  | { op: "ack"; id: number; bytes: number }
+  /** `id` null: an event not attributable to a connection (module top-level code). */
+  | { op: "log"; id: number | null; event: SandboxLogEvent }
+  /** A callback threw: the connection's protocol gets no more callbacks. `id` null: code of no connection. */
+  | { op: "halted"; id: number | null; error: SandboxErrorInfo; reason: string }
+  /** The worker has delivered connectionLost and forgotten the connection. */
+  | { op: "closed"; id: number }
+  | { op: "reloaded"; id: number }
+  | { op: "resumed"; id: number }
+  | { op: "connect"; requestId: number; host: string; port: number; timeout: number; parentId: number | null }
+  | { op: "cancelConnect"; requestId: number };
+
+/** The worker's operations that concern one connection (SandboxedProtocol.apply). */
+export type ConnectionOp = Exclude<FromWorker, { op: "heartbeat" | "loaded" | "connect" | "cancelConnect" | "closed" }>;
+
+/** One postMessage: operations in order, and the bytes their `offset`/`length` point into. */
+export interface Batch<Op> {
+  ops: Op[];
+  bytes: ArrayBuffer | null;
+}
+
+/** The byte-carrying operations of either direction. */
+type ByteOp = { op: "data" | "write"; id: number; offset: number; length: number };
+
+/**
+ * Collects the operations of one event-loop turn and sends them as one batch.
+ *
+ * Guarantees: operations arrive in the order they were pushed; bytes pushed with `pushBytes` are copied at once (the
+ * caller may reuse its buffer) and arrive as views of one transferred ArrayBuffer; `flush()` is called by itself on
+ * the next turn (setImmediate) after the first push, and may be called earlier by the owner.
+ */
+export class Outbox<Op extends { op: string }> {
+  private ops: Op[] = [];
+  private chunks: Uint8Array[] = [];
+  private size = 0;
+  private scheduled = false;
+  /** While false, flushes keep the operations (the worker is not there yet). */
+  private open = true;
+
+  constructor(private readonly send: (batch: Batch<Op>, transfer: ArrayBuffer[]) => void) {}
+
+  /** Queues an operation. */
+  push(op: Op): void {
+    this.ops.push(op);
+    this.schedule();
+  }
+
+  /**
+   * Queues `data` for connection `id` as a `kind` operation. Adjacent byte operations of the same kind and
+   * connection are merged: their bytes are contiguous in the batch.
+   */
+  pushBytes(kind: "data" | "write", id: number, data: Uint8Array): void {
+    if (data.byteLength === 0) return;
+    // Both directions' Op unions contain their ByteOp; the generic Op cannot say so, hence the casts.
+    const last = this.ops[this.ops.length - 1] as unknown as ByteOp | undefined;
+    if (last !== undefined && last.op === kind && last.id === id && last.offset + last.length === this.size) {
+      last.length += data.byteLength;
+    } else {
+      const op: ByteOp = { op: kind, id, offset: this.size, length: data.byteLength };
+      this.ops.push(op as unknown as Op);
+    }
+    this.chunks.push(data);
+    this.size += data.byteLength;
+    this.schedule();
+  }
+
+  /** Whether anything waits to be sent. */
+  get pending(): boolean {
+    return this.ops.length > 0;
+  }
+
+  /** Sends everything queued as one batch (a no-op when empty or held). */
+  flush(): void {
+    if (!this.open || this.ops.length === 0) return;
+    let bytes: ArrayBuffer | null = null;
+    if (this.size > 0) {
+      const joined = Buffer.allocUnsafeSlow(this.size); // not pooled: its ArrayBuffer is exactly ours to transfer.
+      let at = 0;
+      for (const chunk of this.chunks) {
+        joined.set(chunk, at);
+        at += chunk.byteLength;
+      }
+      bytes = joined.buffer as ArrayBuffer;
+    }
+    const ops = this.ops;
+    this.ops = [];
+    this.chunks = [];
+    this.size = 0;
+    this.send({ ops, bytes }, bytes ? [bytes] : []);
+  }
+
+  /** Holds (false) or releases (true) the operations; releasing flushes what was held. */
+  setOpen(open: boolean): void {
+    this.open = open;
+    if (open) this.flush();
+  }
+
+  /** Drops everything queued (the other side is gone). */
+  clear(): void {
+    this.ops = [];
+    this.chunks = [];
+    this.size = 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+}
+
+/** An error as it crosses threads. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof Error) {
+    const wire: WireError = { name: err.name, message: err.message };
+    if (err.stack !== undefined) wire.stack = err.stack;
+    return wire;
+  }
+  return { name: "Error", message: String(err) };
+}

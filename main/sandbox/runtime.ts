@@ -1,0 +1,533 @@
+/**
+ * The sandbox runtime: everything the worker does, in one object (worker-main.ts only wires it to the port).
+ *
+ * It evaluates user modules, builds protocol instances for the connections main attaches, delivers their events,
+ * reports what they do back as operations, and swaps their code on a hot reload (Twisted's rebuild,
+ * src/twisted/python/rebuild.py: the instance stays, its prototype is replaced, so its fields survive).
+ *
+ * Every call into user code goes through `runAs(record, ...)`: it runs inside an AsyncLocalStorage context naming
+ * the connection, so that an error — thrown synchronously, or later from a promise or a timer the code started —
+ * is reported against that connection and halts it (no more callbacks; the socket stays open on the main thread),
+ * and log events without a source still land on the right connection.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createRequire, isBuiltin } from "node:module";
+import * as path from "node:path";
+import * as core from "../../core/index.ts";
+import type { Address } from "../../core/address.ts";
+import type { Bytes, IProtocol } from "../../core/interfaces.ts";
+import { isHalfCloseable } from "../../core/interfaces.ts";
+import { reactorTime } from "../../core/base.ts";
+import { formatEvent, globalLogPublisher, type LogEvent } from "../../core/logger.ts";
+import { BridgeReactor, type BridgeConnector, type ReactorHost } from "./bridge-reactor.ts";
+import { BridgeTransport, type TransportSink } from "./bridge-transport.ts";
+import {
+  Outbox,
+  type Batch,
+  type FromWorker,
+  type LoadResult,
+  type SandboxLogEvent,
+  type SourceMapInput,
+  type ToWorker,
+  type WireAddress,
+  type WireError,
+} from "./messages.ts";
+import { haltReason, StackMapper } from "./stack-map.ts";
+
+/** One attached connection, as the worker knows it. */
+interface ConnectionRecord {
+  readonly id: number;
+  /** The module whose code runs this connection (for hot reload); null if none is known. */
+  moduleKey: string | null;
+  /** The export main asked for (null: the default one); unused for factory-built protocols. */
+  readonly requestedExport: string | null;
+  /** The export the protocol class was taken from, once built from a module; null for factory-built protocols. */
+  exportName: string | null;
+  /** The user's protocol; null until built (a failed build leaves it null until a reload succeeds). */
+  protocol: IProtocol | null;
+  readonly transport: BridgeTransport;
+  /** No more callbacks until a reload of its module. */
+  halted: boolean;
+  /** Timed calls that came due while halted: run when a reload un-halts it, so periodic work carries on. */
+  parked: (() => void)[];
+  closed: boolean;
+  /** The connector, for connections opened by user code with connectTCP. */
+  connector: BridgeConnector<ConnectionRecord> | null;
+}
+
+/** A module as last evaluated successfully. */
+interface ModuleRecord {
+  readonly key: string;
+  readonly exports: Record<string, unknown>;
+}
+
+type ProtocolClass = new () => IProtocol;
+
+/** A value user code exported that can be instantiated as a protocol. */
+function isProtocolClass(value: unknown): value is ProtocolClass {
+  if (typeof value !== "function") return false;
+  const proto = (value as { prototype?: unknown }).prototype as Partial<IProtocol> | undefined;
+  return typeof proto?.makeConnection === "function" && typeof proto.dataReceived === "function";
+}
+
+/** Rebuilds a core Address from its wire form. */
+function toAddress(wire: WireAddress): Address {
+  switch (wire.family) {
+    case "IPv4":
+      return new core.IPv4Address(wire.type, wire.host, wire.port);
+    case "IPv6":
+      return new core.IPv6Address(wire.type, wire.host, wire.port);
+    case "UNIX":
+      return new core.UNIXAddress(wire.name);
+    case "Process":
+      return new core.ProcessAddress();
+  }
+}
+
+/** Rebuilds an error: an instance of the core's class of that name when there is one (ConnectionDone, ...). */
+function reviveError(wire: WireError): Error {
+  const ctor = (core as Record<string, unknown>)[wire.name];
+  const isErrorClass = typeof ctor === "function" && (ctor as { prototype: unknown }).prototype instanceof Error;
+  const error = isErrorClass ? (Object.create((ctor as { prototype: Error }).prototype) as Error) : new Error();
+  Object.defineProperties(error, {
+    message: { value: wire.message, writable: true, configurable: true },
+    name: { value: wire.name, writable: true, configurable: true },
+    stack: { value: wire.stack ?? `${wire.name}: ${wire.message}`, writable: true, configurable: true },
+  });
+  if (isErrorClass) Object.defineProperty(error, "code", { value: wire.name, configurable: true });
+  return error;
+}
+
+/** Log fields made JSON-safe: bytes as latin1 strings, errors as "Name: message", depth and size bounded. */
+export function jsonSafe(value: unknown, depth = 0): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : String(value);
+    case "bigint":
+    case "symbol":
+      return value.toString();
+    case "undefined":
+      return null;
+    case "function":
+      return `<function ${(value as { name: string }).name || "(anonymous)"}>`;
+  }
+  if (value === null) return null;
+  if (value instanceof Uint8Array)
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  if (depth >= 6) return String(value);
+  if (Array.isArray(value)) return value.slice(0, 1000).map((item) => jsonSafe(item, depth + 1));
+  const proto = Object.getPrototypeOf(value) as unknown;
+  const plain = proto === Object.prototype || proto === null;
+  if (!plain && (value as object).toString !== Object.prototype.toString) return String(value);
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as object).slice(0, 1000)) out[key] = jsonSafe(item, depth + 1);
+  return out;
+}
+
+/** The sandbox of one group, living in its worker. Created once by worker-main.ts. */
+export class SandboxRuntime {
+  private readonly modules = new Map<string, ModuleRecord>();
+  private readonly records = new Map<number, ConnectionRecord>();
+  private readonly byProtocol = new WeakMap<object, ConnectionRecord>();
+  private readonly connectors = new Map<number, BridgeConnector<ConnectionRecord>>();
+  private readonly context = new AsyncLocalStorage<ConnectionRecord>();
+  private readonly stacks = new StackMapper();
+  private readonly outbox: Outbox<FromWorker>;
+  private readonly reactor: BridgeReactor<ConnectionRecord>;
+  /** What `require("wirescope")` returns: the core, with the bridge reactor as `reactor`. */
+  private readonly sandboxCore: Readonly<Record<string, unknown>>;
+  private readonly nodeRequire = createRequire(path.join(process.cwd(), "wirescope-sandbox.js"));
+  /** Bytes of `data` operations consumed per connection in the batch being handled (flow control). */
+  private readonly acks = new Map<number, number>();
+  private readonly sink: TransportSink = {
+    write: (id, data) => this.outbox.pushBytes("write", id, data),
+    post: (op) => this.outbox.push(op),
+  };
+
+  constructor(send: (batch: Batch<FromWorker>, transfer: ArrayBuffer[]) => void) {
+    this.outbox = new Outbox(send);
+    const host: ReactorHost<ConnectionRecord> = {
+      currentOwner: () => this.context.getStore() ?? null,
+      runAs: (owner, callback, fn) => this.runAs(owner, callback, fn),
+      ownerId: (owner) => owner.id,
+      post: (op) => this.outbox.push(op),
+      pending: (requestId, connector) => this.connectors.set(requestId, connector),
+      settled: (requestId) => this.connectors.delete(requestId),
+    };
+    this.reactor = new BridgeReactor(host);
+    this.sandboxCore = Object.freeze({ ...core, reactor: this.reactor });
+    Error.stackTraceLimit = Math.max(Error.stackTraceLimit, 30);
+    globalLogPublisher.addObserver((event) => this.logged(event));
+    this.ownTimers();
+  }
+
+  /**
+   * Makes every timed call of the worker's core (`reactor.callLater`, and LoopingCall, TimeoutMixin,
+   * ReconnectingClientFactory, which use the core's clock directly) code of the connection that scheduled it: it
+   * runs in that connection's context, an error halts that connection, and a call that comes due while the
+   * connection is halted waits for the reload that un-halts it. This worker's core is the sandbox's own copy,
+   * so the patch touches nothing else.
+   */
+  private ownTimers(): void {
+    const schedule = reactorTime.callLater.bind(reactorTime);
+    reactorTime.callLater = <A extends unknown[]>(delay: number, fn: (...args: A) => unknown, ...args: A) => {
+      const owner = this.context.getStore() ?? null;
+      const call = () => this.runAs(owner, "callLater", () => void fn(...args));
+      return schedule(delay, () => {
+        if (owner?.halted && !owner.closed) owner.parked.push(call);
+        else call();
+      });
+    };
+  }
+
+  /** Handles one batch from the main thread, then sends what it caused as one batch. */
+  receive(batch: Batch<ToWorker>): void {
+    for (const op of batch.ops) this.handle(op, batch.bytes);
+    for (const [id, bytes] of this.acks) this.outbox.push({ op: "ack", id, bytes });
+    this.acks.clear();
+    this.outbox.flush();
+  }
+
+  /** Tells main this thread is alive (called every ~200 ms by worker-main.ts). */
+  heartbeat(): void {
+    this.outbox.push({ op: "heartbeat" });
+    this.outbox.flush();
+  }
+
+  /**
+   * An error no callback caught (a promise, a Node timer started by user code): halts the connection whose code
+   * started it, or reports it for the group when no connection is known.
+   */
+  uncaught(kind: string, err: unknown): void {
+    this.halt(this.context.getStore() ?? null, kind, err);
+    this.outbox.flush();
+  }
+
+  private handle(op: ToWorker, bytes: ArrayBuffer | null): void {
+    switch (op.op) {
+      case "load":
+        this.load(op.loadId, op.moduleKey, op.code, op.sourceMap);
+        return;
+      case "attach":
+        this.attach(op.id, op.moduleKey, op.exportName, toAddress(op.peer), toAddress(op.host));
+        return;
+      case "attachRequested":
+        this.attachRequested(op.id, op.requestId, toAddress(op.peer), toAddress(op.host));
+        return;
+      case "connectFailed": {
+        const connector = this.connectors.get(op.requestId);
+        connector?.connectionFailed(reviveError(op.reason));
+        return;
+      }
+      case "data": {
+        this.acks.set(op.id, (this.acks.get(op.id) ?? 0) + op.length);
+        const record = this.live(op.id);
+        if (record === null || record.transport.disconnecting || bytes === null) return;
+        const chunk: Bytes = Buffer.from(bytes, op.offset, op.length);
+        const protocol = record.protocol!;
+        this.runAs(record, "dataReceived", () => protocol.dataReceived(chunk));
+        return;
+      }
+      case "readConnectionLost": {
+        const record = this.live(op.id);
+        if (record === null) return;
+        const protocol = record.protocol!;
+        if (isHalfCloseable(protocol) && !record.transport.disconnecting) {
+          this.runAs(record, "readConnectionLost", () => protocol.readConnectionLost());
+        } else {
+          record.transport.loseConnection(); // Not half-closeable: the core closes the connection (ConnectionDone).
+        }
+        return;
+      }
+      case "writeConnectionLost": {
+        const record = this.live(op.id);
+        const protocol = record?.protocol;
+        if (record && protocol && isHalfCloseable(protocol)) {
+          this.runAs(record, "writeConnectionLost", () => protocol.writeConnectionLost());
+        }
+        return;
+      }
+      case "connectionLost":
+        this.connectionLost(op.id, reviveError(op.reason));
+        return;
+      case "producer": {
+        const record = this.live(op.id);
+        if (record !== null) this.runAs(record, op.call, () => record.transport.producerCall(op.call));
+        return;
+      }
+    }
+  }
+
+  /** The record of a connection that may get callbacks: built, not halted, not closed. */
+  private live(id: number): ConnectionRecord | null {
+    const record = this.records.get(id);
+    if (!record || record.halted || record.closed || record.protocol === null) return null;
+    return record;
+  }
+
+  /** Runs user code as `owner`'s (see the file's comment). Skipped when the owner is halted. */
+  private runAs(owner: ConnectionRecord | null, callback: string, fn: () => void): void {
+    if (owner?.halted) return;
+    const run = () => {
+      try {
+        fn();
+      } catch (err) {
+        this.halt(owner, callback, err);
+      }
+    };
+    if (owner === null) this.context.exit(run);
+    else this.context.run(owner, run);
+  }
+
+  /** Reports an error of user code; halts the connection it belongs to, if any. */
+  private halt(record: ConnectionRecord | null, callback: string, err: unknown): void {
+    const error = this.stacks.describe(callback, err);
+    const reason = haltReason(err, error);
+    if (record !== null) {
+      if (record.halted) return; // Already halted: its callbacks are not running, this is a straggler.
+      record.halted = true;
+    }
+    this.outbox.push({ op: "halted", id: record?.id ?? null, error, reason });
+  }
+
+  // ---- modules ----
+
+  private require = (id: string): unknown => {
+    if (id === "wirescope") return this.sandboxCore;
+    if (isBuiltin(id)) return this.nodeRequire(id) as unknown;
+    throw new Error(
+      `Cannot import "${id}" in a sandboxed protocol: only "wirescope" and Node's built-in modules are available ` +
+        `(other workspace files are bundled in when the protocol is compiled).`,
+    );
+  };
+
+  /**
+   * Evaluates a module. A module that is already loaded is hot-reloaded: live instances of its classes get the new
+   * prototypes. A module that fails to evaluate changes nothing: the previous version keeps running.
+   */
+  private load(loadId: number, moduleKey: string, code: string, sourceMap: SourceMapInput | null): void {
+    const url = this.stacks.register(moduleKey, sourceMap);
+    const module: { exports: Record<string, unknown> } = { exports: {} };
+    try {
+      const evaluate = new Function("require", "module", "exports", `${code}\n//# sourceURL=${url}`) as (
+        require: (id: string) => unknown,
+        module: { exports: Record<string, unknown> },
+        exports: Record<string, unknown>,
+      ) => void;
+      this.context.exit(() => evaluate(this.require, module, module.exports));
+    } catch (err) {
+      const details = this.stacks.describe("load", err);
+      this.stacks.forget(url);
+      const result: LoadResult = {
+        ok: false,
+        error: { code: "EVALUATION_FAILED", message: `${moduleKey}: ${haltReason(err, details)}`, details },
+      };
+      this.outbox.push({ op: "loaded", loadId, result });
+      return;
+    }
+    const exports = module.exports;
+    const previous = this.modules.get(moduleKey) ?? null;
+    const next: ModuleRecord = { key: moduleKey, exports };
+    this.modules.set(moduleKey, next);
+    this.rebuild(previous, next);
+    this.outbox.push({ op: "loaded", loadId, result: { ok: true, exports: Object.keys(exports) } });
+  }
+
+  /** The protocol class to attach: the named export, else the default export, else the only protocol class. */
+  private protocolClass(moduleKey: string, exportName: string | null): { name: string; cls: ProtocolClass } {
+    const module = this.modules.get(moduleKey);
+    if (!module) throw new Error(`The protocol module "${moduleKey}" is not loaded`);
+    const exports = module.exports;
+    if (exportName !== null) {
+      const cls = exports[exportName];
+      if (!isProtocolClass(cls)) throw new Error(`"${moduleKey}" exports no protocol class named "${exportName}"`);
+      return { name: exportName, cls };
+    }
+    const preferred = exports["default"];
+    if (isProtocolClass(preferred)) return { name: "default", cls: preferred };
+    const candidates = Object.entries(exports).filter(([, value]) => isProtocolClass(value));
+    if (candidates.length === 1) {
+      const [name, cls] = candidates[0]!;
+      return { name, cls: cls as ProtocolClass };
+    }
+    if (candidates.length === 0) throw new Error(`"${moduleKey}" exports no Protocol class`);
+    const names = candidates.map(([name]) => name).join(", ");
+    throw new Error(`"${moduleKey}" exports several protocol classes (${names}): export one as default`);
+  }
+
+  /**
+   * Twisted's rebuild for one module: every live instance whose class came from the previous version gets the new
+   * class's prototype (matched by export name, else by class name), then its `rebuilt(previousPrototype)` hook
+   * if it has one. Halted instances of the module are un-halted; connections whose protocol was never built
+   * (the module was missing or threw) get one now.
+   */
+  private rebuild(previous: ModuleRecord | null, next: ModuleRecord): void {
+    for (const record of this.records.values()) {
+      if (record.closed || record.moduleKey !== next.key) continue;
+      const wasHalted = record.halted;
+      const protocol = record.protocol;
+      if (protocol === null) {
+        if (record.connector !== null) continue; // Built by a user factory that failed: nothing to rebuild from.
+        record.halted = false;
+        if (this.build(record) && wasHalted) this.outbox.push({ op: "resumed", id: record.id });
+        continue;
+      }
+      const current = Object.getPrototypeOf(protocol) as { constructor: unknown };
+      const replacement = this.counterpart(current.constructor, previous, next, record.exportName);
+      if (replacement === null) {
+        const name = (current.constructor as { name?: string }).name ?? "?";
+        new core.Logger("wirescope.sandbox", protocol).warn(
+          "Kept the old code of {name}: {module} no longer exports it",
+          { name, module: next.key },
+        );
+        continue;
+      }
+      Object.setPrototypeOf(protocol, replacement.prototype);
+      record.halted = false;
+      this.outbox.push({ op: "reloaded", id: record.id });
+      const hook = (protocol as { rebuilt?: unknown }).rebuilt;
+      if (typeof hook === "function") this.runAs(record, "rebuilt", () => hook.call(protocol, current));
+      if (wasHalted && !record.halted) {
+        this.outbox.push({ op: "resumed", id: record.id });
+        for (const call of record.parked.splice(0)) call();
+      }
+    }
+  }
+
+  /** The class of the new module version that replaces `cls` of the previous one, or null. */
+  private counterpart(
+    cls: unknown,
+    previous: ModuleRecord | null,
+    next: ModuleRecord,
+    exportName: string | null,
+  ): ProtocolClass | null {
+    if (previous !== null) {
+      for (const [name, value] of Object.entries(previous.exports)) {
+        if (value === cls && isProtocolClass(next.exports[name])) return next.exports[name];
+      }
+    }
+    const className = (cls as { name?: unknown }).name;
+    for (const value of Object.values(next.exports)) {
+      if (isProtocolClass(value) && value.name === className) return value;
+    }
+    if (exportName !== null && isProtocolClass(next.exports[exportName])) return next.exports[exportName];
+    return null;
+  }
+
+  // ---- connections ----
+
+  private newRecord(
+    id: number,
+    moduleKey: string | null,
+    requestedExport: string | null,
+    peer: Address,
+    host: Address,
+  ): ConnectionRecord {
+    const record: ConnectionRecord = {
+      id,
+      moduleKey,
+      requestedExport,
+      exportName: null,
+      protocol: null,
+      transport: new BridgeTransport(id, peer, host, this.sink),
+      halted: false,
+      parked: [],
+      closed: false,
+      connector: null,
+    };
+    this.records.set(id, record);
+    return record;
+  }
+
+  /** Main attached a connection to a module's protocol class: build the instance and connect it. */
+  private attach(id: number, moduleKey: string, exportName: string | null, peer: Address, host: Address): void {
+    this.build(this.newRecord(id, moduleKey, exportName, peer, host));
+  }
+
+  /** Builds the protocol of `record` from its module and calls makeConnection. Returns false if that failed. */
+  private build(record: ConnectionRecord): boolean {
+    let cls: ProtocolClass;
+    try {
+      const found = this.protocolClass(record.moduleKey ?? "", record.requestedExport);
+      cls = found.cls;
+      record.exportName = found.name;
+    } catch (err) {
+      this.halt(record, "attach", err);
+      return false;
+    }
+    this.runAs(record, "constructor", () => {
+      record.protocol = new cls();
+    });
+    return this.connect(record);
+  }
+
+  /** Calls makeConnection (so connectionMade) on a freshly built protocol. */
+  private connect(record: ConnectionRecord): boolean {
+    const protocol = record.protocol;
+    if (protocol === null || record.halted) return false;
+    this.byProtocol.set(protocol, record);
+    this.runAs(record, "connectionMade", () => protocol.makeConnection(record.transport));
+    return !record.halted;
+  }
+
+  /** Main made the connection user code asked for with connectTCP: build the protocol with the user's factory. */
+  private attachRequested(id: number, requestId: number, peer: Address, host: Address): void {
+    const connector = this.connectors.get(requestId);
+    const owner = connector?.owner ?? null;
+    const record = this.newRecord(id, owner?.moduleKey ?? null, null, peer, host);
+    if (!connector) {
+      record.transport.loseConnection(); // The attempt was stopped meanwhile.
+      return;
+    }
+    record.connector = connector;
+    let built: IProtocol | null = null;
+    this.runAs(record, "buildProtocol", () => {
+      built = connector.connectionMade(record.transport, peer);
+    });
+    if (record.halted) return;
+    if (built === null) {
+      record.transport.loseConnection(); // Twisted: a client factory returning null closes the connection.
+      return;
+    }
+    record.protocol = built;
+    this.connect(record);
+  }
+
+  private connectionLost(id: number, reason: Error): void {
+    const record = this.records.get(id);
+    if (!record || record.closed) return;
+    record.closed = true;
+    this.records.delete(id);
+    record.transport.lost();
+    const protocol = record.protocol;
+    if (protocol !== null) this.runAs(record, "connectionLost", () => protocol.connectionLost(reason));
+    record.connector?.connectionLost(reason);
+    this.outbox.push({ op: "closed", id });
+  }
+
+  // ---- logging ----
+
+  /** Routes a log event of the worker's core to the connection it belongs to, rendered and JSON-safe. */
+  private logged(event: LogEvent): void {
+    const source = event.log_source;
+    const bySource = typeof source === "object" && source !== null ? this.byProtocol.get(source) : undefined;
+    const record = bySource ?? this.context.getStore() ?? null;
+    const fields: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(event)) {
+      if (!key.startsWith("log_")) fields[key] = jsonSafe(value);
+    }
+    if (event.log_failure) fields["failure"] = this.stacks.mapStack(event.log_failure.stack ?? "").stack;
+    const rendered: SandboxLogEvent = {
+      level: event.log_level,
+      namespace: event.log_namespace,
+      text: formatEvent(event),
+      fields,
+      time: event.log_time,
+    };
+    this.outbox.push({ op: "log", id: record?.id ?? null, event: rendered });
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The main-thread half of a sandboxed connection: a protocol the engine gives to a real core transport, which
+ * forwards the transport's events to the user's protocol in the worker and applies what that protocol does.
+ */
+import type { Address } from "../../core/address.ts";
+import type { Bytes, IHalfCloseableProtocol, IPullProducer, IPushProducer, ITransport } from "../../core/interfaces.ts";
+import { Logger } from "../../core/logger.ts";
+import {
+  toWireError,
+  type ConnectionOp,
+  type SandboxErrorInfo,
+  type SandboxLogEvent,
+  type ToWorker,
+  type WireAddress,
+} from "./messages.ts";
+
+const log = new Logger("wirescope.sandbox");
+
+/** Unconsumed bytes in flight to the worker above which the real socket stops being read... */
+export const FLOW_HIGH_WATER = 1024 * 1024;
+/** ...and below which it is read again. */
+export const FLOW_LOW_WATER = 256 * 1024;
+
+/**
+ * What the engine hears about one sandboxed connection. Each callback is optional; an exception thrown by one is
+ * logged and does not disturb the sandbox.
+ */
+export interface SandboxEvents {
+  /** The protocol logged (its `this.log`, or any logger while its code runs). */
+  onLog?(event: SandboxLogEvent): void;
+  /** A callback of the protocol threw; `onHalted` follows. */
+  onError?(info: SandboxErrorInfo): void;
+  /**
+   * The protocol gets no more callbacks: it threw (reason "<message> at file:line:col"), looped ("did not return
+   * within 2 s — an infinite loop?") or ran out of memory. The socket stays open; bytes that arrive while halted
+   * are the engine's to record and never reach the protocol.
+   */
+  onHalted?(reason: string): void;
+  /** The protocol runs again: after a reload of its module (the same instance), or after the worker was
+   * restarted (a fresh instance: state is lost with the old worker, and connectionMade runs again). */
+  onResumed?(): void;
+  /** The protocol's module was hot-reloaded: this connection runs the new code from now on. */
+  onReloaded?(): void;
+}
+
+/** Which protocol the worker builds for a connection. */
+export type AttachTarget =
+  | { kind: "module"; moduleKey: string; exportName: string | null }
+  /** A connection user code asked for with connectTCP: built by the user's factory. */
+  | { kind: "request"; requestId: number };
+
+/** What a SandboxedProtocol needs from its group. Implemented by SandboxGroup. */
+export interface SandboxLink {
+  /** Queues an operation for the worker. */
+  post(op: ToWorker): void;
+  /** Queues bytes received on connection `id` for the worker. */
+  postData(id: number, data: Bytes): void;
+  /** The real transport connected `protocol`: attach it in the worker (or halt it if the worker is dead). */
+  connectionMade(protocol: SandboxedProtocol): void;
+  /** The real connection is gone. */
+  connectionGone(protocol: SandboxedProtocol): void;
+}
+
+/** An address as it crosses threads. */
+export function toWireAddress(address: Address): WireAddress {
+  switch (address.family) {
+    case "IPv4":
+    case "IPv6":
+      return { family: address.family, type: address.type, host: address.host, port: address.port };
+    case "UNIX":
+      return { family: "UNIX", name: address.name };
+    case "Process":
+      return { family: "Process" };
+  }
+}
+
+/**
+ * A sandboxed connection, main side. Built by `SandboxGroup.attach()` (or `ConnectRequest.accept()`) and given
+ * to a real transport as its protocol; the engine owns the transport.
+ *
+ * Guarantees: bytes and events reach the worker in the order the transport delivered them, and the worker's
+ * commands are applied to the transport in the order the user's code issued them. Unlike the core's default, a
+ * protocol that throws does not close the socket: it is halted, and the socket stays open. Reading pauses while
+ * more than FLOW_HIGH_WATER bytes wait in the worker, so a slow protocol cannot make the main thread buffer
+ * without bound.
+ */
+export class SandboxedProtocol implements IHalfCloseableProtocol {
+  /** The real transport, once connected. */
+  transport: ITransport | null = null;
+  connected = false;
+  /** Why the protocol is halted, or null while it runs. */
+  haltReason: string | null = null;
+  /** True while the current worker has an instance (or a pending attach) for this connection. */
+  attached = false;
+  /** True once the real connection is gone. */
+  closed = false;
+  private unacked = 0;
+  private flowPaused = false;
+  private userPaused = false;
+  private readingPaused = false;
+  private producer: (IPushProducer & IPullProducer) | null = null;
+
+  constructor(
+    private readonly link: SandboxLink,
+    /** Unique among the host's connections; names the connection in both threads. */
+    readonly id: number,
+    readonly target: AttachTarget,
+    private readonly events: SandboxEvents,
+  ) {}
+
+  /** Whether a fresh instance can be built for it after a worker restart (not for factory-built ones). */
+  get reattachable(): boolean {
+    return this.target.kind === "module";
+  }
+
+  /** Called by the real transport once connected: attaches the connection in the worker. */
+  makeConnection(transport: ITransport): void {
+    this.transport = transport;
+    this.connected = true;
+    this.link.connectionMade(this);
+  }
+
+  /** Called by the real transport with each chunk; forwarded unless the protocol is halted. */
+  dataReceived(data: Bytes): void {
+    if (!this.attached || this.haltReason !== null || this.closed) return;
+    this.link.postData(this.id, data);
+    this.unacked += data.byteLength;
+    if (!this.flowPaused && this.unacked > FLOW_HIGH_WATER) {
+      this.flowPaused = true;
+      this.updateReading();
+    }
+  }
+
+  /** Called by the real transport once, when the connection is gone. */
+  connectionLost(reason: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connected = false;
+    if (this.attached) this.link.post({ op: "connectionLost", id: this.id, reason: toWireError(reason) });
+    this.link.connectionGone(this);
+  }
+
+  /** The peer shut its write side. The worker applies the core's rule for protocols that are not half-closeable. */
+  readConnectionLost(): void {
+    if (this.attached && this.haltReason === null) this.link.post({ op: "readConnectionLost", id: this.id });
+  }
+
+  /** Our write side was shut after `loseWriteConnection()`. */
+  writeConnectionLost(): void {
+    if (this.attached) this.link.post({ op: "writeConnectionLost", id: this.id });
+  }
+
+  // ---- called by the group ----
+
+  /** Asks the worker to build this connection's protocol and connect it. */
+  attach(): void {
+    const transport = this.transport;
+    if (transport === null) return;
+    this.attached = true;
+    const peer = toWireAddress(transport.getPeer());
+    const host = toWireAddress(transport.getHost());
+    const target = this.target;
+    if (target.kind === "module") {
+      const { moduleKey, exportName } = target;
+      this.link.post({ op: "attach", id: this.id, moduleKey, exportName, peer, host });
+    } else {
+      this.link.post({ op: "attachRequested", id: this.id, requestId: target.requestId, peer, host });
+    }
+  }
+
+  /** After a worker restart: a fresh instance on the new worker (connectionMade runs again), then `onResumed`. */
+  reattach(): void {
+    this.haltReason = null;
+    this.attach();
+    this.emit("onResumed");
+  }
+
+  /**
+   * The worker holding this connection's instance is gone (or never could take it): halt with `reason`. Reading
+   * resumes so the engine keeps recording. With `notify` false (the group is disposed) no event fires.
+   */
+  orphan(reason: string, notify = true): void {
+    this.attached = false;
+    this.unacked = 0;
+    this.flowPaused = false;
+    this.userPaused = false;
+    this.updateReading();
+    if (this.producer !== null) {
+      this.producer = null;
+      this.transport?.unregisterProducer();
+    }
+    if (this.closed || this.haltReason === reason) return;
+    this.haltReason = reason;
+    if (notify) this.emit("onHalted", reason);
+  }
+
+  /** Applies one operation of the worker for this connection. `bytes` is the batch's transferred buffer. */
+  apply(op: ConnectionOp, bytes: ArrayBuffer | null): void {
+    const t = this.transport;
+    if (t === null || !this.attached) return;
+    switch (op.op) {
+      case "write":
+        if (bytes !== null) t.write(Buffer.from(bytes, op.offset, op.length));
+        return;
+      case "loseConnection":
+        t.loseConnection();
+        return;
+      case "abortConnection":
+        t.abortConnection();
+        return;
+      case "loseWriteConnection":
+        t.loseWriteConnection();
+        return;
+      case "pauseProducing":
+        this.userPaused = true;
+        this.updateReading();
+        return;
+      case "resumeProducing":
+        this.userPaused = false;
+        this.updateReading();
+        return;
+      case "setTcpNoDelay":
+        t.setTcpNoDelay(op.enabled);
+        return;
+      case "setTcpKeepAlive":
+        t.setTcpKeepAlive(op.enabled);
+        return;
+      case "registerProducer":
+        this.registerProducer(t, op.streaming);
+        return;
+      case "unregisterProducer":
+        if (this.producer !== null) {
+          this.producer = null;
+          t.unregisterProducer();
+        }
+        return;
+      case "ack":
+        this.unacked = Math.max(0, this.unacked - op.bytes);
+        if (this.flowPaused && this.unacked <= FLOW_LOW_WATER) {
+          this.flowPaused = false;
+          this.updateReading();
+        }
+        return;
+      case "log":
+        this.emit("onLog", op.event);
+        return;
+      case "halted":
+        this.haltReason = op.reason;
+        this.userPaused = false;
+        this.updateReading();
+        this.emit("onError", op.error);
+        this.emit("onHalted", op.reason);
+        return;
+      case "reloaded":
+        this.emit("onReloaded");
+        return;
+      case "resumed":
+        this.haltReason = null;
+        this.emit("onResumed");
+        return;
+    }
+  }
+
+  /**
+   * The user's protocol registered a producer on its BridgeTransport: register a stand-in on the real transport,
+   * so the core decides when to pause, resume and stop it (Twisted's rules: paused over 64 KiB, resumed on drain).
+   */
+  private registerProducer(t: ITransport, streaming: boolean): void {
+    const call = (name: "pauseProducing" | "resumeProducing" | "stopProducing") => () => {
+      if (this.attached && !this.closed) this.link.post({ op: "producer", id: this.id, call: name });
+    };
+    const proxy = {
+      pauseProducing: call("pauseProducing"),
+      resumeProducing: call("resumeProducing"),
+      stopProducing: call("stopProducing"),
+    };
+    try {
+      t.registerProducer(proxy, streaming);
+      this.producer = proxy;
+    } catch (err) {
+      log.failure("Could not register the sandboxed protocol's producer", err, { connection: this.id });
+    }
+  }
+
+  /** Pauses the real socket while the protocol asked for it or the worker lags behind; reads otherwise. */
+  private updateReading(): void {
+    const t = this.transport;
+    const wanted = this.userPaused || this.flowPaused;
+    if (t === null || wanted === this.readingPaused) return;
+    this.readingPaused = wanted;
+    if (wanted) t.pauseProducing();
+    else t.resumeProducing();
+  }
+
+  private emit<K extends keyof SandboxEvents>(name: K, ...args: Parameters<NonNullable<SandboxEvents[K]>>): void {
+    const handler = this.events[name] as ((...a: typeof args) => void) | undefined;
+    if (handler === undefined) return;
+    try {
+      handler.apply(this.events, args);
+    } catch (err) {
+      log.failure("A sandbox event handler threw ({event})", err, { event: name });
+    }
+  }
+
+  toString(): string {
+    return `<SandboxedProtocol #${this.id}${this.haltReason === null ? "" : " halted"}>`;
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The sandbox worker's entry point: wires a SandboxRuntime to the worker's port. worker-bundle.ts bundles this file
+ * (with the core it imports) into the script every sandbox worker runs.
+ *
+ * Also here: the heartbeat the host's watchdog listens for, and the last-resort handlers that turn an error thrown
+ * outside any callback (a promise, a Node timer started by user code) into a halted connection instead of a dead
+ * worker.
+ */
+import { parentPort } from "node:worker_threads";
+import type { Batch, ToWorker } from "./messages.ts";
+import { SandboxRuntime } from "./runtime.ts";
+
+/** How often the worker tells the host it is alive; the host gives up after HANG_TIMEOUT_MS (host.ts). */
+const HEARTBEAT_MS = 200;
+
+const port = parentPort;
+if (port === null) throw new Error("worker-main.ts runs only as a sandbox worker");
+
+const runtime = new SandboxRuntime((batch, transfer) => port.postMessage(batch, transfer));
+port.on("message", (batch: Batch<ToWorker>) => runtime.receive(batch));
+setInterval(() => runtime.heartbeat(), HEARTBEAT_MS).unref();
+process.on("uncaughtException", (err) => runtime.uncaught("uncaught exception", err));
+process.on("unhandledRejection", (reason) => runtime.uncaught("unhandled rejection", reason));
+runtime.heartbeat();
