@@ -1,0 +1,123 @@
+/**
+ * The templates a new protocol file starts from. Each one (but "raw") is a real .ts file in ./templates/ that
+ * typechecks against the core and is tested against a real peer; `templateSource` reads it and renames its class.
+ *
+ * Template files import the core as "wirescope", as user files do. They are read from disk next to this module,
+ * so a build of the engine must ship main/workspace/templates/*.ts as files beside it.
+ */
+import { readFile } from "node:fs/promises";
+
+/** What the new-protocol picker shows. */
+export interface TemplateInfo {
+  /** Stable id, passed to `templateSource` and `Workspace.create`. */
+  id: string;
+  /** A few words for the picker. */
+  title: string;
+  /** One or two sentences: what it does, what to connect it to. */
+  description: string;
+  /** Whether the template makes a file. "raw" does not: it means "no protocol, bytes only". */
+  hasSource: boolean;
+}
+
+interface TemplateEntry extends TemplateInfo {
+  /** The file in ./templates/, or null for "raw". */
+  file: string | null;
+  /** The class the file declares, renamed by `templateSource(id, className)`. */
+  className: string | null;
+}
+
+const TEMPLATES: readonly TemplateEntry[] = [
+  {
+    id: "raw",
+    title: "Raw bytes",
+    description: "No protocol: every byte in and out is recorded and shown as it is. Send bytes from the app.",
+    hasSource: false,
+    file: null,
+    className: null,
+  },
+  {
+    id: "echo",
+    title: "Echo server",
+    description: "Sends every byte back as it arrives. Run it in a listener and connect with nc.",
+    hasSource: true,
+    file: "echo.ts",
+    className: "EchoProtocol",
+  },
+  {
+    id: "line",
+    title: "Line-based",
+    description: "A LineReceiver: logs each CRLF-terminated line and answers it. The shape of SMTP, IRC, POP3.",
+    hasSource: true,
+    file: "line.ts",
+    className: "LineProtocol",
+  },
+  {
+    id: "length-prefixed",
+    title: "Length-prefixed",
+    description: "An Int32StringReceiver: messages framed by a 4-byte big-endian length; logs and echoes each.",
+    hasSource: true,
+    file: "length-prefixed.ts",
+    className: "LengthPrefixedProtocol",
+  },
+  {
+    id: "resp",
+    title: "Redis (RESP) client",
+    description: "Decodes RESP2 replies from a redis-server and sends commands with sendCommand(...args).",
+    hasSource: true,
+    file: "resp.ts",
+    className: "RespClient",
+  },
+  {
+    id: "http",
+    title: "HTTP/1.1 client",
+    description: "Sends GET / once connected; parses the status, headers and body (Content-Length or chunked).",
+    hasSource: true,
+    file: "http.ts",
+    className: "HttpClient",
+  },
+  {
+    id: "netstring",
+    title: "Netstring",
+    description: "A NetstringReceiver: messages framed as <length>:<data>, ; logs and echoes each.",
+    hasSource: true,
+    file: "netstring.ts",
+    className: "NetstringProtocol",
+  },
+];
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** Every template, in the order the picker shows them ("raw" first). */
+export function listTemplates(): TemplateInfo[] {
+  return TEMPLATES.map(({ id, title, description, hasSource }) => ({ id, title, description, hasSource }));
+}
+
+/** Thrown for a template id that does not exist. Stable `code`: "UNKNOWN_TEMPLATE". */
+export class UnknownTemplateError extends Error {
+  /** Stable identifier of the error kind. */
+  readonly code = "UNKNOWN_TEMPLATE";
+
+  constructor(id: string) {
+    super(`there is no template '${id}': choose one of ${TEMPLATES.map((t) => t.id).join(", ")}`);
+    this.name = "UnknownTemplateError";
+  }
+}
+
+/**
+ * The source of template `id`, or null for "raw" (which has no file). With `className`, the template's class is
+ * renamed to it, unless it is not a plain identifier or already appears in the source (e.g. "LineReceiver", the
+ * base class): then the template's own name is kept, as the file still works and the engine uses the default export.
+ * Throws UnknownTemplateError for an unknown id.
+ */
+export async function templateSource(id: string, className?: string): Promise<string | null> {
+  const entry = TEMPLATES.find((t) => t.id === id);
+  if (entry === undefined) throw new UnknownTemplateError(id);
+  if (entry.file === null || entry.className === null) return null;
+  const source = await readFile(new URL(`./templates/${entry.file}`, import.meta.url), "utf8");
+  if (className === undefined || !IDENTIFIER.test(className) || wordIn(source, className)) return source;
+  return source.replace(new RegExp(`\\b${entry.className}\\b`, "g"), className);
+}
+
+function wordIn(source: string, word: string): boolean {
+  return new RegExp(`(?<![\\w$])${word.replace(/\$/g, "\\$")}(?![\\w$])`).test(source);
+}

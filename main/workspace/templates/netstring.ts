@@ -1,0 +1,21 @@
+/**
+ * Netstrings: `<length>:<data>,` (https://cr.yp.to/proto/netstrings.txt; twisted.protocols.basic.NetstringReceiver).
+ *
+ * Each netstring is logged on the connection's timeline and sent back as a netstring. A malformed one (no length,
+ * leading zeros, no comma, longer than `MAX_LENGTH`) is logged and closes the connection.
+ */
+import { NetstringReceiver } from "wirescope";
+
+/** Logs each netstring and echoes it. */
+export class NetstringProtocol extends NetstringReceiver {
+  /** The longest string accepted, in bytes. */
+  override MAX_LENGTH = 99999;
+
+  /** Called with each complete netstring's data. */
+  override stringReceived(data: Buffer): void {
+    this.log.info("netstring {data} ({length} bytes)", { data, length: data.length });
+    this.sendString(data);
+  }
+}
+
+export default NetstringProtocol;
