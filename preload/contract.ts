@@ -158,9 +158,12 @@ export const Template = z.object({ id: z.string(), title: z.string(), descriptio
 export const Profile = z.object({
   name: z.string().trim().min(1, "a profile needs a name"),
   kind: z.enum(["client", "listener", "proxy"]),
-  target: z.string().min(1),
+  /** A Twisted endpoint string: where to connect (client) or listen (listener, proxy). */
+  endpoint: z.string().trim().min(1, "a profile needs an endpoint"),
+  /** For a proxy: the endpoint string of the server to forward to. */
   upstream: z.string().optional(),
-  protocol: z.string().nullable().optional(),
+  /** A workspace protocol file; absent for raw bytes. */
+  protocol: z.string().optional(),
 });
 export type Profile = z.infer<typeof Profile>;
 

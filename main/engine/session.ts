@@ -10,6 +10,7 @@ import {
   EndpointParseError,
   Protocol,
   serverFromString,
+  TCP4ClientEndpoint,
   TwistedError,
   type Bytes,
   type IHalfCloseableProtocol,
@@ -20,6 +21,8 @@ import {
 } from "../../core/index.ts";
 import type { ClientTarget, ConnectionInfo, ListenTarget, SessionInfo } from "../../preload/contract.ts";
 import type { LifecycleEvent, Leg } from "../../preload/timeline.ts";
+import type { ConnectRequest } from "../sandbox/host.ts";
+import type { SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
 import { ConnectionClosedError, EngineError, UnknownConnectionError } from "./errors.ts";
 import { engineTimeOrigin as epochMs, monotonicMicros as nowMicros } from "../recording/recorder.ts";
 import {
@@ -276,6 +279,33 @@ export class Session {
         record.reason = reasonText(err);
         this.note("failed", record.reason, record.conn);
         clientLeg.transport.loseConnection();
+      });
+  }
+
+  // --- connections opened by protocols ----------------------------------------------------------------------------
+
+  /**
+   * User code in the sandbox called `reactor.connectTCP`: opens that connection for real, recorded on this session
+   * like any other, and hands it to the sandbox (the user's factory builds its protocol in the worker).
+   */
+  openRequested(request: ConnectRequest, events: (connection: ConnectionRecord) => SandboxEvents): void {
+    const record = this.newConnection("server");
+    const where = `${request.host}:${request.port}`;
+    this.note("connecting", `${where} (opened by the protocol)`, record.conn);
+    const factory = new RecordingFactory(
+      () => record,
+      (connection) => request.accept(events(connection)),
+      this.timeline,
+      this.changed,
+    );
+    new TCP4ClientEndpoint(this.reactor, request.host, request.port, request.timeout)
+      .connect(factory, { signal: request.signal })
+      .catch((err: unknown) => {
+        record.state = "closed";
+        record.closedAt = nowMicros();
+        record.reason = reasonText(err);
+        this.note("failed", record.reason, record.conn);
+        request.fail(err instanceof Error ? err : new Error(String(err)));
       });
   }
 

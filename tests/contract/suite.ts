@@ -152,8 +152,11 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
     args: {},
     result: [{ id: "echo", title: "Echo server", description: "Writes back what it reads." }],
   },
-  listProfiles: { args: {}, result: [{ name: "local redis", kind: "client", target: "tcp:host=127.0.0.1:port=6379" }] },
-  saveProfile: { args: { name: "local redis", kind: "client", target: "tcp:host=127.0.0.1:port=6379" }, result: {} },
+  listProfiles: {
+    args: {},
+    result: [{ name: "local redis", kind: "client", endpoint: "tcp:host=127.0.0.1:port=6379" }],
+  },
+  saveProfile: { args: { name: "local redis", kind: "client", endpoint: "tcp:host=127.0.0.1:port=6379" }, result: {} },
   deleteProfile: { args: { name: "local redis" }, result: {} },
 };
 

@@ -1,0 +1,141 @@
+/**
+ * Helpers for integration tests that drive the engine through its contract, over the real WebSocket adapter on
+ * 127.0.0.1, with a fresh workspace in a temporary folder; and real peers (redis-server) on free ports.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { WebSocket } from "ws";
+import { startWebSocketServer } from "../../main/adapters/ws-server.ts";
+import { Engine } from "../../main/engine/engine.ts";
+import type { EventName, EventPayload, Result, WirescopeApi } from "../../preload/contract.ts";
+import type { TimelineEvent } from "../../preload/timeline.ts";
+import { connectWebSocketApi } from "../../preload/ws-client.ts";
+
+export interface EngineUnderTest {
+  engine: Engine;
+  api: WirescopeApi & { close(): void };
+  workspace: string;
+  /** Every event received, by name. */
+  received: { [E in EventName]: EventPayload<E>[] };
+  close(): Promise<void>;
+}
+
+/** Starts an engine on a new workspace, serves it over WebSocket, and connects a client to it. */
+export async function startEngine(): Promise<EngineUnderTest> {
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-test-"));
+  const engine = await Engine.open({ workspaceRoot: workspace });
+  const server = await startWebSocketServer({ service: engine });
+  engine.setEventSink(server.emit);
+  const api = await connectWebSocketApi(server.url, { WebSocket: WebSocket as never });
+  const received = { onSessionsChanged: [], onTimelineGrew: [], onProtocolsChanged: [] } as EngineUnderTest["received"];
+  api.onSessionsChanged((p) => received.onSessionsChanged.push(p));
+  api.onTimelineGrew((p) => received.onTimelineGrew.push(p));
+  api.onProtocolsChanged((p) => received.onProtocolsChanged.push(p));
+  return {
+    engine,
+    api,
+    workspace,
+    received,
+    async close() {
+      api.close();
+      await server.close();
+      await engine.close();
+      fs.rmSync(workspace, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The value of an ok result, or a thrown error with the result's code and message. */
+export function ok<T>(result: Result<T>): T {
+  if (!result.ok) throw new Error(`expected ok, got ${result.error.code}: ${result.error.message}`);
+  return result.value;
+}
+
+/** Reads a session's whole timeline (tests keep them small). */
+export async function timeline(api: WirescopeApi, session: string): Promise<TimelineEvent[]> {
+  const { events, total } = ok(await api.readTimeline({ session, from: 0, count: 10_000 }));
+  if (total > 10_000) throw new Error("timeline too long for this helper");
+  return events;
+}
+
+/** Concatenated bytes of one connection in one direction. */
+export function bytesOf(events: TimelineEvent[], conn: number, dir: "in" | "out"): Buffer {
+  return Buffer.concat(events.flatMap((e) => (e.kind === "data" && e.conn === conn && e.dir === dir ? [e.data] : [])));
+}
+
+/** Polls the timeline until `predicate` holds. */
+export async function waitForTimeline(
+  api: WirescopeApi,
+  session: string,
+  predicate: (events: TimelineEvent[]) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<TimelineEvent[]> {
+  let last: TimelineEvent[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    last = await timeline(api, session);
+    if (predicate(last)) return last;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`Timed out waiting for ${what}; timeline: ${JSON.stringify(last.map(describe))}`);
+}
+
+function describe(e: TimelineEvent): string {
+  if (e.kind === "data") return `${e.conn} ${e.dir} ${JSON.stringify(Buffer.from(e.data).toString("latin1"))}`;
+  if (e.kind === "lifecycle") return `${e.conn} ${e.event} ${e.detail}`;
+  return `${e.conn} log ${e.text}`;
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+export const REDIS_SERVER = "/usr/bin/redis-server";
+
+/** Starts Debian's redis-server on a free port on 127.0.0.1, without persistence. Fails clearly if it's missing. */
+export async function startRedis(): Promise<{ port: number; stop(): Promise<void> }> {
+  if (!fs.existsSync(REDIS_SERVER)) {
+    throw new Error(`These tests need redis-server as a real peer: apt-get install redis-server (.ci/run does this).`);
+  }
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    REDIS_SERVER,
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+    { stdio: "ignore" },
+  );
+  await pollConnect(port);
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGKILL");
+      }),
+  };
+}
+
+async function pollConnect(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`redis-server did not start on 127.0.0.1:${port}`);
+}
