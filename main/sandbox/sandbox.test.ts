@@ -274,6 +274,8 @@ export class InPromise extends Base {
     const { served, peer, recorder } = await halts("InDataReceived", "dataReceived", (p) => {
       p.send("hi\r\nboom\r\nnever\r\n");
     });
+    // The reply to "hi" was written before the halt; it may still be on its way to the peer.
+    await waitFor(() => peer.lines.length >= 1, "the reply written before the halt");
     expect(peer.lines).toEqual(["echo:hi"]);
     expect(recorder.events.errors[0]!.message).toBe("boom in lineReceived");
     expect(recorder.events.halted[0]).toMatch(/^RangeError: boom in lineReceived at faulty\.ts:/);
