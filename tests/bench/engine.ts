@@ -1,0 +1,89 @@
+/**
+ * Recording overhead (issue 3's goal: at most 15% of throughput lost at 64 KiB writes). A proxy session forwards an
+ * echo stream between a load worker and an echo server on 127.0.0.1; the same session code runs once recording to a
+ * real capture file (both legs, both directions: four copies of every byte) and once with a timeline that keeps
+ * nothing. Rounds alternate; medians are printed with the ratio.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Factory, Protocol, reactor, type Bytes, type IPv4Address } from "../../core/index.ts";
+import { rawProtocols, Session } from "../../main/engine/session.ts";
+import { Recorder } from "../../main/recording/recorder.ts";
+import type { NewTimelineEvent } from "../../preload/timeline.ts";
+import { runLoad } from "./load.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const TOTAL = 256 * 1024 * 1024;
+
+class Echo extends Protocol {
+  override dataReceived(data: Bytes): void {
+    this.transport.write(data);
+  }
+}
+
+/** A timeline that counts and keeps nothing: the baseline. */
+class NullTimeline {
+  count = 0;
+  append(_e: NewTimelineEvent): void {
+    this.count += 1;
+  }
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+
+async function proxyThroughput(timeline: NullTimeline | Recorder, upstream: number): Promise<number> {
+  const session = new Session({
+    id: "bench",
+    kind: "proxy",
+    name: "bench",
+    reactor,
+    timeline,
+    protocols: rawProtocols,
+    changed: () => {},
+  });
+  await session.startProxy({ port: 0 }, { host: "127.0.0.1", port: upstream }, null, null);
+  const port = Number(session.listeningOn!.split(":")[1]);
+  const r = await runLoad({ port, total: TOTAL, chunk: 64 * 1024, mode: "echo" });
+  await session.close();
+  if (r.received !== TOTAL) throw new Error(`lost bytes: ${r.received} of ${TOTAL}`);
+  return TOTAL / r.seconds / 1e6;
+}
+
+async function main(): Promise<void> {
+  const echo = reactor.listenTCP(0, Factory.forProtocol(Echo), { interface: "127.0.0.1" });
+  await echo.listening;
+  const upstream = (echo.getHost() as IPv4Address).port;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-bench-"));
+  const recorded: number[] = [];
+  const bare: number[] = [];
+  let file = 0;
+  const run = async (record: boolean) => {
+    if (!record) return bare.push(await proxyThroughput(new NullTimeline(), upstream));
+    const recorder = await Recorder.create(path.join(dir, `${file++}.wscap`), { session: "bench" });
+    recorded.push(await proxyThroughput(recorder, upstream));
+    await recorder.close();
+    fs.rmSync(recorder.file);
+  };
+  await run(false); // warm-up
+  bare.length = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    await run(i % 2 === 0);
+    await run(i % 2 !== 0);
+  }
+  await echo.stopListening();
+  fs.rmSync(dir, { recursive: true, force: true });
+  const r = median(recorded);
+  const b = median(bare);
+  console.log(
+    `\nRecording overhead: ${TOTAL / 2 ** 20} MiB echoed through a proxy session in 64 KiB writes (${ROUNDS} rounds, medians)`,
+  );
+  console.log(
+    `  proxy session, recording to a capture file   ${r.toFixed(0).padStart(6)} MB/s   ${(r / b).toFixed(2)}x`,
+  );
+  console.log(`  proxy session, recording nothing (baseline)  ${b.toFixed(0).padStart(6)} MB/s   1.00x`);
+  const lost = (1 - r / b) * 100;
+  console.log(`  throughput lost to recording: ${lost.toFixed(1)}% (goal <= 15%: ${lost <= 15 ? "met" : "NOT met"})`);
+}
+
+await main();
