@@ -1,17 +1,17 @@
 /**
- * `npm start`. The desktop app (Electron shell, engine and workbench) is not built yet: it is the subject of the
- * engine, workbench and desktop-app issues. Until then this says so plainly instead of pretending.
+ * `npm start`. The desktop app (the Electron shell and the workbench) is not built yet: those are the workbench
+ * and desktop-app issues. Until then this says so plainly instead of pretending, and points at what runs today.
  */
 const message = `Wirescope: the desktop app is not built yet.
 
-What exists today is the core: Twisted's networking model in TypeScript (core/), usable as a library:
+What runs today:
 
-  import { reactor, Protocol, Factory } from "./core/index.ts";
+  npm run serve    the engine in browser mode: sessions, recording, sandboxed protocols with hot reload,
+                   served over a WebSocket on 127.0.0.1 (the workbench UI comes next)
+  npm test         typecheck, lint and every test (real sockets, Twisted 22.4 and redis-server as peers)
+  npm run bench    throughput and latency figures against baselines measured in the same run
 
-  npm test         typecheck, lint and every test (real sockets on 127.0.0.1, Twisted 22.4 as a peer)
-  npm run bench    throughput figures of the core against hand-written node:net loops
-
-The engine (sessions, recording, sandboxed protocols), the workbench and the Electron shell come next.
+The core, Twisted's networking model in TypeScript, is usable as a library: import from "./core/index.ts".
 `;
 process.stdout.write(message);
 process.exitCode = 1;
