@@ -45,6 +45,7 @@ export class ProcessAddress {
   }
 }
 
+/** Any endpoint address a transport reports from `getPeer()` / `getHost()`. */
 export type Address = IPv4Address | IPv6Address | UNIXAddress | ProcessAddress;
 
 const MAPPED_V4 = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;

@@ -82,6 +82,9 @@ export class DelayedCall implements IDelayedCall {
 /** setTimeout's limit: longer delays are split into several timers. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Where errors of timed calls are logged. */
+const timeLog = new Logger("wirescope.core.time", null, globalLogPublisher);
+
 /**
  * The real reactor's time: `seconds()` is monotonic (performance clock, in seconds since the epoch at start).
  *
@@ -95,8 +98,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * An exception thrown by a call does not stop the others, nor the process: it is logged as a critical event
  * "Unhandled error in a timed call" with the error as `log_failure` (Twisted's runUntilCurrent does the same).
  */
-const timeLog = new Logger("wirescope.core.time", null, globalLogPublisher);
-
 export class ReactorTime implements IReactorTime {
   /** Pending calls, sorted by time; stable for equal times. */
   private readonly queue: DelayedCall[] = [];

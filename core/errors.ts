@@ -56,30 +56,37 @@ export class ConnectError extends TwistedError {
   static baseMessage = "An error occurred while connecting";
 }
 
+/** The local address given as `bindAddress` could not be bound (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
 export class ConnectBindError extends ConnectError {
   static override baseMessage = "Couldn't bind";
 }
 
+/** The host name could not be resolved (Twisted's UnknownHostError; Node reports DNSLookupError cases). */
 export class UnknownHostError extends ConnectError {
   static override baseMessage = "Hostname couldn't be looked up";
 }
 
+/** No route to the host (ENETUNREACH, EHOSTUNREACH). */
 export class NoRouteError extends ConnectError {
   static override baseMessage = "No route to host";
 }
 
+/** Nobody listens on that port: the peer answered the SYN with a reset (ECONNREFUSED). */
 export class ConnectionRefusedError extends ConnectError {
   static override baseMessage = "Connection was refused by other side";
 }
 
+/** The kernel gave up on the TCP handshake (ETIMEDOUT); not our `timeout`, which is TimeoutError. */
 export class TCPTimedOutError extends ConnectError {
   static override baseMessage = "TCP connection timed out";
 }
 
+/** The UNIX socket path doesn't exist or isn't a socket (ENOENT, ENOTSOCK). */
 export class BadFileError extends ConnectError {
   static override baseMessage = "File used for UNIX socket is no good";
 }
 
+/** A port given by service name that isn't known. */
 export class ServiceNameUnknownError extends ConnectError {
   static override baseMessage = "Service name given as port is unknown";
 }
@@ -94,6 +101,7 @@ export class TimeoutError extends UserError {
   static override baseMessage = "User timeout caused connection failure";
 }
 
+/** The TLS handshake failed: an unverifiable or mismatched certificate, a protocol error. */
 export class SSLError extends ConnectError {
   static override baseMessage = "An SSL error occurred";
 }

@@ -11,6 +11,7 @@
 
 /** Severity, lowest first (twisted.logger.LogLevel). */
 export const LogLevel = ["debug", "info", "warn", "error", "critical"] as const;
+/** One of LogLevel's names. */
 export type LogLevel = (typeof LogLevel)[number];
 
 /** One log event. Keys starting with `log_` are the logger's own; the rest are the caller's fields. */
