@@ -33,6 +33,9 @@ import { rawProtocols, Session, type ProtocolProvider, type SessionKind } from "
 /** How often, at most, the session list is sent to the renderer. */
 const SESSIONS_NOTICE_MS = 100;
 
+/** The export a proxy leg runs, when its file has it (else the default export). */
+const LEG_EXPORTS = { client: "ClientLeg", server: "ServerLeg" } as const;
+
 export interface EngineOptions {
   /** The workspace folder (protocols, profiles, captures). */
   workspaceRoot: string;
@@ -225,13 +228,21 @@ export class Engine implements WirescopeService {
     return compiled;
   }
 
-  /** The provider of a session's sandboxed protocols: each connection gets a SandboxedProtocol of its group. */
+  /**
+   * The provider of a session's sandboxed protocols: each connection gets a SandboxedProtocol of its group, built
+   * from the file's default export — or, on a proxy leg, from its `ClientLeg` / `ServerLeg` export when it has one,
+   * so that one file can run on both legs and know which way the bytes it receives go (the resp-tap template).
+   */
   private sandboxedProtocols(entry: SessionEntry): ProtocolProvider {
     return {
       create: (file: string | null, session: Session, connection: ConnectionRecord): IProtocol => {
-        if (file === null || entry.group === null) return rawProtocols.create(null, session, connection);
-        connection.protocol = { file, className: "default", state: "running" };
-        return entry.group.attach({ moduleKey: file }, this.protocolEvents(session, connection, entry.recorder));
+        const group = entry.group;
+        if (file === null || group === null) return rawProtocols.create(null, session, connection);
+        const legExport = session.kind === "proxy" ? LEG_EXPORTS[connection.leg] : null;
+        const exportName = legExport !== null && group.exportsOf(file).includes(legExport) ? legExport : null;
+        connection.protocol = { file, className: exportName ?? "default", state: "running" };
+        const events = this.protocolEvents(session, connection, entry.recorder);
+        return group.attach(exportName === null ? { moduleKey: file } : { moduleKey: file, exportName }, events);
       },
     };
   }

@@ -3,11 +3,11 @@
  */
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { Factory, Protocol, reactor, type Bytes } from "../../core/index.ts";
+import { Factory, Protocol, reactor, type Bytes, type IProtocol } from "../../core/index.ts";
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import { listenLocal, waitFor } from "../../tests/helpers/net.ts";
 import { EngineError } from "./errors.ts";
-import { rawProtocols, Session, type SessionKind } from "./session.ts";
+import { rawProtocols, Session, type ProtocolProvider, type SessionKind } from "./session.ts";
 
 /** The simplest real timeline: events in an array, numbered as they come. */
 class ArrayTimeline {
@@ -38,7 +38,10 @@ afterEach(async () => {
 });
 
 let ids = 0;
-function session(kind: SessionKind): { s: Session; timeline: ArrayTimeline } {
+function session(
+  kind: SessionKind,
+  protocols: ProtocolProvider = rawProtocols,
+): { s: Session; timeline: ArrayTimeline } {
   const timeline = new ArrayTimeline();
   const s = new Session({
     id: `s${++ids}`,
@@ -46,7 +49,7 @@ function session(kind: SessionKind): { s: Session; timeline: ArrayTimeline } {
     name: kind,
     reactor,
     timeline,
-    protocols: rawProtocols,
+    protocols,
     changed: () => {},
   });
   cleanups.push(() => s.close());
@@ -64,6 +67,34 @@ async function echoServer(): Promise<number> {
   cleanups.push(() => port.stopListening());
   return portNumber;
 }
+
+/** What a proxy leg's protocol writes goes to the other side: this one forwards what it receives... */
+class Passthrough extends Protocol {
+  override dataReceived(data: Bytes): void {
+    this.transport.write(data);
+  }
+}
+
+/** ...and this one rewrites it on the way. */
+class Upper extends Protocol {
+  override dataReceived(data: Bytes): void {
+    this.transport.write(Buffer.from(Buffer.from(data).toString("latin1").toUpperCase(), "latin1"));
+  }
+}
+
+/** ...and this one greets the upstream as soon as the client is accepted, before the upstream is connected. */
+class Greet extends Passthrough {
+  override connectionMade(): void {
+    this.transport.write(Buffer.from("hello\n"));
+    this.transport.writeSequence([Buffer.from("there\n")]);
+  }
+}
+
+/** Protocols that run in-process (no sandbox), by name. */
+const inProcess: ProtocolProvider = {
+  create: (protocol): IProtocol =>
+    protocol === "upper" ? new Upper() : protocol === "greet" ? new Greet() : new Passthrough(),
+};
 
 async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -237,6 +268,90 @@ describe("proxies", () => {
     });
     // The client's FIN was passed on upstream as a half-close, then the echo server closed.
     expect(timeline.lifecycle(2)).toEqual(["connecting", "connected", "write-closed", "read-closed", "lost"]);
+  });
+
+  it("runs a protocol on each leg: what it writes goes to the other side, and is recorded as sent", async () => {
+    const upstream = await echoServer();
+    const { s, timeline } = session("proxy", inProcess);
+    await s.startProxy({ port: 0 }, { host: "127.0.0.1", port: upstream }, "upper", "passthrough");
+    const port = Number(s.info().listeningOn!.split(":")[1]);
+    const payload = Buffer.alloc(1024 * 1024, "proxied ");
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const c = net.connect({ host: "127.0.0.1", port }, () => c.end(payload));
+      c.on("data", (d) => chunks.push(d));
+      c.on("close", () => resolve(Buffer.concat(chunks)));
+      c.on("error", reject);
+    });
+    const upper = payload.toString().toUpperCase();
+    expect(got.toString()).toBe(upper);
+    await waitFor(() => s.info().connections.every((c) => c.state === "closed"), "both legs closed");
+    expect(timeline.bytes(1, "in")).toBe(payload.toString());
+    expect(timeline.bytes(2, "out")).toBe(upper);
+    expect(timeline.bytes(2, "in")).toBe(upper);
+    expect(timeline.bytes(1, "out")).toBe(upper);
+    expect(timeline.lifecycle(2)).toEqual(["connecting", "connected", "write-closed", "read-closed", "lost"]);
+  });
+
+  it("what a client leg's protocol writes before the upstream is connected is sent first, in order", async () => {
+    const upstream = await echoServer();
+    const { s, timeline } = session("proxy", inProcess);
+    await s.startProxy({ port: 0 }, { host: "127.0.0.1", port: upstream }, "greet", null);
+    const port = Number(s.info().listeningOn!.split(":")[1]);
+    const got = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      const c = net.connect({ host: "127.0.0.1", port }, () => c.write("and you\n"));
+      c.on("data", (d) => {
+        text += d.toString();
+        if (text.endsWith("and you\n")) {
+          c.end();
+          resolve(text);
+        }
+      });
+      c.on("error", reject);
+    });
+    expect(got).toBe("hello\nthere\nand you\n");
+    expect(timeline.bytes(2, "out")).toBe("hello\nthere\nand you\n");
+  });
+
+  it("a client that does not read slows the upstream through protocol legs, then gets every byte", async () => {
+    const TOTAL = 64 * 1024 * 1024;
+    const flood = net.createServer((socket) => {
+      const chunk = Buffer.alloc(64 * 1024, "z");
+      let sent = 0;
+      const more = () => {
+        while (sent < TOTAL) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) return void socket.once("drain", more);
+        }
+        socket.end();
+      };
+      socket.on("error", () => {});
+      more();
+    });
+    await new Promise<void>((r) => flood.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => flood.close(r)));
+    const { s } = session("proxy", inProcess);
+    const upstream = (flood.address() as net.AddressInfo).port;
+    await s.startProxy({ port: 0 }, { host: "127.0.0.1", port: upstream }, "passthrough", "passthrough");
+    const port = Number(s.info().listeningOn!.split(":")[1]);
+    const c = net.connect({ host: "127.0.0.1", port });
+    c.pause();
+    cleanups.push(() => c.destroy());
+    const read = () => s.info().connections.find((x) => x.leg === "server")?.bytesIn ?? 0;
+    let last = -1;
+    while (read() !== last || last <= 0) {
+      last = read();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    // About 4 MiB here (socket buffers): without flow control the proxy would read all 64 MiB and hold them.
+    expect(last).toBeLessThan(TOTAL / 2);
+    let received = 0;
+    c.on("data", (d: Buffer) => (received += d.length));
+    const ended = new Promise((r) => c.on("end", r));
+    c.resume();
+    await ended;
+    expect(received).toBe(TOTAL);
   });
 
   it("closes the client leg when the upstream refuses", async () => {

@@ -32,6 +32,7 @@ import {
   type RecordingProtocol,
   type TimelineSink,
 } from "./recording-protocol.ts";
+import { ProxyLeg } from "./proxy-leg.ts";
 import { BadEndpointError, clientDescription, formatAddress, serverDescription } from "./targets.ts";
 
 /** Raw bytes: no protocol. Half-closeable, so that the peer's FIN leaves the connection open for the user to close. */
@@ -221,7 +222,9 @@ export class Session {
   /**
    * Starts a proxy: listens, and for each accepted connection opens one to the upstream; bytes are forwarded both
    * ways with each transport registered as the other's producer (Twisted's portforward), so a slow side slows the
-   * other instead of buffering without bound. Both legs are recorded on this session.
+   * other instead of buffering without bound. Both legs are recorded on this session. `clientProtocol` runs on
+   * each accepted leg and `serverProtocol` on each upstream leg (null: raw bytes are relayed); what such a
+   * protocol writes goes to the other leg (see ProxyLeg).
    */
   async startProxy(
     listen: ListenTarget,
@@ -229,13 +232,6 @@ export class Session {
     clientProtocol: string | null,
     serverProtocol: string | null,
   ): Promise<void> {
-    if (clientProtocol !== null || serverProtocol !== null) {
-      // Protocols on proxy legs run in the sandbox, which proxies don't use yet: refuse rather than ignore them.
-      throw new EngineError(
-        "not-supported",
-        "Protocols on proxy legs are not supported yet: start the proxy with raw bytes (no protocol).",
-      );
-    }
     this.upstreamDescription = clientDescription(upstream);
     // Parse the upstream now, so that a bad description fails before anything listens.
     try {
@@ -250,15 +246,21 @@ export class Session {
     this.target = description;
     const accept = new RecordingFactory(
       () => this.newConnection("client"),
-      () => new ProxyLeg(this, "client"),
+      (connection) =>
+        ProxyLeg.accepted(this.legProtocol(clientProtocol, connection), (client) => this.openUpstream(client)),
       this.timeline,
       this.changed,
     );
     this.port = await this.listenOn(description, accept);
   }
 
+  /** The protocol of a proxy leg: the provider's for a file, none for raw bytes. */
+  private legProtocol(protocol: string | null, connection: ConnectionRecord): IProtocol | null {
+    return protocol === null ? null : this.protocols.create(protocol, this, connection);
+  }
+
   /** Opens the upstream leg for an accepted client leg. Called by ProxyLeg.connectionMade. */
-  openUpstream(clientLeg: ProxyLeg): void {
+  private openUpstream(clientLeg: ProxyLeg): void {
     const description = this.upstreamDescription!;
     const clientRecord = clientLeg.record();
     const record = this.newConnection("server");
@@ -267,7 +269,7 @@ export class Session {
     this.note("connecting", description, record.conn);
     const factory = new RecordingFactory(
       () => record,
-      () => new ProxyLeg(this, "server", clientLeg),
+      (connection) => ProxyLeg.upstream(clientLeg, this.legProtocol(this.serverProtocol, connection)),
       this.timeline,
       this.changed,
     );
@@ -278,7 +280,7 @@ export class Session {
         record.closedAt = nowMicros();
         record.reason = reasonText(err);
         this.note("failed", record.reason, record.conn);
-        clientLeg.transport.loseConnection();
+        clientLeg.upstreamFailed();
       });
   }
 
@@ -382,65 +384,5 @@ export class Session {
       events: this.timeline.count,
       ...(this.error !== undefined ? { error: this.error } : {}),
     };
-  }
-}
-
-/**
- * One leg of a proxied connection. The client leg pauses reading until the upstream leg is connected; then each
- * leg writes what it receives to the other and registers the other's transport as its producer.
- */
-export class ProxyLeg extends Protocol implements IHalfCloseableProtocol {
-  peer: ProxyLeg | null = null;
-
-  constructor(
-    private readonly session: Session,
-    readonly leg: Leg,
-    peer?: ProxyLeg,
-  ) {
-    super();
-    if (peer) this.peer = peer;
-  }
-
-  /** The recorded connection this leg runs on (its transport is the RecordingProtocol). */
-  record(): ConnectionRecord {
-    return (this.transport as RecordingProtocol).connection;
-  }
-
-  override connectionMade(): void {
-    if (this.leg === "client") {
-      this.transport.pauseProducing();
-      this.session.openUpstream(this);
-      return;
-    }
-    const client = this.peer!;
-    client.peer = this;
-    this.transport.registerProducer(client.transport, true);
-    client.transport.registerProducer(this.transport, true);
-    client.transport.resumeProducing();
-  }
-
-  override dataReceived(data: Bytes): void {
-    this.peer?.transport.write(data);
-  }
-
-  /** The peer shut its write side: pass the half-close on to the other leg. */
-  readConnectionLost(): void {
-    this.peer?.transport.loseWriteConnection();
-  }
-
-  writeConnectionLost(): void {}
-
-  override connectionLost(reason: Error): void {
-    super.connectionLost(reason);
-    const peer = this.peer;
-    this.peer = null;
-    if (peer && peer.connected) {
-      try {
-        peer.transport.unregisterProducer();
-      } catch {
-        // not registered yet
-      }
-      peer.transport.loseConnection();
-    }
   }
 }

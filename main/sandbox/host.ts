@@ -122,6 +122,8 @@ interface HostServices {
 interface ModuleVersion {
   code: string;
   sourceMap: SourceMapInput | null;
+  /** What it exports (names), as its evaluation reported. */
+  exports: readonly string[];
 }
 
 /** Options of `SandboxGroup.attach`. */
@@ -211,7 +213,7 @@ export class SandboxGroup {
     }
     const result = await this.send(moduleKey, code, sourceMap);
     if (result.ok) {
-      this.modules.set(moduleKey, { code, sourceMap });
+      this.modules.set(moduleKey, { code, sourceMap, exports: result.exports });
       this.reattachOrphans();
     }
     return result;
@@ -225,6 +227,11 @@ export class SandboxGroup {
   attach(options: AttachOptions, events: SandboxEvents = {}): SandboxedProtocol {
     const target = { kind: "module" as const, moduleKey: options.moduleKey, exportName: options.exportName ?? null };
     return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events);
+  }
+
+  /** The names module `moduleKey` exported when it last loaded successfully; empty if it never did. */
+  exportsOf(moduleKey: string): readonly string[] {
+    return this.modules.get(moduleKey)?.exports ?? [];
   }
 
   /** The connections the group holds (not yet lost). */
@@ -430,8 +437,8 @@ export class SandboxGroup {
     for (const request of this.requests.values()) request.abort();
     this.requests.clear();
     for (const protocol of this.connections.values()) {
+      protocol.orphan(reason, notify); // A closed one only lets go of what waited for the worker (whenConsumed).
       if (protocol.closed) this.connections.delete(protocol.id);
-      else protocol.orphan(reason, notify);
     }
   }
 }

@@ -99,6 +99,8 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   private userPaused = false;
   private readingPaused = false;
   private producer: (IPushProducer & IPullProducer) | null = null;
+  /** Called once the worker has consumed every byte sent so far (see whenConsumed). */
+  private consumedWaiters: (() => void)[] = [];
 
   constructor(
     private readonly link: SandboxLink,
@@ -150,6 +152,17 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     if (this.attached) this.link.post({ op: "writeConnectionLost", id: this.id });
   }
 
+  /**
+   * Calls `callback` once the worker has consumed every byte given to this connection so far — by then what the
+   * protocol wrote in those callbacks has been applied, as the worker acknowledges bytes after the operations they
+   * caused — or at once if nothing is pending or no worker holds the protocol (halted ones are still acknowledged).
+   * A proxy leg uses it to pass a close on only after what its protocol forwards.
+   */
+  whenConsumed(callback: () => void): void {
+    if (this.unacked === 0 || !this.attached) callback();
+    else this.consumedWaiters.push(callback);
+  }
+
   // ---- called by the group ----
 
   /** Asks the worker to build this connection's protocol and connect it. */
@@ -189,6 +202,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       this.producer = null;
       this.transport?.unregisterProducer();
     }
+    this.consumed();
     if (this.closed || this.haltReason === reason) return;
     this.haltReason = reason;
     if (notify) this.emit("onHalted", reason);
@@ -240,6 +254,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
           this.flowPaused = false;
           this.updateReading();
         }
+        if (this.unacked === 0) this.consumed();
         return;
       case "log":
         this.emit("onLog", op.event);
@@ -279,6 +294,19 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       this.producer = proxy;
     } catch (err) {
       log.failure("Could not register the sandboxed protocol's producer", err, { connection: this.id });
+    }
+  }
+
+  /** Nothing waits in the worker any more: run what waited for that. */
+  private consumed(): void {
+    const waiters = this.consumedWaiters;
+    this.consumedWaiters = [];
+    for (const waiter of waiters) {
+      try {
+        waiter();
+      } catch (err) {
+        log.failure("A callback waiting for a sandboxed connection to consume its bytes threw", err);
+      }
     }
   }
 

@@ -1,12 +1,13 @@
 /**
- * The template list, and the parsers of the RESP and HTTP templates over StringTransport: every case as one chunk,
- * byte by byte, and split at every point. (Each template against a real peer: templates.peers.test.ts.)
+ * The template list, and the parsers of the RESP, RESP tap and HTTP templates over StringTransport: every case as
+ * one chunk, byte by byte, and split at every point. (Each template against a real peer: templates.peers.test.ts.)
  */
 import { describe, expect, it } from "vitest";
-import { globalLogPublisher, StringTransport, type LogEvent } from "../../core/index.ts";
+import { formatEvent, globalLogPublisher, StringTransport, type LogEvent } from "../../core/index.ts";
 import { listTemplates, templateSource } from "./templates.ts";
 import { HttpClient, type HttpResponse } from "./templates/http.ts";
-import { RespClient, RespError, type RespReply } from "./templates/resp.ts";
+import { ClientLeg, ServerLeg } from "./templates/resp-tap.ts";
+import { NEED_MORE, RespClient, RespDecoder, RespError, RespProtocolError, type RespReply } from "./templates/resp.ts";
 
 /** Every way a stream is fed: whole, 1..9-byte packets (1 is byte by byte), and split in two everywhere. */
 function chunkings(input: string): [way: string, chunks: Buffer[]][] {
@@ -46,7 +47,7 @@ function logsOf(protocol: object, run: () => void): LogEvent[] {
 describe("listTemplates / templateSource", () => {
   it("offers raw first, then a file for each protocol template", async () => {
     const ids = listTemplates().map((t) => t.id);
-    expect(ids).toEqual(["raw", "echo", "line", "length-prefixed", "resp", "http", "netstring"]);
+    expect(ids).toEqual(["raw", "echo", "line", "length-prefixed", "resp", "resp-tap", "http", "netstring"]);
     expect(listTemplates()[0]).toMatchObject({ id: "raw", hasSource: false });
     expect(await templateSource("raw")).toBeNull();
     for (const id of ids.slice(1)) {
@@ -133,6 +134,75 @@ describe("RESP template: decoder", () => {
     expect(transport.disconnecting).toBe(true);
     expect(client.replies).toEqual([]);
     expect(events).toMatchObject([{ log_level: "error", what }]);
+  });
+});
+
+describe("RESP template: decoding what a client sends", () => {
+  // Inline commands (as typed into nc: CRLF or LF, extra spaces; an empty line is skipped, as Redis does) and the
+  // arrays of bulk strings client libraries send.
+  const STREAM = "SET greeting hello\r\nGET greeting\n\r\n*2\r\n$3\r\nGET\r\n$8\r\ngreeting\r\n  PING  \r\n";
+  const EXPECTED: RespReply[] = [["SET", "greeting", "hello"], ["GET", "greeting"], ["GET", "greeting"], ["PING"]];
+
+  it.each(chunkings(STREAM))("decodes inline and array commands, %s", (_way, chunks) => {
+    const decoder = new RespDecoder("client");
+    const commands: RespReply[] = [];
+    for (const chunk of chunks) {
+      decoder.append(chunk);
+      for (let c = decoder.next(); c !== NEED_MORE; c = decoder.next()) commands.push(c);
+    }
+    expect(commands).toEqual(EXPECTED);
+  });
+
+  it("refuses a line over MAX_LINE_LENGTH, and keeps refusing", () => {
+    const decoder = new RespDecoder("client");
+    decoder.MAX_LINE_LENGTH = 10;
+    decoder.append(Buffer.from("PING\r\nSET a-long-key x\r\n"));
+    expect(decoder.next()).toEqual(["PING"]);
+    expect(() => decoder.next()).toThrow(RespProtocolError);
+    expect(() => decoder.next()).toThrow("not RESP2: a line longer than 10");
+  });
+});
+
+describe("RESP tap template: a passthrough that logs what passes", () => {
+  const COMMANDS = "SET greeting hello\r\n*2\r\n$3\r\nGET\r\n$8\r\ngreeting\r\n";
+  const REPLIES = "+OK\r\n$5\r\nhello\r\n*2\r\n:1\r\n-ERR no\r\n";
+
+  it.each(chunkings(COMMANDS))("on the client leg: forwards unchanged, logs each command, %s", (_way, chunks) => {
+    const tap = new ClientLeg();
+    const transport = new StringTransport();
+    tap.makeConnection(transport);
+    const events = logsOf(tap, () => feed(tap, chunks));
+    expect(transport.value().toString("latin1")).toBe(COMMANDS);
+    expect(events.map((e) => formatEvent(e))).toEqual(["command SET greeting hello", "command GET greeting"]);
+  });
+
+  it.each(chunkings(REPLIES))("on the server leg: forwards unchanged, logs each reply, %s", (_way, chunks) => {
+    const tap = new ServerLeg();
+    const transport = new StringTransport();
+    tap.makeConnection(transport);
+    const events = logsOf(tap, () => feed(tap, chunks));
+    expect(transport.value().toString("latin1")).toBe(REPLIES);
+    expect(events.map((e) => [e.log_format, e.reply])).toEqual([
+      ["reply {reply}", "OK"],
+      ["reply {reply}", "hello"],
+      ["reply {reply}", [1, new RespError("ERR no")]],
+    ]);
+  });
+
+  it("keeps forwarding what is not RESP, says so once, and never closes", () => {
+    const tap = new ServerLeg();
+    const transport = new StringTransport();
+    tap.makeConnection(transport);
+    const events = logsOf(tap, () => {
+      tap.dataReceived(Buffer.from("+OK\r\n?what\r\n"));
+      tap.dataReceived(Buffer.from("+OK\r\n"));
+    });
+    expect(transport.value().toString("latin1")).toBe("+OK\r\n?what\r\n+OK\r\n");
+    expect(events.map((e) => [e.log_level, formatEvent(e)])).toEqual([
+      ["info", "reply OK"],
+      ["warn", 'not RESP2 (an unknown type byte "?"): forwarding without decoding from here'],
+    ]);
+    expect(transport.disconnecting).toBe(false);
   });
 });
 

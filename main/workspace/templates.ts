@@ -24,6 +24,8 @@ interface TemplateEntry extends TemplateInfo {
   file: string | null;
   /** The class the file declares, renamed by `templateSource(id, className)`. */
   className: string | null;
+  /** Templates whose files this one imports ("./resp.ts"): they must sit beside it in the workspace. */
+  imports?: readonly string[];
 }
 
 const TEMPLATES: readonly TemplateEntry[] = [
@@ -66,6 +68,17 @@ const TEMPLATES: readonly TemplateEntry[] = [
     hasSource: true,
     file: "resp.ts",
     className: "RespClient",
+  },
+  {
+    id: "resp-tap",
+    title: "Redis (RESP) proxy tap",
+    description:
+      "For both legs of a proxy in front of redis-server: forwards every byte unchanged and logs each command " +
+      "and each reply, decoded. Uses the RESP template's decoder (resp.ts, created beside it if missing).",
+    hasSource: true,
+    file: "resp-tap.ts",
+    className: "RespTap",
+    imports: ["resp"],
   },
   {
     id: "http",
@@ -116,6 +129,20 @@ export async function templateSource(id: string, className?: string): Promise<st
   const source = await readFile(new URL(`./templates/${entry.file}`, import.meta.url), "utf8");
   if (className === undefined || !IDENTIFIER.test(className) || wordIn(source, className)) return source;
   return source.replace(new RegExp(`\\b${entry.className}\\b`, "g"), className);
+}
+
+/**
+ * The files template `id` imports, as [file name, template id] pairs ("resp.ts" from "resp" for "resp-tap"): whoever
+ * creates the template's file creates these beside it when missing (Workspace.create). Throws UnknownTemplateError.
+ */
+export function templateImports(id: string): { file: string; template: string }[] {
+  const entry = TEMPLATES.find((t) => t.id === id);
+  if (entry === undefined) throw new UnknownTemplateError(id);
+  return (entry.imports ?? []).map((template) => {
+    const file = TEMPLATES.find((t) => t.id === template)?.file;
+    if (file === undefined || file === null) throw new UnknownTemplateError(template);
+    return { file, template };
+  });
 }
 
 function wordIn(source: string, word: string): boolean {

@@ -7,6 +7,7 @@ import type { FileHandle } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { compileProtocol } from "./compiler.ts";
 import {
   contentHash,
   defaultWorkspaceRoot,
@@ -111,6 +112,18 @@ describe("files", () => {
     expect((await rejection(ws.create("x", "raw"))).code).toBe("NO_TEMPLATE_SOURCE");
     expect((await rejection(ws.create("x", "smtp"))).code).toBe("UNKNOWN_TEMPLATE");
     expect(temporaryFiles(root)).toEqual([]);
+  });
+
+  it("creates the files a template imports beside it, and keeps ones that exist", async () => {
+    await ws.create("taps/my-tap", "resp-tap");
+    expect(await ws.read("taps/my-tap.ts")).toContain("export class MyTap extends Protocol");
+    expect(await ws.read("taps/resp.ts")).toContain("export class RespDecoder");
+    const compiled = await compileProtocol(root, "taps/my-tap.ts");
+    expect(compiled.ok && compiled.inputs).toEqual(["taps/my-tap.ts", "taps/resp.ts"]);
+    await ws.write("resp.ts", "// my own RESP client\n");
+    await ws.create("tap", "resp-tap");
+    expect(await ws.read("resp.ts")).toBe("// my own RESP client\n");
+    expect((await ws.list()).map((f) => f.path)).toEqual(["resp.ts", "tap.ts", "taps/my-tap.ts", "taps/resp.ts"]);
   });
 
   it("keeps the template's class name when the file's name would clash with the core's", async () => {

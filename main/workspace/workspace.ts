@@ -16,7 +16,7 @@ import { promises as fsp, readdirSync, readFileSync, watch as watchDirectory, ty
 import os from "node:os";
 import path from "node:path";
 import { Logger } from "../../core/index.ts";
-import { templateSource } from "./templates.ts";
+import { templateImports, templateSource } from "./templates.ts";
 
 /** The file holding the saved connection profiles, at the root. */
 export const PROFILES_FILE = "profiles.json";
@@ -413,7 +413,9 @@ export class Workspace {
   /**
    * Creates protocol `name` (".ts" added if missing) from template `templateId`, its class named after the file
    * ("my-redis.ts": MyRedis). Throws AlreadyExistsError rather than overwrite, a WorkspaceError "NO_TEMPLATE_SOURCE" for "raw",
-   * UnknownTemplateError (code "UNKNOWN_TEMPLATE") for an unknown template.
+   * UnknownTemplateError (code "UNKNOWN_TEMPLATE") for an unknown template. The files the template imports
+   * (resp-tap imports "./resp.ts") are created beside it from their templates when missing; existing ones are
+   * kept as they are: they are the user's.
    */
   async create(name: string, templateId: string): Promise<WrittenFile> {
     const p = checkProtocolPath(name === "" || name.endsWith(".ts") ? name : `${name}.ts`);
@@ -424,7 +426,16 @@ export class Workspace {
         `the '${templateId}' template has no file: connect without a protocol to see raw bytes`,
       );
     }
-    return this.#store(p, source, true);
+    const written = await this.#store(p, source, true);
+    const folder = p.slice(0, p.lastIndexOf("/") + 1);
+    for (const imported of templateImports(templateId)) {
+      const beside = `${folder}${imported.file}`;
+      const importedSource = (await templateSource(imported.template, classNameFor(beside)))!;
+      await this.#store(beside, importedSource, true).catch((err: unknown) => {
+        if (!(err instanceof AlreadyExistsError)) throw err;
+      });
+    }
+    return written;
   }
 
   async #store(p: string, content: string, exclusive: boolean): Promise<WrittenFile> {

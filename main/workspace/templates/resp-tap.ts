@@ -1,0 +1,69 @@
+/**
+ * A tap for a proxy in front of redis-server: forwards every byte unchanged and logs what passes, decoded — each
+ * command the client sends ("command SET greeting hello") and each reply the server sends ("reply OK").
+ *
+ * Run it on both legs of a proxy (listen locally, upstream `tcp:host=127.0.0.1:port=6379`). On a proxy leg,
+ * `this.transport.write()` sends to the other side, as a Twisted portforward Proxy writes to its peer's transport:
+ * `dataReceived(data) { this.transport.write(data) }` is a passthrough, and a protocol may rewrite instead. The
+ * proxy runs this file's `ClientLeg` export on the client-facing leg (it receives commands) and `ServerLeg` on the
+ * upstream leg (it receives replies).
+ *
+ * It decodes with the RESP template's decoder (./resp.ts, created beside this file if it was missing).
+ */
+import { Protocol, type Bytes } from "wirescope";
+import { NEED_MORE, RespDecoder, RespProtocolError, type RespReply } from "./resp.ts";
+
+/** Forwards what this leg receives unchanged, and logs it decoded. */
+export class RespTap extends Protocol {
+  /** Who sends what this leg receives: "client" (commands, on the client-facing leg) or "server" (replies). */
+  sender: "client" | "server" = "client";
+  /** Built on first use, once `sender` is final. A plain field (not #private): hot reload keeps instances. */
+  private decoder: RespDecoder | null = null;
+  /** Set once the bytes were not RESP2: from then on they are only forwarded. */
+  private undecodable = false;
+
+  /** Called with each chunk this leg receives: forward it first (the tap never holds bytes back), then decode. */
+  override dataReceived(data: Bytes): void {
+    this.transport.write(data);
+    if (this.undecodable) return;
+    const decoder = (this.decoder ??= new RespDecoder(this.sender));
+    decoder.append(data);
+    for (;;) {
+      let value: RespReply | typeof NEED_MORE;
+      try {
+        value = decoder.next();
+      } catch (err) {
+        if (!(err instanceof RespProtocolError)) throw err;
+        this.log.warn("not RESP2 ({what}): forwarding without decoding from here", { what: err.what });
+        this.undecodable = true;
+        return;
+      }
+      if (value === NEED_MORE) return;
+      if (this.sender === "client") this.commandReceived(value);
+      else this.replyReceived(value);
+    }
+  }
+
+  /** Called with each command the client sent (its words). The default logs "command SET greeting hello". */
+  commandReceived(command: RespReply): void {
+    const words = Array.isArray(command) ? command.map((word) => String(word)).join(" ") : String(command);
+    this.log.info("command {command}", { command: words });
+  }
+
+  /** Called with each reply the server sent. The default logs "reply OK". */
+  replyReceived(reply: RespReply): void {
+    this.log.info("reply {reply}", { reply });
+  }
+}
+
+/** What the proxy runs on its client-facing leg: the bytes it receives are the client's commands. */
+export class ClientLeg extends RespTap {
+  override sender = "client" as const;
+}
+
+/** What the proxy runs on its upstream leg: the bytes it receives are redis-server's replies. */
+export class ServerLeg extends RespTap {
+  override sender = "server" as const;
+}
+
+export default RespTap;
