@@ -4,7 +4,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "out/", "coverage/", "test-results/", "playwright-report/"] },
+  { ignores: ["node_modules/", "dist/", "out/", "coverage/", "test-results/", "playwright-report/", "renderer/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

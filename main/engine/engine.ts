@@ -28,6 +28,7 @@ import { CAPTURES_DIR, Workspace, type WorkspaceChange } from "../workspace/work
 import { EngineError, UnknownSessionError } from "./errors.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
 import { decodeSendData } from "./send-encoding.ts";
+import { BadEndpointError } from "./targets.ts";
 import { rawProtocols, Session, type ProtocolProvider, type SessionKind } from "./session.ts";
 
 /** How often, at most, the session list is sent to the renderer. */
@@ -292,6 +293,11 @@ export class Engine implements WirescopeService {
     const entry = await this.createSession("client", args.name, [protocol]);
     try {
       await entry.session.startClient(args.target, protocol);
+    } catch (err) {
+      // A description that doesn't parse never started anything: leave nothing behind. A failed attempt (refused,
+      // timed out) stays, with its timeline, so the user sees what happened and can reconnect.
+      if (err instanceof BadEndpointError) await this.dropSession(entry);
+      throw err;
     } finally {
       this.sessionsChanged();
     }
@@ -439,6 +445,8 @@ export class Engine implements WirescopeService {
     let diagnostics: Diagnostic[] = [];
     let reloaded = 0;
     for (const target of affected) {
+      // A dependent's own text didn't change, but what it bundles did: drop its cached build.
+      if (target !== file) this.compiled.delete(target);
       let compiled: CompiledFile;
       try {
         compiled = await this.compile(target);

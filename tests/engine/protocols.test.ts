@@ -250,6 +250,24 @@ describe("hot reload", () => {
   }, 40_000);
 });
 
+describe("imports between workspace files", () => {
+  it("saving an imported file hot-loads the files that import it", async () => {
+    await save("greeting.ts", `export const GREETING = "hello";\n`);
+    await save(
+      "greeter.ts",
+      `import { LineReceiver } from "wirescope";\nimport { GREETING } from "./greeting.ts";\nexport default class Greeter extends LineReceiver {\n  override lineReceived(line: Buffer): void { this.sendLine(Buffer.from(GREETING + " " + line.toString())); }\n}\n`,
+    );
+    const { port } = await listenWith("greeter.ts");
+    const peer = await Peer.connect(port);
+    peer.socket.write("you\r\n");
+    await peer.until("hello you");
+    const saved = await save("greeting.ts", `export const GREETING = "bonjour";\n`);
+    expect(saved.reloaded).toBe(1);
+    peer.socket.write("toi\r\n");
+    await peer.until("bonjour toi");
+  });
+});
+
 describe("connections opened by user code", () => {
   it("are recorded on the session like the others", async () => {
     const upstream = await listenWith("template:echo");

@@ -229,6 +229,7 @@ describe("malformed commands get clear errors and change nothing", () => {
         /conn/,
       ],
       [await t.api.listen({ target: { endpoint: "tcpp:0" } }), "bad-endpoint", /Unknown endpoint type: 'tcpp'/],
+      [await t.api.connect({ target: { endpoint: "foo:bar" } }), "bad-endpoint", /Unknown endpoint type: 'foo'/],
     ] as const;
     for (const [result, code, message] of cases) {
       expect(result.ok).toBe(false);

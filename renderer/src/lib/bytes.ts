@@ -1,0 +1,231 @@
+/**
+ * Bytes for people: previews, hex dump lines, text in a chosen encoding, and the parsing of what a user types to
+ * send. Pure functions, no DOM; the traffic view and its tests use them.
+ *
+ * The send parsers mirror the engine's (main/engine/send-encoding.ts) rule for rule and message for message, so that
+ * the send box can explain bad input before anything leaves the renderer. The engine still checks everything: if
+ * the two ever disagree, its "bad-input" answer is shown the same way.
+ */
+
+/** The dot Wireshark's panes use for a byte with no printable ASCII form; a middle dot reads better in a grid. */
+export const NON_PRINTABLE = "·";
+
+/** How many bytes a row's preview shows at most (the grid cuts it further with an ellipsis). */
+export const PREVIEW_BYTES = 160;
+
+/** Printable ASCII (0x20..0x7e) as itself, anything else as "·": the timeline's one-line preview of a chunk. */
+export function previewBytes(data: Uint8Array, max = PREVIEW_BYTES): string {
+  const end = Math.min(data.length, max);
+  let out = "";
+  for (let i = 0; i < end; i++) {
+    const b = data[i]!;
+    out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : NON_PRINTABLE;
+  }
+  return end < data.length ? out + "…" : out;
+}
+
+/** Two lowercase hex digits per byte, separated by `separator`. */
+export function toHex(data: Uint8Array, separator = " "): string {
+  let out = "";
+  for (let i = 0; i < data.length; i++) {
+    if (i > 0) out += separator;
+    out += HEX[data[i]!];
+  }
+  return out;
+}
+
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** Bytes per hex dump line, as `xxd` and Wireshark's bytes pane. */
+export const HEX_LINE_BYTES = 16;
+
+/** One line of a hex dump. */
+export interface HexLine {
+  /** The offset of its first byte, 8 hex digits. */
+  offset: string;
+  /** 16 bytes as hex pairs, an extra space after the eighth, padded so the ASCII column lines up. */
+  hex: string;
+  /** The same bytes as printable ASCII or "·". */
+  ascii: string;
+}
+
+/** Line `line` (from 0) of the hex dump of `data`. Lines past the end are empty strings. */
+export function hexDumpLine(data: Uint8Array, line: number): HexLine {
+  const start = line * HEX_LINE_BYTES;
+  const end = Math.min(data.length, start + HEX_LINE_BYTES);
+  let hex = "";
+  let ascii = "";
+  for (let i = start; i < start + HEX_LINE_BYTES; i++) {
+    if (i > start) hex += i - start === 8 ? "  " : " ";
+    if (i < end) {
+      const b = data[i]!;
+      hex += HEX[b];
+      ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : NON_PRINTABLE;
+    } else {
+      hex += "  ";
+    }
+  }
+  return { offset: start.toString(16).padStart(8, "0"), hex, ascii };
+}
+
+/** How many lines the hex dump of `length` bytes has. */
+export function hexDumpLineCount(length: number): number {
+  return Math.ceil(length / HEX_LINE_BYTES);
+}
+
+/** The encodings the Text tab offers. */
+export type TextEncoding = "utf-8" | "latin-1" | "ascii";
+
+/**
+ * `data` as text in `encoding`. UTF-8 goes through TextDecoder (invalid sequences become U+FFFD). Latin-1 and ASCII
+ * are mapped by hand: the WHATWG Encoding standard makes the labels "latin1" and "ascii" mean windows-1252, which
+ * would turn 0x80..0x9f into curly quotes and the euro sign instead of what the bytes say. ASCII shows bytes above
+ * 0x7f as U+FFFD. Control characters other than tab, LF and CR are shown as their Unicode control pictures (␀ ␛),
+ * so that they are visible rather than silently dropped by the layout.
+ */
+export function decodeText(data: Uint8Array, encoding: TextEncoding): string {
+  let text: string;
+  if (encoding === "utf-8") {
+    text = new TextDecoder("utf-8").decode(data);
+  } else {
+    const parts: string[] = [];
+    const CHUNK = 8192;
+    for (let i = 0; i < data.length; i += CHUNK) {
+      const slice = data.subarray(i, i + CHUNK);
+      parts.push(
+        String.fromCharCode.apply(
+          null,
+          encoding === "ascii" ? Array.from(slice, (b) => (b < 0x80 ? b : 0xfffd)) : Array.from(slice),
+        ),
+      );
+    }
+    text = parts.join("");
+  }
+  return showControls(text);
+}
+
+/** Replaces C0 controls (but tab, LF, CR) and DEL with their control pictures (U+2400..U+2421). */
+export function showControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return String.fromCharCode(code === 0x7f ? 0x2421 : 0x2400 + code);
+  });
+}
+
+/** `data` as printable ASCII with tab, LF and CR kept and every other byte as "·" (the conversation's ASCII mode). */
+export function asciiWithNewlines(data: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i]!;
+    out += (b >= 0x20 && b < 0x7f) || b === 0x0a || b === 0x0d || b === 0x09 ? String.fromCharCode(b) : NON_PRINTABLE;
+  }
+  return out;
+}
+
+/** Where `needle` first occurs in `haystack`, or -1. An empty needle is found at 0. */
+export function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
+  if (needle.length === 0) return 0;
+  const first = needle[0]!;
+  const last = haystack.length - needle.length;
+  outer: for (let i = haystack.indexOf(first); i !== -1 && i <= last; i = haystack.indexOf(first, i + 1)) {
+    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** Standard base64 of `data` (what the `send` command's "base64" encoding takes). */
+export function toBase64(data: Uint8Array): string {
+  const parts: string[] = [];
+  const CHUNK = 0x8000;
+  for (let i = 0; i < data.length; i += CHUNK) {
+    parts.push(String.fromCharCode.apply(null, Array.from(data.subarray(i, i + CHUNK))));
+  }
+  return btoa(parts.join(""));
+}
+
+/** `a` followed by `b`. */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+// --- what the user typed to send --------------------------------------------------------------------------------
+
+/** The result of parsing input: the bytes, or a sentence saying what is wrong and what to type instead. */
+export type Parsed = { ok: true; bytes: Uint8Array } | { ok: false; message: string };
+
+const SIMPLE_ESCAPES: Record<string, number> = {
+  r: 0x0d,
+  n: 0x0a,
+  t: 0x09,
+  "0": 0x00,
+  "\\": 0x5c,
+  '"': 0x22,
+  "'": 0x27,
+};
+
+/**
+ * Text with escapes, as the engine reads it: `\r \n \t \0 \\ \" \'` and `\xNN` are one byte each, every other
+ * character is UTF-8. A backslash followed by anything else is an error naming its position (from 1).
+ */
+export function parseEscapedText(text: string): Parsed {
+  const out: number[] = [];
+  const utf8 = new TextEncoder();
+  let plainFrom = 0;
+  const flushPlain = (end: number) => {
+    if (end > plainFrom) for (const b of utf8.encode(text.slice(plainFrom, end))) out.push(b);
+  };
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== "\\") continue;
+    flushPlain(i);
+    const next = text[i + 1];
+    if (next === undefined) {
+      return { ok: false, message: `a lone backslash at the end (position ${i + 1}): write \\\\ for a backslash` };
+    }
+    if (next === "x") {
+      const hex = text.slice(i + 2, i + 4);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
+        return {
+          ok: false,
+          message: `\\x at position ${i + 1} needs two hex digits (\\x00 to \\xff), got '${text.slice(i, i + 4)}'`,
+        };
+      }
+      out.push(parseInt(hex, 16));
+      i += 3;
+    } else if (next in SIMPLE_ESCAPES) {
+      out.push(SIMPLE_ESCAPES[next]!);
+      i += 1;
+    } else {
+      return {
+        ok: false,
+        message: `unknown escape '\\${next}' at position ${i + 1}: use \\r \\n \\t \\0 \\\\ or \\xNN (write \\\\ for a backslash)`,
+      };
+    }
+    plainFrom = i + 1;
+  }
+  flushPlain(text.length);
+  return { ok: true, bytes: Uint8Array.from(out) };
+}
+
+/**
+ * Hex digits, two per byte, as the engine reads them: whitespace, colons and a "0x" per group are ignored, so
+ * "de ad be ef", "de:ad:be:ef" and "0xde 0xad" all work.
+ */
+export function parseHex(text: string): Parsed {
+  const cleaned = text.replace(/0x/gi, "").replace(/[\s:]/g, "");
+  const bad = /[^0-9a-fA-F]/.exec(cleaned);
+  if (bad) return { ok: false, message: `'${bad[0]}' is not a hex digit: use 0-9 and a-f, two digits per byte` };
+  if (cleaned.length % 2 === 1) {
+    return {
+      ok: false,
+      message: `an odd number of hex digits (${cleaned.length}): each byte takes two digits, e.g. '0a' rather than 'a'`,
+    };
+  }
+  const bytes = new Uint8Array(cleaned.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(cleaned.slice(2 * i, 2 * i + 2), 16);
+  return { ok: true, bytes };
+}

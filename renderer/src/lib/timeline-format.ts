@@ -1,0 +1,70 @@
+/**
+ * How a timeline event reads in one row of the grid: its time, its direction (or what happened), its length and a
+ * preview. Pure; Timeline.svelte and the detail pane use it.
+ */
+import type { TimelineEvent } from "../../../preload/timeline.ts";
+import { previewBytes, showControls } from "./bytes.ts";
+
+/** Seconds since the first event, with microseconds: "12.345678". Never negative (clock skew between sources). */
+export function formatRelative(t: number, firstT: number): string {
+  const us = Math.max(0, Math.round(t - firstT));
+  return `${Math.floor(us / 1_000_000)}.${String(us % 1_000_000).padStart(6, "0")}`;
+}
+
+/**
+ * Local wall-clock time with microseconds, "14:03:22.123456": `epochMs` is the wall-clock time of timeline time 0
+ * (SessionInfo.epochMs), `t` the event's microseconds.
+ */
+export function formatAbsolute(epochMs: number, t: number): string {
+  const totalUs = Math.round(epochMs * 1000 + t);
+  const ms = Math.floor(totalUs / 1000);
+  const d = new Date(ms);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  const frac = pad(((totalUs % 1_000_000) + 1_000_000) % 1_000_000, 6);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${frac}`;
+}
+
+/** The direction column: "→" out, "←" in, the lifecycle event's name, or the log level. */
+export function directionLabel(e: TimelineEvent): string {
+  switch (e.kind) {
+    case "data":
+      return e.dir === "out" ? "→" : "←";
+    case "lifecycle":
+      return e.event;
+    case "log":
+      return e.level;
+  }
+}
+
+/** The length column: bytes of a chunk; nothing for other events. */
+export function lengthLabel(e: TimelineEvent): string {
+  return e.kind === "data" ? String(e.data.byteLength) : "";
+}
+
+/**
+ * The preview column: a chunk's printable ASCII, a lifecycle's detail, a log's text (decoded messages can hold any
+ * bytes: their control characters are shown as control pictures, not as boxes or nothing).
+ */
+export function previewLabel(e: TimelineEvent): string {
+  switch (e.kind) {
+    case "data":
+      return previewBytes(e.data);
+    case "lifecycle":
+      return showControls(e.detail);
+    case "log":
+      return showControls(e.text.length > 300 ? e.text.slice(0, 300) + "…" : e.text);
+  }
+}
+
+/** Whether the event reports something going wrong (shown in the danger colour). */
+export function isTrouble(e: TimelineEvent): boolean {
+  if (e.kind === "lifecycle") {
+    return e.event === "failed" || e.event === "error" || e.event === "protocol-error" || e.event === "protocol-halted";
+  }
+  return e.kind === "log" && (e.level === "error" || e.level === "critical");
+}
+
+/** "Connection 3", or "Session" for events of the session itself (conn 0). */
+export function connectionLabel(conn: number): string {
+  return conn === 0 ? "Session" : `Connection ${conn}`;
+}
