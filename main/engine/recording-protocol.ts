@@ -123,6 +123,7 @@ class ConnectionSink implements TrafficLogSink {
 
 /** Wraps one connection: records, counts, and records the half-closes the core's wrapper doesn't log. */
 export class RecordingProtocol extends TrafficLoggingProtocol {
+  private readingPaused = false;
   constructor(
     factory: RecordingFactory,
     inner: IProtocol,
@@ -165,6 +166,30 @@ export class RecordingProtocol extends TrafficLoggingProtocol {
     });
     this.changed();
     super.loseWriteConnection();
+  }
+
+  /**
+   * Reading stops (a proxy's other side is slow, a sandboxed protocol is behind, the user paused it): recorded
+   * once per pause, so that a stall on the timeline has its cause next to it.
+   */
+  override pauseProducing(): void {
+    if (!this.readingPaused && this.connection.state !== "closed") {
+      this.readingPaused = true;
+      this.note("paused", "reading paused (flow control)");
+    }
+    super.pauseProducing();
+  }
+
+  override resumeProducing(): void {
+    if (this.readingPaused && this.connection.state !== "closed") {
+      this.readingPaused = false;
+      this.note("resumed", "reading resumed");
+    }
+    super.resumeProducing();
+  }
+
+  private note(event: "paused" | "resumed", detail: string): void {
+    this.timeline.append({ kind: "lifecycle", t: nowMicros(), conn: this.connection.conn, event, detail });
   }
 }
 

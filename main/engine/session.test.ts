@@ -331,7 +331,7 @@ describe("proxies", () => {
     });
     await new Promise<void>((r) => flood.listen(0, "127.0.0.1", r));
     cleanups.push(() => new Promise((r) => flood.close(r)));
-    const { s } = session("proxy", inProcess);
+    const { s, timeline } = session("proxy", inProcess);
     const upstream = (flood.address() as net.AddressInfo).port;
     await s.startProxy({ port: 0 }, { host: "127.0.0.1", port: upstream }, "passthrough", "passthrough");
     const port = Number(s.info().listeningOn!.split(":")[1]);
@@ -352,6 +352,11 @@ describe("proxies", () => {
     c.resume();
     await ended;
     expect(received).toBe(TOTAL);
+    // The stall is on the timeline: the upstream leg's reading was paused, then resumed.
+    const upstreamConn = s.info().connections.find((x) => x.leg === "server")!.conn;
+    const flow = timeline.lifecycle(upstreamConn).filter((e) => e === "paused" || e === "resumed");
+    expect(flow[0]).toBe("paused");
+    expect(flow).toContain("resumed");
   });
 
   it("closes the client leg when the upstream refuses", async () => {
