@@ -1,0 +1,100 @@
+/**
+ * Basic accessibility checks (axe-core, WCAG 2 A and AA rules) on the main screens, in the light and the dark theme:
+ * the welcome view, the new-connection dialog showing a field error, a client session's traffic view with traffic
+ * (the Hex and Conversation tabs), and the protocol editor. Every screen must have no violation at all.
+ */
+import { AxeBuilder } from "@axe-core/playwright";
+import type { Page } from "@playwright/test";
+import {
+  chooseOption,
+  expect,
+  expectFieldError,
+  field,
+  fillFields,
+  openNewSessionDialog,
+  openTab,
+  protocolEditor,
+  protocolItem,
+  selectItem,
+  send,
+  sessionItem,
+  sidebar,
+  test,
+  timelineRows,
+  trafficView,
+} from "./fixtures.ts";
+
+/** One line per violation and per element it was found on: rule, impact, target, and what axe says is wrong. */
+function describeViolations(violations: Awaited<ReturnType<AxeBuilder["analyze"]>>["violations"]): string {
+  return violations
+    .flatMap((v) =>
+      v.nodes.map(
+        (n) =>
+          `- ${v.id} (${v.impact ?? "?"}) at ${n.target.join(" ")}: ${(n.failureSummary ?? v.help).replace(/\s+/g, " ")}`,
+      ),
+    )
+    .join("\n");
+}
+
+/** Runs axe on the page as it is now in the light and the dark theme, and expects no violation in either. */
+async function expectAccessible(page: Page, screen: string, exclude: string[] = []): Promise<void> {
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    // Let what follows the scheme from script (the editor's theme) restyle before the check.
+    await page.waitForTimeout(150);
+    let builder = new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]);
+    for (const selector of exclude) builder = builder.exclude(selector);
+    const { violations } = await builder.analyze();
+    expect(violations, `axe violations on ${screen} (${colorScheme}):\n${describeViolations(violations)}`).toEqual([]);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+test("the welcome view", async ({ app }) => {
+  await expect(sidebar(app).getByRole("button", { name: "New connection", exact: true })).toBeVisible();
+  await expectAccessible(app, "the welcome view");
+});
+
+test("the new-connection dialog with a field error", async ({ app }) => {
+  const dialog = await openNewSessionDialog(app, "connection");
+  await fillFields(dialog, { Host: "127.0.0.1", Port: "70000" });
+  await dialog.getByRole("button", { name: "Connect" }).click();
+  await expectFieldError(dialog, field(dialog, "Port"), /65535/);
+  await expectAccessible(app, "the new-connection dialog");
+});
+
+test("a client session's traffic view, its Hex and Conversation tabs", async ({ app, echo }) => {
+  const dialog = await openNewSessionDialog(app, "connection");
+  await fillFields(dialog, { Host: "127.0.0.1", Port: String(echo.port) });
+  await dialog.getByRole("button", { name: "Connect" }).click();
+  await expect(dialog).toBeHidden();
+  const session = sessionItem(app, String(echo.port));
+  await expect(session).toContainText(/connected/i);
+  await selectItem(session);
+  await expect(trafficView(app)).toBeVisible();
+
+  await send(app, String.raw`hello\r\n`);
+  await send(app, "48 69 21 0a", { format: "Hex" });
+  await expect(timelineRows(app, "←", "Hi!")).toHaveCount(1);
+  await timelineRows(app, "←", "Hi!").click();
+
+  await expect(await openTab(app, "Hex")).toContainText(/48\s*69\s*21\s*0a/i);
+  await expectAccessible(app, "the traffic view, Hex tab");
+
+  const conversation = await openTab(app, "Conversation");
+  await expect(conversation.locator(".dir-in").filter({ hasText: "Hi!" }).first()).toBeVisible();
+  await expectAccessible(app, "the traffic view, Conversation tab");
+});
+
+test("the protocol editor, on a file from the line template", async ({ app }) => {
+  await sidebar(app).getByRole("button", { name: "New protocol", exact: true }).click();
+  const create = app.getByRole("dialog", { name: "New protocol" });
+  await field(create, "Name").fill("lines");
+  await chooseOption(field(create, "Template"), /Line-based/);
+  await create.getByRole("button", { name: "Create" }).click();
+  await expect(create).toBeHidden();
+  await protocolItem(app, "lines.ts").click();
+  const editor = protocolEditor(app);
+  await expect(editor).toContainText("LineReceiver");
+  await expectAccessible(app, "the protocol editor");
+});
