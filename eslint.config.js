@@ -4,7 +4,18 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "out/", "coverage/", "test-results/", "playwright-report/", "renderer/dist/"] },
+  {
+    ignores: [
+      "node_modules/",
+      "dist/",
+      "out/",
+      "coverage/",
+      "test-results/",
+      "playwright-report/",
+      "renderer/dist/",
+      "release/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
