@@ -11,13 +11,11 @@ import {
   CAPTURE_VERSION,
   CaptureError,
   CaptureReader,
-  CaptureWriter,
-  FLUSH_BYTES,
-  FLUSH_INTERVAL_MS,
   LIFECYCLE_EVENTS,
   LOG_LEVELS,
   RECORD_OVERHEAD,
 } from "./capture-file.ts";
+import { CaptureWriter, FLUSH_BYTES, FLUSH_INTERVAL_MS } from "./capture-writer.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -55,10 +53,10 @@ function everyKind(): TimelineEvent[] {
 }
 
 /** Writes `events` to a new capture; returns each record's size in the file. */
-function write(file: string, events: TimelineEvent[]): number[] {
+async function write(file: string, events: TimelineEvent[]): Promise<number[]> {
   const writer = CaptureWriter.create(file, meta);
   const sizes = events.map((e) => writer.append(e));
-  writer.close();
+  await writer.close();
   return sizes;
 }
 
@@ -77,7 +75,7 @@ describe("CaptureWriter and CaptureReader", () => {
   it("round-trips every event kind, the meta and the totals", async () => {
     const file = path.join(dir, "every.wscap");
     const events = everyKind();
-    write(file, events);
+    await write(file, events);
     const { reader, events: read } = await readAll(file);
     expect(comparable(read)).toEqual(comparable(events));
     expect(reader.meta).toEqual(meta);
@@ -96,7 +94,7 @@ describe("CaptureWriter and CaptureReader", () => {
       const data = new Uint8Array(size).map((_, i) => (seq + i) & 0xff);
       events.push({ seq, t: seq * 3, conn: seq % 5, kind: "data", dir: seq % 2 ? "in" : "out", data });
     }
-    write(file, events);
+    await write(file, events);
     const reader = await CaptureReader.open(file);
     for (const [from, count] of [
       [0, 1],
@@ -125,14 +123,14 @@ describe("CaptureWriter and CaptureReader", () => {
       dir: "in",
       data: new Uint8Array(1000),
     }));
-    write(file, events);
+    await write(file, events);
     const reader = await CaptureReader.open(file);
     expect(await reader.read(0, 4, 2500)).toHaveLength(2);
     expect(await reader.read(0, 4, 10)).toHaveLength(1);
     await reader.close();
   });
 
-  it("writes the buffer out once it passes FLUSH_BYTES, and on its timer within FLUSH_INTERVAL_MS", async () => {
+  it("writes the buffer out on its timer within FLUSH_INTERVAL_MS, and at once when it passes FLUSH_BYTES", async () => {
     const file = path.join(dir, "flush.wscap");
     const writer = CaptureWriter.create(file, meta);
     const headerBytes = fs.statSync(file).size;
@@ -141,11 +139,20 @@ describe("CaptureWriter and CaptureReader", () => {
     await new Promise((r) => setTimeout(r, FLUSH_INTERVAL_MS + 100));
     expect(fs.statSync(file).size).toBe(headerBytes + RECORD_OVERHEAD + 100);
     expect(writer.index.count).toBe(1);
-    for (let seq = 1; writer.size - headerBytes < FLUSH_BYTES; seq += 1) {
+    let seq = 1;
+    for (; writer.size - headerBytes < FLUSH_BYTES; seq += 1) {
       writer.append({ seq, t: seq, conn: 1, kind: "data", dir: "out", data: new Uint8Array(64 * 1024) });
     }
+    // A full batch goes to the capture thread without waiting for the timer: readable well before it would fire.
+    // (The record that didn't fit in it starts the next batch.)
+    const started = performance.now();
+    while (writer.index.count < seq - 1 && performance.now() - started < FLUSH_INTERVAL_MS / 2) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(writer.index.count).toBe(seq - 1);
+    expect(fs.statSync(file).size).toBe(writer.index.end);
+    await writer.close();
     expect(fs.statSync(file).size).toBe(writer.size);
-    writer.close();
   });
 
   it("lets a reader follow the writer: it sees what was flushed", async () => {
@@ -155,9 +162,9 @@ describe("CaptureWriter and CaptureReader", () => {
     const events = everyKind();
     for (const e of events) writer.append(e);
     expect(await reader.read(0, 100)).toEqual([]);
-    writer.flush();
+    await writer.flush();
     expect(comparable(await reader.read(0, 100))).toEqual(comparable(events));
-    writer.close();
+    await writer.close();
     await reader.close();
   });
 
@@ -168,13 +175,13 @@ describe("CaptureWriter and CaptureReader", () => {
     expect(fs.readFileSync(file, "utf8")).toBe("precious");
   });
 
-  it("refuses events the format can't hold, before writing anything", () => {
+  it("refuses events the format can't hold, before writing anything", async () => {
     const writer = CaptureWriter.create(path.join(dir, "invalid.wscap"), meta);
     const data = new Uint8Array(1);
     expect(() => writer.append({ seq: 1, t: 0, conn: 1, kind: "data", dir: "in", data })).toThrow(CaptureError);
     expect(() => writer.append({ seq: 0, t: 0, conn: -1, kind: "data", dir: "in", data })).toThrow(/conn -1/);
     expect(writer.count).toBe(0);
-    writer.close();
+    await writer.close();
     expect(() => writer.append({ seq: 0, t: 0, conn: 1, kind: "data", dir: "in", data })).toThrow(/closed/);
   });
 
@@ -183,7 +190,7 @@ describe("CaptureWriter and CaptureReader", () => {
     const writer = CaptureWriter.create(file, meta);
     const e: TimelineEvent = { seq: 0, t: 0, conn: 1, kind: "log", level: "info", text: "hi", fields: { n: 1n } };
     writer.append(e);
-    writer.close();
+    await writer.close();
     const { reader, events } = await readAll(file);
     expect(comparable(events)).toEqual(comparable([e]));
     expect(e.fields).toEqual({ unserializable: expect.stringMatching(/BigInt/) });
@@ -197,7 +204,7 @@ describe("a damaged tail", () => {
   ): Promise<{ file: string; events: TimelineEvent[]; lost: number; lastSize: number }> {
     const file = path.join(dir, "torn.wscap");
     const events = everyKind();
-    const sizes = write(file, events);
+    const sizes = await write(file, events);
     const size = fs.statSync(file).size;
     damage(file);
     return { file, events, lost: fs.statSync(file).size - size, lastSize: sizes.at(-1)! };
@@ -252,7 +259,7 @@ describe("a damaged tail", () => {
       data: new Uint8Array([9]),
     };
     writer.append(next);
-    writer.close();
+    await writer.close();
     // The same reader follows the writer; a fresh one finds a clean file.
     expect(await reader.read(events.length - 2, 5)).toEqual([events.at(-2), next]);
     await reader.close();
@@ -264,7 +271,7 @@ describe("a damaged tail", () => {
 
   it("a file with only a header reads as an empty capture", async () => {
     const file = path.join(dir, "empty.wscap");
-    CaptureWriter.create(file, meta).close();
+    await CaptureWriter.create(file, meta).close();
     const { reader, events } = await readAll(file);
     expect(events).toEqual([]);
     expect(reader.count).toBe(0);
@@ -304,7 +311,7 @@ describe("not a capture", () => {
 
   async function writtenCapture(): Promise<string> {
     const file = path.join(dir, "good.wscap");
-    write(file, everyKind());
+    await write(file, everyKind());
     return file;
   }
 });

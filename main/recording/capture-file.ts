@@ -1,7 +1,7 @@
 /**
  * Capture files: one session's timeline on disk, append-only, readable while it grows and after a crash.
  *
- * Format (version 1; every integer little-endian):
+ * Format (version 2; every integer little-endian):
  *
  *     header   off  size
  *              0    8    magic "\x89WSCAP\r\n" (a high byte and CR LF, like PNG's, so that a text-mode copy shows)
@@ -11,15 +11,21 @@
  *              16   M    UTF-8 JSON object: CaptureMeta (timeOrigin, plus whatever the session layer keeps)
  *     records  16+M, then back to back until the end of the file:
  *              0    4    u32 L: length of the rest of the record (24 + payload + 4)
- *              4    1    u8 kind: 1 data, 2 lifecycle, 3 log
- *              5    1    u8 code: data 0 "in" / 1 "out"; lifecycle the index in LIFECYCLE_EVENTS; log the index in
- *                        LOG_LEVELS. Both tables are append-only: a code never changes meaning within a version.
+ *              4    1    u8 kind: 1 data, 2 lifecycle, 3 log, 4 data again (version 2)
+ *              5    1    u8 code: data and data again 0 "in" / 1 "out"; lifecycle the index in LIFECYCLE_EVENTS;
+ *                        log the index in LOG_LEVELS. Both tables are append-only: a code never changes meaning.
  *              6    2    u16 reserved, 0
  *              8    4    u32 conn
  *              12   8    f64 seq (dense from 0: equal to the record's position in the file)
  *              20   8    f64 t, monotonic microseconds (see CaptureMeta.timeOrigin)
- *              28   P    payload: data, the raw bytes; lifecycle, JSON {"detail"}; log, JSON {"text","fields"}
+ *              28   P    payload: data, the raw bytes; lifecycle, JSON {"detail"}; log, JSON {"text","fields"};
+ *                        data again (P = 12), f64 seq of an earlier data record (kind 1) and u32 length of its
+ *                        bytes: the same bytes passed again, as when a proxy forwards the chunk it just received
  *              28+P 4    u32 CRC-32 (zlib's) of bytes 4 .. 28+P
+ *
+ * Version 2 added "data again", which halves what a proxy writes; version 1 files have no such records and are
+ * read the same way. A writer continuing a version 1 file keeps to version 1 records, so the file stays readable by
+ * the Wirescope that made it.
  *
  * A process killed mid-write leaves at most a partial tail: the reader accepts records while the length fits in the
  * file, the CRC matches and `seq` is the next number, and ignores everything after the first record that fails
@@ -29,7 +35,6 @@
  * Readers never hold one object per record: a sparse CaptureIndex keeps the offset of every 256th record (and of
  * the first record after each MiB), and a range read seeks to the nearest mark and walks forward.
  */
-import * as fs from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open as openFile } from "node:fs/promises";
 import { crc32 } from "node:zlib";
@@ -39,21 +44,29 @@ import type {
   LogTimelineEvent,
   TimelineEvent,
 } from "../../preload/timeline.ts";
+import type { CaptureWriter } from "./capture-writer.ts";
 
 /** The format version this code writes, and the newest it reads. */
-export const CAPTURE_VERSION = 1;
+export const CAPTURE_VERSION = 2;
+/** The first version with "data again" records. */
+const VERSION_DATA_AGAIN = 2;
 
 const MAGIC = Buffer.from("\x89WSCAP\r\n", "latin1");
 const HEADER_FIXED = 16;
 /** Bytes of a record besides its payload: length, kind, code, reserved, conn, seq, t, CRC. */
 export const RECORD_OVERHEAD = 32;
 const BODY_FIXED = 24; // kind .. t, after the length field
-const RECORD_HEAD = 4 + BODY_FIXED;
-const MAX_RECORD_BODY = 0xffff_ffff;
+/** The fixed part of a record, length field included: where its payload starts. */
+export const RECORD_HEAD = 4 + BODY_FIXED;
+/** The largest payload a record can hold. */
+export const MAX_PAYLOAD = 0xffff_ffff - RECORD_OVERHEAD;
+/** The payload of a "data again" record: the earlier record's seq and its length. */
+export const DATA_AGAIN_PAYLOAD = 12;
 
 const KIND_DATA = 1;
 const KIND_LIFECYCLE = 2;
 const KIND_LOG = 3;
+const KIND_DATA_AGAIN = 4;
 
 /** Lifecycle event codes: the index is what the file stores. Append only; never reorder. */
 export const LIFECYCLE_EVENTS = [
@@ -91,11 +104,6 @@ const MARK_EVERY = 256;
 /** ... and at the first record after this many bytes since the last mark, so a seek never walks more than ~1 MiB. */
 const MARK_BYTES = 1024 * 1024;
 
-/** A writer writes its buffer out once it holds this much (and on its timer, and on flush/close). */
-export const FLUSH_BYTES = 1024 * 1024;
-/** ... and never keeps an appended record unwritten for longer than this. */
-export const FLUSH_INTERVAL_MS = 250;
-const BUFFER_BYTES = 2 * FLUSH_BYTES;
 /** Reads go through blocks of at least this size; the open-time scan through larger ones. */
 const READ_BLOCK = 256 * 1024;
 const SCAN_BLOCK = 4 * 1024 * 1024;
@@ -143,15 +151,17 @@ export class CaptureError extends Error {
   }
 }
 
-function emptySummary(): CaptureSummary {
+/** Totals over no records. */
+export function emptySummary(): CaptureSummary {
   return { count: 0, bytesIn: 0, bytesOut: 0, firstT: null, lastT: null };
 }
 
-function summarize(s: CaptureSummary, t: number, kind: number, code: number, payloadBytes: number): void {
+/** Counts one record in `s`; `dataBytes` is what a data or "data again" record carries (0 for the others). */
+export function summarize(s: CaptureSummary, t: number, kind: number, code: number, dataBytes: number): void {
   s.count += 1;
-  if (kind === KIND_DATA) {
-    if (code === 0) s.bytesIn += payloadBytes;
-    else s.bytesOut += payloadBytes;
+  if (kind === KIND_DATA || kind === KIND_DATA_AGAIN) {
+    if (code === 0) s.bytesIn += dataBytes;
+    else s.bytesOut += dataBytes;
   }
   s.firstT ??= t;
   s.lastT = t;
@@ -215,9 +225,23 @@ export class CaptureIndex {
   }
 }
 
-// --- encoding ---------------------------------------------------------------------------------------------------
+// --- encoding (by CaptureWriter; the CRC is filled in by the capture thread) ----------------------------------
 
-function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): string {
+/** The record kinds, as stored. */
+export const RECORD_KIND = {
+  data: KIND_DATA,
+  lifecycle: KIND_LIFECYCLE,
+  log: KIND_LOG,
+  dataAgain: KIND_DATA_AGAIN,
+} as const;
+
+/** Whether records of `kind` may appear in a file of format `version`. */
+export function kindInVersion(kind: number, version: number): boolean {
+  return kind === KIND_DATA_AGAIN ? version >= VERSION_DATA_AGAIN : kind >= KIND_DATA && kind <= KIND_LOG;
+}
+
+/** The JSON payload of a lifecycle or log event. Never throws: unserializable fields are replaced, saying why. */
+export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): string {
   if (e.kind === "lifecycle") return JSON.stringify({ detail: e.detail });
   try {
     return JSON.stringify({ text: e.text, fields: e.fields });
@@ -229,7 +253,8 @@ function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): string {
   }
 }
 
-function eventCode(e: TimelineEvent): number | undefined {
+/** The code `e` is stored with, or undefined for an event the format has no code for. */
+export function eventCode(e: TimelineEvent): number | undefined {
   switch (e.kind) {
     case "data":
       return e.dir === "in" ? 0 : e.dir === "out" ? 1 : undefined;
@@ -240,12 +265,17 @@ function eventCode(e: TimelineEvent): number | undefined {
   }
 }
 
-const KIND_OF = { data: KIND_DATA, lifecycle: KIND_LIFECYCLE, log: KIND_LOG } as const;
-
 /** Writes the fixed part of a record at `p` (its length field included) for a payload of `payloadBytes`. */
-function writeRecordHead(buf: Buffer, p: number, e: TimelineEvent, code: number, payloadBytes: number): void {
+export function writeRecordHead(
+  buf: Buffer,
+  p: number,
+  kind: number,
+  code: number,
+  e: TimelineEvent,
+  payloadBytes: number,
+): void {
   buf.writeUInt32LE(BODY_FIXED + payloadBytes + 4, p);
-  buf[p + 4] = KIND_OF[e.kind];
+  buf[p + 4] = kind;
   buf[p + 5] = code;
   buf.writeUInt16LE(0, p + 6);
   buf.writeUInt32LE(e.conn, p + 8);
@@ -253,34 +283,61 @@ function writeRecordHead(buf: Buffer, p: number, e: TimelineEvent, code: number,
   buf.writeDoubleLE(e.t, p + 20);
 }
 
-/** Writes the CRC of the record at `p` whose payload is `payloadBytes` long. */
-function sealRecord(buf: Buffer, p: number, payloadBytes: number): void {
-  const crcAt = p + 28 + payloadBytes;
-  buf.writeUInt32LE(crc32(buf.subarray(p + 4, crcAt)), crcAt);
+/** Writes the payload of a "data again" record at `p`: the bytes of record `source`, `length` of them. */
+export function writeDataAgain(buf: Buffer, p: number, source: number, length: number): void {
+  buf.writeDoubleLE(source, p);
+  buf.writeUInt32LE(length, p + 8);
+}
+
+/** The header of a new capture. */
+export function encodeHeader(meta: CaptureMeta): Buffer {
+  const json = Buffer.from(JSON.stringify(meta), "utf8");
+  const header = Buffer.alloc(HEADER_FIXED + json.length);
+  MAGIC.copy(header, 0);
+  header.writeUInt16LE(CAPTURE_VERSION, 8);
+  header.writeUInt16LE(0, 10);
+  header.writeUInt32LE(json.length, 12);
+  json.copy(header, HEADER_FIXED);
+  return header;
+}
+
+/** "data event (in) seq 4 on conn 1", for error messages. */
+export function describeEvent(e: TimelineEvent): string {
+  const what = e.kind === "data" ? `data ${String(e.dir)}` : e.kind === "lifecycle" ? String(e.event) : String(e.level);
+  return `${e.kind} event (${what}) seq ${e.seq} on conn ${e.conn}`;
 }
 
 // --- decoding ---------------------------------------------------------------------------------------------------
 
-/** Whether the fixed part at `p` (RECORD_HEAD bytes, in `buf`) can start record number `seq`: a cheap check that
- * rejects most garbage before its claimed length is read. */
-function headIsPlausible(buf: Buffer, p: number, seq: number): boolean {
+/**
+ * Whether the fixed part at `p` (RECORD_HEAD bytes, in `buf`) can start record number `seq` of a file of format
+ * `version`: a cheap check that rejects most garbage before its claimed length is read.
+ */
+function headIsPlausible(buf: Buffer, p: number, seq: number, version: number): boolean {
   const body = buf.readUInt32LE(p);
   const kind = buf[p + 4]!;
   const code = buf[p + 5]!;
-  const codes =
-    kind === KIND_DATA
-      ? 2
-      : kind === KIND_LIFECYCLE
-        ? LIFECYCLE_EVENTS.length
-        : kind === KIND_LOG
-          ? LOG_LEVELS.length
-          : 0;
-  return body >= BODY_FIXED + 4 && code < codes && buf.readDoubleLE(p + 12) === seq;
+  if (!kindInVersion(kind, version)) return false;
+  const codes = kind === KIND_LIFECYCLE ? LIFECYCLE_EVENTS.length : kind === KIND_LOG ? LOG_LEVELS.length : 2; // in, out
+  const bodyFits = kind === KIND_DATA_AGAIN ? body === BODY_FIXED + DATA_AGAIN_PAYLOAD + 4 : body >= BODY_FIXED + 4;
+  return bodyFits && code < codes && buf.readDoubleLE(p + 12) === seq;
 }
 
-/** Whether the whole record at `p` (all `4 + body` bytes in `buf`) has the CRC it carries. */
-function crcMatches(buf: Buffer, p: number, body: number): boolean {
-  return buf.readUInt32LE(p + body) === crc32(buf.subarray(p + 4, p + body));
+/**
+ * Whether the whole record at `p` (all `4 + body` bytes in `buf`), already found plausible as record `seq`, has the
+ * CRC it carries, and, if it is "data again", names an earlier record.
+ */
+function recordIsValid(buf: Buffer, p: number, body: number, seq: number): boolean {
+  if (buf.readUInt32LE(p + body) !== crc32(buf.subarray(p + 4, p + body))) return false;
+  if (buf[p + 4] !== KIND_DATA_AGAIN) return true;
+  const source = buf.readDoubleLE(p + RECORD_HEAD);
+  return Number.isInteger(source) && source >= 0 && source < seq;
+}
+
+/** The data bytes a valid record at `p` carries or stands for (0 for lifecycle and log records). */
+function dataBytesOf(buf: Buffer, p: number, body: number): number {
+  const kind = buf[p + 4];
+  return kind === KIND_DATA ? body - 28 : kind === KIND_DATA_AGAIN ? buf.readUInt32LE(p + RECORD_HEAD + 8) : 0;
 }
 
 function parseJson(buf: Buffer, start: number, end: number): Record<string, unknown> | undefined {
@@ -294,7 +351,10 @@ function parseJson(buf: Buffer, start: number, end: number): Record<string, unkn
   }
 }
 
-/** Decodes a record already checked by headIsPlausible and crcMatches. Payload bytes are copied: the event owns them. */
+/**
+ * Decodes a data, lifecycle or log record already checked by headIsPlausible and recordIsValid. Payload bytes are
+ * copied: the event owns them.
+ */
 function decodeRecord(buf: Buffer, p: number, body: number, file: string): TimelineEvent {
   const kind = buf[p + 4]!;
   const code = buf[p + 5]!;
@@ -425,12 +485,13 @@ export class CaptureReader {
       let pos = firstRecord;
       while (true) {
         let p = await cursor.at(pos, RECORD_HEAD);
-        if (p < 0 || !headIsPlausible(cursor.buf, p, summary.count)) break;
+        if (p < 0 || !headIsPlausible(cursor.buf, p, summary.count, version)) break;
         const body = cursor.buf.readUInt32LE(p);
         p = await cursor.at(pos, 4 + body);
-        if (p < 0 || !crcMatches(cursor.buf, p, body)) break;
+        if (p < 0 || !recordIsValid(cursor.buf, p, body, summary.count)) break;
         index.note(pos);
-        summarize(summary, cursor.buf.readDoubleLE(p + 20), cursor.buf[p + 4]!, cursor.buf[p + 5]!, body - 28);
+        const b = cursor.buf;
+        summarize(summary, b.readDoubleLE(p + 20), b[p + 4]!, b[p + 5]!, dataBytesOf(b, p, body));
         pos += 4 + body;
       }
       index.commit(summary.count, pos);
@@ -441,7 +502,7 @@ export class CaptureReader {
     }
   }
 
-  /** Opens the file `writer` is appending to; reads see every record the writer has flushed. */
+  /** Opens the file `writer` is appending to; reads see every record the writer has written. */
   static async follow(writer: CaptureWriter): Promise<CaptureReader> {
     const handle = await openFile(writer.file, "r");
     const size = writer.index.end;
@@ -449,7 +510,7 @@ export class CaptureReader {
       writer.file,
       handle,
       writer.meta,
-      CAPTURE_VERSION,
+      writer.version,
       writer.index,
       emptySummary(),
       size,
@@ -464,7 +525,8 @@ export class CaptureReader {
   }
 
   /**
-   * Records `from` .. `from + count - 1`, clamped to the readable ones, in order, each owning its bytes. Stops
+   * Records `from` .. `from + count - 1`, clamped to the readable ones, in order. Each event owns its bytes, except
+   * that a "data again" event shares them with its source when both are in the result (never mutate them). Stops
    * early, after at least one record, before the data bytes would pass `maxBytes`. Rejects with CaptureError CORRUPT
    * if a record changed since it was indexed, CLOSED after close().
    */
@@ -477,34 +539,74 @@ export class CaptureReader {
     return reading;
   }
 
+  private corrupt(seq: number): CaptureError {
+    return new CaptureError(
+      "CORRUPT",
+      this.file,
+      `${this.file}: record ${seq} changed or vanished since it was indexed`,
+    );
+  }
+
+  /** A cursor positioned at record `seq` (< count): its offset, found from the nearest mark. */
+  private async seek(seq: number): Promise<{ cursor: BlockCursor; pos: number }> {
+    const cursor = new BlockCursor(this.handle, this.index.end, READ_BLOCK);
+    let { seq: at, offset: pos } = this.index.locate(seq);
+    for (; at < seq; at += 1) {
+      const p = await cursor.at(pos, 4);
+      if (p < 0) throw this.corrupt(at);
+      pos += 4 + cursor.buf.readUInt32LE(p);
+    }
+    return { cursor, pos };
+  }
+
+  /** Where the checked record `seq` at `pos` is in `cursor.buf`, and its body length. */
+  private async checked(cursor: BlockCursor, pos: number, seq: number): Promise<{ p: number; body: number }> {
+    let p = await cursor.at(pos, RECORD_HEAD);
+    if (p < 0 || !headIsPlausible(cursor.buf, p, seq, this.version)) throw this.corrupt(seq);
+    const body = cursor.buf.readUInt32LE(p);
+    p = await cursor.at(pos, 4 + body);
+    if (p < 0 || !recordIsValid(cursor.buf, p, body, seq)) throw this.corrupt(seq);
+    return { p, body };
+  }
+
   private async readRange(from: number, count: number, maxBytes: number): Promise<TimelineEvent[]> {
     const total = this.index.count;
     const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
     const end = Math.min(total, start + Math.max(0, Math.trunc(count) || 0));
     if (start >= end) return [];
-    const corrupt = (seq: number): CaptureError =>
-      new CaptureError("CORRUPT", this.file, `${this.file}: record ${seq} changed or vanished since it was indexed`);
-    const cursor = new BlockCursor(this.handle, this.index.end, READ_BLOCK);
-    let { seq, offset: pos } = this.index.locate(start);
-    for (; seq < start; seq += 1) {
-      const p = await cursor.at(pos, 4);
-      if (p < 0) throw corrupt(seq);
-      pos += 4 + cursor.buf.readUInt32LE(p);
-    }
+    const { cursor, pos: first } = await this.seek(start);
     const events: TimelineEvent[] = [];
     let bytes = 0;
-    for (; seq < end; seq += 1) {
-      let p = await cursor.at(pos, RECORD_HEAD);
-      if (p < 0 || !headIsPlausible(cursor.buf, p, seq)) throw corrupt(seq);
-      const body = cursor.buf.readUInt32LE(p);
-      p = await cursor.at(pos, 4 + body);
-      if (p < 0 || !crcMatches(cursor.buf, p, body)) throw corrupt(seq);
-      if (cursor.buf[p + 4] === KIND_DATA) bytes += body - 28;
+    for (let seq = start, pos = first; seq < end; seq += 1) {
+      const { p, body } = await this.checked(cursor, pos, seq);
+      const buf = cursor.buf;
+      bytes += dataBytesOf(buf, p, body);
       if (bytes > maxBytes && events.length > 0) break;
-      events.push(decodeRecord(cursor.buf, p, body, this.file));
+      if (buf[p + 4] === KIND_DATA_AGAIN) {
+        const source = buf.readDoubleLE(p + RECORD_HEAD);
+        const length = buf.readUInt32LE(p + RECORD_HEAD + 8);
+        const dir = buf[p + 5] === 0 ? "in" : "out";
+        const [t, conn] = [buf.readDoubleLE(p + 20), buf.readUInt32LE(p + 8)];
+        const earlier = source >= start ? events[source - start] : undefined;
+        const data = earlier?.kind === "data" ? earlier.data : await this.dataOf(source);
+        if (data.byteLength !== length) throw this.corrupt(seq);
+        events.push({ seq, t, conn, kind: "data", dir, data });
+      } else {
+        events.push(decodeRecord(buf, p, body, this.file));
+      }
       pos += 4 + body;
     }
     return events;
+  }
+
+  /** The bytes of data record `seq`, which a "data again" record before the range being read names. */
+  private async dataOf(seq: number): Promise<Uint8Array> {
+    const { cursor, pos } = await this.seek(seq);
+    const { p, body } = await this.checked(cursor, pos, seq);
+    if (cursor.buf[p + 4] !== KIND_DATA) throw this.corrupt(seq);
+    const data = new Uint8Array(body - 28);
+    data.set(cursor.buf.subarray(p + RECORD_HEAD, p + body));
+    return data;
   }
 
   /** Waits for reads in flight, then closes the file. Idempotent. */
@@ -514,200 +616,4 @@ export class CaptureReader {
     await Promise.allSettled([...this.inFlight]);
     await this.handle.close();
   }
-}
-
-// --- writer -----------------------------------------------------------------------------------------------------
-
-function encodeHeader(meta: CaptureMeta): Buffer {
-  const json = Buffer.from(JSON.stringify(meta), "utf8");
-  const header = Buffer.alloc(HEADER_FIXED + json.length);
-  MAGIC.copy(header, 0);
-  header.writeUInt16LE(CAPTURE_VERSION, 8);
-  header.writeUInt16LE(0, 10);
-  header.writeUInt32LE(json.length, 12);
-  json.copy(header, HEADER_FIXED);
-  return header;
-}
-
-/** writeSync until every byte is out (a regular file may take a write in parts). */
-function writeAll(fd: number, buf: Buffer, length: number): void {
-  let done = 0;
-  while (done < length) done += fs.writeSync(fd, buf, done, length - done);
-}
-
-/**
- * Appends records to one capture file. `append` is synchronous and cheap: it encodes into a buffer that is written
- * with writeSync when it passes FLUSH_BYTES, at most FLUSH_INTERVAL_MS after a record was appended (an unref'd
- * timer: it never keeps the process alive), and on flush()/close(). So a killed process loses at most the last
- * FLUSH_INTERVAL_MS of records while its event loop turns. A failed write is kept in `error`, never thrown from
- * append: the writer stops writing and the caller carries on from memory. The owner must close() it.
- */
-export class CaptureWriter {
-  private fd: number | null;
-  private buffer = Buffer.allocUnsafe(BUFFER_BYTES);
-  private used = 0;
-  /** Offset in the file at which `buffer` starts. */
-  private written: number;
-  private timer: NodeJS.Timeout | null = null;
-  private failure: CaptureError | null = null;
-
-  private constructor(
-    /** The capture file. */
-    readonly file: string,
-    fd: number,
-    /** The header's meta. */
-    readonly meta: CaptureMeta,
-    /** Where the records are; readers following this writer share it. */
-    readonly index: CaptureIndex,
-    /** Totals over every record appended, buffered ones included. */
-    readonly summary: CaptureSummary,
-  ) {
-    this.fd = fd;
-    this.written = index.end;
-  }
-
-  /** Creates `file` (which must not exist: a capture is never overwritten) and writes its header. */
-  static create(file: string, meta: CaptureMeta): CaptureWriter {
-    const header = encodeHeader(meta);
-    const fd = fs.openSync(file, "ax");
-    try {
-      writeAll(fd, header, header.length);
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
-    const index = new CaptureIndex(header.length);
-    return new CaptureWriter(file, fd, meta, index, emptySummary());
-  }
-
-  /**
-   * Continues the capture `reader` opened (with CaptureReader.open): cuts off the tail it found torn, then appends
-   * after its last valid record, numbering on. The reader stays usable and follows this writer from now on.
-   */
-  static resume(reader: CaptureReader): CaptureWriter {
-    if (reader.following) throw new TypeError("CaptureWriter.resume: the reader already follows a writer");
-    if (reader.version !== CAPTURE_VERSION) {
-      throw new CaptureError(
-        "NEWER_VERSION",
-        reader.file,
-        `${reader.file} is in capture format ${reader.version}; only format ${CAPTURE_VERSION} can be appended to`,
-      );
-    }
-    if (reader.lostBytes > 0) fs.truncateSync(reader.file, reader.index.end);
-    const fd = fs.openSync(reader.file, "a");
-    return new CaptureWriter(reader.file, fd, reader.meta, reader.index, { ...reader.summary });
-  }
-
-  /** Records appended so far (the next record's seq). */
-  get count(): number {
-    return this.summary.count;
-  }
-
-  /** Size of the file once everything appended is written. */
-  get size(): number {
-    return this.written + this.used;
-  }
-
-  /** The write that failed, if one did: nothing appended since is in the file. */
-  get error(): CaptureError | null {
-    return this.failure;
-  }
-
-  /**
-   * Appends `e`, whose `seq` must be `count`. Synchronous, amortized O(size of the event). Returns the bytes the
-   * record takes in the file. Throws CaptureError INVALID_EVENT (before changing anything) for a wrong seq, a
-   * connection number outside u32 or an unknown event code, CLOSED after close().
-   */
-  append(e: TimelineEvent): number {
-    const code = eventCode(e);
-    if (this.fd === null) throw new CaptureError("CLOSED", this.file, `${this.file}: writer is closed`);
-    if (e.seq !== this.summary.count || code === undefined || !(e.conn >>> 0 === e.conn)) {
-      throw new CaptureError("INVALID_EVENT", this.file, `${this.file}: can't record ${describeEvent(e)}`);
-    }
-    const json = e.kind === "data" ? "" : jsonPayload(e);
-    const payloadMax = e.kind === "data" ? e.data.byteLength : json.length * 3;
-    if (payloadMax > MAX_RECORD_BODY - RECORD_OVERHEAD) {
-      throw new CaptureError("INVALID_EVENT", this.file, `${this.file}: event of ${payloadMax} bytes is too large`);
-    }
-    const kind = KIND_OF[e.kind];
-    if (this.failure !== null) {
-      const bytes = e.kind === "data" ? e.data.byteLength : Buffer.byteLength(json);
-      summarize(this.summary, e.t, kind, code, bytes);
-      return RECORD_OVERHEAD + bytes;
-    }
-    if (this.used + RECORD_OVERHEAD + payloadMax > this.buffer.length) this.writeBuffer();
-    let target = this.buffer;
-    let p = this.used;
-    if (RECORD_OVERHEAD + payloadMax > target.length) {
-      // Larger than the whole buffer: encode it on its own and write it straight after what's buffered.
-      const bytes = e.kind === "data" ? e.data.byteLength : Buffer.byteLength(json);
-      target = Buffer.allocUnsafe(RECORD_OVERHEAD + bytes);
-      p = 0;
-    }
-    const payloadBytes = e.kind === "data" ? copyInto(target, p + 28, e.data) : target.write(json, p + 28, "utf8");
-    writeRecordHead(target, p, e, code, payloadBytes);
-    sealRecord(target, p, payloadBytes);
-    const size = RECORD_OVERHEAD + payloadBytes;
-    this.index.note(this.written + this.used);
-    summarize(this.summary, e.t, kind, code, e.kind === "data" ? payloadBytes : 0);
-    if (target !== this.buffer) {
-      this.writeOut(target, size);
-    } else {
-      this.used += size;
-      if (this.used >= FLUSH_BYTES) this.writeBuffer();
-      else this.timer ??= setTimeout(this.flushOnTimer, FLUSH_INTERVAL_MS).unref();
-    }
-    return size;
-  }
-
-  /** Writes out everything appended. Never throws for a disk error: check `error`. */
-  flush(): void {
-    if (this.fd !== null && this.used > 0) this.writeBuffer();
-  }
-
-  /** Flushes and closes the file. Idempotent; append() afterwards throws. */
-  close(): void {
-    if (this.fd === null) return;
-    this.flush();
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    fs.closeSync(this.fd);
-    this.fd = null;
-  }
-
-  private readonly flushOnTimer = (): void => {
-    this.timer = null;
-    this.flush();
-  };
-
-  private writeBuffer(): void {
-    const used = this.used;
-    this.used = 0;
-    if (used > 0) this.writeOut(this.buffer, used);
-  }
-
-  /** Writes `length` bytes of `buf` at the end of the file and commits the records they complete. */
-  private writeOut(buf: Buffer, length: number): void {
-    if (this.failure !== null || this.fd === null) return;
-    try {
-      writeAll(this.fd, buf, length);
-      this.written += length;
-      this.index.commit(this.summary.count, this.written);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      this.failure = new CaptureError("WRITE_FAILED", this.file, `${this.file}: write failed: ${reason}`, {
-        cause: err,
-      });
-    }
-  }
-}
-
-function copyInto(target: Buffer, at: number, data: Uint8Array): number {
-  target.set(data, at);
-  return data.byteLength;
-}
-
-function describeEvent(e: TimelineEvent): string {
-  const what = e.kind === "data" ? `data ${String(e.dir)}` : e.kind === "lifecycle" ? String(e.event) : String(e.level);
-  return `${e.kind} event (${what}) seq ${e.seq} on conn ${e.conn}`;
 }

@@ -1,12 +1,14 @@
 /**
  * A session's recorder: numbers every event of the session's timeline, appends it to the session's capture file,
  * and keeps the most recent events in memory so that what the renderer looks at most (the live tail) needs no disk
- * read. Memory is bounded whatever the session's length: the window is capped by events and by bytes, the
- * capture writer's buffer by FLUSH_BYTES, the index is sparse.
+ * read. Memory is bounded whatever the session's length: the window is capped by events and by bytes, the capture
+ * writer's queue by MAX_QUEUED_BYTES, the index is sparse.
  */
 import { performance } from "node:perf_hooks";
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
-import { CaptureError, CaptureReader, CaptureWriter, type CaptureMeta } from "./capture-file.ts";
+import { CaptureError, CaptureReader, RECORD_OVERHEAD, type CaptureMeta } from "./capture-file.ts";
+import { CaptureWriter, type CaptureWriterOptions } from "./capture-writer.ts";
+import { EventWindow } from "./event-window.ts";
 import type { ChangeNotifier } from "./notifier.ts";
 
 const ENGINE_START = process.hrtime.bigint();
@@ -32,10 +34,15 @@ export const READ_MAX_BYTES = 32 * 1024 * 1024;
 export interface RecorderOptions {
   /** The window keeps at most this many of the latest events (default WINDOW_EVENTS, at least 1) ... */
   windowEvents?: number;
-  /** ... and at most this many bytes of them, counted as their size in the file (default WINDOW_BYTES). */
+  /**
+   * ... and at most this many bytes of them (default WINDOW_BYTES), each counted as its size in the file, a data
+   * event as its bytes plus RECORD_OVERHEAD (also when the file holds it as "data again").
+   */
   windowBytes?: number;
   /** Told of every append, as `notifier.touch(session, count)`. */
   changes?: { notifier: ChangeNotifier; session: string };
+  /** How the capture file is written (the bound of its write queue). */
+  writer?: CaptureWriterOptions;
 }
 
 /** A recorder's figures, for the session list and the status bar. */
@@ -61,18 +68,11 @@ export interface RecorderStats {
 /**
  * Records one session. Created when the session starts (`create`) or to continue a saved capture (`open`); the
  * session owns it and closes it when the session ends. `append` is the hot path (every chunk): synchronous, O(1)
- * amortized beyond copying the bytes.
+ * amortized beyond copying the bytes into the capture writer's batch and the window's ring (once each, however
+ * often the same chunk is appended); the disk is written off the event loop.
  */
 export class Recorder {
-  private readonly ring: (TimelineEvent | undefined)[];
-  private readonly ringBytes: Float64Array;
-  private readonly windowBytesMax: number;
-  /** Ring slot of the window's oldest event. */
-  private head = 0;
-  private windowLength = 0;
-  private windowSize = 0;
-  /** seq of the window's oldest event. */
-  private windowStart: number;
+  private readonly window: EventWindow;
   private closed = false;
 
   private constructor(
@@ -84,10 +84,7 @@ export class Recorder {
     private readonly options: RecorderOptions,
   ) {
     const events = Math.max(1, Math.trunc(options.windowEvents ?? WINDOW_EVENTS));
-    this.ring = new Array<TimelineEvent | undefined>(events).fill(undefined);
-    this.ringBytes = new Float64Array(events);
-    this.windowBytesMax = options.windowBytes ?? WINDOW_BYTES;
-    this.windowStart = writer.count;
+    this.window = new EventWindow(writer.count, events, Math.max(0, options.windowBytes ?? WINDOW_BYTES));
   }
 
   /**
@@ -95,11 +92,11 @@ export class Recorder {
    * the engine's `timeOrigin`.
    */
   static async create(file: string, meta: Record<string, unknown>, options: RecorderOptions = {}): Promise<Recorder> {
-    const writer = CaptureWriter.create(file, { ...meta, timeOrigin: engineTimeOrigin });
+    const writer = CaptureWriter.create(file, { ...meta, timeOrigin: engineTimeOrigin }, options.writer);
     try {
       return new Recorder(writer, await CaptureReader.follow(writer), 0, 0, options);
     } catch (err) {
-      writer.close();
+      await writer.close();
       throw err;
     }
   }
@@ -113,7 +110,7 @@ export class Recorder {
   static async open(file: string, options: RecorderOptions = {}): Promise<Recorder> {
     const reader = await CaptureReader.open(file);
     try {
-      const writer = CaptureWriter.resume(reader);
+      const writer = CaptureWriter.resume(reader, options.writer);
       const axisShift = (engineTimeOrigin - reader.meta.timeOrigin) * 1000;
       const offset = Math.max(axisShift, (reader.summary.lastT ?? -Infinity) - monotonicMicros());
       return new Recorder(writer, reader, offset, reader.lostBytes, options);
@@ -139,9 +136,13 @@ export class Recorder {
   }
 
   /**
-   * Numbers `e`, records it and returns the recorded event (a new object; data bytes copied, so the caller may
-   * reuse its buffer). Synchronous; the event is in the file within FLUSH_INTERVAL_MS. A disk failure doesn't
-   * throw (see `stats().error`); a closed recorder or an event the format can't hold (conn outside u32) does.
+   * Numbers `e`, records it and returns the recorded event (a new object holding `e.data` itself). Takes ownership
+   * of a data event's bytes: the caller must never change them afterwards (the engine's chunks are fresh Buffers from
+   * a socket or copies from the sandbox; a buffer that is reused must be copied before it is appended). That is what
+   * lets appending the same chunk again, as a proxy does when it forwards what it received, cost no second copy in
+   * memory or on disk. Synchronous; the event is on its way to the file within FLUSH_INTERVAL_MS. A disk failure
+   * doesn't throw (see `stats().error`); a closed recorder or an event the format can't hold (conn outside u32)
+   * does.
    */
   append(e: NewTimelineEvent): TimelineEvent {
     if (this.closed) throw new CaptureError("CLOSED", this.file, `${this.file}: recorder is closed`);
@@ -150,7 +151,7 @@ export class Recorder {
     let event: TimelineEvent;
     switch (e.kind) {
       case "data":
-        event = { seq, t, conn: e.conn, kind: "data", dir: e.dir, data: new Uint8Array(e.data) };
+        event = { seq, t, conn: e.conn, kind: "data", dir: e.dir, data: e.data };
         break;
       case "lifecycle":
         event = { seq, t, conn: e.conn, kind: "lifecycle", event: e.event, detail: e.detail };
@@ -160,27 +161,28 @@ export class Recorder {
         break;
     }
     const size = this.writer.append(event);
-    this.remember(event, size);
+    this.window.add(event, event.kind === "data" ? RECORD_OVERHEAD + event.data.byteLength : size);
     this.options.changes?.notifier.touch(this.options.changes.session, seq + 1);
     return event;
   }
 
   /**
    * Events `from` .. `from + count - 1`, clamped to the timeline, in order: from memory when they are in the
-   * window, else from the file (flushing first if they are still buffered). Fewer than asked only past
-   * READ_MAX_BYTES of payload. Rejects with CaptureError WRITE_FAILED if they never reached a failed file.
+   * window, else from the file (waiting for the ones still on their way to it). Fewer than asked only past
+   * READ_MAX_BYTES of payload. Rejects with CaptureError WRITE_FAILED if they never reached a failed file. Two events
+   * of a forwarded chunk may share one byte array: treat the bytes as read-only.
    */
   async read(from: number, count: number): Promise<TimelineEvent[]> {
     if (this.closed) throw new CaptureError("CLOSED", this.file, `${this.file}: recorder is closed`);
     const total = this.count;
     const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
     const end = Math.min(total, start + Math.max(0, Math.trunc(count) || 0));
-    const windowStart = this.windowStart;
+    const windowStart = this.window.start;
     // Taken now: by the time the file answers, the window may have moved on.
-    const tail = this.windowSlice(Math.max(start, windowStart), end);
+    const tail = this.window.slice(Math.max(start, windowStart), end);
     if (start >= windowStart) return takeWithin(tail, READ_MAX_BYTES, []);
     const fileEnd = Math.min(end, windowStart);
-    if (this.writer.index.count < fileEnd) this.flush();
+    if (this.writer.index.count < fileEnd) await this.flush();
     const head = await this.reader.read(start, fileEnd - start, READ_MAX_BYTES);
     if (head.length < fileEnd - start) return head;
     return takeWithin(tail, READ_MAX_BYTES - payloadBytes(head), head);
@@ -197,52 +199,26 @@ export class Recorder {
       lastT: s.lastT,
       fileBytes: this.writer.size,
       lostBytes: this.lostBytes,
-      window: { from: this.windowStart, events: this.windowLength, bytes: this.windowSize },
+      window: { from: this.window.start, events: this.window.length, bytes: this.window.size },
       error: this.writer.error?.message ?? null,
     };
   }
 
-  /** Writes out everything appended. Throws CaptureError WRITE_FAILED if the file can't take it. */
-  flush(): void {
-    this.writer.flush();
+  /** Writes out everything appended so far. Rejects with CaptureError WRITE_FAILED if the file can't take it. */
+  async flush(): Promise<void> {
+    await this.writer.flush();
     if (this.writer.error !== null) throw this.writer.error;
   }
 
-  /** Writes out everything and closes the file; waits for reads in flight. Idempotent. */
+  /**
+   * Writes out everything and closes the file; waits for reads in flight. Idempotent. Doesn't reject for a failed
+   * disk (that is in `stats().error`).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.writer.close();
+    await this.writer.close();
     await this.reader.close();
-  }
-
-  /** Adds the newest event to the window, dropping the oldest past either bound. */
-  private remember(event: TimelineEvent, size: number): void {
-    const capacity = this.ring.length;
-    if (this.windowLength === capacity) this.forgetOldest();
-    const slot = (this.head + this.windowLength) % capacity;
-    this.ring[slot] = event;
-    this.ringBytes[slot] = size;
-    this.windowLength += 1;
-    this.windowSize += size;
-    while (this.windowSize > this.windowBytesMax && this.windowLength > 0) this.forgetOldest();
-  }
-
-  private forgetOldest(): void {
-    this.windowSize -= this.ringBytes[this.head]!;
-    this.ring[this.head] = undefined;
-    this.head = (this.head + 1) % this.ring.length;
-    this.windowLength -= 1;
-    this.windowStart += 1;
-  }
-
-  /** Window events `from` .. `end - 1` (both within the window). */
-  private windowSlice(from: number, end: number): TimelineEvent[] {
-    const events: TimelineEvent[] = [];
-    for (let seq = from; seq < end; seq += 1) {
-      events.push(this.ring[(this.head + seq - this.windowStart) % this.ring.length]!);
-    }
-    return events;
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Recording overhead (issue 3's goal: at most 15% of throughput lost at 64 KiB writes). A proxy session forwards an
  * echo stream between a load worker and an echo server on 127.0.0.1; the same session code runs once recording to a
- * real capture file (both legs, both directions: four copies of every byte) and once with a timeline that keeps
- * nothing. Rounds alternate; medians are printed with the ratio.
+ * real capture file (both legs, both directions: four records of every chunk, the two forwarded ones written as
+ * "data again" references) and once with a timeline that keeps nothing. Rounds alternate; medians are printed with
+ * the ratio.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -1,0 +1,373 @@
+/**
+ * Appends records to one capture file (format in capture-file.ts) without making the event loop wait for the disk:
+ * `append` encodes into a batch buffer on the main thread, and full batches go to the capture thread
+ * (capture-thread.ts), which computes the CRCs and writes them. What stays on the main thread per record is its head
+ * and one copy of its bytes into the batch; a chunk appended again unchanged (a proxy forwarding what it received) is
+ * not copied at all but written as a 12-byte "data again" record.
+ */
+import * as fs from "node:fs";
+import { performance } from "node:perf_hooks";
+import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
+import {
+  CAPTURE_VERSION,
+  CaptureError,
+  CaptureIndex,
+  DATA_AGAIN_PAYLOAD,
+  describeEvent,
+  emptySummary,
+  encodeHeader,
+  eventCode,
+  jsonPayload,
+  kindInVersion,
+  MAX_PAYLOAD,
+  RECORD_HEAD,
+  RECORD_KIND,
+  RECORD_OVERHEAD,
+  summarize,
+  writeDataAgain,
+  writeRecordHead,
+  type CaptureMeta,
+  type CaptureReader,
+  type CaptureSummary,
+} from "./capture-file.ts";
+import { CaptureChannel } from "./capture-thread.ts";
+
+/**
+ * A writer hands its batch to the capture thread once it holds this much or the next record doesn't fit (and on its
+ * timer, and on flush/close). Also the size of a batch buffer.
+ */
+export const FLUSH_BYTES = 4 * 1024 * 1024;
+/** ... and never keeps an appended record in its batch for longer than this. */
+export const FLUSH_INTERVAL_MS = 250;
+/**
+ * At most this many bytes (and batch buffers of FLUSH_BYTES) are handed to the capture thread and not yet written:
+ * past it the disk is slower than the traffic, and handing over the next batch waits (blocking the event loop,
+ * which slows the sockets down too). So a writer's buffers never take more than this plus one batch.
+ */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/**
+ * ... and a batch handed over longer ago than this is waited for before the next one, so that a slow disk can't
+ * stretch what a killed process loses: at most FLUSH_INTERVAL_MS in the batch plus this in the thread's queue.
+ */
+export const MAX_QUEUED_MS = 500;
+/** A chunk appended again (the same Uint8Array) is written as a "data again" record from this many bytes. */
+export const DATA_AGAIN_MIN_BYTES = 64;
+
+/** Batch buffers a writer keeps for reuse once the thread is done with them (beyond the one being filled). */
+const SPARE_BATCHES = 2;
+
+/** How a writer is set up. */
+export interface CaptureWriterOptions {
+  /** Bounds of the thread's queue for this file (default MAX_QUEUED_BYTES and MAX_QUEUED_MS). */
+  maxQueuedBytes?: number;
+  maxQueuedMs?: number;
+}
+
+/** A batch buffer, shared with the capture thread under its number. */
+interface Batch {
+  id: number;
+  bytes: Buffer;
+}
+
+/** A batch handed to the capture thread and not yet acknowledged. */
+interface QueuedBatch {
+  batch: Batch;
+  /** Records in the file once it is written, and the offset just past them. */
+  count: number;
+  end: number;
+  bytes: number;
+  /** performance.now() when handed over. */
+  handedAt: number;
+  /** flush() calls waiting for it. */
+  waiters: (() => void)[] | null;
+}
+
+/**
+ * Appends records to one capture file. `append` is synchronous and never waits for the disk unless the queue is past
+ * its bounds (MAX_QUEUED_BYTES, MAX_QUEUED_MS). A record reaches the capture thread when its batch passes
+ * FLUSH_BYTES, at most FLUSH_INTERVAL_MS after it was appended (an unref'd timer: it never keeps the process alive),
+ * or on flush()/close(); the thread writes it at once. A record becomes readable (committed to `index`) when the
+ * thread says it is written. A failed write is kept in `error`, never thrown from append: the writer stops writing
+ * and the caller carries on from memory. The owner must close() it.
+ *
+ * A chunk appended again (the same Uint8Array, as a proxy forwards what it received) is written as a reference to
+ * the record that holds its bytes, so the caller must not change a chunk's bytes once it is appended.
+ *
+ * Memory: the batch being filled, at most MAX_QUEUED_BYTES in the thread's queue, SPARE_BATCHES kept for reuse.
+ */
+export class CaptureWriter {
+  private readonly fd: number;
+  private readonly channel: CaptureChannel;
+  private readonly maxQueuedBytes: number;
+  private readonly maxQueuedBatches: number;
+  private readonly maxQueuedMs: number;
+  /** The batch being filled, and how much of it is. */
+  private batch: Batch;
+  private used = 0;
+  /** Offset in the file at which `batch` starts: everything before it has been handed to the thread. */
+  private batchOffset: number;
+  private readonly queue: QueuedBatch[] = [];
+  private queuedBytes = 0;
+  private readonly spares: Batch[] = [];
+  private batchesMade = 0;
+  /** performance.now() when the batch being filled got its first record. */
+  private batchStartedAt = 0;
+  /** Hands the batch over once it is FLUSH_INTERVAL_MS old; armed while a batch is being filled. */
+  private timer: NodeJS.Timeout | null = null;
+  private failure: CaptureError | null = null;
+  private closing: Promise<void> | null = null;
+  /** The last chunk whose bytes went into the file, and its seq: a "data again" record may name it. */
+  private lastData: Uint8Array | null = null;
+  private lastDataSeq = 0;
+
+  private constructor(
+    /** The capture file. */
+    readonly file: string,
+    fd: number,
+    /** The header's meta. */
+    readonly meta: CaptureMeta,
+    /** The file's format version: CAPTURE_VERSION for a new capture, or that of the one continued. */
+    readonly version: number,
+    /** Where the records are; readers following this writer share it. */
+    readonly index: CaptureIndex,
+    /** Totals over every record appended, queued ones included. */
+    readonly summary: CaptureSummary,
+    options: CaptureWriterOptions,
+  ) {
+    this.fd = fd;
+    this.batchOffset = index.end;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
+    this.maxQueuedBatches = Math.max(1, Math.floor(this.maxQueuedBytes / FLUSH_BYTES));
+    this.maxQueuedMs = options.maxQueuedMs ?? MAX_QUEUED_MS;
+    this.channel = new CaptureChannel(fd, (error) => this.written(error));
+    this.batch = this.newBatch(FLUSH_BYTES);
+  }
+
+  /** Creates `file` (which must not exist: a capture is never overwritten) and writes its header. */
+  static create(file: string, meta: CaptureMeta, options: CaptureWriterOptions = {}): CaptureWriter {
+    const header = encodeHeader(meta);
+    const fd = fs.openSync(file, "ax");
+    try {
+      for (let done = 0; done < header.length;) done += fs.writeSync(fd, header, done, header.length - done);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    const index = new CaptureIndex(header.length);
+    return new CaptureWriter(file, fd, meta, CAPTURE_VERSION, index, emptySummary(), options);
+  }
+
+  /**
+   * Continues the capture `reader` opened (with CaptureReader.open): cuts off the tail it found torn, then appends
+   * after its last valid record, numbering on, in the file's own format version. The reader stays usable and
+   * follows this writer from now on.
+   */
+  static resume(reader: CaptureReader, options: CaptureWriterOptions = {}): CaptureWriter {
+    if (reader.following) throw new TypeError("CaptureWriter.resume: the reader already follows a writer");
+    if (reader.version > CAPTURE_VERSION) {
+      throw new CaptureError(
+        "NEWER_VERSION",
+        reader.file,
+        `${reader.file} is in capture format ${reader.version}; only formats up to ${CAPTURE_VERSION} can be appended to`,
+      );
+    }
+    if (reader.lostBytes > 0) fs.truncateSync(reader.file, reader.index.end);
+    const fd = fs.openSync(reader.file, "a");
+    const summary = { ...reader.summary };
+    return new CaptureWriter(reader.file, fd, reader.meta, reader.version, reader.index, summary, options);
+  }
+
+  /** Records appended so far (the next record's seq). */
+  get count(): number {
+    return this.summary.count;
+  }
+
+  /** Size of the file once everything appended is written. */
+  get size(): number {
+    return this.batchOffset + this.used;
+  }
+
+  /** Bytes handed to the capture thread and not yet written. */
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
+  /** The write that failed, if one did: nothing appended since is in the file. */
+  get error(): CaptureError | null {
+    return this.failure;
+  }
+
+  /**
+   * Appends `e`, whose `seq` must be `count`. Synchronous, amortized O(size of the event); takes ownership of a data
+   * event's bytes (see the class comment). Returns the bytes the record takes in the file. Throws CaptureError
+   * INVALID_EVENT (before changing anything) for a wrong seq, a connection number outside u32, an unknown event
+   * code or a payload too large for the format, CLOSED once close() was called.
+   */
+  append(e: TimelineEvent): number {
+    if (this.closing !== null) throw new CaptureError("CLOSED", this.file, `${this.file}: writer is closed`);
+    const code = eventCode(e);
+    if (e.seq !== this.summary.count || code === undefined || !(e.conn >>> 0 === e.conn)) {
+      throw new CaptureError("INVALID_EVENT", this.file, `${this.file}: can't record ${describeEvent(e)}`);
+    }
+    if (e.kind === "data") return this.appendData(e, code);
+    const json = jsonPayload(e);
+    this.checkPayload(json.length * 3);
+    const kind = RECORD_KIND[e.kind];
+    if (this.failure !== null) return this.counted(e.t, kind, code, 0, RECORD_OVERHEAD + Buffer.byteLength(json));
+    const p = this.reserve(RECORD_OVERHEAD + json.length * 3);
+    const payloadBytes = this.batch.bytes.write(json, p + RECORD_HEAD, "utf8");
+    writeRecordHead(this.batch.bytes, p, kind, code, e, payloadBytes);
+    return this.appended(e.t, kind, code, 0, RECORD_OVERHEAD + payloadBytes);
+  }
+
+  private appendData(e: DataEvent, code: number): number {
+    const bytes = e.data.byteLength;
+    this.checkPayload(bytes);
+    const again =
+      e.data === this.lastData && bytes >= DATA_AGAIN_MIN_BYTES && kindInVersion(RECORD_KIND.dataAgain, this.version);
+    const kind = again ? RECORD_KIND.dataAgain : RECORD_KIND.data;
+    const size = RECORD_OVERHEAD + (again ? DATA_AGAIN_PAYLOAD : bytes);
+    if (this.failure !== null) return this.counted(e.t, kind, code, bytes, size);
+    const p = this.reserve(size);
+    const target = this.batch.bytes;
+    if (again) {
+      writeDataAgain(target, p + RECORD_HEAD, this.lastDataSeq, bytes);
+    } else {
+      // fill, not set: set into shared memory is V8's element-by-element copy, several times slower than memcpy.
+      target.fill(e.data, p + RECORD_HEAD, p + RECORD_HEAD + bytes);
+      this.lastData = e.data;
+      this.lastDataSeq = e.seq;
+    }
+    writeRecordHead(target, p, kind, code, e, size - RECORD_OVERHEAD);
+    return this.appended(e.t, kind, code, bytes, size);
+  }
+
+  /**
+   * Hands everything appended to the capture thread and resolves once it is written (or failed: check `error`).
+   * Never rejects.
+   */
+  flush(): Promise<void> {
+    this.handOver();
+    const last = this.queue.at(-1);
+    if (last === undefined) return Promise.resolve();
+    return new Promise((resolve) => (last.waiters ??= []).push(resolve));
+  }
+
+  /** Writes out everything appended and closes the file. Idempotent; append() throws from the moment it is called. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    await this.flush();
+    this.channel.close();
+    fs.closeSync(this.fd);
+  }
+
+  private checkPayload(bytes: number): void {
+    if (bytes > MAX_PAYLOAD) {
+      throw new CaptureError("INVALID_EVENT", this.file, `${this.file}: event of ${bytes} bytes is too large`);
+    }
+  }
+
+  /** Where a record of at most `size` bytes goes in `batch`; a record larger than a batch gets a buffer of its own. */
+  private reserve(size: number): number {
+    if (this.used + size > this.batch.bytes.length) this.handOver();
+    if (size > this.batch.bytes.length) {
+      if (this.spares.length < SPARE_BATCHES) this.spares.push(this.batch);
+      else this.channel.unshare(this.batch.id);
+      this.batch = this.newBatch(size);
+    }
+    return this.used;
+  }
+
+  /** A new batch buffer of `size` bytes, shown to the capture thread. */
+  private newBatch(size: number): Batch {
+    const buffer = new SharedArrayBuffer(size);
+    const batch = { id: this.batchesMade++, bytes: Buffer.from(buffer) };
+    this.channel.share(batch.id, buffer);
+    return batch;
+  }
+
+  /** A batch buffer to fill next: a spare, or a new one while fewer than the queue's bound are in flight. */
+  private nextBatch(): Batch {
+    while (this.spares.length === 0 && this.queue.length >= this.maxQueuedBatches) this.channel.waitForOne();
+    return this.spares.pop() ?? this.newBatch(FLUSH_BYTES);
+  }
+
+  /** Notes the record just encoded at `used`, and hands the batch over if it is full enough. */
+  private appended(t: number, kind: number, code: number, dataBytes: number, size: number): number {
+    if (this.used === 0) {
+      this.batchStartedAt = performance.now();
+      // One timer at a time, left armed across batches: under heavy traffic it wakes every FLUSH_INTERVAL_MS to
+      // find a young batch, instead of being set and cleared for every batch.
+      this.timer ??= setTimeout(this.handOverOnTimer, FLUSH_INTERVAL_MS).unref();
+    }
+    this.index.note(this.batchOffset + this.used);
+    this.used += size;
+    summarize(this.summary, t, kind, code, dataBytes);
+    if (this.used >= FLUSH_BYTES) this.handOver();
+    return size;
+  }
+
+  /** Counts a record that won't be written (the file failed). */
+  private counted(t: number, kind: number, code: number, dataBytes: number, size: number): number {
+    summarize(this.summary, t, kind, code, dataBytes);
+    return size;
+  }
+
+  /** Hands over the batch being filled once it is FLUSH_INTERVAL_MS old. */
+  private readonly handOverOnTimer = (): void => {
+    this.timer = null;
+    if (this.used === 0 || this.closing !== null) return;
+    const age = performance.now() - this.batchStartedAt;
+    if (age < FLUSH_INTERVAL_MS) this.timer = setTimeout(this.handOverOnTimer, FLUSH_INTERVAL_MS - age).unref();
+    else this.handOver();
+  };
+
+  /** Hands the batch to the capture thread, once the queue is within its bounds. */
+  private handOver(): void {
+    const bytes = this.used;
+    if (bytes === 0) return;
+    this.used = 0;
+    if (this.failure !== null) return; // the file takes nothing more
+    this.waitForQueue(bytes);
+    const batch = this.batch;
+    const end = this.batchOffset + bytes;
+    this.queue.push({ batch, count: this.summary.count, end, bytes, handedAt: performance.now(), waiters: null });
+    this.queuedBytes += bytes;
+    this.batchOffset = end;
+    this.channel.send(batch.id, bytes);
+    this.batch = this.nextBatch();
+  }
+
+  /**
+   * Blocks while adding `bytes` would pass MAX_QUEUED_BYTES (or its number of batches), or the oldest batch queued
+   * is past MAX_QUEUED_MS.
+   */
+  private waitForQueue(bytes: number): void {
+    while (this.queue.length > 0) {
+      const full = this.queuedBytes + bytes > this.maxQueuedBytes || this.queue.length >= this.maxQueuedBatches;
+      if (!full && performance.now() - this.queue[0]!.handedAt < this.maxQueuedMs) return;
+      this.channel.waitForOne();
+    }
+  }
+
+  /** The thread's answer for the oldest queued batch: commits its records, or keeps why it failed. */
+  private written(error: string | null): void {
+    const queued = this.queue.shift();
+    if (queued === undefined) return;
+    this.queuedBytes -= queued.bytes;
+    if (error !== null) {
+      this.failure ??= new CaptureError("WRITE_FAILED", this.file, `${this.file}: write failed: ${error}`);
+    } else if (this.failure === null) {
+      this.index.commit(queued.count, queued.end);
+    }
+    const reusable = queued.batch.bytes.length === FLUSH_BYTES; // not a large record's own buffer
+    if (reusable && this.spares.length < SPARE_BATCHES) this.spares.push(queued.batch);
+    else this.channel.unshare(queued.batch.id);
+    for (const resolve of queued.waiters ?? []) resolve();
+  }
+}
