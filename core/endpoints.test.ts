@@ -48,6 +48,7 @@ import {
 import { ClientFactory, Factory, Protocol } from "./protocol.ts";
 import { reactor } from "./reactor.ts";
 import { MemoryListeningPort, MemoryReactor, StringTransport, type MemoryConnector } from "./testing.ts";
+import { Echo } from "./protocols/wire.ts";
 
 const fixtures = path.join(import.meta.dirname, "../tests/fixtures/tls");
 const fixture = (name: string) => path.join(fixtures, name);
@@ -105,12 +106,6 @@ class TestFactory extends ClientFactory {
     const p = new TestProtocol();
     this.built.push(p);
     return p;
-  }
-}
-
-class Echo extends Protocol {
-  override dataReceived(data: Bytes): void {
-    this.transport.write(data);
   }
 }
 

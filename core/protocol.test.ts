@@ -4,18 +4,13 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { IPv4Address, type Address } from "./address.ts";
 import { ConnectionDone } from "./errors.ts";
-import type { Bytes, ITransport } from "./interfaces.ts";
+import type { ITransport } from "./interfaces.ts";
 import { formatEvent, globalLogPublisher } from "./logger.ts";
 import { BaseProtocol, ClientFactory, Factory, Protocol, ServerFactory, connectionDone } from "./protocol.ts";
 import { StringTransport } from "./testing.ts";
+import { Echo } from "./protocols/wire.ts";
 
 const addr = new IPv4Address("TCP", "127.0.0.1", 12345);
-
-class Echo extends Protocol {
-  override dataReceived(data: Bytes): void {
-    this.transport.write(data);
-  }
-}
 
 describe("Factory.buildProtocol", () => {
   it("instantiates `protocol` and sets its factory", () => {

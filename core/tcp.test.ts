@@ -2,9 +2,8 @@
  * The reactor's TCP transports over real sockets on 127.0.0.1 (ported from Twisted's test/test_tcp.py and
  * internet/test/test_tcp.py).
  */
-import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { deferred, listenLocal, waitFor } from "../tests/helpers/net.ts";
+import { deferred, freePort, listenLocal, waitFor } from "../tests/helpers/net.ts";
 import { IPv4Address, type Address } from "./address.ts";
 import {
   AlreadyConnectingError,
@@ -22,6 +21,7 @@ import type { Bytes, IConnector, IHalfCloseableProtocol, IPushProducer } from ".
 import { ClientFactory, Factory, Protocol, ServerFactory } from "./protocol.ts";
 import { reactor } from "./reactor.ts";
 import type { Connection, ListeningPort } from "./tcp.ts";
+import { Echo } from "./protocols/wire.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -96,21 +96,6 @@ class RecordingClientFactory extends ClientFactory {
   override clientConnectionLost(_c: IConnector, reason: Error): void {
     this.events.push("clientConnectionLost");
     this.lostDone.resolve(reason);
-  }
-}
-
-/** A port number nobody listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-class Echo extends Protocol {
-  override dataReceived(data: Bytes): void {
-    this.transport.write(data);
   }
 }
 
@@ -231,7 +216,7 @@ describe("client connections", () => {
 
   it("reports a refused connection as ConnectionRefusedError (connectionRefusedErrorNumber)", async () => {
     const cf = new RecordingClientFactory();
-    reactor.connectTCP("127.0.0.1", await closedPort(), cf);
+    reactor.connectTCP("127.0.0.1", await freePort(), cf);
     const reason = await cf.failed.promise;
     expect(reason).toBeInstanceOf(ConnectionRefusedError);
     expect(reason.message).toMatch(/ECONNREFUSED/);
@@ -240,7 +225,7 @@ describe("client connections", () => {
 
   it("the same connector can connect again after a failure and after a loss (connectorIdentity, reconnect)", async () => {
     const cf = new RecordingClientFactory();
-    const portNumber = await closedPort();
+    const portNumber = await freePort();
     const connector = reactor.connectTCP("127.0.0.1", portNumber, cf);
     await cf.failed.promise;
     expect(connector.state).toBe("disconnected");

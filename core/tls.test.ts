@@ -10,6 +10,7 @@ import { ConnectionDone, SSLError } from "./errors.ts";
 import type { Bytes, IConnector } from "./interfaces.ts";
 import { ClientFactory, Factory, Protocol } from "./protocol.ts";
 import { reactor } from "./reactor.ts";
+import { Echo } from "./protocols/wire.ts";
 
 const dir = path.join(import.meta.dirname, "../tests/fixtures/tls");
 const read = (name: string) => fs.readFileSync(path.join(dir, name));
@@ -19,12 +20,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-class Echo extends Protocol {
-  override dataReceived(data: Bytes): void {
-    this.transport.write(data);
-  }
-}
 
 class Client extends Protocol {
   got = "";

@@ -5,9 +5,10 @@ import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Factory, Protocol, reactor, type Bytes, type IProtocol } from "../../core/index.ts";
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
-import { listenLocal, waitFor } from "../../tests/helpers/net.ts";
+import { freePort, listenLocal, waitFor } from "../../tests/helpers/net.ts";
 import { EngineError } from "./errors.ts";
 import { rawProtocols, Session, type ProtocolProvider, type SessionKind } from "./session.ts";
+import { Echo } from "../../core/protocols/wire.ts";
 
 /** The simplest real timeline: events in an array, numbered as they come. */
 class ArrayTimeline {
@@ -56,12 +57,6 @@ function session(
   return { s, timeline };
 }
 
-class Echo extends Protocol {
-  override dataReceived(data: Bytes): void {
-    this.transport.write(data);
-  }
-}
-
 async function echoServer(): Promise<number> {
   const { port, portNumber } = await listenLocal(Factory.forProtocol(Echo));
   cleanups.push(() => port.stopListening());
@@ -95,14 +90,6 @@ const inProcess: ProtocolProvider = {
   create: (protocol): IProtocol =>
     protocol === "upper" ? new Upper() : protocol === "greet" ? new Greet() : new Passthrough(),
 };
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe("client sessions", () => {
   it("connects, sends, records both directions and the lifecycle", async () => {
@@ -141,7 +128,7 @@ describe("client sessions", () => {
 
   it("a refused connection fails with the core's reason, recorded", async () => {
     const { s, timeline } = session("client");
-    const port = await closedPort();
+    const port = await freePort();
     const err = await s.startClient({ host: "127.0.0.1", port }, null).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect((err as EngineError).code).toBe("ConnectionRefusedError");
@@ -361,7 +348,7 @@ describe("proxies", () => {
 
   it("closes the client leg when the upstream refuses", async () => {
     const { s, timeline } = session("proxy");
-    await s.startProxy({ port: 0 }, { host: "127.0.0.1", port: await closedPort() }, null, null);
+    await s.startProxy({ port: 0 }, { host: "127.0.0.1", port: await freePort() }, null, null);
     const port = Number(s.info().listeningOn!.split(":")[1]);
     await new Promise<void>((resolve) => {
       const c = net.connect({ host: "127.0.0.1", port });

@@ -16,6 +16,7 @@ import { compileProtocol } from "./compiler.ts";
 import type { HttpClient } from "./templates/http.ts";
 import type { RespClient } from "./templates/resp.ts";
 import { Workspace } from "./workspace.ts";
+import { freePort } from "../../tests/helpers/net.ts";
 
 let root: string;
 let workspace: Workspace;
@@ -299,12 +300,3 @@ describe("RESP client template against redis-server", () => {
     expect(client.transport.disconnecting).toBe(false);
   });
 });
-
-/** A TCP port free on 127.0.0.1 right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

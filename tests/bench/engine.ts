@@ -8,20 +8,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Factory, Protocol, reactor, type Bytes, type IPv4Address } from "../../core/index.ts";
+import { Factory, reactor, type IPv4Address } from "../../core/index.ts";
 import { rawProtocols, Session } from "../../main/engine/session.ts";
 import { Recorder } from "../../main/recording/recorder.ts";
 import type { NewTimelineEvent } from "../../preload/timeline.ts";
 import { runLoad } from "./load.ts";
+import { Echo } from "../../core/protocols/wire.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const TOTAL = 256 * 1024 * 1024;
-
-class Echo extends Protocol {
-  override dataReceived(data: Bytes): void {
-    this.transport.write(data);
-  }
-}
 
 /** A timeline that counts and keeps nothing: the baseline. */
 class NullTimeline {

@@ -13,11 +13,11 @@ import * as net from "node:net";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import type { IPv4Address } from "../../core/address.ts";
-import type { Bytes } from "../../core/interfaces.ts";
-import { Factory, Protocol } from "../../core/protocol.ts";
+import { Factory } from "../../core/protocol.ts";
 import { LineOnlyReceiver, LineReceiver } from "../../core/protocols/basic.ts";
 import { reactor } from "../../core/reactor.ts";
 import { runLoad } from "./load.ts";
+import { Echo } from "../../core/protocols/wire.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PASSTHROUGH_BYTES = 256 * 1024 * 1024;
@@ -56,12 +56,6 @@ async function coreServer(factory: Factory): Promise<Server> {
 }
 
 // --- 1. passthrough -------------------------------------------------------------------------------------------
-
-class Echo extends Protocol {
-  override dataReceived(data: Bytes): void {
-    this.transport.write(data);
-  }
-}
 
 async function passthrough(server: Server): Promise<number> {
   const r = await runLoad({ port: server.port, total: PASSTHROUGH_BYTES, chunk: 64 * 1024, mode: "echo" });

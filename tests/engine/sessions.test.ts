@@ -5,7 +5,7 @@
  */
 import * as net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Factory, Protocol, type Bytes } from "../../core/index.ts";
+import { Factory } from "../../core/index.ts";
 import {
   bytesOf,
   freePort,
@@ -17,6 +17,7 @@ import {
   type EngineUnderTest,
 } from "../helpers/engine.ts";
 import { listenLocal, waitFor } from "../helpers/net.ts";
+import { Echo } from "../../core/protocols/wire.ts";
 
 let t: EngineUnderTest;
 const cleanups: (() => unknown)[] = [];
@@ -27,12 +28,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   await t.close();
 });
-
-class Echo extends Protocol {
-  override dataReceived(data: Bytes): void {
-    this.transport.write(data);
-  }
-}
 
 async function echoServer(): Promise<number> {
   const { port, portNumber } = await listenLocal(Factory.forProtocol(Echo));

@@ -90,14 +90,8 @@ function describe(e: TimelineEvent): string {
   return `${e.conn} log ${e.text}`;
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+import { freePort } from "./net.ts";
+export { freePort };
 
 export const REDIS_SERVER = "/usr/bin/redis-server";
 

@@ -1,6 +1,7 @@
 /**
  * Helpers for tests over real sockets on 127.0.0.1: listen on a free port, wait for a condition, collect events.
  */
+import * as net from "node:net";
 import type { IProtocolFactory } from "../../core/interfaces.ts";
 import { reactor } from "../../core/reactor.ts";
 import type { ListeningPort } from "../../core/tcp.ts";
@@ -32,4 +33,13 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/** A TCP port on 127.0.0.1 that nobody listens on right now (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
