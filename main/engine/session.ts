@@ -365,16 +365,16 @@ export class Session {
       bytesOut += record.bytesOut;
       connections.push(record.info());
     }
-    if (this.kind === "client" && this.state === "connected" && connections.every((c) => c.state === "closed")) {
-      this.state = "closed";
-    }
+    // A client whose connection has ended shows as closed (derived: reconnecting makes it "connecting" again).
+    const ended =
+      this.kind === "client" && this.state === "connected" && connections.every((c) => c.state === "closed");
     return {
       id: this.id,
       kind: this.kind,
       name: this.name,
       target: this.target,
       ...(this.upstream !== undefined ? { upstream: this.upstream } : {}),
-      state: this.state,
+      state: ended ? "closed" : this.state,
       protocol: this.protocol,
       epochMs,
       ...(this.listeningOn !== undefined ? { listeningOn: this.listeningOn } : {}),
