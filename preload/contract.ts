@@ -108,9 +108,17 @@ export const ConnectionInfo = z.object({
 });
 export type ConnectionInfo = z.infer<typeof ConnectionInfo>;
 
+/**
+ * What a session is. Live ones: client, listener, proxy. Offline ones, made from traffic already recorded:
+ * "imported" (a conversation read from a pcap/pcapng file), "decode" (a protocol run over a recorded conversation as a
+ * passive decoder), and "replay" (one side of a recorded conversation sent again to a real peer; it is live).
+ */
+export const SessionKind = z.enum(["client", "listener", "proxy", "imported", "decode", "replay"]);
+export type SessionKind = z.infer<typeof SessionKind>;
+
 export const SessionInfo = z.object({
   id: z.string(),
-  kind: z.enum(["client", "listener", "proxy"]),
+  kind: SessionKind,
   name: z.string(),
   /** What it connects to or listens on, as the user would type it. */
   target: z.string(),
@@ -130,6 +138,8 @@ export const SessionInfo = z.object({
   events: z.number(),
   /** The last error ("ConnectionRefusedError: ..."). */
   error: z.string().optional(),
+  /** For imported, decode and replay sessions: where the traffic came from ("redis.pcapng, conversation 3"). */
+  source: z.string().optional(),
 });
 export type SessionInfo = z.infer<typeof SessionInfo>;
 
@@ -168,6 +178,69 @@ export const Profile = z.object({
 export type Profile = z.infer<typeof Profile>;
 
 const Bytes = z.instanceof(Uint8Array);
+
+/** The app's settings. */
+export const Settings = z.object({
+  /** The workspace folder in use (protocols, profiles, captures, exports). */
+  workspace: z.string(),
+  /** Where the workspace is unless the user moves it (a folder in the OS's documents folder). */
+  defaultWorkspace: z.string(),
+});
+export type Settings = z.infer<typeof Settings>;
+
+/** A TCP conversation found in an imported capture file. */
+export const ConversationSummary = z.object({
+  /** Its number in the capture, from 1, in the order conversations began. */
+  id: z.number(),
+  /** "192.168.0.2:51234" — the side that sent the first SYN (or, without a handshake, the first data). */
+  client: z.string(),
+  server: z.string(),
+  /** Wall-clock ms of its first packet, and how long it lasted. */
+  startMs: z.number(),
+  durationMs: z.number(),
+  packets: z.number(),
+  bytesToServer: z.number(),
+  bytesToClient: z.number(),
+  /** Whether the capture holds its whole life: the handshake and a close (FIN from both sides, or a RST). */
+  complete: z.boolean(),
+  /** What the reassembly met and what it means ("3 retransmitted segments dropped", "412 bytes missing at ..."). */
+  notes: z.array(z.string()),
+});
+export type ConversationSummary = z.infer<typeof ConversationSummary>;
+
+/** One exchange of a replay: what was sent, what the recording answered, what the peer answers now. */
+export const ReplayExchange = z.object({
+  index: z.number(),
+  /** The bytes sent in this exchange. */
+  sent: Bytes,
+  /** What the other side answered in the recording, and now. */
+  expected: Bytes,
+  actual: Bytes,
+  same: z.boolean(),
+  /** Offset of the first byte that differs (or where one answer ends early); null when the same. */
+  firstDifference: z.number().nullable(),
+});
+export type ReplayExchange = z.infer<typeof ReplayExchange>;
+
+export const ReplayReport = z.object({
+  state: z.enum(["running", "done", "failed"]),
+  /** Why it failed ("ConnectionRefusedError: ..."). */
+  error: z.string().optional(),
+  exchanges: z.array(ReplayExchange),
+  same: z.number(),
+  differing: z.number(),
+});
+export type ReplayReport = z.infer<typeof ReplayReport>;
+
+export const ResplitReport = z.object({
+  runs: z.number(),
+  seed: z.number(),
+  /** Whether every re-split run decoded exactly what the recorded chunking did. */
+  consistent: z.boolean(),
+  /** The runs that decoded something else, and the first difference of each. */
+  mismatches: z.array(z.object({ run: z.number(), message: z.string() })),
+});
+export type ResplitReport = z.infer<typeof ResplitReport>;
 const TimelineEventSchema = z.custom<TimelineEvent>(
   (v) => typeof v === "object" && v !== null && "seq" in v && "kind" in v,
 );
@@ -270,6 +343,99 @@ export const commands = {
   listProfiles: command("Saved connection profiles.", none, z.array(Profile)),
   saveProfile: command("Save (or replace) a connection profile.", Profile, ok),
   deleteProfile: command("Delete a connection profile.", z.object({ name: z.string() }), ok),
+  getSettings: command("The app's settings: where the workspace lives.", none, Settings),
+  setWorkspace: command(
+    "Use another workspace folder (created if missing). Running sessions go on; protocols are read from the new one.",
+    z.object({ path: z.string().trim().min(1, "the folder is empty: give a path") }),
+    Settings,
+  ),
+  exportPcapng: command(
+    "Export a session, or one connection of it, as a pcapng file that Wireshark and tshark open, into the workspace's exports folder.",
+    z.object({ session: sessionId, conn: conn.optional(), includeData: z.boolean().optional() }),
+    z.object({
+      path: z.string(),
+      packets: z.number(),
+      bytes: z.number(),
+      /** The file's bytes, when `includeData` was set (browser mode offers them as a download). */
+      data: Bytes.optional(),
+    }),
+  ),
+  importCapture: command(
+    "Read a pcap or pcapng file (tcpdump, tshark, Wireshark), reassemble its TCP streams and list the conversations.",
+    z
+      .object({
+        name: z.string().trim().min(1, "the file needs a name"),
+        data: Bytes.optional(),
+        path: z.string().optional(),
+      })
+      .strict()
+      .refine((a) => (a.data === undefined) !== (a.path === undefined), "give either the file's data or its path"),
+    z.object({
+      /** Names this import for openConversation. */
+      capture: z.string(),
+      name: z.string(),
+      format: z.enum(["pcap", "pcapng"]),
+      packets: z.number(),
+      conversations: z.array(ConversationSummary),
+      /** Packets skipped and why ("12 non-TCP packets"). */
+      warnings: z.array(z.string()),
+    }),
+  ),
+  openConversation: command(
+    "Open a conversation of an imported capture as a session.",
+    z.object({ capture: z.string().min(1), conversation: z.number().int().min(1) }),
+    SessionInfo,
+  ),
+  decode: command(
+    "Run a workspace protocol over a recorded or imported conversation as a passive decoder, on a deterministic clock at the original timing; optionally re-split the stream at random points to shake out framing bugs.",
+    z.object({
+      session: sessionId,
+      conn,
+      protocol: z.string().min(1, "choose a protocol file"),
+      /** "client": the protocol plays the client and reads what the server sent; "server": the reverse; "both": one instance per direction. */
+      side: z.enum(["client", "server", "both"]),
+      resplit: z
+        .object({
+          runs: z.number().int().min(1).max(1000, "at most 1,000 re-split runs"),
+          seed: z.number().int().min(0),
+        })
+        .optional(),
+      name: z.string().optional(),
+    }),
+    z.object({ session: SessionInfo, resplit: ResplitReport.optional() }),
+  ),
+  replay: command(
+    "Send one side of a recorded conversation again: the client side to a server (`target`), or the server side to a client that connects to a new listener (`listen`); the new answers are compared with the recorded ones.",
+    z
+      .object({
+        session: sessionId,
+        conn,
+        side: z.enum(["client", "server"]),
+        target: ClientTarget.optional(),
+        listen: ListenTarget.optional(),
+        name: z.string().optional(),
+      })
+      .superRefine((a, ctx) => {
+        if (a.side === "client" && a.target === undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: ["target"],
+            message: "replaying the client side needs a server to send it to",
+          });
+        if (a.side === "server" && a.listen === undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: ["listen"],
+            message: "replaying the server side needs a port to listen on",
+          });
+      }),
+    SessionInfo,
+  ),
+  replayReport: command(
+    "How a replay's answers compare with the recorded ones, exchange by exchange.",
+    z.object({ session: sessionId }),
+    ReplayReport,
+  ),
 } satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

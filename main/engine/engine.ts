@@ -532,6 +532,48 @@ export class Engine implements WirescopeService {
     return {};
   }
 
+  // --- issue 5 and 6 commands: being built this session; each helper replaces its own stubs ---------------------
+
+  private notYet(what: string): never {
+    throw new EngineError("not-implemented", `${what} is not built yet.`);
+  }
+
+  async getSettings(): Promise<CommandResult<"getSettings">> {
+    return this.notYet("getSettings");
+  }
+
+  async setWorkspace(_args: Parameters<WirescopeService["setWorkspace"]>[0]): Promise<CommandResult<"setWorkspace">> {
+    return this.notYet("setWorkspace");
+  }
+
+  async exportPcapng(_args: Parameters<WirescopeService["exportPcapng"]>[0]): Promise<CommandResult<"exportPcapng">> {
+    return this.notYet("exportPcapng");
+  }
+
+  async importCapture(
+    _args: Parameters<WirescopeService["importCapture"]>[0],
+  ): Promise<CommandResult<"importCapture">> {
+    return this.notYet("importCapture");
+  }
+
+  async openConversation(
+    _args: Parameters<WirescopeService["openConversation"]>[0],
+  ): Promise<CommandResult<"openConversation">> {
+    return this.notYet("openConversation");
+  }
+
+  async decode(_args: Parameters<WirescopeService["decode"]>[0]): Promise<CommandResult<"decode">> {
+    return this.notYet("decode");
+  }
+
+  async replay(_args: Parameters<WirescopeService["replay"]>[0]): Promise<CommandResult<"replay">> {
+    return this.notYet("replay");
+  }
+
+  async replayReport(_args: Parameters<WirescopeService["replayReport"]>[0]): Promise<CommandResult<"replayReport">> {
+    return this.notYet("replayReport");
+  }
+
   /** Graceful stop: sessions closed, captures flushed, listeners released, workers stopped. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -158,6 +158,80 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
   },
   saveProfile: { args: { name: "local redis", kind: "client", endpoint: "tcp:host=127.0.0.1:port=6379" }, result: {} },
   deleteProfile: { args: { name: "local redis" }, result: {} },
+  getSettings: {
+    args: {},
+    result: { workspace: "/home/u/Documents/Wirescope", defaultWorkspace: "/home/u/Documents/Wirescope" },
+  },
+  setWorkspace: {
+    args: { path: "/tmp/ws" },
+    result: { workspace: "/tmp/ws", defaultWorkspace: "/home/u/Documents/Wirescope" },
+  },
+  exportPcapng: {
+    args: { session: "s1", conn: 1, includeData: true },
+    result: {
+      path: "/tmp/ws/exports/s1.pcapng",
+      packets: 9,
+      bytes: 640,
+      data: new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]),
+    },
+  },
+  importCapture: {
+    args: { name: "redis.pcapng", data: new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]) },
+    result: {
+      capture: "c1",
+      name: "redis.pcapng",
+      format: "pcapng",
+      packets: 12,
+      conversations: [
+        {
+          id: 1,
+          client: "127.0.0.1:51234",
+          server: "127.0.0.1:6379",
+          startMs: 1_700_000_000_000,
+          durationMs: 12.5,
+          packets: 12,
+          bytesToServer: 14,
+          bytesToClient: 7,
+          complete: true,
+          notes: [],
+        },
+      ],
+      warnings: [],
+    },
+  },
+  openConversation: {
+    args: { capture: "c1", conversation: 1 },
+    result: { ...session, kind: "imported", state: "closed" },
+  },
+  decode: {
+    args: { session: "s1", conn: 1, protocol: "resp.ts", side: "client", resplit: { runs: 10, seed: 7 } },
+    result: {
+      session: { ...session, kind: "decode", state: "closed", source: "s1, connection 1" },
+      resplit: { runs: 10, seed: 7, consistent: true, mismatches: [] },
+    },
+  },
+  replay: {
+    args: { session: "s1", conn: 1, side: "client", target: { endpoint: "tcp:host=127.0.0.1:port=6379" } },
+    result: { ...session, kind: "replay" },
+  },
+  replayReport: {
+    args: { session: "s2" },
+    result: {
+      state: "done",
+      exchanges: [
+        {
+          index: 0,
+          sent: new Uint8Array([80]),
+          expected: new Uint8Array([43]),
+          actual: new Uint8Array([43]),
+          same: true,
+          firstDifference: null,
+        },
+      ],
+      same: 1,
+      differing: 0,
+    },
+  },
 };
 
 /**
