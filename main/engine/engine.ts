@@ -193,6 +193,24 @@ export class Engine implements WirescopeService {
     return entry;
   }
 
+  /**
+   * A session that shows recorded traffic (an imported conversation, a decode): a recorder and a Session without
+   * sockets, state "closed". The caller fills its timeline (offline.ts's recordConversation) and then calls
+   * `sessionsChanged`; its capture file is written like any session's, so it can be exported again.
+   */
+  private async createOfflineSession(
+    kind: "imported" | "decode",
+    name: string,
+    source: string,
+    epochMs: number,
+  ): Promise<SessionEntry> {
+    const entry = await this.createSession(kind, name, []);
+    entry.session.state = "closed";
+    entry.session.source = source;
+    entry.session.epochMs = epochMs;
+    return entry;
+  }
+
   /** Resolves a protocol reference: null (raw), a workspace file, or "template:<id>" (created in the workspace). */
   private async resolveProtocol(ref: string | null | undefined): Promise<string | null> {
     if (ref === null || ref === undefined || ref === "" || ref === "template:raw") return null;

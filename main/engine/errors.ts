@@ -35,3 +35,13 @@ export class ConnectionClosedError extends EngineError {
     super("connection-closed", `Connection ${conn} of session '${session}' is closed: can't ${what}. Reconnect first.`);
   }
 }
+
+/** A socket operation on a session that only shows recorded traffic (imported, decoded). */
+export class OfflineSessionError extends EngineError {
+  constructor(session: string, what: string) {
+    super(
+      "offline-session",
+      `Session '${session}' shows recorded traffic and has no sockets: can't ${what}. Replay it to send its bytes to a peer.`,
+    );
+  }
+}

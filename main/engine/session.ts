@@ -23,7 +23,7 @@ import type { ClientTarget, ConnectionInfo, ListenTarget, SessionInfo } from "..
 import type { LifecycleEvent, Leg } from "../../preload/timeline.ts";
 import type { ConnectRequest } from "../sandbox/host.ts";
 import type { SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
-import { ConnectionClosedError, EngineError, UnknownConnectionError } from "./errors.ts";
+import { ConnectionClosedError, EngineError, OfflineSessionError, UnknownConnectionError } from "./errors.ts";
 import { engineTimeOrigin as epochMs, monotonicMicros as nowMicros } from "../recording/recorder.ts";
 import {
   ConnectionRecord,
@@ -85,6 +85,10 @@ export class Session {
   serverProtocol: string | null = null;
   error: string | undefined;
   listeningOn: string | undefined;
+  /** For imported, decode and replay sessions: where the traffic came from. */
+  source: string | undefined;
+  /** Wall-clock ms at timeline time 0: the engine's start, or an imported capture's own epoch. */
+  epochMs = epochMs;
   readonly connections = new Map<number, ConnectionRecord>();
   private nextConn = 1;
   private port: IListeningPort | null = null;
@@ -111,7 +115,16 @@ export class Session {
     this.changed();
   }
 
-  private newConnection(leg: Leg): ConnectionRecord {
+  /** Whether this session only shows traffic recorded before (imported, decoded): it has no sockets. */
+  get offline(): boolean {
+    return this.kind === "imported" || this.kind === "decode";
+  }
+
+  /**
+   * A new connection record, numbered next. Sockets get theirs through the recording factories; an offline session
+   * gets one per conversation it shows (see offline.ts).
+   */
+  newConnection(leg: Leg): ConnectionRecord {
     const record = new ConnectionRecord(this.nextConn++, leg);
     this.connections.set(record.conn, record);
     this.changed();
@@ -320,6 +333,7 @@ export class Session {
   }
 
   private openWrapper(conn: number, what: string): RecordingProtocol {
+    if (this.offline) throw new OfflineSessionError(this.id, what);
     const record = this.connection(conn);
     if (record.state === "closed" || record.wrapper === null) throw new ConnectionClosedError(this.id, conn, what);
     return record.wrapper;
@@ -346,6 +360,7 @@ export class Session {
 
   /** Stops listening and closes every open connection (cleanly). Resolves once the port is released. */
   async close(): Promise<void> {
+    if (this.offline) return;
     const port = this.port;
     this.port = null;
     if (port) await port.stopListening();
@@ -376,13 +391,14 @@ export class Session {
       ...(this.upstream !== undefined ? { upstream: this.upstream } : {}),
       state: ended ? "closed" : this.state,
       protocol: this.protocol,
-      epochMs,
+      epochMs: this.epochMs,
       ...(this.listeningOn !== undefined ? { listeningOn: this.listeningOn } : {}),
       connections,
       bytesIn,
       bytesOut,
       events: this.timeline.count,
       ...(this.error !== undefined ? { error: this.error } : {}),
+      ...(this.source !== undefined ? { source: this.source } : {}),
     };
   }
 }
