@@ -358,6 +358,8 @@ export const commands = {
       bytes: z.number(),
       /** The file's bytes, when `includeData` was set (browser mode offers them as a download). */
       data: Bytes.optional(),
+      /** Connections left out, each with why ("connection 2: never connected"); absent when none were. */
+      skipped: z.array(z.string()).optional(),
     }),
   ),
   importCapture: command(

@@ -25,8 +25,11 @@ import type { SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
 import { compileProtocol, type CompileResult } from "../workspace/compiler.ts";
 import { listTemplates } from "../workspace/templates.ts";
 import { CAPTURES_DIR, Workspace, type WorkspaceChange } from "../workspace/workspace.ts";
+import { EXPORTS_DIR, exportSession } from "../interchange/export.ts";
 import { EngineError, UnknownSessionError } from "./errors.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
+import { decodeToSession, readConversation } from "./decode-session.ts";
+import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
 import { BadEndpointError } from "./targets.ts";
 import { rawProtocols, Session, type ProtocolProvider, type SessionKind } from "./session.ts";
@@ -564,8 +567,20 @@ export class Engine implements WirescopeService {
     return this.notYet("setWorkspace");
   }
 
-  async exportPcapng(_args: Parameters<WirescopeService["exportPcapng"]>[0]): Promise<CommandResult<"exportPcapng">> {
-    return this.notYet("exportPcapng");
+  async exportPcapng(args: Parameters<WirescopeService["exportPcapng"]>[0]): Promise<CommandResult<"exportPcapng">> {
+    const { session, recorder } = this.entry(args.session);
+    if (args.conn !== undefined) session.connection(args.conn);
+    const folder = path.join(this.workspace.root, EXPORTS_DIR);
+    const { skipped, ...written } = await exportSession(
+      { info: session.info(), timeline: recorder },
+      folder,
+      args.conn,
+    );
+    return {
+      ...written,
+      ...(skipped.length > 0 ? { skipped } : {}),
+      ...(args.includeData ? { data: await fsp.readFile(written.path) } : {}),
+    };
   }
 
   async importCapture(
@@ -580,16 +595,67 @@ export class Engine implements WirescopeService {
     return this.notYet("openConversation");
   }
 
-  async decode(_args: Parameters<WirescopeService["decode"]>[0]): Promise<CommandResult<"decode">> {
-    return this.notYet("decode");
+  async decode(args: Parameters<WirescopeService["decode"]>[0]): Promise<CommandResult<"decode">> {
+    const from = this.entry(args.session);
+    const conversation = await readConversation(from.session, from.recorder, args.conn);
+    const file = await this.resolveProtocol(args.protocol);
+    if (file === null)
+      throw new EngineError("no-protocol", "Decoding needs a protocol file: choose one to decode with.");
+    const source = `${from.session.name}, connection ${args.conn}, decoded with ${file}`;
+    let created: SessionEntry | null = null;
+    try {
+      const { session, resplit } = await decodeToSession(
+        {
+          newGroup: async () => {
+            const group = this.sandbox.createGroup(`decode of ${source}`, { virtualClock: true, locateHangs: true });
+            await this.loadInto(group, file).catch(async (err: unknown) => {
+              await group.dispose();
+              throw err;
+            });
+            return group;
+          },
+          createSession: async () => {
+            created = await this.createOfflineSession(
+              "decode",
+              args.name ?? `${file} over ${from.session.name}`,
+              source,
+              conversation.epochMs,
+            );
+            created.session.protocol = file;
+            return { session: created.session, timeline: created.recorder };
+          },
+        },
+        conversation,
+        { file, side: args.side, resplit: args.resplit },
+      );
+      return resplit === undefined ? { session: session.info() } : { session: session.info(), resplit };
+    } finally {
+      if (created !== null) this.sessionsChanged();
+    }
   }
 
-  async replay(_args: Parameters<WirescopeService["replay"]>[0]): Promise<CommandResult<"replay">> {
-    return this.notYet("replay");
+  async replay(args: Parameters<WirescopeService["replay"]>[0]): Promise<CommandResult<"replay">> {
+    const from = this.entry(args.session);
+    const conversation = await readConversation(from.session, from.recorder, args.conn);
+    const entry = await this.createSession("replay", args.name ?? `replay of ${from.session.name}`, []);
+    entry.session.source = `${from.session.name}, connection ${args.conn}, ${args.side} side`;
+    try {
+      await startReplay(entry.session, conversation, args, this.reactor);
+    } catch (err) {
+      await this.dropSession(entry);
+      throw err;
+    } finally {
+      this.sessionsChanged();
+    }
+    return entry.session.info();
   }
 
-  async replayReport(_args: Parameters<WirescopeService["replayReport"]>[0]): Promise<CommandResult<"replayReport">> {
-    return this.notYet("replayReport");
+  async replayReport(args: Parameters<WirescopeService["replayReport"]>[0]): Promise<CommandResult<"replayReport">> {
+    const driver = replayOf(this.entry(args.session).session);
+    if (driver === undefined) {
+      throw new EngineError("not-a-replay", `Session '${args.session}' is not a replay: choose a replay session.`);
+    }
+    return driver.report();
   }
 
   /** Graceful stop: sessions closed, captures flushed, listeners released, workers stopped. */

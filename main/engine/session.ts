@@ -96,7 +96,7 @@ export class Session {
   private upstreamDescription: string | null = null;
   private readonly reactor: IReactorNet;
   readonly timeline: SessionOptions["timeline"];
-  private readonly protocols: ProtocolProvider;
+  private protocols: ProtocolProvider;
   private readonly changed: () => void;
 
   constructor(options: SessionOptions) {
@@ -107,6 +107,14 @@ export class Session {
     this.timeline = options.timeline;
     this.protocols = options.protocols;
     this.changed = options.changed;
+  }
+
+  /**
+   * Replaces the provider of the protocols of connections made from now on. Called by the engine before starting a
+   * session whose connections run engine code rather than a workspace file (a replay drives its own).
+   */
+  setProtocols(provider: ProtocolProvider): void {
+    this.protocols = provider;
   }
 
   /** Puts a session-level lifecycle event on the timeline. */

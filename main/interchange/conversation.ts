@@ -85,61 +85,105 @@ export function wirescopeSide(leg: Leg): Side {
 
 /**
  * The conversation of one recorded connection. `events` is the session's timeline (or any part of it holding the
- * connection's events); only those of `connection.conn` are used. `epochMs` is the session's `epochMs`.
- *
- * Bytes "out" were sent by Wirescope's side, bytes "in" by the peer. A "write-closed" event is Wirescope's FIN, a
- * "read-closed" the peer's; an abort is Wirescope's RST, and a loss by "ConnectionLost" (reset by the peer) the
- * peer's. Log events on the connection become notes.
+ * connection's events); only those of `connection.conn` are used. `epochMs` is the session's `epochMs`. Holds the
+ * whole conversation in memory: for a timeline too big for that, feed a ConversationTracker range by range.
  */
 export function conversationFromTimeline(
   events: Iterable<TimelineEvent>,
   connection: ConnectionInfo,
   epochMs: number,
 ): Conversation {
-  const ours = parseEndpoint(connection.host);
-  const theirs = parseEndpoint(connection.peer);
-  if (!ours || !theirs) {
-    throw new ConversationError(
-      `connection ${connection.conn} has no TCP addresses (host "${connection.host}", peer "${connection.peer}"): ` +
-        "only TCP connections that connected can be exported, decoded or replayed",
-    );
-  }
-  const us = wirescopeSide(connection.leg);
-  const them = otherSide(us);
+  const tracker = new ConversationTracker(connection, epochMs);
   const out: ConversationEvent[] = [];
-  let openedAt = connection.openedAt;
-  let finished = false;
-  for (const e of events) {
-    if (e.conn !== connection.conn) continue;
-    if (e.kind === "data") {
-      out.push({ t: e.t, kind: "data", from: e.dir === "out" ? us : them, data: e.data });
-    } else if (e.kind === "log") {
-      out.push({ t: e.t, kind: "note", text: e.text });
-    } else if (e.event === "connected") {
-      openedAt = e.t;
-    } else if (e.event === "write-closed") {
-      out.push({ t: e.t, kind: "fin", from: us });
-    } else if (e.event === "read-closed") {
-      out.push({ t: e.t, kind: "fin", from: them });
-    } else if (e.event === "lost" && !finished) {
-      finished = true;
-      // Twisted's reasons: ConnectionDone (clean close), ConnectionLost (reset or error), ConnectionAborted (ours).
-      if (e.detail.startsWith("ConnectionAborted")) out.push({ t: e.t, kind: "rst", from: us });
-      else if (e.detail.startsWith("ConnectionLost")) out.push({ t: e.t, kind: "rst", from: them });
-      else out.push(...closeBoth(out, e.t, us, them));
-    } else if (e.event === "protocol-error" || e.event === "protocol-halted" || e.event === "protocol-reloaded") {
-      out.push({ t: e.t, kind: "note", text: `${e.event}: ${e.detail}` });
-    }
-  }
-  const client = us === "client" ? ours : theirs;
-  const server = us === "client" ? theirs : ours;
-  return { client, server, epochMs, openedAt, events: out };
+  for (const e of events) out.push(...tracker.push(e));
+  return { ...tracker.header(), events: out };
 }
 
-/** A clean close: a FIN from each side that hasn't sent one yet (the side that closed first, first). */
-function closeBoth(events: readonly ConversationEvent[], t: number, us: Side, them: Side): ConversationEvent[] {
-  const finned = new Set(events.filter((e) => e.kind === "fin").map((e) => (e as { from: Side }).from));
-  return [us, them].filter((s) => !finned.has(s)).map((from) => ({ t, kind: "fin" as const, from }));
+/** A Conversation without its events: who talked, and when it opened. */
+export type ConversationHeader = Omit<Conversation, "events">;
+
+/**
+ * Reads one recorded connection's conversation as its timeline comes, a range at a time (a pcapng export of a
+ * session of any size): the caller creates one per connection and `push`es the session's events to it in timeline
+ * order; each push returns the conversation events that timeline event makes (often none). The constructor throws
+ * ConversationError for a connection without TCP addresses (a UNIX socket, one that never connected).
+ *
+ * Bytes "out" were sent by Wirescope's side, bytes "in" by the peer. A "write-closed" event is Wirescope's FIN, a
+ * "read-closed" the peer's; an abort is Wirescope's RST, and a loss by "ConnectionLost" (reset by the peer) the
+ * peer's; a clean loss ("ConnectionDone") is a FIN from each side that hadn't sent one. Log events on the
+ * connection, and its protocol's errors, halts and reloads, become notes.
+ */
+export class ConversationTracker {
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+  /** When the connection opened: its "connected" event once that was pushed, else when it was created. */
+  openedAt: number;
+  private readonly us: Side;
+  private readonly finned = new Set<Side>();
+  private finished = false;
+
+  constructor(
+    private readonly connection: ConnectionInfo,
+    readonly epochMs: number,
+  ) {
+    const ours = parseEndpoint(connection.host);
+    const theirs = parseEndpoint(connection.peer);
+    if (!ours || !theirs) {
+      throw new ConversationError(
+        `connection ${connection.conn} has no TCP addresses (host "${connection.host}", peer "${connection.peer}"): ` +
+          "only TCP connections that connected can be exported, decoded or replayed",
+      );
+    }
+    this.us = wirescopeSide(connection.leg);
+    this.client = this.us === "client" ? ours : theirs;
+    this.server = this.us === "client" ? theirs : ours;
+    this.openedAt = connection.openedAt;
+  }
+
+  /** The conversation's header as it stands (`openedAt` is final once the "connected" event was pushed). */
+  header(): ConversationHeader {
+    return { client: this.client, server: this.server, epochMs: this.epochMs, openedAt: this.openedAt };
+  }
+
+  /** The conversation events `e` makes; none for another connection's event or one that isn't traffic. */
+  push(e: TimelineEvent): ConversationEvent[] {
+    if (e.conn !== this.connection.conn) return [];
+    const us = this.us;
+    const them = otherSide(us);
+    if (e.kind === "data") return [{ t: e.t, kind: "data", from: e.dir === "out" ? us : them, data: e.data }];
+    if (e.kind === "log") return [{ t: e.t, kind: "note", text: e.text }];
+    switch (e.event) {
+      case "connected":
+        this.openedAt = e.t;
+        return [];
+      case "write-closed":
+        return this.fin(e.t, us);
+      case "read-closed":
+        return this.fin(e.t, them);
+      case "lost":
+        if (this.finished) return [];
+        this.finished = true;
+        // Twisted's reasons: ConnectionDone (clean close), ConnectionLost (reset or error), ConnectionAborted (ours).
+        if (e.detail.startsWith("ConnectionAborted")) return [{ t: e.t, kind: "rst", from: us }];
+        if (e.detail.startsWith("ConnectionLost")) return [{ t: e.t, kind: "rst", from: them }];
+        // A clean close: a FIN from each side that hasn't sent one yet (ours first: the side that closed first
+        // without a FIN recorded is ours, since the peer's FIN is recorded as "read-closed" when it comes).
+        return [us, them].flatMap((side) => this.fin(e.t, side));
+      case "protocol-error":
+      case "protocol-halted":
+      case "protocol-reloaded":
+        return [{ t: e.t, kind: "note", text: `${e.event}: ${e.detail}` }];
+      default:
+        return [];
+    }
+  }
+
+  /** A FIN from `side`, unless it sent one already. */
+  private fin(t: number, side: Side): ConversationEvent[] {
+    if (this.finned.has(side)) return [];
+    this.finned.add(side);
+    return [{ t, kind: "fin", from: side }];
+  }
 }
 
 /** The bytes one side sent, concatenated. */

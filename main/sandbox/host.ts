@@ -29,7 +29,9 @@ import {
   type SourceMapInput,
   type ToWorker,
 } from "./messages.ts";
+import { locateHang, type PausedFrame } from "./hang-locator.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
+import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { workerSource } from "./worker-bundle.ts";
 
 /** A worker not heard from for this long is stopped (it heartbeats every 200 ms). Together with the check
@@ -42,6 +44,8 @@ const WATCHDOG_LATE_MS = 300;
 
 /** The reason connections show after the watchdog stopped their worker. */
 export const HANG_REASON = "did not return within 2 s — an infinite loop?";
+/** How long the watchdog waits for a hung worker's location (GroupOptions.locateHangs) before stopping it anyway. */
+const LOCATE_TIMEOUT_MS = 300;
 
 /** Options of a SandboxHost. */
 export interface SandboxHostOptions {
@@ -134,6 +138,20 @@ export interface AttachOptions {
   exportName?: string;
 }
 
+/** Options of `SandboxHost.createGroup`. */
+export interface GroupOptions {
+  /**
+   * Reactor time in the group's worker is virtual (virtual-clock.ts): it moves only with `setClock` and
+   * `advanceClock`. For decoding recorded traffic; a live session's group keeps the wall clock (the default).
+   */
+  virtualClock?: boolean;
+  /**
+   * When the watchdog stops a hung worker, first find where it spins (hang-locator.ts) and name that source line
+   * in the reason ("... an infinite loop? at loop.ts:4:5"). Costs up to LOCATE_TIMEOUT_MS more before the stop.
+   */
+  locateHangs?: boolean;
+}
+
 function failure(code: string, message: string): LoadResult {
   return { ok: false, error: { code, message } };
 }
@@ -153,6 +171,11 @@ export class SandboxGroup {
   onLog: ((event: SandboxLogEvent) => void) | null = null;
   /** Errors of no connection (module top-level code running later, e.g. a timer it scheduled). */
   onError: ((info: SandboxErrorInfo) => void) | null = null;
+  /**
+   * Virtual clock only: the worker's clock now reads `seconds`. Called in order with the connections' events, so
+   * everything reported after it (logs, writes, errors) happened at that time.
+   */
+  onClock: ((seconds: number) => void) | null = null;
 
   private worker: Worker | null = null;
   private generation = 0;
@@ -164,7 +187,11 @@ export class SandboxGroup {
   private readonly connections = new Map<number, SandboxedProtocol>();
   private readonly loads = new Map<number, (result: LoadResult) => void>();
   private readonly requests = new Map<number, ConnectRequest>();
+  private readonly advances = new Map<number, (done: boolean) => void>();
   private nextLoadId = 1;
+  private nextAdvanceId = 1;
+  /** While the watchdog looks for where a hung worker spins. */
+  private locating = false;
   /** performance.now() when the worker was last heard from. */
   private lastHeard = 0;
   private readonly outbox = new Outbox<ToWorker>((batch, transfer) => this.worker?.postMessage(batch, transfer));
@@ -184,8 +211,43 @@ export class SandboxGroup {
     private readonly host: HostServices,
     /** A name for logs and the worker's thread name. */
     readonly label: string,
+    private readonly options: GroupOptions = {},
   ) {
     this.outbox.setOpen(false);
+  }
+
+  /** Whether reactor time in this group's worker is virtual (see GroupOptions). */
+  get virtualClock(): boolean {
+    return this.options.virtualClock === true;
+  }
+
+  /**
+   * Virtual clock only: starts a run at `seconds` (pending timed calls of an earlier run are dropped). Queued in
+   * order with the connections' events, like every operation. Throws on a group with the wall clock.
+   */
+  setClock(seconds: number): void {
+    this.requireVirtualClock("setClock");
+    this.outbox.push({ op: "setClock", to: seconds });
+  }
+
+  /**
+   * Virtual clock only: moves the worker's clock to `seconds`, running the timed calls due by then, each at its own
+   * time (onClock tells each time). Queued in order with the connections' events: bytes given to a connection
+   * before this call are delivered before the clock moves. Resolves true once the worker has done it (and
+   * everything queued before it: a barrier), false if the worker died first (hung, out of memory, disposed).
+   */
+  advanceClock(seconds: number): Promise<boolean> {
+    this.requireVirtualClock("advanceClock");
+    if (this.worker === null) return Promise.resolve(false);
+    const advanceId = this.nextAdvanceId++;
+    return new Promise((resolve) => {
+      this.advances.set(advanceId, resolve);
+      this.outbox.push({ op: "advance", advanceId, to: seconds });
+    });
+  }
+
+  private requireVirtualClock(what: string): void {
+    if (!this.virtualClock) throw new Error(`${what}: the sandbox group "${this.label}" runs on the wall clock`);
   }
 
   /**
@@ -242,6 +304,11 @@ export class SandboxGroup {
   /** Whether a worker is running. */
   get running(): boolean {
     return this.worker !== null;
+  }
+
+  /** Why the group's last worker died ("did not return within 2 s — an infinite loop?"); null while one runs. */
+  get stoppedBecause(): string | null {
+    return this.deathReason;
   }
 
   /**
@@ -329,6 +396,7 @@ export class SandboxGroup {
     const worker = new Worker(source, {
       eval: true,
       name: `wirescope sandbox: ${this.label}`,
+      workerData: { virtualClock: this.virtualClock },
       resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb, maxYoungGenerationSizeMb: youngGenerationMb },
     });
     this.worker = worker;
@@ -395,6 +463,15 @@ export class SandboxGroup {
           request?.abort();
           break;
         }
+        case "clock":
+          this.onClock?.(op.time);
+          break;
+        case "advanced": {
+          const resolve = this.advances.get(op.advanceId);
+          this.advances.delete(op.advanceId);
+          resolve?.(true);
+          break;
+        }
         case "log":
           if (op.id === null) this.onLog?.(op.event);
           else this.connections.get(op.id)?.apply(op, batch.bytes);
@@ -414,9 +491,35 @@ export class SandboxGroup {
    * main thread itself was blocked, so silence proves nothing this round.
    */
   checkHeartbeat(now: number, skip: boolean): void {
-    if (this.worker === null) return;
+    if (this.worker === null || this.locating) return;
     if (skip) this.lastHeard = now;
-    else if (now - this.lastHeard > this.host.options.hangTimeoutMs) this.died(this.worker, HANG_REASON);
+    else if (now - this.lastHeard > this.host.options.hangTimeoutMs) this.hung(this.worker);
+  }
+
+  /** Stops a hung worker; with `locateHangs`, after finding the user's source line it spins on. */
+  private hung(worker: Worker): void {
+    if (this.options.locateHangs !== true) {
+      this.died(worker, HANG_REASON);
+      return;
+    }
+    this.locating = true;
+    void locateHang(worker.threadId, LOCATE_TIMEOUT_MS).then((frames) => {
+      this.locating = false;
+      this.died(worker, HANG_REASON + this.sourceOf(frames ?? []));
+    });
+  }
+
+  /** " at loop.ts:4:5": the innermost frame of user code among `frames`, mapped to its source; "" if none. */
+  private sourceOf(frames: readonly PausedFrame[]): string {
+    for (const frame of frames) {
+      if (!frame.url.startsWith(PROTOCOL_URL_PREFIX)) continue;
+      const moduleKey = frame.url.slice(PROTOCOL_URL_PREFIX.length).replace(/\?v=\d+$/, "");
+      const mapper = new StackMapper();
+      const url = mapper.register(moduleKey, this.modules.get(moduleKey)?.sourceMap ?? null);
+      const { source } = mapper.mapStack(`    at ${url}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`);
+      if (source) return ` at ${source.file}:${source.line}:${source.column}`;
+    }
+    return "";
   }
 
   private died(worker: Worker, reason: string): void {
@@ -434,6 +537,9 @@ export class SandboxGroup {
     const loads = [...this.loads.values()];
     this.loads.clear();
     for (const resolve of loads) resolve(failure("SANDBOX_DIED", `The protocol ${reason}`));
+    const advances = [...this.advances.values()];
+    this.advances.clear();
+    for (const resolve of advances) resolve(false);
     for (const request of this.requests.values()) request.abort();
     this.requests.clear();
     for (const protocol of this.connections.values()) {
@@ -468,8 +574,8 @@ export class SandboxHost {
   }
 
   /** Creates a group: one worker (started by its first `load`), for one session's connections. */
-  createGroup(label: string): SandboxGroup {
-    const group = new SandboxGroup(this.services, label);
+  createGroup(label: string, options: GroupOptions = {}): SandboxGroup {
+    const group = new SandboxGroup(this.services, label, options);
     this.groups.add(group);
     this.startWatchdog();
     return group;

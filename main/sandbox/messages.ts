@@ -80,7 +80,11 @@ export type ToWorker =
   | { op: "readConnectionLost"; id: number }
   | { op: "writeConnectionLost"; id: number }
   | { op: "connectionLost"; id: number; reason: WireError }
-  | { op: "producer"; id: number; call: ProducerCall };
+  | { op: "producer"; id: number; call: ProducerCall }
+  /** Virtual clock only (a decode): drop every pending timed call and read `to` seconds from now on. */
+  | { op: "setClock"; to: number }
+  /** Virtual clock only: move to `to` seconds, running each due call at its own time; answered by `advanced`. */
+  | { op: "advance"; advanceId: number; to: number };
 
 /** Operations from the worker to the main thread. */
 export type FromWorker =
@@ -107,10 +111,17 @@ export type FromWorker =
   | { op: "reloaded"; id: number }
   | { op: "resumed"; id: number }
   | { op: "connect"; requestId: number; host: string; port: number; timeout: number; parentId: number | null }
-  | { op: "cancelConnect"; requestId: number };
+  | { op: "cancelConnect"; requestId: number }
+  /** Virtual clock only: the clock now reads `time` seconds; what follows happened at that time. */
+  | { op: "clock"; time: number }
+  /** Virtual clock only: the `advance` of that id is done, and so is everything queued before it. */
+  | { op: "advanced"; advanceId: number };
 
 /** The worker's operations that concern one connection (SandboxedProtocol.apply). */
-export type ConnectionOp = Exclude<FromWorker, { op: "heartbeat" | "loaded" | "connect" | "cancelConnect" | "closed" }>;
+export type ConnectionOp = Exclude<
+  FromWorker,
+  { op: "heartbeat" | "loaded" | "connect" | "cancelConnect" | "closed" | "clock" | "advanced" }
+>;
 
 /** One postMessage: operations in order, and the bytes their `offset`/`length` point into. */
 export interface Batch<Op> {

@@ -33,6 +33,13 @@ import {
   type WireError,
 } from "./messages.ts";
 import { haltReason, StackMapper } from "./stack-map.ts";
+import { VirtualClock } from "./virtual-clock.ts";
+
+/** Options of a SandboxRuntime, given by worker-main.ts from the worker's `workerData`. */
+export interface RuntimeOptions {
+  /** Reactor time is virtual (a decode): see virtual-clock.ts. Default false: the wall clock. */
+  virtualClock?: boolean;
+}
 
 /** One attached connection, as the worker knows it. */
 interface ConnectionRecord {
@@ -147,9 +154,13 @@ export class SandboxRuntime {
     write: (id, data) => this.outbox.pushBytes("write", id, data),
     post: (op) => this.outbox.push(op),
   };
+  /** The virtual clock, when the group asked for one; null: reactor time is the wall clock. */
+  private readonly clock: VirtualClock | null;
 
-  constructor(send: (batch: Batch<FromWorker>, transfer: ArrayBuffer[]) => void) {
+  constructor(send: (batch: Batch<FromWorker>, transfer: ArrayBuffer[]) => void, options: RuntimeOptions = {}) {
     this.outbox = new Outbox(send);
+    this.clock = options.virtualClock ? new VirtualClock((time) => this.outbox.push({ op: "clock", time })) : null;
+    this.clock?.install(reactorTime);
     const host: ReactorHost<ConnectionRecord> = {
       currentOwner: () => this.context.getStore() ?? null,
       runAs: (owner, callback, fn) => this.runAs(owner, callback, fn),
@@ -259,6 +270,13 @@ export class SandboxRuntime {
         if (record !== null) this.runAs(record, op.call, () => record.transport.producerCall(op.call));
         return;
       }
+      case "setClock":
+        this.clock?.set(op.to);
+        return;
+      case "advance":
+        this.clock?.advanceTo(op.to);
+        this.outbox.push({ op: "advanced", advanceId: op.advanceId });
+        return;
     }
   }
 

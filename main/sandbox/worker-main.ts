@@ -6,7 +6,7 @@
  * outside any callback (a promise, a Node timer started by user code) into a halted connection instead of a dead
  * worker.
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import type { Batch, ToWorker } from "./messages.ts";
 import { SandboxRuntime } from "./runtime.ts";
 
@@ -16,7 +16,10 @@ const HEARTBEAT_MS = 200;
 const port = parentPort;
 if (port === null) throw new Error("worker-main.ts runs only as a sandbox worker");
 
-const runtime = new SandboxRuntime((batch, transfer) => port.postMessage(batch, transfer));
+const options = (workerData ?? {}) as { virtualClock?: boolean };
+const runtime = new SandboxRuntime((batch, transfer) => port.postMessage(batch, transfer), {
+  virtualClock: options.virtualClock === true,
+});
 port.on("message", (batch: Batch<ToWorker>) => runtime.receive(batch));
 setInterval(() => runtime.heartbeat(), HEARTBEAT_MS).unref();
 process.on("uncaughtException", (err) => runtime.uncaught("uncaught exception", err));
