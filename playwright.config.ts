@@ -31,5 +31,10 @@ export default defineConfig({
     trace: "retain-on-failure",
     launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] },
   },
-  projects: [{ name: "chromium" }],
+  projects: [
+    { name: "chromium" },
+    // The real desktop app through Playwright's _electron, where an Electron binary exists; skipped, saying why,
+    // where none does (tests/desktop/electron.spec.ts).
+    { name: "desktop", testDir: "tests/desktop" },
+  ],
 });

@@ -22,7 +22,7 @@ interface FakeFrame {
   url: string;
 }
 
-const APP_URL = "file:///opt/Wirescope/resources/app/renderer/dist/index.html";
+const APP_URL = "app://wirescope/index.html"; // the shell's page (main/shell/app-protocol.ts)
 const appFrame: FakeFrame = { url: APP_URL };
 
 type Handler = (event: InvokeEventLike<FakeFrame>, ...args: unknown[]) => Promise<unknown>;

@@ -23,15 +23,20 @@
  */
 import { randomBytes, createHash, timingSafeEqual } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { realpath, stat } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { encode, decode } from "../../preload/codec.ts";
 import { events, type EventSink, type Result, type WirescopeService } from "../../preload/contract.ts";
 import { createDispatcher, type DispatcherOptions } from "./dispatch.ts";
+import {
+  contentSecurityPolicy as sharedPolicy,
+  contentType,
+  resolveWorkbenchFile,
+  workbenchHeaders,
+} from "./workbench-files.ts";
 
 /** The only address browser mode listens on. */
 export const HOST = "127.0.0.1";
@@ -101,43 +106,12 @@ interface Refusal {
 }
 
 /**
- * The Content-Security-Policy the workbench is served with: its own code only, WebSocket back to this port, inline
- * styles (Svelte's transitions set them), and blob: workers (the editor's). Nothing may frame it.
+ * The Content-Security-Policy the workbench is served with here: the one of main/adapters/workbench-files.ts (the
+ * desktop app's too), with the WebSocket back to this port.
  */
 export function contentSecurityPolicy(port: number): string {
-  return [
-    "default-src 'self'",
-    `connect-src 'self' ws://${HOST}:${port}`,
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "worker-src 'self' blob:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-  ].join("; ");
+  return sharedPolicy([`ws://${HOST}:${port}`]);
 }
-
-/** Content types by extension; others are served as application/octet-stream. */
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-  ".txt": "text/plain; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".webp": "image/webp",
-  ".ico": "image/x-icon",
-  ".woff": "font/woff",
-  ".woff2": "font/woff2",
-  ".ttf": "font/ttf",
-  ".wasm": "application/wasm",
-};
 
 /**
  * Starts browser mode's server: listens on 127.0.0.1, serves `staticDir` over HTTP and the contract over WebSocket at
@@ -392,14 +366,7 @@ function refuseUpgrade(socket: Duplex, { status, reason }: Refusal): void {
 }
 
 function securityHeaders(port: number): Record<string, string> {
-  return {
-    "Content-Security-Policy": contentSecurityPolicy(port),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Cache-Control": "no-cache",
-  };
+  return workbenchHeaders([`ws://${HOST}:${port}`]);
 }
 
 function sendStatus(
@@ -432,12 +399,12 @@ async function serveStatic(
     sendStatus(res, { status: 405, reason: "only GET is served here" }, port, { Allow: "GET, HEAD" });
     return;
   }
-  const file = root === undefined ? undefined : await resolveStatic(root, req.url ?? "/");
+  const file = root === undefined ? undefined : await resolveWorkbenchFile(root, req.url ?? "/");
   if (file === undefined) {
     sendStatus(res, { status: 404, reason: "not found" }, port);
     return;
   }
-  const type = CONTENT_TYPES[path.extname(file.path).toLowerCase()] ?? "application/octet-stream";
+  const type = contentType(file.path);
   res.writeHead(200, { ...securityHeaders(port), "Content-Type": type, "Content-Length": file.size });
   if (req.method === "HEAD") {
     res.end();
@@ -446,30 +413,4 @@ async function serveStatic(
   const stream = createReadStream(file.path);
   stream.on("error", () => res.destroy());
   stream.pipe(res);
-}
-
-async function resolveStatic(root: string, rawUrl: string): Promise<{ path: string; size: number } | undefined> {
-  let pathname: string;
-  try {
-    pathname = decodeURIComponent(new URL(rawUrl, "http://x").pathname);
-  } catch {
-    return undefined;
-  }
-  if (pathname.includes("\0")) return undefined;
-  if (pathname.endsWith("/")) pathname += "index.html";
-  const candidate = path.resolve(root, `.${pathname}`);
-  if (!isInside(root, candidate)) return undefined;
-  try {
-    const real = await realpath(candidate);
-    if (!isInside(root, real)) return undefined;
-    const info = await stat(real);
-    return info.isFile() ? { path: real, size: info.size } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isInside(root: string, file: string): boolean {
-  const relative = path.relative(root, file);
-  return relative !== "" && relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }

@@ -26,6 +26,8 @@ import { compileProtocol, type CompileResult } from "../workspace/compiler.ts";
 import { listTemplates } from "../workspace/templates.ts";
 import { CAPTURES_DIR, Workspace, type WorkspaceChange } from "../workspace/workspace.ts";
 import { EXPORTS_DIR, exportSession } from "../interchange/export.ts";
+import type { SettingsStore } from "../settings/settings.ts";
+import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError, UnknownSessionError } from "./errors.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
@@ -47,6 +49,11 @@ export interface EngineOptions {
   emit?: EventSink;
   reactor?: IReactorNet;
   sandbox?: SandboxHost;
+  /**
+   * Where the workspace choice is remembered between runs (main/settings/settings.ts); the caller owns it. Without
+   * one, `setWorkspace` still switches, for this run only, and the default workspace is `workspaceRoot`.
+   */
+  settings?: SettingsStore;
 }
 
 /** What the engine keeps per session. */
@@ -55,6 +62,8 @@ interface SessionEntry {
   recorder: Recorder;
   /** The session's sandbox worker, if it runs a protocol. */
   group: SandboxGroup | null;
+  /** The workspace its protocols come from: saving a file of another workspace never reloads them. */
+  workspaceRoot: string;
 }
 
 /** The last compile of a protocol file. */
@@ -89,7 +98,12 @@ function firstDiagnostic(diagnostics: readonly Diagnostic[]): string {
  * listeners and stops the sandbox workers.
  */
 export class Engine implements WirescopeService {
-  readonly workspace: Workspace;
+  /** The workspace in use; `setWorkspace` replaces it (sessions started before keep their code and captures). */
+  get workspace(): Workspace {
+    return this.currentWorkspace;
+  }
+  private currentWorkspace: Workspace;
+  private readonly settings: SettingsStore | null;
   private emit: EventSink;
   private readonly reactor: IReactorNet;
   private readonly sandbox: SandboxHost;
@@ -102,7 +116,8 @@ export class Engine implements WirescopeService {
   private closed = false;
 
   private constructor(options: EngineOptions) {
-    this.workspace = new Workspace(options.workspaceRoot);
+    this.currentWorkspace = new Workspace(options.workspaceRoot);
+    this.settings = options.settings ?? null;
     this.emit = options.emit ?? (() => {});
     this.reactor = options.reactor ?? coreReactor;
     this.sandbox = options.sandbox ?? new SandboxHost();
@@ -175,7 +190,12 @@ export class Engine implements WirescopeService {
         changes: { notifier: this.notifier, session: id },
       },
     );
-    const entry: SessionEntry = { session: null as unknown as Session, recorder, group };
+    const entry: SessionEntry = {
+      session: null as unknown as Session,
+      recorder,
+      group,
+      workspaceRoot: this.workspace.root,
+    };
     entry.session = new Session({
       id,
       kind,
@@ -493,6 +513,7 @@ export class Engine implements WirescopeService {
 
   private groupRuns(entry: SessionEntry, file: string): boolean {
     const s = entry.session;
+    if (entry.workspaceRoot !== this.workspace.root) return false;
     return s.protocol === file || s.serverProtocol === file;
   }
 
@@ -560,13 +581,32 @@ export class Engine implements WirescopeService {
   }
 
   async getSettings(): Promise<CommandResult<"getSettings">> {
-    return this.notYet("getSettings");
+    return { workspace: this.workspace.root, defaultWorkspace: this.settings?.defaultWorkspace ?? this.workspace.root };
   }
 
-  async setWorkspace(_args: Parameters<WirescopeService["setWorkspace"]>[0]): Promise<CommandResult<"setWorkspace">> {
-    return this.notYet("setWorkspace");
+  /**
+   * Switches to another workspace folder, live (main/settings/workspace-folder.ts prepares it, creating it when
+   * missing): the watcher moves, the protocol list is sent again, new sessions record into its captures/. Running
+   * sessions keep the code they run and their captures where they are. The choice is remembered (settings store)
+   * before the engine lets go of its workspace: if it cannot be saved, the engine stays where it was.
+   */
+  async setWorkspace(args: Parameters<WirescopeService["setWorkspace"]>[0]): Promise<CommandResult<"setWorkspace">> {
+    const next = await openWorkspaceFolder(args.path);
+    await this.settings?.rememberWorkspace(next.root);
+    if (next.root !== this.workspace.root && !this.closed) {
+      this.stopWatching?.();
+      this.currentWorkspace = next;
+      this.compiled.clear();
+      this.stopWatching = next.watch((changes) => void this.workspaceChanged(changes));
+      await this.emitProtocols();
+    }
+    return this.getSettings();
   }
 
+  /**
+   * Writes the session (or connection `conn`) as a new pcapng file in `<workspace>/exports/` (interchange/export.ts);
+   * with `includeData`, answers the file's bytes too. Unknown sessions and connections get their usual errors.
+   */
   async exportPcapng(args: Parameters<WirescopeService["exportPcapng"]>[0]): Promise<CommandResult<"exportPcapng">> {
     const { session, recorder } = this.entry(args.session);
     if (args.conn !== undefined) session.connection(args.conn);
@@ -595,6 +635,7 @@ export class Engine implements WirescopeService {
     return this.notYet("openConversation");
   }
 
+  /** Runs a protocol over a recorded connection as a passive decoder, into a new "decode" session (decode.ts). */
   async decode(args: Parameters<WirescopeService["decode"]>[0]): Promise<CommandResult<"decode">> {
     const from = this.entry(args.session);
     const conversation = await readConversation(from.session, from.recorder, args.conn);
@@ -634,6 +675,7 @@ export class Engine implements WirescopeService {
     }
   }
 
+  /** Sends one side of a recorded connection again, in a new live "replay" session (replay.ts). */
   async replay(args: Parameters<WirescopeService["replay"]>[0]): Promise<CommandResult<"replay">> {
     const from = this.entry(args.session);
     const conversation = await readConversation(from.session, from.recorder, args.conn);
@@ -650,6 +692,7 @@ export class Engine implements WirescopeService {
     return entry.session.info();
   }
 
+  /** The comparison of a replay session's answers with the recorded ones, so far. */
   async replayReport(args: Parameters<WirescopeService["replayReport"]>[0]): Promise<CommandResult<"replayReport">> {
     const driver = replayOf(this.entry(args.session).session);
     if (driver === undefined) {

@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { contentSecurityPolicy as browserModePolicy } from "../adapters/ws-server.ts";
+import { contentSecurityPolicy } from "../adapters/workbench-files.ts";
+import { APP_URL } from "./app-protocol.ts";
 import {
   CRASH_WINDOW_MS,
   DEFAULT_SIZE,
   MAX_CRASH_RELOADS,
   MIN_SIZE,
-  appUrl,
-  contentSecurityPolicy,
   createCrashPolicy,
   isAppFrame,
   isAppUrl,
@@ -25,7 +25,7 @@ import {
   writeWindowState,
 } from "./window-options.ts";
 
-const APP = appUrl("/opt/Wirescope/resources/app/renderer/dist");
+const APP = APP_URL;
 
 /** A policy as a map from directive to its sources. */
 function directives(policy: string): Map<string, string> {
@@ -73,7 +73,7 @@ describe("the Content-Security-Policy", () => {
     expect(contentSecurityPolicy()).not.toMatch(/unsafe-eval|wasm-unsafe-eval|\*|https?:|ws:/);
   });
 
-  it("is browser mode's policy without its WebSocket", () => {
+  it("is browser mode's policy without its WebSocket (one function makes both)", () => {
     const desktop = directives(contentSecurityPolicy());
     const browser = directives(browserModePolicy(40123));
     browser.set("connect-src", "'self'");
@@ -91,15 +91,19 @@ describe("the Content-Security-Policy", () => {
 });
 
 describe("what counts as the app", () => {
-  it("is the built page only, whatever its query or fragment", () => {
-    expect(APP).toBe("file:///opt/Wirescope/resources/app/renderer/dist/index.html");
-    expect(isAppUrl(APP, APP)).toBe(true);
-    expect(isAppUrl(`${APP}#/sessions`, APP)).toBe(true);
+  it("is the built page on the app's own scheme only, whatever its query or fragment", () => {
+    expect(APP).toBe("app://wirescope/index.html");
+    expect(isAppUrl(APP)).toBe(true);
+    expect(isAppUrl(`${APP}#/sessions`)).toBe(true);
+    expect(isAppUrl(`${APP}?x=1`, APP)).toBe(true);
     for (const url of [
       "https://example.com/",
       "file:///etc/passwd",
-      "file:///opt/Wirescope/resources/app/renderer/dist/other.html",
-      "http://127.0.0.1/opt/Wirescope/resources/app/renderer/dist/index.html",
+      "file:///index.html",
+      "app://wirescope/other.html",
+      "app://evil/index.html",
+      "http://wirescope/index.html",
+      "http://127.0.0.1/index.html",
       "javascript:alert(1)",
       "not a url",
       "",
@@ -109,6 +113,7 @@ describe("what counts as the app", () => {
   });
 
   it("accepts IPC from the app's top-level frame only", () => {
+    expect(isAppFrame({ url: APP, parent: null })).toBe(true);
     expect(isAppFrame({ url: APP, parent: null }, APP)).toBe(true);
     expect(isAppFrame({ url: APP, parent: { url: APP } }, APP)).toBe(false);
     expect(isAppFrame({ url: "https://example.com/", parent: null }, APP)).toBe(false);

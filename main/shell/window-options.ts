@@ -1,6 +1,6 @@
 /**
  * Every decision of the Electron shell that can be made without Electron, as pure functions, so that they are
- * tested under Node (main/shell/main.ts only wires them to Electron's objects): the window's security options, the
+ * tested under Node (main/shell/app.ts only wires them to Electron's objects): the window's security options, the
  * Content-Security-Policy, which URLs and frames are the app's, the window state remembered between runs, the
  * application menu, and when a crashed renderer is reloaded.
  *
@@ -9,8 +9,9 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import type { BrowserWindowConstructorOptions, MenuItemConstructorOptions, Rectangle } from "electron";
+import { contentSecurityPolicy } from "../adapters/workbench-files.ts";
+import { APP_URL } from "./app-protocol.ts";
 
 /** The window's size when nothing was remembered, and the smallest the workbench's layout works at. */
 export const DEFAULT_SIZE = { width: 1280, height: 800 } as const;
@@ -55,28 +56,10 @@ export function windowOptions(preloadPath: string, state: WindowState): BrowserW
 }
 
 /**
- * The Content-Security-Policy of the desktop app's pages (set on every response by the shell): its own code only,
- * no eval, no network but its own files (the contract travels over IPC, not a socket), inline styles (Svelte's
- * transitions set them) and blob: workers (the editor's). The same directives as browser mode's
- * (main/adapters/ws-server.ts `contentSecurityPolicy(port)`) except connect-src, which there also allows the
- * WebSocket back to its port; a test keeps the two from drifting apart.
- */
-export function contentSecurityPolicy(): string {
-  return [
-    "default-src 'self'",
-    "connect-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "worker-src 'self' blob:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
-
-/**
- * Response headers with the CSP set (for `session.webRequest.onHeadersReceived`): any CSP the response carried,
- * in any letter case, is replaced, so that only ours applies.
+ * Response headers with the workbench's CSP set (main/adapters/workbench-files.ts, browser mode's too, without its
+ * WebSocket: the contract travels over IPC), for `session.webRequest.onHeadersReceived`. The app's own scheme
+ * already sends it (app-protocol.ts); this puts it on any other response the window might get, replacing any CSP
+ * the response carried, in any letter case, so that only ours applies.
  */
 export function withContentSecurityPolicy(
   headers: Record<string, string | string[]> | undefined,
@@ -89,16 +72,12 @@ export function withContentSecurityPolicy(
   return result;
 }
 
-/** The URL of the workbench's page, built from the folder of the built renderer (renderer/dist). */
-export function appUrl(rendererDir: string): string {
-  return pathToFileURL(path.join(rendererDir, "index.html")).href;
-}
-
 /**
- * Whether `url` is the app's own page (same scheme, host and path as `app`; query and fragment may differ).
+ * Whether `url` is the app's own page: the same scheme, host and path as `app` (by default `APP_URL`,
+ * app://wirescope/index.html); query and fragment may differ.
  * The shell refuses navigation anywhere else and every new window; anything that is not a URL is not the app.
  */
-export function isAppUrl(url: string, app: string): boolean {
+export function isAppUrl(url: string, app: string = APP_URL): boolean {
   try {
     const a = new URL(url);
     const b = new URL(app);
@@ -118,7 +97,7 @@ export interface FrameLike {
  * Whether an IPC call's sender frame is the app's own: a top-level frame (no parent: an <iframe> never gets the
  * contract) showing the app's page. Null (the frame navigated away or was destroyed) is not.
  */
-export function isAppFrame(frame: FrameLike | null, app: string): boolean {
+export function isAppFrame(frame: FrameLike | null, app: string = APP_URL): boolean {
   return frame !== null && frame.parent === null && isAppUrl(frame.url, app);
 }
 

@@ -2,8 +2,9 @@
  * The templates a new protocol file starts from. Each one (but "raw") is a real .ts file in ./templates/ that
  * typechecks against the core and is tested against a real peer; `templateSource` reads it and renames its class.
  *
- * Template files import the core as "wirescope", as user files do. They are read from disk next to this module,
- * so a build of the engine must ship main/workspace/templates/*.ts as files beside it.
+ * Template files import the core as "wirescope", as user files do. They are read from disk, from `./templates/`
+ * beside this module: in the sources, main/workspace/templates/; in the built app, out/main/templates/, where
+ * scripts/build-desktop.ts copies them beside the main bundle this module is bundled into (`TEMPLATES_DIR`).
  */
 import { readFile } from "node:fs/promises";
 
@@ -98,6 +99,14 @@ const TEMPLATES: readonly TemplateEntry[] = [
   },
 ];
 
+/** The folder the template files are read from, beside this module (or the bundle it is built into). */
+export const TEMPLATES_DIR = new URL("./templates/", import.meta.url);
+
+/** Every template file, for the build to copy beside the main bundle. */
+export function templateFiles(): string[] {
+  return TEMPLATES.flatMap((t) => (t.file === null ? [] : [t.file]));
+}
+
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Every template, in the order the picker shows them ("raw" first). */
@@ -126,7 +135,7 @@ export async function templateSource(id: string, className?: string): Promise<st
   const entry = TEMPLATES.find((t) => t.id === id);
   if (entry === undefined) throw new UnknownTemplateError(id);
   if (entry.file === null || entry.className === null) return null;
-  const source = await readFile(new URL(`./templates/${entry.file}`, import.meta.url), "utf8");
+  const source = await readFile(new URL(entry.file, TEMPLATES_DIR), "utf8");
   if (className === undefined || !IDENTIFIER.test(className) || wordIn(source, className)) return source;
   return source.replace(new RegExp(`\\b${entry.className}\\b`, "g"), className);
 }

@@ -217,7 +217,7 @@ async function syncDirectory(dir: string): Promise<void> {
  * rename is atomic), fsync, then rename over the target (`exclusive`: link, which fails if the target exists).
  * On any failure the temporary file is removed and the target is untouched. Keeps an existing target's mode.
  */
-async function writeAtomically(target: string, content: string | Uint8Array, exclusive: boolean): Promise<void> {
+export async function writeAtomically(target: string, content: string | Uint8Array, exclusive: boolean): Promise<void> {
   const dir = path.dirname(target);
   const temporary = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
   let mode = 0o644;

@@ -52,10 +52,18 @@ export function assertRendererBuilt(): void {
 export async function startBrowserMode(): Promise<BrowserMode> {
   assertRendererBuilt();
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-e2e-"));
+  // Its own settings folder: a test that changes the settings never touches the user's (~/.config/wirescope).
+  const config = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-e2e-config-"));
   const token = randomBytes(24).toString("base64url");
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "main", "serve.ts")], {
     cwd: ROOT,
-    env: { ...process.env, WIRESCOPE_WORKSPACE: workspace, WIRESCOPE_PORT: "0", WIRESCOPE_TOKEN: token },
+    env: {
+      ...process.env,
+      WIRESCOPE_WORKSPACE: workspace,
+      WIRESCOPE_CONFIG_DIR: config,
+      WIRESCOPE_PORT: "0",
+      WIRESCOPE_TOKEN: token,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -65,6 +73,7 @@ export async function startBrowserMode(): Promise<BrowserMode> {
   const stop = async (): Promise<void> => {
     await terminate(child);
     fs.rmSync(workspace, { recursive: true, force: true });
+    fs.rmSync(config, { recursive: true, force: true });
   };
   try {
     const url = await waitForOpenLine(child, () => output);

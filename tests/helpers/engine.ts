@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { WebSocket } from "ws";
 import { startWebSocketServer } from "../../main/adapters/ws-server.ts";
-import { Engine } from "../../main/engine/engine.ts";
+import { Engine, type EngineOptions } from "../../main/engine/engine.ts";
 import type { EventName, EventPayload, Result, WirescopeApi } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { connectWebSocketApi } from "../../preload/ws-client.ts";
@@ -23,10 +23,13 @@ export interface EngineUnderTest {
   close(): Promise<void>;
 }
 
-/** Starts an engine on a new workspace, serves it over WebSocket, and connects a client to it. */
-export async function startEngine(): Promise<EngineUnderTest> {
+/**
+ * Starts an engine on a new workspace, serves it over WebSocket, and connects a client to it. `options` are passed
+ * to Engine.open (a settings store, say); the workspace is always a new temporary folder.
+ */
+export async function startEngine(options: Omit<EngineOptions, "workspaceRoot"> = {}): Promise<EngineUnderTest> {
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-test-"));
-  const engine = await Engine.open({ workspaceRoot: workspace });
+  const engine = await Engine.open({ ...options, workspaceRoot: workspace });
   const server = await startWebSocketServer({ service: engine });
   engine.setEventSink(server.emit);
   const api = await connectWebSocketApi(server.url, { WebSocket: WebSocket as never });
