@@ -3,7 +3,8 @@
  * echo stream between a load worker and an echo server on 127.0.0.1; the same session code runs once recording to a
  * real capture file (both legs, both directions: four records of every chunk, the two forwarded ones written as
  * "data again" references) and once with a timeline that keeps nothing. Rounds alternate; medians are printed with
- * the ratio.
+ * the ratio, and the process's CPU time per round (all threads, user and system), which shows what recording costs
+ * even where the throughput figure is blurred by a busy machine.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -28,7 +29,14 @@ class NullTimeline {
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
-async function proxyThroughput(timeline: NullTimeline | Recorder, upstream: number): Promise<number> {
+/** One round: MB/s, and the CPU milliseconds the process spent (user, system). */
+interface Round {
+  mbps: number;
+  userMs: number;
+  systemMs: number;
+}
+
+async function proxyThroughput(timeline: NullTimeline | Recorder, upstream: number): Promise<Round> {
   const session = new Session({
     id: "bench",
     kind: "proxy",
@@ -40,10 +48,12 @@ async function proxyThroughput(timeline: NullTimeline | Recorder, upstream: numb
   });
   await session.startProxy({ port: 0 }, { host: "127.0.0.1", port: upstream }, null, null);
   const port = Number(session.listeningOn!.split(":")[1]);
+  const cpu = process.cpuUsage();
   const r = await runLoad({ port, total: TOTAL, chunk: 64 * 1024, mode: "echo" });
+  const used = process.cpuUsage(cpu);
   await session.close();
   if (r.received !== TOTAL) throw new Error(`lost bytes: ${r.received} of ${TOTAL}`);
-  return TOTAL / r.seconds / 1e6;
+  return { mbps: TOTAL / r.seconds / 1e6, userMs: used.user / 1000, systemMs: used.system / 1000 };
 }
 
 async function main(): Promise<void> {
@@ -51,8 +61,8 @@ async function main(): Promise<void> {
   await echo.listening;
   const upstream = (echo.getHost() as IPv4Address).port;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-bench-"));
-  const recorded: number[] = [];
-  const bare: number[] = [];
+  const recorded: Round[] = [];
+  const bare: Round[] = [];
   let file = 0;
   const run = async (record: boolean) => {
     if (!record) return bare.push(await proxyThroughput(new NullTimeline(), upstream));
@@ -69,8 +79,14 @@ async function main(): Promise<void> {
   }
   await echo.stopListening();
   fs.rmSync(dir, { recursive: true, force: true });
-  const r = median(recorded);
-  const b = median(bare);
+  const r = median(recorded.map((x) => x.mbps));
+  const b = median(bare.map((x) => x.mbps));
+  const cpu = (rounds: Round[]) => ({
+    user: median(rounds.map((x) => x.userMs)),
+    system: median(rounds.map((x) => x.systemMs)),
+  });
+  const rc = cpu(recorded);
+  const bc = cpu(bare);
   console.log(
     `\nRecording overhead: ${TOTAL / 2 ** 20} MiB echoed through a proxy session in 64 KiB writes (${ROUNDS} rounds, medians)`,
   );
@@ -78,6 +94,14 @@ async function main(): Promise<void> {
     `  proxy session, recording to a capture file   ${r.toFixed(0).padStart(6)} MB/s   ${(r / b).toFixed(2)}x`,
   );
   console.log(`  proxy session, recording nothing (baseline)  ${b.toFixed(0).padStart(6)} MB/s   1.00x`);
+  const cpuLine = (c: { user: number; system: number }) =>
+    `${c.user.toFixed(0)} ms user + ${c.system.toFixed(0)} ms system = ${(c.user + c.system).toFixed(0)} ms`;
+  console.log(`  CPU per round, recording   ${cpuLine(rc)}`);
+  console.log(`  CPU per round, baseline    ${cpuLine(bc)}`);
+  console.log(
+    `  recording's own CPU: ${(rc.user + rc.system - bc.user - bc.system).toFixed(0)} ms per round, ` +
+      `${(((rc.user + rc.system) / (bc.user + bc.system) - 1) * 100).toFixed(0)}% on top of the baseline's`,
+  );
   const lost = (1 - r / b) * 100;
   console.log(`  throughput lost to recording: ${lost.toFixed(1)}% (goal <= 15%: ${lost <= 15 ? "met" : "NOT met"})`);
 }
