@@ -29,6 +29,7 @@ import { EXPORTS_DIR, exportSession } from "../interchange/export.ts";
 import type { SettingsStore } from "../settings/settings.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError, UnknownSessionError } from "./errors.ts";
+import { CaptureImports } from "./imports.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
@@ -110,6 +111,8 @@ export class Engine implements WirescopeService {
   private readonly sessions = new Map<string, SessionEntry>();
   private readonly compiled = new Map<string, CompiledFile>();
   private readonly notifier: ChangeNotifier;
+  /** Captures imported with importCapture, kept for openConversation. */
+  private readonly imports = new CaptureImports();
   private nextSession = 1;
   private sessionsTimer: NodeJS.Timeout | null = null;
   private stopWatching: (() => void) | null = null;
@@ -623,16 +626,20 @@ export class Engine implements WirescopeService {
     };
   }
 
-  async importCapture(
-    _args: Parameters<WirescopeService["importCapture"]>[0],
-  ): Promise<CommandResult<"importCapture">> {
-    return this.notYet("importCapture");
+  /** Reads a pcap/pcapng file (bytes, or a path from the workspace) and keeps its conversations (imports.ts). */
+  async importCapture(args: Parameters<WirescopeService["importCapture"]>[0]): Promise<CommandResult<"importCapture">> {
+    return this.imports.importCapture(args, this.workspace.root);
   }
 
+  /** Opens a conversation of an imported capture as an "imported" session. */
   async openConversation(
-    _args: Parameters<WirescopeService["openConversation"]>[0],
+    args: Parameters<WirescopeService["openConversation"]>[0],
   ): Promise<CommandResult<"openConversation">> {
-    return this.notYet("openConversation");
+    const info = await this.imports.openConversation(args, (name, source, epochMs) =>
+      this.createOfflineSession("imported", name, source, epochMs),
+    );
+    this.sessionsChanged();
+    return info;
   }
 
   /** Runs a protocol over a recorded connection as a passive decoder, into a new "decode" session (decode.ts). */
