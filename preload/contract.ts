@@ -383,6 +383,11 @@ export const commands = {
       warnings: z.array(z.string()),
     }),
   ),
+  openRecording: command(
+    "Open a Wirescope capture file (.wscap: a path, or a file name in the workspace's captures folder) as an imported session showing its recorded timeline.",
+    z.object({ path: z.string().trim().min(1, "give the capture file's path") }).strict(),
+    SessionInfo,
+  ),
   openConversation: command(
     "Open a conversation of an imported capture as a session.",
     z.object({ capture: z.string().min(1), conversation: z.number().int().min(1) }),

@@ -18,6 +18,7 @@ import type {
   WirescopeService,
 } from "../../preload/contract.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
+import { CaptureReader } from "../recording/capture-file.ts";
 import { ChangeNotifier } from "../recording/notifier.ts";
 import { monotonicMicros, Recorder } from "../recording/recorder.ts";
 import { SandboxHost, type SandboxGroup } from "../sandbox/host.ts";
@@ -31,6 +32,7 @@ import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError, UnknownSessionError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
+import { copyRecording, locateRecording } from "./recording-session.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
@@ -429,6 +431,40 @@ export class Engine implements WirescopeService {
     const data = decodeSendData(args.data, args.encoding);
     session.send(args.conn, data);
     return { bytes: data.byteLength };
+  }
+
+  /**
+   * Opens a Wirescope capture file as an "imported" session: its events copied onto the session's own new capture,
+   * its connections rebuilt (recording-session.ts). The file is only read. Throws "recording-not-found", or the
+   * CaptureError (NOT_A_CAPTURE, NEWER_VERSION, CORRUPT) naming the file.
+   */
+  async openRecording(args: Parameters<WirescopeService["openRecording"]>[0]): Promise<SessionInfo> {
+    const file = await locateRecording(args.path, this.workspace.root);
+    const reader = await CaptureReader.open(file);
+    try {
+      const meta = reader.meta;
+      const name = typeof meta.name === "string" ? meta.name : path.basename(file);
+      const entry = await this.createOfflineSession("imported", name, path.basename(file), meta.timeOrigin);
+      entry.session.target = file;
+      try {
+        await copyRecording(reader, entry.session, entry.recorder);
+      } catch (err) {
+        await this.dropSession(entry);
+        throw err;
+      }
+      this.sessionsChanged();
+      return entry.session.info();
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
+   * The capture file a session records to (for the CLI, which prints where it is). Not part of the contract: the
+   * app shows captures through the workspace. Throws UnknownSessionError.
+   */
+  captureFileOf(session: string): string {
+    return this.entry(session).recorder.file;
   }
 
   async readTimeline(args: { session: string; from: number; count: number }): Promise<CommandResult<"readTimeline">> {

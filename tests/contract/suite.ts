@@ -199,6 +199,10 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
       warnings: [],
     },
   },
+  openRecording: {
+    args: { path: "/tmp/ws/captures/2024-01-01T00-00-00-000Z-s1.wscap" },
+    result: { ...session, kind: "imported", state: "closed", source: "2024-01-01T00-00-00-000Z-s1.wscap" },
+  },
   openConversation: {
     args: { capture: "c1", conversation: 1 },
     result: { ...session, kind: "imported", state: "closed" },

@@ -1,0 +1,230 @@
+/**
+ * `wirescope connect <endpoint>`: a client session, like netcat or redis-cli with a timeline. Sends what it is
+ * given (--send, --send-hex, or piped stdin), prints every event, and exits the way a netcat user expects (see
+ * USAGE).
+ */
+import type { Readable } from "node:stream";
+import type { SessionInfo } from "../../../preload/contract.ts";
+import { decodeSendData, SendEncodingError } from "../../engine/send-encoding.ts";
+import { COMMON_OPTIONS, helpHint, intOption, parseCommandLine } from "../args.ts";
+import { aborted, commonOf, sleep, type CliCommand } from "../command.ts";
+import { EXIT, RunFailedError, UsageError, exitCodeOf } from "../errors.ts";
+import { resolveProtocol, withDiagnostics } from "../protocol-ref.ts";
+import type { CliRun } from "../run.ts";
+import { clientTarget } from "../targets.ts";
+import { ConnectionWatch } from "./connection-watch.ts";
+
+/** How long the connection may stay quiet after the last input before `connect` closes it (ms). */
+export const DEFAULT_IDLE_MS = 1000;
+/** How long a clean close may take before the connection is aborted (ms). */
+const CLOSE_WAIT_MS = 2000;
+/** How often the wait for quiet looks at the connection again (ms). */
+const POLL_MS = 25;
+
+const USAGE = `Usage: wirescope connect <endpoint> [options]
+
+Connects to a server, sends what you give it, and prints the timeline: every chunk each way, the connection's
+lifecycle and what the protocol decodes. The session is recorded to a capture in the workspace.
+
+  <endpoint>            host:port ("127.0.0.1:6379", "[::1]:80") or a Twisted client endpoint string
+                        ("tcp:host=127.0.0.1:port=6379", "ssl:host=example.test:port=443")
+
+Options:
+  --send <text>         send text; escapes \\r \\n \\t \\0 \\\\ and \\xNN stand for one byte each (repeatable;
+                        each is one write, in order)
+  --send-hex <hex>      send bytes given as hex pairs ("de ad be ef"); may be mixed with --send
+  --protocol <p>        run a protocol on the connection: a workspace file ("resp.ts"), a template
+                        ("template:resp"), or a .ts file elsewhere (copied to <workspace>/cli/ for the run)
+  --idle <ms>           after the input, close once nothing has passed either way for this long
+                        (default ${DEFAULT_IDLE_MS} with input; without input, only when given)
+  --half-close          shut our write side (FIN) once the input is sent, and keep reading
+  --name <name>         the session's name in the capture
+  --json                one JSON object per event, and a summary object at the end
+  --hex                 hex dumps under each chunk (with --json: data as "hex" instead of "base64")
+  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else ~/Documents/Wirescope)
+
+Input: the --send and --send-hex values; without them, standard input when it is not a terminal (a pipe or a
+file; use < /dev/null to send nothing), sent as it arrives.
+
+When it exits:
+  - the peer closes the connection (or shuts its side: connect then closes too), or
+  - with input: all of it is sent and the connection has been quiet for --idle ms; connect closes cleanly, or
+  - without input: Ctrl+C.
+
+Exit codes: 0 done; 1 the connection was refused, failed or reset, or closed before the input was sent;
+2 usage error; 3 the protocol does not compile; 130 Ctrl+C before all the input was sent.
+`;
+
+const OPTIONS = {
+  ...COMMON_OPTIONS,
+  send: { type: "string", multiple: true },
+  "send-hex": { type: "string", multiple: true },
+  protocol: { type: "string" },
+  idle: { type: "string" },
+  "half-close": { type: "boolean" },
+  name: { type: "string" },
+} as const;
+
+/** One write of the input. */
+interface Send {
+  data: string;
+  encoding: "text" | "hex";
+}
+
+/** `connect`. */
+export const connectCommand: CliCommand = {
+  name: "connect",
+  summary: "connect to a server, send, and print the timeline",
+  usage: USAGE,
+  prepare(argv) {
+    const { values, positionals, order } = parseCommandLine("connect", argv, OPTIONS, {
+      names: ["endpoint"],
+      required: 1,
+    });
+    const sends: Send[] = order.flatMap((o) =>
+      o.name === "send" || o.name === "send-hex"
+        ? [checkedSend(o.value ?? "", o.name === "send" ? "text" : "hex")]
+        : [],
+    );
+    const idle = values.idle === undefined ? null : intOption("connect", "idle", values.idle, 0, 86_400_000);
+    return {
+      common: commonOf(values),
+      help: values.help === true,
+      run: (run) =>
+        connect(run, {
+          endpoint: positionals[0] ?? "",
+          protocol: values.protocol,
+          name: values.name,
+          sends,
+          idle,
+          halfClose: values["half-close"] === true,
+        }),
+    };
+  },
+};
+
+/** A --send value, checked now: a typo fails before anything connects. */
+function checkedSend(data: string, encoding: Send["encoding"]): Send {
+  try {
+    decodeSendData(data, encoding);
+  } catch (err) {
+    if (!(err instanceof SendEncodingError)) throw err;
+    const option = encoding === "text" ? "--send" : "--send-hex";
+    throw new UsageError(`connect: ${option} '${data}': ${err.message}`, helpHint("connect"));
+  }
+  return { data, encoding };
+}
+
+interface ConnectPlan {
+  endpoint: string;
+  protocol: string | undefined;
+  name: string | undefined;
+  sends: Send[];
+  idle: number | null;
+  halfClose: boolean;
+}
+
+async function connect(run: CliRun, plan: ConnectPlan): Promise<number> {
+  const { service, signal } = run;
+  const choice =
+    plan.protocol === undefined ? null : await resolveProtocol("connect", plan.protocol, run.workspaceRoot);
+  if (choice?.copiedTo) run.note(`wirescope: ${plan.protocol} copied to ${choice.copiedTo} for this run`);
+  let info: SessionInfo;
+  try {
+    info = await withDiagnostics(service, [choice], () =>
+      service.call("connect", {
+        target: clientTarget(plan.endpoint),
+        protocol: choice?.ref ?? null,
+        ...(plan.name !== undefined ? { name: plan.name } : {}),
+      }),
+    );
+  } catch (err) {
+    // A failed attempt stays as a session, with its timeline: show it, then the reason.
+    const failed = (await service.call("listSessions", {})).find((s) => s.kind === "client");
+    if (failed) {
+      run.keepCapture(failed.id);
+      await run.follow(failed).drain();
+    }
+    if (exitCodeOf(err) === EXIT.failed) throw new RunFailedError((err as Error).message, { cause: err });
+    throw err;
+  }
+  run.keepCapture(info.id);
+  const conn = info.connections[0]!.conn;
+  const watch = new ConnectionWatch(conn);
+  run.follow(info, (e) => watch.saw(e));
+
+  const stdin = plan.sends.length === 0 && run.io.stdin.isTTY !== true ? run.io.stdin : null;
+  const hasInput = plan.sends.length > 0 || stdin !== null;
+  let sentAll: boolean;
+  try {
+    sentAll = stdin
+      ? await sendStream(run, info.id, conn, stdin, watch)
+      : await sendEach(run, info.id, conn, plan.sends);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "connection-closed") throw err;
+    await watch.ended;
+    throw new RunFailedError(`the connection closed before all the input was sent (${watch.reason})`);
+  }
+  if (sentAll && plan.halfClose && !watch.isEnded) {
+    await service.call("halfCloseConnection", { session: info.id, conn });
+  }
+  watch.touch();
+  const idle = plan.idle ?? (hasInput ? DEFAULT_IDLE_MS : null);
+  while (!watch.isEnded && !watch.peerClosed && !signal.aborted) {
+    const quiet = Date.now() - watch.lastActivity;
+    if (idle !== null && quiet >= idle) break;
+    await sleep(idle === null ? POLL_MS : Math.min(POLL_MS, idle - quiet), signal);
+  }
+  await closeConnection(run, info.id, watch);
+  if (signal.aborted && !sentAll) return EXIT.interrupted;
+  if (watch.failed) throw new RunFailedError(`connection ${conn} failed: ${watch.reason}`);
+  return EXIT.ok;
+}
+
+/** Sends each --send value in order; false if Ctrl+C came first. Throws the engine's error if the send fails. */
+async function sendEach(run: CliRun, session: string, conn: number, sends: Send[]): Promise<boolean> {
+  for (const send of sends) {
+    if (run.signal.aborted) return false;
+    await run.service.call("send", { session, conn, data: send.data, encoding: send.encoding });
+  }
+  return true;
+}
+
+/** Sends `stdin` as it arrives until it ends (true), or until Ctrl+C or the connection ends (false). */
+async function sendStream(
+  run: CliRun,
+  session: string,
+  conn: number,
+  stdin: NodeJS.ReadableStream,
+  watch: ConnectionWatch,
+): Promise<boolean> {
+  const chunks = stdin[Symbol.asyncIterator]();
+  const stop = Promise.race([watch.ended, aborted(run.signal)]).then(() => null);
+  while (true) {
+    const next = await Promise.race([chunks.next(), stop]);
+    if (next === null) {
+      (stdin as Readable).destroy?.();
+      return false;
+    }
+    if (next.done) return true;
+    const chunk: unknown = next.value;
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    if (bytes.byteLength === 0) continue;
+    await run.service.call("send", { session, conn, data: bytes.toString("base64"), encoding: "base64" });
+  }
+}
+
+/**
+ * Closes cleanly (FIN) unless it has ended, and waits for the close; aborts (RST) if that takes longer than
+ * CLOSE_WAIT_MS. Ctrl+C doesn't cut the wait short (a second Ctrl+C quits at once): a clean close is what it asks.
+ */
+async function closeConnection(run: CliRun, session: string, watch: ConnectionWatch): Promise<void> {
+  if (watch.isEnded) return;
+  const never = new AbortController().signal;
+  await run.service.call("closeConnection", { session, conn: watch.conn }).catch(() => {});
+  await Promise.race([watch.ended, sleep(CLOSE_WAIT_MS, never)]);
+  if (!watch.isEnded) {
+    await run.service.call("abortConnection", { session, conn: watch.conn }).catch(() => {});
+    await Promise.race([watch.ended, sleep(CLOSE_WAIT_MS, never)]);
+  }
+}

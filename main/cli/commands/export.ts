@@ -1,0 +1,91 @@
+/**
+ * `wirescope export <capture>`: a recorded session (or one connection of it) as a pcapng file that Wireshark and
+ * tshark open, through the engine's exportPcapng.
+ */
+import { copyFile, rm } from "node:fs/promises";
+import * as path from "node:path";
+import { COMMON_OPTIONS, intOption, parseCommandLine } from "../args.ts";
+import { commonOf, type CliCommand } from "../command.ts";
+import { EXIT } from "../errors.ts";
+import type { CliRun } from "../run.ts";
+import { locateCapture, openCapture } from "./open-capture.ts";
+
+const USAGE = `Usage: wirescope export <capture> [-o out.pcapng] [--conn N]
+
+Writes a capture as pcapng (synthesized Ethernet/IPv4/TCP packets, both directions, handshake and close, decoded
+messages as packet comments), for Wireshark and tshark.
+
+  <capture>             a Wirescope capture: its path, its name in <workspace>/captures, or "last" (the newest);
+                        a .pcap/.pcapng file works too (then --conversation picks which)
+
+Options:
+  -o, --output <file>   where to write (default: the workspace's exports folder; the path is printed)
+  --conn <N>            only connection N (default: every connection)
+  --conversation <N>    for a pcap/pcapng input: which TCP conversation (default 1)
+  --json                print {"kind":"export","path":...,"packets":...,"bytes":...} and a summary
+  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else ~/Documents/Wirescope)
+
+Exit codes: 0 written; 1 the export failed; 2 usage error (no such file or connection);
+3 the capture can't be read.
+`;
+
+const OPTIONS = {
+  ...COMMON_OPTIONS,
+  output: { type: "string", short: "o" },
+  conn: { type: "string" },
+  conversation: { type: "string" },
+} as const;
+
+/** `export`. */
+export const exportCommand: CliCommand = {
+  name: "export",
+  summary: "write a capture as pcapng for Wireshark and tshark",
+  usage: USAGE,
+  prepare(argv) {
+    const { values, positionals } = parseCommandLine("export", argv, OPTIONS, { names: ["capture"], required: 1 });
+    const conn = values.conn === undefined ? undefined : intOption("export", "conn", values.conn, 1, 2 ** 32 - 1);
+    const conversation =
+      values.conversation === undefined ? 1 : intOption("export", "conversation", values.conversation, 1, 2 ** 32 - 1);
+    return {
+      common: commonOf(values),
+      help: values.help === true,
+      run: (run) => exportCapture(run, positionals[0] ?? "", values.output, conn, conversation),
+    };
+  },
+};
+
+async function exportCapture(
+  run: CliRun,
+  capture: string,
+  output: string | undefined,
+  conn: number | undefined,
+  conversation: number,
+): Promise<number> {
+  const file = await locateCapture(run, "export", capture);
+  const { session } = await openCapture(run, "export", file, conversation);
+  const result = await run.service.call("exportPcapng", {
+    session: session.id,
+    ...(conn !== undefined ? { conn } : {}),
+  });
+  let written = result.path;
+  if (output !== undefined) {
+    written = path.resolve(output);
+    if (written !== result.path) {
+      await copyFile(result.path, written);
+      await rm(result.path, { force: true });
+    }
+  }
+  const what = conn === undefined ? "every connection" : `connection ${conn}`;
+  run.announce(
+    `wrote ${written}: ${result.packets} packets, ${result.bytes} bytes (${what} of ${path.basename(file)})`,
+    {
+      kind: "export",
+      path: written,
+      packets: result.packets,
+      bytes: result.bytes,
+      source: file,
+      ...(conn !== undefined ? { conn } : {}),
+    },
+  );
+  return run.signal.aborted ? EXIT.interrupted : EXIT.ok;
+}

@@ -1,0 +1,154 @@
+/**
+ * `wirescope listen <endpoint>` and `wirescope proxy <listen> <upstream>`: sessions that accept connections and run
+ * until Ctrl+C. The first line on stdout is the bound address, so that a script can read it and connect.
+ */
+import type { SessionInfo } from "../../../preload/contract.ts";
+import { COMMON_OPTIONS, parseCommandLine } from "../args.ts";
+import { aborted, commonOf, type CliCommand } from "../command.ts";
+import { EXIT, RunFailedError, exitCodeOf } from "../errors.ts";
+import { resolveProtocol, withDiagnostics, type ProtocolChoice } from "../protocol-ref.ts";
+import type { CliRun } from "../run.ts";
+import { clientTarget, listenTarget } from "../targets.ts";
+
+const COMMON_HELP = `  --json                one JSON object per event ({"kind":"listening",...} first), and a summary at the end
+  --hex                 hex dumps under each chunk (with --json: data as "hex" instead of "base64")
+  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else ~/Documents/Wirescope)
+
+The first line printed is "listening on <address>" (the port chosen when you gave 0). Runs until Ctrl+C (or
+SIGTERM), then closes every connection cleanly, flushes the capture and prints where it is.
+
+Exit codes: 0 stopped by Ctrl+C; 1 could not listen (port in use, no such interface); 2 usage error;
+3 a protocol does not compile.
+`;
+
+const LISTEN_USAGE = `Usage: wirescope listen <endpoint> [options]
+
+Listens for connections and prints the timeline of each one. Without a protocol, a connection whose peer
+shuts its side (FIN) is closed in turn, as netcat does.
+
+  <endpoint>            a port ("6379", "0" for any free one), host:port ("127.0.0.1:0", "[::1]:8080"), or a
+                        Twisted server endpoint string ("tcp:0:interface=127.0.0.1"); 127.0.0.1 unless you say
+
+Options:
+  --protocol <p>        run a protocol on each connection: a workspace file, a template ("template:echo"), or a
+                        .ts file elsewhere (copied to <workspace>/cli/ for the run)
+  --name <name>         the session's name in the capture
+${COMMON_HELP}`;
+
+const PROXY_USAGE = `Usage: wirescope proxy <listen> <upstream> [options]
+
+Listens, and forwards each accepted connection to the upstream; both legs are recorded on one timeline: each
+accepted connection (your client's leg) is followed by the upstream leg opened for it (#1 and #2, #3 and #4...).
+
+  <listen>              as for listen: "0", "127.0.0.1:6380", "tcp:6380"
+  <upstream>            as for connect: "127.0.0.1:6379", "tcp:host=127.0.0.1:port=6379"
+
+Options:
+  --protocol <p>        a protocol on both legs (a file exporting ClientLeg / ServerLeg, like template:resp-tap,
+                        runs each on its leg)
+  --client-protocol <p> a protocol on the accepted (client-facing) leg only
+  --server-protocol <p> a protocol on the upstream leg only
+  --name <name>         the session's name in the capture
+${COMMON_HELP}`;
+
+const LISTEN_OPTIONS = { ...COMMON_OPTIONS, protocol: { type: "string" }, name: { type: "string" } } as const;
+const PROXY_OPTIONS = {
+  ...LISTEN_OPTIONS,
+  "client-protocol": { type: "string" },
+  "server-protocol": { type: "string" },
+} as const;
+
+/** `listen`. */
+export const listenCommand: CliCommand = {
+  name: "listen",
+  summary: "listen for connections and print their timeline until Ctrl+C",
+  usage: LISTEN_USAGE,
+  prepare(argv) {
+    const { values, positionals } = parseCommandLine("listen", argv, LISTEN_OPTIONS, {
+      names: ["endpoint"],
+      required: 1,
+    });
+    return {
+      common: commonOf(values),
+      help: values.help === true,
+      run: async (run) => {
+        const choice = await protocolChoice(run, "listen", values.protocol);
+        return serveUntilStopped(run, [choice], choice === null, () =>
+          run.service.call("listen", {
+            target: listenTarget(positionals[0] ?? ""),
+            protocol: choice?.ref ?? null,
+            ...(values.name !== undefined ? { name: values.name } : {}),
+          }),
+        );
+      },
+    };
+  },
+};
+
+/** `proxy`. */
+export const proxyCommand: CliCommand = {
+  name: "proxy",
+  summary: "sit between a client and a server, print both legs until Ctrl+C",
+  usage: PROXY_USAGE,
+  prepare(argv) {
+    const { values, positionals } = parseCommandLine("proxy", argv, PROXY_OPTIONS, {
+      names: ["listen", "upstream"],
+      required: 2,
+    });
+    return {
+      common: commonOf(values),
+      help: values.help === true,
+      run: async (run) => {
+        const both = values.protocol;
+        const client = await protocolChoice(run, "proxy", values["client-protocol"] ?? both);
+        const server = await protocolChoice(run, "proxy", values["server-protocol"] ?? both);
+        return serveUntilStopped(run, [client, server], false, () =>
+          run.service.call("proxy", {
+            listen: listenTarget(positionals[0] ?? ""),
+            upstream: clientTarget(positionals[1] ?? ""),
+            clientProtocol: client?.ref ?? null,
+            serverProtocol: server?.ref ?? null,
+            ...(values.name !== undefined ? { name: values.name } : {}),
+          }),
+        );
+      },
+    };
+  },
+};
+
+async function protocolChoice(run: CliRun, command: string, given: string | undefined): Promise<ProtocolChoice | null> {
+  if (given === undefined) return null;
+  const choice = await resolveProtocol(command, given, run.workspaceRoot);
+  if (choice.copiedTo) run.note(`wirescope: ${given} copied to ${choice.copiedTo} for this run`);
+  return choice;
+}
+
+/**
+ * Starts the session, says where it listens, prints its timeline until Ctrl+C. With `closeAfterPeer` (a raw
+ * listener: nobody is there to answer or to close), a connection whose peer shut its side (FIN) is closed in turn,
+ * as netcat does, instead of staying half-open for a user who would close it in the app.
+ */
+async function serveUntilStopped(
+  run: CliRun,
+  choices: (ProtocolChoice | null)[],
+  closeAfterPeer: boolean,
+  start: () => Promise<SessionInfo>,
+): Promise<number> {
+  let info: SessionInfo;
+  try {
+    info = await withDiagnostics(run.service, choices, start);
+  } catch (err) {
+    if (exitCodeOf(err) === EXIT.failed) throw new RunFailedError((err as Error).message, { cause: err });
+    throw err;
+  }
+  run.keepCapture(info.id);
+  const address = info.listeningOn ?? info.target;
+  run.announce(`listening on ${address}`, { kind: "listening", session: info.id, address });
+  run.follow(info, (e) => {
+    if (closeAfterPeer && e.kind === "lifecycle" && e.event === "read-closed") {
+      run.service.call("closeConnection", { session: info.id, conn: e.conn }).catch(() => {});
+    }
+  });
+  await aborted(run.signal);
+  return EXIT.ok;
+}

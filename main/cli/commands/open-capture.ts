@@ -1,0 +1,101 @@
+/**
+ * A capture named on the command line, opened as a session: a Wirescope capture (.wscap) through openRecording,
+ * or a pcap/pcapng file through importCapture and openConversation. Which one is decided by the file's first
+ * bytes, not its name. The session is a read-only copy made for this run: its own capture is deleted at the end.
+ */
+import { open, readdir, stat } from "node:fs/promises";
+import * as path from "node:path";
+import type { CommandResult, SessionInfo } from "../../../preload/contract.ts";
+import { CAPTURES_DIR } from "../../workspace/workspace.ts";
+import { helpHint } from "../args.ts";
+import { UsageError } from "../errors.ts";
+import type { CliRun } from "../run.ts";
+
+/** The first bytes of a Wirescope capture (capture-file.ts's magic). */
+const WSCAP_MAGIC = Buffer.from("\x89WSCAP\r\n", "latin1");
+
+/** What `capture` names: "last" (the newest capture in the workspace), a path, or a file in <workspace>/captures. */
+export async function locateCapture(run: CliRun, command: string, capture: string): Promise<string> {
+  const captures = path.join(run.workspaceRoot, CAPTURES_DIR);
+  if (capture === "last") {
+    const newest = await newestCapture(captures);
+    if (newest === null) {
+      throw new UsageError(`${command}: there is no capture in ${captures} yet`, helpHint(command));
+    }
+    return newest;
+  }
+  const candidates = [path.resolve(capture)];
+  if (!path.isAbsolute(capture)) candidates.push(path.join(captures, capture));
+  for (const candidate of candidates) {
+    if (
+      await stat(candidate).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return candidate;
+  }
+  throw new UsageError(
+    `${command}: no file '${capture}' (looked at ${candidates.join(" and ")})`,
+    `Give a .wscap, .pcap or .pcapng file, a capture's name in ${captures}, or 'last'. ${helpHint(command)}`,
+  );
+}
+
+async function newestCapture(folder: string): Promise<string | null> {
+  const names = (await readdir(folder).catch(() => [] as string[])).filter((n) => n.endsWith(".wscap"));
+  let newest: { file: string; mtimeMs: number } | null = null;
+  for (const name of names) {
+    const file = path.join(folder, name);
+    const { mtimeMs } = await stat(file);
+    if (newest === null || mtimeMs > newest.mtimeMs) newest = { file, mtimeMs };
+  }
+  return newest?.file ?? null;
+}
+
+/** Whether `file` starts like a Wirescope capture. */
+async function isWirescopeCapture(file: string): Promise<boolean> {
+  const handle = await open(file, "r");
+  try {
+    const head = Buffer.alloc(WSCAP_MAGIC.length);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return bytesRead === head.length && head.equals(WSCAP_MAGIC);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A capture opened as a session; `imported` is the pcap/pcapng import's listing, when it was one. */
+export interface OpenedCapture {
+  file: string;
+  session: SessionInfo;
+  imported?: CommandResult<"importCapture">;
+}
+
+/**
+ * Opens `file` (from locateCapture) as a session. For a pcap/pcapng file (imported now, or `listing`), `conversation` (from 1) picks which TCP
+ * conversation; a number past the last is a usage error listing how many there are.
+ */
+export async function openCapture(
+  run: CliRun,
+  command: string,
+  file: string,
+  conversation = 1,
+  /** The file's import, when the caller has already made it. */
+  listing?: CommandResult<"importCapture">,
+): Promise<OpenedCapture> {
+  if (await isWirescopeCapture(file)) {
+    const session = await run.service.call("openRecording", { path: file });
+    run.discardCapture(session.id);
+    return { file, session };
+  }
+  const imported = listing ?? (await run.service.call("importCapture", { name: path.basename(file), path: file }));
+  if (conversation > imported.conversations.length) {
+    throw new UsageError(
+      `${command}: ${path.basename(file)} has ${imported.conversations.length} TCP conversation(s), not ${conversation}`,
+      `Run 'wirescope import ${file}' to list them. ${helpHint(command)}`,
+    );
+  }
+  const session = await run.service.call("openConversation", { capture: imported.capture, conversation });
+  run.discardCapture(session.id);
+  return { file, session, imported };
+}

@@ -1,0 +1,105 @@
+/**
+ * The timeline as the CLI prints it: one line per event for people, or one JSON object per line for scripts
+ * (`--json`). Whatever the mode, stdout carries only this: the events, the lines a command announces (the bound
+ * address, the conversations of a capture) and, in JSON, a final summary object; notes for people go to stderr.
+ *
+ * Human lines: `12.345678 #1 -> 14 B  *1\r\n$4\r\nPING\r\n` — seconds since the session's first event, the
+ * connection (`--` for the session itself), `->` sent / `<-` received with the size and an escaped preview, or the
+ * lifecycle event and its detail, or the log level and the decoded message. `--hex` adds a hex dump under each chunk.
+ *
+ * JSON lines: `{"kind":"data","seq":3,"t":0.001234,"time":"2024-...Z","conn":1,"dir":"out","size":14,"base64":"..."}`
+ * (with `--hex`, `"hex"` instead of `"base64"`), `{"kind":"lifecycle",...,"event":"connected","detail":"..."}`,
+ * `{"kind":"log",...,"level":"info","text":"...","fields":{...}}`; announcements and the summary have kinds of their
+ * own ("listening", "conversations", "summary").
+ */
+import type { TimelineEvent } from "../../preload/timeline.ts";
+import { escapedPreview, hexDump } from "./bytes-text.ts";
+
+/** Where printed lines go: the process's stdout, or a test's buffer. */
+export interface LineSink {
+  write(text: string): unknown;
+}
+
+/** How to print. */
+export interface PrinterOptions {
+  json: boolean;
+  /** Hex dumps (human) or hex instead of base64 (JSON). */
+  hex: boolean;
+}
+
+/** Seconds with microseconds: "12.345678". */
+function seconds(us: number): string {
+  const whole = Math.max(0, Math.round(us));
+  return `${Math.floor(whole / 1_000_000)}.${String(whole % 1_000_000).padStart(6, "0")}`;
+}
+
+/**
+ * Prints the events of one session, in order, relative to the first one it is given. Owned by the command that
+ * follows the session; stateless beyond the time origin.
+ */
+export class TimelinePrinter {
+  private firstT: number | null = null;
+
+  constructor(
+    private readonly out: LineSink,
+    private readonly options: PrinterOptions,
+    /** Wall-clock ms at timeline time 0 (SessionInfo.epochMs), for JSON's "time". */
+    private readonly epochMs: number,
+  ) {}
+
+  /** Prints one event. */
+  event(e: TimelineEvent): void {
+    this.firstT ??= e.t;
+    const rel = e.t - this.firstT;
+    if (this.options.json) {
+      this.out.write(JSON.stringify(this.jsonOf(e, rel)) + "\n");
+      return;
+    }
+    const where = e.conn === 0 ? "--" : `#${e.conn}`;
+    const head = `${seconds(rel)} ${where}`;
+    switch (e.kind) {
+      case "data": {
+        const arrow = e.dir === "out" ? "->" : "<-";
+        this.out.write(`${head} ${arrow} ${e.data.byteLength} B  ${escapedPreview(e.data)}\n`);
+        if (this.options.hex) for (const line of hexDump(e.data)) this.out.write(`    ${line}\n`);
+        break;
+      }
+      case "lifecycle":
+        this.out.write(`${head} ${e.event}${e.detail ? ` ${e.detail}` : ""}\n`);
+        break;
+      case "log":
+        this.out.write(`${head} ${e.level}: ${e.text}\n`);
+        break;
+    }
+  }
+
+  private jsonOf(e: TimelineEvent, rel: number): Record<string, unknown> {
+    const base = {
+      kind: e.kind,
+      seq: e.seq,
+      t: Number(seconds(rel)),
+      time: new Date(this.epochMs + e.t / 1000).toISOString(),
+      conn: e.conn,
+    };
+    switch (e.kind) {
+      case "data": {
+        const bytes = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+        const encoded = this.options.hex ? { hex: bytes.toString("hex") } : { base64: bytes.toString("base64") };
+        return { ...base, dir: e.dir, size: e.data.byteLength, ...encoded };
+      }
+      case "lifecycle":
+        return { ...base, event: e.event, detail: e.detail };
+      case "log":
+        return { ...base, level: e.level, text: e.text, fields: e.fields };
+    }
+  }
+}
+
+/**
+ * Prints what is not a timeline event: `human` as it is (one or more lines), or `record` as one JSON line with its
+ * `kind`. Both go to stdout: they are the command's output (the bound address, the conversations, the summary).
+ */
+export function announce(out: LineSink, json: boolean, human: string | null, record: Record<string, unknown>): void {
+  if (json) out.write(JSON.stringify(record) + "\n");
+  else if (human !== null) out.write(human.endsWith("\n") ? human : `${human}\n`);
+}

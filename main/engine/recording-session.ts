@@ -1,0 +1,174 @@
+/**
+ * Reopening a Wirescope capture file (.wscap) as a session: the `openRecording` command. The capture's events are
+ * copied, in order and with their times, onto a new "imported" session's timeline, and its connection rows are
+ * rebuilt from them (addresses, counters, how each ended), so that every view — and every offline command: export,
+ * decode, replay — works on an old capture as on a session recorded in this run.
+ *
+ * The copy is the new session's own capture (in the workspace's captures folder, like any session's): the original
+ * file is only read, never resumed or repaired, so a capture still being written by another Wirescope is safe.
+ */
+import { access } from "node:fs/promises";
+import * as path from "node:path";
+import type { LifecycleTimelineEvent, Leg, TimelineEvent } from "../../preload/timeline.ts";
+import type { CaptureMeta, CaptureReader } from "../recording/capture-file.ts";
+import { CAPTURES_DIR } from "../workspace/workspace.ts";
+import { EngineError } from "./errors.ts";
+import type { ConnectionRecord, TimelineSink } from "./recording-protocol.ts";
+import type { Session } from "./session.ts";
+
+/** Events copied per read: bounds memory whatever the capture's size. */
+const COPY_BATCH = 4096;
+
+/** A capture file that isn't there. */
+export class RecordingNotFoundError extends EngineError {
+  constructor(given: string, tried: readonly string[]) {
+    super(
+      "recording-not-found",
+      `No capture file '${given}' (looked at ${tried.join(" and ")}): give the path of a .wscap file, ` +
+        `or the name of one in the workspace's ${CAPTURES_DIR} folder.`,
+    );
+  }
+}
+
+/**
+ * Where the capture `given` is: an absolute path, a path relative to the current directory, or a file name in
+ * `<workspaceRoot>/captures`. Throws RecordingNotFoundError naming every place it looked.
+ */
+export async function locateRecording(given: string, workspaceRoot: string): Promise<string> {
+  const candidates = [path.resolve(given)];
+  if (!path.isAbsolute(given)) candidates.push(path.join(workspaceRoot, CAPTURES_DIR, given));
+  for (const candidate of candidates) {
+    if (
+      await access(candidate).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
+  }
+  throw new RecordingNotFoundError(given, candidates);
+}
+
+/** The timeline of the session a recording is copied onto: its recorder, which can be waited on between batches. */
+export interface CopySink extends TimelineSink {
+  flush(): Promise<void>;
+}
+
+/**
+ * Copies every readable event of `reader` onto `timeline` (renumbered from the timeline's next seq, times kept)
+ * and gives `session` one connection row per recorded connection. Reads in batches and waits for each to reach
+ * the new capture before reading on. Returns the capture's meta (for the session's name and epoch).
+ */
+export async function copyRecording(reader: CaptureReader, session: Session, timeline: CopySink): Promise<CaptureMeta> {
+  const rows = new ConnectionRows(session, String(reader.meta.kind ?? ""));
+  for (let from = 0; from < reader.count;) {
+    const events = await reader.read(from, COPY_BATCH);
+    if (events.length === 0) break;
+    for (const e of events) {
+      const { seq: _seq, ...event } = e;
+      timeline.append(event);
+      rows.saw(e);
+    }
+    from += events.length;
+    await timeline.flush();
+  }
+  rows.finish(reader.summary.lastT ?? 0);
+  return reader.meta;
+}
+
+/**
+ * Rebuilds connection rows from a timeline, the way the recording factories filled them in live: numbered as
+ * recorded, with the addresses of "connected" ("host -> peer"), counters from data, and the loss reason.
+ */
+class ConnectionRows {
+  private readonly records = new Map<number, ConnectionRecord>();
+  /** Proxy: accepted legs that connected and have no upstream leg yet, oldest first. */
+  private readonly unpaired: ConnectionRecord[] = [];
+
+  constructor(
+    private readonly session: Session,
+    /** The recorded session's kind (from the capture's meta). */
+    private readonly kind: string,
+  ) {}
+
+  saw(e: TimelineEvent): void {
+    if (e.conn === 0) return;
+    const record = this.records.get(e.conn) ?? this.open(e);
+    if (e.kind === "data") {
+      if (e.dir === "in") {
+        record.bytesIn += e.data.byteLength;
+        record.chunksIn += 1;
+      } else {
+        record.bytesOut += e.data.byteLength;
+        record.chunksOut += 1;
+      }
+    } else if (e.kind === "lifecycle") {
+      this.lifecycle(record, e);
+    }
+  }
+
+  /** The row of a connection seen for the first time; rows skipped in the numbering get one too. */
+  private open(first: TimelineEvent): ConnectionRecord {
+    const opened = first.kind === "lifecycle" && first.event === "connecting";
+    let record: ConnectionRecord | undefined;
+    while (record === undefined || record.conn < first.conn) {
+      record = this.session.newConnection(this.legOf(opened));
+      record.openedAt = first.t;
+      this.records.set(record.conn, record);
+    }
+    if (this.kind === "proxy" && record.leg === "server") {
+      const client = this.unpaired.shift();
+      if (client) {
+        client.pairedWith = record.conn;
+        record.pairedWith = client.conn;
+      }
+    }
+    return record;
+  }
+
+  /**
+   * Which leg a connection was: on a listener or a proxy, one Wirescope opened (it starts with "connecting": a
+   * proxy's upstream, a connection a protocol opened) is a "server" leg and an accepted one a "client" leg; a client
+   * session's and an offline session's connections are "server" legs, as the engine records them.
+   */
+  private legOf(opened: boolean): Leg {
+    if (this.kind === "listener" || this.kind === "proxy") return opened ? "server" : "client";
+    return "server";
+  }
+
+  private lifecycle(record: ConnectionRecord, e: LifecycleTimelineEvent): void {
+    switch (e.event) {
+      case "connected": {
+        const [host, peer] = e.detail.split(" -> ");
+        record.host = host ?? "";
+        record.peer = peer ?? "";
+        record.state = "connected";
+        if (this.kind === "proxy" && record.leg === "client") this.unpaired.push(record);
+        break;
+      }
+      case "connecting":
+        if (record.peer === "") record.peer = e.detail;
+        break;
+      case "read-closed":
+      case "write-closed":
+        if (record.state !== "closed") record.state = "half-closed";
+        break;
+      case "lost":
+      case "failed":
+        record.state = "closed";
+        record.closedAt = e.t;
+        record.reason = e.detail;
+        break;
+    }
+  }
+
+  /** Connections the recording leaves open end where the recording ends. */
+  finish(lastT: number): void {
+    for (const record of this.records.values()) {
+      if (record.state === "closed") continue;
+      record.state = "closed";
+      record.closedAt = lastT;
+      record.reason = "ConnectionLost: the recording ends before the connection closed.";
+    }
+  }
+}
