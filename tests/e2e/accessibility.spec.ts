@@ -1,12 +1,16 @@
 /**
  * Basic accessibility checks (axe-core, WCAG 2 A and AA rules) on the main screens, in the light and the dark theme:
  * the welcome view, the new-connection dialog showing a field error, a client session's traffic view with traffic
- * (the Hex and Conversation tabs), and the protocol editor. Every screen must have no violation at all.
+ * (the Hex and Conversation tabs), and the protocol editor; the interchange screens (issue 6): the import dialog with
+ * a bad file and with a capture's conversations, an imported session, the decode dialog and a decode session, the
+ * replay dialog and the replay view. Every screen must have no violation at all.
  */
 import { AxeBuilder } from "@axe-core/playwright";
 import type { Page } from "@playwright/test";
 import {
+  actions,
   chooseOption,
+  connectClient,
   expect,
   expectFieldError,
   field,
@@ -97,4 +101,70 @@ test("the protocol editor, on a file from the line template", async ({ app }) =>
   const editor = protocolEditor(app);
   await expect(editor).toContainText("LineReceiver");
   await expectAccessible(app, "the protocol editor");
+});
+
+// --- interchange (issue 6) ------------------------------------------------------------------------------------------
+
+test("the import dialog with a bad file and with a capture's conversations, and an imported session", async ({
+  app,
+  echo,
+}, testInfo) => {
+  await connectClient(app, echo.port);
+  await send(app, String.raw`hello\n`);
+  await expect(timelineRows(app, "←", "hello")).toHaveCount(1);
+  const download = app.waitForEvent("download");
+  await actions(app).getByRole("button", { name: "Export as pcapng" }).click();
+  const saved = testInfo.outputPath("export.pcapng");
+  await (await download).saveAs(saved);
+
+  await sidebar(app).getByRole("button", { name: "Import capture…" }).click();
+  const dialog = app.getByRole("dialog", { name: "Import capture" });
+  const input = field(dialog, "Capture file");
+  await input.setInputFiles({ name: "bad.pcap", mimeType: "application/octet-stream", buffer: Buffer.from("nope") });
+  await expect(input).toHaveAttribute("aria-invalid", "true");
+  await expectAccessible(app, "the import dialog with a bad file");
+
+  await input.setInputFiles(saved);
+  await expect(dialog.getByRole("table", { name: "Conversations" })).toBeVisible();
+  await expectAccessible(app, "the import dialog listing conversations");
+  await dialog.getByRole("button", { name: "Open conversation 1" }).click();
+  await expect(timelineRows(app, "→", "hello")).toHaveCount(1);
+  await expectAccessible(app, "an imported session");
+});
+
+test("the decode dialog and a decode session", async ({ app, echo }) => {
+  await connectClient(app, echo.port);
+  await send(app, String.raw`one\ntwo\n`);
+  await expect(timelineRows(app, "←", "one")).toHaveCount(1);
+  await actions(app).getByRole("button", { name: "Decode with protocol…" }).click();
+  const dialog = app.getByRole("dialog", { name: "Decode with protocol" });
+  await chooseOption(field(dialog, "Protocol"), /^Template: Line-based$/);
+  await dialog.getByRole("checkbox", { name: "Re-split the stream" }).check();
+  await field(dialog, "Runs").fill("many");
+  await dialog.getByRole("button", { name: "Decode" }).click();
+  await expectFieldError(dialog, field(dialog, "Runs"), /whole number/);
+  await expectAccessible(app, "the decode dialog with a field error");
+
+  await field(dialog, "Runs").fill("4");
+  await dialog.getByRole("button", { name: "Decode" }).click();
+  await expect(dialog.getByRole("region", { name: "Re-split report" })).toBeVisible();
+  await expectAccessible(app, "the decode dialog's re-split report");
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await expect(trafficView(app)).toContainText(/decoded with line\.ts/);
+  await expectAccessible(app, "a decode session");
+});
+
+test("the replay dialog and the replay view", async ({ app, echo }) => {
+  await connectClient(app, echo.port);
+  await send(app, String.raw`ping\n`);
+  await expect(timelineRows(app, "←", "ping")).toHaveCount(1);
+  await actions(app).getByRole("button", { name: "Replay…" }).click();
+  const dialog = app.getByRole("dialog", { name: "Replay" });
+  await expect(dialog).toBeVisible();
+  await expectAccessible(app, "the replay dialog");
+  await dialog.getByRole("button", { name: "Replay" }).click();
+  await expect(dialog).toBeHidden();
+  const view = app.getByRole("region", { name: "Replay" });
+  await expect(view.getByRole("status")).toHaveText(/1 the same, 0 different/);
+  await expectAccessible(app, "the replay view");
 });

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { test as base, expect, type Locator, type Page, type TestInfo } from "@playwright/test";
 import { startBrowserMode, type BrowserMode } from "./browser-mode.ts";
 import { holdPort, lineClient, startEchoServer, startRedis, type LineClient, type LocalServer } from "./peers.ts";
-import { protocolEditor, sendBox, sidebar, trafficView } from "./workbench.ts";
+import { protocolEditor, selectItem, sendBox, sessionItem, sidebar, trafficView } from "./workbench.ts";
 
 export { freePort, isFree } from "./peers.ts";
 export * from "./workbench.ts";
@@ -231,4 +231,23 @@ export async function saveScreens(page: Page, name: string, testInfo: TestInfo =
     await testInfo.attach(`${name}-${colorScheme}`, { path: file, contentType: "image/png" });
   }
   await page.emulateMedia({ colorScheme: "light" });
+}
+
+// --- sessions and their actions --------------------------------------------------------------------------------------
+
+/** Opens a client session to 127.0.0.1:`port` through the new-connection dialog and selects it once connected. */
+export async function connectClient(page: Page, port: number): Promise<Locator> {
+  const dialog = await openNewSessionDialog(page, "connection");
+  await fillFields(dialog, { Host: "127.0.0.1", Port: String(port) });
+  await dialog.getByRole("button", { name: "Connect" }).click();
+  await expect(dialog).toBeHidden();
+  const session = sessionItem(page, String(port));
+  await expect(session).toContainText(/connected/i);
+  await selectItem(session);
+  return session;
+}
+
+/** The sidebar's group of actions for the selected session or connection ("Actions for echo client, ..."). */
+export function actions(page: Page): Locator {
+  return sidebar(page).getByRole("group", { name: /^Actions for/ });
 }

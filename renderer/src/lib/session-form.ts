@@ -11,7 +11,7 @@ import {
   type CommandArgs,
   type ContractError,
 } from "../../../preload/contract.ts";
-import { sentence } from "./format.ts";
+import { addError, splitInvalidArguments } from "./form-errors.ts";
 
 export type SessionKind = "client" | "listener" | "proxy";
 
@@ -104,10 +104,7 @@ function fieldFor(kind: SessionKind, path: string): Field {
   return PATHS[kind][path] ?? "form";
 }
 
-/** Adds a message to a field, keeping the first one a field got. */
-function add(errors: FieldErrors, field: Field, message: string): void {
-  errors[field] ??= sentence(message);
-}
+const add = addError<Field>;
 
 /** The client target of the fields (a client's, or a proxy's upstream), checked with the contract's schema. */
 function clientTarget(
@@ -223,11 +220,8 @@ export function engineErrorFields(kind: SessionKind, form: SessionForm, error: C
   switch (error.code) {
     case "invalid-arguments": {
       // "connect: target.port: a port is from 0 to 65535; target.host: the host is empty: ..."
-      const details = error.message.replace(/^\w+: /, "").split("; ");
-      for (const detail of details) {
-        const match = /^([A-Za-z]\w*(?:\.\w+)*): (.*)$/s.exec(detail);
-        if (match) add(errors, fieldFor(kind, match[1]!), match[2]!);
-        else add(errors, "form", detail);
+      for (const { path, message } of splitInvalidArguments(error.message)) {
+        add(errors, path === "" ? "form" : fieldFor(kind, path), message);
       }
       return errors;
     }

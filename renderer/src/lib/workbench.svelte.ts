@@ -27,6 +27,8 @@ export class Workbench {
   totals = $state<Record<string, number>>({});
   /** The last error to show in the status bar, if any. */
   lastError = $state<ContractError | null>(null);
+  /** The last result the user should know of (where an export was saved), for the status bar. */
+  notice = $state<string | null>(null);
   connected = $state(true);
 
   constructor(readonly api: WirescopeApi) {}
@@ -78,6 +80,12 @@ export class Workbench {
     if (result.ok) return result.value;
     this.lastError = result.error;
     return null;
+  }
+
+  /** Says `text` in the status bar; it replaces an older error there (it is the newer news). */
+  say(text: string): void {
+    this.notice = text;
+    this.lastError = null;
   }
 
   /** Shows a session (and optionally one of its connections) in the traffic view. */

@@ -1,0 +1,144 @@
+/**
+ * Captures in and out of the workbench: export a recorded session as pcapng (the file lands in the workspace and,
+ * in browser mode, as a download; tshark reads back exactly the bytes that went over the wire), import it again
+ * and open its conversation as a session, and a file that isn't a capture explained in the import dialog.
+ */
+import * as fs from "node:fs";
+import {
+  actions,
+  connectClient,
+  connectionItem,
+  expect,
+  field,
+  saveScreens,
+  selectItem,
+  send,
+  sendBox,
+  sessionItems,
+  sidebar,
+  test,
+  timelineRows,
+  trafficView,
+} from "./fixtures.ts";
+import { followTcpRaw, hasTshark } from "./tshark.ts";
+import type { Page } from "@playwright/test";
+
+/** The status bar's message (the last result or error). */
+function status(page: Page) {
+  return page.getByRole("contentinfo").getByRole("status");
+}
+
+/** Opens "Import capture…" from the sidebar and returns the dialog. */
+async function openImport(page: Page) {
+  await sidebar(page).getByRole("button", { name: "Import capture…" }).click();
+  const dialog = page.getByRole("dialog", { name: "Import capture" });
+  await expect(dialog).toBeVisible();
+  return dialog;
+}
+
+test("export a client session as pcapng, read it back with tshark, import it and open its conversation", async ({
+  app,
+  echo,
+}, testInfo) => {
+  await connectClient(app, echo.port);
+  await send(app, String.raw`hello\r\n`);
+  await send(app, String.raw`wirescope\n`);
+  await expect(timelineRows(app, "←", "wirescope")).toHaveCount(1);
+
+  const download = app.waitForEvent("download");
+  await actions(app).getByRole("button", { name: "Export as pcapng" }).click();
+  const file = await download;
+  await expect(status(app), "where the file was saved, in the workspace").toContainText(/exports\/.+\.pcapng/);
+  const saved = testInfo.outputPath(file.suggestedFilename());
+  await file.saveAs(saved);
+  expect(file.suggestedFilename()).toMatch(/\.pcapng$/);
+  expect(fs.statSync(saved).size, "the download holds the file").toBeGreaterThan(0);
+  await saveScreens(app, "export-done");
+
+  // One connection of it, from the connection's own actions: the same file, named for the connection.
+  await selectItem(connectionItem(app, 1));
+  const connectionDownload = app.waitForEvent("download");
+  await actions(app).getByRole("button", { name: "Export as pcapng" }).click();
+  await connectionDownload;
+  await expect(status(app)).toContainText(/client 1, connection 1 as pcapng .* to .+\.pcapng/);
+
+  if (hasTshark()) {
+    const stream = await followTcpRaw(saved);
+    expect(stream.fromNode0.toString("latin1"), "what the client sent, as tshark follows it").toBe(
+      "hello\r\nwirescope\n",
+    );
+    expect(stream.fromNode1.toString("latin1"), "what the echo server answered").toBe("hello\r\nwirescope\n");
+  } else {
+    testInfo.annotations.push({
+      type: "skipped check",
+      description: "tshark is not installed: apt-get install tshark",
+    });
+  }
+
+  const dialog = await openImport(app);
+  await field(dialog, "Capture file").setInputFiles(saved);
+  const conversations = dialog.getByRole("table", { name: "Conversations" });
+  await expect(conversations.getByRole("row")).toHaveCount(2);
+  await expect(conversations).toContainText(`127.0.0.1:${echo.port}`);
+  await saveScreens(app, "import-dialog");
+  await dialog.getByRole("button", { name: "Open conversation 1" }).click();
+  await expect(dialog).toBeHidden();
+
+  // The imported session is selected: its bytes in the timeline, where it came from, and nothing to send on.
+  await expect(trafficView(app)).toContainText(file.suggestedFilename());
+  await expect(timelineRows(app, "→", "hello")).toHaveCount(1);
+  await expect(timelineRows(app, "←", "wirescope")).toHaveCount(1);
+  await expect(sendBox(app)).toHaveCount(0);
+  await expect(actions(app).getByRole("button", { name: "Abort" })).toHaveCount(0);
+  await saveScreens(app, "imported-session");
+});
+
+test("a file that isn't a capture is explained in the import dialog, and nothing else changes", async ({
+  app,
+  echo,
+}) => {
+  await connectClient(app, echo.port);
+  const before = await sessionItems(app).count();
+
+  const dialog = await openImport(app);
+  const input = field(dialog, "Capture file");
+  await input.setInputFiles({
+    name: "notes.pcapng",
+    mimeType: "application/octet-stream",
+    buffer: Buffer.from("hello, not a capture\n"),
+  });
+  await expect(input).toHaveAttribute("aria-invalid", "true");
+  await expect(input, "the engine's message, next to the field").toHaveAccessibleDescription(/pcap|capture/i);
+  await expect(dialog.getByRole("table", { name: "Conversations" })).toHaveCount(0);
+  await saveScreens(app, "import-bad-file");
+
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(sessionItems(app), "no session was added or lost").toHaveCount(before);
+});
+
+test("reopen a Wirescope recording by its name in the captures folder; a wrong name is explained", async ({
+  app,
+  echo,
+  wirescope,
+}) => {
+  await connectClient(app, echo.port);
+  await send(app, String.raw`recorded\n`);
+  await expect(timelineRows(app, "←", "recorded")).toHaveCount(1);
+  // What the user sees in the workspace's captures folder: one recording per session.
+  const recordings = fs.readdirSync(`${wirescope.workspace}/captures`).filter((f) => f.endsWith(".wscap"));
+  expect(recordings).toHaveLength(1);
+
+  const dialog = await openImport(app);
+  const input = field(dialog, "Recording file");
+  await input.fill("no-such-recording.wscap");
+  await dialog.getByRole("button", { name: "Open recording" }).click();
+  await expect(input).toHaveAttribute("aria-invalid", "true");
+  await expect(input).toHaveAccessibleDescription(/no-such-recording/);
+
+  await input.fill(recordings[0]!);
+  await dialog.getByRole("button", { name: "Open recording" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(timelineRows(app, "→", "recorded")).toHaveCount(1);
+  await expect(sendBox(app)).toHaveCount(0);
+});
