@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importCaptureBytes } from "../../main/interchange/capture-import.ts";
 import { CaptureFormatError, CaptureReader } from "../../main/interchange/capture-reader.ts";
+import { seededRandom } from "../../main/engine/seeded-random.ts";
 import { bytesFrom } from "../../main/interchange/conversation.ts";
 import type { ConversationSummary } from "../../preload/contract.ts";
 import { captured, startNginx, startTshark, tempDir, tsharkUnavailable } from "../helpers/capture.ts";
@@ -20,7 +21,6 @@ import { bytesOf, ok, startEngine, startRedis, timeline, type EngineUnderTest } 
 import {
   readPcap,
   renumbered,
-  seeded,
   shuffledWithin,
   SYN,
   tcpOf,
@@ -152,7 +152,7 @@ describe.skipIf(unavailable !== null)("importing captures tshark made of real tr
     return { bytes: new Uint8Array(fs.readFileSync(tshark.file)), talk, file: tshark.file };
   }
 
-  it("reassembles a redis-server conversation from pcapng exactly, and opens it as a session", async () => {
+  it("reassembles a redis-server conversation from pcapng exactly, opens it as a session and decodes it with the RESP template", async () => {
     const { bytes, talk, file } = await captureRedis({ format: "pcapng" });
     const result = ok(await t.api.importCapture({ name: "redis.pcapng", data: bytes }));
     expect(result.format).toBe("pcapng");
@@ -181,6 +181,21 @@ describe.skipIf(unavailable !== null)("importing captures tshark made of real tr
     expect(lifecycle).toEqual(["connecting", "connected", "write-closed", "read-closed", "lost"]);
     // The timeline's times are the capture's: the session starts at the SYN's wall-clock time.
     expect(Math.abs(session.epochMs - summary.startMs)).toBeLessThan(1);
+
+    // Decoded offline with the RESP template, as the client: redis-server's replies, without redis-server.
+    const decoded = ok(
+      await t.api.decode({
+        session: session.id,
+        conn,
+        protocol: "template:resp",
+        side: "client",
+        resplit: { runs: 20, seed: 1 },
+      }),
+    );
+    const replies = (await timeline(t.api, decoded.session.id)).flatMap((e) => (e.kind === "log" ? [e.text] : []));
+    expect(replies).toContain("reply PONG");
+    expect(replies).toContain("reply OK");
+    expect(decoded.resplit).toMatchObject({ runs: 20, consistent: true, mismatches: [] });
 
     // The same file, by path.
     const byPath = ok(await t.api.importCapture({ name: "redis.pcapng", path: file }));
@@ -222,7 +237,7 @@ describe.skipIf(unavailable !== null)("importing captures tshark made of real tr
     }
   }, 120_000);
 
-  it("reassembles an HTTP exchange with nginx exactly", async () => {
+  it("reassembles an HTTP exchange with nginx exactly, and decodes it with the HTTP template", async () => {
     const www = path.join(dir, "www");
     fs.mkdirSync(www, { recursive: true });
     const body = crypto.randomBytes(300_000);
@@ -279,6 +294,12 @@ describe.skipIf(unavailable !== null)("importing captures tshark made of real tr
       expectBytes(bytesOf(events, conn, "out"), Buffer.concat(sent), "the request");
       expectBytes(bytesOf(events, conn, "in"), Buffer.concat(received), "the response");
       expectBytes(bytesOf(events, conn, "in").subarray(-body.byteLength), body, "the response's body");
+
+      // Decoded offline with the HTTP/1.1 template, as the client: nginx's response, status line and body.
+      const decoded = ok(await t.api.decode({ session: session.id, conn, protocol: "template:http", side: "client" }));
+      const lines = (await timeline(t.api, decoded.session.id)).flatMap((e) => (e.kind === "log" ? [e.text] : []));
+      expect(lines).toContain("response 200 OK");
+      expect(lines).toContain(`body ${body.byteLength} bytes`);
     } finally {
       await nginx.stop();
     }
@@ -301,7 +322,7 @@ describe.skipIf(unavailable !== null)("importing captures tshark made of real tr
 
     it("puts reordered, repeated and overlapping segments back exactly, and counts what it dropped", () => {
       const { linkType, frames: all, clientPort } = frames();
-      const random = seeded(6);
+      const random = seededRandom(6);
       const hostile: Frame[] = [];
       let split = 0;
       for (const f of all) {
