@@ -260,7 +260,8 @@ export async function resplitRuns(
 /**
  * The decode's timeline: the conversation's own events (as recordConversation wrote them into `recorded`) and the
  * decode's outputs, merged by time — at equal times the recorded event first (a log line follows the bytes that
- * caused it) — on connection `conn`.
+ * caused it), except the connection's end: what the protocol made of the last bytes comes before "lost" — on
+ * connection `conn`.
  */
 export function mergeTimeline(
   recorded: readonly NewTimelineEvent[],
@@ -278,7 +279,8 @@ export function mergeTimeline(
   while (i < recorded.length || j < decoded.length) {
     const a = recorded[i];
     const b = decoded[j];
-    if (b === undefined || (a !== undefined && a.t <= b.t)) {
+    const ends = a !== undefined && a.kind === "lifecycle" && a.event === "lost";
+    if (b === undefined || (a !== undefined && (a.t < b.t || (a.t === b.t && !ends)))) {
       merged.push(a!);
       i += 1;
     } else {
