@@ -4,7 +4,14 @@ import { mergeTimeline, type DecodeOutput } from "./decode.ts";
 
 const data = (t: number): NewTimelineEvent => ({ kind: "data", t, conn: 1, dir: "in", data: new Uint8Array([1]) });
 const lost = (t: number): NewTimelineEvent => ({ kind: "lifecycle", t, conn: 1, event: "lost", detail: "done" });
-const line = (t: number, text: string): DecodeOutput => ({ kind: "log", t, level: "info", text, fields: {} });
+const line = (t: number, text: string): DecodeOutput => ({
+  kind: "log",
+  t,
+  level: "info",
+  text,
+  fields: {},
+  fromProtocol: true,
+});
 
 describe("the decode's timeline", () => {
   it("puts a decoded message after the bytes it came from, and before the end at the same time", () => {
