@@ -83,6 +83,14 @@ export function intOption(command: string, name: string, value: string, min: num
   return n;
 }
 
+/**
+ * A numbering option from 1 (`--conn 2`, `--conversation 3`: connections and conversations are counted in 32 bits),
+ * or `fallback` when it was not given. Throws UsageError as intOption does.
+ */
+export function numberOption<F>(command: string, name: string, value: string | undefined, fallback: F): number | F {
+  return value === undefined ? fallback : intOption(command, name, value, 1, 2 ** 32 - 1);
+}
+
 /** One of `choices`: `--side client`. */
 export function choiceOption<C extends string>(command: string, name: string, value: string, choices: readonly C[]): C {
   if ((choices as readonly string[]).includes(value)) return value as C;

@@ -1,7 +1,9 @@
 /**
  * Bytes as a terminal shows them: a one-line preview in the send box's own escapes (`\r \n \t \\ \xNN`, so that
- * what the CLI prints can be pasted back into `--send`), and an xxd-style hex dump for `--hex`.
+ * what the CLI prints can be pasted back into `--send`), and an xxd-style hex dump for `--hex` (the workbench's
+ * lines, preload/hex-dump.ts, with xxd's ".").
  */
+import { hexDumpLine, hexDumpLineCount } from "../../preload/hex-dump.ts";
 
 /** How many characters a preview shows before "…". */
 export const PREVIEW_CHARS = 120;
@@ -24,20 +26,12 @@ function hex2(b: number): string {
   return b.toString(16).padStart(2, "0");
 }
 
-/** Bytes per hex dump line, as xxd and Wireshark. */
-const LINE_BYTES = 16;
-
 /**
  * The hex dump of `data`, one string per 16 bytes: "00000000  2a 31 0d 0a 24 34 0d 0a  50 49 4e 47 0d 0a        *1..$4..PING..".
  */
 export function hexDump(data: Uint8Array): string[] {
-  const lines: string[] = [];
-  for (let start = 0; start < data.length; start += LINE_BYTES) {
-    const row = data.subarray(start, start + LINE_BYTES);
-    const cells = Array.from({ length: LINE_BYTES }, (_, i) => (i < row.length ? hex2(row[i]!) : "  "));
-    const hex = `${cells.slice(0, 8).join(" ")}  ${cells.slice(8).join(" ")}`;
-    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
-    lines.push(`${start.toString(16).padStart(8, "0")}  ${hex}  ${ascii}`);
-  }
-  return lines;
+  return Array.from({ length: hexDumpLineCount(data.length) }, (_, i) => {
+    const { offset, hex, ascii } = hexDumpLine(data, i, ".");
+    return `${offset}  ${hex}  ${ascii}`;
+  });
 }

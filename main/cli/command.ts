@@ -32,9 +32,19 @@ export interface CliCommand {
   prepare(argv: string[]): PreparedCommand;
 }
 
-/** The common options out of a command line's values. */
-export function commonOf(values: { json?: boolean; hex?: boolean; workspace?: string }): CommonOptions {
-  return { json: values.json === true, hex: values.hex === true, workspace: values.workspace };
+/**
+ * What a subcommand's `prepare` returns once its command line is read: the common options and --help out of
+ * `values` (parsed with COMMON_OPTIONS), and `run`, which only runs when --help was not given.
+ */
+export function preparedCommand(
+  values: { json?: boolean; hex?: boolean; workspace?: string; help?: boolean },
+  run: PreparedCommand["run"],
+): PreparedCommand {
+  return {
+    common: { json: values.json === true, hex: values.hex === true, workspace: values.workspace },
+    help: values.help === true,
+    run,
+  };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

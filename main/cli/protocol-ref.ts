@@ -16,6 +16,7 @@ import type { Diagnostic } from "../../preload/contract.ts";
 import { listTemplates } from "../workspace/templates.ts";
 import { helpHint } from "./args.ts";
 import { BadInputError, UsageError } from "./errors.ts";
+import type { CliRun } from "./run.ts";
 import type { CliService } from "./service.ts";
 
 /** The folder of the workspace that protocols from elsewhere are copied to. */
@@ -69,6 +70,27 @@ export async function resolveProtocol(command: string, given: string, workspaceR
     `Give a .ts file's path, a file of the workspace, or a template such as template:resp ` +
       `(templates: ${templateIds()}). ${helpHint(command)}`,
   );
+}
+
+/**
+ * What a command calls with its `--protocol` value (or `--client-protocol` ...): resolveProtocol against the run's
+ * workspace, telling the user (on stderr) where a file from elsewhere was copied. Null when no protocol was given.
+ */
+export async function chooseProtocol(run: CliRun, command: string, given: string): Promise<ProtocolChoice>;
+export async function chooseProtocol(
+  run: CliRun,
+  command: string,
+  given: string | undefined,
+): Promise<ProtocolChoice | null>;
+export async function chooseProtocol(
+  run: CliRun,
+  command: string,
+  given: string | undefined,
+): Promise<ProtocolChoice | null> {
+  if (given === undefined) return null;
+  const choice = await resolveProtocol(command, given, run.workspaceRoot);
+  if (choice.copiedTo) run.note(`wirescope: ${given} copied to ${choice.copiedTo} for this run`);
+  return choice;
 }
 
 /** "echo, line, resp, ...": the templates a user may name after `template:`. */

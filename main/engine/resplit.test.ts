@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bytesFrom, type Conversation } from "../interchange/conversation.ts";
-import { firstDifference, MAX_CHUNK, resplitConversation, runRandom, seededRandom } from "./resplit.ts";
+import { firstDifference, MAX_CHUNK, resplitConversation, runRandom } from "./resplit.ts";
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, "latin1"));
 
@@ -20,18 +20,6 @@ const conversation: Conversation = {
     { t: 41, kind: "fin", from: "server" },
   ],
 };
-
-describe("seededRandom", () => {
-  it("gives the same numbers for the same seed, others for another", () => {
-    const a = seededRandom(42);
-    const b = seededRandom(42);
-    const c = seededRandom(43);
-    const first = [a(), a(), a()];
-    expect([b(), b(), b()]).toEqual(first);
-    expect([c(), c(), c()]).not.toEqual(first);
-    expect(first.every((x) => x >= 0 && x < 1)).toBe(true);
-  });
-});
 
 describe("resplitConversation", () => {
   it("keeps each side's bytes, FINs and order; cuts into 1 byte to MAX_CHUNK; reproducible per run", () => {

@@ -5,24 +5,10 @@
  * Everything here is pure and reproducible: the same seed and run number give the same cuts.
  */
 import type { Conversation, ConversationEvent } from "../interchange/conversation.ts";
+import { seededRandom } from "./seeded-random.ts";
 
 /** The largest chunk a re-split makes ("a few KB"). */
 export const MAX_CHUNK = 4096;
-
-/**
- * A seeded pseudo-random generator (mulberry32): returns numbers in [0, 1). Small, fast and good enough to pick cut
- * points; not for anything secret.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The generator of re-split run `run` (from 1) of a decode seeded with `seed`: each run reproducible alone. */
 export function runRandom(seed: number, run: number): () => number {

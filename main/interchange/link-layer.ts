@@ -2,21 +2,22 @@
  * From a captured frame to the IP packet inside it, for the link types tcpdump, tshark and Wireshark write for TCP
  * traffic: Ethernet (with 802.1Q / 802.1ad VLAN tags), raw IP, Linux "cooked" captures (SLL and SLL2: what
  * `tshark -i any` and, on newer libpcap, `-i lo` write) and BSD loopback. Numbers are LINKTYPE_* values of
- * https://www.tcpdump.org/linktypes.html.
+ * https://www.tcpdump.org/linktypes.html (assigned-numbers.ts).
  */
+import {
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  ETHERTYPE_VLAN_TAGS,
+  LINKTYPE_ETHERNET,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  LINKTYPE_LOOP,
+  LINKTYPE_NULL,
+  LINKTYPE_RAW,
+} from "./assigned-numbers.ts";
 
-export const LINKTYPE_NULL = 0;
-export const LINKTYPE_ETHERNET = 1;
-export const LINKTYPE_RAW = 101;
-export const LINKTYPE_LOOP = 108;
-export const LINKTYPE_LINUX_SLL = 113;
-export const LINKTYPE_IPV4 = 228;
-export const LINKTYPE_IPV6 = 229;
-export const LINKTYPE_LINUX_SLL2 = 276;
-
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_IPV6 = 0x86dd;
-const VLAN_TAGS = new Set([0x8100, 0x88a8, 0x9100]);
 /** More stacked VLAN tags than this is a broken frame, not a network. */
 const MAX_VLAN_TAGS = 8;
 
@@ -65,7 +66,7 @@ function ethernet(frame: Uint8Array): LinkResult {
   for (let tags = 0; tags <= MAX_VLAN_TAGS; tags += 1) {
     if (frame.byteLength < at + 2) return { skip: "short-frame" };
     const etherType = readU16(frame, at);
-    if (!VLAN_TAGS.has(etherType)) return byEtherType(etherType, frame.subarray(at + 2));
+    if (!ETHERTYPE_VLAN_TAGS.has(etherType)) return byEtherType(etherType, frame.subarray(at + 2));
     at += 4;
   }
   return { skip: "short-frame" };

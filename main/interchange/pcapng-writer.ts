@@ -6,6 +6,7 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import * as fsp from "node:fs/promises";
+import { LINKTYPE_ETHERNET } from "./assigned-numbers.ts";
 
 /** Block types (draft §4.1). */
 const SECTION_HEADER_BLOCK = 0x0a0d0d0a;
@@ -19,8 +20,6 @@ const OPT_COMMENT = 1;
 const SHB_USERAPPL = 4;
 const IF_TSRESOL = 9;
 
-/** LINKTYPE_ETHERNET (https://www.tcpdump.org/linktypes.html). */
-export const LINKTYPE_ETHERNET = 1;
 /** The interface's snapshot length: frames are never cut (the largest frame here is 14 + 65,535 bytes). */
 const SNAP_LENGTH = 262_144;
 /** An option's value is at most this long (its length field has 16 bits); a longer comment is cut (see utf8). */

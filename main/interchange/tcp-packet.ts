@@ -5,6 +5,7 @@
  * of RFC 9293 §3.1 for IPv4 and RFC 8200 §8.1 for IPv6). All multi-byte fields are big-endian (network order).
  */
 import { isIPv4, isIPv6 } from "node:net";
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_TCP } from "./assigned-numbers.ts";
 
 /** TCP flags (RFC 9293 §3.1). */
 export const FIN = 0x01;
@@ -17,9 +18,6 @@ const ETHERNET_HEADER = 14;
 const IPV4_HEADER = 20;
 const IPV6_HEADER = 40;
 const TCP_HEADER = 20;
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_IPV6 = 0x86dd;
-const PROTOCOL_TCP = 6;
 const TTL = 64;
 
 /**
@@ -132,14 +130,14 @@ export function tcpFrame(segment: Segment): Uint8Array {
     frame.writeUInt16BE(segment.ipId & 0xffff, ip + 4);
     frame.writeUInt16BE(0x4000, ip + 6); // don't fragment
     frame[ip + 8] = TTL;
-    frame[ip + 9] = PROTOCOL_TCP;
+    frame[ip + 9] = IPPROTO_TCP;
     frame.set(from.ip, ip + 12);
     frame.set(to.ip, ip + 16);
     frame.writeUInt16BE(finish(sum(frame, ip, IPV4_HEADER, 0)), ip + 10);
   } else {
     frame[ip] = 0x60; // version 6, traffic class and flow label 0
     frame.writeUInt16BE(tcpLength, ip + 4);
-    frame[ip + 6] = PROTOCOL_TCP;
+    frame[ip + 6] = IPPROTO_TCP;
     frame[ip + 7] = TTL;
     frame.set(from.ip, ip + 8);
     frame.set(to.ip, ip + 24);
@@ -160,7 +158,7 @@ export function tcpFrame(segment: Segment): Uint8Array {
   // doesn't, as long as the length fits in 16 bits, which MAX_SEGMENT_PAYLOAD guarantees).
   let pseudo = sum(from.ip, 0, from.ip.byteLength, 0);
   pseudo = sum(to.ip, 0, to.ip.byteLength, pseudo);
-  pseudo += PROTOCOL_TCP + tcpLength;
+  pseudo += IPPROTO_TCP + tcpLength;
   frame.writeUInt16BE(finish(sum(frame, tcp, tcpLength, pseudo)), tcp + 16);
   return frame;
 }

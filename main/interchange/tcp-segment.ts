@@ -3,6 +3,7 @@
  * reassembled) and IPv6 (extension headers walked to the TCP header). RFC 791 section 3.1, RFC 8200 section 4,
  * RFC 9293 section 3.1.
  */
+import { IPPROTO_TCP as TCP } from "./assigned-numbers.ts";
 import type { Endpoint } from "./conversation.ts";
 
 /** One TCP segment as the capture saw it. `payload` is a view of the captured frame (no copy). */
@@ -25,7 +26,6 @@ export type SegmentSkip = "not-tcp" | "fragment" | "malformed";
 
 export type SegmentResult = { segment: TcpSegment } | { skip: SegmentSkip };
 
-const TCP = 6;
 /** IPv6 extension headers walked to find TCP (hop-by-hop, routing, fragment, destination options, AH). */
 const HOP_BY_HOP = 0;
 const ROUTING = 43;

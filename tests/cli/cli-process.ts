@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach } from "vitest";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const BIN = path.join(REPO, "bin", "wirescope.js");
@@ -134,6 +135,28 @@ export function startCli(args: string[], options: RunOptions): BackgroundCli {
 export function killAll(): void {
   for (const child of running) child.kill("SIGKILL");
   running.clear();
+}
+
+/**
+ * Called once at the top of a test file whose tests each run the CLI on a new empty workspace: `path` is the
+ * running test's, made before it and removed after it, once whatever CLI it left running is killed (killAll).
+ */
+export function useWorkspace(): { readonly path: string } {
+  let workspace: string | null = null;
+  beforeEach(() => {
+    workspace = makeWorkspace();
+  });
+  afterEach(() => {
+    killAll();
+    if (workspace !== null) removeWorkspace(workspace);
+    workspace = null;
+  });
+  return {
+    get path() {
+      if (workspace === null) throw new Error("useWorkspace's workspace exists only while a test runs");
+      return workspace;
+    },
+  };
 }
 
 /** The JSON lines of a --json run's stdout. */

@@ -6,39 +6,30 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Factory } from "../../core/index.ts";
 import { Echo } from "../../core/protocols/wire.ts";
 import type { ListeningPort } from "../../core/tcp.ts";
-import { startRedis } from "../helpers/engine.ts";
+import { useRedisForFile } from "../helpers/engine.ts";
 import { freePort, listenLocal } from "../helpers/net.ts";
-import { capturePath, jsonLines, killAll, makeWorkspace, removeWorkspace, runCli, startCli } from "./cli-process.ts";
+import { capturePath, jsonLines, runCli, startCli, useWorkspace } from "./cli-process.ts";
 
-let workspace: string;
+const redis = useRedisForFile();
+const ws = useWorkspace();
 let echo: { port: ListeningPort; portNumber: number };
-let redis: Awaited<ReturnType<typeof startRedis>>;
 
 beforeAll(async () => {
   echo = await listenLocal(Factory.forProtocol(Echo));
-  redis = await startRedis();
 });
 afterAll(async () => {
   await echo.port.stopListening();
-  await redis.stop();
-});
-beforeEach(() => {
-  workspace = makeWorkspace();
-});
-afterEach(() => {
-  killAll();
-  removeWorkspace(workspace);
 });
 
 describe("wirescope connect", () => {
   it("sends each --send, prints both directions with escaped previews, closes after --idle and exits 0", async () => {
     const r = await runCli(
       ["connect", `127.0.0.1:${echo.portNumber}`, "--send", "hello\\r\\n", "--send-hex", "de ad", "--idle", "300"],
-      { workspace },
+      { workspace: ws.path },
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^\d+\.\d{6} #1 connected 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+$/m);
@@ -49,13 +40,13 @@ describe("wirescope connect", () => {
     expect(back).toBe("hello\\r\\n\\xde\\xad");
     expect(r.stdout).toMatch(/#1 lost ConnectionDone/);
     const capture = capturePath(r.stderr);
-    expect(path.dirname(capture)).toBe(path.join(workspace, "captures"));
+    expect(path.dirname(capture)).toBe(path.join(ws.path, "captures"));
     expect(fs.statSync(capture).size).toBeGreaterThan(0);
   });
 
   it("talks to redis-server with --json: one object per event with base64 bytes, and a summary", async () => {
     const r = await runCli(["connect", `127.0.0.1:${redis.port}`, "--send", "*1\\r\\n$4\\r\\nPING\\r\\n", "--json"], {
-      workspace,
+      workspace: ws.path,
     });
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
@@ -74,7 +65,7 @@ describe("wirescope connect", () => {
 
   it("sends piped stdin when no --send is given, with --hex dumps", async () => {
     const r = await runCli(["connect", `127.0.0.1:${redis.port}`, "--idle", "300", "--hex"], {
-      workspace,
+      workspace: ws.path,
       input: "PING\r\nECHO wire\r\n",
     });
     expect(r.code, r.stderr).toBe(0);
@@ -84,7 +75,7 @@ describe("wirescope connect", () => {
 
   it("exits when the peer closes (QUIT), without waiting for --idle", async () => {
     const r = await runCli(["connect", `127.0.0.1:${redis.port}`, "--send", "QUIT\\r\\n", "--idle", "60000"], {
-      workspace,
+      workspace: ws.path,
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/#1 <- 5 B {2}\+OK\\r\\n/);
@@ -93,7 +84,7 @@ describe("wirescope connect", () => {
 
   it("on Ctrl+C while stdin is still open, closes cleanly, keeps the capture and exits 130", async () => {
     const cli = startCli(["connect", `127.0.0.1:${echo.portNumber}`], {
-      workspace,
+      workspace: ws.path,
       input: "partial ",
       keepStdinOpen: true,
     });
@@ -106,7 +97,7 @@ describe("wirescope connect", () => {
 
   it("exits 1 with the reason when the connection is refused, and still shows the attempt", async () => {
     const port = await freePort();
-    const r = await runCli(["connect", `127.0.0.1:${port}`, "--send", "x"], { workspace });
+    const r = await runCli(["connect", `127.0.0.1:${port}`, "--send", "x"], { workspace: ws.path });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/wirescope: Could not connect to .*ConnectionRefusedError/);
     expect(r.stdout).toMatch(/#1 failed ConnectionRefusedError/);
@@ -120,7 +111,7 @@ describe("wirescope connect", () => {
     [["connect", "tcp:host=127.0.0.1:port=99999"], /port/],
     [["conect", "127.0.0.1:1"], /'conect' is not a wirescope command/],
   ])("exits 2 on a usage error: %j", async (args, message) => {
-    const r = await runCli(args, { workspace });
+    const r = await runCli(args, { workspace: ws.path });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/wirescope (\w+ )?--help/);
@@ -135,7 +126,7 @@ describe("wirescope connect", () => {
     );
     try {
       const r = await runCli(["connect", `127.0.0.1:${echo.portNumber}`, "--protocol", file, "--send", "x"], {
-        workspace,
+        workspace: ws.path,
       });
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toContain(`wirescope: ${file} does not compile`);
@@ -148,7 +139,7 @@ describe("wirescope connect", () => {
   it("runs a template protocol on the connection: decoded replies are on the timeline", async () => {
     const r = await runCli(
       ["connect", `127.0.0.1:${redis.port}`, "--protocol", "template:resp", "--send", "*1\\r\\n$4\\r\\nPING\\r\\n"],
-      { workspace },
+      { workspace: ws.path },
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/#1 info: .*PONG/);

@@ -4,28 +4,14 @@
  * capture and say where it is — the capture file then holds the traffic, read back with the capture reader.
  */
 import * as net from "node:net";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CaptureReader } from "../../main/recording/capture-file.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import { startRedis } from "../helpers/engine.ts";
-import { capturePath, jsonLines, killAll, makeWorkspace, removeWorkspace, runCli, startCli } from "./cli-process.ts";
+import { useRedisForFile } from "../helpers/engine.ts";
+import { capturePath, jsonLines, runCli, startCli, useWorkspace } from "./cli-process.ts";
 
-let workspace: string;
-let redis: Awaited<ReturnType<typeof startRedis>>;
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
-beforeEach(() => {
-  workspace = makeWorkspace();
-});
-afterEach(() => {
-  killAll();
-  removeWorkspace(workspace);
-});
+const redis = useRedisForFile();
+const ws = useWorkspace();
 
 /** Connects, writes `data`, half-closes, and resolves with what came back once the other side closed too. */
 function exchange(port: number, data: string): Promise<string> {
@@ -57,7 +43,7 @@ function bytes(events: TimelineEvent[], dir: "in" | "out", conn?: number): strin
 
 describe("wirescope listen", () => {
   it("prints the bound address first, shows a client's bytes, and on SIGINT exits 0 with the capture flushed", async () => {
-    const cli = startCli(["listen", "0"], { workspace });
+    const cli = startCli(["listen", "0"], { workspace: ws.path });
     const [first, port] = await cli.waitForOutput(/^listening on 127\.0\.0\.1:(\d+)\n/);
     expect(cli.stdout.startsWith(first)).toBe(true);
     // A raw listener closes after the peer's FIN, as netcat does: the client sees the close.
@@ -73,7 +59,7 @@ describe("wirescope listen", () => {
   });
 
   it("closes a connection still open at Ctrl+C, and exits 0", async () => {
-    const cli = startCli(["listen", "127.0.0.1:0", "--json"], { workspace });
+    const cli = startCli(["listen", "127.0.0.1:0", "--json"], { workspace: ws.path });
     const [, port] = await cli.waitForOutput(/"address":"127\.0\.0\.1:(\d+)"/);
     const socket = net.connect({ host: "127.0.0.1", port: Number(port) });
     const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
@@ -93,9 +79,9 @@ describe("wirescope listen", () => {
   });
 
   it("exits 1 when the port is taken", async () => {
-    const first = startCli(["listen", "0"], { workspace });
+    const first = startCli(["listen", "0"], { workspace: ws.path });
     const [, port] = await first.waitForOutput(/^listening on 127\.0\.0\.1:(\d+)\n/);
-    const r = await runCli(["listen", port!], { workspace });
+    const r = await runCli(["listen", port!], { workspace: ws.path });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/wirescope: Could not listen on tcp:\d+:interface=127\.0\.0\.1/);
     expect((await first.stop("SIGINT")).code).toBe(0);
@@ -104,7 +90,7 @@ describe("wirescope listen", () => {
 
 describe("wirescope proxy", () => {
   it("forwards a redis client to redis-server, shows both legs, and exits 0 on SIGTERM", async () => {
-    const cli = startCli(["proxy", "0", `127.0.0.1:${redis.port}`], { workspace });
+    const cli = startCli(["proxy", "0", `127.0.0.1:${redis.port}`], { workspace: ws.path });
     const [, port] = await cli.waitForOutput(/^listening on 127\.0\.0\.1:(\d+)\n/);
     const answer = await exchange(Number(port), "*1\r\n$4\r\nPING\r\n");
     expect(answer).toBe("+PONG\r\n");

@@ -4,19 +4,11 @@
  * and a protocol on reactor time decoded twice on the virtual clock.
  */
 import * as net from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
-import { ok, startEngine, startRedis, timeline, waitForTimeline, type EngineUnderTest } from "../helpers/engine.ts";
+import { ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 
-let t: EngineUnderTest;
-const cleanups: (() => unknown)[] = [];
-beforeEach(async () => {
-  t = await startEngine();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await t.close();
-});
+const { t, defer, redis } = useEngine();
 
 const logs = (events: TimelineEvent[]) => events.flatMap((e) => (e.kind === "log" ? [e.text] : []));
 /** What the protocol logged, without the decoder's own lines about what it would have sent ("would write ..."). */
@@ -26,9 +18,8 @@ const lifecycle = (events: TimelineEvent[]) =>
 
 /** Records a client session of the RESP template against a real redis-server: PING, SET, GET, one at a time. */
 async function recordRedis(): Promise<{ session: string; redisPort: number }> {
-  const redis = await startRedis();
-  cleanups.push(() => redis.stop());
-  const s = ok(await t.api.connect({ target: { host: "127.0.0.1", port: redis.port }, protocol: "template:resp" }));
+  const redisPort = await redis();
+  const s = ok(await t.api.connect({ target: { host: "127.0.0.1", port: redisPort }, protocol: "template:resp" }));
   const commands = ["PING\\r\\n", "SET greeting hello\\r\\n", "GET greeting\\r\\n"];
   for (const [i, data] of commands.entries()) {
     ok(await t.api.send({ session: s.id, conn: 1, data, encoding: "text" }));
@@ -36,7 +27,7 @@ async function recordRedis(): Promise<{ session: string; redisPort: number }> {
   }
   ok(await t.api.closeConnection({ session: s.id, conn: 1 }));
   await waitForTimeline(t.api, s.id, (e) => lifecycle(e).some((l) => l.startsWith("lost")), "the close");
-  return { session: s.id, redisPort: redis.port };
+  return { session: s.id, redisPort };
 }
 
 /** Records a listener session (raw bytes) that a node:net client sends `chunks` to, `gapMs` apart. */
@@ -106,11 +97,10 @@ describe("decoding a recorded redis-server session", () => {
 
 describe("decoding a proxy's legs", () => {
   it("decodes either leg of a proxy in front of redis-server", async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const proxy = ok(await t.api.proxy({ listen: { port: 0 }, upstream: { host: "127.0.0.1", port: redis.port } }));
+    const redisPort = await redis();
+    const proxy = ok(await t.api.proxy({ listen: { port: 0 }, upstream: { host: "127.0.0.1", port: redisPort } }));
     const socket = net.connect({ host: "127.0.0.1", port: Number(proxy.listeningOn!.split(":")[1]) });
-    cleanups.push(() => socket.destroy());
+    defer(() => socket.destroy());
     let received = "";
     socket.on("data", (d) => (received += d.toString()));
     socket.write("PING\r\n");

@@ -4,28 +4,12 @@
  * error, hot reload in the middle of heavy traffic, and connections opened by user code.
  */
 import * as net from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import {
-  bytesOf,
-  ok,
-  startEngine,
-  startRedis,
-  timeline,
-  waitForTimeline,
-  type EngineUnderTest,
-} from "../helpers/engine.ts";
+import { bytesOf, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 
-let t: EngineUnderTest;
-const cleanups: (() => unknown)[] = [];
-beforeEach(async () => {
-  t = await startEngine();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await t.close();
-});
+const { t, defer, redis } = useEngine();
 
 const logs = (events: TimelineEvent[]) => events.flatMap((e) => (e.kind === "log" ? [e.text] : []));
 const lifecycle = (events: TimelineEvent[], conn: number) =>
@@ -41,7 +25,7 @@ class Peer {
     socket.on("data", (d) => (this.received += d.toString("latin1")));
     socket.on("close", () => (this.closed = true));
     socket.on("error", () => {});
-    cleanups.push(() => socket.destroy());
+    defer(() => socket.destroy());
   }
   static connect(port: number): Promise<Peer> {
     return new Promise((resolve, reject) => {
@@ -81,9 +65,8 @@ export default class Replier extends LineReceiver {
 
 describe("the RESP template against redis-server", () => {
   it("decodes replies onto the timeline beside the bytes", async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const s = ok(await t.api.connect({ target: { host: "127.0.0.1", port: redis.port }, protocol: "template:resp" }));
+    const redisPort = await redis();
+    const s = ok(await t.api.connect({ target: { host: "127.0.0.1", port: redisPort }, protocol: "template:resp" }));
     expect(s.connections[0]!.protocol).toMatchObject({ file: "resp.ts", state: "running" });
     ok(
       await t.api.send({

@@ -5,31 +5,15 @@
  * connection, and a client's half-close passed on after what the protocol forwards.
  */
 import * as net from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import {
-  bytesOf,
-  ok,
-  startEngine,
-  startRedis,
-  timeline,
-  waitForTimeline,
-  type EngineUnderTest,
-} from "../helpers/engine.ts";
+import { bytesOf, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 
-let t: EngineUnderTest;
+const { t, defer, redis } = useEngine();
 let redisPort: number;
-const cleanups: (() => unknown)[] = [];
 beforeEach(async () => {
-  t = await startEngine();
-  const redis = await startRedis();
-  cleanups.push(() => redis.stop());
-  redisPort = redis.port;
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await t.close();
+  redisPort = await redis();
 });
 
 const logsOn = (events: TimelineEvent[], conn: number) =>
@@ -45,7 +29,7 @@ class Client {
     socket.on("data", (d) => (this.received += d.toString("latin1")));
     socket.on("end", () => (this.ended = true));
     socket.on("error", () => {});
-    cleanups.push(() => socket.destroy());
+    defer(() => socket.destroy());
   }
   static connect(port: number): Promise<Client> {
     return new Promise((resolve, reject) => {
@@ -257,7 +241,7 @@ export default class Tag extends Protocol {
       socket.pipe(socket);
     });
     await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise((r) => echo.close(r)));
+    defer(() => new Promise((r) => echo.close(r)));
     await save(
       "pass.ts",
       `
@@ -293,7 +277,7 @@ export default class Pass extends Protocol {
       });
       c.on("end", () => resolve(Buffer.concat(chunks, n)));
       c.on("error", reject);
-      cleanups.push(() => c.destroy());
+      defer(() => c.destroy());
     });
     expect(got.length).toBe(payload.length);
     expect(got.equals(payload)).toBe(true);

@@ -4,30 +4,13 @@
  * and a target that refuses.
  */
 import * as net from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ReplayReport } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import {
-  bytesOf,
-  freePort,
-  ok,
-  startEngine,
-  startRedis,
-  timeline,
-  waitForTimeline,
-  type EngineUnderTest,
-} from "../helpers/engine.ts";
+import { bytesOf, freePort, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 
-let t: EngineUnderTest;
-const cleanups: (() => unknown)[] = [];
-beforeEach(async () => {
-  t = await startEngine();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await t.close();
-});
+const { t, defer, redis } = useEngine();
 
 const COMMANDS = ["PING\r\n", "SET greeting hello\r\n", "GET color\r\n"];
 const ANSWERS = ["+PONG\r\n", "+OK\r\n", "$3\r\nred\r\n"];
@@ -38,7 +21,7 @@ async function plainClient(port: number): Promise<{ socket: net.Socket; received
   let received = "";
   socket.on("data", (d) => (received += d.toString("latin1")));
   socket.on("error", () => {});
-  cleanups.push(() => socket.destroy());
+  defer(() => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);
@@ -89,17 +72,16 @@ const out = (events: TimelineEvent[]) => bytesOf(events, 1, "out").toString("lat
 
 describe("replaying the client side", () => {
   it("sends the recorded commands again and shows the one answer that changed, at the byte it changed", async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const recorded = await recordRedis(redis.port);
-    await redisCommand(redis.port, "SET color blu\r\n");
+    const redisPort = await redis();
+    const recorded = await recordRedis(redisPort);
+    await redisCommand(redisPort, "SET color blu\r\n");
 
     const replay = ok(
       await t.api.replay({
         session: recorded,
         conn: 1,
         side: "client",
-        target: { host: "127.0.0.1", port: redis.port },
+        target: { host: "127.0.0.1", port: redisPort },
       }),
     );
     expect(replay).toMatchObject({ kind: "replay", source: expect.stringMatching(/connection 1, client side$/) });
@@ -119,9 +101,8 @@ describe("replaying the client side", () => {
   });
 
   it("says failed, with the reason, when the server refuses", async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const recorded = await recordRedis(redis.port);
+    const redisPort = await redis();
+    const recorded = await recordRedis(redisPort);
     const closedPort = await freePort();
     const replay = ok(
       await t.api.replay({
@@ -152,9 +133,8 @@ describe("replaying the client side", () => {
 
 describe("replaying the server side", () => {
   it("answers a plain client's requests with the recorded answers", async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const recorded = await recordRedis(redis.port);
+    const redisPort = await redis();
+    const recorded = await recordRedis(redisPort);
 
     const replay = ok(await t.api.replay({ session: recorded, conn: 1, side: "server", listen: { port: 0 } }));
     expect(replay.state).toBe("listening");

@@ -4,42 +4,11 @@
  * commands.
  */
 import * as net from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Factory } from "../../core/index.ts";
-import {
-  bytesOf,
-  freePort,
-  ok,
-  startEngine,
-  startRedis,
-  timeline,
-  waitForTimeline,
-  type EngineUnderTest,
-} from "../helpers/engine.ts";
-import { listenLocal, waitFor } from "../helpers/net.ts";
-import { Echo } from "../../core/protocols/wire.ts";
+import { describe, expect, it } from "vitest";
+import { bytesOf, freePort, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
+import { waitFor } from "../helpers/net.ts";
 
-let t: EngineUnderTest;
-const cleanups: (() => unknown)[] = [];
-beforeEach(async () => {
-  t = await startEngine();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await t.close();
-});
-
-async function echoServer(): Promise<number> {
-  const { port, portNumber } = await listenLocal(Factory.forProtocol(Echo));
-  cleanups.push(() => port.stopListening());
-  return portNumber;
-}
-
-async function redis(): Promise<number> {
-  const r = await startRedis();
-  cleanups.push(() => r.stop());
-  return r.port;
-}
+const { t, defer, redis, echoServer } = useEngine();
 
 describe("client sessions", () => {
   it("connects to an echo server, sends text with escapes and hex, and records both directions", async () => {
@@ -80,7 +49,7 @@ describe("client sessions", () => {
       socket.on("data", () => socket.resetAndDestroy());
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    defer(() => new Promise<void>((r) => server.close(() => r())));
     const s = ok(
       await t.api.connect({ target: { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port } }),
     );

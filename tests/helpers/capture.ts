@@ -9,7 +9,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { hasTshark, TSHARK } from "../e2e/tshark.ts";
-import { freePort } from "./net.ts";
+import { freePort, pollConnect } from "./net.ts";
 
 export const NGINX = "/usr/sbin/nginx";
 
@@ -178,22 +178,10 @@ export async function startNginx(root: string, dir: string): Promise<Nginx> {
     ].join("\n"),
   );
   const child = spawn(NGINX, ["-e", temp("error.log"), "-p", dir, "-c", conf], { stdio: "ignore" });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: "127.0.0.1", port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on("error", () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill("SIGKILL");
-      const log = fs.existsSync(temp("error.log")) ? fs.readFileSync(temp("error.log"), "utf8") : "";
-      throw new Error(`nginx did not start on 127.0.0.1:${port}: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  if (!(await pollConnect(port, { gaveUp: () => child.exitCode !== null }))) {
+    child.kill("SIGKILL");
+    const log = fs.existsSync(temp("error.log")) ? fs.readFileSync(temp("error.log"), "utf8") : "";
+    throw new Error(`nginx did not start on 127.0.0.1:${port}: ${log}`);
   }
   return {
     port,

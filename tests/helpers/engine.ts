@@ -4,15 +4,20 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { WebSocket } from "ws";
+import { Factory } from "../../core/index.ts";
+import { Echo } from "../../core/protocols/wire.ts";
 import { startWebSocketServer } from "../../main/adapters/ws-server.ts";
 import { Engine, type EngineOptions } from "../../main/engine/engine.ts";
 import type { EventName, EventPayload, Result, WirescopeApi } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { connectWebSocketApi } from "../../preload/ws-client.ts";
+import { freePort, listenLocal, pollConnect } from "./net.ts";
+
+export { freePort };
 
 export interface EngineUnderTest {
   engine: Engine;
@@ -93,9 +98,6 @@ function describe(e: TimelineEvent): string {
   return `${e.conn} log ${e.text}`;
 }
 
-import { freePort } from "./net.ts";
-export { freePort };
-
 export const REDIS_SERVER = "/usr/bin/redis-server";
 
 /** Starts Debian's redis-server on a free port on 127.0.0.1, without persistence. Fails clearly if it's missing. */
@@ -109,7 +111,7 @@ export async function startRedis(): Promise<{ port: number; stop(): Promise<void
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
     { stdio: "ignore" },
   );
-  await pollConnect(port);
+  if (!(await pollConnect(port))) throw new Error(`redis-server did not start on 127.0.0.1:${port}`);
   return {
     port,
     stop: () =>
@@ -121,18 +123,91 @@ export async function startRedis(): Promise<{ port: number; stop(): Promise<void
   };
 }
 
-async function pollConnect(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: "127.0.0.1", port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on("error", () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`redis-server did not start on 127.0.0.1:${port}`);
+/** What a test file that calls useEngine works with; each member acts on the running test. */
+export interface EngineFixture {
+  /** The running test's engine (startEngine): a new one for each test, closed after it. */
+  readonly t: EngineUnderTest;
+  /** Runs `cleanup` after the running test, before its engine closes; the last one deferred runs first. */
+  defer(cleanup: () => unknown): void;
+  /** Debian's redis-server on a free port (startRedis), stopped after the running test; resolves with its port. */
+  redis(): Promise<number>;
+  /** The core's Echo listening on `host` (127.0.0.1 unless given), stopped after the running test; its port. */
+  echoServer(host?: string): Promise<number>;
+}
+
+/**
+ * Called once at the top of a test file whose tests each drive a new engine: registers the beforeEach that starts
+ * it (with `options`, as startEngine) and the afterEach that runs what the test deferred, then closes it. `t` is
+ * one object for the whole file whose fields are those of the running test's engine, so it can be kept in a const.
+ */
+export function useEngine(options: Omit<EngineOptions, "workspaceRoot"> = {}): EngineFixture {
+  let current: EngineUnderTest | null = null;
+  const cleanups: (() => unknown)[] = [];
+  const running = (): EngineUnderTest => {
+    if (current === null) throw new Error("useEngine's engine exists only while a test runs (not at load time)");
+    return current;
+  };
+  const t: EngineUnderTest = {
+    get engine() {
+      return running().engine;
+    },
+    get api() {
+      return running().api;
+    },
+    get workspace() {
+      return running().workspace;
+    },
+    get received() {
+      return running().received;
+    },
+    close: () => running().close(),
+  };
+  beforeEach(async () => {
+    current = await startEngine(options);
+  });
+  afterEach(async () => {
+    try {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    } finally {
+      await current?.close();
+      current = null;
+    }
+  });
+  const defer = (cleanup: () => unknown): void => {
+    cleanups.push(cleanup);
+  };
+  return {
+    t,
+    defer,
+    async redis() {
+      const redis = await startRedis();
+      defer(() => redis.stop());
+      return redis.port;
+    },
+    async echoServer(host) {
+      const { port, portNumber } = await listenLocal(Factory.forProtocol(Echo), host);
+      defer(() => port.stopListening());
+      return portNumber;
+    },
+  };
+}
+
+/**
+ * Called once at the top of a test file whose tests share one redis-server: starts it before the file's first test
+ * (beforeAll) and stops it after the last. `port` is its port from then on.
+ */
+export function useRedisForFile(): { readonly port: number } {
+  let redis: Awaited<ReturnType<typeof startRedis>> | null = null;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  return {
+    get port() {
+      if (redis === null) throw new Error("useRedisForFile's redis-server runs only while the file's tests do");
+      return redis.port;
+    },
+  };
 }

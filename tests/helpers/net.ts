@@ -6,13 +6,16 @@ import type { IProtocolFactory } from "../../core/interfaces.ts";
 import { reactor } from "../../core/reactor.ts";
 import type { ListeningPort } from "../../core/tcp.ts";
 
-/** Listens on 127.0.0.1 on a free port; resolves once bound, with the port number. */
-export async function listenLocal(factory: IProtocolFactory): Promise<{ port: ListeningPort; portNumber: number }> {
-  const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
+/** Listens on `host` (127.0.0.1 unless given: "::1") on a free port; resolves once bound, with the port number. */
+export async function listenLocal(
+  factory: IProtocolFactory,
+  host = "127.0.0.1",
+): Promise<{ port: ListeningPort; portNumber: number }> {
+  const port = reactor.listenTCP(0, factory, { interface: host });
   await port.listening;
-  const host = port.getHost();
-  if (!("port" in host)) throw new Error("not a TCP port");
-  return { port, portNumber: host.port };
+  const address = port.getHost();
+  if (!("port" in address)) throw new Error("not a TCP port");
+  return { port, portNumber: address.port };
 }
 
 /** Resolves when `predicate()` is true, polling each few ms; rejects with `what` after `timeoutMs`. */
@@ -42,4 +45,28 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * Tries to connect to 127.0.0.1:`port` every 20 ms until it is accepted (a server just started is listening):
+ * resolves true then, false once `timeoutMs` has passed or `gaveUp()` says waiting is pointless (the server's
+ * process exited, say). The caller says what failed to start.
+ */
+export async function pollConnect(
+  port: number,
+  options: { timeoutMs?: number; gaveUp?: () => boolean } = {},
+): Promise<boolean> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (up) return true;
+    if (Date.now() > deadline || options.gaveUp?.() === true) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

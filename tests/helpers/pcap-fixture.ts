@@ -107,19 +107,10 @@ export function renumbered(frame: Uint8Array, seqDelta: number, ackDelta: number
   return out;
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so a failing shuffle can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `items` shuffled within a sliding window of `window` (each item moves at most that far). */
+/**
+ * `items` shuffled within a sliding window of `window` (each item moves at most that far). `random` is seeded
+ * (main/engine/seeded-random.ts) so that a failing shuffle can be replayed.
+ */
 export function shuffledWithin<T>(items: T[], window: number, random: () => number): T[] {
   const out = items.slice();
   for (let i = 0; i < out.length; i += 1) {

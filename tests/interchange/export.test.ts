@@ -7,52 +7,18 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Factory, reactor } from "../../core/index.ts";
-import { Echo } from "../../core/protocols/wire.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { SessionInfo } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import {
-  bytesOf,
-  freePort,
-  ok,
-  startEngine,
-  startRedis,
-  waitForTimeline,
-  type EngineUnderTest,
-} from "../helpers/engine.ts";
+import { bytesOf, freePort, ok, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 import { fieldRows, followTcpRaw, hasTshark, problems, tshark } from "./tshark-checks.ts";
 
-let t: EngineUnderTest;
-const cleanups: (() => unknown)[] = [];
+const { t, defer, redis, echoServer } = useEngine();
 beforeAll(() => {
   if (!hasTshark())
     throw new Error("These tests read exports with tshark: apt-get install tshark (.ci/run does this).");
 });
-beforeEach(async () => {
-  t = await startEngine();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  await t.close();
-});
-
-async function redisPort(): Promise<number> {
-  const r = await startRedis();
-  cleanups.push(() => r.stop());
-  return r.port;
-}
-
-/** The core's Echo on `host`, port chosen by the system. */
-async function echoServer(host = "127.0.0.1"): Promise<number> {
-  const port = reactor.listenTCP(0, Factory.forProtocol(Echo), { interface: host });
-  await port.listening;
-  cleanups.push(() => port.stopListening());
-  const address = port.getHost();
-  if (!("port" in address)) throw new Error("not a TCP port");
-  return address.port;
-}
 
 async function session(id: string): Promise<SessionInfo> {
   return ok(await t.api.listSessions({})).find((s) => s.id === id)!;
@@ -127,7 +93,7 @@ async function controlPackets(file: string, stream: number): Promise<string[]> {
 
 describe("pcapng export", () => {
   it("exports a client session with redis-server that tshark follows byte for byte, with times and decoded replies", async () => {
-    const port = await redisPort();
+    const port = await redis();
     const s = ok(await t.api.connect({ target: { host: "127.0.0.1", port }, protocol: "template:resp" }));
     const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     const big = Buffer.alloc(200 * 1024);
@@ -183,11 +149,11 @@ describe("pcapng export", () => {
   }, 60_000);
 
   it("exports a proxy session's two legs as two streams, each what was on its wire", async () => {
-    const upstream = await redisPort();
+    const upstream = await redis();
     const s = ok(await t.api.proxy({ listen: { port: 0 }, upstream: { host: "127.0.0.1", port: upstream } }));
     const port = Number(s.listeningOn!.split(":")[1]);
     const client = net.connect({ host: "127.0.0.1", port });
-    cleanups.push(() => client.destroy());
+    defer(() => client.destroy());
     let received = "";
     client.on("data", (d) => (received += d.toString("latin1")));
     client.write("SET greeting hello\r\nGET greeting\r\n");

@@ -7,9 +7,9 @@ import type { Readable } from "node:stream";
 import type { SessionInfo } from "../../../preload/contract.ts";
 import { decodeSendData, SendEncodingError } from "../../engine/send-encoding.ts";
 import { COMMON_OPTIONS, helpHint, intOption, parseCommandLine } from "../args.ts";
-import { aborted, commonOf, sleep, type CliCommand } from "../command.ts";
+import { aborted, preparedCommand, sleep, type CliCommand } from "../command.ts";
 import { EXIT, RunFailedError, UsageError, exitCodeOf } from "../errors.ts";
-import { resolveProtocol, withDiagnostics } from "../protocol-ref.ts";
+import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 import { clientTarget } from "../targets.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
@@ -87,19 +87,16 @@ export const connectCommand: CliCommand = {
         : [],
     );
     const idle = values.idle === undefined ? null : intOption("connect", "idle", values.idle, 0, 86_400_000);
-    return {
-      common: commonOf(values),
-      help: values.help === true,
-      run: (run) =>
-        connect(run, {
-          endpoint: positionals[0] ?? "",
-          protocol: values.protocol,
-          name: values.name,
-          sends,
-          idle,
-          halfClose: values["half-close"] === true,
-        }),
-    };
+    return preparedCommand(values, (run) =>
+      connect(run, {
+        endpoint: positionals[0] ?? "",
+        protocol: values.protocol,
+        name: values.name,
+        sends,
+        idle,
+        halfClose: values["half-close"] === true,
+      }),
+    );
   },
 };
 
@@ -126,9 +123,7 @@ interface ConnectPlan {
 
 async function connect(run: CliRun, plan: ConnectPlan): Promise<number> {
   const { service, signal } = run;
-  const choice =
-    plan.protocol === undefined ? null : await resolveProtocol("connect", plan.protocol, run.workspaceRoot);
-  if (choice?.copiedTo) run.note(`wirescope: ${plan.protocol} copied to ${choice.copiedTo} for this run`);
+  const choice = await chooseProtocol(run, "connect", plan.protocol);
   let info: SessionInfo;
   try {
     info = await withDiagnostics(service, [choice], () =>

@@ -4,12 +4,12 @@
  * whether the protocol decoded the same every time. `runDecode` is shared with `import --decode`.
  */
 import type { SessionInfo } from "../../../preload/contract.ts";
-import { COMMON_OPTIONS, choiceOption, helpHint, intOption, parseCommandLine } from "../args.ts";
-import { commonOf, type CliCommand } from "../command.ts";
+import { COMMON_OPTIONS, choiceOption, helpHint, intOption, numberOption, parseCommandLine } from "../args.ts";
+import { preparedCommand, type CliCommand } from "../command.ts";
 import { EXIT, RunFailedError, UsageError } from "../errors.ts";
-import { resolveProtocol, withDiagnostics } from "../protocol-ref.ts";
+import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
-import { locateCapture, openCapture } from "./open-capture.ts";
+import { openNamedCapture } from "./open-capture.ts";
 
 const SIDES = ["client", "server", "both"] as const;
 export type DecodeSide = (typeof SIDES)[number];
@@ -88,23 +88,16 @@ export const decodeCommand: CliCommand = {
   usage: USAGE,
   prepare(argv) {
     const { values, positionals } = parseCommandLine("decode", argv, OPTIONS, { names: ["capture"], required: 1 });
-    const help = values.help === true;
-    if (!help && values.protocol === undefined) {
+    if (values.help !== true && values.protocol === undefined) {
       throw new UsageError("decode: --protocol is required: which protocol decodes the traffic?", helpHint("decode"));
     }
     const { side, resplit } = decodeOptions("decode", values);
-    const conn = values.conn === undefined ? null : intOption("decode", "conn", values.conn, 1, 2 ** 32 - 1);
-    const conversation =
-      values.conversation === undefined ? 1 : intOption("decode", "conversation", values.conversation, 1, 2 ** 32 - 1);
-    return {
-      common: commonOf(values),
-      help,
-      run: async (run) => {
-        const file = await locateCapture(run, "decode", positionals[0] ?? "");
-        const { session } = await openCapture(run, "decode", file, conversation);
-        return runDecode(run, "decode", session, conn ?? firstConnected(session), values.protocol ?? "", side, resplit);
-      },
-    };
+    const conn = numberOption("decode", "conn", values.conn, null);
+    const conversation = numberOption("decode", "conversation", values.conversation, 1);
+    return preparedCommand(values, async (run) => {
+      const { session } = await openNamedCapture(run, "decode", positionals[0] ?? "", conversation);
+      return runDecode(run, "decode", session, conn ?? firstConnected(session), values.protocol ?? "", side, resplit);
+    });
   },
 };
 
@@ -126,8 +119,7 @@ export async function runDecode(
   side: DecodeSide,
   resplit: ResplitOption | null,
 ): Promise<number> {
-  const choice = await resolveProtocol(command, protocol, run.workspaceRoot);
-  if (choice.copiedTo) run.note(`wirescope: ${protocol} copied to ${choice.copiedTo} for this run`);
+  const choice = await chooseProtocol(run, command, protocol);
   const result = await withDiagnostics(run.service, [choice], () =>
     run.service.call("decode", {
       session: session.id,

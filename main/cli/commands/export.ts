@@ -4,11 +4,11 @@
  */
 import { copyFile, rm } from "node:fs/promises";
 import * as path from "node:path";
-import { COMMON_OPTIONS, intOption, parseCommandLine } from "../args.ts";
-import { commonOf, type CliCommand } from "../command.ts";
+import { COMMON_OPTIONS, numberOption, parseCommandLine } from "../args.ts";
+import { preparedCommand, type CliCommand } from "../command.ts";
 import { EXIT } from "../errors.ts";
 import type { CliRun } from "../run.ts";
-import { locateCapture, openCapture } from "./open-capture.ts";
+import { openNamedCapture } from "./open-capture.ts";
 
 const USAGE = `Usage: wirescope export <capture> [-o out.pcapng] [--conn N]
 
@@ -43,14 +43,11 @@ export const exportCommand: CliCommand = {
   usage: USAGE,
   prepare(argv) {
     const { values, positionals } = parseCommandLine("export", argv, OPTIONS, { names: ["capture"], required: 1 });
-    const conn = values.conn === undefined ? undefined : intOption("export", "conn", values.conn, 1, 2 ** 32 - 1);
-    const conversation =
-      values.conversation === undefined ? 1 : intOption("export", "conversation", values.conversation, 1, 2 ** 32 - 1);
-    return {
-      common: commonOf(values),
-      help: values.help === true,
-      run: (run) => exportCapture(run, positionals[0] ?? "", values.output, conn, conversation),
-    };
+    const conn = numberOption("export", "conn", values.conn, undefined);
+    const conversation = numberOption("export", "conversation", values.conversation, 1);
+    return preparedCommand(values, (run) =>
+      exportCapture(run, positionals[0] ?? "", values.output, conn, conversation),
+    );
   },
 };
 
@@ -61,8 +58,7 @@ async function exportCapture(
   conn: number | undefined,
   conversation: number,
 ): Promise<number> {
-  const file = await locateCapture(run, "export", capture);
-  const { session } = await openCapture(run, "export", file, conversation);
+  const { file, session } = await openNamedCapture(run, "export", capture, conversation);
   const result = await run.service.call("exportPcapng", {
     session: session.id,
     ...(conn !== undefined ? { conn } : {}),

@@ -4,8 +4,8 @@
  */
 import * as path from "node:path";
 import type { CommandResult, ConversationSummary } from "../../../preload/contract.ts";
-import { COMMON_OPTIONS, helpHint, intOption, parseCommandLine } from "../args.ts";
-import { commonOf, type CliCommand } from "../command.ts";
+import { COMMON_OPTIONS, helpHint, numberOption, parseCommandLine } from "../args.ts";
+import { preparedCommand, type CliCommand } from "../command.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import type { CliRun } from "../run.ts";
 import { DECODE_HELP, DECODE_OPTIONS, decodeOptions, runDecode } from "./decode.ts";
@@ -37,27 +37,23 @@ export const importCommand: CliCommand = {
   usage: USAGE,
   prepare(argv) {
     const { values, positionals } = parseCommandLine("import", argv, OPTIONS, { names: ["file"], required: 1 });
-    const open = values.open === undefined ? null : intOption("import", "open", values.open, 1, 2 ** 32 - 1);
+    const open = numberOption("import", "open", values.open, null);
     const { side, resplit } = decodeOptions("import", values);
     if (values.decode === undefined && (values.side !== undefined || values.resplit !== undefined)) {
       throw new UsageError("import: --side and --resplit go with --decode", helpHint("import"));
     }
-    return {
-      common: commonOf(values),
-      help: values.help === true,
-      run: async (run) => {
-        const file = await locateCapture(run, "import", positionals[0] ?? "");
-        const listing = await run.service.call("importCapture", { name: path.basename(file), path: file });
-        printListing(run, listing);
-        if (open === null && values.decode === undefined) return EXIT.ok;
-        const { session } = await openCapture(run, "import", file, open ?? 1, listing);
-        if (values.decode === undefined) {
-          await run.follow(session).drain();
-          return EXIT.ok;
-        }
-        return runDecode(run, "import", session, session.connections[0]?.conn ?? 1, values.decode, side, resplit);
-      },
-    };
+    return preparedCommand(values, async (run) => {
+      const file = await locateCapture(run, "import", positionals[0] ?? "");
+      const listing = await run.service.call("importCapture", { name: path.basename(file), path: file });
+      printListing(run, listing);
+      if (open === null && values.decode === undefined) return EXIT.ok;
+      const { session } = await openCapture(run, "import", file, open ?? 1, listing);
+      if (values.decode === undefined) {
+        await run.follow(session).drain();
+        return EXIT.ok;
+      }
+      return runDecode(run, "import", session, session.connections[0]?.conn ?? 1, values.decode, side, resplit);
+    });
   },
 };
 

@@ -4,9 +4,9 @@
  */
 import type { SessionInfo } from "../../../preload/contract.ts";
 import { COMMON_OPTIONS, parseCommandLine } from "../args.ts";
-import { aborted, commonOf, type CliCommand } from "../command.ts";
+import { aborted, preparedCommand, type CliCommand } from "../command.ts";
 import { EXIT, RunFailedError, exitCodeOf } from "../errors.ts";
-import { resolveProtocol, withDiagnostics, type ProtocolChoice } from "../protocol-ref.ts";
+import { chooseProtocol, withDiagnostics, type ProtocolChoice } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 import { clientTarget, listenTarget } from "../targets.ts";
 
@@ -68,20 +68,16 @@ export const listenCommand: CliCommand = {
       names: ["endpoint"],
       required: 1,
     });
-    return {
-      common: commonOf(values),
-      help: values.help === true,
-      run: async (run) => {
-        const choice = await protocolChoice(run, "listen", values.protocol);
-        return serveUntilStopped(run, [choice], choice === null, () =>
-          run.service.call("listen", {
-            target: listenTarget(positionals[0] ?? ""),
-            protocol: choice?.ref ?? null,
-            ...(values.name !== undefined ? { name: values.name } : {}),
-          }),
-        );
-      },
-    };
+    return preparedCommand(values, async (run) => {
+      const choice = await chooseProtocol(run, "listen", values.protocol);
+      return serveUntilStopped(run, [choice], choice === null, () =>
+        run.service.call("listen", {
+          target: listenTarget(positionals[0] ?? ""),
+          protocol: choice?.ref ?? null,
+          ...(values.name !== undefined ? { name: values.name } : {}),
+        }),
+      );
+    });
   },
 };
 
@@ -95,33 +91,22 @@ export const proxyCommand: CliCommand = {
       names: ["listen", "upstream"],
       required: 2,
     });
-    return {
-      common: commonOf(values),
-      help: values.help === true,
-      run: async (run) => {
-        const both = values.protocol;
-        const client = await protocolChoice(run, "proxy", values["client-protocol"] ?? both);
-        const server = await protocolChoice(run, "proxy", values["server-protocol"] ?? both);
-        return serveUntilStopped(run, [client, server], false, () =>
-          run.service.call("proxy", {
-            listen: listenTarget(positionals[0] ?? ""),
-            upstream: clientTarget(positionals[1] ?? ""),
-            clientProtocol: client?.ref ?? null,
-            serverProtocol: server?.ref ?? null,
-            ...(values.name !== undefined ? { name: values.name } : {}),
-          }),
-        );
-      },
-    };
+    return preparedCommand(values, async (run) => {
+      const both = values.protocol;
+      const client = await chooseProtocol(run, "proxy", values["client-protocol"] ?? both);
+      const server = await chooseProtocol(run, "proxy", values["server-protocol"] ?? both);
+      return serveUntilStopped(run, [client, server], false, () =>
+        run.service.call("proxy", {
+          listen: listenTarget(positionals[0] ?? ""),
+          upstream: clientTarget(positionals[1] ?? ""),
+          clientProtocol: client?.ref ?? null,
+          serverProtocol: server?.ref ?? null,
+          ...(values.name !== undefined ? { name: values.name } : {}),
+        }),
+      );
+    });
   },
 };
-
-async function protocolChoice(run: CliRun, command: string, given: string | undefined): Promise<ProtocolChoice | null> {
-  if (given === undefined) return null;
-  const choice = await resolveProtocol(command, given, run.workspaceRoot);
-  if (choice.copiedTo) run.note(`wirescope: ${given} copied to ${choice.copiedTo} for this run`);
-  return choice;
-}
 
 /**
  * Starts the session, says where it listens, prints its timeline until Ctrl+C. With `closeAfterPeer` (a raw

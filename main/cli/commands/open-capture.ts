@@ -71,6 +71,16 @@ export interface OpenedCapture {
   imported?: CommandResult<"importCapture">;
 }
 
+/** The capture a command line names (`locateCapture`), opened as a session (`openCapture`). */
+export async function openNamedCapture(
+  run: CliRun,
+  command: string,
+  capture: string,
+  conversation: number,
+): Promise<OpenedCapture> {
+  return openCapture(run, command, await locateCapture(run, command, capture), conversation);
+}
+
 /**
  * Opens `file` (from locateCapture) as a session. For a pcap/pcapng file (imported now, or `listing`), `conversation` (from 1) picks which TCP
  * conversation; a number past the last is a usage error listing how many there are.
