@@ -2,6 +2,9 @@
  * The reactor's TCP transports over real sockets on 127.0.0.1 (ported from Twisted's test/test_tcp.py and
  * internet/test/test_tcp.py).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { deferred, freePort, listenLocal, waitFor } from "../tests/helpers/net.ts";
 import { IPv4Address, type Address } from "./address.ts";
@@ -458,6 +461,149 @@ describe("transports", () => {
     (server.transport as Connection).pauseProducing();
     client.transport.loseConnection();
     expect(await (server as Recorder).lost.promise).toBeInstanceOf(ConnectionDone);
+  });
+
+  describe("abortConnection after loseConnection (Twisted: the abort still wins)", () => {
+    /**
+     * A peer that stays open after our FIN (half-closeable) and answers it, so that it notices a reset: a write to
+     * a reset connection fails (EPIPE/ECONNRESET: ConnectionLost), a write to one that was only shut succeeds.
+     */
+    class Probe extends Recorder implements IHalfCloseableProtocol {
+      readConnectionLost() {
+        this.events.push("readConnectionLost");
+        this.transport.write(Buffer.from("still there?"));
+      }
+      writeConnectionLost() {}
+    }
+
+    /** A client like the engine's RawProtocol: half-closeable, so the peer's FIN leaves it open. */
+    class HalfOpenClient extends Recorder implements IHalfCloseableProtocol {
+      readConnectionLost() {
+        this.events.push("readConnectionLost");
+      }
+      writeConnectionLost() {}
+    }
+
+    /** Counts the calls of the client's connectionLost, to see it come once and never re-entrantly. */
+    function countLosses(client: Recorder): string[] {
+      const calls: string[] = [];
+      const lost = client.connectionLost.bind(client);
+      client.connectionLost = (r: Error) => {
+        calls.push("lost");
+        lost(r);
+      };
+      return calls;
+    }
+
+    /** The client's connectionLost, waited for with a message that says what went wrong if it never comes. */
+    async function lossOf(p: Recorder, who: string): Promise<Error> {
+      await waitFor(() => p.reason !== null, `${who}'s connectionLost`);
+      return p.reason!;
+    }
+
+    /** Makes the peer write until its connection is lost (a reset shows on a write), a bounded number of times. */
+    async function probeUntilLost(peer: Recorder): Promise<Error | null> {
+      for (let i = 0; i < 100 && peer.reason === null; i++) {
+        peer.transport.write(Buffer.from("?"));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return peer.reason;
+    }
+
+    it("with writes still queued in Node (a peer that doesn't read): they are dropped, the peer is reset", async () => {
+      const { client, server } = await pair(() => new Probe());
+      const probe = server as Probe;
+      const calls = countLosses(client);
+      (probe.transport as Connection).pauseProducing(); // the peer doesn't read: our writes pile up
+      client.transport.write(Buffer.alloc(32 * 1024 * 1024, 1));
+      client.transport.loseConnection();
+      client.transport.abortConnection();
+      expect(calls).toEqual([]); // never re-entrant
+      expect(await lossOf(client, "client")).toBeInstanceOf(ConnectionAborted);
+      (probe.transport as Connection).resumeProducing();
+      const peerReason = await probeUntilLost(probe);
+      expect(peerReason).toBeInstanceOf(ConnectionLost);
+      expect(Buffer.concat(probe.received).length).toBeLessThan(32 * 1024 * 1024);
+      expect(calls).toEqual(["lost"]);
+    });
+
+    it("with the last bytes already in the kernel (our FIN on its way): still a reset, ConnectionAborted once", async () => {
+      const { client, server } = await pair(() => new Probe());
+      const probe = server as Probe;
+      const calls = countLosses(client);
+      (probe.transport as Connection).pauseProducing();
+      client.transport.write(Buffer.from("last words"));
+      client.transport.loseConnection();
+      client.transport.abortConnection();
+      client.transport.abortConnection(); // idempotent
+      expect(calls).toEqual([]);
+      expect(await lossOf(client, "client")).toBeInstanceOf(ConnectionAborted);
+      (probe.transport as Connection).resumeProducing();
+      // Without the reset the peer's writes would go on succeeding: the socket would stay open, only shut.
+      expect(await probeUntilLost(probe)).toBeInstanceOf(ConnectionLost);
+      expect(calls).toEqual(["lost"]);
+    });
+
+    it("with nothing buffered: the connection is reset, not closed cleanly", async () => {
+      const { client, server } = await pair(() => new Probe());
+      const calls = countLosses(client);
+      client.transport.loseConnection();
+      client.transport.abortConnection();
+      expect(await lossOf(client, "client")).toBeInstanceOf(ConnectionAborted);
+      expect(await probeUntilLost(server as Probe)).toBeInstanceOf(ConnectionLost);
+      expect(calls).toEqual(["lost"]);
+    });
+
+    it("on a half-closeable protocol after the peer's FIN (the engine's raw connections)", async () => {
+      class ShutsItsSide extends Recorder {
+        override connectionMade() {
+          super.connectionMade();
+          this.transport.loseWriteConnection();
+        }
+      }
+      const { client, server } = await pair(
+        () => new ShutsItsSide(),
+        () => new HalfOpenClient(),
+      );
+      const calls = countLosses(client);
+      await waitFor(() => client.events.includes("readConnectionLost"), "the peer's FIN");
+      client.transport.write(Buffer.from("bye"));
+      client.transport.loseConnection();
+      client.transport.abortConnection();
+      expect(await lossOf(client, "client")).toBeInstanceOf(ConnectionAborted);
+      expect(await lossOf(server as Recorder, "peer")).toBeInstanceOf(ConnectionClosed);
+      expect(calls).toEqual(["lost"]);
+    });
+
+    it("on a UNIX socket, where Node has no reset: closes at once, ConnectionAborted", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "wirescope-tcp-"));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      let serverSide: Recorder | null = null;
+      const sf = new ServerFactory();
+      sf.buildProtocol = () => (serverSide = new Recorder());
+      const port = reactor.listenUNIX(join(dir, "s.sock"), sf);
+      cleanups.push(() => port.stopListening());
+      await port.listening;
+      const cf = new RecordingClientFactory();
+      reactor.connectUNIX(join(dir, "s.sock"), cf);
+      await waitFor(() => cf.protocolInstance?.connected === true && serverSide !== null, "both ends");
+      const client = cf.protocolInstance!;
+      client.transport.write(Buffer.from("last words"));
+      client.transport.loseConnection();
+      expect(() => client.transport.abortConnection()).not.toThrow();
+      expect(await lossOf(client, "client")).toBeInstanceOf(ConnectionAborted);
+      expect(await lossOf(serverSide!, "peer")).toBeInstanceOf(ConnectionClosed);
+    });
+
+    it("after loseWriteConnection: the abort still resets", async () => {
+      const { client, server } = await pair(() => new Probe());
+      const calls = countLosses(client);
+      client.transport.loseWriteConnection();
+      client.transport.abortConnection();
+      expect(await lossOf(client, "client")).toBeInstanceOf(ConnectionAborted);
+      expect(await probeUntilLost(server as Probe)).toBeInstanceOf(ConnectionLost);
+      expect(calls).toEqual(["lost"]);
+    });
   });
 
   describe("half-close (HalfCloseTests)", () => {

@@ -94,6 +94,8 @@ export class Connection implements ITransport {
   private keepAlive = false;
   private readonly host: Address;
   private readonly peer: Address;
+  /** A UNIX socket: Node can reset only TCP sockets, so an abort closes it plainly. */
+  private readonly unix: boolean;
 
   constructor(
     /** The Node socket; owned by this transport from now on. */
@@ -103,6 +105,7 @@ export class Connection implements ITransport {
     private readonly onLost: (reason: Error) => void,
     unixPath: string | null = null,
   ) {
+    this.unix = unixPath !== null;
     this.host = socketAddress(socket, "local", unixPath);
     this.peer = socketAddress(socket, "remote", unixPath);
     socket.on("data", (chunk: Buffer) => this.deliver(chunk));
@@ -266,26 +269,54 @@ export class Connection implements ITransport {
   private closeWriteSide(thenClose: boolean): void {
     if (this.writeClosed) {
       if (thenClose && this.socket.writableFinished) this.socket.destroy();
-      else if (thenClose) this.socket.once("finish", () => this.socket.destroy());
+      else if (thenClose) this.socket.once("finish", () => this.closeSocket());
       return;
     }
     this.writeClosed = true;
     this.socket.end(() => {
-      if (thenClose) this.socket.destroy();
+      if (thenClose || this.aborted) this.closeSocket();
     });
   }
 
+  /** Closes the socket once our side is flushed: a reset if `abortConnection()` came meanwhile, else orderly. */
+  private closeSocket(): void {
+    if (this.aborted) this.resetSocket();
+    else this.socket.destroy();
+  }
+
+  /**
+   * Resets the connection (RST), discarding whatever is buffered; also after `loseConnection()` or
+   * `loseWriteConnection()`, as in Twisted. 'close' (and so `connectionLost(ConnectionAborted)`) follows on a later
+   * turn. Node difference: while our FIN is being sent (a close or half-close with nothing left in Node's buffer),
+   * libuv refuses to reset (uv_tcp_close_reset: EINVAL, after which Node would never close the socket); the reset
+   * then waits for that shutdown, which libuv (1.46, Node 20) completes on the next turn of the loop whether or not
+   * the peer reads.
+   */
   abortConnection(): void {
     if (this.aborted || this.disconnected) return;
     this.aborted = true;
     this.disconnecting = true;
     this.writeClosed = true;
-    // RST, discarding whatever is buffered. 'close' (and so connectionLost) follows on a later turn.
-    if (typeof this.socket.resetAndDestroy === "function" && this.socket instanceof net.Socket && !this.isTLS()) {
-      this.socket.resetAndDestroy();
-    } else {
-      this.socket.destroy();
-    }
+    this.closeWhenProducerDone = false;
+    if (this.canReset() && this.shutdownPending()) return; // the end() callback resets: see closeSocket.
+    this.resetSocket();
+  }
+
+  /** Whether Node can send an RST here: a TCP socket not yet closed (not TLS, whose layer owns it; not UNIX). */
+  private canReset(): boolean {
+    return !this.unix && !this.isTLS() && !this.socket.destroyed;
+  }
+
+  /** Whether `end()` was called and Node has handed the shutdown (our FIN) to libuv, which hasn't completed it. */
+  private shutdownPending(): boolean {
+    const s = this.socket;
+    return s.writableEnded && !s.writableFinished && s.writableLength === 0;
+  }
+
+  /** Closes the socket at once: an RST where Node can send one, else a plain close. */
+  private resetSocket(): void {
+    if (this.canReset()) this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   private isTLS(): boolean {
@@ -297,6 +328,10 @@ export class Connection implements ITransport {
     this.writeClosed = true;
     this.socket.end(() => {
       if (this.disconnected) return;
+      if (this.aborted) {
+        this.resetSocket();
+        return;
+      }
       const p = this.protocol;
       if (isHalfCloseable(p)) {
         try {
