@@ -36,42 +36,7 @@ export function toHex(data: Uint8Array, separator = " "): string {
 
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
-/** Bytes per hex dump line, as `xxd` and Wireshark's bytes pane. */
-export const HEX_LINE_BYTES = 16;
-
-/** One line of a hex dump. */
-export interface HexLine {
-  /** The offset of its first byte, 8 hex digits. */
-  offset: string;
-  /** 16 bytes as hex pairs, an extra space after the eighth, padded so the ASCII column lines up. */
-  hex: string;
-  /** The same bytes as printable ASCII or "·". */
-  ascii: string;
-}
-
-/** Line `line` (from 0) of the hex dump of `data`. Lines past the end are empty strings. */
-export function hexDumpLine(data: Uint8Array, line: number): HexLine {
-  const start = line * HEX_LINE_BYTES;
-  const end = Math.min(data.length, start + HEX_LINE_BYTES);
-  let hex = "";
-  let ascii = "";
-  for (let i = start; i < start + HEX_LINE_BYTES; i++) {
-    if (i > start) hex += i - start === 8 ? "  " : " ";
-    if (i < end) {
-      const b = data[i]!;
-      hex += HEX[b];
-      ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : NON_PRINTABLE;
-    } else {
-      hex += "  ";
-    }
-  }
-  return { offset: start.toString(16).padStart(8, "0"), hex, ascii };
-}
-
-/** How many lines the hex dump of `length` bytes has. */
-export function hexDumpLineCount(length: number): number {
-  return Math.ceil(length / HEX_LINE_BYTES);
-}
+export { HEX_LINE_BYTES, hexDumpLine, hexDumpLineCount, type HexLine } from "../../../preload/hex-dump.ts";
 
 /** The encodings the Text tab offers. */
 export type TextEncoding = "utf-8" | "latin-1" | "ascii";
