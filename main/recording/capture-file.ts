@@ -32,6 +32,11 @@
  * (reported as `lostBytes`; `CaptureWriter.resume` truncates it away). The CRC also rejects garbage appended after
  * the last record. Records are only ever appended, so damage can only be at the tail.
  *
+ * While a writer runs, the file may end in zero bytes up to the next multiple of PADDING_BLOCK: the capture thread
+ * writes whole blocks around the page cache (capture-thread.ts), and the writer cuts the padding when it closes. A
+ * file left by a killed process can keep it; such a tail (zeros only, ending on a block boundary, shorter than a
+ * block) is padding, not lost data.
+ *
  * Readers never hold one object per record: a sparse CaptureIndex keeps the offset of every 256th record (and of
  * the first record after each MiB), and a range read seeks to the nearest mark and walks forward.
  */
@@ -53,6 +58,9 @@ const VERSION_DATA_AGAIN = 2;
 
 const MAGIC = Buffer.from("\x89WSCAP\r\n", "latin1");
 const HEADER_FIXED = 16;
+/** The block size of direct writes: a live capture may end in zero padding up to a multiple of it. */
+export const PADDING_BLOCK = 4096;
+
 /** Bytes of a record besides its payload: length, kind, code, reserved, conn, seq, t, CRC. */
 export const RECORD_OVERHEAD = 32;
 const BODY_FIXED = 24; // kind .. t, after the length field
@@ -411,6 +419,16 @@ class BlockCursor {
   }
 }
 
+/** Whether the bytes from `pos` to the end (`size`) are a direct writer's zero padding (see the top comment). */
+async function isPadding(cursor: BlockCursor, pos: number, size: number): Promise<boolean> {
+  const n = size - pos;
+  if (n <= 0 || n >= PADDING_BLOCK || size % PADDING_BLOCK !== 0) return false;
+  const p = await cursor.at(pos, n);
+  if (p < 0) return false;
+  for (let i = p; i < p + n; i += 1) if (cursor.buf[i] !== 0) return false;
+  return true;
+}
+
 /** Reads and checks the header; returns the meta, version and where records start. */
 async function readHeader(
   handle: FileHandle,
@@ -495,7 +513,8 @@ export class CaptureReader {
         pos += 4 + body;
       }
       index.commit(summary.count, pos);
-      return new CaptureReader(file, handle, meta, version, index, summary, size, size - pos, false);
+      const lost = (await isPadding(cursor, pos, size)) ? 0 : size - pos;
+      return new CaptureReader(file, handle, meta, version, index, summary, size, lost, false);
     } catch (err) {
       await handle.close();
       throw err;

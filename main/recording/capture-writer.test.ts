@@ -207,3 +207,76 @@ describe("Recorder over the capture thread", () => {
     await recorder.close();
   });
 });
+
+describe("direct writes (around the page cache)", () => {
+  /** Appends `n` chunks of odd sizes (so batches end mid-block) and hands them to the thread, without closing. */
+  async function liveCapture(file: string, n: number): Promise<CaptureWriter> {
+    const writer = CaptureWriter.create(file, meta);
+    for (let seq = 0; seq < n; seq += 1) {
+      writer.append(chunk(seq, 1000 + seq * 37));
+      if (seq % 7 === 6) await writer.flush(); // several writes, each ending inside a block
+    }
+    await writer.flush();
+    return writer;
+  }
+
+  it("leave at most zero padding past the last record while writing, and none once closed", async () => {
+    const file = path.join(dir, "padded.wscap");
+    const writer = await liveCapture(file, 40);
+    const size = fs.statSync(file).size;
+    expect(size).toBeGreaterThanOrEqual(writer.index.end);
+    expect(size - writer.index.end).toBeLessThan(4096);
+    expect(
+      fs
+        .readFileSync(file)
+        .subarray(writer.index.end)
+        .every((b) => b === 0),
+    ).toBe(true);
+    const reader = await CaptureReader.open(file);
+    expect(reader.lostBytes).toBe(0);
+    const events = await reader.read(0, 100);
+    expect(events).toHaveLength(40);
+    expect(events.every((e) => isChunk(e, 1000 + e.seq * 37))).toBe(true);
+    await reader.close();
+    await writer.close();
+    expect(fs.statSync(file).size).toBe(writer.index.end);
+  });
+
+  it("leave a capture that a killed process left behind readable, and continued with no gap", async () => {
+    const file = path.join(dir, "live.wscap");
+    const writer = await liveCapture(file, 30);
+    // What a killed process leaves: the file as it is now, padding and all.
+    const left = path.join(dir, "left.wscap");
+    fs.copyFileSync(file, left);
+    await writer.close();
+
+    const recorder = await Recorder.open(left);
+    expect(recorder.stats().lostBytes).toBe(0);
+    expect(recorder.count).toBe(30);
+    recorder.append({ t: 1_000_000, conn: 1, kind: "data", dir: "in", data: new Uint8Array(5000).fill(7) });
+    await recorder.close();
+    const reader = await CaptureReader.open(left);
+    expect(reader.lostBytes).toBe(0);
+    const events = await reader.read(0, 100);
+    expect(events).toHaveLength(31);
+    expect(events.slice(0, 30).every((e) => isChunk(e, 1000 + e.seq * 37))).toBe(true);
+    expect(events[30]).toMatchObject({ seq: 30, kind: "data", data: new Uint8Array(5000).fill(7) });
+    await reader.close();
+  });
+
+  it("write through the page cache when told to (WIRESCOPE_CAPTURE_DIRECT=0), as where O_DIRECT can't be had", async () => {
+    process.env.WIRESCOPE_CAPTURE_DIRECT = "0";
+    try {
+      const file = path.join(dir, "buffered.wscap");
+      const writer = await liveCapture(file, 20);
+      expect(fs.statSync(file).size).toBe(writer.index.end); // buffered: no padding, ever
+      await writer.close();
+      const reader = await CaptureReader.open(file);
+      expect(reader.count).toBe(20);
+      expect((await reader.read(0, 20)).every((e) => isChunk(e, 1000 + e.seq * 37))).toBe(true);
+      await reader.close();
+    } finally {
+      delete process.env.WIRESCOPE_CAPTURE_DIRECT;
+    }
+  });
+});

@@ -139,7 +139,7 @@ export class CaptureWriter {
     this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.maxQueuedBatches = Math.max(1, Math.floor(this.maxQueuedBytes / FLUSH_BYTES));
     this.maxQueuedMs = options.maxQueuedMs ?? MAX_QUEUED_MS;
-    this.channel = new CaptureChannel(fd, (error) => this.written(error));
+    this.channel = new CaptureChannel(fd, file, index.end, (error) => this.written(error));
     this.batch = this.newBatch(FLUSH_BYTES);
   }
 
@@ -171,7 +171,8 @@ export class CaptureWriter {
         `${reader.file} is in capture format ${reader.version}; only formats up to ${CAPTURE_VERSION} can be appended to`,
       );
     }
-    if (reader.lostBytes > 0) fs.truncateSync(reader.file, reader.index.end);
+    // A torn tail, or a direct writer's zero padding: appending starts right after the last record.
+    if (reader.fileBytes > reader.index.end) fs.truncateSync(reader.file, reader.index.end);
     const fd = fs.openSync(reader.file, "a");
     const summary = { ...reader.summary };
     return new CaptureWriter(reader.file, fd, reader.meta, reader.version, reader.index, summary, options);
@@ -263,7 +264,13 @@ export class CaptureWriter {
     if (this.timer !== null) clearTimeout(this.timer);
     await this.flush();
     this.channel.close();
-    fs.closeSync(this.fd);
+    // The capture thread's direct writes leave zero padding up to a block boundary: cut it (the records written end
+    // at index.end; after a failed write, nothing past it is trusted either).
+    try {
+      if (fs.fstatSync(this.fd).size > this.index.end) fs.ftruncateSync(this.fd, this.index.end);
+    } finally {
+      fs.closeSync(this.fd);
+    }
   }
 
   private checkPayload(bytes: number): void {
