@@ -3,8 +3,8 @@
  * writes the result as a new "decode" session, and runs the re-split check if asked.
  */
 import type { ResplitReport } from "../../preload/contract.ts";
-import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
-import { conversationFromTimeline, type Conversation } from "../interchange/conversation.ts";
+import type { NewTimelineEvent } from "../../preload/timeline.ts";
+import { ConversationTracker, type Conversation, type ConversationEvent } from "../interchange/conversation.ts";
 import type { Recorder } from "../recording/recorder.ts";
 import { decodeOnce, mergeTimeline, resplitRuns, type DecodeGroupFactory, type DecodeSide } from "./decode.ts";
 import { EngineError } from "./errors.ts";
@@ -24,24 +24,57 @@ export class DecoderStoppedError extends EngineError {
 }
 
 /**
- * Every event of a session's timeline, in order. Read in pieces: the recorder answers at most READ_MAX_BYTES of
- * payload per read.
+ * The most bytes (both sides' data) one conversation may hold to be decoded or replayed: both hold the whole
+ * conversation in memory (the decoder's re-split runs cut it again and again; a replay compares every answer), so
+ * a bigger one is refused rather than taking the engine's memory. A pcapng export has no such limit.
  */
-export async function readWholeTimeline(recorder: Recorder): Promise<TimelineEvent[]> {
-  const events: TimelineEvent[] = [];
-  const total = recorder.count;
-  while (events.length < total) {
-    const piece = await recorder.read(events.length, total - events.length);
-    if (piece.length === 0) break;
-    events.push(...piece);
+export const MAX_CONVERSATION_BYTES = 256 * 1024 * 1024;
+/** Timeline events read at a time while looking for one connection's. */
+const READ_EVENTS = 4096;
+
+/** A connection holds more traffic than MAX_CONVERSATION_BYTES: too big to decode or replay. */
+export class ConversationTooBigError extends EngineError {
+  constructor(conn: number, limit: number) {
+    const MiB = 1024 * 1024;
+    const size = limit % MiB === 0 ? `${limit / MiB} MiB` : `${limit} bytes`;
+    super(
+      "conversation-too-big",
+      `Connection ${conn} carried more than ${size}, more than a decode or replay holds in memory: ` +
+        `record or import a shorter conversation (or export it as pcapng and cut it down, e.g. with editcap), ` +
+        `then decode or replay that.`,
+    );
   }
-  return events;
 }
 
-/** The conversation of connection `conn` of a session (throws ConversationError for one that isn't TCP). */
-export async function readConversation(session: Session, recorder: Recorder, conn: number): Promise<Conversation> {
-  const connection = session.connection(conn).info();
-  return conversationFromTimeline(await readWholeTimeline(recorder), connection, session.epochMs);
+/**
+ * The conversation of connection `conn` of a session, for a decode or a replay. The timeline is read a range at a
+ * time and only this connection's events are kept, so reading a small connection of a big session takes the
+ * memory of one range. Throws ConversationError for a connection that isn't TCP, ConversationTooBigError when the
+ * connection carried more than `limit` bytes (MAX_CONVERSATION_BYTES unless given).
+ */
+export async function readConversation(
+  session: Pick<Session, "connection" | "epochMs">,
+  recorder: Pick<Recorder, "count" | "read">,
+  conn: number,
+  limit = MAX_CONVERSATION_BYTES,
+): Promise<Conversation> {
+  const tracker = new ConversationTracker(session.connection(conn).info(), session.epochMs);
+  const events: ConversationEvent[] = [];
+  let bytes = 0;
+  const total = recorder.count;
+  for (let from = 0; from < total;) {
+    const piece = await recorder.read(from, Math.min(READ_EVENTS, total - from));
+    if (piece.length === 0) break;
+    from += piece.length;
+    for (const e of piece) {
+      for (const made of tracker.push(e)) {
+        if (made.kind === "data") bytes += made.data.byteLength;
+        if (bytes > limit) throw new ConversationTooBigError(conn, limit);
+        events.push(made);
+      }
+    }
+  }
+  return { ...tracker.header(), events };
 }
 
 /** What decodeToSession needs from the engine. */

@@ -190,24 +190,37 @@ function endReason(conversation: Conversation): Error {
 }
 
 /**
- * The virtual clock's seconds for conversation times: wall-clock seconds, so `reactor.seconds()` reads the time the
- * bytes were really sent; and back, exactly for the times the decoder sent (no rounding drift), by rounding for
- * times the protocol's calls came due at.
+ * How many of the times a decode sent its worker conversationClock remembers, to turn the worker's reports back into
+ * exact times. The worker is at most BARRIER_EVENTS events behind (decodeOnce waits for it then), so its reports
+ * are of recent times; an older time is turned back by rounding, which is exact or 1 µs off.
  */
-function conversationClock(conversation: Conversation): {
+export const CLOCK_MEMORY = 4 * BARRIER_EVENTS;
+
+/**
+ * The virtual clock's seconds for conversation times: wall-clock seconds, so `reactor.seconds()` reads the time the
+ * bytes were really sent; and back, exactly for the last CLOCK_MEMORY times the decoder sent (no rounding drift),
+ * by rounding for others and for times the protocol's calls came due at. Holds at most CLOCK_MEMORY entries.
+ */
+export function conversationClock(conversation: Pick<Conversation, "epochMs">): {
   seconds(t: number): number;
   micros(seconds: number): number;
+  /** How many sent times it remembers now. */
+  readonly remembered: number;
 } {
   const epochMicros = conversation.epochMs * 1000;
-  const sent = new Map<number, number>();
+  const sent = new Map<number, number>(); // in the order sent: the first key is the oldest
   return {
     seconds(t) {
       const seconds = (epochMicros + t) / 1e6;
       sent.set(seconds, t);
+      if (sent.size > CLOCK_MEMORY) sent.delete(sent.keys().next().value!);
       return seconds;
     },
     micros(seconds) {
       return sent.get(seconds) ?? Math.round(seconds * 1e6 - epochMicros);
+    },
+    get remembered() {
+      return sent.size;
     },
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { Clock } from "../../core/task.ts";
 import type { Conversation, ConversationEvent } from "../interchange/conversation.ts";
-import { firstDifferingOffset, planExchanges } from "./replay.ts";
+import { firstDifferingOffset, planExchanges, ReplayDriver } from "./replay.ts";
 
 const data = (t: number, from: "client" | "server", text: string): ConversationEvent => ({
   t,
@@ -72,5 +73,32 @@ describe("firstDifferingOffset", () => {
     expect(firstDifferingOffset(b("+OK\r\n"), b("+OK"))).toBe(3);
     expect(firstDifferingOffset(b(""), b("x"))).toBe(0);
     expect(firstDifferingOffset(b("same"), b("same"))).toBeNull();
+  });
+});
+
+describe("ReplayDriver", () => {
+  it("reports a long replay whose peer closed early as unanswered, without sending the rest", () => {
+    const events: ConversationEvent[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      events.push(data(i * 2, "client", `PING ${i}\r\n`), data(i * 2 + 1, "server", "+PONG\r\n"));
+    }
+    const driver = new ReplayDriver(planExchanges(conversation(events), "client"), new Clock(), true);
+    const written: string[] = [];
+    let closes = 0;
+    driver.connected({ write: (b) => written.push(Buffer.from(b).toString()), loseConnection: () => closes++ });
+    driver.dataReceived(new Uint8Array(Buffer.from("+PONG\r\n")));
+    driver.peerClosed(); // the peer answered the first exchange, then closed
+
+    const report = driver.report();
+    expect(report.state).toBe("done");
+    expect(report.exchanges).toHaveLength(10_000);
+    expect(report.same).toBe(1);
+    expect(report.exchanges.slice(1).every((e) => e.actual.byteLength === 0 && !e.same)).toBe(true);
+    // The second exchange was sent before the close was seen; nothing after it.
+    expect(written).toEqual(["PING 0\r\n", "PING 1\r\n"]);
+    expect(closes).toBe(1);
+
+    driver.connectionLost();
+    expect(driver.report().exchanges).toHaveLength(10_000);
   });
 });

@@ -81,7 +81,8 @@ interface ReplayTransport {
  * Plays one side of a recording on one connection and keeps the report. Created by `startReplay` for a replay
  * session; its ReplayProtocol feeds it the connection's events. Guarantees: exchanges run in order, one at a time;
  * the report only grows; once every exchange ran (or the connection is gone) the state is "done" — or "failed"
- * with the reason when no connection could be made.
+ * with the reason when no connection could be made, or the session stopped before any peer connected. Once the
+ * peer is gone, nothing more is written.
  */
 export class ReplayDriver {
   private state: ReplayReport["state"] = "running";
@@ -122,6 +123,14 @@ export class ReplayDriver {
     this.error = reason;
   }
 
+  /**
+   * Called when the session stopped (closed, or its listener gone): a replay still waiting for its peer (a
+   * server-side replay no client connected to) failed; one that played is unchanged.
+   */
+  sessionStopped(): void {
+    if (this.state === "running" && !this.taken) this.failed("no client connected before the session was closed");
+  }
+
   /** Called by ReplayProtocol once connected: starts the first exchange. */
   connected(transport: ReplayTransport): void {
     this.transport = transport;
@@ -138,40 +147,57 @@ export class ReplayDriver {
     else this.wait(QUIET_MS);
   }
 
-  /** Called when the peer shut its side or the connection is gone: what is awaited will not come. */
+  /**
+   * Called when the peer shut its side or the connection is gone: what is awaited will not come. The exchange in
+   * progress is recorded with what arrived (replaying the server side, its answer is still sent while the
+   * connection is open: a client that shuts its side after its request still reads the answer); the exchanges
+   * after it are recorded as unanswered and nothing more is written.
+   */
   peerClosed(): void {
+    if (this.peerGone) return;
     this.peerGone = true;
     if (this.waiting) this.answered();
   }
 
   /** Called when the connection is gone. Exchanges that could not run are reported with no answer. */
   connectionLost(): void {
-    this.peerClosed();
     this.transport = null;
+    this.peerClosed();
     this.timer?.cancel();
+    this.timer = null;
+    this.waiting = false;
     while (this.done.length < this.plan.length) this.record(new Uint8Array(0));
     if (this.state === "running") this.state = "done";
   }
 
-  /** Runs the current exchange: send, then wait (client side), or wait, then send (server side). */
+  /**
+   * Runs exchanges from the current one until one has to wait for the peer (or none is left): send, then wait
+   * (client side), or wait, then send (server side). Once the peer is gone, each remaining exchange is recorded
+   * unanswered without being sent. A loop, not recursion: a long recording ends in constant stack.
+   */
   private step(): void {
-    const exchange = this.plan[this.done.length];
-    const transport = this.transport;
-    if (transport === null) return;
-    if (exchange === undefined) {
-      this.state = "done";
-      // The client side closes once it has played everything; the server side waits for its client to close.
-      if (this.closeWhenDone) transport.loseConnection();
-      return;
+    for (;;) {
+      const exchange = this.plan[this.done.length];
+      const transport = this.transport;
+      if (transport === null) return;
+      if (exchange === undefined) {
+        this.state = "done";
+        // The client side closes once it has played everything; the server side waits for its client to close.
+        if (this.closeWhenDone) transport.loseConnection();
+        return;
+      }
+      if (this.peerGone) {
+        this.record(new Uint8Array(0));
+        continue;
+      }
+      if (exchange.sendFirst && exchange.sent.byteLength > 0) transport.write(exchange.sent);
+      if (exchange.expected.byteLength > 0 && this.receivedBytes < exchange.expected.byteLength) {
+        this.waiting = true;
+        this.wait(this.receivedBytes > 0 ? QUIET_MS : NO_ANSWER_MS);
+        return;
+      }
+      this.finish();
     }
-    if (exchange.sendFirst && exchange.sent.byteLength > 0) transport.write(exchange.sent);
-    if (exchange.expected.byteLength === 0 || this.peerGone) {
-      this.answered();
-      return;
-    }
-    this.waiting = true;
-    if (this.receivedBytes >= exchange.expected.byteLength) this.answered();
-    else this.wait(this.receivedBytes > 0 ? QUIET_MS : NO_ANSWER_MS);
   }
 
   /** (Re)arms the silence timer. */
@@ -183,8 +209,14 @@ export class ReplayDriver {
     });
   }
 
-  /** The peer's part of the current exchange is in (or will not come): record it, send ours if it follows, go on. */
+  /** The peer's part of the current exchange is in (or will not come): finish the exchange, go on. */
   private answered(): void {
+    this.finish();
+    this.step();
+  }
+
+  /** Records the current exchange with what arrived, and sends our part if it follows the peer's. */
+  private finish(): void {
     this.waiting = false;
     this.timer?.cancel();
     this.timer = null;
@@ -193,7 +225,6 @@ export class ReplayDriver {
     this.receivedBytes = 0;
     const exchange = this.record(actual);
     if (!exchange.sendFirst && exchange.sent.byteLength > 0) this.transport?.write(exchange.sent);
-    this.step();
   }
 
   private record(actual: Uint8Array<ArrayBuffer>): PlannedExchange {
@@ -258,9 +289,14 @@ export function attachReplay(session: Session, driver: ReplayDriver): void {
   session.setProtocols({ create: () => new ReplayProtocol(driver) });
 }
 
-/** The driver of a replay session, or undefined for any other session. */
+/**
+ * The driver of a replay session, or undefined for any other session. A session that stopped (closed, failed)
+ * stops its driver here: a replay nobody connected to then reads "failed" rather than "running" for ever.
+ */
 export function replayOf(session: Session): ReplayDriver | undefined {
-  return drivers.get(session);
+  const driver = drivers.get(session);
+  if (driver !== undefined && (session.state === "closed" || session.state === "failed")) driver.sessionStopped();
+  return driver;
 }
 
 /** What the contract's `replay` asks, beside the recording. */

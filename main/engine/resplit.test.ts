@@ -39,7 +39,21 @@ describe("resplitConversation", () => {
     }
   });
 
-  it("delivers a new chunk at the time of the recorded chunk holding its last byte", () => {
+  it("keeps every byte at its recorded time: chunks recorded at different times are never merged", () => {
+    const apart: Conversation = {
+      ...conversation,
+      events: [
+        { t: 0, kind: "data", from: "client", data: bytes("a") },
+        { t: 2_000_000, kind: "data", from: "client", data: bytes("b") },
+      ],
+    };
+    for (let run = 1; run <= 50; run++) {
+      const cut = resplitConversation(apart, runRandom(1, run));
+      expect(cut.events.map((e) => (e.kind === "data" ? [e.t, Buffer.from(e.data).toString()] : e.kind))).toEqual([
+        [0, "a"],
+        [2_000_000, "b"],
+      ]);
+    }
     const cut = resplitConversation(conversation, runRandom(1, 1));
     let at = 0;
     for (const e of cut.events) {
@@ -49,11 +63,15 @@ describe("resplitConversation", () => {
     }
   });
 
-  it("sometimes merges recorded chunks, sometimes splits them", () => {
-    const clientChunks = (run: number) =>
-      resplitConversation(conversation, runRandom(3, run)).events.filter(
-        (e) => e.kind === "data" && e.from === "client",
-      ).length;
+  it("sometimes merges chunks recorded at the same time, sometimes splits them", () => {
+    const together: Conversation = {
+      ...conversation,
+      events: [
+        { t: 10, kind: "data", from: "client", data: bytes("GET a\r\n") },
+        { t: 10, kind: "data", from: "client", data: bytes("GET b\r\n") },
+      ],
+    };
+    const clientChunks = (run: number) => resplitConversation(together, runRandom(3, run)).events.length;
     const counts = Array.from({ length: 50 }, (_, i) => clientChunks(i + 1));
     expect(counts.some((n) => n === 1)).toBe(true); // "GET a\r\nGET b\r\n" in one chunk
     expect(counts.some((n) => n > 2)).toBe(true);

@@ -25,11 +25,12 @@ function chunkLength(random: () => number): number {
 type DataEvent = Extract<ConversationEvent, { kind: "data" }>;
 
 /**
- * The same conversation with each side's bytes cut at other points: every run of consecutive data events from one
- * side (up to the other side's next bytes, a FIN or a RST) is joined and cut again into chunks of 1 byte to
- * MAX_CHUNK bytes, so recorded chunks are split and sometimes merged. The bytes, their order and everything else
- * stay the same; each new chunk is delivered at the time of the recorded chunk holding its last byte (when that
- * byte had arrived).
+ * The same conversation with each side's bytes cut at other points: the recorded chunks one side sent at the same
+ * time (consecutive, up to the other side's next bytes, a FIN or a RST) are joined and cut again into chunks of 1
+ * byte to MAX_CHUNK bytes, so recorded chunks are split and, when they arrived together, merged. Chunks recorded
+ * at different times are never merged: delivering a byte later than it came could let a protocol's timer fire
+ * between them where it did not in the recording (and the other way round), which is not a framing bug. The
+ * bytes, their order, their times and everything else stay the same.
  */
 export function resplitConversation(conversation: Conversation, random: () => number): Conversation {
   const events: ConversationEvent[] = [];
@@ -39,7 +40,7 @@ export function resplitConversation(conversation: Conversation, random: () => nu
     run = [];
   };
   for (const e of conversation.events) {
-    if (e.kind === "data" && (run.length === 0 || run[0]!.from === e.from)) {
+    if (e.kind === "data" && (run.length === 0 || (run[0]!.from === e.from && run[0]!.t === e.t))) {
       run.push(e);
       continue;
     }
@@ -56,25 +57,14 @@ export function resplitConversation(conversation: Conversation, random: () => nu
   return { ...conversation, events };
 }
 
-/** One side's consecutive chunks, cut again. */
+/** One side's consecutive chunks of one time, joined and cut again. */
 function cutRun(run: readonly DataEvent[], random: () => number): DataEvent[] {
-  const from = run[0]!.from;
-  const total = run.reduce((n, e) => n + e.data.byteLength, 0);
-  const joined = new Uint8Array(total);
-  const ends: { end: number; t: number }[] = [];
-  let at = 0;
-  for (const e of run) {
-    joined.set(e.data, at);
-    at += e.data.byteLength;
-    ends.push({ end: at, t: e.t });
-  }
+  const { from, t } = run[0]!;
+  const joined = run.length === 1 ? run[0]!.data : new Uint8Array(Buffer.concat(run.map((e) => e.data)));
   const out: DataEvent[] = [];
-  let start = 0;
-  let source = 0;
-  while (start < total) {
-    const end = Math.min(total, start + chunkLength(random));
-    while (ends[source]!.end < end) source += 1;
-    out.push({ t: ends[source]!.t, kind: "data", from, data: joined.subarray(start, end) });
+  for (let start = 0; start < joined.byteLength;) {
+    const end = Math.min(joined.byteLength, start + chunkLength(random));
+    out.push({ t, kind: "data", from, data: joined.subarray(start, end) });
     start = end;
   }
   return out;

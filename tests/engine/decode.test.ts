@@ -149,6 +149,35 @@ describe("re-splitting", () => {
   });
 });
 
+const IDLE = `
+import { type IDelayedCall, Protocol, reactor } from "wirescope";
+/** Takes what arrives until the sender pauses for 250 ms (reactor time) as one message. */
+export default class Idle extends Protocol {
+  private text = "";
+  private pause: IDelayedCall | null = null;
+  override dataReceived(data: Buffer): void {
+    this.text += data.toString("latin1");
+    this.pause?.cancel();
+    this.pause = reactor.callLater(0.25, () => {
+      this.log.info("message {text}", { text: this.text });
+      this.text = "";
+      this.pause = null;
+    });
+  }
+}
+`;
+
+describe("re-splitting a protocol on reactor time", () => {
+  it("keeps bytes sent apart in time apart: a protocol that frames by pauses is consistent", async () => {
+    const session = await recordListener(["hello", "world"], 600);
+    ok(await t.api.saveProtocol({ path: "idle.ts", content: IDLE }));
+    const args = { session, conn: 1, protocol: "idle.ts", side: "server", resplit: { runs: 50, seed: 3 } } as const;
+    const result = ok(await t.api.decode(args));
+    expect(decoded(await timeline(t.api, result.session.id))).toEqual(["message hello", "message world"]);
+    expect(result.resplit).toEqual({ runs: 50, seed: 3, consistent: true, mismatches: [] });
+  });
+});
+
 describe("a decoder that never returns", () => {
   it("is stopped with a clear error naming its line, and the engine answers meanwhile", async () => {
     const { session } = await recordRedis();

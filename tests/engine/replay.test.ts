@@ -153,4 +153,16 @@ describe("replaying the server side", () => {
       COMMANDS.map((c, i) => [c, ANSWERS[i]]),
     );
   });
+
+  it("says failed when the session is closed before any client connected", async () => {
+    const redisPort = await redis();
+    const recorded = await recordRedis(redisPort);
+    const replay = ok(await t.api.replay({ session: recorded, conn: 1, side: "server", listen: { port: 0 } }));
+    expect(ok(await t.api.replayReport({ session: replay.id })).state).toBe("running");
+
+    ok(await t.api.closeSession({ session: replay.id }));
+    const report = ok(await t.api.replayReport({ session: replay.id }));
+    expect(report).toMatchObject({ state: "failed", exchanges: [] });
+    expect(report.error).toMatch(/no client connected/);
+  });
 });
