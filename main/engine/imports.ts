@@ -2,12 +2,21 @@
  * Capture imports kept by the engine: `importCapture` reads a pcap/pcapng file (given as bytes, or as a path) into
  * conversations and keeps them under a capture id ("c1", "c2", ...); `openConversation` writes one of them onto a
  * new "imported" session's timeline. The engine's two commands delegate here.
+ *
+ * Kept imports hold their conversations in memory (capture-import.ts bounds one import), so the engine keeps at most
+ * MAX_KEPT_CAPTURES of them and MAX_KEPT_IMPORT_BYTES in all (estimated by importFootprint): a new import forgets
+ * the oldest until both hold. The newest is always kept, whatever its size.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CommandResult, SessionInfo, WirescopeService } from "../../preload/contract.ts";
 import { CaptureFormatError } from "../interchange/capture-error.ts";
-import { importCaptureBytes, importCaptureStream, type CaptureImport } from "../interchange/capture-import.ts";
+import {
+  importCaptureBytes,
+  importCaptureStream,
+  importFootprint,
+  type CaptureImport,
+} from "../interchange/capture-import.ts";
 import { formatEndpoint } from "../interchange/conversation.ts";
 import { EngineError } from "./errors.ts";
 import { recordConversation } from "./offline.ts";
@@ -16,6 +25,8 @@ import type { Session } from "./session.ts";
 
 /** Imports kept at once; importing more forgets the oldest (its sessions stay). */
 export const MAX_KEPT_CAPTURES = 16;
+/** Estimated memory the kept imports may hold together; past it, importing forgets the oldest (its sessions stay). */
+export const MAX_KEPT_IMPORT_BYTES = 2 * 1024 * 1024 * 1024;
 /** How much of a file is read at a time. */
 const READ_CHUNK_BYTES = 1024 * 1024;
 
@@ -24,7 +35,8 @@ export class UnknownCaptureError extends EngineError {
   constructor(id: string) {
     super(
       "unknown-capture",
-      `There is no imported capture '${id}': it may have been forgotten (the last ${MAX_KEPT_CAPTURES} imports are kept). Import the file again.`,
+      `There is no imported capture '${id}': it may have been forgotten (the last ${MAX_KEPT_CAPTURES} imports are kept, ` +
+        "fewer when they are large). Import the file again.",
     );
   }
 }
@@ -41,26 +53,31 @@ export class UnknownConversationError extends EngineError {
   }
 }
 
-/** A path that can't be read. */
+/** A path that can't be read: `cause` is the file system's error (isFileSystemError). */
 export class CaptureUnreadableError extends EngineError {
-  constructor(file: string, cause: unknown) {
-    const code = (cause as NodeJS.ErrnoException).code;
+  constructor(file: string, cause: NodeJS.ErrnoException) {
     const reason =
-      code === "ENOENT"
+      cause.code === "ENOENT"
         ? "there is no such file"
-        : code === "EISDIR"
+        : cause.code === "EISDIR"
           ? "it is a folder"
-          : cause instanceof Error
-            ? cause.message
-            : String(cause);
+          : cause.code === "EACCES" || cause.code === "EPERM"
+            ? "permission denied"
+            : cause.message;
     super("capture-unreadable", `Can't read ${file}: ${reason}. Check the path and try again.`, { cause });
   }
 }
 
-/** What an import keeps: its name (the file's) and what was read. */
+/** Whether `err` is the file system's (ENOENT, EACCES, EISDIR, EIO...): Node's system errors name their syscall. */
+function isFileSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === "string";
+}
+
+/** What an import keeps: its name (the file's), what was read, and about how much memory that holds. */
 interface StoredCapture {
   name: string;
   result: CaptureImport;
+  footprint: number;
 }
 
 /** A new offline session with its timeline; provided by the engine (its private createOfflineSession). */
@@ -70,37 +87,50 @@ export type CreateImportedSession = (
   epochMs: number,
 ) => Promise<{ session: Session; recorder: TimelineSink }>;
 
-/** The engine's imported captures. Owned by the engine; forgets nothing until MAX_KEPT_CAPTURES are exceeded. */
+/**
+ * The engine's imported captures. Owned by the engine; forgets the oldest only when MAX_KEPT_CAPTURES or
+ * MAX_KEPT_IMPORT_BYTES is exceeded.
+ */
 export class CaptureImports {
   private readonly captures = new Map<string, StoredCapture>();
   private next = 1;
 
+  /** The engine keeps the defaults; tests give smaller limits. */
+  constructor(
+    private readonly limits: { maxKept: number; maxKeptBytes: number } = {
+      maxKept: MAX_KEPT_CAPTURES,
+      maxKeptBytes: MAX_KEPT_IMPORT_BYTES,
+    },
+  ) {}
+
   /**
-   * Reads `data`, or the file at `path` (relative paths from `root`, the workspace) in chunks, and keeps its
-   * conversations. Throws CaptureFormatError ("bad-capture") for a file that isn't a readable capture.
+   * Reads `data`, or the file at `path` (absolute as given, relative inside `root`, the workspace: never from the
+   * process's current directory) in chunks, and keeps its conversations. Throws CaptureFormatError ("bad-capture")
+   * for a file that isn't a readable capture, CaptureUnreadableError when the file system refuses the file; any
+   * other error is a bug and propagates as it is.
    */
   async importCapture(
     args: Parameters<WirescopeService["importCapture"]>[0],
     root: string,
   ): Promise<CommandResult<"importCapture">> {
     let result: CaptureImport;
+    let footprint: number;
     if (args.data !== undefined) {
       result = importCaptureBytes(args.data);
+      footprint = importFootprint(result, args.data);
     } else {
       const file = path.resolve(root, args.path ?? "");
       try {
         result = await importCaptureStream(fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }));
       } catch (err) {
-        if (err instanceof CaptureFormatError) throw err;
-        throw new CaptureUnreadableError(args.path ?? "", err);
+        if (err instanceof CaptureFormatError || !isFileSystemError(err)) throw err;
+        throw new CaptureUnreadableError(file, err);
       }
+      footprint = importFootprint(result);
     }
     const capture = `c${this.next++}`;
-    this.captures.set(capture, { name: args.name, result });
-    for (const old of this.captures.keys()) {
-      if (this.captures.size <= MAX_KEPT_CAPTURES) break;
-      this.captures.delete(old);
-    }
+    this.captures.set(capture, { name: args.name, result, footprint });
+    this.forgetOldest();
     return {
       capture,
       name: args.name,
@@ -109,6 +139,18 @@ export class CaptureImports {
       conversations: result.conversations.map((c) => c.summary),
       warnings: result.warnings,
     };
+  }
+
+  /** Forgets the oldest imports until at most MAX_KEPT_CAPTURES and MAX_KEPT_IMPORT_BYTES are kept, or one is left. */
+  private forgetOldest(): void {
+    let total = 0;
+    for (const stored of this.captures.values()) total += stored.footprint;
+    for (const [old, stored] of this.captures) {
+      if (this.captures.size === 1) break;
+      if (this.captures.size <= this.limits.maxKept && total <= this.limits.maxKeptBytes) break;
+      this.captures.delete(old);
+      total -= stored.footprint;
+    }
   }
 
   /**

@@ -31,12 +31,15 @@ export class RecordingNotFoundError extends EngineError {
 }
 
 /**
- * Where the capture `given` is: an absolute path, a path relative to the current directory, or a file name in
- * `<workspaceRoot>/captures`. Throws RecordingNotFoundError naming every place it looked.
+ * Where the capture `given` is: an absolute path as given; a relative one inside the workspace, first in its
+ * captures folder, then from its root — never from the engine process's current directory, which the user doesn't
+ * see (importCapture resolves the same way; the CLI passes absolute paths for files named from the shell).
+ * Throws RecordingNotFoundError naming every place it looked.
  */
 export async function locateRecording(given: string, workspaceRoot: string): Promise<string> {
-  const candidates = [path.resolve(given)];
-  if (!path.isAbsolute(given)) candidates.push(path.join(workspaceRoot, CAPTURES_DIR, given));
+  const candidates = path.isAbsolute(given)
+    ? [given]
+    : [path.resolve(workspaceRoot, CAPTURES_DIR, given), path.resolve(workspaceRoot, given)];
   for (const candidate of candidates) {
     if (
       await access(candidate).then(
@@ -107,15 +110,15 @@ class ConnectionRows {
     }
   }
 
-  /** The row of a connection seen for the first time; rows skipped in the numbering get one too. */
+  /**
+   * The row of a connection seen for the first time, under its recorded number. Numbers the recording skips get no
+   * row: a capture naming connection 300,000 alone makes one row, not 300,000.
+   */
   private open(first: TimelineEvent): ConnectionRecord {
     const opened = first.kind === "lifecycle" && first.event === "connecting";
-    let record: ConnectionRecord | undefined;
-    while (record === undefined || record.conn < first.conn) {
-      record = this.session.newConnection(this.legOf(opened));
-      record.openedAt = first.t;
-      this.records.set(record.conn, record);
-    }
+    const record = this.session.newConnection(this.legOf(opened), first.conn);
+    record.openedAt = first.t;
+    this.records.set(record.conn, record);
     if (this.kind === "proxy" && record.leg === "server") {
       const client = this.unpaired.shift();
       if (client) {

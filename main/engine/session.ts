@@ -130,10 +130,12 @@ export class Session {
 
   /**
    * A new connection record, numbered next. Sockets get theirs through the recording factories; an offline session
-   * gets one per conversation it shows (see offline.ts).
+   * gets one per conversation it shows (see offline.ts). `conn` gives a reopened recording's rows their recorded
+   * numbers (recording-session.ts); numbering goes on after the highest.
    */
-  newConnection(leg: Leg): ConnectionRecord {
-    const record = new ConnectionRecord(this.nextConn++, leg);
+  newConnection(leg: Leg, conn = this.nextConn): ConnectionRecord {
+    const record = new ConnectionRecord(conn, leg);
+    this.nextConn = Math.max(this.nextConn, conn + 1);
     this.connections.set(record.conn, record);
     this.changed();
     return record;

@@ -1,6 +1,6 @@
 /**
- * TCP conversations out of a capture's segments: segments are grouped by their 4-tuple (a SYN after the tuple's
- * connection closed starts a new conversation), each direction is put back in order by a TcpStream, and the result
+ * TCP conversations out of a capture's segments: segments are grouped by their 4-tuple (a SYN that isn't a retransmission
+ * starts a new conversation on a tuple seen before), each direction is put back in order by a TcpStream, and the result
  * is a Conversation (conversation.ts) per connection — data at the time its bytes became readable in order, FINs,
  * the first RST, and notes on what the reassembly met — with its ConversationSummary for the import's list.
  */
@@ -31,6 +31,7 @@ class Tracked {
   readonly streams: Record<Way, TcpStream>;
   readonly bytes: Record<Way, number> = { a: 0, b: 0 };
   packets = 0;
+  readonly packetsFrom: Record<Way, number> = { a: 0, b: 0 };
   lastMicros: number;
   /** Who sent the SYN (without ACK) and the SYN-ACK, and who sent data first. */
   synFrom: Way | null = null;
@@ -110,18 +111,25 @@ export class TcpReassembler {
     return true;
   }
 
-  /** A SYN on a tuple already seen starts a new conversation when the old one closed or used another ISN. */
+  /**
+   * Whether a SYN (without ACK) on a tuple already seen starts a new conversation: it does unless it repeats that
+   * side's ISN (a retransmitted SYN) or answers the other side's SYN before this side sent anything (a simultaneous
+   * open, RFC 9293 section 3.5). Whether the old conversation closed doesn't matter: a capture that started
+   * mid-stream, or lost the close, still sees the port reused, and the new ISN may be above or below the old bytes.
+   */
   private startsAnew(tracked: Tracked, segment: TcpSegment): boolean {
     const from: Way = sameEndpoint(segment.source, tracked.a) ? "a" : "b";
     const isn = tracked.streams[from].isn;
-    if (isn === segment.seq) return false; // a retransmitted SYN
-    return tracked.closed || isn !== null;
+    if (isn !== null) return isn !== segment.seq;
+    const simultaneousOpen = tracked.synFrom !== null && tracked.synFrom !== from && tracked.packetsFrom[from] === 0;
+    return !simultaneousOpen;
   }
 
   private place(tracked: Tracked, segment: TcpSegment, timeMicros: number): void {
     const from: Way = sameEndpoint(segment.source, tracked.a) ? "a" : "b";
     const t = timeMicros - tracked.startMicros;
     tracked.packets += 1;
+    tracked.packetsFrom[from] += 1;
     tracked.lastMicros = Math.max(tracked.lastMicros, timeMicros);
     const stream = tracked.streams[from];
     if (segment.syn) {

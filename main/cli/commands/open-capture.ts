@@ -14,9 +14,13 @@ import type { CliRun } from "../run.ts";
 /** The first bytes of a Wirescope capture (capture-file.ts's magic). */
 const WSCAP_MAGIC = Buffer.from("\x89WSCAP\r\n", "latin1");
 
-/** What `capture` names: "last" (the newest capture in the workspace), a path, or a file in <workspace>/captures. */
+/**
+ * What `capture` names, as an absolute path: "last" (the newest capture in the workspace), a path from the shell's
+ * current directory, or a file in <workspace>/captures. Absolute because the engine resolves relative paths inside
+ * the workspace, not from the current directory.
+ */
 export async function locateCapture(run: CliRun, command: string, capture: string): Promise<string> {
-  const captures = path.join(run.workspaceRoot, CAPTURES_DIR);
+  const captures = path.resolve(run.workspaceRoot, CAPTURES_DIR);
   if (capture === "last") {
     const newest = await newestCapture(captures);
     if (newest === null) {

@@ -1,0 +1,69 @@
+/**
+ * Reopening .wscap files through the engine's openRecording, on a real disk: connection rows for the connection
+ * numbers the file holds (however large), and where a relative path is looked for.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { NewTimelineEvent } from "../../preload/timeline.ts";
+import { CaptureWriter } from "../recording/capture-writer.ts";
+import { CAPTURES_DIR } from "../workspace/workspace.ts";
+import { Engine } from "./engine.ts";
+import { RecordingNotFoundError } from "./recording-session.ts";
+
+let workspace: string;
+let engine: Engine;
+beforeEach(async () => {
+  workspace = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-reopen-"));
+  engine = await Engine.open({ workspaceRoot: workspace });
+});
+afterEach(async () => {
+  await engine.close();
+  fs.rmSync(workspace, { recursive: true, force: true });
+});
+
+/** Writes a client capture at `file` holding `events` (numbered in order). */
+async function writeCapture(file: string, events: NewTimelineEvent[]): Promise<void> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const writer = CaptureWriter.create(file, { timeOrigin: 1_700_000_000_000, kind: "client", name: "old" });
+  events.forEach((e, seq) => writer.append({ ...e, seq }));
+  await writer.close();
+}
+
+/** A connection that connected, sent `text` and was lost. */
+function connection(conn: number, t: number, text: string): NewTimelineEvent[] {
+  return [
+    { kind: "lifecycle", t, conn, event: "connecting", detail: "127.0.0.1:6379" },
+    { kind: "lifecycle", t: t + 1, conn, event: "connected", detail: "127.0.0.1:50000 -> 127.0.0.1:6379" },
+    { kind: "data", t: t + 2, conn, dir: "out", data: new TextEncoder().encode(text) },
+    { kind: "lifecycle", t: t + 3, conn, event: "lost", detail: "ConnectionDone" },
+  ];
+}
+
+describe("openRecording", () => {
+  it("makes one row per connection the capture holds, under its recorded number, however large", async () => {
+    const file = path.join(workspace, "sparse.wscap");
+    await writeCapture(file, [...connection(2, 10, "hi"), ...connection(300_000, 20, "there")]);
+    const info = await engine.openRecording({ path: file });
+    expect(info.connections.map((c) => [c.conn, c.bytesOut, c.state])).toEqual([
+      [2, 2, "closed"],
+      [300_000, 5, "closed"],
+    ]);
+  });
+
+  it("looks for a relative path in the workspace's captures folder, then the workspace, never the current directory", async () => {
+    await writeCapture(path.join(workspace, CAPTURES_DIR, "kept.wscap"), connection(1, 10, "from captures"));
+    await writeCapture(path.join(workspace, "sub", "moved.wscap"), connection(1, 10, "from the workspace"));
+    expect((await engine.openRecording({ path: "kept.wscap" })).connections[0]?.bytesOut).toBe(13);
+    expect((await engine.openRecording({ path: "sub/moved.wscap" })).connections[0]?.bytesOut).toBe(18);
+
+    // A file in the process's current directory (the repository's package.json) is not looked for.
+    expect(fs.existsSync(path.join(process.cwd(), "package.json"))).toBe(true);
+    const missing = await engine.openRecording({ path: "package.json" }).catch((err: unknown) => err);
+    expect(missing).toBeInstanceOf(RecordingNotFoundError);
+    expect((missing as Error).message).toContain(
+      `looked at ${path.join(workspace, CAPTURES_DIR, "package.json")} and ${path.join(workspace, "package.json")}`,
+    );
+  });
+});
