@@ -208,17 +208,34 @@ export const ConversationSummary = z.object({
 });
 export type ConversationSummary = z.infer<typeof ConversationSummary>;
 
-/** One exchange of a replay: what was sent, what the recording answered, what the peer answers now. */
+/** Where bytes a report carries lie in the whole, when it carries only a window of them. */
+export const BytesWindow = z.object({
+  /** Offset in the whole of the first byte carried. */
+  offset: z.number(),
+  /** The whole's length in bytes. */
+  length: z.number(),
+});
+export type BytesWindow = z.infer<typeof BytesWindow>;
+
+/**
+ * One exchange of a replay: what was sent, what the recording answered, what the peer answers now. A report
+ * carries at most 64 KiB of each (main/engine/replay.ts REPORT_BYTES): a longer one is a window, which includes the
+ * first difference, and its `...Window` field says where it lies in the whole.
+ */
 export const ReplayExchange = z.object({
   index: z.number(),
-  /** The bytes sent in this exchange. */
+  /** The bytes sent in this exchange (or a window of them: see `sentWindow`). */
   sent: Bytes,
-  /** What the other side answered in the recording, and now. */
+  /** What the other side answered in the recording, and now (or windows of them). */
   expected: Bytes,
   actual: Bytes,
   same: z.boolean(),
-  /** Offset of the first byte that differs (or where one answer ends early); null when the same. */
+  /** Offset in the whole answers of the first byte that differs (or where one ends early); null when the same. */
   firstDifference: z.number().nullable(),
+  /** Present when `sent`, `expected` or `actual` is a window of longer bytes; absent when it is whole. */
+  sentWindow: BytesWindow.optional(),
+  expectedWindow: BytesWindow.optional(),
+  actualWindow: BytesWindow.optional(),
 });
 export type ReplayExchange = z.infer<typeof ReplayExchange>;
 
@@ -356,7 +373,10 @@ export const commands = {
       path: z.string(),
       packets: z.number(),
       bytes: z.number(),
-      /** The file's bytes, when `includeData` was set (browser mode offers them as a download). */
+      /**
+       * The file's bytes, when `includeData` was set: for a client with no other way to the file. The workbench
+       * does not ask: in browser mode it downloads from the server's exports route (main/adapters/export-download.ts).
+       */
       data: Bytes.optional(),
       /** Connections left out, each with why ("connection 2: never connected"); absent when none were. */
       skipped: z.array(z.string()).optional(),

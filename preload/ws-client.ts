@@ -43,7 +43,15 @@ export type WebSocketApi = WirescopeApi & {
   close(): void;
   /** Resolves once the connection has closed, from either side. */
   closed: Promise<Disconnection>;
+  /**
+   * The HTTP address at which the same server offers `fileName`, a file of the workspace's exports folder, as a
+   * download (EXPORTS_ROUTE, token included): what the workbench links to instead of asking for the bytes.
+   */
+  exportUrl(fileName: string): string;
 };
+
+/** The path under which browser mode's server streams files of the workspace's exports folder (ws-server.ts). */
+export const EXPORTS_ROUTE = "/exports/";
 
 type Listener = (payload: unknown) => void;
 type Settle = (result: Result<unknown>) => void;
@@ -161,6 +169,7 @@ export function connectWebSocketApi(url: string, options: WebSocketApiOptions = 
     socket.close(CLOSE_NORMAL);
   };
   api.closed = closed;
+  api.exportUrl = (fileName: string) => exportUrl(url, fileName);
 
   return new Promise<WebSocketApi>((resolve, reject) => {
     let open = false;
@@ -180,6 +189,17 @@ export function connectWebSocketApi(url: string, options: WebSocketApiOptions = 
       if (!open) reject(new Error(`could not connect to ${withoutToken(url)}: ${failure || `closed (${how})`}`));
     });
   });
+}
+
+/**
+ * `http://HOST:PORT/exports/<fileName>?token=...` for the WebSocket address `ws://HOST:PORT/ws?token=...` (wss
+ * gives https): the same server and token, the exports route.
+ */
+function exportUrl(webSocketUrl: string, fileName: string): string {
+  const url = new URL(webSocketUrl);
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  url.pathname = EXPORTS_ROUTE + encodeURIComponent(fileName);
+  return url.toString();
 }
 
 /** The URL with its token hidden, to put in messages. */

@@ -83,7 +83,7 @@ function get(
   port: number,
   rawPath: string,
   options: { method?: string; host?: string } = {},
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -94,10 +94,12 @@ function get(
         headers: options.host ? { host: options.host } : {},
       },
       (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => {
+          const bytes = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes.toString("utf8"), bytes });
+        });
       },
     );
     req.on("error", reject);
@@ -278,6 +280,102 @@ describe("the WebSocket adapter", () => {
     it("serves no files when it has no folder", async () => {
       await start();
       expect((await get(server.port, "/")).status).toBe(404);
+    });
+  });
+
+  describe("export downloads", () => {
+    let dir: string;
+    let workspace: string;
+    let capture: Buffer;
+    beforeAll(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), "wirescope-exports-"));
+      workspace = path.join(dir, "workspace");
+      await mkdir(path.join(workspace, "exports", "folder.pcapng"), { recursive: true });
+      capture = randomBytes(3 * 1024 * 1024 + 17); // larger than a stream's chunk, not a multiple of one
+      await writeFile(path.join(workspace, "exports", "echo session.pcapng"), capture);
+      await writeFile(path.join(workspace, "exports", "empty.pcapng"), "");
+      await writeFile(path.join(workspace, "profiles.json"), "not an export");
+      await writeFile(path.join(dir, "secret.txt"), "not for the browser");
+      await symlink(path.join(dir, "secret.txt"), path.join(workspace, "exports", "link.pcapng"));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    async function startWith(root: string): Promise<WebSocketApi> {
+      await start();
+      service.handle("getSettings", () => ({ workspace: root, defaultWorkspace: root }));
+      return client();
+    }
+
+    it("streams a file of the workspace's exports folder as an attachment, bytes unchanged", async () => {
+      const api = await startWith(workspace);
+      const url = api.exportUrl("echo session.pcapng");
+      expect(url).toBe(`${server.origin}/exports/echo%20session.pcapng?token=${server.token}`);
+      const response = await fetch(url);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe("application/vnd.tcpdump.pcap");
+      expect(response.headers.get("content-disposition")).toBe(
+        `attachment; filename="echo session.pcapng"; filename*=UTF-8''echo%20session.pcapng`,
+      );
+      expect(response.headers.get("content-length")).toBe(String(capture.length));
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      expect(Buffer.from(await response.arrayBuffer()).equals(capture)).toBe(true);
+
+      const empty = await fetch(api.exportUrl("empty.pcapng"));
+      expect(empty.status).toBe(200);
+      expect((await empty.arrayBuffer()).byteLength).toBe(0);
+      const head = await get(server.port, new URL(url).pathname + new URL(url).search, { method: "HEAD" });
+      expect(head.headers["content-length"]).toBe(String(capture.length));
+      expect(head.bytes.length).toBe(0);
+    });
+
+    it("needs the token", async () => {
+      await startWith(workspace);
+      const wrong = server.token.slice(0, -1) + (server.token.endsWith("A") ? "B" : "A");
+      for (const query of ["", "?token=", `?token=${wrong}`]) {
+        const response = await get(server.port, `/exports/echo%20session.pcapng${query}`);
+        expect(response.status, query).toBe(401);
+        expect(response.body).toMatch(/valid \?token= is required/);
+      }
+    });
+
+    it("serves nothing but a plain file of the exports folder: paths, .., NUL, links and folders are refused", async () => {
+      await startWith(workspace);
+      const token = `?token=${encodeURIComponent(server.token)}`;
+      for (const [attempt, status] of [
+        ["/exports/..%2fprofiles.json", 400],
+        ["/exports/..%2f..%2fsecret.txt", 400],
+        // Dot segments, encoded or not, are resolved by the URL parser: these leave /exports/ for the static files.
+        ["/exports/..", 404],
+        ["/exports/%2e%2e/profiles.json", 404],
+        ["/exports/%2E%2e%2fprofiles.json", 400],
+        ["/exports/sub%5c..%5cprofiles.json", 400],
+        ["/exports/echo%20session.pcapng%00.txt", 400],
+        ["/exports/", 400],
+        ["/exports/%zz", 400],
+        ["/exports/link.pcapng", 404],
+        ["/exports/folder.pcapng", 404],
+        ["/exports/missing.pcapng", 404],
+      ] as const) {
+        const response = await get(server.port, attempt + token);
+        expect(response.status, attempt).toBe(status);
+        expect(response.body, attempt).not.toContain("not for the browser");
+        expect(response.body, attempt).not.toContain("not an export");
+      }
+      expect((await get(server.port, `/exports/echo%20session.pcapng${token}`, { method: "POST" })).status).toBe(405);
+    });
+
+    it("follows the engine's workspace when it changes", async () => {
+      const other = path.join(dir, "other");
+      await mkdir(path.join(other, "exports"), { recursive: true });
+      await writeFile(path.join(other, "exports", "later.pcapng"), "from the other workspace");
+      const api = await startWith(workspace);
+      expect((await fetch(api.exportUrl("later.pcapng"))).status).toBe(404);
+      service.handle("getSettings", () => ({ workspace: other, defaultWorkspace: workspace }));
+      const moved = await fetch(api.exportUrl("later.pcapng"));
+      expect(await moved.text()).toBe("from the other workspace");
+      expect((await fetch(api.exportUrl("echo session.pcapng"))).status).toBe(404);
     });
   });
 

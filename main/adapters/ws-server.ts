@@ -20,17 +20,24 @@
  *   which holds the token like anyone else.
  * - Then the token: `?token=` in the WebSocket URL must equal the server's (compared in constant time), or 401 and no
  *   upgrade. Static files need no token: they are the workbench's public code; the token is what guards the engine.
+ * - Exports (`GET /exports/<file name>?token=...`, export-download.ts) need the token too: they are the user's
+ *   traffic. They are streamed from the exports folder of the engine's workspace at the time of the request (its
+ *   `getSettings`, so a `setWorkspace` is followed), not sent through the WebSocket.
  */
 import { randomBytes, createHash, timingSafeEqual } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { encode, decode } from "../../preload/codec.ts";
 import { events, type EventSink, type Result, type WirescopeService } from "../../preload/contract.ts";
+import { EXPORTS_ROUTE } from "../../preload/ws-client.ts";
+import { EXPORTS_DIR } from "../interchange/export.ts";
 import { createDispatcher, type DispatcherOptions } from "./dispatch.ts";
+import { exportFileName, serveExport } from "./export-download.ts";
 import {
   contentSecurityPolicy as sharedPolicy,
   contentType,
@@ -172,11 +179,39 @@ export async function startWebSocketServer(options: WebSocketServerOptions): Pro
     ) {
       return { status: 403, reason: `origin ${JSON.stringify(origin)} is not allowed to use this engine` };
     }
+    return checkToken(url);
+  }
+
+  /** The token check shared by the WebSocket handshake and the exports route: `?token=` in constant time. */
+  function checkToken(url: URL): Refusal | undefined {
     const given = url.searchParams.get("token");
     if (given === null || !timingSafeEqual(digest(given), tokenDigest)) {
       return { status: 401, reason: "a valid ?token= is required: use the URL the server printed" };
     }
     return undefined;
+  }
+
+  /** `GET /exports/<file name>?token=...`: the method, the token, a plain file name, then the file streamed. */
+  async function answerExport(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const refusal = await exportRefusal(req, res, url);
+    if (refusal) sendStatus(res, refusal, port, refusal.status === 405 ? { Allow: "GET, HEAD" } : {});
+  }
+
+  async function exportRefusal(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Refusal | undefined> {
+    if (req.method !== "GET" && req.method !== "HEAD") return { status: 405, reason: "only GET is served here" };
+    const wrongToken = checkToken(url);
+    if (wrongToken) return wrongToken;
+    const name = exportFileName(url.pathname);
+    if (typeof name !== "string") return name;
+    let folder: string;
+    try {
+      folder = path.join((await options.service.getSettings({})).workspace, EXPORTS_DIR);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return { status: 503, reason: `the engine could not say where its workspace is: ${why}` };
+    }
+    // No caching: the address carries the token, and a file of the same name may be written again.
+    return serveExport(folder, name, req, res, { ...securityHeaders(port), "Cache-Control": "no-store" });
   }
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -200,7 +235,17 @@ export async function startWebSocketServer(options: WebSocketServerOptions): Pro
       sendStatus(res, wrongHost, port);
       return;
     }
-    serveStatic(staticRoot, req, res, port).catch(() => res.destroy());
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", `http://${HOST}:${port}`);
+    } catch {
+      sendStatus(res, { status: 400, reason: "the request's URL could not be read" }, port);
+      return;
+    }
+    const answered = url.pathname.startsWith(EXPORTS_ROUTE)
+      ? answerExport(req, res, url)
+      : serveStatic(staticRoot, req, res, port);
+    answered.catch(() => res.destroy());
   });
 
   function accept(ws: WebSocket): void {

@@ -13,7 +13,7 @@
  */
 import { Protocol } from "../../core/protocol.ts";
 import type { Bytes, IDelayedCall, IHalfCloseableProtocol, IReactorTime } from "../../core/interfaces.ts";
-import type { ClientTarget, ListenTarget, ReplayExchange, ReplayReport } from "../../preload/contract.ts";
+import type { BytesWindow, ClientTarget, ListenTarget, ReplayExchange, ReplayReport } from "../../preload/contract.ts";
 import { otherSide, type Conversation, type Side } from "../interchange/conversation.ts";
 import type { Session } from "./session.ts";
 import { BadEndpointError } from "./targets.ts";
@@ -71,6 +71,71 @@ export function firstDifferingOffset(expected: Uint8Array, actual: Uint8Array): 
   return expected.byteLength === actual.byteLength ? null : n;
 }
 
+/**
+ * The most bytes of each of an exchange's sent, recorded and new bytes a report carries: a report is asked for again
+ * and again while a replay runs, and it must stay small however much the peer sends.
+ */
+export const REPORT_BYTES = 64 * 1024;
+/** When the first difference lies past the first REPORT_BYTES, how many bytes before it a report's window keeps. */
+export const REPORT_CONTEXT_BEFORE = 4 * 1024;
+
+/**
+ * The part `[start, end)` of `length` bytes a report carries: all of them up to `limit`; else `limit` bytes from the
+ * start, or, when `firstDifference` lies past those, from `context` bytes before it, so the window holds the
+ * difference (or the end of the shorter answer). The recorded and new answers get the same start: their windows
+ * line up.
+ */
+export function reportWindow(
+  length: number,
+  firstDifference: number | null,
+  limit = REPORT_BYTES,
+  context = REPORT_CONTEXT_BEFORE,
+): { start: number; end: number } {
+  if (length <= limit) return { start: 0, end: length };
+  const start =
+    firstDifference === null || firstDifference < limit
+      ? 0
+      : Math.min(firstDifference - Math.min(context, limit - 1), length);
+  return { start, end: Math.min(length, start + limit) };
+}
+
+/** `bytes` as a report carries them: whole, or a copy of their window (not a view pinning the whole) and where it lies. */
+function carried(
+  bytes: Uint8Array<ArrayBuffer>,
+  firstDifference: number | null,
+): { bytes: Uint8Array<ArrayBuffer>; window?: BytesWindow } {
+  const { start, end } = reportWindow(bytes.byteLength, firstDifference);
+  if (start === 0 && end === bytes.byteLength) return { bytes };
+  return { bytes: bytes.slice(start, end), window: { offset: start, length: bytes.byteLength } };
+}
+
+/**
+ * The report's entry for exchange `index`: its bytes cut to REPORT_BYTES each (reportWindow), the whole lengths and
+ * the windows' offsets in `sentWindow`, `expectedWindow`, `actualWindow` when cut; the verdict and the first
+ * difference computed on the whole answers.
+ */
+export function reportedExchange(
+  index: number,
+  exchange: PlannedExchange,
+  actual: Uint8Array<ArrayBuffer>,
+): ReplayExchange {
+  const firstDifference = firstDifferingOffset(exchange.expected, actual);
+  const sent = carried(exchange.sent, null);
+  const expected = carried(exchange.expected, firstDifference);
+  const got = carried(actual, firstDifference);
+  return {
+    index,
+    sent: sent.bytes,
+    expected: expected.bytes,
+    actual: got.bytes,
+    same: firstDifference === null,
+    firstDifference,
+    ...(sent.window ? { sentWindow: sent.window } : {}),
+    ...(expected.window ? { expectedWindow: expected.window } : {}),
+    ...(got.window ? { actualWindow: got.window } : {}),
+  };
+}
+
 /** What a ReplayDriver writes through: the live connection's transport. */
 interface ReplayTransport {
   write(data: Bytes): void;
@@ -105,7 +170,7 @@ export class ReplayDriver {
     private readonly closeWhenDone: boolean,
   ) {}
 
-  /** The report so far. */
+  /** The report so far; each exchange's bytes cut to REPORT_BYTES (reportedExchange). */
   report(): ReplayReport {
     const same = this.done.filter((e) => e.same).length;
     return {
@@ -230,15 +295,7 @@ export class ReplayDriver {
   private record(actual: Uint8Array<ArrayBuffer>): PlannedExchange {
     const index = this.done.length;
     const exchange = this.plan[index]!;
-    const firstDifference = firstDifferingOffset(exchange.expected, actual);
-    this.done.push({
-      index,
-      sent: exchange.sent,
-      expected: exchange.expected,
-      actual,
-      same: firstDifference === null,
-      firstDifference,
-    });
+    this.done.push(reportedExchange(index, exchange, actual));
     return exchange;
   }
 }

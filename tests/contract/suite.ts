@@ -231,9 +231,20 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
           same: true,
           firstDifference: null,
         },
+        {
+          // Long answers that differ at byte 70,000: the report carries a window of each, holding the difference.
+          index: 1,
+          sent: new Uint8Array([80]),
+          expected: new Uint8Array([43, 43]),
+          actual: new Uint8Array([43, 45]),
+          same: false,
+          firstDifference: 70_000,
+          expectedWindow: { offset: 69_999, length: 70_002 },
+          actualWindow: { offset: 69_999, length: 70_001 },
+        },
       ],
       same: 1,
-      differing: 0,
+      differing: 1,
     },
   },
 };

@@ -1,26 +1,22 @@
 /**
- * Hands bytes to the user as a file download, the way a web page does: a Blob, an object URL, a click on an `<a
- * download>`. Used in browser mode, where the engine's file lands in the workspace on the machine that serves the
- * workbench and the user may want a copy where the browser keeps downloads. The object URL is revoked once the
- * browser has taken it.
+ * Hands a file to the user as a download, the way a web page does: a click on an `<a download>` to the address the
+ * server streams it from. Used in browser mode, where the engine's file lands in the workspace on the machine that
+ * serves the workbench and the user may want a copy where the browser keeps downloads.
  */
 
-/** How long the object URL stays valid after the click (the browser copies it at once; this is a safe margin). */
-const REVOKE_AFTER_MS = 60_000;
-
-/** Offers `data` as a download named `fileName`. */
-export function offerDownload(fileName: string, data: Uint8Array, type = "application/octet-stream"): void {
-  // A copy into a fresh ArrayBuffer: a Uint8Array may view a larger (or shared) buffer.
-  const blob = new Blob([data.slice().buffer as ArrayBuffer], { type });
-  const url = URL.createObjectURL(blob);
+/**
+ * Offers the file at `url` as a download named `fileName`: the browser fetches and saves it itself, streamed to
+ * disk, whatever its size. The server's Content-Disposition decides the name when `url` is on another origin.
+ */
+export function offerLink(url: string, fileName: string): void {
   const link = document.createElement("a");
   link.href = url;
   link.download = fileName;
+  link.rel = "noopener";
   link.style.display = "none";
   document.body.append(link);
   link.click();
   link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), REVOKE_AFTER_MS);
 }
 
 /** The last part of a path, whichever separator it uses ("/ws/exports/a.pcapng" -> "a.pcapng"). */

@@ -1,41 +1,45 @@
 /**
  * "Export as pcapng" for a session or one of its connections: the engine writes the file into the workspace's
- * exports folder and answers its path; in browser mode it also sends the bytes back, offered as a download (the
- * workspace is on the machine that serves the workbench, which may not be where the browser keeps files). The path
- * is said in the status bar either way; a refusal goes there as an error.
+ * exports folder and answers its path, which the status bar says. In browser mode the workspace is on the machine
+ * that serves the workbench, which may not be where the browser keeps files, so the file is also offered as a
+ * download: a link to the server's exports route (preload/ws-client.ts `exportUrl`), which streams it, so that an
+ * export of any size downloads (its bytes never travel inside a WebSocket answer). In the desktop app the file is
+ * already on this machine: the path is all there is to say. A refusal goes to the status bar as an error.
  */
-import type { SessionInfo } from "../../../preload/contract.ts";
-import { baseName, offerDownload } from "./download.ts";
+import type { SessionInfo, WirescopeApi } from "../../../preload/contract.ts";
+import type { WebSocketApi } from "../../../preload/ws-client.ts";
+import { baseName, offerLink } from "./download.ts";
 import { formatBytes, plural } from "./format.ts";
 import type { Workbench } from "./workbench.svelte.ts";
 
-/** The media type of pcapng files (as Wireshark registers it). */
-const PCAPNG_TYPE = "application/x-pcapng";
-
-/** Whether the workbench runs in a browser tab (browser mode) rather than in the desktop app's window. */
-function inBrowserTab(): boolean {
-  return window.wirescope === undefined;
+/** How the engine offers its exports for download: browser mode's WebSocket client can say; IPC has no such route. */
+function exportUrlOf(api: WirescopeApi): WebSocketApi["exportUrl"] | null {
+  const exportUrl = (api as Partial<Pick<WebSocketApi, "exportUrl">>).exportUrl;
+  return typeof exportUrl === "function" ? exportUrl : null;
 }
 
 /**
  * Exports `session` (or its connection `conn`) as pcapng. Resolves once the file is written and, in browser mode,
- * offered as a download; returns the path, or null when the engine refused (its message is in the status bar).
+ * its download started; returns the path, or null when the engine refused (its message is in the status bar).
  */
 export async function exportPcapng(
   workbench: Workbench,
   session: SessionInfo,
   conn: number | null,
 ): Promise<string | null> {
-  const includeData = inBrowserTab();
   const result = await workbench.run(
-    workbench.api.exportPcapng({ session: session.id, ...(conn !== null ? { conn } : {}), includeData }),
+    workbench.api.exportPcapng({ session: session.id, ...(conn !== null ? { conn } : {}) }),
   );
   if (result === null) return null;
-  if (result.data) offerDownload(baseName(result.path), result.data, PCAPNG_TYPE);
+  const exportUrl = exportUrlOf(workbench.api);
+  if (exportUrl !== null) {
+    const name = baseName(result.path);
+    offerLink(exportUrl(name), name);
+  }
   const what = conn === null ? session.name : `${session.name}, connection ${conn}`;
   workbench.say(
     `Exported ${what} as pcapng (${plural(result.packets, "packet")}, ${formatBytes(result.bytes)}) to ${result.path}` +
-      (result.data ? " and downloaded it." : "."),
+      (exportUrl !== null ? "; your browser downloads a copy." : "."),
   );
   return result.path;
 }

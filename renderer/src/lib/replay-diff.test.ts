@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answerParts, formatParts, replaySummary } from "./replay-diff.ts";
+import { answerParts, formatParts, replaySummary, shownRange } from "./replay-diff.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -35,6 +35,34 @@ describe("answerParts", () => {
     expect(parts.before.length).toBe(256);
     expect(parts.differing.length).toBe(1);
     expect(parts.skipped + parts.before.length + 1 + parts.after.length + parts.hidden).toBe(10_000);
+  });
+});
+
+describe("answers the report carried a window of", () => {
+  it("finds the difference at its offset in the whole and counts the bytes the report left out", () => {
+    // The report carried bytes 4000..5999 of a 10,000-byte answer; the difference is at byte 4500 of the whole.
+    const data = new Uint8Array(2000).fill(0x61);
+    data[500] = 0x62;
+    const parts = answerParts(data, 4500, 1000, { offset: 4000, length: 10_000 });
+    expect(parts.total).toBe(10_000);
+    expect(formatParts(parts, "text").differing).toBe("b");
+    expect(parts.skipped).toBe(4000);
+    expect(parts.skipped + parts.before.length).toBe(4500);
+    expect(parts.skipped + parts.before.length + 1 + parts.after.length + parts.hidden).toBe(10_000);
+    expect(parts.endsAtDifference).toBe(false);
+    expect(shownRange(parts)).toBe("bytes 4,000–4,999 of 10,000");
+  });
+
+  it("says an answer ends at the difference only when the window reaches the whole's end", () => {
+    const data = new TextEncoder().encode("abc");
+    expect(answerParts(data, 103, 1000, { offset: 100, length: 103 }).endsAtDifference).toBe(true);
+    expect(answerParts(data, 103, 1000, { offset: 100, length: 200 }).endsAtDifference).toBe(false);
+  });
+
+  it("says which bytes are shown only when they are not the whole answer", () => {
+    expect(shownRange(answerParts(bytes("+OK\r\n"), null))).toBeNull();
+    const sent = answerParts(new Uint8Array(65_536), null, 4096, { offset: 0, length: 1_000_000 });
+    expect(shownRange(sent)).toBe("bytes 0–4,095 of 1,000,000");
   });
 });
 
