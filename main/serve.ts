@@ -4,8 +4,9 @@
  * same port once the renderer is built (renderer/dist); until then the engine is reachable by API only.
  * Runs from the sources (`tsx main/serve.ts`) and built (`node out/main/serve.js`, scripts/build-desktop.ts).
  *
- * The workspace is the one chosen in Settings (kept in the settings folder, main/settings/settings.ts), else
- * `<Documents>/Wirescope`. Environment: WIRESCOPE_WORKSPACE (the workspace for this run, whatever the settings
+ * The workspace is the one chosen in Settings (kept in the settings folder, main/settings/settings.ts, shared with
+ * the desktop app and the CLI), else `<Documents>/Wirescope`; a saved one that can no longer be used (now a file,
+ * unmounted, read-only) gives the default and a warning. Environment: WIRESCOPE_WORKSPACE (the workspace for this run, whatever the settings
  * say), WIRESCOPE_CONFIG_DIR (the settings folder; default `$XDG_CONFIG_HOME/wirescope` or ~/.config/wirescope),
  * WIRESCOPE_PORT (default: a free port), WIRESCOPE_TOKEN (default: random).
  */
@@ -15,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { startWebSocketServer } from "./adapters/ws-server.ts";
 import { Engine } from "./engine/engine.ts";
 import { defaultWorkspace, SettingsStore, settingsDir } from "./settings/settings.ts";
+import { openStartWorkspace } from "./settings/start-workspace.ts";
 
 // renderer/dist is ../renderer/dist from main/serve.ts, ../../renderer/dist from out/main/serve.js.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -24,7 +26,8 @@ const staticDir =
   ) ?? path.join(here, "..", "renderer", "dist");
 const settings = await SettingsStore.open({ dir: settingsDir(), defaultWorkspace: defaultWorkspace() });
 if (settings.problem !== null) console.warn(`wirescope: settings: ${settings.problem}`);
-const workspaceRoot = settings.startWorkspace();
+const { root: workspaceRoot, problem } = await openStartWorkspace(settings);
+if (problem !== null) console.warn(`wirescope: ${problem}`);
 const engine = await Engine.open({ workspaceRoot, settings });
 const server = await startWebSocketServer({
   service: engine,

@@ -8,11 +8,16 @@
 import { spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { decideStart, electronPackageAt, findElectronBinary, type ElectronBinary } from "./shell/electron-binary.ts";
+import {
+  DOWNLOAD_TIMEOUT_MS,
+  DOWNLOADING_MESSAGE,
+  decideStart,
+  electronPackageAt,
+  findElectronBinary,
+  type ElectronBinary,
+} from "./shell/electron-binary.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-/** The longest a download of the binary may take before `npm start` gives up on it. */
-const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
 function lookForElectron(): ElectronBinary {
   return findElectronBinary(electronPackageAt(ROOT));
@@ -31,7 +36,7 @@ function npmRun(script: string): void {
 let decision = decideStart(lookForElectron());
 if (decision.action === "download") {
   const { dir } = electronPackageAt(ROOT);
-  process.stdout.write("Wirescope: downloading Electron's binary (once)...\n");
+  process.stdout.write(DOWNLOADING_MESSAGE);
   if (dir !== null) {
     spawnSync(process.execPath, [path.join(dir, "install.js")], { stdio: "inherit", timeout: DOWNLOAD_TIMEOUT_MS });
   }

@@ -613,11 +613,7 @@ export class Engine implements WirescopeService {
     return {};
   }
 
-  // --- issue 5 and 6 commands: being built this session; each helper replaces its own stubs ---------------------
-
-  private notYet(what: string): never {
-    throw new EngineError("not-implemented", `${what} is not built yet.`);
-  }
+  // --- settings ---------------------------------------------------------------------------------------------------
 
   async getSettings(): Promise<CommandResult<"getSettings">> {
     return { workspace: this.workspace.root, defaultWorkspace: this.settings?.defaultWorkspace ?? this.workspace.root };

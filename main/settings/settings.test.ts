@@ -5,7 +5,15 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SETTINGS_FILE, SettingsStore, SettingsUnwritableError, defaultWorkspace, settingsDir } from "./settings.ts";
+import {
+  SETTINGS_FILE,
+  SettingsStore,
+  SettingsUnwritableError,
+  defaultWorkspace,
+  savedWorkspace,
+  settingsDir,
+} from "./settings.ts";
+import { openStartWorkspace } from "./start-workspace.ts";
 import { InvalidWorkspaceError, openWorkspaceFolder, resolveWorkspacePath } from "./workspace-folder.ts";
 
 let dir: string;
@@ -95,5 +103,47 @@ describe("the folder a user types", () => {
     const workspace = await openWorkspaceFolder(path.join(dir, "a", "b"));
     expect(workspace.root).toBe(path.join(dir, "a", "b"));
     expect(readdirSync(workspace.root).sort()).toEqual(["README.txt", "captures"]);
+  });
+});
+
+describe("the workspace a front end starts on", () => {
+  it("is the saved one, opened and laid out", async () => {
+    const saved = path.join(dir, "protocols");
+    writeFileSync(path.join(dir, SETTINGS_FILE), JSON.stringify({ version: 1, workspace: saved }));
+    const store = await SettingsStore.open({ dir, defaultWorkspace: path.join(dir, "default") });
+    expect(await openStartWorkspace(store, {})).toEqual({ root: saved, problem: null });
+    expect(readdirSync(saved).sort()).toEqual(["README.txt", "captures"]);
+  });
+
+  it("is the default, with the reason, when the saved one is now a file; the choice stays saved", async () => {
+    const file = path.join(dir, "afile");
+    writeFileSync(file, "not a folder");
+    writeFileSync(path.join(dir, SETTINGS_FILE), JSON.stringify({ version: 1, workspace: file }));
+    const store = await SettingsStore.open({ dir, defaultWorkspace: path.join(dir, "default") });
+    const start = await openStartWorkspace(store, {});
+    expect(start.root).toBe(path.join(dir, "default"));
+    expect(start.problem).toContain(`The workspace saved in Settings, ${file}, cannot be used`);
+    expect(start.problem).toMatch(/is a file, not a folder/);
+    expect(start.problem).toContain(`opened the default workspace, ${path.join(dir, "default")}`);
+    expect(readdirSync(start.root).sort()).toEqual(["README.txt", "captures"]);
+    expect(store.workspace).toBe(file);
+  });
+
+  it("is refused, not replaced, when $WIRESCOPE_WORKSPACE names a file", async () => {
+    const file = path.join(dir, "afile");
+    writeFileSync(file, "");
+    const store = await SettingsStore.open({ dir, defaultWorkspace: path.join(dir, "default") });
+    await expect(openStartWorkspace(store, { WIRESCOPE_WORKSPACE: file })).rejects.toBeInstanceOf(
+      InvalidWorkspaceError,
+    );
+  });
+
+  it("for the CLI: $WIRESCOPE_WORKSPACE, else the saved one, else the default", async () => {
+    const env = { WIRESCOPE_CONFIG_DIR: dir, XDG_DOCUMENTS_DIR: path.join(dir, "docs") };
+    expect(await savedWorkspace({ env })).toBe(path.join(dir, "docs", "Wirescope"));
+    const store = await SettingsStore.open({ dir, defaultWorkspace: path.join(dir, "docs", "Wirescope") });
+    await store.rememberWorkspace("/home/me/protocols");
+    expect(await savedWorkspace({ env })).toBe("/home/me/protocols");
+    expect(await savedWorkspace({ env: { ...env, WIRESCOPE_WORKSPACE: "/srv/ws" } })).toBe("/srv/ws");
   });
 });

@@ -1,8 +1,10 @@
 /**
- * The app's settings, kept between runs in one small JSON file: for now, which folder is the workspace. In the
- * desktop app the file lives in Electron's user data folder (`app.getPath("userData")`); in browser mode in the
- * XDG config folder (`settingsDir()`). The shell and browser mode open the store at start, ask it which workspace
- * to open (`startWorkspace`), and hand it to the engine, whose `setWorkspace` command records the user's choice.
+ * The app's settings, kept between runs in one small JSON file: for now, which folder is the workspace. One file
+ * for every front end — the desktop app, browser mode and the CLI all read `settingsDir()`, so moving the workspace
+ * in one moves it for the others (the desktop app's window position stays in Electron's user data folder). The
+ * shell and browser mode open the store at start, open the workspace it names (start-workspace.ts, which falls back
+ * to the default when the saved one cannot be used), and hand the store to the engine, whose `setWorkspace` command
+ * records the user's choice; the CLI only asks `savedWorkspace()`.
  *
  *     { "version": 1, "workspace": "/home/me/protocols" }
  *
@@ -40,7 +42,7 @@ export class SettingsUnwritableError extends EngineError {
 }
 
 /**
- * Where browser mode keeps its settings: `$WIRESCOPE_CONFIG_DIR` when set (tests point it at a temporary folder),
+ * Where every front end keeps its settings: `$WIRESCOPE_CONFIG_DIR` when set (tests point it at a temporary folder),
  * else `$XDG_CONFIG_HOME/wirescope`, else `~/.config/wirescope` (the XDG Base Directory default). Pure.
  */
 export function settingsDir(options: { env?: NodeJS.ProcessEnv; homeDir?: string } = {}): string {
@@ -58,6 +60,22 @@ export function settingsDir(options: { env?: NodeJS.ProcessEnv; homeDir?: string
 export function defaultWorkspace(documentsDir?: string, env: NodeJS.ProcessEnv = process.env): string {
   const { WIRESCOPE_WORKSPACE: _override, ...rest } = env;
   return defaultWorkspaceRoot({ env: rest, ...(documentsDir === undefined ? {} : { documentsDir }) });
+}
+
+/**
+ * The workspace a front end should use, without opening it: `$WIRESCOPE_WORKSPACE` when set, else the one saved in
+ * Settings (the file in `settingsDir()`), else the default (`defaultWorkspace()`). A settings file that cannot be
+ * read counts as none. Does not check or create the folder: whoever uses it reports a folder that is not there or
+ * not usable (start-workspace.ts does it for the app). For the CLI (main/cli).
+ */
+export async function savedWorkspace(options: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const env = options.env ?? process.env;
+  if (env.WIRESCOPE_WORKSPACE) return path.resolve(env.WIRESCOPE_WORKSPACE);
+  const store = await SettingsStore.open({
+    dir: settingsDir({ env }),
+    defaultWorkspace: defaultWorkspace(undefined, env),
+  });
+  return store.startWorkspace(env);
 }
 
 /** Options of `SettingsStore.open`. */

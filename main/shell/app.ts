@@ -24,7 +24,8 @@ import {
 } from "electron";
 import { registerElectronAdapter, type ElectronAdapter } from "../adapters/electron.ts";
 import { Engine } from "../engine/engine.ts";
-import { defaultWorkspace, SettingsStore } from "../settings/settings.ts";
+import { defaultWorkspace, SettingsStore, settingsDir } from "../settings/settings.ts";
+import { openStartWorkspace } from "../settings/start-workspace.ts";
 import { APP_SCHEME, APP_SCHEMES, APP_URL, serveAppRequest } from "./app-protocol.ts";
 import {
   WINDOW_STATE_FILE,
@@ -33,10 +34,10 @@ import {
   isAppUrl,
   menuTemplate,
   readWindowState,
+  rememberWindow,
   restoreWindowState,
   windowOptions,
   withContentSecurityPolicy,
-  writeWindowState,
 } from "./window-options.ts";
 
 const rendererDir = path.join(app.getAppPath(), "renderer", "dist");
@@ -73,6 +74,8 @@ if (!app.requestSingleInstanceLock()) {
     // Graceful quit: sessions closed, captures flushed, listeners released, then exit for real.
     event.preventDefault();
     quitting = true;
+    // app.exit below closes the window without its "close" event: remember where it was now.
+    if (mainWindow) rememberWindow(windowStateFile(), mainWindow);
     adapter?.dispose();
     engine
       .close()
@@ -100,13 +103,16 @@ async function start(): Promise<void> {
   });
   protocol.handle(APP_SCHEME, (request) => serveAppRequest(request, rendererRoot));
 
-  // The workspace: $WIRESCOPE_WORKSPACE for this run, else the one chosen in Settings, else <Documents>/Wirescope.
+  // The workspace: $WIRESCOPE_WORKSPACE for this run, else the one chosen in Settings (the settings file shared with
+  // browser mode and the CLI), else <Documents>/Wirescope — also when the saved one can no longer be used.
   const settings = await SettingsStore.open({
-    dir: app.getPath("userData"),
+    dir: settingsDir(),
     defaultWorkspace: defaultWorkspace(app.getPath("documents")),
   });
   if (settings.problem !== null) console.warn(`wirescope: settings: ${settings.problem}`);
-  const opened = await Engine.open({ workspaceRoot: settings.startWorkspace(), settings });
+  const start = await openStartWorkspace(settings);
+  if (start.problem !== null) console.warn(`wirescope: ${start.problem}`);
+  const opened = await Engine.open({ workspaceRoot: start.root, settings });
   engine = opened;
   adapter = registerElectronAdapter({
     ipcMain,
@@ -117,6 +123,18 @@ async function start(): Promise<void> {
   });
   opened.setEventSink(adapter.emit);
   openWindow();
+  if (start.problem !== null && mainWindow) {
+    void dialog.showMessageBox(mainWindow, {
+      type: "warning",
+      message: "The workspace saved in Settings could not be opened.",
+      detail: `${start.problem} Choose another folder in Settings.`,
+    });
+  }
+}
+
+/** Where the window's position is remembered: Electron's user data folder, unlike the settings (settingsDir). */
+function windowStateFile(): string {
+  return path.join(app.getPath("userData"), WINDOW_STATE_FILE);
 }
 
 /** No navigation away from the app, no new windows, no <webview>: for every web contents, as it is created. */
@@ -132,7 +150,7 @@ function lockDown(contents: WebContents): void {
 }
 
 function openWindow(): void {
-  const stateFile = path.join(app.getPath("userData"), WINDOW_STATE_FILE);
+  const stateFile = windowStateFile();
   const displays = [screen.getPrimaryDisplay(), ...screen.getAllDisplays()];
   const state = restoreWindowState(
     readWindowState(stateFile),
@@ -144,13 +162,7 @@ function openWindow(): void {
     if (state.maximized) window.maximize();
     window.show();
   });
-  window.on("close", () => {
-    try {
-      writeWindowState(stateFile, { bounds: window.getNormalBounds(), maximized: window.isMaximized() });
-    } catch (err) {
-      console.error("wirescope: could not remember the window's position", err);
-    }
-  });
+  window.on("close", () => rememberWindow(stateFile, window));
   window.on("closed", () => {
     if (mainWindow === window) mainWindow = null;
   });

@@ -5,7 +5,14 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { decideStart, electronPackageAt, findElectronBinary, type ElectronPackage } from "./electron-binary.ts";
+import {
+  DOWNLOAD_TIMEOUT_MS,
+  DOWNLOADING_MESSAGE,
+  decideStart,
+  electronPackageAt,
+  findElectronBinary,
+  type ElectronPackage,
+} from "./electron-binary.ts";
 
 const DIR = path.join(path.sep, "work", "node_modules", "electron");
 
@@ -68,7 +75,13 @@ describe("what npm start does", () => {
     expect(decideStart(missing, { env: { ELECTRON_SKIP_BINARY_DOWNLOAD: "0" } })).toEqual({ action: "download" });
     const after = decideStart(missing, { env: {}, downloaded: true });
     expect(after).toMatchObject({ action: "explain", exitCode: 1 });
-    if (after.action === "explain") expect(after.message).toContain("downloading it failed");
+    if (after.action === "explain") {
+      expect(after.message).toContain("downloading it failed");
+      // Nothing to unset: the variable did not stop the download.
+      expect(after.message).not.toContain("unset ELECTRON_SKIP_BINARY_DOWNLOAD");
+    }
+    expect(DOWNLOADING_MESSAGE).toMatch(/downloading Electron's binary \(about 100 MB/);
+    expect(DOWNLOADING_MESSAGE).toContain(`giving up after ${DOWNLOAD_TIMEOUT_MS / 60_000} minutes`);
   });
 
   it("otherwise says plainly that the binary is not on this machine, how to get it, and points at npm run serve", () => {
@@ -82,6 +95,7 @@ describe("what npm start does", () => {
     expect(decision.message).toContain("needs Electron's binary, and this machine does not have it");
     expect(decision.message).toContain("its binary was never downloaded; ELECTRON_SKIP_BINARY_DOWNLOAD is set");
     expect(decision.message).toContain("npx install-electron");
+    expect(decision.message).toContain("unset ELECTRON_SKIP_BINARY_DOWNLOAD and run `npm start` again");
     expect(decision.message).toContain("internet");
     expect(decision.message).toMatch(/npm run serve +builds the workbench/);
   });

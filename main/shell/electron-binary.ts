@@ -67,6 +67,15 @@ export function findElectronBinary(pkg: ElectronPackage, env: NodeJS.ProcessEnv 
     : { found: false, reason: `its binary is missing (${executable} does not exist)` };
 }
 
+/**
+ * The longest a download of the binary may take before `npm start` gives up on it and explains (a download of about
+ * 100 MB that takes longer is stuck behind a proxy or a dead network, not slow).
+ */
+export const DOWNLOAD_TIMEOUT_MS = 2 * 60_000;
+
+/** What `npm start` prints before it downloads the binary, so that the wait is not a silent one. */
+export const DOWNLOADING_MESSAGE = `Wirescope: downloading Electron's binary (about 100 MB, once; giving up after ${DOWNLOAD_TIMEOUT_MS / 60_000} minutes)...\n`;
+
 /** What `npm start` does next. */
 export type StartDecision =
   | { action: "launch"; executable: string }
@@ -90,18 +99,23 @@ export function decideStart(
   const why = skip
     ? "ELECTRON_SKIP_BINARY_DOWNLOAD is set, so it is not downloaded"
     : "downloading it failed (see above)";
-  return { action: "explain", message: missingBinaryMessage(`${binary.reason}; ${why}`), exitCode: 1 };
+  return { action: "explain", message: missingBinaryMessage(`${binary.reason}; ${why}`, skip), exitCode: 1 };
 }
 
-/** The text `npm start` prints when the desktop app cannot run on this machine. */
-export function missingBinaryMessage(reason: string): string {
+/**
+ * The text `npm start` prints when the desktop app cannot run on this machine. `skipSet`: ELECTRON_SKIP_BINARY_DOWNLOAD
+ * is what stopped the download, so unsetting it is another way to get the binary.
+ */
+export function missingBinaryMessage(reason: string, skipSet: boolean): string {
+  const unset = skipSet
+    ? "\n                          (or: unset ELECTRON_SKIP_BINARY_DOWNLOAD and run `npm start` again)"
+    : "";
   return `Wirescope: the desktop app needs Electron's binary, and this machine does not have it:
 ${reason}.
 
 To get it, on a machine with internet access, in this folder:
 
-  npx install-electron    downloads the Electron binary matching node_modules/electron
-                          (or: unset ELECTRON_SKIP_BINARY_DOWNLOAD and run \`npm start\` again)
+  npx install-electron    downloads the Electron binary matching node_modules/electron${unset}
 
 Meanwhile the same workbench and engine run in your browser:
 

@@ -19,6 +19,7 @@ import {
   isAppUrl,
   menuTemplate,
   readWindowState,
+  rememberWindow,
   restoreWindowState,
   windowOptions,
   withContentSecurityPolicy,
@@ -177,6 +178,29 @@ describe("the remembered window state", () => {
       expect(readWindowState(file)).toEqual(state);
       await writeFile(file, "{ half");
       expect(readWindowState(file)).toBeNull();
+    });
+
+    it("is remembered from the window (at close and at quit), skipped for a destroyed one, never throwing", async () => {
+      const file = path.join(dir, "window-state.json");
+      const window = {
+        destroyed: false,
+        isDestroyed: () => window.destroyed,
+        getNormalBounds: () => ({ x: 5, y: 6, width: 1000, height: 700 }),
+        isMaximized: () => false,
+      };
+      rememberWindow(file, window);
+      expect(readWindowState(file)).toEqual({ bounds: { x: 5, y: 6, width: 1000, height: 700 }, maximized: false });
+
+      window.destroyed = true;
+      window.getNormalBounds = () => ({ x: 0, y: 0, width: 1, height: 1 });
+      rememberWindow(file, window);
+      expect(readWindowState(file)).toEqual({ bounds: { x: 5, y: 6, width: 1000, height: 700 }, maximized: false });
+
+      const logged: string[] = [];
+      await writeFile(path.join(dir, "a-file"), "");
+      window.destroyed = false;
+      rememberWindow(path.join(dir, "a-file", "window-state.json"), window, (message) => logged.push(message));
+      expect(logged).toEqual(["wirescope: could not remember the window's position"]);
     });
   });
 });

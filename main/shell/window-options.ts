@@ -153,13 +153,40 @@ export function readWindowState(file: string): unknown {
 
 /**
  * Remembers the state, atomically (a temporary file then a rename: a crash leaves the old state or the new).
- * Called by the shell when the window closes; a failure is the caller's to log, never a reason not to quit.
+ * Called through rememberWindow; a failure is the caller's to log, never a reason not to quit.
  */
 export function writeWindowState(file: string, state: WindowState): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(temporary, `${JSON.stringify(state)}\n`);
   renameSync(temporary, file);
+}
+
+/** What `rememberWindow` asks of a window (Electron's BrowserWindow has it all). */
+export interface StatefulWindow {
+  isDestroyed(): boolean;
+  /** The bounds it has when neither maximized nor minimized. */
+  getNormalBounds(): Rectangle;
+  isMaximized(): boolean;
+}
+
+/**
+ * Remembers `window`'s position, size and maximized state in `file` (writeWindowState). Called by the shell when the
+ * window closes and in `before-quit`: quitting from the menu or Cmd+Q ends with `app.exit`, which closes windows
+ * without their close events. A destroyed window is skipped. Never throws: a failure goes to `log`, and quitting
+ * goes on.
+ */
+export function rememberWindow(
+  file: string,
+  window: StatefulWindow,
+  log: (message: string, err: unknown) => void = console.error,
+): void {
+  if (window.isDestroyed()) return;
+  try {
+    writeWindowState(file, { bounds: window.getNormalBounds(), maximized: window.isMaximized() });
+  } catch (err) {
+    log("wirescope: could not remember the window's position", err);
+  }
 }
 
 /** The application menu: Electron's standard roles only (edit shortcuts, reload, zoom, window, quit). */

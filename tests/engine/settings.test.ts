@@ -9,7 +9,9 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Engine } from "../../main/engine/engine.ts";
 import { SettingsStore } from "../../main/settings/settings.ts";
+import { openStartWorkspace } from "../../main/settings/start-workspace.ts";
 import { ok, startEngine, type EngineUnderTest } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 
@@ -56,6 +58,31 @@ describe("getSettings", () => {
       workspace: t.workspace,
       defaultWorkspace: path.join(dir, "default"),
     });
+  });
+});
+
+describe("starting on a saved workspace that went bad", () => {
+  it("starts on the default one, says why, and Settings can move it again", async () => {
+    const config = path.join(dir, "bad-config");
+    const afile = path.join(dir, "afile");
+    fs.writeFileSync(afile, "the saved workspace is now a file");
+    fs.mkdirSync(config);
+    fs.writeFileSync(path.join(config, "settings.json"), JSON.stringify({ version: 1, workspace: afile }));
+    const store = await SettingsStore.open({ dir: config, defaultWorkspace: path.join(dir, "fallback") });
+    const start = await openStartWorkspace(store, {});
+    expect(start.problem).toMatch(/afile, cannot be used: .* is a file, not a folder/);
+    const engine = await Engine.open({ workspaceRoot: start.root, settings: store });
+    try {
+      expect(await engine.getSettings()).toEqual({
+        workspace: path.join(dir, "fallback"),
+        defaultWorkspace: path.join(dir, "fallback"),
+      });
+      const next = path.join(dir, "chosen-again");
+      expect((await engine.setWorkspace({ path: next })).workspace).toBe(next);
+      expect((await SettingsStore.open({ dir: config, defaultWorkspace: "/unused" })).workspace).toBe(next);
+    } finally {
+      await engine.close();
+    }
   });
 });
 

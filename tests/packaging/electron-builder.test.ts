@@ -185,6 +185,27 @@ describe("electron-builder.yml", () => {
     });
   });
 
+  describe("hardening", () => {
+    it("flips Electron's fuses: no run-as-node, NODE_OPTIONS or --inspect; asar only, checked; cookies encrypted", () => {
+      expect(config.electronFuses).toEqual({
+        runAsNode: false,
+        enableNodeOptionsEnvironmentVariable: false,
+        enableNodeCliInspectArguments: false,
+        grantFileProtocolExtraPrivileges: false,
+        enableEmbeddedAsarIntegrityValidation: true,
+        onlyLoadAppFromAsar: true,
+        enableCookieEncryption: true,
+      });
+    });
+
+    it("the schema bites on fuses too: a misspelt fuse is rejected", () => {
+      const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+      const broken = { ...config, electronFuses: { ...config.electronFuses, runAsnode: false } };
+      expect(validate(broken)).toBe(false);
+      expect(validate.errors?.some((e) => e.params.additionalProperty === "runAsnode")).toBe(true);
+    });
+  });
+
   describe("icons", () => {
     const sizes = [16, 24, 32, 48, 64, 128, 256, 512, 1024];
 
