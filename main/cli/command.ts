@@ -8,7 +8,7 @@ import type { CliRun } from "./run.ts";
 export interface CommonOptions {
   json: boolean;
   hex: boolean;
-  /** `--workspace <folder>`; else $WIRESCOPE_WORKSPACE, else the app's default workspace. */
+  /** `--workspace <folder>`; else $WIRESCOPE_WORKSPACE, else the one saved in Settings, else the default. */
   workspace: string | undefined;
 }
 

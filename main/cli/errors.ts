@@ -67,6 +67,10 @@ const USAGE_CODES = new Set([
   "INVALID_PATH",
   "NOT_FOUND",
   "UNKNOWN_TEMPLATE",
+  // A --conn the session doesn't have (the commands check first and name the connections there are).
+  "unknown-connection",
+  // --workspace (or the saved workspace) names a file, or is not a usable path.
+  "invalid-workspace",
 ]);
 
 /** Engine error codes that mean an input file is bad. */

@@ -20,7 +20,8 @@ Run 'wirescope <command> --help' (or 'wirescope help <command>') for a command's
 Every command takes:
   --json                JSON lines on stdout: one object per timeline event, then a summary object
   --hex                 hex dumps of the bytes (with --json: bytes as "hex" instead of "base64")
-  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else ~/Documents/Wirescope)
+  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
+                        (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
 Output: stdout carries the timeline (or the JSON lines); notes, errors and where the capture is go to stderr.
 Timeline lines read: <seconds since the first event> <#connection, -- for the session> then

@@ -5,7 +5,8 @@
  *
  * Runs under plain Node; never imports electron.
  */
-import { defaultWorkspaceRoot } from "../workspace/workspace.ts";
+import * as path from "node:path";
+import { savedWorkspace } from "../settings/settings.ts";
 import { helpHint } from "./args.ts";
 import type { CliCommand } from "./command.ts";
 import { connectCommand } from "./commands/connect.ts";
@@ -32,10 +33,15 @@ const COMMANDS: readonly CliCommand[] = [
  */
 export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+  if (name === undefined) {
+    // No command is a usage error: the usage goes where errors go, so a script's stdout stays empty.
+    io.stderr.write(mainUsage(COMMANDS));
+    return EXIT.usage;
+  }
+  if (name === "help" || name === "--help" || name === "-h") {
     const topic = name === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
     io.stdout.write(topic ? topic.usage : mainUsage(COMMANDS));
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   const command = COMMANDS.find((c) => c.name === name);
   let prepared;
@@ -53,7 +59,9 @@ export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Pr
   }
   let run: CliRun;
   try {
-    const workspace = prepared.common.workspace ?? defaultWorkspaceRoot();
+    // --workspace (from the shell's current folder), else $WIRESCOPE_WORKSPACE, else the one chosen in Settings.
+    const given = prepared.common.workspace;
+    const workspace = given !== undefined ? path.resolve(given) : await savedWorkspace();
     run = await CliRun.open(workspace, io, prepared.common, signal);
   } catch (err) {
     return report(io, err, command.name);

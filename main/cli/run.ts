@@ -7,6 +7,7 @@ import { rm } from "node:fs/promises";
 import type { EventName, EventPayload, SessionInfo } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { Engine } from "../engine/engine.ts";
+import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { TimelineFollower } from "./follow.ts";
 import { announce, TimelinePrinter, type LineSink, type PrinterOptions } from "./printer.ts";
 import { CliService } from "./service.ts";
@@ -50,9 +51,13 @@ export class CliRun {
     });
   }
 
-  /** Opens the engine on `workspaceRoot` (created if missing). */
+  /**
+   * Opens the engine on `workspaceRoot` (absolute; created if missing). Throws InvalidWorkspaceError (a file, not a
+   * folder) or WorkspaceUnavailableError (can't be created or written) from openWorkspaceFolder.
+   */
   static async open(workspaceRoot: string, io: CliIo, options: PrinterOptions, signal: AbortSignal): Promise<CliRun> {
-    return new CliRun(await Engine.open({ workspaceRoot }), io, options, signal);
+    const workspace = await openWorkspaceFolder(workspaceRoot);
+    return new CliRun(await Engine.open({ workspaceRoot: workspace.root }), io, options, signal);
   }
 
   get workspaceRoot(): string {

@@ -41,7 +41,8 @@ Options:
   --name <name>         the session's name in the capture
   --json                one JSON object per event, and a summary object at the end
   --hex                 hex dumps under each chunk (with --json: data as "hex" instead of "base64")
-  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else ~/Documents/Wirescope)
+  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
+                        (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
 Input: the --send and --send-hex values; without them, standard input when it is not a terminal (a pipe or a
 file; use < /dev/null to send nothing), sent as it arrives.

@@ -9,7 +9,7 @@ import { preparedCommand, type CliCommand } from "../command.ts";
 import { EXIT, RunFailedError, UsageError } from "../errors.ts";
 import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
-import { openNamedCapture } from "./open-capture.ts";
+import { checkConnection, openNamedCapture } from "./open-capture.ts";
 
 const SIDES = ["client", "server", "both"] as const;
 export type DecodeSide = (typeof SIDES)[number];
@@ -36,7 +36,8 @@ const USAGE = `Usage: wirescope decode <capture> --protocol <file.ts> [options]
 Runs a protocol over a recorded conversation as a passive decoder (it sends nothing; what it would write is
 logged), on a clock at the original timing, and prints the decoded timeline. No server needed.
 
-  <capture>             a Wirescope capture (path, name in <workspace>/captures, or "last"), or a .pcap/.pcapng
+  <capture>             a Wirescope capture (path, name in <workspace>/captures, or "last": the newest recorded
+                        by connect, listen, proxy or a replay), or a .pcap/.pcapng
 
 Options:
   --protocol <p>        the protocol: a workspace file, a template ("template:resp"), or a .ts file elsewhere
@@ -95,8 +96,10 @@ export const decodeCommand: CliCommand = {
     const conn = numberOption("decode", "conn", values.conn, null);
     const conversation = numberOption("decode", "conversation", values.conversation, 1);
     return preparedCommand(values, async (run) => {
-      const { session } = await openNamedCapture(run, "decode", positionals[0] ?? "", conversation);
-      return runDecode(run, "decode", session, conn ?? firstConnected(session), values.protocol ?? "", side, resplit);
+      const { file, session } = await openNamedCapture(run, "decode", positionals[0] ?? "", conversation);
+      const chosen = conn ?? firstConnected(session);
+      checkConnection("decode", file, session, chosen);
+      return runDecode(run, "decode", session, chosen, values.protocol ?? "", side, resplit);
     });
   },
 };

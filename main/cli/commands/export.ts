@@ -2,20 +2,21 @@
  * `wirescope export <capture>`: a recorded session (or one connection of it) as a pcapng file that Wireshark and
  * tshark open, through the engine's exportPcapng.
  */
-import { copyFile, rm } from "node:fs/promises";
+import { copyFile, rm, stat } from "node:fs/promises";
 import * as path from "node:path";
-import { COMMON_OPTIONS, numberOption, parseCommandLine } from "../args.ts";
+import { COMMON_OPTIONS, helpHint, numberOption, parseCommandLine } from "../args.ts";
 import { preparedCommand, type CliCommand } from "../command.ts";
-import { EXIT } from "../errors.ts";
+import { EXIT, RunFailedError, UsageError } from "../errors.ts";
 import type { CliRun } from "../run.ts";
-import { openNamedCapture } from "./open-capture.ts";
+import { checkConnection, openNamedCapture } from "./open-capture.ts";
 
 const USAGE = `Usage: wirescope export <capture> [-o out.pcapng] [--conn N]
 
 Writes a capture as pcapng (synthesized Ethernet/IPv4/TCP packets, both directions, handshake and close, decoded
 messages as packet comments), for Wireshark and tshark.
 
-  <capture>             a Wirescope capture: its path, its name in <workspace>/captures, or "last" (the newest);
+  <capture>             a Wirescope capture: its path, its name in <workspace>/captures, or "last" (the newest
+                        recorded by connect, listen, proxy or a replay, with traffic on a connection);
                         a .pcap/.pcapng file works too (then --conversation picks which)
 
 Options:
@@ -23,9 +24,10 @@ Options:
   --conn <N>            only connection N (default: every connection)
   --conversation <N>    for a pcap/pcapng input: which TCP conversation (default 1)
   --json                print {"kind":"export","path":...,"packets":...,"bytes":...} and a summary
-  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else ~/Documents/Wirescope)
+  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
+                        (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
-Exit codes: 0 written; 1 the export failed; 2 usage error (no such file or connection);
+Exit codes: 0 written; 1 the export failed; 2 usage error (no such file or connection, no folder for -o);
 3 the capture can't be read.
 `;
 
@@ -58,18 +60,26 @@ async function exportCapture(
   conn: number | undefined,
   conversation: number,
 ): Promise<number> {
+  const target = output === undefined ? undefined : await checkOutput(output);
   const { file, session } = await openNamedCapture(run, "export", capture, conversation);
+  if (conn !== undefined) checkConnection("export", file, session, conn);
   const result = await run.service.call("exportPcapng", {
     session: session.id,
     ...(conn !== undefined ? { conn } : {}),
   });
   let written = result.path;
-  if (output !== undefined) {
-    written = path.resolve(output);
-    if (written !== result.path) {
-      await copyFile(result.path, written);
+  if (target !== undefined && target !== result.path) {
+    try {
+      await copyFile(result.path, target);
+    } catch (err) {
+      throw new RunFailedError(
+        `export: could not write ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        { cause: err },
+      );
+    } finally {
       await rm(result.path, { force: true });
     }
+    written = target;
   }
   const what = conn === undefined ? "every connection" : `connection ${conn}`;
   run.announce(
@@ -84,4 +94,27 @@ async function exportCapture(
     },
   );
   return run.signal.aborted ? EXIT.interrupted : EXIT.ok;
+}
+
+/**
+ * The absolute path `-o` names, checked before anything is exported: its folder must exist (it is not created:
+ * a typo in a path should not leave folders behind) and the path must not be a folder. Throws UsageError.
+ */
+async function checkOutput(output: string): Promise<string> {
+  const target = path.resolve(output);
+  const folder = path.dirname(target);
+  const info = await stat(folder).catch(() => null);
+  if (info === null || !info.isDirectory()) {
+    throw new UsageError(
+      `export: -o ${output}: the folder ${folder} ${info === null ? "does not exist" : "is not a folder"}`,
+      `Create the folder first (mkdir -p ${folder}), or give -o a file in a folder that exists. ${helpHint("export")}`,
+    );
+  }
+  if ((await stat(target).catch(() => null))?.isDirectory()) {
+    throw new UsageError(
+      `export: -o ${output} is a folder`,
+      `Give -o a file name, such as ${path.join(target, "capture.pcapng")}. ${helpHint("export")}`,
+    );
+  }
+  return target;
 }

@@ -12,7 +12,8 @@ import { clientTarget, listenTarget } from "../targets.ts";
 
 const COMMON_HELP = `  --json                one JSON object per event ({"kind":"listening",...} first), and a summary at the end
   --hex                 hex dumps under each chunk (with --json: data as "hex" instead of "base64")
-  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else ~/Documents/Wirescope)
+  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
+                        (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
 The first line printed is "listening on <address>" (the port chosen when you gave 0). Runs until Ctrl+C (or
 SIGTERM), then closes every connection cleanly, flushes the capture and prints where it is.

@@ -3,28 +3,33 @@
  * or a pcap/pcapng file through importCapture and openConversation. Which one is decided by the file's first
  * bytes, not its name. The session is a read-only copy made for this run: its own capture is deleted at the end.
  */
-import { open, readdir, stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import * as path from "node:path";
 import type { CommandResult, SessionInfo } from "../../../preload/contract.ts";
 import { CAPTURES_DIR } from "../../workspace/workspace.ts";
 import { helpHint } from "../args.ts";
 import { UsageError } from "../errors.ts";
+import { lastRecordedCapture } from "../last-capture.ts";
 import type { CliRun } from "../run.ts";
 
 /** The first bytes of a Wirescope capture (capture-file.ts's magic). */
 const WSCAP_MAGIC = Buffer.from("\x89WSCAP\r\n", "latin1");
 
 /**
- * What `capture` names, as an absolute path: "last" (the newest capture in the workspace), a path from the shell's
+ * What `capture` names, as an absolute path: "last" (the newest capture of recorded traffic in the workspace, see
+ * last-capture.ts), a path from the shell's
  * current directory, or a file in <workspace>/captures. Absolute because the engine resolves relative paths inside
  * the workspace, not from the current directory.
  */
 export async function locateCapture(run: CliRun, command: string, capture: string): Promise<string> {
   const captures = path.resolve(run.workspaceRoot, CAPTURES_DIR);
   if (capture === "last") {
-    const newest = await newestCapture(captures);
+    const newest = await lastRecordedCapture(captures);
     if (newest === null) {
-      throw new UsageError(`${command}: there is no capture in ${captures} yet`, helpHint(command));
+      throw new UsageError(
+        `${command}: there is no capture of recorded traffic in ${captures} yet`,
+        `Record some with 'wirescope connect', 'listen' or 'proxy', or name a capture file. ${helpHint(command)}`,
+      );
     }
     return newest;
   }
@@ -43,17 +48,6 @@ export async function locateCapture(run: CliRun, command: string, capture: strin
     `${command}: no file '${capture}' (looked at ${candidates.join(" and ")})`,
     `Give a .wscap, .pcap or .pcapng file, a capture's name in ${captures}, or 'last'. ${helpHint(command)}`,
   );
-}
-
-async function newestCapture(folder: string): Promise<string | null> {
-  const names = (await readdir(folder).catch(() => [] as string[])).filter((n) => n.endsWith(".wscap"));
-  let newest: { file: string; mtimeMs: number } | null = null;
-  for (const name of names) {
-    const file = path.join(folder, name);
-    const { mtimeMs } = await stat(file);
-    if (newest === null || mtimeMs > newest.mtimeMs) newest = { file, mtimeMs };
-  }
-  return newest?.file ?? null;
 }
 
 /** Whether `file` starts like a Wirescope capture. */
@@ -112,4 +106,20 @@ export async function openCapture(
   const session = await run.service.call("openConversation", { capture: imported.capture, conversation });
   run.discardCapture(session.id);
   return { file, session, imported };
+}
+
+/**
+ * Checks that connection `conn` (from --conn) is one of `session`'s, before the engine is asked for it: a usage
+ * error listing the connections there are, named as the user knows them (the file, not the session's id).
+ */
+export function checkConnection(command: string, file: string, session: SessionInfo, conn: number): void {
+  const conns = session.connections.map((c) => c.conn);
+  if (conns.includes(conn)) return;
+  const name = path.basename(file);
+  const what =
+    conns.length === 0 ? `${name} has no connections` : `${name} has connection(s) ${conns.join(", ")} (no ${conn})`;
+  throw new UsageError(
+    `${command}: ${what}`,
+    conns.length === 0 ? helpHint(command) : `Give --conn one of ${conns.join(", ")}. ${helpHint(command)}`,
+  );
 }
