@@ -28,7 +28,7 @@ const settings = await SettingsStore.open({ dir: settingsDir(), defaultWorkspace
 if (settings.problem !== null) console.warn(`wirescope: settings: ${settings.problem}`);
 const { root: workspaceRoot, problem } = await openStartWorkspace(settings);
 if (problem !== null) console.warn(`wirescope: ${problem}`);
-const engine = await Engine.open({ workspaceRoot, settings });
+const engine = await Engine.open({ workspaceRoot, settings, startProblem: problem });
 const server = await startWebSocketServer({
   service: engine,
   port: Number(process.env.WIRESCOPE_PORT ?? 0),

@@ -185,6 +185,11 @@ export const Settings = z.object({
   workspace: z.string(),
   /** Where the workspace is unless the user moves it (a folder in the OS's documents folder). */
   defaultWorkspace: z.string(),
+  /**
+   * Why the workspace in use is not the one chosen in Settings: the saved one could not be used at start (it became
+   * a file, its disk is not mounted...), so the engine started on the default. Absent once the user chooses again.
+   */
+  problem: z.string().optional(),
 });
 export type Settings = z.infer<typeof Settings>;
 

@@ -57,6 +57,11 @@ export interface EngineOptions {
    * one, `setWorkspace` still switches, for this run only, and the default workspace is `workspaceRoot`.
    */
   settings?: SettingsStore;
+  /**
+   * Why `workspaceRoot` is not the workspace chosen in Settings (main/settings/start-workspace.ts fell back to the
+   * default); `getSettings` reports it until the user chooses a workspace again.
+   */
+  startProblem?: string | null;
 }
 
 /** What the engine keeps per session. */
@@ -107,6 +112,8 @@ export class Engine implements WirescopeService {
   }
   private currentWorkspace: Workspace;
   private readonly settings: SettingsStore | null;
+  /** EngineOptions.startProblem, until setWorkspace succeeds. */
+  private startProblem: string | null;
   private emit: EventSink;
   private readonly reactor: IReactorNet;
   private readonly sandbox: SandboxHost;
@@ -123,6 +130,7 @@ export class Engine implements WirescopeService {
   private constructor(options: EngineOptions) {
     this.currentWorkspace = new Workspace(options.workspaceRoot);
     this.settings = options.settings ?? null;
+    this.startProblem = options.startProblem ?? null;
     this.emit = options.emit ?? (() => {});
     this.reactor = options.reactor ?? coreReactor;
     this.sandbox = options.sandbox ?? new SandboxHost();
@@ -616,7 +624,11 @@ export class Engine implements WirescopeService {
   // --- settings ---------------------------------------------------------------------------------------------------
 
   async getSettings(): Promise<CommandResult<"getSettings">> {
-    return { workspace: this.workspace.root, defaultWorkspace: this.settings?.defaultWorkspace ?? this.workspace.root };
+    return {
+      workspace: this.workspace.root,
+      defaultWorkspace: this.settings?.defaultWorkspace ?? this.workspace.root,
+      ...(this.startProblem !== null ? { problem: this.startProblem } : {}),
+    };
   }
 
   /**
@@ -628,6 +640,7 @@ export class Engine implements WirescopeService {
   async setWorkspace(args: Parameters<WirescopeService["setWorkspace"]>[0]): Promise<CommandResult<"setWorkspace">> {
     const next = await openWorkspaceFolder(args.path);
     await this.settings?.rememberWorkspace(next.root);
+    this.startProblem = null;
     if (next.root !== this.workspace.root && !this.closed) {
       this.stopWatching?.();
       this.currentWorkspace = next;

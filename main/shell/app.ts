@@ -112,7 +112,7 @@ async function start(): Promise<void> {
   if (settings.problem !== null) console.warn(`wirescope: settings: ${settings.problem}`);
   const start = await openStartWorkspace(settings);
   if (start.problem !== null) console.warn(`wirescope: ${start.problem}`);
-  const opened = await Engine.open({ workspaceRoot: start.root, settings });
+  const opened = await Engine.open({ workspaceRoot: start.root, settings, startProblem: start.problem });
   engine = opened;
   adapter = registerElectronAdapter({
     ipcMain,

@@ -48,19 +48,36 @@ export function assertRendererBuilt(): void {
   }
 }
 
-/** Starts browser mode on a new workspace; resolves once it printed "Wirescope is running". */
-export async function startBrowserMode(): Promise<BrowserMode> {
+/**
+ * Starts browser mode on a new workspace; resolves once it printed "Wirescope is running". With `savedWorkspace`,
+ * it starts as a user's Wirescope does: on the workspace saved in its settings file (no WIRESCOPE_WORKSPACE), whose
+ * default is `Wirescope` in a temporary documents folder (XDG_DOCUMENTS_DIR), never the user's own.
+ */
+export async function startBrowserMode(options: { savedWorkspace?: string } = {}): Promise<BrowserMode> {
   assertRendererBuilt();
-  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-e2e-"));
   // Its own settings folder: a test that changes the settings never touches the user's (~/.config/wirescope).
   const config = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-e2e-config-"));
+  const documents = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-e2e-documents-"));
+  let workspace: string;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (options.savedWorkspace === undefined) {
+    workspace = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-e2e-"));
+    env.WIRESCOPE_WORKSPACE = workspace;
+  } else {
+    workspace = path.join(documents, "Wirescope");
+    delete env.WIRESCOPE_WORKSPACE;
+    fs.writeFileSync(
+      path.join(config, "settings.json"),
+      JSON.stringify({ version: 1, workspace: options.savedWorkspace }),
+    );
+  }
   const token = randomBytes(24).toString("base64url");
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "main", "serve.ts")], {
     cwd: ROOT,
     env: {
-      ...process.env,
-      WIRESCOPE_WORKSPACE: workspace,
+      ...env,
       WIRESCOPE_CONFIG_DIR: config,
+      XDG_DOCUMENTS_DIR: documents,
       WIRESCOPE_PORT: "0",
       WIRESCOPE_TOKEN: token,
     },
@@ -74,6 +91,7 @@ export async function startBrowserMode(): Promise<BrowserMode> {
     await terminate(child);
     fs.rmSync(workspace, { recursive: true, force: true });
     fs.rmSync(config, { recursive: true, force: true });
+    fs.rmSync(documents, { recursive: true, force: true });
   };
   try {
     const url = await waitForOpenLine(child, () => output);

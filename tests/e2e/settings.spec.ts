@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Page } from "@playwright/test";
+import { startBrowserMode } from "./browser-mode.ts";
 import { expect, protocolItem, protocolsList, saveScreens, test } from "./fixtures.ts";
 
 /** Opens the settings dialog from the status bar. */
@@ -63,4 +64,22 @@ test("a folder that cannot be the workspace is explained next to the field, and 
   await app.keyboard.press("Escape");
   await expect(dialog).toBeHidden();
   await expect(protocolItem(app, "local.ts")).toBeVisible();
+});
+
+test("a saved workspace that became a file: the workbench starts on the default one and says why", async ({ page }) => {
+  const afile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-e2e-afile-")), "was-a-folder");
+  fs.writeFileSync(afile, "the saved workspace is now a file");
+  const server = await startBrowserMode({ savedWorkspace: afile });
+  try {
+    await page.goto(server.url);
+    const status = page.getByRole("contentinfo").getByRole("status");
+    await expect(status).toContainText("cannot be used");
+    await expect(status).toContainText("Choose another folder in Settings.");
+    const dialog = await openSettings(page);
+    await expect(dialog.getByRole("status")).toContainText("is a file, not a folder");
+    await expect(dialog.getByRole("textbox", { name: "Workspace folder" })).toHaveValue(server.workspace);
+  } finally {
+    await server.stop();
+    fs.rmSync(path.dirname(afile), { recursive: true, force: true });
+  }
 });

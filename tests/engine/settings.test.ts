@@ -71,14 +71,17 @@ describe("starting on a saved workspace that went bad", () => {
     const store = await SettingsStore.open({ dir: config, defaultWorkspace: path.join(dir, "fallback") });
     const start = await openStartWorkspace(store, {});
     expect(start.problem).toMatch(/afile, cannot be used: .* is a file, not a folder/);
-    const engine = await Engine.open({ workspaceRoot: start.root, settings: store });
+    const engine = await Engine.open({ workspaceRoot: start.root, settings: store, startProblem: start.problem });
     try {
       expect(await engine.getSettings()).toEqual({
         workspace: path.join(dir, "fallback"),
         defaultWorkspace: path.join(dir, "fallback"),
+        problem: start.problem,
       });
       const next = path.join(dir, "chosen-again");
-      expect((await engine.setWorkspace({ path: next })).workspace).toBe(next);
+      const chosen = await engine.setWorkspace({ path: next });
+      expect(chosen.workspace).toBe(next);
+      expect(chosen.problem).toBeUndefined(); // chosen again: nothing to explain any more
       expect((await SettingsStore.open({ dir: config, defaultWorkspace: "/unused" })).workspace).toBe(next);
     } finally {
       await engine.close();

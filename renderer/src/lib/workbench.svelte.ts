@@ -45,12 +45,17 @@ export class Workbench {
       }),
       this.api.onProtocolsChanged((files) => (this.protocols = files)),
     ];
-    const [sessions, protocols, templates, profiles] = await Promise.all([
+    const [sessions, protocols, templates, profiles, settings] = await Promise.all([
       this.api.listSessions({}),
       this.api.listProtocols({}),
       this.api.listTemplates({}),
       this.api.listProfiles({}),
+      this.api.getSettings({}),
     ]);
+    // The workspace chosen in Settings could not be used at start: say so once, where the user looks.
+    if (settings.ok && settings.value.problem !== undefined) {
+      this.say(`${settings.value.problem} Choose another folder in Settings.`);
+    }
     if (sessions.ok) {
       this.sessions = sessions.value;
       for (const s of sessions.value) this.totals[s.id] = s.events;
