@@ -19,6 +19,6 @@ export async function protocolFileFor(
   if (workbench.protocols.some((p) => p.path === path)) return { ok: true, path };
   const created = await workbench.api.createProtocol({ path, template });
   if (!created.ok) return created;
-  if (!workbench.protocols.some((p) => p.path === created.value.path)) workbench.protocols.push(created.value);
+  workbench.addProtocol(created.value);
   return { ok: true, path: created.value.path };
 }

@@ -44,7 +44,7 @@ export class RateMeter {
   private history = new Map<string, Sample[]>();
 
   constructor(
-    sessions: () => SessionInfo[],
+    sessions: () => readonly SessionInfo[],
     private readonly now: () => number = () => performance.now(),
   ) {
     $effect(() => {
@@ -74,7 +74,7 @@ export class RateMeter {
   }
 
   /** Records a snapshot's counters. Called by the effect whenever the session list changes. */
-  private sample(list: SessionInfo[]): void {
+  private sample(list: readonly SessionInfo[]): void {
     const t = this.now();
     const seen = new Set<string>();
     const record = (key: string, bytesIn: number, bytesOut: number) => {
