@@ -14,14 +14,22 @@ export interface FieldAttributes {
   "aria-describedby": string | undefined;
 }
 
+/** The messages of a form with fields `F`: each field's, and "form"'s (what belongs to no field). */
+export type FieldMessages<F extends string> = Partial<Record<F | "form", string>>;
+
 export class FieldErrorState<F extends string> {
-  /** Each field's message, and "form"'s. Replaced whole (never mutated), so readers see every change. */
-  messages = $state<Partial<Record<F | "form", string>>>({});
+  /** Replaced whole (never mutated), so readers see every change. */
+  #messages = $state<FieldMessages<F>>({});
   readonly #uid: string;
 
   /** `uid` is the owning component's `$props.id()`: every field's element id starts with it. */
   constructor(uid: string) {
     this.#uid = uid;
+  }
+
+  /** Each field's message, and "form"'s; changed only by `show`, `edited` and `clear`. */
+  get messages(): Readonly<FieldMessages<F>> {
+    return this.#messages;
   }
 
   /** The id of `field`'s control (its label's `for`). */
@@ -36,7 +44,7 @@ export class FieldErrorState<F extends string> {
 
   /** The message shown for `field`: none while it is disabled, since it does nothing then. */
   message(field: F, disabled = false): string | undefined {
-    return disabled ? undefined : this.messages[field];
+    return disabled ? undefined : this.#messages[field];
   }
 
   /** The attributes of `field`'s control; `hint` is the id that describes it while it has no message. */
@@ -52,18 +60,18 @@ export class FieldErrorState<F extends string> {
 
   /** Called when the user changes `field`: its message and the form's go. */
   edited(field: F): void {
-    if (this.messages[field] || this.messages.form)
-      this.messages = { ...this.messages, [field]: undefined, form: undefined };
+    if (this.#messages[field] || this.#messages.form)
+      this.#messages = { ...this.#messages, [field]: undefined, form: undefined };
   }
 
   /** Shows `messages` (replacing any shown) and moves focus to the first field marked invalid, in page order. */
-  show(messages: Partial<Record<F | "form", string>>): void {
-    this.messages = messages;
+  show(messages: FieldMessages<F>): void {
+    this.#messages = messages;
     void tick().then(() => document.querySelector<HTMLElement>(`[id^="${this.#uid}-"][aria-invalid="true"]`)?.focus());
   }
 
   /** Takes every message away (a submit that passed the checks, a new choice that makes them moot). */
   clear(): void {
-    this.messages = {};
+    this.#messages = {};
   }
 }

@@ -40,32 +40,31 @@ export function connectionKey(session: string, conn: number): string {
  */
 export class RateMeter {
   /** The current rate per key (session id, or connectionKey). Replaced, never mutated, when something changed. */
-  private rates = $state<Record<string, Rate>>({});
-  private history = new Map<string, Sample[]>();
+  #rates = $state<Record<string, Rate>>({});
+  readonly #history = new Map<string, Sample[]>();
+  readonly #now: () => number;
 
-  constructor(
-    sessions: () => readonly SessionInfo[],
-    private readonly now: () => number = () => performance.now(),
-  ) {
+  constructor(sessions: () => readonly SessionInfo[], now: () => number = () => performance.now()) {
+    this.#now = now;
     $effect(() => {
-      this.sample(sessions());
+      this.#sample(sessions());
     });
     $effect(() => {
-      const timer = setInterval(() => this.evaluate(), TICK_MS);
+      const timer = setInterval(() => this.#evaluate(), TICK_MS);
       return () => clearInterval(timer);
     });
   }
 
   /** The rate of a session (by id) or of a connection (by connectionKey); zero when unknown. */
   of(key: string): Rate {
-    return this.rates[key] ?? IDLE;
+    return this.#rates[key] ?? IDLE;
   }
 
   /** The sum over sessions. */
   get total(): Rate {
     let rateIn = 0;
     let rateOut = 0;
-    for (const [key, rate] of Object.entries(this.rates)) {
+    for (const [key, rate] of Object.entries(this.#rates)) {
       if (key.includes("#")) continue;
       rateIn += rate.in;
       rateOut += rate.out;
@@ -74,32 +73,32 @@ export class RateMeter {
   }
 
   /** Records a snapshot's counters. Called by the effect whenever the session list changes. */
-  private sample(list: readonly SessionInfo[]): void {
-    const t = this.now();
+  #sample(list: readonly SessionInfo[]): void {
+    const t = this.#now();
     const seen = new Set<string>();
     const record = (key: string, bytesIn: number, bytesOut: number) => {
       seen.add(key);
-      const samples = this.history.get(key) ?? [];
+      const samples = this.#history.get(key) ?? [];
       const last = samples.at(-1);
       if (last && last.bytesIn === bytesIn && last.bytesOut === bytesOut) return;
       samples.push({ t, bytesIn, bytesOut });
-      this.history.set(key, samples);
+      this.#history.set(key, samples);
     };
     for (const session of list) {
       record(session.id, session.bytesIn, session.bytesOut);
       for (const c of session.connections) record(connectionKey(session.id, c.conn), c.bytesIn, c.bytesOut);
     }
-    for (const key of this.history.keys()) if (!seen.has(key)) this.history.delete(key);
+    for (const key of this.#history.keys()) if (!seen.has(key)) this.#history.delete(key);
     // The effect that calls this tracks the counters it read above, not the rates it writes.
-    untrack(() => this.evaluate());
+    untrack(() => this.#evaluate());
   }
 
   /** Recomputes every rate at the current time; replaces the state only when a value changed. */
-  private evaluate(): void {
-    const t = this.now();
+  #evaluate(): void {
+    const t = this.#now();
     const next: Record<string, Rate> = {};
     let changed = false;
-    for (const [key, samples] of this.history) {
+    for (const [key, samples] of this.#history) {
       // Keep one sample at or before the window's start: the counters' value when the window opened.
       while (samples.length > 1 && samples[1]!.t <= t - WINDOW_MS) samples.shift();
       const first = samples[0]!;
@@ -113,9 +112,9 @@ export class RateMeter {
               out: ((last.bytesOut - first.bytesOut) * 1000) / span,
             };
       next[key] = rate;
-      const previous = this.rates[key];
+      const previous = this.#rates[key];
       if (!previous || Math.abs(previous.in - rate.in) >= 1 || Math.abs(previous.out - rate.out) >= 1) changed = true;
     }
-    if (changed || Object.keys(next).length !== Object.keys(this.rates).length) this.rates = next;
+    if (changed || Object.keys(next).length !== Object.keys(this.#rates).length) this.#rates = next;
   }
 }

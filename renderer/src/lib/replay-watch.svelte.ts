@@ -13,67 +13,76 @@ export const MIN_INTERVAL_MS = 150;
 export const IDLE_INTERVAL_MS = 1000;
 
 export class ReplayWatch {
-  /** The last report, or null before the first one arrives. */
-  report = $state.raw<ReplayReport | null>(null);
-  /** Why the report could not be read, if it could not. */
-  error = $state<string | null>(null);
+  #report = $state.raw<ReplayReport | null>(null);
+  #error = $state<string | null>(null);
 
-  private inFlight = false;
-  private wanted = false;
-  private lastAsked = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private idle: ReturnType<typeof setInterval>;
-  private disposed = false;
+  readonly #api: Pick<WirescopeApi, "replayReport">;
+  readonly #session: string;
+  #inFlight = false;
+  #wanted = false;
+  #lastAsked = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  readonly #idle: ReturnType<typeof setInterval>;
+  #disposed = false;
 
-  constructor(
-    private readonly api: Pick<WirescopeApi, "replayReport">,
-    private readonly session: string,
-  ) {
-    this.idle = setInterval(() => {
-      if (this.report === null || this.report.state === "running") this.refresh();
+  constructor(api: Pick<WirescopeApi, "replayReport">, session: string) {
+    this.#api = api;
+    this.#session = session;
+    this.#idle = setInterval(() => {
+      if (this.#report === null || this.#report.state === "running") this.refresh();
     }, IDLE_INTERVAL_MS);
     this.refresh();
   }
 
+  /** The last report, or null before the first one arrives. */
+  get report(): ReplayReport | null {
+    return this.#report;
+  }
+
+  /** Why the report could not be read, if it could not. */
+  get error(): string | null {
+    return this.#error;
+  }
+
   /** Asks for the report soon: now, or after the request in flight and the minimum interval. */
   refresh(): void {
-    if (this.disposed) return;
-    this.wanted = true;
-    if (this.inFlight || this.timer !== null) return;
-    const wait = this.lastAsked + MIN_INTERVAL_MS - Date.now();
+    if (this.#disposed) return;
+    this.#wanted = true;
+    if (this.#inFlight || this.#timer !== null) return;
+    const wait = this.#lastAsked + MIN_INTERVAL_MS - Date.now();
     if (wait > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
         this.refresh();
       }, wait);
       return;
     }
-    void this.ask();
+    void this.#ask();
   }
 
-  private async ask(): Promise<void> {
-    this.wanted = false;
-    this.inFlight = true;
-    this.lastAsked = Date.now();
+  async #ask(): Promise<void> {
+    this.#wanted = false;
+    this.#inFlight = true;
+    this.#lastAsked = Date.now();
     try {
-      const result = await this.api.replayReport({ session: this.session });
-      if (this.disposed) return;
+      const result = await this.#api.replayReport({ session: this.#session });
+      if (this.#disposed) return;
       if (result.ok) {
-        this.report = result.value;
-        this.error = null;
+        this.#report = result.value;
+        this.#error = null;
       } else {
-        this.error = result.error.message;
+        this.#error = result.error.message;
       }
     } finally {
-      this.inFlight = false;
-      if (this.wanted) this.refresh();
+      this.#inFlight = false;
+      if (this.#wanted) this.refresh();
     }
   }
 
   /** Stops asking. Called by the view's owner when the view goes. */
   dispose(): void {
-    this.disposed = true;
-    clearInterval(this.idle);
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.#disposed = true;
+    clearInterval(this.#idle);
+    if (this.#timer !== null) clearTimeout(this.#timer);
   }
 }
