@@ -4,6 +4,7 @@
  * Names and semantics are Twisted's (src/twisted/internet, src/twisted/protocols), in camelCase, with bytes as
  * Uint8Array. Node built-ins only: this is a library a user can use without the app.
  */
+export { bufferSize } from "./abstract.ts";
 export * from "./address.ts";
 export { DelayedCall, ReactorTime } from "./base.ts";
 export { checkBytes } from "./bytes.ts";
@@ -21,7 +22,7 @@ export {
 } from "./protocol.ts";
 export { Reactor, reactor } from "./reactor.ts";
 export { Clock, deferLater, LoopingCall } from "./task.ts";
-export { bufferSize, Connection, Connector, ListeningPort, type Bind, type Destination } from "./tcp.ts";
+export { Connection, Connector, ListeningPort, type Bind, type Destination } from "./tcp.ts";
 export {
   connectedProtocol,
   MemoryConnector,

@@ -12,8 +12,8 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { BaseTCPTransport, type WriteBuffer } from "./abstract.ts";
 import { tcpAddress, UNIXAddress, type Address } from "./address.ts";
-import { checkBytes } from "./bytes.ts";
 import { reactorTime, type DelayedCall } from "./base.ts";
 import {
   AlreadyConnectingError,
@@ -33,19 +33,13 @@ import {
   type IListeningPort,
   type IProtocol,
   type IProtocolFactory,
-  type IPullProducer,
-  type IPushProducer,
   type IReactorTime,
-  type ITransport,
   type ServerTLSOptions,
 } from "./interfaces.ts";
 import { Logger } from "./logger.ts";
 import type { ClientFactory } from "./protocol.ts";
 
 const log = new Logger("wirescope.core.tcp");
-
-/** A streaming producer is paused when more than this many bytes wait to be written (Twisted's bufferSize). */
-export const bufferSize = 2 ** 16;
 
 /** Logs an error raised by a protocol callback, with the protocol as source so it shows on its connection. */
 function logCallbackError(protocol: IProtocol, callback: string, err: unknown): void {
@@ -72,28 +66,18 @@ function socketAddress(socket: net.Socket, end: "local" | "remote", unixPath: st
  * Guarantees: `connectionLost` is called exactly once, on a later turn than whatever caused it, after all data
  * that was delivered; with ConnectionDone for a clean close by either side, ConnectionAborted after
  * `abortConnection()`, ConnectionLost for a reset or socket error, or the error a protocol callback threw.
- * Writes after the close (or after `loseConnection()` has flushed) are dropped silently.
+ * Writes after the close (or after `loseConnection()` has flushed) are dropped silently. The producer rules, the
+ * addresses and the TCP options' memory are BaseTCPTransport's (abstract.ts); `writeClosed` is set once our write
+ * side is shut (loseWriteConnection, an abort, or the close flush began), and `disconnected` once `connectionLost`
+ * has been delivered.
  */
-export class Connection implements ITransport {
-  /** True from `loseConnection()` / `abortConnection()` on. */
-  disconnecting = false;
-  /** True once `connectionLost` has been delivered. */
-  disconnected = false;
-  /** True once our write side is shut (loseWriteConnection or the close flush began). */
-  private writeClosed = false;
+export class Connection extends BaseTCPTransport {
   private aborted = false;
   /** The error a protocol callback threw, which becomes the reason of connectionLost. */
   private callbackError: Error | null = null;
   private socketError: Error | null = null;
-  private producer: IPushProducer | IPullProducer | null = null;
-  private streamingProducer = false;
-  private producerPaused = false;
   /** loseConnection() was called while a producer held the close back. */
   private closeWhenProducerDone = false;
-  private noDelay = false;
-  private keepAlive = false;
-  private readonly host: Address;
-  private readonly peer: Address;
   /** A UNIX socket: Node can reset only TCP sockets, so an abort closes it plainly. */
   private readonly unix: boolean;
 
@@ -105,12 +89,14 @@ export class Connection implements ITransport {
     private readonly onLost: (reason: Error) => void,
     unixPath: string | null = null,
   ) {
+    super(socketAddress(socket, "local", unixPath), socketAddress(socket, "remote", unixPath));
     this.unix = unixPath !== null;
-    this.host = socketAddress(socket, "local", unixPath);
-    this.peer = socketAddress(socket, "remote", unixPath);
     socket.on("data", (chunk: Buffer) => this.deliver(chunk));
     socket.on("end", () => this.readConnectionLost());
-    socket.on("drain", () => this.drained());
+    socket.on("drain", () => {
+      this.bufferDrained();
+      this.closeIfProducerAllows();
+    });
     socket.on("error", (err) => {
       this.socketError ??= err;
     });
@@ -163,8 +149,7 @@ export class Connection implements ITransport {
 
   private closed(): void {
     if (this.disconnected) return;
-    this.disconnected = true;
-    this.disconnecting = true;
+    this.markDisconnected();
     const reason: Error = this.callbackError
       ? this.callbackError
       : this.aborted
@@ -172,15 +157,6 @@ export class Connection implements ITransport {
         : this.socketError
           ? fromNodeError(this.socketError, "connection")
           : new ConnectionDone();
-    if (this.producer !== null) {
-      const producer = this.producer;
-      this.producer = null;
-      try {
-        producer.stopProducing();
-      } catch (err) {
-        log.failure("Error in stopProducing of a producer on connection loss", err);
-      }
-    }
     try {
       this.protocol.connectionLost(reason);
     } catch (err) {
@@ -189,20 +165,15 @@ export class Connection implements ITransport {
     this.onLost(reason);
   }
 
-  write(data: Bytes): void {
-    checkBytes(data);
-    if (this.writeClosed || this.disconnected || this.aborted || data.byteLength === 0) return;
+  protected writeData(data: Bytes): void {
     this.socket.write(data);
-    this.maybePauseProducer();
   }
 
-  writeSequence(data: readonly Bytes[]): void {
-    for (const chunk of data) checkBytes(chunk);
-    if (this.writeClosed || this.disconnected || this.aborted) return;
+  /** A sequence goes out as one write of the socket (corked). */
+  protected override writeChunks(data: readonly Bytes[]): void {
     if (data.length > 1) this.socket.cork();
-    for (const chunk of data) if (chunk.byteLength > 0) this.socket.write(chunk);
+    super.writeChunks(data);
     if (data.length > 1) this.socket.uncork();
-    this.maybePauseProducer();
   }
 
   /** How many bytes are queued in Node and not yet handed to the kernel. */
@@ -210,23 +181,9 @@ export class Connection implements ITransport {
     return this.socket.writableLength;
   }
 
-  private maybePauseProducer(): void {
-    if (this.producer !== null && this.streamingProducer && !this.producerPaused) {
-      if (this.socket.writableLength > bufferSize) {
-        this.producerPaused = true;
-        (this.producer as IPushProducer).pauseProducing();
-      }
-    }
-  }
-
-  private drained(): void {
-    if (this.disconnected) return;
-    if (this.producer !== null && (!this.streamingProducer || this.producerPaused)) {
-      this.producerPaused = false;
-      this.producer.resumeProducing();
-      if (!this.streamingProducer) this.pullAgainIfRoom();
-    }
-    this.closeIfProducerAllows();
+  /** Node's buffer of the socket: the producer rules watch it. */
+  protected override get writeBuffer(): WriteBuffer {
+    return this.socket;
   }
 
   /**
@@ -234,30 +191,16 @@ export class Connection implements ITransport {
    * remains (Twisted's doWrite closes when the buffer empties and the producer is not paused).
    */
   private closeIfProducerAllows(): void {
-    if (!this.closeWhenProducerDone || this.disconnected) return;
-    if (this.producer !== null && (!this.streamingProducer || this.producerPaused)) return;
+    if (!this.closeWhenProducerDone || this.disconnected || this.producerWaiting) return;
     this.closeWhenProducerDone = false;
     this.closeWriteSide(true);
-  }
-
-  /** A pull producer is asked again as long as its writes leave the buffer below the high-water mark. */
-  private pullAgainIfRoom(): void {
-    if (this.producer === null || this.streamingProducer || this.disconnected) return;
-    if (this.socket.writableNeedDrain) return; // 'drain' will ask again.
-    const producer = this.producer;
-    setImmediate(() => {
-      if (this.producer === producer && !this.disconnected && !this.socket.writableNeedDrain) {
-        producer.resumeProducing();
-        this.pullAgainIfRoom();
-      }
-    });
   }
 
   loseConnection(): void {
     if (this.disconnecting || this.disconnected) return;
     this.disconnecting = true;
     this.socket.pause(); // Stop reading at once; nothing more is delivered.
-    if (this.producer !== null && (!this.streamingProducer || this.producerPaused)) {
+    if (this.producerWaiting) {
       // Twisted waits for a pull producer or a paused streaming producer to unregister before closing.
       this.closeWhenProducerDone = true;
       return;
@@ -343,78 +286,28 @@ export class Connection implements ITransport {
     });
   }
 
-  getPeer(): Address {
-    return this.peer;
-  }
-
-  getHost(): Address {
-    return this.host;
-  }
-
-  setTcpNoDelay(enabled: boolean): void {
-    this.noDelay = enabled;
+  protected override applyTcpNoDelay(enabled: boolean): void {
     this.socket.setNoDelay(enabled);
   }
 
-  /** Node has no getter for TCP_NODELAY: this is the last value set through this transport (false at start). */
-  getTcpNoDelay(): boolean {
-    return this.noDelay;
-  }
-
-  setTcpKeepAlive(enabled: boolean): void {
-    this.keepAlive = enabled;
+  protected override applyTcpKeepAlive(enabled: boolean): void {
     this.socket.setKeepAlive(enabled);
   }
 
-  /** Node has no getter for SO_KEEPALIVE: this is the last value set through this transport (false at start). */
-  getTcpKeepAlive(): boolean {
-    return this.keepAlive;
-  }
-
-  registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void {
-    if (this.producer !== null) {
-      throw new Error(
-        `Cannot register producer ${String(producer)}, because producer ${String(this.producer)} was never unregistered.`,
-      );
-    }
-    if (this.disconnected) {
-      producer.stopProducing();
-      return;
-    }
-    this.producer = producer;
-    this.streamingProducer = streaming;
-    this.producerPaused = false;
-    if (!streaming) {
-      producer.resumeProducing();
-      this.pullAgainIfRoom();
-    } else {
-      this.maybePauseProducer();
-    }
-  }
-
-  unregisterProducer(): void {
-    this.producer = null;
-    this.producerPaused = false;
+  /** A close held back by the producer goes on once it is unregistered. */
+  protected override producerUnregistered(): void {
     this.closeIfProducerAllows();
   }
 
-  /** Stops reading from the socket (this transport as a producer for the protocol's consumer). */
-  pauseProducing(): void {
-    if (!this.disconnected) this.socket.pause();
+  protected override stopReading(): void {
+    this.socket.pause();
   }
 
-  /** Reads again; ignored once disconnecting, as in Twisted. */
-  resumeProducing(): void {
-    if (this.disconnecting || this.disconnected) return;
+  protected override startReading(): void {
     this.socket.resume();
   }
 
-  /** Twisted's FileDescriptor.stopProducing: closes the connection. */
-  stopProducing(): void {
-    this.loseConnection();
-  }
-
-  toString(): string {
+  override toString(): string {
     return `<Connection ${this.peer.toString()}>`;
   }
 }
