@@ -9,8 +9,8 @@
  *
  * Exported from the core because users test their own protocols with them.
  */
+import { BaseTCPTransport } from "./abstract.ts";
 import { IPv4Address, UNIXAddress, tcpAddress, type Address } from "./address.ts";
-import { checkBytes } from "./bytes.ts";
 import { ConnectionDone } from "./errors.ts";
 import type {
   Bytes,
@@ -23,9 +23,6 @@ import type {
   IListeningPort,
   IProtocol,
   IProtocolFactory,
-  IPullProducer,
-  IPushProducer,
-  ITransport,
   ListenTCPOptions,
 } from "./interfaces.ts";
 import { Clock } from "./task.ts";
@@ -36,27 +33,29 @@ export { checkBytes } from "./bytes.ts";
 /**
  * A transport that keeps everything written in memory (twisted.internet.testing.StringTransport).
  * `value()` is all bytes written so far; `disconnecting` turns true on `loseConnection()`; nothing is delivered
- * back to the protocol. Writes of non-bytes throw TypeError, as on a real transport.
+ * back to the protocol. Writes of non-bytes throw TypeError, as on a real transport; unlike a real transport, writes
+ * after `loseConnection()` or `loseWriteConnection()` are kept too, as in Twisted. A producer is kept (`producer`,
+ * `streaming`) and never called: the test drives it.
  */
-export class StringTransport implements ITransport {
-  disconnecting = false;
+export class StringTransport extends BaseTCPTransport {
   /** Set by `abortConnection()`. */
   aborted = false;
   /** Set by `loseWriteConnection()`. */
   writeDisconnected = false;
-  producer: IPushProducer | IPullProducer | null = null;
-  streaming: boolean | null = null;
   /** "producing", "paused" or "stopped": what the protocol asked of this transport as a producer. */
   producerState: "producing" | "paused" | "stopped" = "producing";
   private chunks: Buffer[] = [];
-  private noDelay = false;
-  private keepAlive = false;
-  readonly hostAddress: Address;
-  readonly peerAddress: Address;
 
   constructor(hostAddress?: Address, peerAddress?: Address) {
-    this.hostAddress = hostAddress ?? new IPv4Address("TCP", "10.0.0.1", 12345);
-    this.peerAddress = peerAddress ?? new IPv4Address("TCP", "192.168.1.1", 54321);
+    super(
+      hostAddress ?? new IPv4Address("TCP", "10.0.0.1", 12345),
+      peerAddress ?? new IPv4Address("TCP", "192.168.1.1", 54321),
+    );
+  }
+
+  /** Whether the registered producer is a streaming one; null while none is registered. */
+  get streaming(): boolean | null {
+    return this.producer === null ? null : this.streamingProducer;
   }
 
   /** Every byte written since creation or the last `clear()`. */
@@ -70,13 +69,8 @@ export class StringTransport implements ITransport {
     this.chunks = [];
   }
 
-  write(data: Bytes): void {
-    checkBytes(data);
+  protected writeData(data: Bytes): void {
     this.chunks.push(Buffer.from(data));
-  }
-
-  writeSequence(data: readonly Bytes[]): void {
-    for (const chunk of data) this.write(chunk);
   }
 
   loseConnection(): void {
@@ -92,37 +86,10 @@ export class StringTransport implements ITransport {
     this.writeDisconnected = true;
   }
 
-  getPeer(): Address {
-    return this.peerAddress;
-  }
-
-  getHost(): Address {
-    return this.hostAddress;
-  }
-
-  setTcpNoDelay(enabled: boolean): void {
-    this.noDelay = enabled;
-  }
-  getTcpNoDelay(): boolean {
-    return this.noDelay;
-  }
-  setTcpKeepAlive(enabled: boolean): void {
-    this.keepAlive = enabled;
-  }
-  getTcpKeepAlive(): boolean {
-    return this.keepAlive;
-  }
-
-  registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void {
-    if (this.producer !== null) throw new Error("Cannot register two producers");
-    this.producer = producer;
-    this.streaming = streaming;
-  }
-
-  unregisterProducer(): void {
+  /** Throws unless a producer is registered, as Twisted's StringTransport does. */
+  override unregisterProducer(): void {
     if (this.producer === null) throw new Error("Cannot unregister a producer unless one is registered");
-    this.producer = null;
-    this.streaming = null;
+    super.unregisterProducer();
   }
 
   private checkState(): void {
@@ -130,17 +97,17 @@ export class StringTransport implements ITransport {
     if (this.producerState === "stopped") throw new Error("Cannot resume a stopped producer");
   }
 
-  pauseProducing(): void {
+  override pauseProducing(): void {
     this.checkState();
     this.producerState = "paused";
   }
 
-  resumeProducing(): void {
+  override resumeProducing(): void {
     this.checkState();
     this.producerState = "producing";
   }
 
-  stopProducing(): void {
+  override stopProducing(): void {
     this.producerState = "stopped";
   }
 }
