@@ -3,8 +3,9 @@
  * no socket is behind it and nothing is sent anywhere. What the protocol would have done with a real connection —
  * write bytes, close, half-close, abort — is reported to its owner, which shows it on the decode's timeline.
  */
+import { BaseTCPTransport } from "../../core/abstract.ts";
 import { IPv4Address, IPv6Address, type Address } from "../../core/address.ts";
-import type { Bytes, IPullProducer, IPushProducer, ITransport } from "../../core/interfaces.ts";
+import type { Bytes } from "../../core/interfaces.ts";
 import type { Endpoint } from "../interchange/conversation.ts";
 
 /** What a passive transport reports. Each is called at most once per action, in the order the protocol acted. */
@@ -28,88 +29,41 @@ export function endpointAddress(endpoint: Endpoint): Address {
  * A transport that sends nothing. Created by the decoder for each protocol instance it runs (the main-thread half
  * of a sandboxed protocol connects to it); the decoder owns it. Guarantees, as core/tcp.ts: writes after a close
  * or half-close are dropped; `disconnecting` is true from the first close on; a producer is accepted and never
- * called (nothing buffers, nothing drains).
+ * called (nothing buffers, nothing drains); reading is never paused: the recording goes on whatever the protocol
+ * asks. The rest is core/abstract.ts's.
  */
-export class PassiveTransport implements ITransport {
-  disconnecting = false;
-  private writeClosed = false;
-  private producer: IPushProducer | IPullProducer | null = null;
-  private noDelay = false;
-  private keepAlive = false;
-
+export class PassiveTransport extends BaseTCPTransport {
   constructor(
-    private readonly host: Address,
-    private readonly peer: Address,
+    host: Address,
+    peer: Address,
     private readonly actions: PassiveActions,
-  ) {}
+  ) {
+    super(host, peer);
+  }
 
-  write(data: Bytes): void {
-    if (this.disconnecting || this.writeClosed || data.byteLength === 0) return;
+  protected writeData(data: Bytes): void {
     this.actions.wrote(data);
   }
 
-  writeSequence(data: readonly Bytes[]): void {
-    for (const chunk of data) this.write(chunk);
-  }
-
   loseConnection(): void {
-    if (this.disconnecting) return;
-    this.disconnecting = true;
-    this.actions.closed("lose");
+    this.close("lose");
   }
 
   abortConnection(): void {
+    this.close("abort");
+  }
+
+  /** A close after the first one is ignored: the decode reports one close per connection. */
+  private close(how: "lose" | "abort"): void {
     if (this.disconnecting) return;
     this.disconnecting = true;
-    this.actions.closed("abort");
+    this.writeClosed = true;
+    this.actions.closed(how);
   }
 
   loseWriteConnection(): void {
-    if (this.writeClosed || this.disconnecting) return;
+    if (this.writeClosed) return;
     this.writeClosed = true;
     this.actions.halfClosed();
-  }
-
-  getPeer(): Address {
-    return this.peer;
-  }
-
-  getHost(): Address {
-    return this.host;
-  }
-
-  setTcpNoDelay(enabled: boolean): void {
-    this.noDelay = enabled;
-  }
-
-  getTcpNoDelay(): boolean {
-    return this.noDelay;
-  }
-
-  setTcpKeepAlive(enabled: boolean): void {
-    this.keepAlive = enabled;
-  }
-
-  getTcpKeepAlive(): boolean {
-    return this.keepAlive;
-  }
-
-  /** Accepted and never called: a decode does not wait for what a protocol would stream. */
-  registerProducer(producer: IPushProducer | IPullProducer): void {
-    if (this.producer !== null) throw new Error("A producer is already registered on this transport.");
-    this.producer = producer;
-  }
-
-  unregisterProducer(): void {
-    this.producer = null;
-  }
-
-  /** Reading is not paused: the recording goes on whatever the protocol asks. */
-  pauseProducing(): void {}
-
-  resumeProducing(): void {}
-
-  stopProducing(): void {
-    this.loseConnection();
   }
 }
