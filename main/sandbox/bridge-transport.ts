@@ -8,9 +8,9 @@
  * is answered here from local state; what depends on the socket (when to pause a producer) is decided on the main
  * thread by the real transport, with Twisted's rules (core/tcp.ts), and comes back as producer calls.
  */
-import { checkBytes } from "../../core/bytes.ts";
+import { BaseTCPTransport, type Producer } from "../../core/abstract.ts";
 import type { Address } from "../../core/address.ts";
-import type { Bytes, IPullProducer, IPushProducer, ITransport } from "../../core/interfaces.ts";
+import type { Bytes } from "../../core/interfaces.ts";
 import type { FromWorker, ProducerCall } from "./messages.ts";
 
 /** Where a BridgeTransport sends its commands (the worker's outbox). */
@@ -28,35 +28,23 @@ export interface TransportSink {
  * Guarantees: commands reach the real transport in call order, and writes made in one turn reach it as one
  * write; writes after `loseConnection()`, `abortConnection()`, `loseWriteConnection()` or the loss are dropped
  * silently (as core/tcp.ts drops them); `disconnecting` is true from `loseConnection()`/`abortConnection()` on.
+ * The checks, the addresses, the TCP options' memory and the producer's guard are core/abstract.ts's.
  */
-export class BridgeTransport implements ITransport {
-  disconnecting = false;
-  /** True once the real connection is gone. */
-  disconnected = false;
-  private writeClosed = false;
+export class BridgeTransport extends BaseTCPTransport {
   private aborted = false;
-  private producer: IPushProducer | IPullProducer | null = null;
-  private noDelay = false;
-  private keepAlive = false;
 
   constructor(
     /** The connection's id, shared with the main thread. */
     readonly id: number,
-    private readonly peer: Address,
-    private readonly host: Address,
+    peer: Address,
+    host: Address,
     private readonly sink: TransportSink,
-  ) {}
-
-  write(data: Bytes): void {
-    checkBytes(data);
-    if (this.writeClosed || this.disconnected || this.aborted) return;
-    this.sink.write(this.id, data);
+  ) {
+    super(host, peer);
   }
 
-  writeSequence(data: readonly Bytes[]): void {
-    for (const chunk of data) checkBytes(chunk);
-    if (this.writeClosed || this.disconnected || this.aborted) return;
-    for (const chunk of data) this.sink.write(this.id, chunk);
+  protected writeData(data: Bytes): void {
+    this.sink.write(this.id, data);
   }
 
   loseConnection(): void {
@@ -69,6 +57,7 @@ export class BridgeTransport implements ITransport {
     if (this.aborted || this.disconnected) return;
     this.aborted = true;
     this.disconnecting = true;
+    this.writeClosed = true;
     this.sink.post({ op: "abortConnection", id: this.id });
   }
 
@@ -78,72 +67,34 @@ export class BridgeTransport implements ITransport {
     this.sink.post({ op: "loseWriteConnection", id: this.id });
   }
 
-  getPeer(): Address {
-    return this.peer;
-  }
-
-  getHost(): Address {
-    return this.host;
-  }
-
-  setTcpNoDelay(enabled: boolean): void {
-    this.noDelay = enabled;
+  protected override applyTcpNoDelay(enabled: boolean): void {
     if (!this.disconnected) this.sink.post({ op: "setTcpNoDelay", id: this.id, enabled });
   }
 
-  /** The last value set through this transport (false at start), as core/tcp.ts answers. */
-  getTcpNoDelay(): boolean {
-    return this.noDelay;
-  }
-
-  setTcpKeepAlive(enabled: boolean): void {
-    this.keepAlive = enabled;
+  protected override applyTcpKeepAlive(enabled: boolean): void {
     if (!this.disconnected) this.sink.post({ op: "setTcpKeepAlive", id: this.id, enabled });
-  }
-
-  /** The last value set through this transport (false at start), as core/tcp.ts answers. */
-  getTcpKeepAlive(): boolean {
-    return this.keepAlive;
   }
 
   /**
    * Registers a producer. The real transport on the main thread decides when it is paused (more than 64 KiB
    * buffered), resumed (drained) or stopped (connection lost); those calls come back through `producerCall`.
    */
-  registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void {
-    if (this.producer !== null) {
-      throw new Error(
-        `Cannot register producer ${String(producer)}, because producer ${String(this.producer)} was never unregistered.`,
-      );
-    }
-    if (this.disconnected) {
-      producer.stopProducing();
-      return;
-    }
-    this.producer = producer;
-    this.sink.post({ op: "registerProducer", id: this.id, streaming });
+  override registerProducer(producer: Producer, streaming: boolean): void {
+    super.registerProducer(producer, streaming);
+    if (this.producer === producer) this.sink.post({ op: "registerProducer", id: this.id, streaming });
   }
 
-  unregisterProducer(): void {
-    if (this.producer === null) return;
-    this.producer = null;
+  protected override producerUnregistered(): void {
     if (!this.disconnected) this.sink.post({ op: "unregisterProducer", id: this.id });
   }
 
   /** Stops reading from the real socket. */
-  pauseProducing(): void {
-    if (!this.disconnected) this.sink.post({ op: "pauseProducing", id: this.id });
+  protected override stopReading(): void {
+    this.sink.post({ op: "pauseProducing", id: this.id });
   }
 
-  /** Reads again; ignored once disconnecting, as in Twisted. */
-  resumeProducing(): void {
-    if (this.disconnecting || this.disconnected) return;
+  protected override startReading(): void {
     this.sink.post({ op: "resumeProducing", id: this.id });
-  }
-
-  /** Twisted's FileDescriptor.stopProducing: closes the connection. */
-  stopProducing(): void {
-    this.loseConnection();
   }
 
   /**
@@ -153,7 +104,7 @@ export class BridgeTransport implements ITransport {
   producerCall(call: ProducerCall): void {
     const producer = this.producer;
     if (producer === null) return;
-    if (call === "stopProducing") this.producer = null;
+    if (call === "stopProducing") this.detachProducer();
     if (call === "pauseProducing") {
       if ("pauseProducing" in producer) producer.pauseProducing();
     } else {
@@ -161,14 +112,17 @@ export class BridgeTransport implements ITransport {
     }
   }
 
-  /** Called by the runtime when the real connection is gone. */
+  /**
+   * Called by the runtime when the real connection is gone. Whether the producer is stopped is the real
+   * transport's decision (its stopProducing comes through `producerCall`): one still registered is dropped here,
+   * not stopped.
+   */
   lost(): void {
-    this.disconnected = true;
-    this.disconnecting = true;
-    this.producer = null;
+    this.detachProducer();
+    this.markDisconnected();
   }
 
-  toString(): string {
+  override toString(): string {
     return `<BridgeTransport #${this.id} ${this.peer.toString()}>`;
   }
 }
