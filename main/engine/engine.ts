@@ -25,8 +25,10 @@ import { SandboxHost, type SandboxGroup } from "../sandbox/host.ts";
 import type { SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
 import { compileProtocol, type CompileResult } from "../workspace/compiler.ts";
 import { listTemplates } from "../workspace/templates.ts";
-import { CAPTURES_DIR, Workspace, type WorkspaceChange } from "../workspace/workspace.ts";
-import { EXPORTS_DIR, exportSession } from "../interchange/export.ts";
+import { capturesDir, exportsDir, PROFILES_FILE } from "../workspace/layout.ts";
+import type { WorkspaceChange } from "../workspace/watcher.ts";
+import { Workspace } from "../workspace/workspace.ts";
+import { exportSession } from "../interchange/export.ts";
 import type { SettingsStore } from "../settings/settings.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError, UnknownSessionError } from "./errors.ts";
@@ -141,7 +143,7 @@ export class Engine implements WirescopeService {
   static async open(options: EngineOptions): Promise<Engine> {
     const engine = new Engine(options);
     await engine.workspace.init();
-    await fsp.mkdir(path.join(engine.workspace.root, CAPTURES_DIR), { recursive: true });
+    await fsp.mkdir(capturesDir(engine.workspace.root), { recursive: true });
     engine.stopWatching = engine.workspace.watch((changes) => void engine.workspaceChanged(changes));
     return engine;
   }
@@ -192,8 +194,7 @@ export class Engine implements WirescopeService {
       }
     }
     const file = path.join(
-      this.workspace.root,
-      CAPTURES_DIR,
+      capturesDir(this.workspace.root),
       `${new Date().toISOString().replace(/[:.]/g, "-")}-${id}.wscap`,
     );
     const recorder = await Recorder.create(
@@ -567,7 +568,7 @@ export class Engine implements WirescopeService {
   /** Another editor saved, created or deleted files: recompile and reload what changed. */
   private async workspaceChanged(changes: WorkspaceChange[]): Promise<void> {
     for (const change of changes) {
-      if (change.path === "profiles.json" || change.hash === null) continue;
+      if (change.path === PROFILES_FILE || change.hash === null) continue;
       const cached = this.compiled.get(change.path);
       if (cached) {
         const source = await this.workspace.read(change.path).catch(() => null);
@@ -658,7 +659,7 @@ export class Engine implements WirescopeService {
   async exportPcapng(args: Parameters<WirescopeService["exportPcapng"]>[0]): Promise<CommandResult<"exportPcapng">> {
     const { session, recorder } = this.entry(args.session);
     if (args.conn !== undefined) session.connection(args.conn);
-    const folder = path.join(this.workspace.root, EXPORTS_DIR);
+    const folder = exportsDir(this.workspace.root);
     const { skipped, ...written } = await exportSession(
       { info: session.info(), timeline: recorder },
       folder,

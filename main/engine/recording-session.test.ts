@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { NewTimelineEvent } from "../../preload/timeline.ts";
 import { CaptureWriter } from "../recording/capture-writer.ts";
-import { CAPTURES_DIR } from "../workspace/workspace.ts";
+import { capturesDir } from "../workspace/layout.ts";
 import { Engine } from "./engine.ts";
 import { RecordingNotFoundError } from "./recording-session.ts";
 
@@ -53,7 +53,7 @@ describe("openRecording", () => {
   });
 
   it("looks for a relative path in the workspace's captures folder, then the workspace, never the current directory", async () => {
-    await writeCapture(path.join(workspace, CAPTURES_DIR, "kept.wscap"), connection(1, 10, "from captures"));
+    await writeCapture(path.join(capturesDir(workspace), "kept.wscap"), connection(1, 10, "from captures"));
     await writeCapture(path.join(workspace, "sub", "moved.wscap"), connection(1, 10, "from the workspace"));
     expect((await engine.openRecording({ path: "kept.wscap" })).connections[0]?.bytesOut).toBe(13);
     expect((await engine.openRecording({ path: "sub/moved.wscap" })).connections[0]?.bytesOut).toBe(18);
@@ -63,7 +63,7 @@ describe("openRecording", () => {
     const missing = await engine.openRecording({ path: "package.json" }).catch((err: unknown) => err);
     expect(missing).toBeInstanceOf(RecordingNotFoundError);
     expect((missing as Error).message).toContain(
-      `looked at ${path.join(workspace, CAPTURES_DIR, "package.json")} and ${path.join(workspace, "package.json")}`,
+      `looked at ${path.join(capturesDir(workspace), "package.json")} and ${path.join(workspace, "package.json")}`,
     );
   });
 });

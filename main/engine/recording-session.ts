@@ -11,7 +11,7 @@ import { access } from "node:fs/promises";
 import * as path from "node:path";
 import type { LifecycleTimelineEvent, Leg, TimelineEvent } from "../../preload/timeline.ts";
 import type { CaptureMeta, CaptureReader } from "../recording/capture-file.ts";
-import { CAPTURES_DIR } from "../workspace/workspace.ts";
+import { CAPTURES_DIR, capturesDir } from "../workspace/layout.ts";
 import { EngineError } from "./errors.ts";
 import type { ConnectionRecord, TimelineSink } from "./recording-protocol.ts";
 import type { Session } from "./session.ts";
@@ -39,7 +39,7 @@ export class RecordingNotFoundError extends EngineError {
 export async function locateRecording(given: string, workspaceRoot: string): Promise<string> {
   const candidates = path.isAbsolute(given)
     ? [given]
-    : [path.resolve(workspaceRoot, CAPTURES_DIR, given), path.resolve(workspaceRoot, given)];
+    : [path.resolve(capturesDir(workspaceRoot), given), path.resolve(workspaceRoot, given)];
   for (const candidate of candidates) {
     if (
       await access(candidate).then(

@@ -8,7 +8,7 @@
  *
  *     { "version": 1, "workspace": "/home/me/protocols" }
  *
- * Writes are atomic (workspace.ts's writeAtomically: a temporary file, fsync, rename): a crash leaves the old file
+ * Writes are atomic (atomic-write.ts's writeAtomically: a temporary file, fsync, rename): a crash leaves the old file
  * or the new one. A file that cannot be read as settings never stops the app: it starts with the defaults, says
  * why once (`problem`), and the next change replaces the file.
  */
@@ -16,7 +16,8 @@ import { mkdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { EngineError } from "../engine/errors.ts";
-import { defaultWorkspaceRoot, writeAtomically } from "../workspace/workspace.ts";
+import { writeAtomically } from "../workspace/atomic-write.ts";
+import { defaultWorkspaceRoot } from "../workspace/layout.ts";
 
 /** The settings file's name, in its folder. */
 export const SETTINGS_FILE = "settings.json";

@@ -12,7 +12,7 @@ import { build, type Message, type Plugin } from "esbuild";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { checkProtocolPath } from "./workspace.ts";
+import { checkProtocolPath } from "./protocol-path.ts";
 
 /** Modules the bundle may `require` at run time: the sandbox's `require` must provide each of them. */
 export const SANDBOX_MODULES = ["wirescope", "wirescope/*", "node:buffer", "buffer"] as const;

@@ -6,7 +6,7 @@
 import { open, stat } from "node:fs/promises";
 import * as path from "node:path";
 import type { CommandResult, SessionInfo } from "../../../preload/contract.ts";
-import { CAPTURES_DIR } from "../../workspace/workspace.ts";
+import { capturesDir } from "../../workspace/layout.ts";
 import { helpHint } from "../args.ts";
 import { UsageError } from "../errors.ts";
 import { lastRecordedCapture } from "../last-capture.ts";
@@ -22,7 +22,7 @@ const WSCAP_MAGIC = Buffer.from("\x89WSCAP\r\n", "latin1");
  * the workspace, not from the current directory.
  */
 export async function locateCapture(run: CliRun, command: string, capture: string): Promise<string> {
-  const captures = path.resolve(run.workspaceRoot, CAPTURES_DIR);
+  const captures = path.resolve(capturesDir(run.workspaceRoot));
   if (capture === "last") {
     const newest = await lastRecordedCapture(captures);
     if (newest === null) {
