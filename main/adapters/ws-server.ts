@@ -29,13 +29,12 @@ import { createReadStream } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { encode, decode } from "../../preload/codec.ts";
 import { events, type EventSink, type Result, type WirescopeService } from "../../preload/contract.ts";
 import { EXPORTS_ROUTE } from "../../preload/ws-client.ts";
-import { EXPORTS_DIR } from "../interchange/export.ts";
+import { exportsDir } from "../workspace/layout.ts";
 import { createDispatcher, type DispatcherOptions } from "./dispatch.ts";
 import { exportFileName, serveExport } from "./export-download.ts";
 import {
@@ -205,7 +204,7 @@ export async function startWebSocketServer(options: WebSocketServerOptions): Pro
     if (typeof name !== "string") return name;
     let folder: string;
     try {
-      folder = path.join((await options.service.getSettings({})).workspace, EXPORTS_DIR);
+      folder = exportsDir((await options.service.getSettings({})).workspace);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       return { status: 503, reason: `the engine could not say where its workspace is: ${why}` };

@@ -13,14 +13,12 @@
 import { copyFile, mkdir, stat } from "node:fs/promises";
 import * as path from "node:path";
 import type { Diagnostic } from "../../preload/contract.ts";
+import { cliProtocolPath } from "../workspace/layout.ts";
 import { listTemplates } from "../workspace/templates.ts";
 import { helpHint } from "./args.ts";
 import { BadInputError, UsageError } from "./errors.ts";
 import type { CliRun } from "./run.ts";
 import type { CliService } from "./service.ts";
-
-/** The folder of the workspace that protocols from elsewhere are copied to. */
-export const CLI_PROTOCOLS_DIR = "cli";
 
 /** A protocol resolved for the engine, and how to name its file to the user. */
 export interface ProtocolChoice {
@@ -58,7 +56,7 @@ export async function resolveProtocol(command: string, given: string, workspaceR
     if (!inside.startsWith("..") && !path.isAbsolute(inside)) {
       return { ref: inside.split(path.sep).join("/"), shownAs: same };
     }
-    const ref = `${CLI_PROTOCOLS_DIR}/${safeName(absolute)}`;
+    const ref = cliProtocolPath(safeName(absolute));
     const copiedTo = path.join(workspaceRoot, ref);
     await mkdir(path.dirname(copiedTo), { recursive: true });
     await copyFile(absolute, copiedTo);

@@ -15,8 +15,6 @@ import { ConversationError, ConversationTracker } from "./conversation.ts";
 import { PcapngWriter, type PcapngPacket, type PcapngSection } from "./pcapng-writer.ts";
 import { TcpSynthesizer } from "./tcp-synth.ts";
 
-/** The workspace folder exports are written to. */
-export const EXPORTS_DIR = "exports";
 /** Events read from the timeline at a time. */
 const READ_EVENTS = 4096;
 /** How many names ("name-2.pcapng", ...) are tried before giving up on a folder full of them. */
