@@ -15,6 +15,7 @@ import { decode, encode } from "../../preload/codec.ts";
 import type { Result } from "../../preload/contract.ts";
 import { connectWebSocketApi, type WebSocketApi } from "../../preload/ws-client.ts";
 import { createFakeService, defineContractSuite, type FakeWirescopeService } from "../../tests/contract/suite.ts";
+import { exportsDir, profilesFile } from "../workspace/layout.ts";
 import { contentSecurityPolicy, startWebSocketServer, type WebSocketServerHandle } from "./ws-server.ts";
 
 /** A raw client that sends frames as they are and collects what comes back; for what the api cannot send. */
@@ -290,13 +291,13 @@ describe("the WebSocket adapter", () => {
     beforeAll(async () => {
       dir = await mkdtemp(path.join(tmpdir(), "wirescope-exports-"));
       workspace = path.join(dir, "workspace");
-      await mkdir(path.join(workspace, "exports", "folder.pcapng"), { recursive: true });
+      await mkdir(path.join(exportsDir(workspace), "folder.pcapng"), { recursive: true });
       capture = randomBytes(3 * 1024 * 1024 + 17); // larger than a stream's chunk, not a multiple of one
-      await writeFile(path.join(workspace, "exports", "echo session.pcapng"), capture);
-      await writeFile(path.join(workspace, "exports", "empty.pcapng"), "");
-      await writeFile(path.join(workspace, "profiles.json"), "not an export");
+      await writeFile(path.join(exportsDir(workspace), "echo session.pcapng"), capture);
+      await writeFile(path.join(exportsDir(workspace), "empty.pcapng"), "");
+      await writeFile(profilesFile(workspace), "not an export");
       await writeFile(path.join(dir, "secret.txt"), "not for the browser");
-      await symlink(path.join(dir, "secret.txt"), path.join(workspace, "exports", "link.pcapng"));
+      await symlink(path.join(dir, "secret.txt"), path.join(exportsDir(workspace), "link.pcapng"));
     });
     afterAll(async () => {
       await rm(dir, { recursive: true, force: true });
@@ -368,8 +369,8 @@ describe("the WebSocket adapter", () => {
 
     it("follows the engine's workspace when it changes", async () => {
       const other = path.join(dir, "other");
-      await mkdir(path.join(other, "exports"), { recursive: true });
-      await writeFile(path.join(other, "exports", "later.pcapng"), "from the other workspace");
+      await mkdir(exportsDir(other), { recursive: true });
+      await writeFile(path.join(exportsDir(other), "later.pcapng"), "from the other workspace");
       const api = await startWith(workspace);
       expect((await fetch(api.exportUrl("later.pcapng"))).status).toBe(404);
       service.handle("getSettings", () => ({ workspace: other, defaultWorkspace: workspace }));

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { capturesDir, exportsDir } from "../../main/workspace/layout.ts";
 import { startRedis } from "../helpers/engine.ts";
 import { BIN, capturePath, jsonLines, killAll, makeWorkspace, removeWorkspace, REPO, runCli } from "./cli-process.ts";
 
@@ -71,7 +72,7 @@ describe("usage errors", () => {
   });
 
   it("export -o into a folder that isn't there exits 2, says what to do and leaves no file behind", async () => {
-    const exports = path.join(workspace, "exports");
+    const exports = exportsDir(workspace);
     const before = fs.existsSync(exports) ? fs.readdirSync(exports) : [];
     const out = path.join(workspace, "no-such-folder", "x.pcapng");
     const r = await runCli(["export", capture, "-o", out], { workspace });
@@ -115,6 +116,6 @@ describe("the default workspace", () => {
       );
     });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`no capture of recorded traffic in ${path.join(chosen, "captures")}`);
+    expect(r.stderr).toContain(`no capture of recorded traffic in ${capturesDir(chosen)}`);
   });
 });

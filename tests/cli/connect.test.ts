@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Factory } from "../../core/index.ts";
 import { Echo } from "../../core/protocols/wire.ts";
 import type { ListeningPort } from "../../core/tcp.ts";
+import { capturesDir } from "../../main/workspace/layout.ts";
 import { useRedisForFile } from "../helpers/engine.ts";
 import { freePort, listenLocal } from "../helpers/net.ts";
 import { capturePath, jsonLines, runCli, startCli, useWorkspace } from "./cli-process.ts";
@@ -40,7 +41,7 @@ describe("wirescope connect", () => {
     expect(back).toBe("hello\\r\\n\\xde\\xad");
     expect(r.stdout).toMatch(/#1 lost ConnectionDone/);
     const capture = capturePath(r.stderr);
-    expect(path.dirname(capture)).toBe(path.join(ws.path, "captures"));
+    expect(path.dirname(capture)).toBe(capturesDir(ws.path));
     expect(fs.statSync(capture).size).toBeGreaterThan(0);
   });
 

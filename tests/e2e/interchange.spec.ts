@@ -4,6 +4,7 @@
  * and open its conversation as a session, and a file that isn't a capture explained in the import dialog.
  */
 import * as fs from "node:fs";
+import { capturesDir } from "../../main/workspace/layout.ts";
 import {
   actions,
   connectClient,
@@ -126,7 +127,7 @@ test("reopen a Wirescope recording by its name in the captures folder; a wrong n
   await send(app, String.raw`recorded\n`);
   await expect(timelineRows(app, "←", "recorded")).toHaveCount(1);
   // What the user sees in the workspace's captures folder: one recording per session.
-  const recordings = fs.readdirSync(`${wirescope.workspace}/captures`).filter((f) => f.endsWith(".wscap"));
+  const recordings = fs.readdirSync(capturesDir(wirescope.workspace)).filter((f) => f.endsWith(".wscap"));
   expect(recordings).toHaveLength(1);
 
   const dialog = await openImport(app);

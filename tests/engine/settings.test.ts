@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Engine } from "../../main/engine/engine.ts";
 import { SettingsStore } from "../../main/settings/settings.ts";
 import { openStartWorkspace } from "../../main/settings/start-workspace.ts";
+import { capturesDir, readmeFile } from "../../main/workspace/layout.ts";
 import { ok, startEngine, type EngineUnderTest } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 
@@ -112,14 +113,14 @@ describe("setWorkspace", () => {
     expect(ok(await t.api.listProtocols({})).map((p) => p.path)).toEqual(["echo.ts", "other.ts"]);
     await waitFor(() => t.received.onProtocolsChanged.length > notices, "the protocol list to be sent again");
     expect(t.received.onProtocolsChanged.at(-1)?.map((p) => p.path)).toEqual(["echo.ts", "other.ts"]);
-    expect(fs.existsSync(path.join(next, "README.txt"))).toBe(true);
+    expect(fs.existsSync(readmeFile(next))).toBe(true);
 
     // The old session runs the old workspace's echo.ts; saving the new workspace's echo.ts does not touch it.
     const saved = ok(await t.api.saveProtocol({ path: "echo.ts", content: UPPERCASE_ECHO }));
     expect(saved.reloaded).toBe(0);
     before.socket.write("after");
     await waitFor(() => before.received() === "before after", "the old session to keep echoing as it did");
-    const oldCaptures = fs.readdirSync(path.join(t.workspace, "captures"));
+    const oldCaptures = fs.readdirSync(capturesDir(t.workspace));
     expect(oldCaptures.some((f) => f.endsWith("-s1.wscap"))).toBe(true);
 
     // A new session runs the new workspace's file, and records into the new workspace's captures/.
@@ -127,7 +128,7 @@ describe("setWorkspace", () => {
     const shout = await client(Number(fresh.listeningOn?.split(":").pop()));
     shout.socket.write("hello");
     await waitFor(() => shout.received() === "HELLO", "the new workspace's protocol to answer");
-    expect(fs.readdirSync(path.join(next, "captures")).some((f) => f.endsWith(`-${fresh.id}.wscap`))).toBe(true);
+    expect(fs.readdirSync(capturesDir(next)).some((f) => f.endsWith(`-${fresh.id}.wscap`))).toBe(true);
 
     // Edits made in another editor in the new folder are seen (the watcher moved with it).
     const changes = t.received.onProtocolsChanged.length;
@@ -141,7 +142,7 @@ describe("setWorkspace", () => {
   it("creates a folder that does not exist, and remembers the choice for the next start", async () => {
     const next = path.join(dir, "new", "workspace");
     expect(ok(await t.api.setWorkspace({ path: next })).workspace).toBe(next);
-    expect(fs.statSync(path.join(next, "captures")).isDirectory()).toBe(true);
+    expect(fs.statSync(capturesDir(next)).isDirectory()).toBe(true);
 
     const reopened = await SettingsStore.open({ dir: path.join(dir, "config"), defaultWorkspace: "/unused" });
     expect(reopened.startWorkspace({})).toBe(next);

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { exportsDir } from "../../main/workspace/layout.ts";
 import type { SessionInfo } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { bytesOf, freePort, ok, useEngine, waitForTimeline } from "../helpers/engine.ts";
@@ -115,7 +116,7 @@ describe("pcapng export", () => {
     const info = await session(s.id);
 
     const result = ok(await t.api.exportPcapng({ session: s.id, includeData: true }));
-    expect(path.dirname(result.path)).toBe(path.join(t.workspace, "exports"));
+    expect(path.dirname(result.path)).toBe(exportsDir(t.workspace));
     expect(path.basename(result.path)).toMatch(/\.pcapng$/);
     const file = fs.readFileSync(result.path);
     expect(result.bytes).toBe(file.length);
@@ -241,9 +242,6 @@ describe("pcapng export", () => {
     const nothing = await t.api.exportPcapng({ session: failed.id });
     expect(nothing).toMatchObject({ ok: false, error: { code: "nothing-to-export" } });
     if (!nothing.ok) expect(nothing.error.message).toMatch(/connection 1: never connected.*only TCP connections/);
-    expect(fs.readdirSync(path.join(t.workspace, "exports")).sort()).toEqual([
-      "echo-test-2.pcapng",
-      "echo-test.pcapng",
-    ]);
+    expect(fs.readdirSync(exportsDir(t.workspace)).sort()).toEqual(["echo-test-2.pcapng", "echo-test.pcapng"]);
   });
 });
