@@ -76,12 +76,14 @@ describe("readConversation", () => {
 
   it("refuses a connection that carried more than the limit, saying what to do", async () => {
     const { session, timeline } = recorded();
-    const big = readConversation(session, timeline, 1, 50_000);
+    const big = readConversation(session, timeline, 1, { limit: 50_000 });
     await expect(big).rejects.toBeInstanceOf(ConversationTooBigError);
     await expect(big).rejects.toMatchObject({
       code: "conversation-too-big",
       message: expect.stringMatching(/^Connection 1 carried more than 50000 bytes.*record or import a shorter/),
     });
-    expect(bytesFrom(await readConversation(session, timeline, 1, 100_000), "client").byteLength).toBe(100_000);
+    expect(bytesFrom(await readConversation(session, timeline, 1, { limit: 100_000 }), "client").byteLength).toBe(
+      100_000,
+    );
   });
 });

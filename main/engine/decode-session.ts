@@ -5,6 +5,7 @@
 import type { ResplitReport } from "../../preload/contract.ts";
 import type { NewTimelineEvent } from "../../preload/timeline.ts";
 import { ConversationTracker, type Conversation, type ConversationEvent } from "../interchange/conversation.ts";
+import { betweenBlocks } from "../interchange/stop-check.ts";
 import type { Recorder } from "../recording/recorder.ts";
 import { decodeOnce, mergeTimeline, resplitRuns, type DecodeGroupFactory, type DecodeSide } from "./decode.ts";
 import { EngineError } from "./errors.ts";
@@ -50,13 +51,14 @@ export class ConversationTooBigError extends EngineError {
  * The conversation of connection `conn` of a session, for a decode or a replay. The timeline is read a range at a
  * time and only this connection's events are kept, so reading a small connection of a big session takes the
  * memory of one range. Throws ConversationError for a connection that isn't TCP, ConversationTooBigError when the
- * connection carried more than `limit` bytes (MAX_CONVERSATION_BYTES unless given).
+ * connection carried more than `limit` bytes (MAX_CONVERSATION_BYTES unless given), and `signal`'s reason when it
+ * is aborted (checked between ranges).
  */
 export async function readConversation(
   session: Pick<Session, "connection" | "epochMs">,
   recorder: Pick<Recorder, "count" | "read">,
   conn: number,
-  limit = MAX_CONVERSATION_BYTES,
+  { limit = MAX_CONVERSATION_BYTES, signal }: { limit?: number; signal?: AbortSignal | undefined } = {},
 ): Promise<Conversation> {
   const tracker = new ConversationTracker(session.connection(conn).info(), session.epochMs);
   const events: ConversationEvent[] = [];
@@ -73,6 +75,7 @@ export async function readConversation(
         events.push(made);
       }
     }
+    await betweenBlocks(signal);
   }
   return { ...tracker.header(), events };
 }
@@ -90,13 +93,16 @@ export interface DecodeRequest {
   file: string;
   side: DecodeSide;
   resplit?: { runs: number; seed: number } | undefined;
+  /** Stops the decode and its re-split runs between blocks of the conversation: they throw the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
  * Decodes `conversation` with `request.file` onto a new decode session (made once the file compiled and loaded): the conversation's events as
  * recordConversation writes them, with the protocol's log lines, errors and halts and the decoder's "would write"
  * lines merged in at their times. Then, if asked, the re-split runs. Throws DecoderStoppedError (after writing
- * what was decoded, and marking the session failed) when the worker was stopped.
+ * what was decoded, and marking the session failed) when the worker was stopped, and `request.signal`'s reason
+ * when it is aborted.
  */
 export async function decodeToSession(
   services: DecodeServices,
@@ -106,7 +112,7 @@ export async function decodeToSession(
   const group = await services.newGroup();
   let run;
   try {
-    run = await decodeOnce(group, request.file, conversation, request.side);
+    run = await decodeOnce(group, request.file, conversation, request.side, request.signal);
   } finally {
     await group.dispose();
   }
@@ -128,13 +134,9 @@ export async function decodeToSession(
     throw new DecoderStoppedError(request.file, run.stopped);
   }
   if (request.resplit === undefined) return { session };
-  const resplit = await resplitRuns(
-    services.newGroup,
-    request.file,
-    conversation,
-    request.side,
-    run.messages,
-    request.resplit,
-  );
+  const resplit = await resplitRuns(services.newGroup, request.file, conversation, request.side, run.messages, {
+    ...request.resplit,
+    signal: request.signal,
+  });
   return { session, resplit };
 }

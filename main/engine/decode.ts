@@ -22,6 +22,7 @@ import { ConnectionAborted, ConnectionDone, ConnectionLost } from "../../core/er
 import type { ResplitReport } from "../../preload/contract.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
 import { otherSide, type Conversation, type Side } from "../interchange/conversation.ts";
+import { betweenBlocks } from "../interchange/stop-check.ts";
 import type { SandboxGroup } from "../sandbox/host.ts";
 import type { SandboxedProtocol } from "../sandbox/sandboxed-protocol.ts";
 import { endpointAddress, PassiveTransport } from "./passive-transport.ts";
@@ -78,13 +79,15 @@ interface Instance {
 /**
  * Runs `file` (already loaded into `group`, whose clock is virtual) over `conversation` once and returns what it
  * did. Never throws for what the protocol does: errors, halts and a dead worker are in the result. The group may be
- * used for another run afterwards if `stopped` is null.
+ * used for another run afterwards if `stopped` is null. Throws `signal`'s reason when it is aborted (checked each
+ * time the decode waits for the worker); the caller disposes the group then.
  */
 export async function decodeOnce(
   group: SandboxGroup,
   file: string,
   conversation: Conversation,
   side: DecodeSide,
+  signal?: AbortSignal,
 ): Promise<DecodeRun> {
   const run: DecodeRun = { outputs: [], messages: [], classes: {}, halted: {}, stopped: null };
   const clock = conversationClock(conversation);
@@ -163,6 +166,7 @@ export async function decodeOnce(
     if (pending >= BARRIER_BYTES) {
       pending = 0;
       if (!(await advanced)) return stopped(run, group, now);
+      await betweenBlocks(signal);
     }
   }
   void group.advanceClock(clock.seconds(end));
@@ -238,7 +242,8 @@ export type DecodeGroupFactory = () => Promise<SandboxGroup>;
  * `runs` re-split runs of the decode, each over the conversation cut at other points (resplit.ts), compared with
  * `expected` (the run on the recorded chunking). Runs share one worker, each with fresh instances and the clock set
  * back (module-level state of the file is shared, as it is between a live session's connections); a run whose
- * worker was stopped is a mismatch, and the next run gets a new worker.
+ * worker was stopped is a mismatch, and the next run gets a new worker. `options.signal` stops the runs (its reason
+ * is thrown) between blocks of a run.
  */
 export async function resplitRuns(
   newGroup: DecodeGroupFactory,
@@ -246,7 +251,7 @@ export async function resplitRuns(
   conversation: Conversation,
   side: DecodeSide,
   expected: readonly DecodedMessage[],
-  options: { runs: number; seed: number },
+  options: { runs: number; seed: number; signal?: AbortSignal | undefined },
 ): Promise<ResplitReport> {
   const mismatches: ResplitReport["mismatches"] = [];
   let group: SandboxGroup | null = null;
@@ -254,7 +259,7 @@ export async function resplitRuns(
     for (let run = 1; run <= options.runs; run++) {
       group ??= await newGroup();
       const cut = resplitConversation(conversation, runRandom(options.seed, run));
-      const result = await decodeOnce(group, file, cut, side);
+      const result = await decodeOnce(group, file, cut, side, options.signal);
       if (result.stopped !== null) {
         mismatches.push({ run, message: `run ${run}: the decoder was stopped: ${result.stopped}` });
         await group.dispose();

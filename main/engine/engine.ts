@@ -64,6 +64,12 @@ export interface EngineOptions {
    * default); `getSettings` reports it until the user chooses a workspace again.
    */
   startProblem?: string | null;
+  /**
+   * Aborted by the engine's owner to stop the long reads in progress (importCapture, openRecording, decode, replay's
+   * read, exportPcapng): they check it between blocks and throw its reason, leaving no partial file or session.
+   * The CLI aborts it at Ctrl+C and SIGTERM.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the engine keeps per session. */
@@ -128,8 +134,11 @@ export class Engine implements WirescopeService {
   private sessionsTimer: NodeJS.Timeout | null = null;
   private stopWatching: (() => void) | null = null;
   private closed = false;
+  /** EngineOptions.signal. */
+  private readonly signal: AbortSignal | undefined;
 
   private constructor(options: EngineOptions) {
+    this.signal = options.signal;
     this.currentWorkspace = new Workspace(options.workspaceRoot);
     this.settings = options.settings ?? null;
     this.startProblem = options.startProblem ?? null;
@@ -456,7 +465,7 @@ export class Engine implements WirescopeService {
       const entry = await this.createOfflineSession("imported", name, path.basename(file), meta.timeOrigin);
       entry.session.target = file;
       try {
-        await copyRecording(reader, entry.session, entry.recorder);
+        await copyRecording(reader, entry.session, entry.recorder, this.signal);
       } catch (err) {
         await this.dropSession(entry);
         throw err;
@@ -664,6 +673,7 @@ export class Engine implements WirescopeService {
       { info: session.info(), timeline: recorder },
       folder,
       args.conn,
+      this.signal,
     );
     return {
       ...written,
@@ -674,7 +684,7 @@ export class Engine implements WirescopeService {
 
   /** Reads a pcap/pcapng file (bytes, or a path from the workspace) and keeps its conversations (imports.ts). */
   async importCapture(args: Parameters<WirescopeService["importCapture"]>[0]): Promise<CommandResult<"importCapture">> {
-    return this.imports.importCapture(args, this.workspace.root);
+    return this.imports.importCapture(args, this.workspace.root, this.signal);
   }
 
   /** Opens a conversation of an imported capture as an "imported" session. */
@@ -691,7 +701,7 @@ export class Engine implements WirescopeService {
   /** Runs a protocol over a recorded connection as a passive decoder, into a new "decode" session (decode.ts). */
   async decode(args: Parameters<WirescopeService["decode"]>[0]): Promise<CommandResult<"decode">> {
     const from = this.entry(args.session);
-    const conversation = await readConversation(from.session, from.recorder, args.conn);
+    const conversation = await readConversation(from.session, from.recorder, args.conn, { signal: this.signal });
     const file = await this.resolveProtocol(args.protocol);
     if (file === null)
       throw new EngineError("no-protocol", "Decoding needs a protocol file: choose one to decode with.");
@@ -720,9 +730,13 @@ export class Engine implements WirescopeService {
           },
         },
         conversation,
-        { file, side: args.side, resplit: args.resplit },
+        { file, side: args.side, resplit: args.resplit, signal: this.signal },
       );
       return resplit === undefined ? { session: session.info() } : { session: session.info(), resplit };
+    } catch (err) {
+      // Stopped by the owner during the re-split runs: the decode is not done, so its session is not left behind.
+      if (created !== null && this.signal?.aborted) await this.dropSession(created);
+      throw err;
     } finally {
       if (created !== null) this.sessionsChanged();
     }
@@ -731,7 +745,7 @@ export class Engine implements WirescopeService {
   /** Sends one side of a recorded connection again, in a new live "replay" session (replay.ts). */
   async replay(args: Parameters<WirescopeService["replay"]>[0]): Promise<CommandResult<"replay">> {
     const from = this.entry(args.session);
-    const conversation = await readConversation(from.session, from.recorder, args.conn);
+    const conversation = await readConversation(from.session, from.recorder, args.conn, { signal: this.signal });
     const entry = await this.createSession("replay", args.name ?? `replay of ${from.session.name}`, []);
     entry.session.source = `${from.session.name}, connection ${args.conn}, ${args.side} side`;
     try {

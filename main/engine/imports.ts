@@ -106,12 +106,14 @@ export class CaptureImports {
   /**
    * Reads `data`, or the file at `path` (absolute as given, relative inside `root`, the workspace: never from the
    * process's current directory) in chunks, and keeps its conversations. Throws CaptureFormatError ("bad-capture")
-   * for a file that isn't a readable capture, CaptureUnreadableError when the file system refuses the file; any
-   * other error is a bug and propagates as it is.
+   * for a file that isn't a readable capture, CaptureUnreadableError when the file system refuses the file, and
+   * `signal`'s reason when it is aborted while the file is read (nothing is kept then); any other error is a bug
+   * and propagates as it is.
    */
   async importCapture(
     args: Parameters<WirescopeService["importCapture"]>[0],
     root: string,
+    signal?: AbortSignal,
   ): Promise<CommandResult<"importCapture">> {
     let result: CaptureImport;
     let footprint: number;
@@ -121,7 +123,8 @@ export class CaptureImports {
     } else {
       const file = path.resolve(root, args.path ?? "");
       try {
-        result = await importCaptureStream(fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }));
+        const stream = fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
+        result = await importCaptureStream(stream, { copyPayloads: true, signal });
       } catch (err) {
         if (err instanceof CaptureFormatError || !isFileSystemError(err)) throw err;
         throw new CaptureUnreadableError(file, err);

@@ -10,6 +10,7 @@
 import { access } from "node:fs/promises";
 import * as path from "node:path";
 import type { LifecycleTimelineEvent, Leg, TimelineEvent } from "../../preload/timeline.ts";
+import { betweenBlocks } from "../interchange/stop-check.ts";
 import type { CaptureMeta, CaptureReader } from "../recording/capture-file.ts";
 import { CAPTURES_DIR, capturesDir } from "../workspace/layout.ts";
 import { EngineError } from "./errors.ts";
@@ -60,9 +61,15 @@ export interface CopySink extends TimelineSink {
 /**
  * Copies every readable event of `reader` onto `timeline` (renumbered from the timeline's next seq, times kept)
  * and gives `session` one connection row per recorded connection. Reads in batches and waits for each to reach
- * the new capture before reading on. Returns the capture's meta (for the session's name and epoch).
+ * the new capture before reading on; `signal`, checked between batches, stops the copy by throwing its reason.
+ * Returns the capture's meta (for the session's name and epoch).
  */
-export async function copyRecording(reader: CaptureReader, session: Session, timeline: CopySink): Promise<CaptureMeta> {
+export async function copyRecording(
+  reader: CaptureReader,
+  session: Session,
+  timeline: CopySink,
+  signal?: AbortSignal,
+): Promise<CaptureMeta> {
   const rows = new ConnectionRows(session, String(reader.meta.kind ?? ""));
   for (let from = 0; from < reader.count;) {
     const events = await reader.read(from, COPY_BATCH);
@@ -74,6 +81,7 @@ export async function copyRecording(reader: CaptureReader, session: Session, tim
     }
     from += events.length;
     await timeline.flush();
+    await betweenBlocks(signal);
   }
   rows.finish(reader.summary.lastT ?? 0);
   return reader.meta;

@@ -11,6 +11,7 @@
  * engine's budget across kept imports (engine/imports.ts). The file itself is streamed: only records are buffered.
  */
 import { CaptureReader } from "./capture-reader.ts";
+import { betweenBlocks } from "./stop-check.ts";
 import { plural, type CapturedPacket } from "./captured-packet.ts";
 import { ipPacketOf, type LinkSkip } from "./link-layer.ts";
 import { TcpReassembler, type ImportedConversation } from "./tcp-reassembly.ts";
@@ -46,6 +47,8 @@ export interface ImportOptions {
   maxPayloadBytes?: number;
   /** MAX_IMPORT_SEGMENTS unless given (tests give less). */
   maxSegments?: number;
+  /** Stops a streamed import between chunks (importCaptureStream throws its reason); the owner aborts it. */
+  signal?: AbortSignal;
 }
 
 const SKIP_WARNINGS: Record<LinkSkip | SegmentSkip, (n: number) => string> = {
@@ -168,12 +171,18 @@ export function importCaptureBytes(data: Uint8Array, options: ImportOptions = {}
   return importer.end();
 }
 
-/** Imports a capture arriving in chunks (a file stream), yielding to the event loop between chunks. */
+/**
+ * Imports a capture arriving in chunks (a file stream), yielding to the event loop between chunks. With
+ * `options.signal`, checks it between chunks and throws its reason once it is aborted (see stop-check.ts).
+ */
 export async function importCaptureStream(
   chunks: AsyncIterable<Uint8Array>,
   options: ImportOptions = { copyPayloads: true },
 ): Promise<CaptureImport> {
   const importer = new CaptureImporter(options);
-  for await (const chunk of chunks) importer.push(chunk);
+  for await (const chunk of chunks) {
+    importer.push(chunk);
+    await betweenBlocks(options.signal);
+  }
   return importer.end();
 }

@@ -13,6 +13,7 @@ import type { ConnectionInfo, SessionInfo } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { ConversationError, ConversationTracker } from "./conversation.ts";
 import { PcapngWriter, type PcapngPacket, type PcapngSection } from "./pcapng-writer.ts";
+import { betweenBlocks } from "./stop-check.ts";
 import { TcpSynthesizer } from "./tcp-synth.ts";
 
 /** Events read from the timeline at a time. */
@@ -71,9 +72,15 @@ interface Stream {
  * missing), named after the session ("client-1.pcapng", "client-1-conn-2.pcapng"), never over an existing file
  * ("client-1-2.pcapng", ...). Connections without TCP addresses (a UNIX socket, one that never connected) are
  * left out and listed in `skipped` and in the file's comment. Throws NothingToExportError when nothing is left
- * (the file is then not created); a failure while writing removes the partial file.
+ * (the file is then not created); a failure while writing removes the partial file, and so does `signal` (checked
+ * between ranges of the timeline), whose reason is thrown once it is aborted.
  */
-export async function exportSession(session: RecordedSession, folder: string, conn?: number): Promise<ExportResult> {
+export async function exportSession(
+  session: RecordedSession,
+  folder: string,
+  conn?: number,
+  signal?: AbortSignal,
+): Promise<ExportResult> {
   const { info } = session;
   const chosen = conn === undefined ? info.connections : info.connections.filter((c) => c.conn === conn);
   if (conn !== undefined && chosen.length === 0) {
@@ -117,6 +124,7 @@ export async function exportSession(session: RecordedSession, folder: string, co
         if (e.kind === "lifecycle" && e.event === "connected") await write(synthOf(stream).start());
         for (const ce of made) await write(synthOf(stream).push(ce));
       }
+      await betweenBlocks(signal);
     }
     for (const stream of streams.values()) await write(synthOf(stream).finish());
     await writer.close();
