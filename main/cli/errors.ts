@@ -59,6 +59,17 @@ export class RunFailedError extends CliError {
   }
 }
 
+/**
+ * Ctrl+C or SIGTERM stopped the command before it was done. main.ts aborts the run's signal with one as the reason,
+ * so a long read in the engine (stop-check.ts) throws it; it crosses the contract as its code, "interrupted".
+ */
+export class InterruptedError extends CliError {
+  constructor(signal: NodeJS.Signals) {
+    const by = signal === "SIGINT" ? "Ctrl+C (SIGINT)" : signal;
+    super("interrupted", `stopped by ${by} before the command was done`, EXIT.interrupted);
+  }
+}
+
 /** Engine error codes that mean the user typed something wrong. */
 const USAGE_CODES = new Set([
   "invalid-arguments",
@@ -95,6 +106,7 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
   if (typeof code === "string") {
+    if (code === "interrupted") return EXIT.interrupted;
     if (USAGE_CODES.has(code)) return EXIT.usage;
     if (BAD_INPUT_CODES.has(code)) return EXIT.badInput;
   }

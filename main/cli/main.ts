@@ -14,7 +14,7 @@ import { decodeCommand } from "./commands/decode.ts";
 import { exportCommand } from "./commands/export.ts";
 import { importCommand } from "./commands/import.ts";
 import { listenCommand, proxyCommand } from "./commands/listen.ts";
-import { BadInputError, EXIT, UsageError, exitCodeOf } from "./errors.ts";
+import { BadInputError, EXIT, InterruptedError, UsageError, exitCodeOf } from "./errors.ts";
 import { mainUsage } from "./help.ts";
 import { CliRun, type CliIo } from "./run.ts";
 
@@ -101,9 +101,10 @@ function report(io: CliIo, err: unknown, command?: string): number {
 async function main(): Promise<void> {
   const controller = new AbortController();
   let signals = 0;
-  const stop = (): void => {
+  const stop = (signal: NodeJS.Signals): void => {
     signals += 1;
-    if (signals === 1) controller.abort();
+    // The reason is what a long read in the engine throws (stop-check.ts), and what the run reports.
+    if (signals === 1) controller.abort(new InterruptedError(signal));
     // A second Ctrl+C while closing: leave now (the capture is append-only; what was written stays readable).
     else process.exit(EXIT.interrupted);
   };

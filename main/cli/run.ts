@@ -57,7 +57,8 @@ export class CliRun {
    */
   static async open(workspaceRoot: string, io: CliIo, options: PrinterOptions, signal: AbortSignal): Promise<CliRun> {
     const workspace = await openWorkspaceFolder(workspaceRoot);
-    return new CliRun(await Engine.open({ workspaceRoot: workspace.root }), io, options, signal);
+    // The engine's long reads (imports, opened recordings, decodes, exports) stop between blocks when it aborts.
+    return new CliRun(await Engine.open({ workspaceRoot: workspace.root, signal }), io, options, signal);
   }
 
   get workspaceRoot(): string {
