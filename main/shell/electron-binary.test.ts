@@ -74,8 +74,8 @@ describe("what npm start does", () => {
     expect(decideStart(missing, { env: {} })).toEqual({ action: "download" });
     expect(decideStart(missing, { env: { ELECTRON_SKIP_BINARY_DOWNLOAD: "0" } })).toEqual({ action: "download" });
     const after = decideStart(missing, { env: {}, downloaded: true });
-    expect(after).toMatchObject({ action: "explain", exitCode: 1 });
-    if (after.action === "explain") {
+    expect(after.action).toBe("browser");
+    if (after.action === "browser") {
       expect(after.message).toContain("downloading it failed");
       // Nothing to unset: the variable did not stop the download.
       expect(after.message).not.toContain("unset ELECTRON_SKIP_BINARY_DOWNLOAD");
@@ -84,19 +84,18 @@ describe("what npm start does", () => {
     expect(DOWNLOADING_MESSAGE).toContain(`giving up after ${DOWNLOAD_TIMEOUT_MS / 60_000} minutes`);
   });
 
-  it("otherwise says plainly that the binary is not on this machine, how to get it, and points at npm run serve", () => {
+  it("otherwise runs browser mode, saying in two lines why and how to get the desktop app", () => {
     const decision = decideStart(
       { found: false, reason: "its binary was never downloaded" },
       { env: { ELECTRON_SKIP_BINARY_DOWNLOAD: "1" } },
     );
-    expect(decision.action).toBe("explain");
-    if (decision.action !== "explain") return;
-    expect(decision.exitCode).toBe(1);
-    expect(decision.message).toContain("needs Electron's binary, and this machine does not have it");
+    expect(decision.action).toBe("browser");
+    if (decision.action !== "browser") return;
+    expect(decision.message.trimEnd().split("\n")).toHaveLength(2);
     expect(decision.message).toContain("its binary was never downloaded; ELECTRON_SKIP_BINARY_DOWNLOAD is set");
+    expect(decision.message).toContain("runs in your browser instead");
     expect(decision.message).toContain("npx install-electron");
-    expect(decision.message).toContain("unset ELECTRON_SKIP_BINARY_DOWNLOAD and run `npm start` again");
+    expect(decision.message).toContain("unset ELECTRON_SKIP_BINARY_DOWNLOAD");
     expect(decision.message).toContain("internet");
-    expect(decision.message).toMatch(/npm run serve +builds the workbench/);
   });
 });

@@ -68,7 +68,7 @@ export function findElectronBinary(pkg: ElectronPackage, env: NodeJS.ProcessEnv 
 }
 
 /**
- * The longest a download of the binary may take before `npm start` gives up on it and explains (a download of about
+ * The longest a download of the binary may take before `npm start` gives up on it and runs browser mode (a download of about
  * 100 MB that takes longer is stuck behind a proxy or a dead network, not slow).
  */
 export const DOWNLOAD_TIMEOUT_MS = 2 * 60_000;
@@ -81,12 +81,13 @@ export type StartDecision =
   | { action: "launch"; executable: string }
   /** Run the electron package's installer (it downloads the binary), then decide again with `downloaded: true`. */
   | { action: "download" }
-  | { action: "explain"; message: string; exitCode: 1 };
+  /** Run browser mode instead (main/start.ts), after printing `message` on stderr. */
+  | { action: "browser"; message: string };
 
 /**
  * Decides, from what `findElectronBinary` found: launch it; or, when it is missing and downloads are allowed and
- * not yet tried, download it (what `npm install` of older Electrons did on its own); or say plainly why the desktop
- * app cannot start here, how to get the binary, and that browser mode (`npm run serve`) is the same workbench.
+ * not yet tried, download it (what `npm install` of older Electrons did on its own); or else run the same workbench
+ * and engine in the browser, saying why and how to get the desktop app, so that `npm start` always runs the app.
  */
 export function decideStart(
   binary: ElectronBinary,
@@ -99,26 +100,19 @@ export function decideStart(
   const why = skip
     ? "ELECTRON_SKIP_BINARY_DOWNLOAD is set, so it is not downloaded"
     : "downloading it failed (see above)";
-  return { action: "explain", message: missingBinaryMessage(`${binary.reason}; ${why}`, skip), exitCode: 1 };
+  return { action: "browser", message: browserInsteadMessage(`${binary.reason}; ${why}`, skip) };
 }
 
 /**
- * The text `npm start` prints when the desktop app cannot run on this machine. `skipSet`: ELECTRON_SKIP_BINARY_DOWNLOAD
- * is what stopped the download, so unsetting it is another way to get the binary.
+ * The two lines `npm start` prints on stderr when it runs browser mode for want of Electron's binary: why, and how
+ * to get the desktop app. `skipSet`: ELECTRON_SKIP_BINARY_DOWNLOAD is what stopped the download, so unsetting it is
+ * another way to get the binary.
  */
-export function missingBinaryMessage(reason: string, skipSet: boolean): string {
-  const unset = skipSet
-    ? "\n                          (or: unset ELECTRON_SKIP_BINARY_DOWNLOAD and run `npm start` again)"
-    : "";
-  return `Wirescope: the desktop app needs Electron's binary, and this machine does not have it:
-${reason}.
-
-To get it, on a machine with internet access, in this folder:
-
-  npx install-electron    downloads the Electron binary matching node_modules/electron${unset}
-
-Meanwhile the same workbench and engine run in your browser:
-
-  npm run serve           builds the workbench and serves it on 127.0.0.1; open the address it prints
-`;
+export function browserInsteadMessage(reason: string, skipSet: boolean): string {
+  const unset = skipSet ? " (or unset ELECTRON_SKIP_BINARY_DOWNLOAD)" : "";
+  return (
+    `Wirescope: no Electron binary here (${reason}): the workbench runs in your browser instead.\n` +
+    `Wirescope: for the desktop app, run \`npx install-electron\` in this folder with internet access${unset}, ` +
+    "then `npm start` again.\n"
+  );
 }
