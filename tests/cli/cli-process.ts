@@ -9,6 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach } from "vitest";
+import { CaptureReader } from "../../main/recording/capture-file.ts";
+import type { TimelineEvent } from "../../preload/timeline.ts";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const BIN = path.join(REPO, "bin", "wirescope.js");
@@ -172,4 +174,14 @@ export function capturePath(stderr: string): string {
   const m = /^capture: (.+\.wscap) \(/m.exec(stderr);
   if (!m) throw new Error(`no capture reported; stderr: ${stderr}`);
   return m[1]!;
+}
+
+/** Every event of the capture file `file`, read back with the app's capture reader. */
+export async function readCapture(file: string): Promise<TimelineEvent[]> {
+  const reader = await CaptureReader.open(file);
+  try {
+    return await reader.read(0, reader.count);
+  } finally {
+    await reader.close();
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * `wirescope connect`, run as a real process against real peers on 127.0.0.1: the core's Echo and Debian's
  * redis-server. Checks what a user sees (the timeline on stdout, JSON lines, where the capture is) and how it
- * exits: after the sends and a quiet --idle, when refused, on usage errors, on a protocol that doesn't compile.
+ * exits: after the sends and a quiet --idle, at Ctrl+C or SIGTERM, when refused, on usage errors, on a protocol
+ * that doesn't compile.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -13,7 +14,7 @@ import type { ListeningPort } from "../../core/tcp.ts";
 import { capturesDir } from "../../main/workspace/layout.ts";
 import { useRedisForFile } from "../helpers/engine.ts";
 import { freePort, listenLocal } from "../helpers/net.ts";
-import { capturePath, jsonLines, runCli, startCli, useWorkspace } from "./cli-process.ts";
+import { capturePath, jsonLines, readCapture, runCli, startCli, useWorkspace } from "./cli-process.ts";
 
 const redis = useRedisForFile();
 const ws = useWorkspace();
@@ -94,6 +95,24 @@ describe("wirescope connect", () => {
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/#1 lost ConnectionDone/);
     expect(fs.existsSync(capturePath(r.stderr))).toBe(true);
+  });
+
+  it("on SIGTERM while stdin is still open, closes, flushes the capture, says where on stderr and exits 130", async () => {
+    const cli = startCli(["connect", `127.0.0.1:${echo.portNumber}`], {
+      workspace: ws.path,
+      input: "half a line",
+      keepStdinOpen: true,
+    });
+    await cli.waitForOutput(/#1 <- 11 B {2}half a line$/m);
+    const r = await cli.stop("SIGTERM");
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).toMatch(/#1 lost ConnectionDone/);
+    expect(r.stdout).not.toMatch(/^capture: /m);
+    const capture = capturePath(r.stderr);
+    expect(path.dirname(capture)).toBe(path.join(ws.path, "captures"));
+    const events = await readCapture(capture);
+    expect(events.some((e) => e.kind === "data" && Buffer.from(e.data).toString() === "half a line")).toBe(true);
+    expect(events.some((e) => e.kind === "lifecycle" && e.event === "closed")).toBe(true);
   });
 
   it("exits 1 with the reason when the connection is refused, and still shows the attempt", async () => {

@@ -1,14 +1,16 @@
 /**
  * `wirescope listen` and `wirescope proxy` as real processes: they print the bound address first, show the traffic
  * of real clients (node:net, and redis-server behind the proxy), and on SIGINT/SIGTERM close cleanly, flush the
- * capture and say where it is — the capture file then holds the traffic, read back with the capture reader.
+ * capture and say where it is — the capture file then holds the traffic, read back with the capture reader; a
+ * second Ctrl+C while the first waits for a connection to close quits at once, and the capture stays readable.
  */
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { CaptureReader } from "../../main/recording/capture-file.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { useRedisForFile } from "../helpers/engine.ts";
-import { capturePath, jsonLines, runCli, startCli, useWorkspace } from "./cli-process.ts";
+import { capturePath, jsonLines, readCapture, runCli, startCli, useWorkspace } from "./cli-process.ts";
 
 const redis = useRedisForFile();
 const ws = useWorkspace();
@@ -23,15 +25,6 @@ function exchange(port: number, data: string): Promise<string> {
     socket.on("error", reject);
     socket.on("close", () => resolve(received));
   });
-}
-
-async function readCapture(file: string): Promise<TimelineEvent[]> {
-  const reader = await CaptureReader.open(file);
-  try {
-    return await reader.read(0, reader.count);
-  } finally {
-    await reader.close();
-  }
 }
 
 function bytes(events: TimelineEvent[], dir: "in" | "out", conn?: number): string {
@@ -78,6 +71,21 @@ describe("wirescope listen", () => {
     expect(bytes(await readCapture(session!.capture), "in")).toBe("still here");
   });
 
+  it("on SIGTERM exits 0 like Ctrl+C: the capture flushed, where it is said on stderr only", async () => {
+    const cli = startCli(["listen", "0"], { workspace: ws.path });
+    const [, port] = await cli.waitForOutput(/^listening on 127\.0\.0\.1:(\d+)\n/);
+    await exchange(Number(port), "terminated\n");
+    await cli.waitForOutput(/#1 lost ConnectionDone/);
+    const r = await cli.stop("SIGTERM");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/^capture: /m);
+    const capture = capturePath(r.stderr);
+    expect(path.dirname(capture)).toBe(path.join(ws.path, "captures"));
+    const events = await readCapture(capture);
+    expect(bytes(events, "in")).toBe("terminated\n");
+    expect(events.some((e) => e.kind === "lifecycle" && e.event === "closed")).toBe(true);
+  });
+
   it("exits 1 when the port is taken", async () => {
     const first = startCli(["listen", "0"], { workspace: ws.path });
     const [, port] = await first.waitForOutput(/^listening on 127\.0\.0\.1:(\d+)\n/);
@@ -103,5 +111,37 @@ describe("wirescope proxy", () => {
     const events = await readCapture(capturePath(r.stderr));
     expect(bytes(events, "out", 2)).toBe("*1\r\n$4\r\nPING\r\n");
     expect(bytes(events, "in", 2)).toBe("+PONG\r\n");
+  });
+
+  it("quits at once with 130 at a second Ctrl+C while the first waits for a stuck upstream to take its bytes", async () => {
+    // An upstream that accepts and never reads: at Ctrl+C the proxy's upstream leg can't flush what it holds, so the
+    // first Ctrl+C waits (up to 2 s) for it before closing anyway and exiting 0.
+    const accepted: net.Socket[] = [];
+    const stuck = net.createServer((socket) => accepted.push(socket.pause()));
+    await new Promise<void>((resolve) => stuck.listen(0, "127.0.0.1", resolve));
+    const upstream = (stuck.address() as net.AddressInfo).port;
+    const client = new net.Socket();
+    try {
+      const cli = startCli(["proxy", "0", `127.0.0.1:${upstream}`], { workspace: ws.path });
+      const [, port] = await cli.waitForOutput(/^listening on 127\.0\.0\.1:(\d+)\n/);
+      client.on("error", () => {});
+      client.connect(Number(port), "127.0.0.1", () => client.write(Buffer.alloc(20 * 1024 * 1024, "a")));
+      // Paused once the upstream leg holds more than it can send (a first pause waits for the upstream to connect).
+      await cli.waitForOutput(/#1 resumed[\s\S]*#1 paused reading paused \(flow control\)/);
+      cli.child.kill("SIGINT");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const r = await cli.stop("SIGINT");
+      expect(r.code, r.stderr).toBe(130);
+      // It quit before the end of the run (one Ctrl+C ends it with exit 0 and "capture: <path>" on stderr)...
+      expect(r.stderr).not.toMatch(/^capture: /m);
+      // ...and what the capture had recorded stays readable.
+      const [capture] = fs.readdirSync(path.join(ws.path, "captures")).filter((f) => f.endsWith(".wscap"));
+      const events = await readCapture(path.join(ws.path, "captures", capture!));
+      expect(bytes(events, "in", 1).length).toBeGreaterThan(0);
+    } finally {
+      client.destroy();
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => stuck.close(resolve));
+    }
   });
 });
