@@ -48,7 +48,8 @@ ${DECODE_HELP}
   --json, --hex, --workspace <folder>   as for every command
 
 Exit codes: 0 decoded (and, with --resplit, every run agreed); 1 the re-split runs disagreed, or the decode
-failed; 2 usage error; 3 the capture can't be read or the protocol doesn't compile.
+failed; 2 usage error; 3 the capture can't be read or the protocol doesn't compile; 130 Ctrl+C (or SIGTERM)
+stopped it before it was done.
 `;
 
 const OPTIONS = {

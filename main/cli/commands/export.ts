@@ -28,7 +28,7 @@ Options:
                         (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
 Exit codes: 0 written; 1 the export failed; 2 usage error (no such file or connection, no folder for -o);
-3 the capture can't be read.
+3 the capture can't be read; 130 Ctrl+C (or SIGTERM) stopped it before it was done (a partial file is removed).
 `;
 
 const OPTIONS = {

@@ -25,7 +25,8 @@ ${DECODE_HELP}
   --hex, --workspace <folder>   as for every command
 
 Exit codes: 0 read; 1 a decode whose re-split runs disagreed; 2 usage error (no such file or conversation);
-3 the file is not a capture this can read (the message says where it went wrong).
+3 the file is not a capture this can read (the message says where it went wrong); 130 Ctrl+C (or SIGTERM)
+stopped the read.
 `;
 
 const OPTIONS = { ...COMMON_OPTIONS, ...DECODE_OPTIONS, open: { type: "string" }, decode: { type: "string" } } as const;
