@@ -86,4 +86,21 @@ describe("readConversation", () => {
       100_000,
     );
   });
+
+  it("stops between ranges once its signal is aborted, with the signal's reason, reading no further", async () => {
+    const { session, timeline } = recorded();
+    const controller = new AbortController();
+    let reads = 0;
+    const stopping = {
+      count: timeline.count,
+      read: (from: number, count: number) => {
+        reads += 1;
+        if (reads === 2) controller.abort(new Error("stopped by Ctrl+C"));
+        return timeline.read(from, count);
+      },
+    };
+    const read = readConversation(session, stopping, 1, { signal: controller.signal });
+    await expect(read).rejects.toThrow("stopped by Ctrl+C");
+    expect(reads).toBe(2);
+  });
 });

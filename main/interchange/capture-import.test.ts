@@ -51,6 +51,21 @@ describe("capture import limits", () => {
     expect(result.conversations[0]!.conversation.events.map((e) => e.kind)).toContain("fin");
   });
 
+  it("stops between chunks once its signal is aborted, with the signal's reason, reading no further", async () => {
+    const file = keystrokes(10);
+    const controller = new AbortController();
+    let pulled = 0;
+    async function* chunks() {
+      for (let at = 0; at < file.byteLength; at += 100) {
+        pulled += 1;
+        if (pulled === 2) controller.abort(new Error("stopped by Ctrl+C"));
+        yield file.subarray(at, at + 100);
+      }
+    }
+    await expect(importCaptureStream(chunks(), { signal: controller.signal })).rejects.toThrow("stopped by Ctrl+C");
+    expect(pulled).toBe(2);
+  });
+
   it("estimates an import's memory from its events, more per byte for small segments", () => {
     const small = importCaptureBytes(keystrokes(100));
     const estimate = importFootprint(small);

@@ -170,6 +170,23 @@ describe("exportSession", () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it("stops between ranges once its signal is aborted: the signal's reason is thrown and no file is left", async () => {
+    const controller = new AbortController();
+    const events = twoConnections();
+    const source: RecordedSession = {
+      info: info([connection(1), connection(2)]),
+      timeline: {
+        count: events.length,
+        async read(from, count) {
+          controller.abort(new Error("stopped by Ctrl+C"));
+          return events.slice(from, from + Math.min(count, 3));
+        },
+      },
+    };
+    await expect(exportSession(source, dir, undefined, controller.signal)).rejects.toThrow("stopped by Ctrl+C");
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it.each([
     ["client 1", undefined, "client-1"],
     ["../../etc/passwd", undefined, "etc-passwd"],
