@@ -78,7 +78,8 @@ function runBrowserMode(): void {
     process.stdout.write(chunk);
     if (opened) return;
     printed += chunk.toString();
-    const address = /^Open:\s+(\S+)$/m.exec(printed)?.[1];
+    // A whole line only: a chunk may end in the middle of the address.
+    const address = /^Open:[ \t]+(\S+)\r?\n/m.exec(printed)?.[1];
     if (address === undefined) return;
     opened = true;
     openBrowser(address);

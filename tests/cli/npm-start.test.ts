@@ -69,7 +69,11 @@ describe("npm start without Electron's binary", () => {
       started.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((resolve) => started.on("close", (code) => resolve(code)));
 
-      const [, address] = await waitFor(/^Open:\s+(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m, () => stdout, started);
+      const [, address] = await waitFor(
+        /^Open:[ \t]+(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)\n/m,
+        () => stdout,
+        started,
+      );
       expect(stderr).toMatch(
         /^Wirescope: no Electron binary here \(.*ELECTRON_SKIP_BINARY_DOWNLOAD is set.*\): the workbench runs in your browser instead\.$/m,
       );
