@@ -1,9 +1,10 @@
 /**
  * `npm start` where Electron's binary can't be had (ELECTRON_SKIP_BINARY_DOWNLOAD, as installs here and on CI):
  * its entry, `tsx main/start.ts`, says why on stderr, builds the workbench, runs browser mode and prints the
- * address; the page at that address is the workbench; Ctrl+C stops it with exit code 0.
+ * address and opens the browser on it; the page at that address is the workbench; Ctrl+C stops it with exit code 0.
  *
- * No browser is opened: BROWSER=none and no DISPLAY (main/shell/system-browser.ts decides).
+ * No real browser is opened (main/shell/system-browser.ts decides): BROWSER names a stand-in script that only
+ * writes down the address it was given, and there is no DISPLAY.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -42,13 +43,16 @@ async function waitFor(pattern: RegExp, read: () => string, running: ChildProces
 
 describe("npm start without Electron's binary", () => {
   it(
-    "says why on stderr, serves the workbench at the address it prints, and exits 0 at Ctrl+C",
+    "says why on stderr, serves the workbench at the address it prints, opens the browser there, exits 0 at Ctrl+C",
     async () => {
       folder = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-start-"));
+      const opened = path.join(folder, "opened.txt");
+      const browser = path.join(folder, "browser.sh");
+      fs.writeFileSync(browser, `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`, { mode: 0o755 });
       const env: NodeJS.ProcessEnv = {
         ...process.env,
         ELECTRON_SKIP_BINARY_DOWNLOAD: "1",
-        BROWSER: "none",
+        BROWSER: browser,
         WIRESCOPE_WORKSPACE: path.join(folder, "workspace"),
         WIRESCOPE_CONFIG_DIR: path.join(folder, "config"),
       };
@@ -78,6 +82,9 @@ describe("npm start without Electron's binary", () => {
         /^Wirescope: no Electron binary here \(.*ELECTRON_SKIP_BINARY_DOWNLOAD is set.*\): the workbench runs in your browser instead\.$/m,
       );
       expect(stderr).toMatch(/^Wirescope: for the desktop app, run `npx install-electron`/m);
+
+      await waitFor(/./, () => (fs.existsSync(opened) ? fs.readFileSync(opened, "utf8") : ""), started);
+      expect(fs.readFileSync(opened, "utf8")).toBe(address);
 
       const page = await fetch(address!);
       expect(page.status).toBe(200);
