@@ -1,6 +1,7 @@
 /**
  * Reopening .wscap files through the engine's openRecording, on a real disk: connection rows for the connection
- * numbers the file holds (however large), and where a relative path is looked for.
+ * numbers the file holds (however large), where a relative path is looked for, and a copy stopped by the engine's
+ * signal.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -50,6 +51,21 @@ describe("openRecording", () => {
       [2, 2, "closed"],
       [300_000, 5, "closed"],
     ]);
+  });
+
+  it("stops copying once the engine's signal is aborted: its reason is thrown, no session or capture is left", async () => {
+    const file = path.join(workspace, "long.wscap");
+    await writeCapture(file, [...connection(1, 10, "one"), ...connection(2, 20, "two")]);
+    const controller = new AbortController();
+    const stopping = await Engine.open({ workspaceRoot: workspace, signal: controller.signal });
+    try {
+      controller.abort(new Error("stopped by Ctrl+C"));
+      await expect(stopping.openRecording({ path: file })).rejects.toThrow("stopped by Ctrl+C");
+      expect(await stopping.listSessions()).toEqual([]);
+      expect(fs.readdirSync(path.join(workspace, CAPTURES_DIR))).toEqual([]);
+    } finally {
+      await stopping.close();
+    }
   });
 
   it("looks for a relative path in the workspace's captures folder, then the workspace, never the current directory", async () => {
