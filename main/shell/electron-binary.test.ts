@@ -1,6 +1,6 @@
 /**
  * `npm start`'s decision, under Node: launch Electron where its binary is, download it where that is allowed,
- * and otherwise say plainly why the desktop app cannot start and point at browser mode.
+ * and otherwise run browser mode, saying in two lines why the desktop app cannot start and how to get it.
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -68,8 +68,8 @@ export function findElectronBinary(pkg: ElectronPackage, env: NodeJS.ProcessEnv 
 }
 
 /**
- * The longest a download of the binary may take before `npm start` gives up on it and runs browser mode (a download of about
- * 100 MB that takes longer is stuck behind a proxy or a dead network, not slow).
+ * The longest a download of the binary may take before `npm start` gives up on it and runs browser mode (a download
+ * of about 100 MB that takes longer is stuck behind a proxy or a dead network, not slow).
  */
 export const DOWNLOAD_TIMEOUT_MS = 2 * 60_000;
 
