@@ -1,29 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { reactor } from "../../core/index.ts";
-import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
+import { MemoryTimeline } from "../../tests/helpers/memory-timeline.ts";
 import { bytesFrom, type Conversation } from "../interchange/conversation.ts";
 import { ConversationTooBigError, readConversation } from "./decode-session.ts";
 import { recordConversation } from "./offline.ts";
 import { rawProtocols, Session } from "./session.ts";
-
-/** A timeline in memory that, like the recorder, answers a read with a few events at most. */
-class SmallReadsTimeline {
-  readonly events: TimelineEvent[] = [];
-  largestRead = 0;
-  get count(): number {
-    return this.events.length;
-  }
-  append(e: NewTimelineEvent): TimelineEvent {
-    const event = { ...e, seq: this.events.length } as TimelineEvent;
-    this.events.push(event);
-    return event;
-  }
-  async read(from: number, count: number): Promise<TimelineEvent[]> {
-    const piece = this.events.slice(from, from + Math.min(count, 7));
-    this.largestRead = Math.max(this.largestRead, piece.length);
-    return piece;
-  }
-}
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, "latin1"));
 
@@ -41,8 +22,8 @@ function conversation(port: number, chunks: string[]): Conversation {
 }
 
 /** An imported session with a big connection 1 and a small connection 2. */
-function recorded(): { session: Session; timeline: SmallReadsTimeline } {
-  const timeline = new SmallReadsTimeline();
+function recorded(): { session: Session; timeline: MemoryTimeline } {
+  const timeline = new MemoryTimeline({ maxEvents: 7 });
   const session = new Session({
     id: "s1",
     kind: "imported",

@@ -4,34 +4,11 @@
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Factory, Protocol, reactor, type Bytes, type IProtocol } from "../../core/index.ts";
-import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
+import { MemoryTimeline } from "../../tests/helpers/memory-timeline.ts";
 import { freePort, listenLocal, waitFor } from "../../tests/helpers/net.ts";
 import { EngineError } from "./errors.ts";
 import { rawProtocols, Session, type ProtocolProvider, type SessionKind } from "./session.ts";
 import { Echo } from "../../core/protocols/wire.ts";
-
-/** The simplest real timeline: events in an array, numbered as they come. */
-class ArrayTimeline {
-  events: TimelineEvent[] = [];
-  get count(): number {
-    return this.events.length;
-  }
-  append(e: NewTimelineEvent): TimelineEvent {
-    const event = { ...e, seq: this.events.length } as TimelineEvent;
-    this.events.push(event);
-    return event;
-  }
-  lifecycle(conn?: number): string[] {
-    return this.events
-      .filter((e) => e.kind === "lifecycle" && (conn === undefined || e.conn === conn))
-      .map((e) => (e.kind === "lifecycle" ? e.event : ""));
-  }
-  bytes(conn: number, dir: "in" | "out"): string {
-    return Buffer.concat(
-      this.events.flatMap((e) => (e.kind === "data" && e.conn === conn && e.dir === dir ? [e.data] : [])),
-    ).toString();
-  }
-}
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -42,8 +19,8 @@ let ids = 0;
 function session(
   kind: SessionKind,
   protocols: ProtocolProvider = rawProtocols,
-): { s: Session; timeline: ArrayTimeline } {
-  const timeline = new ArrayTimeline();
+): { s: Session; timeline: MemoryTimeline } {
+  const timeline = new MemoryTimeline();
   const s = new Session({
     id: `s${++ids}`,
     kind,
@@ -105,7 +82,7 @@ describe("client sessions", () => {
     expect(c).toMatchObject({ conn: 1, state: "connected", bytesIn: 7, bytesOut: 7, peer: `127.0.0.1:${port}` });
     s.closeConnection(1);
     await waitFor(() => s.info().connections[0]!.state === "closed", "closed");
-    expect(timeline.lifecycle(1)).toEqual(["connecting", "connected", "lost"]);
+    expect(timeline.lifecycleEvents(1)).toEqual(["connecting", "connected", "lost"]);
     expect(s.info().connections[0]!.reason).toMatch(/^ConnectionDone/);
     expect(() => s.send(1, Buffer.from("late"))).toThrow(/is closed: can't send/);
   });
@@ -134,7 +111,7 @@ describe("client sessions", () => {
     expect((err as EngineError).code).toBe("ConnectionRefusedError");
     expect((err as EngineError).message).toMatch(/Could not connect to .*refused/);
     expect(s.info()).toMatchObject({ state: "failed" });
-    expect(timeline.lifecycle(1)).toEqual(["connecting", "failed"]);
+    expect(timeline.lifecycleEvents(1)).toEqual(["connecting", "failed"]);
   });
 
   it("an unknown endpoint type is explained", async () => {
@@ -164,7 +141,7 @@ describe("client sessions", () => {
     // Both directions are shut once we shut ours: the connection ends cleanly.
     s.halfCloseConnection(1);
     await waitFor(() => s.info().connections[0]!.state === "closed", "closed");
-    expect(timeline.lifecycle(1)).toEqual(["connecting", "connected", "read-closed", "write-closed", "lost"]);
+    expect(timeline.lifecycleEvents(1)).toEqual(["connecting", "connected", "read-closed", "write-closed", "lost"]);
     expect(s.info().connections[0]!.reason).toMatch(/^ConnectionDone/);
   });
 });
@@ -254,7 +231,7 @@ describe("proxies", () => {
       bytesOut: payload.length,
     });
     // The client's FIN was passed on upstream as a half-close, then the echo server closed.
-    expect(timeline.lifecycle(2)).toEqual(["connecting", "connected", "write-closed", "read-closed", "lost"]);
+    expect(timeline.lifecycleEvents(2)).toEqual(["connecting", "connected", "write-closed", "read-closed", "lost"]);
   });
 
   it("runs a protocol on each leg: what it writes goes to the other side, and is recorded as sent", async () => {
@@ -277,7 +254,7 @@ describe("proxies", () => {
     expect(timeline.bytes(2, "out")).toBe(upper);
     expect(timeline.bytes(2, "in")).toBe(upper);
     expect(timeline.bytes(1, "out")).toBe(upper);
-    expect(timeline.lifecycle(2)).toEqual(["connecting", "connected", "write-closed", "read-closed", "lost"]);
+    expect(timeline.lifecycleEvents(2)).toEqual(["connecting", "connected", "write-closed", "read-closed", "lost"]);
   });
 
   it("what a client leg's protocol writes before the upstream is connected is sent first, in order", async () => {
@@ -341,7 +318,7 @@ describe("proxies", () => {
     expect(received).toBe(TOTAL);
     // The stall is on the timeline: the upstream leg's reading was paused, then resumed.
     const upstreamConn = s.info().connections.find((x) => x.leg === "server")!.conn;
-    const flow = timeline.lifecycle(upstreamConn).filter((e) => e === "paused" || e === "resumed");
+    const flow = timeline.lifecycleEvents(upstreamConn).filter((e) => e === "paused" || e === "resumed");
     expect(flow[0]).toBe("paused");
     expect(flow).toContain("resumed");
   });
@@ -355,7 +332,7 @@ describe("proxies", () => {
       c.on("close", () => resolve());
       c.on("error", () => {});
     });
-    await waitFor(() => timeline.lifecycle(2).includes("failed"), "upstream failure recorded");
+    await waitFor(() => timeline.lifecycleEvents(2).includes("failed"), "upstream failure recorded");
     await waitFor(() => s.info().connections[0]!.state === "closed", "client leg closed");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeTimeline, settle } from "./fake-timeline.ts";
+import { MemoryTimeline, settle } from "../../../tests/helpers/memory-timeline.ts";
 import { ConversationScan, ConversationText } from "./conversation.ts";
 import type { DataEvent } from "../../../preload/timeline.ts";
 
@@ -51,38 +51,38 @@ describe("ConversationText", () => {
 
 describe("ConversationScan", () => {
   it("collects one connection's chunks in order, then follows new ones", async () => {
-    const t = new FakeTimeline().lifecycle(1, "connected").data(1, "out", "a").data(2, "out", "X").data(1, "in", "b");
+    const t = new MemoryTimeline().lifecycle(1, "connected").data(1, "out", "a").data(2, "out", "X").data(1, "in", "b");
     const got: string[][] = [];
     const scan = new ConversationScan(
-      t.read,
+      t.readTimeline,
       1,
       (chunks) => got.push(chunks.map((c) => new TextDecoder().decode(c.data))),
-      t.total,
+      t.count,
     );
     await settle();
     expect(got).toEqual([["a", "b"]]);
     expect(scan.from).toBe(0);
     t.data(1, "out", "c").data(2, "in", "Y");
-    scan.grow(t.total);
+    scan.grow(t.count);
     await settle();
     expect(got).toEqual([["a", "b"], ["c"]]);
   });
 
   it("looks back only until it has enough bytes or has looked far enough", async () => {
-    const t = new FakeTimeline();
+    const t = new MemoryTimeline();
     for (let i = 0; i < 5000; i++) t.data(i % 2 ? 1 : 2, "in", "0123456789");
     const got: DataEvent[] = [];
-    const scan = new ConversationScan(t.read, 1, (chunks) => got.push(...chunks), t.total, 10_000, 1_000_000);
+    const scan = new ConversationScan(t.readTimeline, 1, (chunks) => got.push(...chunks), t.count, 10_000, 1_000_000);
     await settle();
     // 1,000 chunks of conn 1 make 10,000 bytes: the last 2,000 events (two pages of 1,000) are enough.
     expect(scan.from).toBe(3000);
     expect(got).toHaveLength(1000);
     expect(got[0]!.seq).toBe(3001);
 
-    const sparse = new FakeTimeline().data(1, "in", "early");
+    const sparse = new MemoryTimeline().data(1, "in", "early");
     for (let i = 0; i < 3000; i++) sparse.data(2, "in", "noise");
     const found: DataEvent[] = [];
-    const limited = new ConversationScan(sparse.read, 1, (c) => found.push(...c), sparse.total, 10_000, 2000);
+    const limited = new ConversationScan(sparse.readTimeline, 1, (c) => found.push(...c), sparse.count, 10_000, 2000);
     await settle();
     expect(limited.from).toBe(1001);
     expect(found).toHaveLength(0);

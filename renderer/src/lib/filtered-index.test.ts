@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeTimeline, settle } from "./fake-timeline.ts";
+import { MemoryTimeline, settle } from "../../../tests/helpers/memory-timeline.ts";
 import { FilteredIndex } from "./filtered-index.ts";
 import { isFiltering, matches, parseSearch, type TimelineFilter } from "./timeline-filter.ts";
 
@@ -19,7 +19,7 @@ function search(text: string): TimelineFilter["search"] {
 }
 
 describe("filters", () => {
-  const t = new FakeTimeline()
+  const t = new MemoryTimeline()
     .lifecycle(1, "connected", "127.0.0.1:5000 -> 127.0.0.1:6000")
     .data(1, "out", "PING\r\n")
     .data(1, "in", Uint8Array.from([0xde, 0xad, 0xbe, 0xef]))
@@ -55,8 +55,8 @@ describe("filters", () => {
   });
 });
 
-function traffic(n: number): FakeTimeline {
-  const t = new FakeTimeline();
+function traffic(n: number): MemoryTimeline {
+  const t = new MemoryTimeline();
   for (let i = 0; i < n; i++) t.data(1 + (i % 4), i % 2 ? "in" : "out", `msg ${i}`);
   return t;
 }
@@ -64,7 +64,7 @@ function traffic(n: number): FakeTimeline {
 describe("FilteredIndex", () => {
   it("finds the matches of the last window, then of what arrives", async () => {
     const t = traffic(1000);
-    const ix = new FilteredIndex(t.read, { ...all, conn: 3 }, () => {}, t.total, 400, 64);
+    const ix = new FilteredIndex(t.readTimeline, { ...all, conn: 3 }, () => {}, t.count, 400, 64);
     await settle();
     expect(ix.lo).toBe(600);
     expect(ix.hi).toBe(1000);
@@ -73,7 +73,7 @@ describe("FilteredIndex", () => {
     expect(ix.indexOf(998)).toBe(99);
     expect(ix.indexOf(997)).toBe(-1);
     for (let i = 0; i < 8; i++) t.data(3, "in", "late");
-    ix.grow(t.total);
+    ix.grow(t.count);
     await settle();
     expect(ix.length).toBe(108);
     expect(ix.at(107)).toBe(1007);
@@ -82,7 +82,14 @@ describe("FilteredIndex", () => {
   it("prepends older matches in one go and says how many", async () => {
     const t = traffic(1000);
     const changes: number[] = [];
-    const ix = new FilteredIndex(t.read, { ...all, conn: 1 }, (c) => changes.push(c.prepended), t.total, 400, 64);
+    const ix = new FilteredIndex(
+      t.readTimeline,
+      { ...all, conn: 1 },
+      (c) => changes.push(c.prepended),
+      t.count,
+      400,
+      64,
+    );
     await settle();
     expect(ix.length).toBe(100);
     ix.older();
@@ -103,19 +110,19 @@ describe("FilteredIndex", () => {
   it("stops on a failed read and says so; growing resumes it", async () => {
     const t = traffic(100);
     t.failing = true;
-    const ix = new FilteredIndex(t.read, { ...all, incoming: false }, () => {}, t.total);
+    const ix = new FilteredIndex(t.readTimeline, { ...all, incoming: false }, () => {}, t.count);
     await settle();
     expect(ix.error).toBe("the timeline could not be read");
     t.failing = false;
     t.data(1, "out", "x");
-    ix.grow(t.total);
+    ix.grow(t.count);
     await settle();
     expect(ix.length).toBe(51);
   });
 
   it("stops scanning once disposed", async () => {
     const t = traffic(5000);
-    const ix = new FilteredIndex(t.read, { ...all, conn: 1 }, () => {}, t.total, 5000, 100);
+    const ix = new FilteredIndex(t.readTimeline, { ...all, conn: 1 }, () => {}, t.count, 5000, 100);
     ix.dispose();
     await settle();
     expect(t.reads.length).toBeLessThanOrEqual(1);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { FakeTimeline, settle } from "./fake-timeline.ts";
+import { MemoryTimeline, settle } from "../../../tests/helpers/memory-timeline.ts";
 import { TimelineCache } from "./timeline-cache.ts";
 
-function timeline(n: number, chunk = "x"): FakeTimeline {
-  const t = new FakeTimeline();
+function timeline(n: number, chunk = "x"): MemoryTimeline {
+  const t = new MemoryTimeline();
   for (let i = 0; i < n; i++) t.data(1, i % 2 ? "in" : "out", chunk);
   return t;
 }
@@ -14,7 +14,7 @@ describe("TimelineCache", () => {
   it("fetches the page around what is visible, once", async () => {
     const t = timeline(1000);
     let loaded = 0;
-    const cache = new TimelineCache(t.read, () => loaded++, { pageSize: 100 });
+    const cache = new TimelineCache(t.readTimeline, () => loaded++, { pageSize: 100 });
     cache.want(range(250, 280), true);
     await settle();
     expect(t.reads).toEqual([{ from: 250, count: 50 }]);
@@ -27,7 +27,7 @@ describe("TimelineCache", () => {
 
   it("completes a tail page that was fetched while the timeline was shorter", async () => {
     const t = timeline(130);
-    const cache = new TimelineCache(t.read, () => {}, { pageSize: 100 });
+    const cache = new TimelineCache(t.readTimeline, () => {}, { pageSize: 100 });
     cache.want(range(100, 130), true);
     await settle();
     for (let i = 0; i < 20; i++) t.data(1, "in", "y");
@@ -42,7 +42,7 @@ describe("TimelineCache", () => {
 
   it("fetches scattered rows in runs, not whole pages", async () => {
     const t = timeline(100_000);
-    const cache = new TimelineCache(t.read, () => {});
+    const cache = new TimelineCache(t.readTimeline, () => {});
     cache.want([10, 12, 15, 5_000, 90_000, 90_001], false);
     await settle();
     expect(t.reads).toEqual([
@@ -54,7 +54,7 @@ describe("TimelineCache", () => {
 
   it("keeps at most maxPages, never evicting what is wanted", async () => {
     const t = timeline(10_000);
-    const cache = new TimelineCache(t.read, () => {}, { pageSize: 100, maxPages: 3 });
+    const cache = new TimelineCache(t.readTimeline, () => {}, { pageSize: 100, maxPages: 3 });
     for (let p = 0; p < 10; p++) {
       cache.want(range(p * 100, p * 100 + 10), true);
       await settle();
@@ -71,7 +71,7 @@ describe("TimelineCache", () => {
 
   it("bounds the payload it holds", async () => {
     const t = timeline(1000, "z".repeat(10_000));
-    const cache = new TimelineCache(t.read, () => {}, { pageSize: 100, maxBytes: 1_500_000 });
+    const cache = new TimelineCache(t.readTimeline, () => {}, { pageSize: 100, maxBytes: 1_500_000 });
     for (let p = 0; p < 10; p++) {
       cache.want(range(p * 100, p * 100 + 1), true);
       await settle();
@@ -82,7 +82,7 @@ describe("TimelineCache", () => {
 
   it("asks only for what is wanted now, a few requests at a time", async () => {
     const t = timeline(100_000);
-    const cache = new TimelineCache(t.read, () => {}, { pageSize: 100, maxInFlight: 2 });
+    const cache = new TimelineCache(t.readTimeline, () => {}, { pageSize: 100, maxInFlight: 2 });
     // A fast scroll: five positions before any answer arrives.
     for (const at of [0, 20_000, 40_000, 60_000, 80_000]) cache.want(range(at, at + 30), true);
     await settle();
@@ -93,7 +93,7 @@ describe("TimelineCache", () => {
   it("does not retry a failed read until asked again", async () => {
     const t = timeline(100);
     t.failing = true;
-    const cache = new TimelineCache(t.read, () => {});
+    const cache = new TimelineCache(t.readTimeline, () => {});
     cache.want(range(0, 10), true);
     await settle();
     expect(t.reads).toHaveLength(1);
@@ -105,9 +105,9 @@ describe("TimelineCache", () => {
   });
 
   it("reads on after a short answer (the engine's per-read byte limit)", async () => {
-    const t = new FakeTimeline(25_000);
+    const t = new MemoryTimeline({ maxBytes: 25_000 });
     for (let i = 0; i < 10; i++) t.data(1, "in", "q".repeat(10_000));
-    const cache = new TimelineCache(t.read, () => {}, { pageSize: 100 });
+    const cache = new TimelineCache(t.readTimeline, () => {}, { pageSize: 100 });
     cache.want(range(0, 10), true);
     await settle();
     expect(t.reads.map((r) => r.from)).toEqual([0, 2, 4, 6, 8]);
