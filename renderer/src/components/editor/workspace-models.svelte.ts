@@ -9,33 +9,31 @@
  * unsaved edits, offered as a `conflict` when it has.
  */
 import type * as Monaco from "monaco-editor/editor";
-import type { ProtocolFile, WirescopeApi } from "../../../../preload/contract.ts";
+import type { CommandResult, ProtocolFile, Result, WirescopeApi } from "../../../../preload/contract.ts";
 import type * as MonacoSetup from "../../lib/monaco.ts";
 import type { MonacoApi } from "../../lib/monaco.ts";
 
 type Lib = typeof MonacoSetup;
 
-/** One workspace file and its model. Created by WorkspaceModels; the view reads its state, WorkspaceModels owns it. */
+/**
+ * One workspace file and its model. Created by WorkspaceModels; the view reads its state through the getters and
+ * changes it only through the methods below (saving, settling a conflict, remembering where it was scrolled).
+ */
 export class WorkspaceFile {
   /** The content on disk as last read or saved here. */
-  disk: string;
-  /** The engine's mtime for `disk`; null until a list reported one. */
-  mtimeMs: number | null;
+  #disk: string;
+  /** The engine's mtime for `#disk`; null until a list reported one. */
+  #mtimeMs: number | null;
   /** The content of a save in flight, so that the watcher's report of it isn't taken for another editor's. */
-  saving: string | null = null;
+  #saving: string | null = null;
   /** The model's alternative version id (undo-aware) now, and when it last matched the disk. */
-  version = $state(0);
-  savedVersion = $state(0);
-  /** Unsaved edits. Undoing back to the saved text clears it. */
-  readonly dirty = $derived(this.version !== this.savedVersion);
-  /** What another editor saved while this model had unsaved edits; null when there is nothing to decide. */
-  conflict = $state<string | null>(null);
-  /** The file is no longer in the workspace (deleted elsewhere); saving writes it again. */
-  deleted = $state(false);
-  /** Whether an engine list has named this file yet: only then does its absence from one mean "deleted". */
-  listed = false;
-  /** Where the cursor and scroll were when the view last showed it. */
-  viewState: Monaco.editor.ICodeEditorViewState | null = null;
+  #version = $state(0);
+  #savedVersion = $state(0);
+  #dirty = $derived(this.#version !== this.#savedVersion);
+  #conflict = $state<string | null>(null);
+  #deleted = $state(false);
+  #listed = false;
+  #viewState: Monaco.editor.ICodeEditorViewState | null = null;
   /** Reads of the disk, one at a time. */
   #reading: Promise<void> = Promise.resolve();
 
@@ -45,49 +43,123 @@ export class WorkspaceFile {
     disk: string,
     mtimeMs: number | null,
   ) {
-    this.disk = disk;
-    this.mtimeMs = mtimeMs;
-    this.version = this.savedVersion = model.getAlternativeVersionId();
-    model.onDidChangeContent(() => (this.version = model.getAlternativeVersionId()));
+    this.#disk = disk;
+    this.#mtimeMs = mtimeMs;
+    this.#version = this.#savedVersion = model.getAlternativeVersionId();
+    model.onDidChangeContent(() => (this.#version = model.getAlternativeVersionId()));
+  }
+
+  /** The model's alternative version id now: it changes with every edit (reactive). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Unsaved edits. Undoing back to the saved text clears it. */
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  /** What another editor saved while this model had unsaved edits; null when there is nothing to decide. */
+  get conflict(): string | null {
+    return this.#conflict;
+  }
+
+  /** The file is no longer in the workspace (deleted elsewhere); saving writes it again. */
+  get deleted(): boolean {
+    return this.#deleted;
+  }
+
+  /** The engine's mtime of the content last read or saved here; null until a list reported one. */
+  get mtimeMs(): number | null {
+    return this.#mtimeMs;
+  }
+
+  /** Whether an engine list has named this file yet: only then does its absence from one mean "deleted". */
+  get listed(): boolean {
+    return this.#listed;
+  }
+
+  /** Where the cursor and scroll were when the view last showed it. */
+  get viewState(): Monaco.editor.ICodeEditorViewState | null {
+    return this.#viewState;
+  }
+
+  /** Called by the view as it stops showing the file, with where the cursor and scroll were. */
+  rememberViewState(state: Monaco.editor.ICodeEditorViewState | null): void {
+    this.#viewState = state;
+  }
+
+  /**
+   * Saves the model's text through `api` (the engine writes, compiles and hot-loads it) and answers the engine's
+   * result. Once saved, the text is the disk's (and the file is in the workspace again if it had been deleted);
+   * edits made while the save was in flight stay unsaved.
+   */
+  async save(api: WirescopeApi): Promise<Result<CommandResult<"saveProtocol">>> {
+    const content = this.model.getValue();
+    const version = this.model.getAlternativeVersionId();
+    this.#saving = content;
+    const result = await api.saveProtocol({ path: this.path, content });
+    this.#saving = null;
+    if (result.ok) {
+      this.#disk = content;
+      this.#savedVersion = version;
+      if (this.#conflict !== null) this.#conflict = null;
+      this.#deleted = false;
+    }
+    return result;
+  }
+
+  /** Takes what another editor saved (the conflict) into the model, as one undoable edit; nothing when none. */
+  takeConflict(): void {
+    if (this.#conflict !== null) this.#takeDisk(this.#conflict);
+  }
+
+  /** Keeps the unsaved edits over what another editor saved: the next save overwrites it. */
+  keepMine(): void {
+    this.#conflict = null;
+  }
+
+  /** Called by WorkspaceModels when an engine list names the file: it is in the workspace. */
+  markListed(): void {
+    this.#listed = true;
+    this.#deleted = false;
+  }
+
+  /** Called by WorkspaceModels when an engine list no longer names the file: deleted elsewhere. */
+  markDeleted(): void {
+    this.#deleted = true;
   }
 
   /** Replaces the model's text with `content` from disk, as one undoable edit, and marks it saved. */
-  takeDisk(content: string): void {
-    this.disk = content;
-    this.conflict = null;
+  #takeDisk(content: string): void {
+    this.#disk = content;
+    this.#conflict = null;
     if (this.model.getValue() !== content) {
       this.model.pushStackElement();
       this.model.pushEditOperations([], [{ range: this.model.getFullModelRange(), text: content }], () => null);
       this.model.pushStackElement();
     }
-    this.savedVersion = this.version = this.model.getAlternativeVersionId();
-  }
-
-  /** Records that `content`, the model's text at alternative version `version`, is now on disk. */
-  saved(content: string, version: number): void {
-    this.disk = content;
-    this.savedVersion = version;
-    if (this.conflict !== null) this.conflict = null;
+    this.#savedVersion = this.#version = this.model.getAlternativeVersionId();
   }
 
   /** Re-reads the file after the engine reported mtime `mtimeMs`; serialised with other reads of this file. */
   refresh(api: WirescopeApi, mtimeMs: number): Promise<void> {
     this.#reading = this.#reading.then(async () => {
-      if (this.mtimeMs === mtimeMs) return;
+      if (this.#mtimeMs === mtimeMs) return;
       const read = await api.readProtocol({ path: this.path });
       if (!read.ok) return; // gone meanwhile: the next list says so
-      this.mtimeMs = mtimeMs;
+      this.#mtimeMs = mtimeMs;
       const content = read.value.content;
-      if (content === this.disk) return;
-      if (content === this.saving) {
-        this.disk = content; // our own save, reported before its answer
+      if (content === this.#disk) return;
+      if (content === this.#saving) {
+        this.#disk = content; // our own save, reported before its answer
         return;
       }
-      if (this.dirty) {
-        this.disk = content;
-        this.conflict = content;
+      if (this.#dirty) {
+        this.#disk = content;
+        this.#conflict = content;
       } else {
-        this.takeDisk(content);
+        this.#takeDisk(content);
       }
     });
     return this.#reading;
@@ -150,7 +222,7 @@ export class WorkspaceModels {
         work.push(
           this.open(entry.path, entry.mtimeMs).then(
             (f) => {
-              f.listed = true;
+              f.markListed();
               created.push(f.model.uri);
             },
             () => {}, // unreadable now: tried again on the next list
@@ -158,13 +230,12 @@ export class WorkspaceModels {
         );
         continue;
       }
-      file.listed = true;
-      file.deleted = false;
+      file.markListed();
       if (file.mtimeMs !== entry.mtimeMs) work.push(file.refresh(this.api, entry.mtimeMs));
     }
     for (const [path, file] of this.#files) {
       if (listed.has(path) || !file.listed) continue;
-      file.deleted = true;
+      file.markDeleted();
       if (!file.dirty && !file.model.isAttachedToEditor()) {
         file.model.dispose();
         this.#files.delete(path);
