@@ -19,9 +19,7 @@ import {
   openTab,
   protocolEditor,
   protocolItem,
-  selectItem,
   send,
-  sessionItem,
   sidebar,
   test,
   timelineRows,
@@ -68,13 +66,7 @@ test("the new-connection dialog with a field error", async ({ app }) => {
 });
 
 test("a client session's traffic view, its Hex and Conversation tabs", async ({ app, echo }) => {
-  const dialog = await openNewSessionDialog(app, "connection");
-  await fillFields(dialog, { Host: "127.0.0.1", Port: String(echo.port) });
-  await dialog.getByRole("button", { name: "Connect" }).click();
-  await expect(dialog).toBeHidden();
-  const session = sessionItem(app, String(echo.port));
-  await expect(session).toContainText(/connected/i);
-  await selectItem(session);
+  await connectClient(app, echo.port);
   await expect(trafficView(app)).toBeVisible();
 
   await send(app, String.raw`hello\r\n`);

@@ -1,15 +1,12 @@
 /** A client session to an echo server: sending text with escapes and hex, and reading it back in every view. */
 import {
   colourOf,
+  connectClient,
   expect,
-  fillFields,
-  openNewSessionDialog,
   openTab,
   saveScreens,
-  selectItem,
   send,
   sendBox,
-  sessionItem,
   test,
   timelineRows,
   trafficView,
@@ -19,14 +16,7 @@ test("connect to an echo server, send text with escapes and hex, see both direct
   app,
   echo,
 }) => {
-  const dialog = await openNewSessionDialog(app, "connection");
-  await fillFields(dialog, { Host: "127.0.0.1", Port: String(echo.port) });
-  await dialog.getByRole("button", { name: "Connect" }).click();
-  await expect(dialog).toBeHidden();
-
-  const session = sessionItem(app, String(echo.port));
-  await expect(session).toContainText(/connected/i);
-  await selectItem(session);
+  await connectClient(app, echo.port);
   await expect(trafficView(app)).toBeVisible();
   await expect(sendBox(app)).toBeVisible();
 
@@ -74,12 +64,7 @@ test("the send box sends with Ctrl+Enter and recalls history; Search filters by 
   app,
   echo,
 }) => {
-  const dialog = await openNewSessionDialog(app, "connection");
-  await fillFields(dialog, { Host: "127.0.0.1", Port: String(echo.port) });
-  await dialog.getByRole("button", { name: "Connect" }).click();
-  const session = sessionItem(app, String(echo.port));
-  await expect(session).toContainText(/connected/i);
-  await selectItem(session);
+  await connectClient(app, echo.port);
 
   const box = sendBox(app).getByRole("textbox", { name: "Data to send" });
   await box.fill("alpha");

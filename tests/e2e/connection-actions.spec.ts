@@ -1,5 +1,6 @@
 /** Acting on a connection from the sidebar: half-close, reconnect, abort; stopping a listener; a refused connect. */
 import {
+  connectClient,
   connectionItem,
   expect,
   fillFields,
@@ -15,12 +16,7 @@ import {
 } from "./fixtures.ts";
 
 test("half-close, reconnect and abort a client's connection", async ({ app, echo }) => {
-  const dialog = await openNewSessionDialog(app, "connection");
-  await fillFields(dialog, { Host: "127.0.0.1", Port: String(echo.port) });
-  await dialog.getByRole("button", { name: "Connect" }).click();
-  const session = sessionItem(app, String(echo.port));
-  await expect(session).toContainText(/connected/i);
-  await selectItem(session);
+  await connectClient(app, echo.port);
   const side = sidebar(app);
 
   // Our FIN: the echo server answers with its own, and the connection ends.

@@ -2,16 +2,15 @@
  * Each invalid input is explained next to its field, and nothing else happens: no session is made, nothing is sent.
  */
 import {
+  connectClient,
   expect,
   expectFieldError,
   field,
   fillFields,
   openNewSessionDialog,
   saveScreens,
-  selectItem,
   send,
   sendBox,
-  sessionItem,
   sessionItems,
   test,
   timelineRows,
@@ -67,12 +66,7 @@ test.describe("a new-session dialog explains a wrong field and changes nothing",
 });
 
 test("odd hex in the send box is explained and not sent", async ({ app, echo }) => {
-  const dialog = await openNewSessionDialog(app, "connection");
-  await fillFields(dialog, { Host: "127.0.0.1", Port: String(echo.port) });
-  await dialog.getByRole("button", { name: "Connect" }).click();
-  const session = sessionItem(app, String(echo.port));
-  await expect(session).toContainText(/connected/i);
-  await selectItem(session);
+  await connectClient(app, echo.port);
 
   await send(app, "abc", { format: "Hex" });
   await expect(sendBox(app).getByRole("alert")).toContainText(/hex/i);
