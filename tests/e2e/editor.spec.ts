@@ -113,3 +113,47 @@ test("a protocol from the line template, edited and saved, changes a live connec
   await answeredBy(client, "YOU SAID AGAIN");
   await expect(connectionItem(app, 2), "still the first connection: no reconnect").toHaveCount(0);
 });
+
+test("a file changed on disk while edited is offered back, to reload or to keep the edits; a deleted one saves again", async ({
+  app,
+  wirescope,
+}) => {
+  const file = path.join(wirescope.workspace, "lines.ts");
+  await sidebar(app).getByRole("button", { name: "New protocol", exact: true }).click();
+  const create = app.getByRole("dialog", { name: "New protocol" });
+  await field(create, "Name").fill("lines");
+  await chooseOption(field(create, "Template"), /Line-based/);
+  await create.getByRole("button", { name: "Create" }).click();
+  await expect(create).toBeHidden();
+  await protocolItem(app, "lines.ts").click();
+  const editor = protocolEditor(app);
+  await expect(editor).toContainText("LineReceiver");
+  const unsaved = editor.getByText("Unsaved changes");
+  const changedOnDisk = editor.getByRole("alert").filter({ hasText: "changed on disk" });
+
+  // Unsaved edits here, another editor saves: the user decides, and keeping the edits keeps them unsaved.
+  await replaceEditorText(app, `// MINE\n${SHOUTING}`);
+  await expect(unsaved).toBeVisible();
+  fs.writeFileSync(file, `// THEIRS1\n${SHOUTING}`);
+  await expect(changedOnDisk).toBeVisible();
+  await changedOnDisk.getByRole("button", { name: "Keep my version" }).click();
+  await expect(changedOnDisk).toBeHidden();
+  await expect(editor, "the edits are still here").toContainText("MINE");
+  await expect(unsaved).toBeVisible();
+
+  // Saved elsewhere again: reloading takes it in, and nothing is left unsaved.
+  fs.writeFileSync(file, `// THEIRS2\n${SHOUTING}`);
+  await expect(changedOnDisk).toBeVisible();
+  await changedOnDisk.getByRole("button", { name: "Reload from disk" }).click();
+  await expect(changedOnDisk).toBeHidden();
+  await expect(editor, "the other editor's text").toContainText("THEIRS2");
+  await expect(unsaved).toBeHidden();
+
+  // Deleted elsewhere: the editor says so, and saving writes it again.
+  fs.rmSync(file);
+  const gone = editor.getByRole("alert").filter({ hasText: "no longer in the workspace" });
+  await expect(gone).toBeVisible();
+  await editor.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(gone).toBeHidden();
+  await expect.poll(() => fs.existsSync(file) && fs.readFileSync(file, "utf8")).toBe(`// THEIRS2\n${SHOUTING}`);
+});
