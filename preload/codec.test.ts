@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { base64, CodecError, decode, encode, portableBase64, type Base64 } from "./codec.ts";
+import { base64, CodecError, decode, encode, MAX_DEPTH, portableBase64, type Base64 } from "./codec.ts";
 
 /** What JSON.parse(JSON.stringify(value)) gives, except that bytes stay bytes: the codec's promise. */
 function asJson(value: unknown): unknown {
@@ -126,6 +126,23 @@ describe("what cannot be encoded", () => {
     for (const codec of [base64, portableBase64]) {
       expect(() => decode('{"$bytes":"not base64!"}', codec)).toThrow(/not base64/);
     }
+  });
+
+  it("refuses text nested past MAX_DEPTH with bytes inside, naming the limit, as encode does", () => {
+    const nested = (depth: number, inner: string) => "[".repeat(depth) + inner + "]".repeat(depth);
+    const bytes = '{"$bytes":"AQI="}';
+    // As deep as encode goes: bytes still come back.
+    let deepest: unknown = Uint8Array.of(1, 2);
+    for (let i = 0; i < MAX_DEPTH; i++) deepest = [deepest];
+    expect(decode(encode(deepest))).toEqual(deepest);
+    // One level more, and far more (what once overflowed the stack): a CodecError, not a RangeError.
+    for (const depth of [MAX_DEPTH + 1, 200_000]) {
+      const text = nested(depth, bytes);
+      expect(() => decode(text)).toThrow(CodecError);
+      expect(() => decode(text)).toThrow(`nested more than ${MAX_DEPTH} levels deep`);
+    }
+    // Without bytes there is nothing to revive: any depth JSON.parse takes is given back as it is.
+    expect(decode(nested(200_000, "1"))).toBeInstanceOf(Array);
   });
 });
 

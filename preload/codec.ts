@@ -14,7 +14,10 @@
  * Runs in the renderer (no Node globals are required) and in Node (where `Buffer` does the base64, much faster).
  */
 
-/** Nesting deeper than this is refused: in practice only a cyclic value gets there. */
+/**
+ * Nesting deeper than this is refused both ways: encoding, in practice only a cyclic value gets there; decoding,
+ * only text made to exhaust the stack (JSON.parse takes any depth, the walk that revives bytes would not).
+ */
 export const MAX_DEPTH = 1000;
 
 /** Thrown by `encode` and `decode` when a value cannot cross the wire; the message says which and where. */
@@ -170,7 +173,8 @@ function keysAlong(objects: object[], from: number, to: number): string {
 
 /**
  * Decodes text made by `encode` (or any JSON): `{"$bytes": base64}` becomes a Uint8Array wherever it is. Throws a
- * CodecError when the text is not JSON or a `$bytes` value is not base64. `codec` as for `encode`.
+ * CodecError when the text is not JSON, a `$bytes` value is not base64, or bytes are to be revived in a value nested
+ * more than MAX_DEPTH levels deep. `codec` as for `encode`.
  */
 export function decode(text: string, codec: Base64 = base64): unknown {
   let value: unknown;
@@ -180,14 +184,18 @@ export function decode(text: string, codec: Base64 = base64): unknown {
     throw new CodecError(`cannot decode: not JSON (${err instanceof Error ? err.message : String(err)})`);
   }
   // Every key made by encode ends in `bytes"`; text without one has nothing to revive.
-  return text.includes('bytes"') ? reviveBytes(value, codec) : value;
+  return text.includes('bytes"') ? reviveBytes(value, codec, 0) : value;
 }
 
-/** Replaces `{"$bytes": base64}` in place (the tree is fresh from JSON.parse) and takes one `$` off escaped keys. */
-function reviveBytes(value: unknown, codec: Base64): unknown {
+/**
+ * Replaces `{"$bytes": base64}` in place (the tree is fresh from JSON.parse) and takes one `$` off escaped keys.
+ * `depth` is how many objects and arrays enclose `value`.
+ */
+function reviveBytes(value: unknown, codec: Base64, depth: number): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = reviveBytes(value[i], codec);
+    checkDepth(depth);
+    for (let i = 0; i < value.length; i++) value[i] = reviveBytes(value[i], codec, depth + 1);
     return value;
   }
   const record = value as Record<string, unknown>;
@@ -195,9 +203,20 @@ function reviveBytes(value: unknown, codec: Base64): unknown {
   if (keys.length === 1) {
     const only = keys[0]!;
     const inner = record[only];
+    // Bytes are a leaf for encode, which counts no depth for them: nor does this.
     if (only === BYTES_KEY && typeof inner === "string") return codec.decode(inner);
-    if (BYTES_LIKE_KEY.test(only) && only !== BYTES_KEY) return { [only.slice(1)]: reviveBytes(inner, codec) };
+    checkDepth(depth);
+    if (BYTES_LIKE_KEY.test(only) && only !== BYTES_KEY)
+      return { [only.slice(1)]: reviveBytes(inner, codec, depth + 1) };
   }
-  for (const key of keys) record[key] = reviveBytes(record[key], codec);
+  checkDepth(depth);
+  for (const key of keys) record[key] = reviveBytes(record[key], codec, depth + 1);
   return record;
+}
+
+/** Refuses an object or array with `depth` others around it when encode would have (MAX_DEPTH). */
+function checkDepth(depth: number): void {
+  if (depth >= MAX_DEPTH) {
+    throw new CodecError(`cannot decode: the value is nested more than ${MAX_DEPTH} levels deep (the limit)`);
+  }
 }
