@@ -11,21 +11,51 @@
  * its fields with them before sending).
  */
 import { z } from "zod";
+import {
+  MAX_CAPTURE_DATA_BYTES,
+  MAX_ENDPOINT_LENGTH,
+  MAX_HOST_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_PATH_LENGTH,
+  MAX_SEND_LENGTH,
+  MAX_SOURCE_LENGTH,
+} from "./limits.ts";
 import type { TimelineEvent } from "./timeline.ts";
 
 // --- shared shapes ----------------------------------------------------------------------------------------------
 
-const sessionId = z.string().min(1, "a session id is required");
+/**
+ * A string of at most `max` characters (limits.ts), checked before anything else so that a huge one costs no more
+ * work; over it, the message says what was wrong and what to do: "the host is 15,728,640 characters; at most 253".
+ */
+function text(what: string, max: number): z.ZodString {
+  return z.string().max(max, {
+    error: (issue) =>
+      `${what} is ${lengthOf(issue.input).toLocaleString("en-US")} characters; at most ${max.toLocaleString("en-US")}`,
+  });
+}
+
+function lengthOf(input: unknown): number {
+  return typeof input === "string" ? input.length : 0;
+}
+
+const sessionId = text("the session id", MAX_ID_LENGTH).min(1, "a session id is required");
+/** A name a person gives (a session's, a profile's). */
+const givenName = text("the name", MAX_NAME_LENGTH);
+const filePath = text("the path", MAX_PATH_LENGTH);
+const endpoint = text("the endpoint", MAX_ENDPOINT_LENGTH);
 const conn = z.number().int("a connection number is an integer").min(1, "connections are numbered from 1");
 const port = z
   .number()
   .int("a port is a whole number")
   .min(0, "a port is from 0 to 65535")
   .max(65535, "a port is from 0 to 65535");
-const host = z.string().trim().min(1, "the host is empty: give a name or an address such as 127.0.0.1");
+const host = text("the host", MAX_HOST_LENGTH)
+  .trim()
+  .min(1, "the host is empty: give a name or an address such as 127.0.0.1");
 /** A workspace-relative protocol file, or null/absent for raw bytes. */
-const protocolRef = z
-  .string()
+const protocolRef = filePath
   .min(1)
   .nullable()
   .optional()
@@ -37,7 +67,7 @@ const protocolRef = z
  */
 export const ClientTarget = z
   .object({
-    endpoint: z.string().trim().min(1, "the endpoint is empty").optional(),
+    endpoint: endpoint.trim().min(1, "the endpoint is empty").optional(),
     host: host.optional(),
     port: port.min(1, "a port is from 1 to 65535").optional(),
     tls: z.boolean().optional(),
@@ -58,9 +88,9 @@ export type ClientTarget = z.infer<typeof ClientTarget>;
 /** Where a listener binds: a Twisted server endpoint string (`tcp:0:interface=127.0.0.1`), or port and interface. */
 export const ListenTarget = z
   .object({
-    endpoint: z.string().trim().min(1, "the endpoint is empty").optional(),
+    endpoint: endpoint.trim().min(1, "the endpoint is empty").optional(),
     port: port.optional(),
-    interface: z.string().trim().optional(),
+    interface: text("the interface", MAX_HOST_LENGTH).trim().optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -166,14 +196,14 @@ export type ProtocolFile = z.infer<typeof ProtocolFile>;
 export const Template = z.object({ id: z.string(), title: z.string(), description: z.string() });
 
 export const Profile = z.object({
-  name: z.string().trim().min(1, "a profile needs a name"),
+  name: givenName.trim().min(1, "a profile needs a name"),
   kind: z.enum(["client", "listener", "proxy"]),
   /** A Twisted endpoint string: where to connect (client) or listen (listener, proxy). */
-  endpoint: z.string().trim().min(1, "a profile needs an endpoint"),
+  endpoint: endpoint.trim().min(1, "a profile needs an endpoint"),
   /** For a proxy: the endpoint string of the server to forward to. */
-  upstream: z.string().optional(),
+  upstream: endpoint.optional(),
   /** A workspace protocol file; absent for raw bytes. */
-  protocol: z.string().optional(),
+  protocol: filePath.optional(),
 });
 export type Profile = z.infer<typeof Profile>;
 
@@ -289,12 +319,12 @@ export const commands = {
   listSessions: command("All sessions with their connections.", none, z.array(SessionInfo)),
   connect: command(
     "Open a client session to a server.",
-    z.object({ target: ClientTarget, protocol: protocolRef, name: z.string().optional() }),
+    z.object({ target: ClientTarget, protocol: protocolRef, name: givenName.optional() }),
     SessionInfo,
   ),
   listen: command(
     "Start a listener session. Binds 127.0.0.1 unless an interface is given.",
-    z.object({ target: ListenTarget, protocol: protocolRef, name: z.string().optional() }),
+    z.object({ target: ListenTarget, protocol: protocolRef, name: givenName.optional() }),
     SessionInfo,
   ),
   proxy: command(
@@ -304,7 +334,7 @@ export const commands = {
       upstream: ClientTarget,
       clientProtocol: protocolRef.describe("runs on the accepted (client-facing) leg"),
       serverProtocol: protocolRef.describe("runs on the upstream leg"),
-      name: z.string().optional(),
+      name: givenName.optional(),
     }),
     SessionInfo,
   ),
@@ -336,7 +366,7 @@ export const commands = {
   ),
   send: command(
     "Send bytes on a connection. Text understands \\r \\n \\t \\0 \\\\ and \\xNN; hex takes pairs of digits, spaces allowed.",
-    z.object({ session: sessionId, conn, data: z.string(), encoding: SendEncoding }),
+    z.object({ session: sessionId, conn, data: text("the data to send", MAX_SEND_LENGTH), encoding: SendEncoding }),
     z.object({ bytes: z.number() }),
   ),
   readTimeline: command(
@@ -349,26 +379,26 @@ export const commands = {
     z.object({ events: z.array(TimelineEventSchema), total: z.number() }),
   ),
   listProtocols: command("The workspace's protocol files.", none, z.array(ProtocolFile)),
-  readProtocol: command("A protocol file's source.", z.object({ path: z.string() }), z.object({ content: z.string() })),
+  readProtocol: command("A protocol file's source.", z.object({ path: filePath }), z.object({ content: z.string() })),
   saveProtocol: command(
     "Save a protocol file (atomically), compile it and hot-load it onto live connections.",
-    z.object({ path: z.string(), content: z.string() }),
+    z.object({ path: filePath, content: text("the source", MAX_SOURCE_LENGTH) }),
     z.object({ diagnostics: z.array(Diagnostic), reloaded: z.number() }),
   ),
   createProtocol: command(
     "Create a protocol file from a template.",
-    z.object({ path: z.string(), template: z.string() }),
+    z.object({ path: filePath, template: text("the template id", MAX_NAME_LENGTH) }),
     ProtocolFile,
   ),
-  deleteProtocol: command("Move a protocol file to the workspace's .trash.", z.object({ path: z.string() }), ok),
+  deleteProtocol: command("Move a protocol file to the workspace's .trash.", z.object({ path: filePath }), ok),
   listTemplates: command("Templates to start a protocol from.", none, z.array(Template)),
   listProfiles: command("Saved connection profiles.", none, z.array(Profile)),
   saveProfile: command("Save (or replace) a connection profile.", Profile, ok),
-  deleteProfile: command("Delete a connection profile.", z.object({ name: z.string() }), ok),
+  deleteProfile: command("Delete a connection profile.", z.object({ name: givenName }), ok),
   getSettings: command("The app's settings: where the workspace lives.", none, Settings),
   setWorkspace: command(
     "Use another workspace folder (created if missing). Running sessions go on; protocols are read from the new one.",
-    z.object({ path: z.string().trim().min(1, "the folder is empty: give a path") }),
+    z.object({ path: filePath.trim().min(1, "the folder is empty: give a path") }),
     Settings,
   ),
   exportPcapng: command(
@@ -391,9 +421,12 @@ export const commands = {
     "Read a pcap or pcapng file (tcpdump, tshark, Wireshark), reassemble its TCP streams and list the conversations.",
     z
       .object({
-        name: z.string().trim().min(1, "the file needs a name"),
-        data: Bytes.optional(),
-        path: z.string().optional(),
+        name: text("the file name", MAX_NAME_LENGTH).trim().min(1, "the file needs a name"),
+        data: Bytes.refine((data) => data.length <= MAX_CAPTURE_DATA_BYTES, {
+          error: (issue) =>
+            `the file is ${(issue.input as Uint8Array).length.toLocaleString("en-US")} bytes; at most ${MAX_CAPTURE_DATA_BYTES.toLocaleString("en-US")} can be sent as data: import it by its path`,
+        }).optional(),
+        path: filePath.optional(),
       })
       .strict()
       .refine((a) => (a.data === undefined) !== (a.path === undefined), "give either the file's data or its path"),
@@ -410,12 +443,12 @@ export const commands = {
   ),
   openRecording: command(
     "Open a Wirescope capture file (.wscap: a path, or a file name in the workspace's captures folder) as an imported session showing its recorded timeline.",
-    z.object({ path: z.string().trim().min(1, "give the capture file's path") }).strict(),
+    z.object({ path: filePath.trim().min(1, "give the capture file's path") }).strict(),
     SessionInfo,
   ),
   openConversation: command(
     "Open a conversation of an imported capture as a session.",
-    z.object({ capture: z.string().min(1), conversation: z.number().int().min(1) }),
+    z.object({ capture: text("the capture id", MAX_ID_LENGTH).min(1), conversation: z.number().int().min(1) }),
     SessionInfo,
   ),
   decode: command(
@@ -423,7 +456,7 @@ export const commands = {
     z.object({
       session: sessionId,
       conn,
-      protocol: z.string().min(1, "choose a protocol file"),
+      protocol: filePath.min(1, "choose a protocol file"),
       /** "client": the protocol plays the client and reads what the server sent; "server": the reverse; "both": one instance per direction. */
       side: z.enum(["client", "server", "both"]),
       resplit: z
@@ -432,7 +465,7 @@ export const commands = {
           seed: z.number().int().min(0),
         })
         .optional(),
-      name: z.string().optional(),
+      name: givenName.optional(),
     }),
     z.object({ session: SessionInfo, resplit: ResplitReport.optional() }),
   ),
@@ -445,7 +478,7 @@ export const commands = {
         side: z.enum(["client", "server"]),
         target: ClientTarget.optional(),
         listen: ListenTarget.optional(),
-        name: z.string().optional(),
+        name: givenName.optional(),
       })
       .superRefine((a, ctx) => {
         if (a.side === "client" && a.target === undefined)
