@@ -305,10 +305,20 @@ export interface CommandSpec<A extends z.ZodType = z.ZodType, R extends z.ZodTyp
   result: R;
   /** One line for people reading the contract (and for the CLI's help). */
   summary: string;
+  /**
+   * What to do when an answer is too large to send, for a command whose arguments can ask for less ("ask for
+   * fewer events"); absent when none can, and then the adapter says so.
+   */
+  whenTooLarge?: string;
 }
 
-function command<A extends z.ZodType, R extends z.ZodType>(summary: string, args: A, result: R): CommandSpec<A, R> {
-  return { summary, args, result };
+function command<A extends z.ZodType, R extends z.ZodType>(
+  summary: string,
+  args: A,
+  result: R,
+  whenTooLarge?: string,
+): CommandSpec<A, R> {
+  return { summary, args, result, ...(whenTooLarge !== undefined ? { whenTooLarge } : {}) };
 }
 
 const none = z.object({}).strict();
@@ -377,6 +387,7 @@ export const commands = {
       count: z.number().int().min(0).max(10_000, "read at most 10,000 events at a time"),
     }),
     z.object({ events: z.array(TimelineEventSchema), total: z.number() }),
+    "ask for fewer events (a smaller count)",
   ),
   listProtocols: command("The workspace's protocol files.", none, z.array(ProtocolFile)),
   readProtocol: command("A protocol file's source.", z.object({ path: filePath }), z.object({ content: z.string() })),

@@ -476,6 +476,24 @@ describe("the WebSocket adapter", () => {
         ok: false,
         error: { code: "result-too-large", message: /over the 64 MiB limit/ },
       });
+      // Only a command that can ask for less is told to; readProtocol takes no such argument.
+      expect(!result.ok && result.error.message).not.toMatch(/fewer events/);
+      expect(!result.ok && result.error.message).toMatch(/nothing in this command's arguments can make it smaller/);
+      const chunk = new Uint8Array(1024 * 1024);
+      const events = Array.from({ length: 50 }, (_, seq) => ({
+        seq,
+        t: seq,
+        conn: 1,
+        kind: "data",
+        dir: "in",
+        data: chunk,
+      }));
+      service.handle("readTimeline", () => ({ events: events as never, total: events.length }));
+      const page = await api.readTimeline({ session: "s1", from: 0, count: 50 });
+      expect(!page.ok && page.error).toMatchObject({
+        code: "result-too-large",
+        message: /over the 64 MiB limit: ask for fewer events \(a smaller count\)/,
+      });
     });
   });
 

@@ -32,7 +32,15 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { encode, decode } from "../../preload/codec.ts";
-import { events, type EventSink, type Result, type WirescopeService } from "../../preload/contract.ts";
+import {
+  commands,
+  events,
+  isCommandName,
+  type CommandSpec,
+  type EventSink,
+  type Result,
+  type WirescopeService,
+} from "../../preload/contract.ts";
 import { EXPORTS_ROUTE } from "../../preload/ws-client.ts";
 import { exportsDir } from "../workspace/layout.ts";
 import { createDispatcher, type DispatcherOptions } from "./dispatch.ts";
@@ -260,7 +268,7 @@ export async function startWebSocketServer(options: WebSocketServerOptions): Pro
   async function answer(ws: WebSocket, data: RawData, isBinary: boolean): Promise<void> {
     const request = readRequest(data, isBinary);
     const result = "refused" in request ? request.refused : await dispatch(request.cmd, request.args);
-    send(ws, encodeReply(request.id, result));
+    send(ws, encodeReply(request.id, "cmd" in request ? request.cmd : undefined, result));
   }
 
   function send(ws: WebSocket, text: string): void {
@@ -349,8 +357,11 @@ function rawText(data: RawData): string {
   return data.toString("utf8");
 }
 
-/** Encodes a reply; a result that cannot be encoded or is too large becomes an error the client can read. */
-function encodeReply(id: string | number | null, result: Result<unknown>): string {
+/**
+ * Encodes the reply to `cmd`; a result that cannot be encoded or is too large becomes an error the client can read,
+ * which says how to ask for less where the command's arguments can (its `whenTooLarge`).
+ */
+function encodeReply(id: string | number | null, cmd: string | undefined, result: Result<unknown>): string {
   let text: string;
   try {
     text = encode({ id, result });
@@ -359,7 +370,10 @@ function encodeReply(id: string | number | null, result: Result<unknown>): strin
     return encode({ id, result: { ok: false, error: { code: "internal", message } } });
   }
   if (text.length <= MAX_RESULT_LENGTH) return text;
-  const message = `the answer is ${Math.round(text.length / 2 ** 20)} MiB, over the ${MAX_RESULT_LENGTH / 2 ** 20} MiB limit: ask for less (fewer events)`;
+  const remedy =
+    (cmd !== undefined && isCommandName(cmd) && (commands[cmd] as CommandSpec).whenTooLarge) ||
+    "nothing in this command's arguments can make it smaller; this is a fault of the engine";
+  const message = `the answer is ${Math.round(text.length / 2 ** 20)} MiB, over the ${MAX_RESULT_LENGTH / 2 ** 20} MiB limit: ${remedy}`;
   return encode({ id, result: { ok: false, error: { code: "result-too-large", message } } });
 }
 
