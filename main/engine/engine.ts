@@ -17,6 +17,7 @@ import type {
   SessionInfo,
   WirescopeService,
 } from "../../preload/contract.ts";
+import { MAX_SESSIONS } from "../../preload/limits.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
 import { CaptureReader } from "../recording/capture-file.ts";
 import { ChangeNotifier } from "../recording/notifier.ts";
@@ -31,7 +32,7 @@ import { Workspace } from "../workspace/workspace.ts";
 import { exportSession } from "../interchange/export.ts";
 import type { SettingsStore } from "../settings/settings.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
-import { EngineError, UnknownSessionError } from "./errors.ts";
+import { EngineError, TooManySessionsError, UnknownSessionError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
 import { copyRecording, locateRecording } from "./recording-session.ts";
@@ -194,6 +195,7 @@ export class Engine implements WirescopeService {
     /** Resolved protocol files (see resolveProtocol) the session runs; null for raw legs. */
     files: (string | null)[],
   ): Promise<SessionEntry> {
+    if (this.sessions.size >= MAX_SESSIONS) throw new TooManySessionsError(MAX_SESSIONS);
     const id = `s${this.nextSession++}`;
     let group: SandboxGroup | null = null;
     if (files.some((f) => f !== null)) {

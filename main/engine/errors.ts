@@ -22,6 +22,16 @@ export class UnknownSessionError extends EngineError {
   }
 }
 
+/** One session more than the engine keeps (MAX_SESSIONS): the list every client receives must stay small. */
+export class TooManySessionsError extends EngineError {
+  constructor(max: number) {
+    super(
+      "too-many-sessions",
+      `There are ${max} sessions, the most the engine keeps: remove sessions you no longer need, then try again.`,
+    );
+  }
+}
+
 /** A connection number that doesn't exist in a session. */
 export class UnknownConnectionError extends EngineError {
   constructor(session: string, conn: number) {

@@ -15,6 +15,7 @@ import {
   type TrafficLogSink,
 } from "../../core/index.ts";
 import type { ConnectionInfo } from "../../preload/contract.ts";
+import { MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { Leg, NewTimelineEvent } from "../../preload/timeline.ts";
 import { monotonicMicros as nowMicros } from "../recording/recorder.ts";
 import { formatAddress } from "./targets.ts";
@@ -26,7 +27,7 @@ export interface TimelineSink {
 
 /** Renders a connection's loss reason as "ConnectionDone: Connection was closed cleanly." */
 export function describeReason(reason: Error): string {
-  return `${reason.name}: ${reason.message}`;
+  return shorten(`${reason.name}: ${reason.message}`, MAX_REASON_LENGTH);
 }
 
 /** The live state of one recorded connection; `info()` is its contract snapshot. */

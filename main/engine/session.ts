@@ -19,7 +19,8 @@ import {
   type IProtocolFactory,
   type IReactorNet,
 } from "../../core/index.ts";
-import type { ClientTarget, ConnectionInfo, ListenTarget, SessionInfo } from "../../preload/contract.ts";
+import type { ClientTarget, ListenTarget, SessionInfo } from "../../preload/contract.ts";
+import { MAX_LISTED_CONNECTIONS, MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, Leg } from "../../preload/timeline.ts";
 import type { ConnectRequest } from "../sandbox/host.ts";
 import type { SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
@@ -67,7 +68,20 @@ export interface SessionOptions {
 
 /** Turns a failure of the core into a sentence: "ConnectionRefusedError: Connection was refused by other side: ...". */
 function reasonText(err: unknown): string {
-  return err instanceof Error ? describeReason(err) : String(err);
+  return err instanceof Error ? describeReason(err) : shorten(String(err), MAX_REASON_LENGTH);
+}
+
+/**
+ * The connections a SessionInfo lists, in order of their numbers: all of them up to MAX_LISTED_CONNECTIONS; past
+ * it, the newest open ones and then the newest closed ones, so that a listener that served thousands of clients
+ * still fits in every session list sent to every client.
+ */
+function listedConnections(records: ConnectionRecord[]): ConnectionRecord[] {
+  if (records.length <= MAX_LISTED_CONNECTIONS) return records;
+  const open = records.filter((r) => r.state !== "closed").slice(-MAX_LISTED_CONNECTIONS);
+  const room = MAX_LISTED_CONNECTIONS - open.length;
+  const closed = room === 0 ? [] : records.filter((r) => r.state === "closed").slice(-room);
+  return [...open, ...closed].sort((a, b) => a.conn - b.conn);
 }
 
 /**
@@ -204,7 +218,7 @@ export class Session {
     this.note("failed", record.reason, record.conn);
     if (err instanceof EngineError) return err;
     const code = err instanceof TwistedError ? err.code : "connect-failed";
-    return new EngineError(code, `Could not connect to ${this.target}: ${record.reason}`, { cause: err });
+    return new EngineError(code, `Could not connect to ${shorten(this.target)}: ${record.reason}`, { cause: err });
   }
 
   // --- listeners --------------------------------------------------------------------------------------------------
@@ -234,7 +248,7 @@ export class Session {
       this.state = "failed";
       this.error = reasonText(err);
       this.note("error", this.error);
-      throw new EngineError("cannot-listen", `Could not listen on ${description}: ${(err as Error).message}`, {
+      throw new EngineError("cannot-listen", `Could not listen on ${shorten(description)}: ${this.error}`, {
         cause: err,
       });
     }
@@ -384,15 +398,17 @@ export class Session {
   info(): SessionInfo {
     let bytesIn = 0;
     let bytesOut = 0;
-    const connections: ConnectionInfo[] = [];
+    let open = 0;
     for (const record of this.connections.values()) {
       bytesIn += record.bytesIn;
       bytesOut += record.bytesOut;
-      connections.push(record.info());
+      if (record.state !== "closed") open++;
     }
+    const listed = listedConnections([...this.connections.values()]);
+    const connections = listed.map((record) => record.info());
+    const unlisted = this.connections.size - listed.length;
     // A client whose connection has ended shows as closed (derived: reconnecting makes it "connecting" again).
-    const ended =
-      this.kind === "client" && this.state === "connected" && connections.every((c) => c.state === "closed");
+    const ended = this.kind === "client" && this.state === "connected" && open === 0;
     return {
       id: this.id,
       kind: this.kind,
@@ -404,6 +420,7 @@ export class Session {
       epochMs: this.epochMs,
       ...(this.listeningOn !== undefined ? { listeningOn: this.listeningOn } : {}),
       connections,
+      ...(unlisted > 0 ? { unlistedConnections: unlisted } : {}),
       bytesIn,
       bytesOut,
       events: this.timeline.count,

@@ -3,14 +3,17 @@
  * message that says the length and the limit; and the case that showed why, a 15 MiB host sent to a real engine
  * over the WebSocket, leaves the engine answering as before.
  */
+import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { checkArgs, commands, type CommandName } from "../../preload/contract.ts";
 import {
   MAX_ENDPOINT_LENGTH,
   MAX_HOST_LENGTH,
+  MAX_LISTED_CONNECTIONS,
   MAX_NAME_LENGTH,
   MAX_PATH_LENGTH,
   MAX_SEND_LENGTH,
+  MAX_SESSIONS,
   MAX_SOURCE_LENGTH,
 } from "../../preload/limits.ts";
 import { ok, startEngine } from "../helpers/engine.ts";
@@ -124,3 +127,65 @@ describe("a 15 MiB host sent to a real engine over the WebSocket", () => {
     }
   });
 });
+
+describe("what accepted commands can make grow is bounded", () => {
+  it("keeps at most MAX_SESSIONS sessions, and says how to make room", async () => {
+    const t = await startEngine();
+    try {
+      for (let i = 0; i < MAX_SESSIONS; i++) ok(await t.api.listen({ target: { port: 0 } }));
+      const refused = await t.api.listen({ target: { port: 0 } });
+      expect(!refused.ok && refused.error).toEqual({
+        code: "too-many-sessions",
+        message: `There are ${MAX_SESSIONS} sessions, the most the engine keeps: remove sessions you no longer need, then try again.`,
+      });
+      const sessions = ok(await t.api.listSessions({}));
+      expect(sessions).toHaveLength(MAX_SESSIONS);
+      ok(await t.api.removeSession({ session: sessions[0]!.id }));
+      ok(await t.api.listen({ target: { port: 0 } }));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("lists at most MAX_LISTED_CONNECTIONS connections of a session, the open ones first, and counts the rest", async () => {
+    const t = await startEngine();
+    try {
+      const listener = ok(await t.api.listen({ target: { port: 0 } }));
+      const port = Number(listener.listeningOn!.split(":")[1]);
+      const kept = await connectOnce(port);
+      const extra = 20;
+      const total = MAX_LISTED_CONNECTIONS + extra + 1;
+      for (let i = 1; i < total; i++) {
+        const socket = await connectOnce(port);
+        socket.end("x");
+      }
+      await expect.poll(async () => ok(await t.api.listSessions({}))[0]!.bytesIn, { timeout: 10_000 }).toBe(total - 1);
+      for (let conn = 2; conn <= total; conn++) ok(await t.api.closeConnection({ session: listener.id, conn }));
+      const closedListed = async () =>
+        ok(await t.api.listSessions({}))[0]!.connections.filter((c) => c.state === "closed").length;
+      await expect.poll(closedListed, { timeout: 10_000 }).toBe(MAX_LISTED_CONNECTIONS - 1);
+      const info = ok(await t.api.listSessions({}))[0]!;
+      expect(info.connections).toHaveLength(MAX_LISTED_CONNECTIONS);
+      expect(info.unlistedConnections).toBe(total - MAX_LISTED_CONNECTIONS);
+      // The open one stays in the list, however old; then the newest closed ones, in order.
+      const numbers = info.connections.map((c) => c.conn);
+      expect(numbers[0]).toBe(1);
+      expect(numbers.slice(1)).toEqual(
+        Array.from({ length: MAX_LISTED_CONNECTIONS - 1 }, (_, i) => total - MAX_LISTED_CONNECTIONS + 2 + i),
+      );
+      // Every byte is still counted, listed or not.
+      expect(info.bytesIn).toBe(total - 1);
+      kept.destroy();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+/** A TCP connection to 127.0.0.1:`port`, once connected. */
+function connectOnce(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
