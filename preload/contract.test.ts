@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkArgs, commands, isCommandName, toContractError } from "./contract.ts";
+import { MAX_REASON_LENGTH } from "./limits.ts";
 
 describe("checkArgs", () => {
   it("accepts an endpoint string or structured fields", () => {
@@ -50,5 +51,12 @@ describe("checkArgs", () => {
       message: "no session 's9'",
     });
     expect(toContractError(new Error("boom"))).toEqual({ code: "internal", message: "boom" });
+  });
+
+  it("keeps an engine error's message short, whatever it quotes", () => {
+    const error = toContractError(new Error(`no host ${"a".repeat(15 * 1024 * 1024)}`));
+    expect(error.message).toHaveLength(MAX_REASON_LENGTH);
+    expect(error.message).toMatch(/^no host a+…$/);
+    expect(toContractError("b".repeat(5000)).message).toHaveLength(MAX_REASON_LENGTH);
   });
 });

@@ -13,6 +13,7 @@
 import { z } from "zod";
 import {
   MAX_CAPTURE_DATA_BYTES,
+  MAX_REASON_LENGTH,
   MAX_ENDPOINT_LENGTH,
   MAX_HOST_LENGTH,
   MAX_ID_LENGTH,
@@ -20,6 +21,7 @@ import {
   MAX_PATH_LENGTH,
   MAX_SEND_LENGTH,
   MAX_SOURCE_LENGTH,
+  shorten,
 } from "./limits.ts";
 import type { TimelineEvent } from "./timeline.ts";
 
@@ -586,14 +588,18 @@ export function isCommandName(name: string): name is CommandName {
 
 /**
  * Turns anything thrown inside the engine into a ContractError: errors with a string `code` keep it; anything else
- * becomes "internal" with its message (never a stack: those go to the log).
+ * becomes "internal" with its message (never a stack: those go to the log). The message is cut to
+ * MAX_REASON_LENGTH characters: one that quotes whatever it was given still makes a small answer.
  */
 export function toContractError(err: unknown): ContractError {
   if (err instanceof Error) {
     const code = (err as Error & { code?: unknown }).code;
-    return { code: typeof code === "string" ? code : "internal", message: err.message || err.name };
+    return {
+      code: typeof code === "string" ? shorten(code, MAX_REASON_LENGTH) : "internal",
+      message: shorten(err.message || err.name, MAX_REASON_LENGTH),
+    };
   }
-  return { code: "internal", message: String(err) };
+  return { code: "internal", message: shorten(String(err), MAX_REASON_LENGTH) };
 }
 
 /** Bytes inside results and events (timeline data). Adapters that speak JSON encode them; see codec.ts. */

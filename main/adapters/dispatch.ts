@@ -11,6 +11,7 @@ import {
   type Result,
   type WirescopeService,
 } from "../../preload/contract.ts";
+import { shorten } from "../../preload/limits.ts";
 
 /** Runs one command for a client; always resolves (never rejects) with a Result that is safe to send. */
 export type Dispatch = (name: string, args: unknown) => Promise<Result<unknown>>;
@@ -59,7 +60,7 @@ export function createDispatcher(service: WirescopeService, options: DispatcherO
 function unknownCommand(name: unknown): ContractError {
   const shown =
     typeof name === "string"
-      ? JSON.stringify(name.length > MAX_ECHOED_NAME ? `${name.slice(0, MAX_ECHOED_NAME)}…` : name)
+      ? JSON.stringify(shorten(name, MAX_ECHOED_NAME))
       : `a ${name === null ? "null" : typeof name} name`;
   return { code: "unknown-command", message: `${shown} is not a Wirescope command` };
 }
