@@ -30,6 +30,17 @@ describe("checkArgs", () => {
     expect(!badEncoding.ok && badEncoding.error.message).toMatch(/encoding/);
   });
 
+  it("keeps its message short, however many fields are wrong or unknown and however long their names", () => {
+    const target: Record<string, unknown> = { host: "127.0.0.1", port: 80 };
+    for (let i = 0; i < 10_000; i++) target[`k${i}`.padEnd(1000, "k")] = i;
+    const unknown = checkArgs("connect", { target });
+    expect(!unknown.ok && unknown.error.message.length).toBeLessThan(300);
+    expect(!unknown.ok && unknown.error.message).toMatch(/^connect: target: Unrecognized keys: "k0k+…$/);
+    const wrong = { endpoint: 1, host: 2, port: "3", tls: 4 };
+    const many = checkArgs("connect", { target: wrong, protocol: 5, name: 6 });
+    expect(!many.ok && many.error.message).toMatch(/; and 1 more$/);
+  });
+
   it("refuses unknown fields in targets rather than ignoring them", () => {
     const r = checkArgs("connect", { target: { host: "127.0.0.1", prot: 80 } });
     expect(r.ok).toBe(false);

@@ -13,12 +13,13 @@
 import { z } from "zod";
 import {
   MAX_CAPTURE_DATA_BYTES,
-  MAX_REASON_LENGTH,
   MAX_ENDPOINT_LENGTH,
   MAX_HOST_LENGTH,
   MAX_ID_LENGTH,
   MAX_NAME_LENGTH,
   MAX_PATH_LENGTH,
+  MAX_QUOTED_LENGTH,
+  MAX_REASON_LENGTH,
   MAX_SEND_LENGTH,
   MAX_SOURCE_LENGTH,
   shorten,
@@ -563,9 +564,14 @@ export type WirescopeService = {
 /** Where an engine sends events; adapters provide it. */
 export type EventSink = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
 
+/** How many wrong fields an "invalid-arguments" message names; it counts the others. */
+const MAX_ISSUES_NAMED = 5;
+
 /**
  * Checks `args` against the command's schema. Returns the parsed arguments, or a ContractError whose message names
- * each wrong field and says what was expected ("target.port: a port is from 0 to 65535").
+ * each wrong field and says what was expected ("target.port: a port is from 0 to 65535"): the first
+ * MAX_ISSUES_NAMED, each cut to MAX_QUOTED_LENGTH characters (zod quotes unknown keys), so that the message stays
+ * short whatever was sent.
  */
 export function checkArgs<K extends CommandName>(
   name: K,
@@ -574,10 +580,12 @@ export function checkArgs<K extends CommandName>(
   const spec = commands[name] as CommandSpec;
   const parsed = spec.args.safeParse(args ?? {});
   if (parsed.success) return { ok: true, value: parsed.data as z.output<Commands[K]["args"]> };
-  const details = parsed.error.issues.map((issue) => {
+  const issues = parsed.error.issues;
+  const details = issues.slice(0, MAX_ISSUES_NAMED).map((issue) => {
     const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
-    return `${where}${issue.message}`;
+    return shorten(`${where}${issue.message}`, MAX_QUOTED_LENGTH);
   });
+  if (issues.length > MAX_ISSUES_NAMED) details.push(`and ${issues.length - MAX_ISSUES_NAMED} more`);
   return { ok: false, error: { code: "invalid-arguments", message: `${name}: ${details.join("; ")}` } };
 }
 
