@@ -4,6 +4,7 @@
  * written atomically; a file that cannot be read is never overwritten.
  */
 import { promises as fsp } from "node:fs";
+import { shorten } from "../../preload/limits.ts";
 import { isErrno, writeAtomically } from "./atomic-write.ts";
 import { CorruptProfilesError, InvalidProfileError, NotFoundError, WriteFailedError } from "./errors.ts";
 import { PROFILES_FILE, profilesFile } from "./layout.ts";
@@ -112,7 +113,7 @@ export class ProfileStore {
   async delete(name: string): Promise<void> {
     await this.#update((profiles) => {
       const kept = profiles.filter((p) => p.name !== name);
-      if (kept.length === profiles.length) throw new NotFoundError(`there is no profile named '${name}'`);
+      if (kept.length === profiles.length) throw new NotFoundError(`there is no profile named '${shorten(name)}'`);
       return kept;
     });
   }

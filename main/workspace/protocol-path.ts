@@ -2,6 +2,7 @@
  * What a protocol path is: relative to the workspace, "/"-separated, a `.ts` file inside it. Every path that comes
  * from outside (the app, the CLI, profiles.json) is checked here before any file system call.
  */
+import { MAX_QUOTED_LENGTH, shorten } from "../../preload/limits.ts";
 import { CAPTURES_DIR } from "./layout.ts";
 import { InvalidPathError } from "./errors.ts";
 
@@ -11,9 +12,9 @@ export const MAX_PATH_LENGTH = 200;
 /** What a protocol path may be made of, once the ".ts" is removed. */
 const PROTOCOL_NAME = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/;
 
-/** A path as shown in messages: quoted, with control characters escaped. */
+/** A path as shown in messages: quoted, cut to MAX_QUOTED_LENGTH characters, with control characters escaped. */
 export function quotePath(p: string): string {
-  return `'${p.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}'`;
+  return `'${shorten(p, MAX_QUOTED_LENGTH).replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}'`;
 }
 
 /**
