@@ -22,6 +22,8 @@ export { freePort };
 export interface EngineUnderTest {
   engine: Engine;
   api: WirescopeApi & { close(): void };
+  /** The WebSocket URL (token included) `api` is connected to: for tests that send raw frames. */
+  url: string;
   workspace: string;
   /** Every event received, by name. */
   received: { [E in EventName]: EventPayload<E>[] };
@@ -45,6 +47,7 @@ export async function startEngine(options: Omit<EngineOptions, "workspaceRoot"> 
   return {
     engine,
     api,
+    url: server.url,
     workspace,
     received,
     async close() {
@@ -153,6 +156,9 @@ export function useEngine(options: Omit<EngineOptions, "workspaceRoot"> = {}): E
     },
     get api() {
       return running().api;
+    },
+    get url() {
+      return running().url;
     },
     get workspace() {
       return running().workspace;
