@@ -17,7 +17,7 @@ import type {
   SessionInfo,
   WirescopeService,
 } from "../../preload/contract.ts";
-import { MAX_SESSIONS } from "../../preload/limits.ts";
+import { MAX_REASON_LENGTH, MAX_SESSIONS, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
 import { CaptureReader } from "../recording/capture-file.ts";
 import { ChangeNotifier } from "../recording/notifier.ts";
@@ -334,7 +334,9 @@ export class Engine implements WirescopeService {
         note("protocol-error", `${info.callback}: ${info.message}${where}`);
       },
       onHalted: (reason) => {
-        if (connection.protocol) connection.protocol = { ...connection.protocol, state: "halted", halted: reason };
+        // The row is in every session list; the timeline, read by range, keeps the whole reason.
+        const halted = shorten(reason, MAX_REASON_LENGTH);
+        if (connection.protocol) connection.protocol = { ...connection.protocol, state: "halted", halted };
         note("protocol-halted", reason);
       },
       onResumed: () => {

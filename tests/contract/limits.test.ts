@@ -12,6 +12,7 @@ import {
   MAX_LISTED_CONNECTIONS,
   MAX_NAME_LENGTH,
   MAX_PATH_LENGTH,
+  MAX_REASON_LENGTH,
   MAX_SEND_LENGTH,
   MAX_SESSIONS,
   MAX_SOURCE_LENGTH,
@@ -176,6 +177,29 @@ describe("what accepted commands can make grow is bounded", () => {
       // Every byte is still counted, listed or not.
       expect(info.bytesIn).toBe(total - 1);
       kept.destroy();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("reasons the engine reports are bounded", () => {
+  it("shows a protocol that halted on a huge error with a short reason in the session list", async () => {
+    const t = await startEngine();
+    try {
+      const source =
+        `import { Protocol } from "wirescope";\n` +
+        `export default class Huge extends Protocol {\n` +
+        `  override dataReceived(): void { throw new Error("x".repeat(4 * 1024 * 1024)); }\n}\n`;
+      const saved = ok(await t.api.saveProtocol({ path: "huge.ts", content: source }));
+      expect(saved.diagnostics).toEqual([]);
+      const listener = ok(await t.api.listen({ target: { port: 0 }, protocol: "huge.ts" }));
+      const socket = await connectOnce(Number(listener.listeningOn!.split(":")[1]));
+      socket.write("go");
+      const halted = async () => ok(await t.api.listSessions({}))[0]!.connections[0]?.protocol?.halted;
+      await expect.poll(halted, { timeout: 10_000 }).toMatch(/^x+…$/);
+      expect((await halted())!.length).toBe(MAX_REASON_LENGTH);
+      socket.destroy();
     } finally {
       await t.close();
     }
