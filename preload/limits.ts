@@ -25,6 +25,8 @@ export const MAX_CAPTURE_DATA_BYTES = 64 * 1024 * 1024;
 
 /** Sessions the engine keeps at once; one more is refused until some are removed. */
 export const MAX_SESSIONS = 256;
+/** Connection profiles the workspace keeps; saving one more under a new name is refused. */
+export const MAX_PROFILES = 1000;
 /** Connections of one session listed in its SessionInfo: the open ones first, then the newest closed ones. */
 export const MAX_LISTED_CONNECTIONS = 200;
 /** An error or a close reason the engine reports (a session's `error`, a connection's `reason`, an error message). */

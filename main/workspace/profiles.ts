@@ -4,7 +4,7 @@
  * written atomically; a file that cannot be read is never overwritten.
  */
 import { promises as fsp } from "node:fs";
-import { shorten } from "../../preload/limits.ts";
+import { MAX_PROFILES, shorten } from "../../preload/limits.ts";
 import { isErrno, writeAtomically } from "./atomic-write.ts";
 import { CorruptProfilesError, InvalidProfileError, NotFoundError, WriteFailedError } from "./errors.ts";
 import { PROFILES_FILE, profilesFile } from "./layout.ts";
@@ -103,6 +103,11 @@ export class ProfileStore {
     const clean = checkProfile(profile);
     await this.#update((profiles) => {
       const at = profiles.findIndex((p) => p.name === clean.name);
+      if (at === -1 && profiles.length >= MAX_PROFILES) {
+        throw new InvalidProfileError(
+          `there are ${MAX_PROFILES.toLocaleString("en-US")} profiles, the most kept: delete some you no longer use`,
+        );
+      }
       if (at === -1) profiles.push(clean);
       else profiles[at] = clean;
       return profiles;

@@ -3,8 +3,11 @@
  * message that says the length and the limit; and the case that showed why, a 15 MiB host sent to a real engine
  * over the WebSocket, leaves the engine answering as before.
  */
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { PROFILES_FILE } from "../../main/workspace/workspace.ts";
 import { checkArgs, commands, type CommandName } from "../../preload/contract.ts";
 import {
   MAX_ENDPOINT_LENGTH,
@@ -12,6 +15,7 @@ import {
   MAX_LISTED_CONNECTIONS,
   MAX_NAME_LENGTH,
   MAX_PATH_LENGTH,
+  MAX_PROFILES,
   MAX_REASON_LENGTH,
   MAX_SEND_LENGTH,
   MAX_SESSIONS,
@@ -177,6 +181,26 @@ describe("what accepted commands can make grow is bounded", () => {
       // Every byte is still counted, listed or not.
       expect(info.bytesIn).toBe(total - 1);
       kept.destroy();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("saved profiles are bounded", () => {
+  it("keeps at most MAX_PROFILES profiles, and still replaces one that exists", async () => {
+    const t = await startEngine();
+    try {
+      const profile = (name: string) => ({ name, kind: "client" as const, endpoint: "tcp:host=127.0.0.1:port=6379" });
+      // As many as are kept, written as the workspace writes them (saving each would take seconds).
+      const profiles = Array.from({ length: MAX_PROFILES }, (_, i) => profile(`p${i}`));
+      fs.writeFileSync(path.join(t.workspace, PROFILES_FILE), JSON.stringify({ version: 1, profiles }));
+      const refused = await t.api.saveProfile(profile("one more"));
+      expect(!refused.ok && refused.error.message).toBe(
+        `there are ${MAX_PROFILES.toLocaleString("en-US")} profiles, the most kept: delete some you no longer use`,
+      );
+      ok(await t.api.saveProfile({ ...profile("p0"), endpoint: "tcp:host=127.0.0.1:port=6380" }));
+      expect(ok(await t.api.listProfiles({}))).toHaveLength(MAX_PROFILES);
     } finally {
       await t.close();
     }
