@@ -62,7 +62,7 @@ describe("openRecording", () => {
       controller.abort(new Error("stopped by Ctrl+C"));
       await expect(stopping.openRecording({ path: file })).rejects.toThrow("stopped by Ctrl+C");
       expect(await stopping.listSessions()).toEqual([]);
-      expect(fs.readdirSync(path.join(workspace, CAPTURES_DIR))).toEqual([]);
+      expect(fs.readdirSync(capturesDir(workspace))).toEqual([]);
     } finally {
       await stopping.close();
     }

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { PROFILES_FILE } from "../../main/workspace/workspace.ts";
+import { PROFILES_FILE } from "../../main/workspace/layout.ts";
 import { checkArgs, commands, type CommandName } from "../../preload/contract.ts";
 import {
   MAX_ENDPOINT_LENGTH,
