@@ -10,7 +10,7 @@ import { reactor } from "../../core/reactor.ts";
 import { waitFor } from "../../tests/helpers/net.ts";
 import { LISTEN_REFUSED } from "./bridge-reactor.ts";
 import { SandboxHost, type ConnectRequest, type SandboxGroup } from "./host.ts";
-import type { Recorder } from "./test-helpers.ts";
+import type { CountingWrapper } from "./test-helpers.ts";
 import { compile, EventLog, Peer, serveSandboxed } from "./test-helpers.ts";
 
 let host: SandboxHost;
@@ -253,7 +253,7 @@ export class InPromise extends Base {
   }
 
   /** The socket stays open and the engine keeps receiving bytes; the protocol sees none of them. */
-  async function stillOpen(peer: Peer, recorder: Recorder) {
+  async function stillOpen(peer: Peer, recorder: CountingWrapper) {
     const before = recorder.bytesIn;
     const repliesBefore = peer.received.length;
     peer.send("after the halt\r\n");

@@ -1,7 +1,7 @@
 /**
  * Helpers for the sandbox's tests and benchmark: compile a protocol as the workspace compiler will, serve it
  * sandboxed on 127.0.0.1 the way the engine will (a core ListeningPort whose factory attaches each connection,
- * wrapped in a recorder), and talk to it from a node:net peer.
+ * wrapped in a byte-counting stand-in for the recording wrapper), and talk to it from a node:net peer.
  */
 import * as net from "node:net";
 import { build } from "esbuild";
@@ -73,10 +73,10 @@ export class EventLog implements SandboxEvents {
 }
 
 /**
- * The engine's recording wrapper, reduced to counting: sees every byte the real transport delivers before the
- * sandboxed protocol does, and the loss.
+ * A stand-in for the engine's recording wrapper (not main/recording's Recorder), reduced to counting: sees every
+ * byte the real transport delivers before the sandboxed protocol does, and the loss.
  */
-export class Recorder implements IHalfCloseableProtocol {
+export class CountingWrapper implements IHalfCloseableProtocol {
   bytesIn = 0;
   lost: Error | null = null;
   transport: ITransport | null = null;
@@ -106,18 +106,18 @@ export class Recorder implements IHalfCloseableProtocol {
   }
 }
 
-/** A listener on 127.0.0.1 whose connections run `moduleKey` in `group`, each wrapped in a Recorder. */
+/** A listener on 127.0.0.1 whose connections run `moduleKey` in `group`, each wrapped in a CountingWrapper. */
 export async function serveSandboxed(
   group: SandboxGroup,
   moduleKey: string,
   exportName?: string,
-): Promise<{ port: ListeningPort; portNumber: number; recorders: Recorder[] }> {
-  const recorders: Recorder[] = [];
+): Promise<{ port: ListeningPort; portNumber: number; recorders: CountingWrapper[] }> {
+  const recorders: CountingWrapper[] = [];
   const factory = new Factory();
   factory.buildProtocol = (_addr: Address) => {
     const events = new EventLog();
     const options = exportName === undefined ? { moduleKey } : { moduleKey, exportName };
-    const recorder = new Recorder(group.attach(options, events), events);
+    const recorder = new CountingWrapper(group.attach(options, events), events);
     recorders.push(recorder);
     return recorder;
   };
