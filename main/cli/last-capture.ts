@@ -7,7 +7,7 @@
 import { readdir, stat } from "node:fs/promises";
 import * as path from "node:path";
 import type { SessionKind } from "../../preload/contract.ts";
-import { CaptureReader } from "../recording/capture-file.ts";
+import { CaptureReader } from "../recording/capture-reader.ts";
 
 /** Session kinds whose captures are traffic the user recorded. */
 const LIVE_KINDS: ReadonlySet<SessionKind> = new Set(["client", "listener", "proxy", "replay"]);

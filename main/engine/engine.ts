@@ -19,7 +19,7 @@ import type {
 } from "../../preload/contract.ts";
 import { MAX_REASON_LENGTH, MAX_SESSIONS, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
-import { CaptureReader } from "../recording/capture-file.ts";
+import { CaptureReader } from "../recording/capture-reader.ts";
 import { ChangeNotifier } from "../recording/notifier.ts";
 import { monotonicMicros, Recorder } from "../recording/recorder.ts";
 import { SandboxHost, type SandboxGroup } from "../sandbox/host.ts";

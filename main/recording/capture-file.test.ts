@@ -7,14 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
-import {
-  CAPTURE_VERSION,
-  CaptureError,
-  CaptureReader,
-  LIFECYCLE_EVENTS,
-  LOG_LEVELS,
-  RECORD_OVERHEAD,
-} from "./capture-file.ts";
+import { CAPTURE_VERSION, CaptureError, LIFECYCLE_EVENTS, LOG_LEVELS, RECORD_OVERHEAD } from "./capture-format.ts";
+import { CaptureReader } from "./capture-reader.ts";
 import { CaptureWriter, FLUSH_BYTES, FLUSH_INTERVAL_MS } from "./capture-writer.ts";
 
 let dir: string;

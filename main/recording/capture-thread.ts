@@ -10,7 +10,7 @@
  * block boundary from an aligned buffer and be whole blocks, so the thread copies each batch, behind the partial
  * block the last write ended in, into one aligned staging buffer (WebAssembly memory is page-aligned) and writes
  * whole blocks from there: the file ends in zero padding up to the next block until the writer truncates it at
- * close (a capture reopened after a crash ignores that padding: see capture-file.ts). Elsewhere (tmpfs, macOS,
+ * close (a capture reopened after a crash ignores that padding: see capture-reader.ts). Elsewhere (tmpfs, macOS,
  * Windows) it writes through the page cache as before.
  *
  * Batch buffers are SharedArrayBuffers, shown to the thread once and reused: moving ArrayBuffers back and forth
@@ -21,7 +21,7 @@
  * the order they were handed over, each acknowledged once.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { PADDING_BLOCK } from "./capture-file.ts";
+import { PADDING_BLOCK } from "./capture-format.ts";
 
 /** Control words shared with the thread: a counter it bumps after every acknowledgement, and whether it runs. */
 const DOORBELL = 0;
@@ -40,7 +40,7 @@ const DIRECT_BLOCK = PADDING_BLOCK;
 
 /**
  * The thread's script: plain JavaScript with no imports beyond Node's, so that it starts the same way under tsx,
- * vitest and a bundled app. Records are laid out as in capture-file.ts: u32 L, then L bytes whose last 4 are the CRC
+ * vitest and a bundled app. Records are laid out as in capture-format.ts: u32 L, then L bytes whose last 4 are the CRC
  * of the L - 4 before them. After a failed write the file takes nothing more (a gap would hide the records after it).
  */
 const THREAD_SOURCE = `"use strict";

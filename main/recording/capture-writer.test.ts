@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { crc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import { CAPTURE_VERSION, CaptureReader, RECORD_OVERHEAD } from "./capture-file.ts";
+import { CAPTURE_VERSION, RECORD_OVERHEAD } from "./capture-format.ts";
+import { CaptureReader } from "./capture-reader.ts";
 import { CaptureWriter, DATA_AGAIN_MIN_BYTES, FLUSH_BYTES } from "./capture-writer.ts";
 import { Recorder } from "./recorder.ts";
 

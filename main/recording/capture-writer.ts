@@ -1,5 +1,5 @@
 /**
- * Appends records to one capture file (format in capture-file.ts) without making the event loop wait for the disk:
+ * Appends records to one capture file (format in capture-format.ts) without making the event loop wait for the disk:
  * `append` encodes into a batch buffer on the main thread, and full batches go to the capture thread
  * (capture-thread.ts), which computes the CRCs and writes them. What stays on the main thread per record is its head
  * and one copy of its bytes into the batch; a chunk appended again unchanged (a proxy forwarding what it received) is
@@ -9,27 +9,29 @@ import * as fs from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
 import {
-  CAPTURE_VERSION,
-  CaptureError,
-  CaptureIndex,
-  DATA_AGAIN_PAYLOAD,
   describeEvent,
-  emptySummary,
   encodeHeader,
   eventCode,
   jsonPayload,
+  writeDataAgain,
+  writeRecordHead,
+} from "./capture-encoding.ts";
+import {
+  CAPTURE_VERSION,
+  CaptureError,
+  DATA_AGAIN_PAYLOAD,
+  emptySummary,
   kindInVersion,
   MAX_PAYLOAD,
   RECORD_HEAD,
   RECORD_KIND,
   RECORD_OVERHEAD,
   summarize,
-  writeDataAgain,
-  writeRecordHead,
   type CaptureMeta,
-  type CaptureReader,
   type CaptureSummary,
-} from "./capture-file.ts";
+} from "./capture-format.ts";
+import { CaptureIndex } from "./capture-index.ts";
+import type { CaptureReader } from "./capture-reader.ts";
 import { CaptureChannel } from "./capture-thread.ts";
 
 /**

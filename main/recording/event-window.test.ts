@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import { RECORD_OVERHEAD } from "./capture-file.ts";
+import { RECORD_OVERHEAD } from "./capture-format.ts";
 import { EventWindow } from "./event-window.ts";
 
 /** What an event is counted as: its bytes plus `overhead` (the recorder's RECORD_OVERHEAD; 0 fills the ring exactly). */

@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Clock } from "../../core/task.ts";
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
-import { CaptureError, LIFECYCLE_EVENTS, LOG_LEVELS } from "./capture-file.ts";
+import { CaptureError, LIFECYCLE_EVENTS, LOG_LEVELS } from "./capture-format.ts";
 import { ChangeNotifier, type SessionChange } from "./notifier.ts";
 import { engineTimeOrigin, monotonicMicros, READ_MAX_BYTES, Recorder } from "./recorder.ts";
 

@@ -6,7 +6,8 @@
  */
 import { performance } from "node:perf_hooks";
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
-import { CaptureError, CaptureReader, RECORD_OVERHEAD, type CaptureMeta } from "./capture-file.ts";
+import { CaptureError, RECORD_OVERHEAD, type CaptureMeta } from "./capture-format.ts";
+import { CaptureReader } from "./capture-reader.ts";
 import { CaptureWriter, type CaptureWriterOptions } from "./capture-writer.ts";
 import { EventWindow } from "./event-window.ts";
 import type { ChangeNotifier } from "./notifier.ts";

@@ -9,7 +9,7 @@
  *    end, from the live recorder (file + window) and after reopening it (which scans and checks the whole file).
  *
  * Chunks alternate between two buffers, as distinct socket reads would: the same buffer appended twice in a row is
- * what a proxy forwards, and is recorded as a "data again" reference (see capture-file.ts), which is not measured here.
+ * what a proxy forwards, and is recorded as a "data again" reference (see capture-format.ts), which is not measured here.
  *
  * Everything goes to a temporary directory that is removed at the end. About 30 s.
  */

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach } from "vitest";
-import { CaptureReader } from "../../main/recording/capture-file.ts";
+import { CaptureReader } from "../../main/recording/capture-reader.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -12,7 +12,7 @@ import { UsageError } from "../errors.ts";
 import { lastRecordedCapture } from "../last-capture.ts";
 import type { CliRun } from "../run.ts";
 
-/** The first bytes of a Wirescope capture (capture-file.ts's magic). */
+/** The first bytes of a Wirescope capture (capture-format.ts's MAGIC). */
 const WSCAP_MAGIC = Buffer.from("\x89WSCAP\r\n", "latin1");
 
 /**

@@ -1,0 +1,94 @@
+/**
+ * Checking and decoding records (format in capture-format.ts) where a reader found them in its buffer: cheap checks
+ * first, the CRC next, then the event. Pure functions of the bytes: the file is capture-reader.ts's.
+ */
+import { crc32 } from "node:zlib";
+import type { TimelineEvent } from "../../preload/timeline.ts";
+import {
+  BODY_FIXED,
+  CaptureError,
+  DATA_AGAIN_PAYLOAD,
+  kindInVersion,
+  LIFECYCLE_EVENTS,
+  LOG_LEVELS,
+  RECORD_HEAD,
+  RECORD_KIND,
+} from "./capture-format.ts";
+
+/**
+ * Whether the fixed part at `p` (RECORD_HEAD bytes, in `buf`) can start record number `seq` of a file of format
+ * `version`: a cheap check that rejects most garbage before its claimed length is read.
+ */
+export function headIsPlausible(buf: Buffer, p: number, seq: number, version: number): boolean {
+  const body = buf.readUInt32LE(p);
+  const kind = buf[p + 4]!;
+  const code = buf[p + 5]!;
+  if (!kindInVersion(kind, version)) return false;
+  const codes =
+    kind === RECORD_KIND.lifecycle ? LIFECYCLE_EVENTS.length : kind === RECORD_KIND.log ? LOG_LEVELS.length : 2; // in, out
+  const bodyFits =
+    kind === RECORD_KIND.dataAgain ? body === BODY_FIXED + DATA_AGAIN_PAYLOAD + 4 : body >= BODY_FIXED + 4;
+  return bodyFits && code < codes && buf.readDoubleLE(p + 12) === seq;
+}
+
+/**
+ * Whether the whole record at `p` (all `4 + body` bytes in `buf`), already found plausible as record `seq`, has the
+ * CRC it carries, and, if it is "data again", names an earlier record.
+ */
+export function recordIsValid(buf: Buffer, p: number, body: number, seq: number): boolean {
+  if (buf.readUInt32LE(p + body) !== crc32(buf.subarray(p + 4, p + body))) return false;
+  if (buf[p + 4] !== RECORD_KIND.dataAgain) return true;
+  const source = buf.readDoubleLE(p + RECORD_HEAD);
+  return Number.isInteger(source) && source >= 0 && source < seq;
+}
+
+/** The data bytes a valid record at `p` carries or stands for (0 for lifecycle and log records). */
+export function dataBytesOf(buf: Buffer, p: number, body: number): number {
+  const kind = buf[p + 4];
+  return kind === RECORD_KIND.data
+    ? body - 28
+    : kind === RECORD_KIND.dataAgain
+      ? buf.readUInt32LE(p + RECORD_HEAD + 8)
+      : 0;
+}
+
+/** The JSON object in `buf` from `start` to `end`, or undefined where there is none. */
+export function parseJson(buf: Buffer, start: number, end: number): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(buf.toString("utf8", start, end));
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decodes a data, lifecycle or log record already checked by headIsPlausible and recordIsValid. Payload bytes are
+ * copied: the event owns them.
+ */
+export function decodeRecord(buf: Buffer, p: number, body: number, file: string): TimelineEvent {
+  const kind = buf[p + 4]!;
+  const code = buf[p + 5]!;
+  const conn = buf.readUInt32LE(p + 8);
+  const seq = buf.readDoubleLE(p + 12);
+  const t = buf.readDoubleLE(p + 20);
+  const start = p + 28;
+  const end = p + body;
+  if (kind === RECORD_KIND.data) {
+    const data = new Uint8Array(end - start);
+    data.set(buf.subarray(start, end));
+    return { seq, t, conn, kind: "data", dir: code === 0 ? "in" : "out", data };
+  }
+  const json = parseJson(buf, start, end);
+  if (json === undefined) throw new CaptureError("CORRUPT", file, `${file}: record ${seq} has a damaged payload`);
+  if (kind === RECORD_KIND.lifecycle) {
+    const detail = typeof json.detail === "string" ? json.detail : "";
+    return { seq, t, conn, kind: "lifecycle", event: LIFECYCLE_EVENTS[code]!, detail };
+  }
+  const text = typeof json.text === "string" ? json.text : "";
+  const fields =
+    typeof json.fields === "object" && json.fields !== null ? (json.fields as Record<string, unknown>) : {};
+  return { seq, t, conn, kind: "log", level: LOG_LEVELS[code]!, text, fields };
+}

@@ -1,0 +1,84 @@
+/**
+ * Encoding records and headers (format in capture-format.ts), for CaptureWriter: it encodes into its batch buffers
+ * on the main thread and leaves each record's CRC to the capture thread (capture-worker-main.ts).
+ */
+import type { LifecycleTimelineEvent, LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
+import {
+  BODY_FIXED,
+  CAPTURE_VERSION,
+  HEADER_FIXED,
+  LIFECYCLE_EVENTS,
+  LOG_LEVELS,
+  MAGIC,
+  type CaptureMeta,
+} from "./capture-format.ts";
+
+const LIFECYCLE_CODE = new Map<string, number>(LIFECYCLE_EVENTS.map((e, i) => [e, i]));
+const LOG_CODE = new Map<string, number>(LOG_LEVELS.map((l, i) => [l, i]));
+
+/** The JSON payload of a lifecycle or log event. Never throws: unserializable fields are replaced, saying why. */
+export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): string {
+  if (e.kind === "lifecycle") return JSON.stringify({ detail: e.detail });
+  try {
+    return JSON.stringify({ text: e.text, fields: e.fields });
+  } catch (err) {
+    // A bigint or a cycle in the fields must not cost the event: keep it, say why its fields are gone, and make
+    // the in-memory event say the same as the file.
+    e.fields = { unserializable: err instanceof Error ? err.message : String(err) };
+    return JSON.stringify({ text: e.text, fields: e.fields });
+  }
+}
+
+/** The code `e` is stored with, or undefined for an event the format has no code for. */
+export function eventCode(e: TimelineEvent): number | undefined {
+  switch (e.kind) {
+    case "data":
+      return e.dir === "in" ? 0 : e.dir === "out" ? 1 : undefined;
+    case "lifecycle":
+      return LIFECYCLE_CODE.get(e.event);
+    case "log":
+      return LOG_CODE.get(e.level);
+  }
+}
+
+/** Writes the fixed part of a record at `p` (its length field included) for a payload of `payloadBytes`. */
+export function writeRecordHead(
+  buf: Buffer,
+  p: number,
+  kind: number,
+  code: number,
+  e: TimelineEvent,
+  payloadBytes: number,
+): void {
+  buf.writeUInt32LE(BODY_FIXED + payloadBytes + 4, p);
+  buf[p + 4] = kind;
+  buf[p + 5] = code;
+  buf.writeUInt16LE(0, p + 6);
+  buf.writeUInt32LE(e.conn, p + 8);
+  buf.writeDoubleLE(e.seq, p + 12);
+  buf.writeDoubleLE(e.t, p + 20);
+}
+
+/** Writes the payload of a "data again" record at `p`: the bytes of record `source`, `length` of them. */
+export function writeDataAgain(buf: Buffer, p: number, source: number, length: number): void {
+  buf.writeDoubleLE(source, p);
+  buf.writeUInt32LE(length, p + 8);
+}
+
+/** The header of a new capture. */
+export function encodeHeader(meta: CaptureMeta): Buffer {
+  const json = Buffer.from(JSON.stringify(meta), "utf8");
+  const header = Buffer.alloc(HEADER_FIXED + json.length);
+  MAGIC.copy(header, 0);
+  header.writeUInt16LE(CAPTURE_VERSION, 8);
+  header.writeUInt16LE(0, 10);
+  header.writeUInt32LE(json.length, 12);
+  json.copy(header, HEADER_FIXED);
+  return header;
+}
+
+/** "data event (in) seq 4 on conn 1", for error messages. */
+export function describeEvent(e: TimelineEvent): string {
+  const what = e.kind === "data" ? `data ${String(e.dir)}` : e.kind === "lifecycle" ? String(e.event) : String(e.level);
+  return `${e.kind} event (${what}) seq ${e.seq} on conn ${e.conn}`;
+}

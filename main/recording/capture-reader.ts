@@ -1,0 +1,274 @@
+/**
+ * Reading a capture file (format in capture-format.ts) by ranges of seq, through the sparse index: a finished or
+ * crashed file scanned and checked once when opened, or the live file of a writer, followed.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { open as openFile } from "node:fs/promises";
+import type { TimelineEvent } from "../../preload/timeline.ts";
+import { dataBytesOf, decodeRecord, headIsPlausible, parseJson, recordIsValid } from "./capture-decoding.ts";
+import {
+  CAPTURE_VERSION,
+  CaptureError,
+  emptySummary,
+  HEADER_FIXED,
+  MAGIC,
+  PADDING_BLOCK,
+  RECORD_HEAD,
+  RECORD_KIND,
+  summarize,
+  type CaptureMeta,
+  type CaptureSummary,
+} from "./capture-format.ts";
+import { CaptureIndex } from "./capture-index.ts";
+import type { CaptureWriter } from "./capture-writer.ts";
+
+/** Reads go through blocks of at least this size; the open-time scan through larger ones. */
+const READ_BLOCK = 256 * 1024;
+const SCAN_BLOCK = 4 * 1024 * 1024;
+
+/** Reads a file through one reusable block: "give me bytes [pos, pos+n)", re-reading only when they aren't there. */
+class BlockCursor {
+  buf: Buffer = Buffer.alloc(0);
+  private start = 0;
+  private length = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    /** Never read at or past this offset. */
+    private readonly limit: number,
+    private readonly block: number,
+  ) {}
+
+  /** Where bytes [pos, pos+n) are in `buf`, or -1 if the file (up to the limit) ends first. */
+  async at(pos: number, n: number): Promise<number> {
+    if (pos >= this.start && pos + n <= this.start + this.length) return pos - this.start;
+    if (pos + n > this.limit) return -1;
+    const want = Math.min(Math.max(n, this.block), this.limit - pos);
+    if (this.buf.length < want) this.buf = Buffer.allocUnsafe(Math.max(want, this.block));
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await this.handle.read(this.buf, got, want - got, pos + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    this.start = pos;
+    this.length = got;
+    return got >= n ? 0 : -1;
+  }
+}
+
+/** Whether the bytes from `pos` to the end (`size`) are a direct writer's zero padding (see the top comment). */
+async function isPadding(cursor: BlockCursor, pos: number, size: number): Promise<boolean> {
+  const n = size - pos;
+  if (n <= 0 || n >= PADDING_BLOCK || size % PADDING_BLOCK !== 0) return false;
+  const p = await cursor.at(pos, n);
+  if (p < 0) return false;
+  for (let i = p; i < p + n; i += 1) if (cursor.buf[i] !== 0) return false;
+  return true;
+}
+
+/** Reads and checks the header; returns the meta, version and where records start. */
+async function readHeader(
+  handle: FileHandle,
+  file: string,
+  size: number,
+): Promise<{ meta: CaptureMeta; version: number; firstRecord: number }> {
+  const notACapture = (why: string): CaptureError =>
+    new CaptureError("NOT_A_CAPTURE", file, `${file} is not a Wirescope capture file (${why})`);
+  const cursor = new BlockCursor(handle, size, 64 * 1024);
+  let p = await cursor.at(0, HEADER_FIXED);
+  if (p < 0 || !cursor.buf.subarray(0, MAGIC.length).equals(MAGIC)) throw notACapture("no capture header");
+  const version = cursor.buf.readUInt16LE(8);
+  if (version > CAPTURE_VERSION) {
+    throw new CaptureError(
+      "NEWER_VERSION",
+      file,
+      `${file} was written by a newer Wirescope (capture format ${version}; this version reads up to ${CAPTURE_VERSION})`,
+    );
+  }
+  if (version === 0) throw notACapture("format version 0");
+  const metaLength = cursor.buf.readUInt32LE(12);
+  p = await cursor.at(HEADER_FIXED, metaLength);
+  const meta = p < 0 ? undefined : parseJson(cursor.buf, p, p + metaLength);
+  if (meta === undefined || typeof meta.timeOrigin !== "number") throw notACapture("its header is damaged");
+  return { meta: meta as CaptureMeta, version, firstRecord: HEADER_FIXED + metaLength };
+}
+
+/**
+ * Reads a capture by ranges of seq. Opened on a finished or crashed file (`open`: scans and checks every record
+ * once), or alongside the live writer of the same file (`follow`: shares its index, sees every flushed record).
+ * The owner closes it.
+ */
+export class CaptureReader {
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  private constructor(
+    /** The capture file. */
+    readonly file: string,
+    private readonly handle: FileHandle,
+    /** The header's meta. */
+    readonly meta: CaptureMeta,
+    /** The file's format version. */
+    readonly version: number,
+    /** Where the records are; shared with the writer when following one. */
+    readonly index: CaptureIndex,
+    /** Totals over the valid records found when opened (empty when following a writer). */
+    readonly summary: CaptureSummary,
+    /** Size of the file when opened. */
+    readonly fileBytes: number,
+    /** Bytes after the last valid record when opened: a torn or damaged tail, ignored. 0 when following. */
+    readonly lostBytes: number,
+    /** True when reading alongside a writer (`follow`). */
+    readonly following: boolean,
+  ) {}
+
+  /**
+   * Opens `file`, checks its header and every record (CRC, numbering), and builds the sparse index. Never throws
+   * for a truncated or garbled tail: the records before it are readable and the rest is counted in `lostBytes`.
+   * Throws CaptureError NOT_A_CAPTURE / NEWER_VERSION naming the file, or the fs error if it can't be opened.
+   */
+  static async open(file: string): Promise<CaptureReader> {
+    const handle = await openFile(file, "r");
+    try {
+      const size = (await handle.stat()).size;
+      const { meta, version, firstRecord } = await readHeader(handle, file, size);
+      const index = new CaptureIndex(firstRecord);
+      const summary = emptySummary();
+      const cursor = new BlockCursor(handle, size, SCAN_BLOCK);
+      let pos = firstRecord;
+      while (true) {
+        let p = await cursor.at(pos, RECORD_HEAD);
+        if (p < 0 || !headIsPlausible(cursor.buf, p, summary.count, version)) break;
+        const body = cursor.buf.readUInt32LE(p);
+        p = await cursor.at(pos, 4 + body);
+        if (p < 0 || !recordIsValid(cursor.buf, p, body, summary.count)) break;
+        index.note(pos);
+        const b = cursor.buf;
+        summarize(summary, b.readDoubleLE(p + 20), b[p + 4]!, b[p + 5]!, dataBytesOf(b, p, body));
+        pos += 4 + body;
+      }
+      index.commit(summary.count, pos);
+      const lost = (await isPadding(cursor, pos, size)) ? 0 : size - pos;
+      return new CaptureReader(file, handle, meta, version, index, summary, size, lost, false);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  /** Opens the file `writer` is appending to; reads see every record the writer has written. */
+  static async follow(writer: CaptureWriter): Promise<CaptureReader> {
+    const handle = await openFile(writer.file, "r");
+    const size = writer.index.end;
+    return new CaptureReader(
+      writer.file,
+      handle,
+      writer.meta,
+      writer.version,
+      writer.index,
+      emptySummary(),
+      size,
+      0,
+      true,
+    );
+  }
+
+  /** Records readable now. */
+  get count(): number {
+    return this.index.count;
+  }
+
+  /**
+   * Records `from` .. `from + count - 1`, clamped to the readable ones, in order. Each event owns its bytes, except
+   * that a "data again" event shares them with its source when both are in the result (never mutate them). Stops
+   * early, after at least one record, before the data bytes would pass `maxBytes`. Rejects with CaptureError CORRUPT
+   * if a record changed since it was indexed, CLOSED after close().
+   */
+  read(from: number, count: number, maxBytes = Infinity): Promise<TimelineEvent[]> {
+    if (this.closed) return Promise.reject(new CaptureError("CLOSED", this.file, `${this.file}: reader is closed`));
+    const reading = this.readRange(from, count, maxBytes);
+    this.inFlight.add(reading);
+    const untrack = (): void => void this.inFlight.delete(reading);
+    reading.then(untrack, untrack);
+    return reading;
+  }
+
+  private corrupt(seq: number): CaptureError {
+    return new CaptureError(
+      "CORRUPT",
+      this.file,
+      `${this.file}: record ${seq} changed or vanished since it was indexed`,
+    );
+  }
+
+  /** A cursor positioned at record `seq` (< count): its offset, found from the nearest mark. */
+  private async seek(seq: number): Promise<{ cursor: BlockCursor; pos: number }> {
+    const cursor = new BlockCursor(this.handle, this.index.end, READ_BLOCK);
+    let { seq: at, offset: pos } = this.index.locate(seq);
+    for (; at < seq; at += 1) {
+      const p = await cursor.at(pos, 4);
+      if (p < 0) throw this.corrupt(at);
+      pos += 4 + cursor.buf.readUInt32LE(p);
+    }
+    return { cursor, pos };
+  }
+
+  /** Where the checked record `seq` at `pos` is in `cursor.buf`, and its body length. */
+  private async checked(cursor: BlockCursor, pos: number, seq: number): Promise<{ p: number; body: number }> {
+    let p = await cursor.at(pos, RECORD_HEAD);
+    if (p < 0 || !headIsPlausible(cursor.buf, p, seq, this.version)) throw this.corrupt(seq);
+    const body = cursor.buf.readUInt32LE(p);
+    p = await cursor.at(pos, 4 + body);
+    if (p < 0 || !recordIsValid(cursor.buf, p, body, seq)) throw this.corrupt(seq);
+    return { p, body };
+  }
+
+  private async readRange(from: number, count: number, maxBytes: number): Promise<TimelineEvent[]> {
+    const total = this.index.count;
+    const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
+    const end = Math.min(total, start + Math.max(0, Math.trunc(count) || 0));
+    if (start >= end) return [];
+    const { cursor, pos: first } = await this.seek(start);
+    const events: TimelineEvent[] = [];
+    let bytes = 0;
+    for (let seq = start, pos = first; seq < end; seq += 1) {
+      const { p, body } = await this.checked(cursor, pos, seq);
+      const buf = cursor.buf;
+      bytes += dataBytesOf(buf, p, body);
+      if (bytes > maxBytes && events.length > 0) break;
+      if (buf[p + 4] === RECORD_KIND.dataAgain) {
+        const source = buf.readDoubleLE(p + RECORD_HEAD);
+        const length = buf.readUInt32LE(p + RECORD_HEAD + 8);
+        const dir = buf[p + 5] === 0 ? "in" : "out";
+        const [t, conn] = [buf.readDoubleLE(p + 20), buf.readUInt32LE(p + 8)];
+        const earlier = source >= start ? events[source - start] : undefined;
+        const data = earlier?.kind === "data" ? earlier.data : await this.dataOf(source);
+        if (data.byteLength !== length) throw this.corrupt(seq);
+        events.push({ seq, t, conn, kind: "data", dir, data });
+      } else {
+        events.push(decodeRecord(buf, p, body, this.file));
+      }
+      pos += 4 + body;
+    }
+    return events;
+  }
+
+  /** The bytes of data record `seq`, which a "data again" record before the range being read names. */
+  private async dataOf(seq: number): Promise<Uint8Array> {
+    const { cursor, pos } = await this.seek(seq);
+    const { p, body } = await this.checked(cursor, pos, seq);
+    if (cursor.buf[p + 4] !== RECORD_KIND.data) throw this.corrupt(seq);
+    const data = new Uint8Array(body - 28);
+    data.set(cursor.buf.subarray(p + RECORD_HEAD, p + body));
+    return data;
+  }
+
+  /** Waits for reads in flight, then closes the file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    await this.handle.close();
+  }
+}
