@@ -5,12 +5,13 @@
  *     out/main/main.js                   the Electron main process (package.json "main"): main/shell/main.ts, an
  *                                        ES module, with the shell (app-*.js) and the engine in chunks beside it
  *     out/main/serve.js                  browser mode on the same built engine (main/serve.ts), `node out/main/serve.js`
- *     out/main/sandbox-worker.js         the sandbox worker script (main/sandbox/worker-bundle.ts finds it here)
+ *     out/main/sandbox-worker.js         the sandbox worker's script (main/sandbox/worker-main.ts, bundled)
  *     out/main/templates/*.ts            the protocol templates, read as text (main/workspace/templates.ts)
  *     out/preload/electron-preload.cjs   the preload, CommonJS (a sandboxed preload cannot be an ES module)
  *
  * Nothing in out/ reads the TypeScript sources at run time: the things the engine reads from disk relative to its
- * own module (the worker script, the templates) are laid out beside the bundle as they are beside the sources.
+ * own module (the templates) are laid out beside the bundle as they are beside the sources, and the worker scripts,
+ * bundled from the sources at run time otherwise, are found prebuilt beside it (main/workers/worker-bundle.ts).
  * Packages stay outside the main bundle (electron-builder ships production node_modules; esbuild has to, as its
  * native binary is spawned); the preload bundles everything but "electron". Class names are kept: error codes and
  * logger names come from them.
@@ -19,7 +20,7 @@ import { copyFile, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Metafile } from "esbuild";
-import { WORKER_BUILD_OPTIONS, WORKER_ENTRY, PREBUILT_WORKER } from "../main/sandbox/worker-bundle.ts";
+import { SANDBOX_WORKER } from "../main/sandbox/worker-bundle.ts";
 import { TEMPLATES_DIR, templateFiles } from "../main/workspace/templates.ts";
 
 /** The repository's root. */
@@ -33,14 +34,15 @@ export interface DesktopBuild {
   /** Browser mode's entry, on the same chunks. */
   serve: string;
   preload: string;
-  worker: string;
+  /** The worker scripts: the sandbox worker's. */
+  workers: string[];
   templates: string[];
   /** esbuild's account of the main and preload bundles: their inputs and, per output, what it imports. */
   metafiles: { main: Metafile; preload: Metafile };
 }
 
 /**
- * Builds main, preload, the sandbox worker and the templates into `outDir` (default `<root>/out`), replacing what
+ * Builds main, preload, the worker scripts and the templates into `outDir` (default `<root>/out`), replacing what
  * out/main and out/preload held. Rejects with esbuild's errors (file:line: message) when a source does not build.
  */
 export async function buildDesktop(outDir: string = path.join(ROOT, "out")): Promise<DesktopBuild> {
@@ -86,8 +88,7 @@ export async function buildDesktop(outDir: string = path.join(ROOT, "out")): Pro
     logLevel: "warning",
   });
 
-  const worker = path.join(mainDir, PREBUILT_WORKER);
-  await build({ ...WORKER_BUILD_OPTIONS, entryPoints: [WORKER_ENTRY], outfile: worker, write: true });
+  const workers = await Promise.all([SANDBOX_WORKER].map((worker) => worker.prebuild(mainDir)));
 
   const templatesDir = path.join(mainDir, "templates");
   await mkdir(templatesDir, { recursive: true });
@@ -103,7 +104,7 @@ export async function buildDesktop(outDir: string = path.join(ROOT, "out")): Pro
     main: path.join(mainDir, "main.js"),
     serve: path.join(mainDir, "serve.js"),
     preload: path.join(preloadDir, "electron-preload.cjs"),
-    worker,
+    workers,
     templates,
     metafiles: { main: main.metafile, preload: preload.metafile },
   };
@@ -115,9 +116,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.reso
     (result) => {
       const ms = Math.round(performance.now() - started);
       process.stdout.write(
-        `Built the desktop app's main process, preload and sandbox worker in ${ms} ms:\n` +
+        `Built the desktop app's main process, preload and worker scripts in ${ms} ms:\n` +
           `  ${path.relative(ROOT, result.main)}\n  ${path.relative(ROOT, result.preload)}\n` +
-          `  ${path.relative(ROOT, result.worker)}\n  ${path.relative(ROOT, path.dirname(result.templates[0] ?? ""))}/ (${result.templates.length} templates)\n`,
+          result.workers.map((worker) => `  ${path.relative(ROOT, worker)}\n`).join("") +
+          `  ${path.relative(ROOT, path.dirname(result.templates[0] ?? ""))}/ (${result.templates.length} templates)\n`,
       );
     },
     (err: unknown) => {

@@ -69,12 +69,13 @@ function staticClosure(metafile: Metafile, output: string): string[] {
 }
 
 describe("npm run build:desktop", () => {
-  it("writes the main process, browser mode, the preload, the sandbox worker and the templates", () => {
-    for (const file of [built.main, built.serve, built.preload, built.worker, ...built.templates]) {
+  it("writes the main process, browser mode, the preload, the worker scripts and the templates", () => {
+    for (const file of [built.main, built.serve, built.preload, ...built.workers, ...built.templates]) {
       expect(existsSync(file), file).toBe(true);
     }
     expect(path.relative(app, built.main)).toBe(path.join("out", "main", "main.js"));
     expect(path.relative(app, built.preload)).toBe(path.join("out", "preload", "electron-preload.cjs"));
+    expect(built.workers.map((w) => path.relative(app, w))).toEqual([path.join("out", "main", "sandbox-worker.js")]);
     expect(built.templates.map((t) => path.basename(t))).toContain("echo.ts");
     // package.json "main" and electron-builder.yml's extraMetadata.main both name this file.
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string };
