@@ -6,6 +6,7 @@
  *                                        ES module, with the shell (app-*.js) and the engine in chunks beside it
  *     out/main/serve.js                  browser mode on the same built engine (main/serve.ts), `node out/main/serve.js`
  *     out/main/sandbox-worker.js         the sandbox worker's script (main/sandbox/worker-main.ts, bundled)
+ *     out/main/capture-worker.js         the capture thread's script (main/recording/capture-worker-main.ts, bundled)
  *     out/main/templates/*.ts            the protocol templates, read as text (main/workspace/templates.ts)
  *     out/preload/electron-preload.cjs   the preload, CommonJS (a sandboxed preload cannot be an ES module)
  *
@@ -20,6 +21,7 @@ import { copyFile, mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Metafile } from "esbuild";
+import { CAPTURE_WORKER } from "../main/recording/capture-thread.ts";
 import { SANDBOX_WORKER } from "../main/sandbox/worker-bundle.ts";
 import { TEMPLATES_DIR, templateFiles } from "../main/workspace/templates.ts";
 
@@ -34,7 +36,7 @@ export interface DesktopBuild {
   /** Browser mode's entry, on the same chunks. */
   serve: string;
   preload: string;
-  /** The worker scripts: the sandbox worker's. */
+  /** The worker scripts: the sandbox worker's, the capture thread's. */
   workers: string[];
   templates: string[];
   /** esbuild's account of the main and preload bundles: their inputs and, per output, what it imports. */
@@ -88,7 +90,7 @@ export async function buildDesktop(outDir: string = path.join(ROOT, "out")): Pro
     logLevel: "warning",
   });
 
-  const workers = await Promise.all([SANDBOX_WORKER].map((worker) => worker.prebuild(mainDir)));
+  const workers = await Promise.all([SANDBOX_WORKER, CAPTURE_WORKER].map((worker) => worker.prebuild(mainDir)));
 
   const templatesDir = path.join(mainDir, "templates");
   await mkdir(templatesDir, { recursive: true });

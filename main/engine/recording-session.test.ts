@@ -27,7 +27,7 @@ afterEach(async () => {
 /** Writes a client capture at `file` holding `events` (numbered in order). */
 async function writeCapture(file: string, events: NewTimelineEvent[]): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const writer = CaptureWriter.create(file, { timeOrigin: 1_700_000_000_000, kind: "client", name: "old" });
+  const writer = await CaptureWriter.create(file, { timeOrigin: 1_700_000_000_000, kind: "client", name: "old" });
   events.forEach((e, seq) => writer.append({ ...e, seq }));
   await writer.close();
 }

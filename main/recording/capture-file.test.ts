@@ -48,7 +48,7 @@ function everyKind(): TimelineEvent[] {
 
 /** Writes `events` to a new capture; returns each record's size in the file. */
 async function write(file: string, events: TimelineEvent[]): Promise<number[]> {
-  const writer = CaptureWriter.create(file, meta);
+  const writer = await CaptureWriter.create(file, meta);
   const sizes = events.map((e) => writer.append(e));
   await writer.close();
   return sizes;
@@ -137,7 +137,7 @@ describe("CaptureWriter and CaptureReader", () => {
 
   it("writes the buffer out on its timer within FLUSH_INTERVAL_MS, and at once when it passes FLUSH_BYTES", async () => {
     const file = path.join(dir, "flush.wscap");
-    const writer = CaptureWriter.create(file, meta);
+    const writer = await CaptureWriter.create(file, meta);
     const headerBytes = fs.statSync(file).size;
     writer.append({ seq: 0, t: 0, conn: 1, kind: "data", dir: "in", data: new Uint8Array(100) });
     expect(fs.statSync(file).size).toBe(headerBytes); // buffered
@@ -162,7 +162,7 @@ describe("CaptureWriter and CaptureReader", () => {
 
   it("lets a reader follow the writer: it sees what was flushed", async () => {
     const file = path.join(dir, "follow.wscap");
-    const writer = CaptureWriter.create(file, meta);
+    const writer = await CaptureWriter.create(file, meta);
     const reader = await CaptureReader.follow(writer);
     const events = everyKind();
     for (const e of events) writer.append(e);
@@ -173,15 +173,15 @@ describe("CaptureWriter and CaptureReader", () => {
     await reader.close();
   });
 
-  it("never overwrites an existing file", () => {
+  it("never overwrites an existing file", async () => {
     const file = path.join(dir, "exists.wscap");
     fs.writeFileSync(file, "precious");
-    expect(() => CaptureWriter.create(file, meta)).toThrow(/EEXIST/);
+    await expect(CaptureWriter.create(file, meta)).rejects.toThrow(/EEXIST/);
     expect(fs.readFileSync(file, "utf8")).toBe("precious");
   });
 
   it("refuses events the format can't hold, before writing anything", async () => {
-    const writer = CaptureWriter.create(path.join(dir, "invalid.wscap"), meta);
+    const writer = await CaptureWriter.create(path.join(dir, "invalid.wscap"), meta);
     const data = new Uint8Array(1);
     expect(() => writer.append({ seq: 1, t: 0, conn: 1, kind: "data", dir: "in", data })).toThrow(CaptureError);
     expect(() => writer.append({ seq: 0, t: 0, conn: -1, kind: "data", dir: "in", data })).toThrow(/conn -1/);
@@ -192,7 +192,7 @@ describe("CaptureWriter and CaptureReader", () => {
 
   it("keeps a log event whose fields can't be serialized, saying why", async () => {
     const file = path.join(dir, "bigint.wscap");
-    const writer = CaptureWriter.create(file, meta);
+    const writer = await CaptureWriter.create(file, meta);
     const e: TimelineEvent = { seq: 0, t: 0, conn: 1, kind: "log", level: "info", text: "hi", fields: { n: 1n } };
     writer.append(e);
     await writer.close();
@@ -253,7 +253,7 @@ describe("a damaged tail", () => {
       fs.appendFileSync(f, "garbage");
     });
     const reader = await CaptureReader.open(file);
-    const writer = CaptureWriter.resume(reader);
+    const writer = await CaptureWriter.resume(reader);
     expect(writer.count).toBe(events.length - 1);
     const next: TimelineEvent = {
       seq: events.length - 1,
@@ -276,7 +276,7 @@ describe("a damaged tail", () => {
 
   it("a file with only a header reads as an empty capture", async () => {
     const file = path.join(dir, "empty.wscap");
-    await CaptureWriter.create(file, meta).close();
+    await (await CaptureWriter.create(file, meta)).close();
     const { reader, events } = await readAll(file);
     expect(events).toEqual([]);
     expect(reader.count).toBe(0);

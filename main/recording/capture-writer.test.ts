@@ -40,7 +40,7 @@ describe("CaptureWriter", () => {
   it("bounds its queue when the event loop never turns: appends wait for the disk, and everything lands", async () => {
     const file = path.join(dir, "bounded.wscap");
     const maxQueuedBytes = 3 * FLUSH_BYTES;
-    const writer = CaptureWriter.create(file, meta, { maxQueuedBytes });
+    const writer = await CaptureWriter.create(file, meta, { maxQueuedBytes });
     let peak = 0;
     let committedMeanwhile = 0;
     // 64 MiB in one synchronous loop: no acknowledgement can arrive through the event loop.
@@ -66,7 +66,7 @@ describe("CaptureWriter", () => {
   it("waits for a batch queued longer than maxQueuedMs before handing over the next one", async () => {
     const file = path.join(dir, "aged.wscap");
     // 0 ms: any batch still queued is too old, so each hand-over first waits for the one before.
-    const writer = CaptureWriter.create(file, meta, { maxQueuedMs: 0 });
+    const writer = await CaptureWriter.create(file, meta, { maxQueuedMs: 0 });
     const perBatch = FLUSH_BYTES / (64 * KiB);
     let lag = 0;
     for (let seq = 0; seq < 8 * perBatch; seq += 1) {
@@ -83,7 +83,7 @@ describe("CaptureWriter", () => {
 
   it("close() writes the batches in flight and the one being filled, and refuses appends from the moment it is called", async () => {
     const file = path.join(dir, "closing.wscap");
-    const writer = CaptureWriter.create(file, meta);
+    const writer = await CaptureWriter.create(file, meta);
     const count = Math.ceil((2.5 * FLUSH_BYTES) / (40 * KiB)); // several batches, the last partial
     for (let seq = 0; seq < count; seq += 1) writer.append(chunk(seq, 40 * KiB));
     expect(writer.queued).toBeGreaterThan(0);
@@ -100,7 +100,7 @@ describe("CaptureWriter", () => {
 
   it("lets a following reader see a consistent prefix while batches are in flight, and all of it once written", async () => {
     const file = path.join(dir, "inflight.wscap");
-    const writer = CaptureWriter.create(file, meta);
+    const writer = await CaptureWriter.create(file, meta);
     const reader = await CaptureReader.follow(writer);
     for (let seq = 0; seq < 200; seq += 1) writer.append(chunk(seq, 20 * KiB));
     const reads = [reader.read(0, 200), reader.read(50, 200)];
@@ -119,7 +119,7 @@ describe("CaptureWriter", () => {
 
   it("stores a chunk appended again once, as a 12-byte reference, from DATA_AGAIN_MIN_BYTES", async () => {
     const file = path.join(dir, "again.wscap");
-    const writer = CaptureWriter.create(file, meta);
+    const writer = await CaptureWriter.create(file, meta);
     const big = new Uint8Array(10 * KiB).fill(7);
     const small = new Uint8Array(DATA_AGAIN_MIN_BYTES - 1).fill(8);
     const sizes = [
@@ -154,7 +154,7 @@ describe("CaptureWriter", () => {
 
   it("continues a version 1 capture in version 1: no references, still readable by the version that made it", async () => {
     const file = path.join(dir, "v1.wscap");
-    const first = CaptureWriter.create(file, meta);
+    const first = await CaptureWriter.create(file, meta);
     first.append(chunk(0, 4 * KiB));
     await first.close();
     const bytes = fs.readFileSync(file);
@@ -163,7 +163,7 @@ describe("CaptureWriter", () => {
 
     const reader = await CaptureReader.open(file);
     expect(reader.version).toBe(1);
-    const writer = CaptureWriter.resume(reader);
+    const writer = await CaptureWriter.resume(reader);
     const again = chunk(1, 4 * KiB);
     writer.append(again);
     expect(writer.append({ ...again, seq: 2 })).toBe(RECORD_OVERHEAD + 4 * KiB); // stored again in full
@@ -178,7 +178,7 @@ describe("CaptureWriter", () => {
 
   it("a reference to a record that isn't data reads as CORRUPT", async () => {
     const file = path.join(dir, "bad-ref.wscap");
-    const writer = CaptureWriter.create(file, meta);
+    const writer = await CaptureWriter.create(file, meta);
     writer.append({ seq: 0, t: 0, conn: 1, kind: "lifecycle", event: "connected", detail: "" });
     await writer.close();
     // A well-formed "data again" record (CRC and all) naming record 0.
@@ -212,7 +212,7 @@ describe("Recorder over the capture thread", () => {
 describe("direct writes (around the page cache)", () => {
   /** Appends `n` chunks of odd sizes (so batches end mid-block) and hands them to the thread, without closing. */
   async function liveCapture(file: string, n: number): Promise<CaptureWriter> {
-    const writer = CaptureWriter.create(file, meta);
+    const writer = await CaptureWriter.create(file, meta);
     for (let seq = 0; seq < n; seq += 1) {
       writer.append(chunk(seq, 1000 + seq * 37));
       if (seq % 7 === 6) await writer.flush(); // several writes, each ending inside a block

@@ -32,7 +32,7 @@ import {
 } from "./capture-format.ts";
 import { CaptureIndex } from "./capture-index.ts";
 import type { CaptureReader } from "./capture-reader.ts";
-import { CaptureChannel } from "./capture-thread.ts";
+import { CaptureChannel, CaptureThread } from "./capture-thread.ts";
 
 /**
  * A writer hands its batch to the capture thread once it holds this much or the next record doesn't fit (and on its
@@ -123,6 +123,7 @@ export class CaptureWriter {
   private lastDataSeq = 0;
 
   private constructor(
+    thread: CaptureThread,
     /** The capture file. */
     readonly file: string,
     fd: number,
@@ -141,12 +142,17 @@ export class CaptureWriter {
     this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.maxQueuedBatches = Math.max(1, Math.floor(this.maxQueuedBytes / FLUSH_BYTES));
     this.maxQueuedMs = options.maxQueuedMs ?? MAX_QUEUED_MS;
-    this.channel = new CaptureChannel(fd, file, index.end, (error) => this.written(error));
+    this.channel = new CaptureChannel(thread, fd, file, index.end, (error) => this.written(error));
     this.batch = this.newBatch(FLUSH_BYTES);
   }
 
-  /** Creates `file` (which must not exist: a capture is never overwritten) and writes its header. */
-  static create(file: string, meta: CaptureMeta, options: CaptureWriterOptions = {}): CaptureWriter {
+  /**
+   * Creates `file` (which must not exist: a capture is never overwritten) and writes its header. Waits for the
+   * capture thread first (its script is loaded once per process: see CaptureThread.shared), and rejects, creating
+   * nothing, if it can't be started.
+   */
+  static async create(file: string, meta: CaptureMeta, options: CaptureWriterOptions = {}): Promise<CaptureWriter> {
+    const thread = await CaptureThread.shared();
     const header = encodeHeader(meta);
     const fd = fs.openSync(file, "ax");
     try {
@@ -156,15 +162,16 @@ export class CaptureWriter {
       throw err;
     }
     const index = new CaptureIndex(header.length);
-    return new CaptureWriter(file, fd, meta, CAPTURE_VERSION, index, emptySummary(), options);
+    return new CaptureWriter(thread, file, fd, meta, CAPTURE_VERSION, index, emptySummary(), options);
   }
 
   /**
    * Continues the capture `reader` opened (with CaptureReader.open): cuts off the tail it found torn, then appends
    * after its last valid record, numbering on, in the file's own format version. The reader stays usable and
-   * follows this writer from now on.
+   * follows this writer from now on. Waits for the capture thread as `create` does, and rejects, changing nothing,
+   * if it can't be started.
    */
-  static resume(reader: CaptureReader, options: CaptureWriterOptions = {}): CaptureWriter {
+  static async resume(reader: CaptureReader, options: CaptureWriterOptions = {}): Promise<CaptureWriter> {
     if (reader.following) throw new TypeError("CaptureWriter.resume: the reader already follows a writer");
     if (reader.version > CAPTURE_VERSION) {
       throw new CaptureError(
@@ -173,11 +180,12 @@ export class CaptureWriter {
         `${reader.file} is in capture format ${reader.version}; only formats up to ${CAPTURE_VERSION} can be appended to`,
       );
     }
+    const thread = await CaptureThread.shared();
     // A torn tail, or a direct writer's zero padding: appending starts right after the last record.
     if (reader.fileBytes > reader.index.end) fs.truncateSync(reader.file, reader.index.end);
     const fd = fs.openSync(reader.file, "a");
     const summary = { ...reader.summary };
-    return new CaptureWriter(reader.file, fd, reader.meta, reader.version, reader.index, summary, options);
+    return new CaptureWriter(thread, reader.file, fd, reader.meta, reader.version, reader.index, summary, options);
   }
 
   /** Records appended so far (the next record's seq). */

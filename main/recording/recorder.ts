@@ -93,7 +93,7 @@ export class Recorder {
    * the engine's `timeOrigin`.
    */
   static async create(file: string, meta: Record<string, unknown>, options: RecorderOptions = {}): Promise<Recorder> {
-    const writer = CaptureWriter.create(file, { ...meta, timeOrigin: engineTimeOrigin }, options.writer);
+    const writer = await CaptureWriter.create(file, { ...meta, timeOrigin: engineTimeOrigin }, options.writer);
     try {
       return new Recorder(writer, await CaptureReader.follow(writer), 0, 0, options);
     } catch (err) {
@@ -111,7 +111,7 @@ export class Recorder {
   static async open(file: string, options: RecorderOptions = {}): Promise<Recorder> {
     const reader = await CaptureReader.open(file);
     try {
-      const writer = CaptureWriter.resume(reader, options.writer);
+      const writer = await CaptureWriter.resume(reader, options.writer);
       const axisShift = (engineTimeOrigin - reader.meta.timeOrigin) * 1000;
       const offset = Math.max(axisShift, (reader.summary.lastT ?? -Infinity) - monotonicMicros());
       return new Recorder(writer, reader, offset, reader.lostBytes, options);

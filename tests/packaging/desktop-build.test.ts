@@ -3,13 +3,14 @@
  * the outputs exist; the preload is one CommonJS file that requires "electron" and nothing else and exposes the
  * contract; the main bundle loads no TypeScript source and imports esbuild only after its entry has run; and the
  * built engine, run by plain Node from a copy of out/ with no sources beside it (the layout inside the app's
- * archive), creates a protocol from a template and runs it through the sandbox on a real connection.
+ * archive), creates a protocol from a template, runs it through the sandbox on a real connection and records it
+ * through the capture thread, both workers started from their prebuilt scripts.
  *
  * No Electron binary is needed: the built browser-mode entry (out/main/serve.js) runs the same chunks as main.js.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import net from "node:net";
 import os from "node:os";
@@ -18,6 +19,7 @@ import vm from "node:vm";
 import type { Metafile } from "esbuild";
 import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CaptureReader } from "../../main/recording/capture-reader.ts";
 import { commands, events, type WirescopeApi } from "../../preload/contract.ts";
 import { connectWebSocketApi } from "../../preload/ws-client.ts";
 import { buildDesktop, ROOT, type DesktopBuild } from "../../scripts/build-desktop.ts";
@@ -75,7 +77,10 @@ describe("npm run build:desktop", () => {
     }
     expect(path.relative(app, built.main)).toBe(path.join("out", "main", "main.js"));
     expect(path.relative(app, built.preload)).toBe(path.join("out", "preload", "electron-preload.cjs"));
-    expect(built.workers.map((w) => path.relative(app, w))).toEqual([path.join("out", "main", "sandbox-worker.js")]);
+    expect(built.workers.map((w) => path.relative(app, w))).toEqual([
+      path.join("out", "main", "sandbox-worker.js"),
+      path.join("out", "main", "capture-worker.js"),
+    ]);
     expect(built.templates.map((t) => path.basename(t))).toContain("echo.ts");
     // package.json "main" and electron-builder.yml's extraMetadata.main both name this file.
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string };
@@ -154,7 +159,7 @@ describe("the built engine, from a copy of out/ with no sources beside it", () =
     }
   });
 
-  it("creates a protocol from a template and runs it in the sandbox on a real connection", async () => {
+  it("creates a protocol from a template, runs it in the sandbox on a real connection, and records it", async () => {
     const workspace = path.join(dir, "workspace");
     const token = randomBytes(24).toString("base64url");
     child = spawn(process.execPath, [built.serve], {
@@ -202,6 +207,24 @@ describe("the built engine, from a copy of out/ with no sources beside it", () =
     await waitFor(() => echoed.includes("hello from a packaged layout"), "the sandboxed echo protocol to answer");
     const sessions = ok(await api.listSessions({}));
     expect(sessions[0]?.connections[0]?.protocol).toMatchObject({ file: "shout.ts", state: "running" });
+
+    // Every byte is in the session's capture, written by the capture thread started from out/main/capture-worker.js.
+    ok(await api.removeSession({ session: session.id }));
+    const captures = path.join(workspace, "captures");
+    const [capture, ...others] = readdirSync(captures).filter((f) => f.endsWith(".wscap"));
+    expect(capture, "one capture file").toBeDefined();
+    expect(others).toEqual([]);
+    const reader = await CaptureReader.open(path.join(captures, capture!));
+    try {
+      expect(reader.lostBytes).toBe(0);
+      const recorded = { in: "", out: "" };
+      for (const e of await reader.read(0, reader.count)) {
+        if (e.kind === "data") recorded[e.dir] += Buffer.from(e.data).toString("utf8");
+      }
+      expect(recorded).toEqual({ in: "hello from a packaged layout\n", out: "hello from a packaged layout\n" });
+    } finally {
+      await reader.close();
+    }
     expect(output).not.toMatch(/error|failed/i);
   });
 });

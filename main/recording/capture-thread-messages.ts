@@ -1,0 +1,63 @@
+/**
+ * What the capture thread (capture-worker-main.ts) and the main thread's side of it (capture-thread.ts) say to each
+ * other. Defined once here, so that both sides are checked against the same shapes.
+ *
+ * The main thread shares with the thread a control Int32Array of CONTROL_WORDS words (a SharedArrayBuffer, passed
+ * as workerData): the thread bumps DOORBELL after every acknowledgement, so that a main thread blocked on it wakes
+ * up, and sets ALIVE to 0 when it exits. Per capture file, the main thread sends an AttachFile over the worker's
+ * port, then talks to the thread over the MessagePort it carries: ToCaptureThread messages in, one Written answer
+ * per batch out, in order.
+ */
+import type { MessagePort } from "node:worker_threads";
+
+/** Index in the control array of the counter the thread bumps (and notifies) after every acknowledgement. */
+export const DOORBELL = 0;
+/** Index in the control array of whether the thread runs: 1 from its start, 0 once it exits. */
+export const ALIVE = 1;
+/** Length of the control array. */
+export const CONTROL_WORDS = 2;
+
+/** The thread's workerData. */
+export interface CaptureThreadData {
+  /** The control array's buffer: CONTROL_WORDS Int32 words. */
+  control: SharedArrayBuffer;
+}
+
+/** Sent to the thread once per capture file, with `port` transferred. */
+export interface AttachFile {
+  /** The file's line to the main thread: ToCaptureThread in, Written out. */
+  port: MessagePort;
+  /** The writer's descriptor of the file, which stays the writer's: the thread only writes to it. */
+  fd: number;
+  path: string;
+  /** Where the records end: the thread appends there. */
+  size: number;
+  /** Whether to write around the page cache where the file system allows it (O_DIRECT). */
+  direct: boolean;
+}
+
+/** A batch buffer shown to the thread once, which later messages name by `id`. */
+export interface ShareBatch {
+  id: number;
+  buffer: SharedArrayBuffer;
+}
+
+/** The thread forgets batch buffer `id` (none of its batches is in flight). */
+export interface UnshareBatch {
+  id: number;
+}
+
+/** Write the first `used` bytes of batch buffer `id` (whole records, CRCs not filled in yet). */
+export interface WriteBatch {
+  id: number;
+  used: number;
+}
+
+/** What the main thread sends over a file's port. */
+export type ToCaptureThread = ShareBatch | UnshareBatch | WriteBatch;
+
+/**
+ * The thread's answer to each WriteBatch, in order: null when it is written, else why it (or an earlier batch of
+ * the same file) was not.
+ */
+export type Written = string | null;
