@@ -33,9 +33,9 @@
  * the last record. Records are only ever appended, so damage can only be at the tail.
  *
  * While a writer runs, the file may end in zero bytes up to the next multiple of PADDING_BLOCK: the capture thread
- * writes whole blocks around the page cache (capture-thread.ts), and the writer cuts the padding when it closes. A
- * file left by a killed process can keep it; such a tail (zeros only, ending on a block boundary, shorter than a
- * block) is padding, not lost data.
+ * writes whole blocks around the page cache (capture-worker-main.ts), and the writer cuts the padding when it
+ * closes. A file left by a killed process can keep it; such a tail (zeros only, ending on a block boundary, shorter
+ * than a block) is padding, not lost data.
  *
  * Readers never hold one object per record: a sparse CaptureIndex keeps the offset of every 256th record (and of
  * the first record after each MiB), and a range read seeks to the nearest mark and walks forward.
