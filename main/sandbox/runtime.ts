@@ -529,7 +529,13 @@ export class SandboxRuntime {
 
   // ---- logging ----
 
-  /** Routes a log event of the worker's core to the connection it belongs to, rendered and JSON-safe. */
+  /**
+   * Routes a log event of the worker's core to the connection it belongs to, rendered and JSON-safe, and posts it
+   * at once with everything queued before it (writes included, in order) instead of at the end of the turn: the
+   * code that logged may never return (`while (true) {}`, or allocating until the heap limit), and the watchdog's
+   * terminate would discard the batch. As in Twisted, a log event reaches its observers synchronously, while
+   * writes wait for control to return (here: the end of the turn, or the next log event).
+   */
   private logged(event: LogEvent): void {
     const source = event.log_source;
     const bySource = typeof source === "object" && source !== null ? this.byProtocol.get(source) : undefined;
@@ -547,5 +553,6 @@ export class SandboxRuntime {
       time: event.log_time,
     };
     this.outbox.push({ op: "log", id: record?.id ?? null, event: rendered });
+    this.outbox.flush();
   }
 }

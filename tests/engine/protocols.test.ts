@@ -163,6 +163,31 @@ describe("faults in user protocols", () => {
     await peer.until("unstuck 1: again");
   });
 
+  it("what a protocol wrote and logged just before looping forever is on the timeline, before the halt", async () => {
+    await save(
+      "chatty-loop.ts",
+      `import { Protocol } from "wirescope";\nexport default class ChattyLoop extends Protocol {\n  override dataReceived(data: Buffer): void {\n    this.transport.write(Buffer.from("seen\\r\\n"));\n    this.log.info("got {n} bytes, now looping forever", { n: data.length });\n    while (true) {}\n  }\n}\n`,
+    );
+    const { session, port } = await listenWith("chatty-loop.ts");
+    const peer = await Peer.connect(port);
+    peer.socket.write("spin!");
+    const events = await waitForTimeline(
+      t.api,
+      session,
+      (e) => lifecycle(e, 1).some((l) => l.startsWith("protocol-halted")),
+      "the halt",
+      5000,
+    );
+    const at = (found: (e: TimelineEvent) => boolean) => events.findIndex(found);
+    const logged = at((e) => e.kind === "log" && e.text === "got 5 bytes, now looping forever");
+    const wrote = at((e) => e.kind === "data" && e.dir === "out" && Buffer.from(e.data).toString() === "seen\r\n");
+    const halted = at((e) => e.kind === "lifecycle" && e.event === "protocol-halted");
+    expect(logged).toBeGreaterThanOrEqual(0);
+    expect(wrote).toBeGreaterThanOrEqual(0);
+    expect([wrote < logged, logged < halted]).toEqual([true, true]);
+    await peer.until("seen\r\n");
+  });
+
   it("unbounded allocation is stopped, and the app and the socket carry on", async () => {
     await save(
       "hog.ts",
