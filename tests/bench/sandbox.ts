@@ -4,6 +4,7 @@
  * 1. Throughput: a LineReceiver counting 64-byte lines that arrive over a real socket, run sandboxed (in a worker,
  *    through the bridge) vs the same class in-process. The load runs in its own worker thread (load.ts) and times
  *    from its first byte out to the server's close, which comes after the last line was counted. Goal >= 0.8x.
+ *    Then the same with a protocol that logs every line (the cost of each log event's crossing to the main thread).
  * 2. Save-to-new-code latency on a live connection: `group.load()` of a new version until the peer gets the first
  *    reply showing the new behaviour (p50/p95). Goal p95 < 100 ms. Compiling is not included; the time esbuild
  *    takes to compile a 100-line protocol is printed separately.
@@ -112,6 +113,39 @@ async function throughput(group: SandboxGroup): Promise<void> {
   console.log(`  ratio             ${fmt(b / a, 2)}x   (goal >= 0.8x)`);
 }
 
+// --- 1b. a protocol that logs every line ------------------------------------------------------------------------
+
+/** Logs each line it counts: every log event crosses from the worker to the main thread. */
+const LOGGER_SOURCE = `import { LineReceiver } from "wirescope";
+export default class LineLogger extends LineReceiver {
+  count = 0;
+  lineReceived(): void {
+    this.count += 1;
+    this.log.info("line {count}", { count: this.count });
+  }
+}`;
+const LOGGED_LINE_COUNT = 200 * LINES_PER_BLOCK;
+
+/** Lines/s of LineLogger, sandboxed, until the server's close (which follows the last log event). */
+async function loggingThroughput(group: SandboxGroup): Promise<void> {
+  const logger = await compile(LOGGER_SOURCE, "line-logger.ts");
+  const loaded = await group.load("line-logger.ts", logger.code, logger.sourceMap);
+  if (!loaded.ok) throw new Error(loaded.error.message);
+  const served = await serveSandboxed(group, "line-logger.ts");
+  const fill = LINE.repeat(LINES_PER_BLOCK);
+  const rates: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const total = LOGGED_LINE_COUNT * LINE.length;
+    const result = await runLoad({ port: served.portNumber, total, chunk: fill.length, mode: "send", fill });
+    const logs = served.recorders[round]!.events.logs.length;
+    if (logs !== LOGGED_LINE_COUNT) throw new Error(`the sandbox logged ${logs} lines`);
+    rates.push(LOGGED_LINE_COUNT / result.seconds);
+  }
+  await served.port.stopListening();
+  console.log(`LineReceiver logging every 64-byte line, sandboxed (median of ${ROUNDS}):`);
+  console.log(`  ${fmt(median(rates) / 1e3, 0)} k lines (and log events)/s`);
+}
+
 // --- 2. save-to-new-code latency ---------------------------------------------------------------------------------
 
 const versioned = (version: number) => `import { LineReceiver } from "wirescope";
@@ -190,6 +224,7 @@ async function main(): Promise<void> {
     await warm.dispose();
 
     await throughput(host.createGroup("throughput"));
+    await loggingThroughput(host.createGroup("logging"));
     await latency(host.createGroup("latency"));
   } finally {
     await host.dispose();
