@@ -1,13 +1,16 @@
 /**
- * Where a hung sandbox worker is spinning: the watchdog asks before it terminates the worker, so the error can name
- * the user's source line ("did not return within 2 s — an infinite loop? at loop.ts:4:5") instead of only saying
- * that something looped.
+ * What a silent sandbox worker is doing, asked before the watchdog terminates it, so the reason it gives is the
+ * cause and not a guess: how much its heap holds now (a protocol allocating without bound stops heartbeating too,
+ * and would otherwise be called a loop or a memory failure depending on whether the watchdog or V8's heap limit came
+ * first), and where it spins, so the error can name the user's source line ("did not return within 2 s — an
+ * infinite loop? at loop.ts:4:5").
  *
  * A worker whose JavaScript never returns cannot answer a message, but V8 still services inspector requests at the
  * interrupt checks of loops. So the main thread opens an in-process inspector session (node:inspector), attaches to
- * the worker through the NodeWorker domain, enables the Debugger in it and pauses it; the paused event carries the
- * call frames. The session is closed again at once (the worker is terminated right after). Any failure, or no answer
- * within the time given, yields null: the caller then reports the hang without a location.
+ * the worker through the NodeWorker domain and sends it DevTools requests: a full garbage collection and the heap's
+ * usage after it (what is still held), then, when asked, Debugger.enable and Debugger.pause (the paused event carries
+ * the call frames). The session is closed again at once (the worker is terminated right after). What could not be
+ * learnt within the time given is null; nothing throws.
  */
 import { Session } from "node:inspector";
 
@@ -18,9 +21,18 @@ export interface PausedFrame {
   columnNumber: number;
 }
 
+/** What `examineWorker` learnt. */
+export interface WorkerExamination {
+  /** Bytes the worker's heap still holds after a full garbage collection; null if it did not answer in time. */
+  liveHeap: number | null;
+  /** Its call frames, innermost first, when asked to locate; null if not asked or not answered in time. */
+  frames: PausedFrame[] | null;
+}
+
 interface WorkerMessage {
   id?: number;
   method?: string;
+  result?: { usedSize?: number };
   params?: {
     scriptId?: string;
     url?: string;
@@ -28,16 +40,24 @@ interface WorkerMessage {
   };
 }
 
+/** Request ids of the DevTools messages sent to the worker. */
+const COLLECT = 1;
+const HEAP_USAGE = 2;
+const DEBUGGER_ENABLE = 3;
+const PAUSE = 4;
+
 /**
- * Pauses the worker of thread `threadId` and returns its call frames, innermost first; null if that could not be
- * done within `timeoutMs`. Never throws.
+ * Examines the worker of thread `threadId`: its live heap, and with `locate` where it spins. Resolves once
+ * everything asked was answered, or after `timeoutMs` with what was (a worker busy dying in garbage collection may
+ * answer nothing). Never throws.
  */
-export function locateHang(threadId: number, timeoutMs: number): Promise<PausedFrame[] | null> {
+export function examineWorker(threadId: number, locate: boolean, timeoutMs: number): Promise<WorkerExamination> {
   return new Promise((resolve) => {
     const session = new Session();
     const scripts = new Map<string, string>();
+    const found: WorkerExamination = { liveHeap: null, frames: null };
     let settled = false;
-    const finish = (frames: PausedFrame[] | null) => {
+    const finish = () => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -46,13 +66,16 @@ export function locateHang(threadId: number, timeoutMs: number): Promise<PausedF
       } catch {
         // already gone
       }
-      resolve(frames);
+      resolve(found);
     };
-    const timer = setTimeout(() => finish(null), timeoutMs);
+    const answered = () => {
+      if (found.liveHeap !== null && (!locate || found.frames !== null)) finish();
+    };
+    const timer = setTimeout(finish, timeoutMs);
     try {
       session.connect();
     } catch {
-      finish(null);
+      finish();
       return;
     }
     session.on(
@@ -65,8 +88,11 @@ export function locateHang(threadId: number, timeoutMs: number): Promise<PausedF
             sessionId: notice.params.sessionId,
             message: JSON.stringify({ id, method }),
           });
-        send(1, "Debugger.enable");
-        send(2, "Debugger.pause");
+        send(COLLECT, "HeapProfiler.collectGarbage");
+        send(HEAP_USAGE, "Runtime.getHeapUsage");
+        if (!locate) return;
+        send(DEBUGGER_ENABLE, "Debugger.enable");
+        send(PAUSE, "Debugger.pause");
       },
     );
     session.on("NodeWorker.receivedMessageFromWorker", (notice: { params: { message: string } }) => {
@@ -76,19 +102,22 @@ export function locateHang(threadId: number, timeoutMs: number): Promise<PausedF
       } catch {
         return;
       }
-      if (message.method === "Debugger.scriptParsed" && message.params?.scriptId !== undefined) {
+      if (message.id === HEAP_USAGE && typeof message.result?.usedSize === "number") {
+        found.liveHeap = message.result.usedSize;
+        answered();
+      } else if (message.method === "Debugger.scriptParsed" && message.params?.scriptId !== undefined) {
         scripts.set(message.params.scriptId, message.params.url ?? "");
       } else if (message.method === "Debugger.paused") {
-        const frames = (message.params?.callFrames ?? []).map((f) => ({
+        found.frames = (message.params?.callFrames ?? []).map((f) => ({
           url: f.url || (scripts.get(f.location.scriptId) ?? ""),
           lineNumber: f.location.lineNumber,
           columnNumber: f.location.columnNumber,
         }));
-        finish(frames);
+        answered();
       }
     });
     session.post("NodeWorker.enable", { waitForDebuggerOnStart: false }, (err) => {
-      if (err) finish(null);
+      if (err) finish();
     });
   });
 }

@@ -29,7 +29,7 @@ import {
   type SourceMapInput,
   type ToWorker,
 } from "./messages.ts";
-import { locateHang, type PausedFrame } from "./hang-locator.ts";
+import { examineWorker, type PausedFrame } from "./hang-locator.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { workerSource } from "./worker-bundle.ts";
@@ -44,8 +44,17 @@ const WATCHDOG_LATE_MS = 300;
 
 /** The reason connections show after the watchdog stopped their worker. */
 export const HANG_REASON = "did not return within 2 s — an infinite loop?";
-/** How long the watchdog waits for a hung worker's location (GroupOptions.locateHangs) before stopping it anyway. */
-const LOCATE_TIMEOUT_MS = 300;
+/**
+ * How long the watchdog waits for what a silent worker is doing (its live heap; with GroupOptions.locateHangs,
+ * where it spins) before stopping it anyway.
+ */
+const EXAMINE_TIMEOUT_MS = 400;
+/**
+ * A silent worker whose live heap grew by more than this share of its heap limit since its last heartbeat is
+ * allocating without bound, not looping: it is stopped as out of memory. A loop that only makes garbage stays far
+ * below it (the young generation is reclaimed by the examination's full collection).
+ */
+const GROWTH_SHARE_OF_LIMIT = 1 / 8;
 
 /** Options of a SandboxHost. */
 export interface SandboxHostOptions {
@@ -190,10 +199,12 @@ export class SandboxGroup {
   private readonly advances = new Map<number, (done: boolean) => void>();
   private nextLoadId = 1;
   private nextAdvanceId = 1;
-  /** While the watchdog looks for where a hung worker spins. */
-  private locating = false;
+  /** While the watchdog examines a silent worker (hang-locator.ts). */
+  private examining = false;
   /** performance.now() when the worker was last heard from. */
   private lastHeard = 0;
+  /** The worker's heap in use (bytes) at its last heartbeat. */
+  private lastHeapUsed = 0;
   private readonly outbox = new Outbox<ToWorker>((batch, transfer) => this.worker?.postMessage(batch, transfer));
   /** What the group's SandboxedProtocols call. */
   private readonly link: SandboxLink = {
@@ -403,12 +414,11 @@ export class SandboxGroup {
     this.generation += 1;
     this.deathReason = null;
     this.lastHeard = performance.now();
+    this.lastHeapUsed = 0;
     worker.on("message", (batch: Batch<FromWorker>) => this.received(worker, batch));
     worker.on("error", (err: Error & { code?: string }) => {
       const reason =
-        err.code === "ERR_WORKER_OUT_OF_MEMORY"
-          ? `ran out of memory (${memoryLimitMb} MB limit)`
-          : `the sandbox crashed: ${err.message}`;
+        err.code === "ERR_WORKER_OUT_OF_MEMORY" ? this.outOfMemory() : `the sandbox crashed: ${err.message}`;
       this.died(worker, reason);
     });
     worker.on("exit", (code) => this.died(worker, `the sandbox stopped unexpectedly (exit code ${code})`));
@@ -444,6 +454,7 @@ export class SandboxGroup {
     for (const op of batch.ops) {
       switch (op.op) {
         case "heartbeat":
+          this.lastHeapUsed = op.heapUsed;
           break;
         case "loaded": {
           const resolve = this.loads.get(op.loadId);
@@ -491,22 +502,30 @@ export class SandboxGroup {
    * main thread itself was blocked, so silence proves nothing this round.
    */
   checkHeartbeat(now: number, skip: boolean): void {
-    if (this.worker === null || this.locating) return;
+    if (this.worker === null || this.examining) return;
     if (skip) this.lastHeard = now;
-    else if (now - this.lastHeard > this.host.options.hangTimeoutMs) this.hung(this.worker);
+    else if (now - this.lastHeard > this.host.options.hangTimeoutMs) this.silent(this.worker);
   }
 
-  /** Stops a hung worker; with `locateHangs`, after finding the user's source line it spins on. */
-  private hung(worker: Worker): void {
-    if (this.options.locateHangs !== true) {
-      this.died(worker, HANG_REASON);
-      return;
-    }
-    this.locating = true;
-    void locateHang(worker.threadId, LOCATE_TIMEOUT_MS).then((frames) => {
-      this.locating = false;
-      this.died(worker, HANG_REASON + this.sourceOf(frames ?? []));
+  /**
+   * Stops a silent worker with the cause the evidence shows: out of memory when its live heap grew far beyond its
+   * heap at the last heartbeat (or V8's heap limit stops it first, reported by the "error" handler), else a hang,
+   * with `locateHangs` at the user's source line it spins on. Unanswered questions leave the hang reason.
+   */
+  private silent(worker: Worker): void {
+    this.examining = true;
+    const locate = this.options.locateHangs === true;
+    void examineWorker(worker.threadId, locate, EXAMINE_TIMEOUT_MS).then(({ liveHeap, frames }) => {
+      this.examining = false;
+      const limit = this.host.options.memoryLimitMb * 1024 * 1024;
+      const grown = liveHeap !== null && liveHeap - this.lastHeapUsed > limit * GROWTH_SHARE_OF_LIMIT;
+      this.died(worker, grown ? this.outOfMemory() : HANG_REASON + this.sourceOf(frames ?? []));
     });
+  }
+
+  /** The reason of a worker stopped by its heap limit, or by the watchdog on its way there. */
+  private outOfMemory(): string {
+    return `ran out of memory (${this.host.options.memoryLimitMb} MB limit)`;
   }
 
   /** " at loop.ts:4:5": the innermost frame of user code among `frames`, mapped to its source; "" if none. */

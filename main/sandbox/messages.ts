@@ -88,7 +88,8 @@ export type ToWorker =
 
 /** Operations from the worker to the main thread. */
 export type FromWorker =
-  | { op: "heartbeat" }
+  /** Alive; `heapUsed`: the worker's V8 heap in use (bytes, garbage included) when it was sent. */
+  | { op: "heartbeat"; heapUsed: number }
   | { op: "loaded"; loadId: number; result: LoadResult }
   | { op: "write"; id: number; offset: number; length: number }
   | { op: "loseConnection"; id: number }

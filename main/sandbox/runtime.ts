@@ -13,6 +13,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createRequire, isBuiltin } from "node:module";
 import * as path from "node:path";
+import { getHeapStatistics } from "node:v8";
 import * as core from "../../core/index.ts";
 import type { Address } from "../../core/address.ts";
 import type { Bytes, IProtocol } from "../../core/interfaces.ts";
@@ -203,9 +204,12 @@ export class SandboxRuntime {
     this.outbox.flush();
   }
 
-  /** Tells main this thread is alive (called every ~200 ms by worker-main.ts). */
+  /**
+   * Tells main this thread is alive (called every ~200 ms by worker-main.ts), and how much heap it uses: the
+   * watchdog compares it with what a silent worker holds to tell unbounded allocation from a loop.
+   */
   heartbeat(): void {
-    this.outbox.push({ op: "heartbeat" });
+    this.outbox.push({ op: "heartbeat", heapUsed: getHeapStatistics().used_heap_size });
     this.outbox.flush();
   }
 

@@ -171,3 +171,15 @@ test("while (true) {} in a callLater callback: stopped within 2 s", async () => 
   expect(peer.lines).toEqual(["hello 1", "v1 later"]);
   expect(peer.closed).toBe(false);
 });
+
+test("a loop that only makes garbage is a hang, not memory, and is located at its source line", async () => {
+  const group = host.createGroup("churns", { locateHangs: true });
+  const churn = "let last: number[] = []; while (true) last = new Array(10_000).fill(line.length);";
+  await load(group, "churn.ts", misbehaving("v1", "churn", churn));
+  const { peer, recorders } = await serve(group, "churn.ts");
+  await waitFor(() => peer.lines.length === 1, "the greeting");
+  peer.send("churn\r\n");
+  const events = recorders[0]!.events;
+  await waitFor(() => events.halted.length === 1, "the watchdog", 3000);
+  expect(events.halted[0]).toMatch(new RegExp(`^${HANG_REASON.replace("?", "\\?")} at churn\\.ts:11:\\d+$`));
+});
