@@ -7,15 +7,16 @@
  *
  * A worker whose JavaScript never returns cannot answer a message, but V8 still services inspector requests at the
  * interrupt checks of loops. So the main thread opens an in-process inspector session (node:inspector), attaches to
- * the worker through the NodeWorker domain and sends it DevTools requests: a full garbage collection and the heap's
- * usage after it (what is still held), then, when asked, Debugger.enable and Debugger.pause (the paused event carries
- * the call frames). The session is closed again at once (the worker is terminated right after). What could not be
- * learnt within the time given is null; nothing throws.
+ * the worker through the NodeWorker domain and sends it DevTools requests: when asked, the stack where it was
+ * interrupted (`new Error().stack` evaluated at the interrupt sees the spinning frames beneath it; lighter than
+ * enabling the debugger and pausing, which first reports every script), then a full garbage collection and the
+ * heap's usage after it (what is still held). The session is closed again at once (the worker is terminated right
+ * after). What could not be learnt within the time given is null; nothing throws.
  */
 import { Session } from "node:inspector";
 
-/** A frame of the paused worker: the script's URL (a sandboxed module's sourceURL) and 0-based line and column. */
-export interface PausedFrame {
+/** A frame of the silent worker: the script's URL (a sandboxed module's sourceURL) and 0-based line and column. */
+export interface WorkerFrame {
   url: string;
   lineNumber: number;
   columnNumber: number;
@@ -26,25 +27,30 @@ export interface WorkerExamination {
   /** Bytes the worker's heap still holds after a full garbage collection; null if it did not answer in time. */
   liveHeap: number | null;
   /** Its call frames, innermost first, when asked to locate; null if not asked or not answered in time. */
-  frames: PausedFrame[] | null;
+  frames: WorkerFrame[] | null;
 }
 
 interface WorkerMessage {
   id?: number;
-  method?: string;
-  result?: { usedSize?: number };
-  params?: {
-    scriptId?: string;
-    url?: string;
-    callFrames?: { url: string; location: { scriptId: string; lineNumber: number; columnNumber: number } }[];
-  };
+  result?: { usedSize?: number; result?: { value?: unknown } };
 }
 
 /** Request ids of the DevTools messages sent to the worker. */
-const COLLECT = 1;
-const HEAP_USAGE = 2;
-const DEBUGGER_ENABLE = 3;
-const PAUSE = 4;
+const STACK = 1;
+const COLLECT = 2;
+const HEAP_USAGE = 3;
+
+/** A stack line's location: "at f (url:line:col)" or "at url:line:col", 1-based. */
+const STACK_LOCATION = /^\s*at (?:.*\()?(.+?):(\d+):(\d+)\)?$/;
+
+/** The frames of a V8 stack string (the message line and frames without a location are skipped). */
+function framesOf(stack: string): WorkerFrame[] {
+  return stack.split("\n").flatMap((line) => {
+    const match = STACK_LOCATION.exec(line);
+    if (match === null) return [];
+    return [{ url: match[1]!, lineNumber: Number(match[2]) - 1, columnNumber: Number(match[3]) - 1 }];
+  });
+}
 
 /**
  * Examines the worker of thread `threadId`: its live heap, and with `locate` where it spins. Resolves once
@@ -54,7 +60,6 @@ const PAUSE = 4;
 export function examineWorker(threadId: number, locate: boolean, timeoutMs: number): Promise<WorkerExamination> {
   return new Promise((resolve) => {
     const session = new Session();
-    const scripts = new Map<string, string>();
     const found: WorkerExamination = { liveHeap: null, frames: null };
     let settled = false;
     const finish = () => {
@@ -83,16 +88,14 @@ export function examineWorker(threadId: number, locate: boolean, timeoutMs: numb
       (notice: { params: { sessionId: string; workerInfo: { title: string } } }) => {
         // The inspector numbers workers its own way; the title starts with the thread id: "[worker 3] name".
         if (!notice.params.workerInfo.title.startsWith(`[worker ${threadId}] `)) return;
-        const send = (id: number, method: string) =>
+        const send = (id: number, method: string, params: object = {}) =>
           session.post("NodeWorker.sendMessageToWorker", {
             sessionId: notice.params.sessionId,
-            message: JSON.stringify({ id, method }),
+            message: JSON.stringify({ id, method, params }),
           });
+        if (locate) send(STACK, "Runtime.evaluate", { expression: "new Error().stack", returnByValue: true });
         send(COLLECT, "HeapProfiler.collectGarbage");
         send(HEAP_USAGE, "Runtime.getHeapUsage");
-        if (!locate) return;
-        send(DEBUGGER_ENABLE, "Debugger.enable");
-        send(PAUSE, "Debugger.pause");
       },
     );
     session.on("NodeWorker.receivedMessageFromWorker", (notice: { params: { message: string } }) => {
@@ -105,14 +108,9 @@ export function examineWorker(threadId: number, locate: boolean, timeoutMs: numb
       if (message.id === HEAP_USAGE && typeof message.result?.usedSize === "number") {
         found.liveHeap = message.result.usedSize;
         answered();
-      } else if (message.method === "Debugger.scriptParsed" && message.params?.scriptId !== undefined) {
-        scripts.set(message.params.scriptId, message.params.url ?? "");
-      } else if (message.method === "Debugger.paused") {
-        found.frames = (message.params?.callFrames ?? []).map((f) => ({
-          url: f.url || (scripts.get(f.location.scriptId) ?? ""),
-          lineNumber: f.location.lineNumber,
-          columnNumber: f.location.columnNumber,
-        }));
+      } else if (message.id === STACK) {
+        const stack = message.result?.result?.value;
+        found.frames = typeof stack === "string" ? framesOf(stack) : [];
         answered();
       }
     });

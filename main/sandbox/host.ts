@@ -29,7 +29,7 @@ import {
   type SourceMapInput,
   type ToWorker,
 } from "./messages.ts";
-import { examineWorker, type PausedFrame } from "./hang-locator.ts";
+import { examineWorker, type WorkerFrame } from "./hang-locator.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { workerSource } from "./worker-bundle.ts";
@@ -529,7 +529,7 @@ export class SandboxGroup {
   }
 
   /** " at loop.ts:4:5": the innermost frame of user code among `frames`, mapped to its source; "" if none. */
-  private sourceOf(frames: readonly PausedFrame[]): string {
+  private sourceOf(frames: readonly WorkerFrame[]): string {
     for (const frame of frames) {
       if (!frame.url.startsWith(PROTOCOL_URL_PREFIX)) continue;
       const moduleKey = frame.url.slice(PROTOCOL_URL_PREFIX.length).replace(/\?v=\d+$/, "");
