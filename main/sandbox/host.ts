@@ -9,10 +9,11 @@
  *     await group.load("echo.ts", newCode, newMap);         // hot reload: live connections run the new code
  *
  * A group is one worker_threads Worker with resource limits, watched by the host: a worker that has not been heard
- * from for HANG_TIMEOUT_MS (user code that does not return) is terminated, as is one that runs out of memory; every
- * connection of the group is then halted with the reason, its socket left open, and the next successful `load()`
- * starts a new worker, evaluates every module of the group again and re-attaches the halted connections with fresh
- * instances (their state was in the dead worker: connectionMade runs again).
+ * from for HANG_TIMEOUT_MS (user code that does not return) is terminated, as is one that runs out of memory (a
+ * silent worker whose live heap grew since its last heartbeat is one, whichever of the watchdog and V8's heap limit
+ * comes first); every connection of the group is then halted with the reason, its socket left open, and the next
+ * successful `load()` starts a new worker, evaluates every module of the group again and re-attaches the halted
+ * connections with fresh instances (their state was in the dead worker: connectionMade runs again).
  *
  * The main thread never runs user code, so it stays responsive whatever the protocols do.
  */
@@ -156,7 +157,8 @@ export interface GroupOptions {
   virtualClock?: boolean;
   /**
    * When the watchdog stops a hung worker, first find where it spins (hang-locator.ts) and name that source line
-   * in the reason ("... an infinite loop? at loop.ts:4:5"). Costs up to LOCATE_TIMEOUT_MS more before the stop.
+   * in the reason ("... an infinite loop? at loop.ts:4:5"): the examination every silent worker gets (at most
+   * EXAMINE_TIMEOUT_MS) also reads its stack.
    */
   locateHangs?: boolean;
 }
