@@ -7,11 +7,12 @@
  *
  * A worker whose JavaScript never returns cannot answer a message, but V8 still services inspector requests at the
  * interrupt checks of loops. So the main thread opens an in-process inspector session (node:inspector), attaches to
- * the worker through the NodeWorker domain and sends it DevTools requests: when asked, the stack where it was
- * interrupted (`new Error().stack` evaluated at the interrupt sees the spinning frames beneath it; lighter than
- * enabling the debugger and pausing, which first reports every script), then a full garbage collection and the
- * heap's usage after it (what is still held). The session is closed again at once (the worker is terminated right
- * after). What could not be learnt within the time given is null; nothing throws.
+ * the worker through the NodeWorker domain and sends it DevTools requests: the heap's usage as it is; when asked,
+ * the stack where it was interrupted (`new Error().stack` evaluated at the interrupt sees the spinning frames beneath
+ * it; lighter than enabling the debugger and pausing, which first reports every script); then a full garbage
+ * collection and the heap's usage after it (what is still held). A worker filling its heap may answer the first
+ * and not the rest in time: it is busy collecting. The session is closed again at once (the worker is terminated
+ * right after). What could not be learnt within the time given is null; nothing throws.
  */
 import { Session } from "node:inspector";
 
@@ -24,6 +25,8 @@ export interface WorkerFrame {
 
 /** What `examineWorker` learnt. */
 export interface WorkerExamination {
+  /** Bytes of the worker's heap in use (garbage included) when first asked; null if it did not answer in time. */
+  heapUsed: number | null;
   /** Bytes the worker's heap still holds after a full garbage collection; null if it did not answer in time. */
   liveHeap: number | null;
   /** Its call frames, innermost first, when asked to locate; null if not asked or not answered in time. */
@@ -36,9 +39,10 @@ interface WorkerMessage {
 }
 
 /** Request ids of the DevTools messages sent to the worker. */
-const STACK = 1;
-const COLLECT = 2;
-const HEAP_USAGE = 3;
+const HEAP_USAGE = 1;
+const STACK = 2;
+const COLLECT = 3;
+const LIVE_HEAP_USAGE = 4;
 
 /** A stack line's location: "at f (url:line:col)" or "at url:line:col", 1-based. */
 const STACK_LOCATION = /^\s*at (?:.*\()?(.+?):(\d+):(\d+)\)?$/;
@@ -60,7 +64,7 @@ function framesOf(stack: string): WorkerFrame[] {
 export function examineWorker(threadId: number, locate: boolean, timeoutMs: number): Promise<WorkerExamination> {
   return new Promise((resolve) => {
     const session = new Session();
-    const found: WorkerExamination = { liveHeap: null, frames: null };
+    const found: WorkerExamination = { heapUsed: null, liveHeap: null, frames: null };
     let settled = false;
     const finish = () => {
       if (settled) return;
@@ -93,9 +97,10 @@ export function examineWorker(threadId: number, locate: boolean, timeoutMs: numb
             sessionId: notice.params.sessionId,
             message: JSON.stringify({ id, method, params }),
           });
+        send(HEAP_USAGE, "Runtime.getHeapUsage");
         if (locate) send(STACK, "Runtime.evaluate", { expression: "new Error().stack", returnByValue: true });
         send(COLLECT, "HeapProfiler.collectGarbage");
-        send(HEAP_USAGE, "Runtime.getHeapUsage");
+        send(LIVE_HEAP_USAGE, "Runtime.getHeapUsage");
       },
     );
     session.on("NodeWorker.receivedMessageFromWorker", (notice: { params: { message: string } }) => {
@@ -105,8 +110,11 @@ export function examineWorker(threadId: number, locate: boolean, timeoutMs: numb
       } catch {
         return;
       }
-      if (message.id === HEAP_USAGE && typeof message.result?.usedSize === "number") {
-        found.liveHeap = message.result.usedSize;
+      const usedSize = message.result?.usedSize;
+      if (message.id === HEAP_USAGE && typeof usedSize === "number") {
+        found.heapUsed = usedSize;
+      } else if (message.id === LIVE_HEAP_USAGE && typeof usedSize === "number") {
+        found.liveHeap = usedSize;
         answered();
       } else if (message.id === STACK) {
         const stack = message.result?.result?.value;

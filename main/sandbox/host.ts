@@ -46,14 +46,15 @@ const WATCHDOG_LATE_MS = 300;
 /** The reason connections show after the watchdog stopped their worker. */
 export const HANG_REASON = "did not return within 2 s — an infinite loop?";
 /**
- * How long the watchdog waits for what a silent worker is doing (its live heap; with GroupOptions.locateHangs,
- * where it spins) before stopping it anyway.
+ * How long the watchdog waits for what a silent worker is doing (its heap; with GroupOptions.locateHangs, where it
+ * spins) before stopping it anyway. A looping worker answers within milliseconds; one filling its heap may not
+ * (it is collecting garbage), and V8's heap limit may stop it meanwhile.
  */
-const EXAMINE_TIMEOUT_MS = 400;
+const EXAMINE_TIMEOUT_MS = 1000;
 /**
- * A silent worker whose live heap grew by more than this share of its heap limit since its last heartbeat is
- * allocating without bound, not looping: it is stopped as out of memory. A loop that only makes garbage stays far
- * below it (the young generation is reclaimed by the examination's full collection).
+ * A silent worker whose heap grew by more than this share of its heap limit since its last heartbeat, and still
+ * holds it after a full collection (or is too busy collecting to answer), is allocating without bound, not looping:
+ * it is stopped as out of memory. A loop that only makes garbage stays far below it after the collection.
  */
 const GROWTH_SHARE_OF_LIMIT = 1 / 8;
 
@@ -510,18 +511,20 @@ export class SandboxGroup {
   }
 
   /**
-   * Stops a silent worker with the cause the evidence shows: out of memory when its live heap grew far beyond its
-   * heap at the last heartbeat (or V8's heap limit stops it first, reported by the "error" handler), else a hang,
-   * with `locateHangs` at the user's source line it spins on. Unanswered questions leave the hang reason.
+   * Stops a silent worker with the cause the evidence shows: out of memory when its heap grew far beyond its heap at
+   * the last heartbeat and a full collection does not bring it back (or V8's heap limit stops it first, reported by
+   * the "error" handler), else a hang, with `locateHangs` at the user's source line it spins on. A worker that does
+   * not answer at all is taken for hung.
    */
   private silent(worker: Worker): void {
     this.examining = true;
     const locate = this.options.locateHangs === true;
-    void examineWorker(worker.threadId, locate, EXAMINE_TIMEOUT_MS).then(({ liveHeap, frames }) => {
+    void examineWorker(worker.threadId, locate, EXAMINE_TIMEOUT_MS).then(({ heapUsed, liveHeap, frames }) => {
       this.examining = false;
       const limit = this.host.options.memoryLimitMb * 1024 * 1024;
-      const grown = liveHeap !== null && liveHeap - this.lastHeapUsed > limit * GROWTH_SHARE_OF_LIMIT;
-      this.died(worker, grown ? this.outOfMemory() : HANG_REASON + this.sourceOf(frames ?? []));
+      const grew = (bytes: number) => bytes - this.lastHeapUsed > limit * GROWTH_SHARE_OF_LIMIT;
+      const eating = heapUsed !== null && grew(heapUsed) && (liveHeap === null || grew(liveHeap));
+      this.died(worker, eating ? this.outOfMemory() : HANG_REASON + this.sourceOf(frames ?? []));
     });
   }
 
