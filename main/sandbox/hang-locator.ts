@@ -9,9 +9,9 @@
  * interrupt checks of loops. So the main thread opens an in-process inspector session (node:inspector), attaches to
  * the worker through the NodeWorker domain and sends it DevTools requests: the heap's usage as it is; when asked,
  * the stack where it was interrupted (`new Error().stack` evaluated at the interrupt sees the spinning frames beneath
- * it; lighter than enabling the debugger and pausing, which first reports every script); then a full garbage
- * collection and the heap's usage after it (what is still held). A worker filling its heap may answer the first
- * and not the rest in time: it is busy collecting. The session is closed again at once (the worker is terminated
+ * it; lighter than enabling the debugger and pausing, which first reports every script); then, if that usage is
+ * suspect, a full garbage collection and the heap's usage after it (what is still held). A worker filling its heap
+ * may answer the first and not the rest in time: it is busy collecting. The session is closed again at once (the worker is terminated
  * right after). What could not be learnt within the time given is null; nothing throws.
  */
 import { Session } from "node:inspector";
@@ -27,7 +27,7 @@ export interface WorkerFrame {
 export interface WorkerExamination {
   /** Bytes of the worker's heap in use (garbage included) when first asked; null if it did not answer in time. */
   heapUsed: number | null;
-  /** Bytes the worker's heap still holds after a full garbage collection; null if it did not answer in time. */
+  /** Bytes its heap still holds after a full garbage collection; null if not asked or not answered in time. */
   liveHeap: number | null;
   /** Its call frames, innermost first, when asked to locate; null if not asked or not answered in time. */
   frames: WorkerFrame[] | null;
@@ -56,12 +56,23 @@ function framesOf(stack: string): WorkerFrame[] {
   });
 }
 
+/** What to ask a silent worker (`examineWorker`). */
+export interface ExamineOptions {
+  /** Also read the stack it spins in. */
+  locate: boolean;
+  /** Whether a heap in use of this many bytes needs a full collection to tell what is still held. */
+  suspect: (heapUsed: number) => boolean;
+  /** Resolve with what was learnt by then. */
+  timeoutMs: number;
+}
+
 /**
- * Examines the worker of thread `threadId`: its live heap, and with `locate` where it spins. Resolves once
- * everything asked was answered, or after `timeoutMs` with what was (a worker busy dying in garbage collection may
- * answer nothing). Never throws.
+ * Examines the worker of thread `threadId`: its heap (after a full collection when `suspect`), and with `locate`
+ * where it spins. Resolves once everything asked was answered, or after `timeoutMs` with what was (a worker busy
+ * dying in garbage collection may answer nothing). Never throws.
  */
-export function examineWorker(threadId: number, locate: boolean, timeoutMs: number): Promise<WorkerExamination> {
+export function examineWorker(threadId: number, options: ExamineOptions): Promise<WorkerExamination> {
+  const { locate, suspect, timeoutMs } = options;
   return new Promise((resolve) => {
     const session = new Session();
     const found: WorkerExamination = { heapUsed: null, liveHeap: null, frames: null };
@@ -77,8 +88,10 @@ export function examineWorker(threadId: number, locate: boolean, timeoutMs: numb
       }
       resolve(found);
     };
+    let send: ((id: number, method: string, params?: object) => void) | null = null;
     const answered = () => {
-      if (found.liveHeap !== null && (!locate || found.frames !== null)) finish();
+      if (found.heapUsed === null || (locate && found.frames === null)) return;
+      if (!suspect(found.heapUsed) || found.liveHeap !== null) finish();
     };
     const timer = setTimeout(finish, timeoutMs);
     try {
@@ -92,15 +105,13 @@ export function examineWorker(threadId: number, locate: boolean, timeoutMs: numb
       (notice: { params: { sessionId: string; workerInfo: { title: string } } }) => {
         // The inspector numbers workers its own way; the title starts with the thread id: "[worker 3] name".
         if (!notice.params.workerInfo.title.startsWith(`[worker ${threadId}] `)) return;
-        const send = (id: number, method: string, params: object = {}) =>
+        send = (id, method, params = {}) =>
           session.post("NodeWorker.sendMessageToWorker", {
             sessionId: notice.params.sessionId,
             message: JSON.stringify({ id, method, params }),
           });
         send(HEAP_USAGE, "Runtime.getHeapUsage");
         if (locate) send(STACK, "Runtime.evaluate", { expression: "new Error().stack", returnByValue: true });
-        send(COLLECT, "HeapProfiler.collectGarbage");
-        send(LIVE_HEAP_USAGE, "Runtime.getHeapUsage");
       },
     );
     session.on("NodeWorker.receivedMessageFromWorker", (notice: { params: { message: string } }) => {
@@ -113,6 +124,11 @@ export function examineWorker(threadId: number, locate: boolean, timeoutMs: numb
       const usedSize = message.result?.usedSize;
       if (message.id === HEAP_USAGE && typeof usedSize === "number") {
         found.heapUsed = usedSize;
+        if (suspect(usedSize)) {
+          send?.(COLLECT, "HeapProfiler.collectGarbage");
+          send?.(LIVE_HEAP_USAGE, "Runtime.getHeapUsage");
+        }
+        answered();
       } else if (message.id === LIVE_HEAP_USAGE && typeof usedSize === "number") {
         found.liveHeap = usedSize;
         answered();

@@ -519,10 +519,11 @@ export class SandboxGroup {
   private silent(worker: Worker): void {
     this.examining = true;
     const locate = this.options.locateHangs === true;
-    void examineWorker(worker.threadId, locate, EXAMINE_TIMEOUT_MS).then(({ heapUsed, liveHeap, frames }) => {
+    const limit = this.host.options.memoryLimitMb * 1024 * 1024;
+    const grew = (bytes: number) => bytes - this.lastHeapUsed > limit * GROWTH_SHARE_OF_LIMIT;
+    const options = { locate, suspect: grew, timeoutMs: EXAMINE_TIMEOUT_MS };
+    void examineWorker(worker.threadId, options).then(({ heapUsed, liveHeap, frames }) => {
       this.examining = false;
-      const limit = this.host.options.memoryLimitMb * 1024 * 1024;
-      const grew = (bytes: number) => bytes - this.lastHeapUsed > limit * GROWTH_SHARE_OF_LIMIT;
       const eating = heapUsed !== null && grew(heapUsed) && (liveHeap === null || grew(liveHeap));
       this.died(worker, eating ? this.outOfMemory() : HANG_REASON + this.sourceOf(frames ?? []));
     });
