@@ -90,7 +90,10 @@ export class Reactor implements IReactorNet {
   /**
    * Listens on `port` (0 picks a free one) and returns the port at once. Node binds asynchronously: await
    * `port.listening` (it rejects with CannotListenError, e.g. when the port is in use). `interface` defaults to
-   * "" (all IPv4 interfaces) as in Twisted; pass "127.0.0.1" to stay on loopback.
+   * "" (all IPv4 interfaces) as in Twisted; pass "127.0.0.1" to stay on loopback. `backlog` defaults to Twisted's
+   * 50: connections the kernel has completed past that many, not yet accepted, are dropped or reset, so a server
+   * that takes bursts of hundreds of connections (a load test) should ask for more (Linux caps it at
+   * net.core.somaxconn).
    */
   listenTCP(port: number, factory: IProtocolFactory, options: ListenTCPOptions = {}): ListeningPort {
     checkPort(port, "listenTCP");

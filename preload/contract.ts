@@ -164,6 +164,8 @@ export const SessionInfo = z.object({
   epochMs: z.number(),
   /** The bound address of a listener or proxy ("127.0.0.1:40123"). */
   listeningOn: z.string().optional(),
+  /** The listen backlog of a listener or proxy: connections the kernel queues before they are accepted. */
+  backlog: z.number().int().nonnegative().optional(),
   /** Its connections, at most MAX_LISTED_CONNECTIONS (limits.ts): the open ones first, then the newest closed. */
   connections: z.array(ConnectionInfo),
   /** How many connections `connections` leaves out (older closed ones); absent when it lists them all. */

@@ -99,6 +99,8 @@ export class Session {
   serverProtocol: string | null = null;
   error: string | undefined;
   listeningOn: string | undefined;
+  /** For listeners and proxies: the listen backlog asked of the kernel (see targets.ts's LISTEN_BACKLOG). */
+  backlog: number | undefined;
   /** For imported, decode and replay sessions: where the traffic came from. */
   source: string | undefined;
   /** Wall-clock ms at timeline time 0: the engine's start, or an imported capture's own epoch. */
@@ -242,6 +244,7 @@ export class Session {
       const port = await endpoint.listen(factory);
       this.state = "listening";
       this.listeningOn = formatAddress(port.getHost());
+      if ("backlog" in endpoint && typeof endpoint.backlog === "number") this.backlog = endpoint.backlog;
       this.note("listening", this.listeningOn);
       return port;
     } catch (err) {
@@ -419,6 +422,7 @@ export class Session {
       protocol: this.protocol,
       epochMs: this.epochMs,
       ...(this.listeningOn !== undefined ? { listeningOn: this.listeningOn } : {}),
+      ...(this.backlog !== undefined ? { backlog: this.backlog } : {}),
       connections,
       ...(unlisted > 0 ? { unlistedConnections: unlisted } : {}),
       bytesIn,

@@ -1,7 +1,7 @@
 /**
  * Session targets as Twisted endpoint strings: what the user typed (an endpoint string, or host/port/tls fields)
  * becomes one description that the core's endpoints parse. Listeners bind 127.0.0.1 unless the user names an
- * interface.
+ * interface, and queue up to LISTEN_BACKLOG connections unless the user names a backlog.
  */
 import { EndpointParseError, parseEndpointString, quoteStringArgument } from "../../core/index.ts";
 import type { ClientTarget, ListenTarget } from "../../preload/contract.ts";
@@ -25,21 +25,38 @@ export function clientDescription(target: ClientTarget): string {
 }
 
 /**
+ * The listen backlog of the app's listeners and proxies: how many connections the kernel queues, handshake done,
+ * before the engine accepts them. Twisted's default of 50 (the core's, kept for `listenTCP`) overflows when a load
+ * test opens hundreds of connections at once, and the kernel resets the ones past it before the engine sees them;
+ * so the app asks for more. Linux caps it at `net.core.somaxconn` (4096 since kernel 5.4, 128 before).
+ */
+export const LISTEN_BACKLOG = 4096;
+
+/** Server endpoint types whose description takes a `backlog` parameter. */
+const TAKES_BACKLOG = new Set(["tcp", "tcp6", "ssl", "unix"]);
+
+/**
  * The server endpoint description for a listen target. A TCP or SSL description without `interface` gets
- * `interface=127.0.0.1`: Wirescope never listens on every interface unless asked to.
+ * `interface=127.0.0.1`: Wirescope never listens on every interface unless asked to. One without a backlog gets
+ * `backlog=LISTEN_BACKLOG`; a backlog the user wrote, by name or by position, is kept.
  */
 export function serverDescription(target: ListenTarget): string {
-  if (target.endpoint !== undefined) {
-    const parsed = check(target.endpoint);
-    const type = parsed.type.toLowerCase();
-    if ((type === "tcp" || type === "ssl") && parsed.kwargs.interface === undefined) {
-      return `${target.endpoint}:interface=127.0.0.1`;
-    }
-    return target.endpoint;
+  if (target.endpoint === undefined) {
+    const iface = target.interface?.trim() || "127.0.0.1";
+    const type = iface.includes(":") ? "tcp6" : "tcp";
+    return `${type}:${target.port!}:interface=${quoteStringArgument(iface)}:backlog=${LISTEN_BACKLOG}`;
   }
-  const iface = target.interface?.trim() || "127.0.0.1";
-  const type = iface.includes(":") ? "tcp6" : "tcp";
-  return `${type}:${target.port!}:interface=${quoteStringArgument(iface)}`;
+  const parsed = check(target.endpoint);
+  const type = parsed.type.toLowerCase();
+  let description = target.endpoint;
+  if ((type === "tcp" || type === "ssl") && parsed.kwargs.interface === undefined) {
+    description += ":interface=127.0.0.1";
+  }
+  // A backlog is never the first positional parameter (the port or path), so with one positional it is unset.
+  if (TAKES_BACKLOG.has(type) && parsed.kwargs.backlog === undefined && parsed.args.length <= 1) {
+    description += `:backlog=${LISTEN_BACKLOG}`;
+  }
+  return description;
 }
 
 function check(description: string): ReturnType<typeof parseEndpointString> {

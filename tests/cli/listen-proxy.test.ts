@@ -63,7 +63,7 @@ describe("wirescope listen", () => {
     await closed; // the CLI closed our connection on its way out
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
-    expect(lines[0]).toMatchObject({ kind: "listening" });
+    expect(lines[0]).toMatchObject({ kind: "listening", backlog: 4096 });
     expect(lines.some((l) => l.kind === "lifecycle" && l.event === "lost" && l.conn === 1)).toBe(true);
     const summary = lines.at(-1)!;
     expect(summary).toMatchObject({ kind: "summary", exitCode: 0 });

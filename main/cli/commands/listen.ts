@@ -15,8 +15,10 @@ const COMMON_HELP = `  --json                one JSON object per event ({"kind":
   --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
                         (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
-The first line printed is "listening on <address>" (the port chosen when you gave 0). Runs until Ctrl+C (or
-SIGTERM), then closes every connection cleanly, flushes the capture and prints where it is.
+The first line printed is "listening on <address>" (the port chosen when you gave 0; with --json, its
+"backlog" is how many connections the kernel queues before they are accepted: 4096 unless the endpoint string
+says backlog=N, capped by the kernel's net.core.somaxconn). Runs until Ctrl+C (or SIGTERM), then closes every
+connection cleanly, flushes the capture and prints where it is.
 
 Exit codes: 0 stopped by Ctrl+C; 1 could not listen (port in use, no such interface); 2 usage error;
 3 a protocol does not compile.
@@ -129,7 +131,7 @@ async function serveUntilStopped(
   }
   run.keepCapture(info.id);
   const address = info.listeningOn ?? info.target;
-  run.announce(`listening on ${address}`, { kind: "listening", session: info.id, address });
+  run.announce(`listening on ${address}`, { kind: "listening", session: info.id, address, backlog: info.backlog });
   run.follow(info, (e) => {
     if (closeAfterPeer && e.kind === "lifecycle" && e.event === "read-closed") {
       run.service.call("closeConnection", { session: info.id, conn: e.conn }).catch(() => {});
