@@ -1,7 +1,7 @@
 /**
  * Reopening .wscap files through the engine's openRecording, on a real disk: connection rows for the connection
- * numbers the file holds (however large), where a relative path is looked for, and a copy stopped by the engine's
- * signal.
+ * numbers the file holds (however large), what a recording cut short lost, where a relative path is looked for, and a
+ * copy stopped by the engine's signal.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -66,6 +66,31 @@ describe("openRecording", () => {
     } finally {
       await stopping.close();
     }
+  });
+
+  it("says where a recording cut short stops and how many bytes of its file could not be read", async () => {
+    const file = path.join(workspace, "torn.wscap");
+    await writeCapture(file, [...connection(1, 1_000_000, "first"), ...connection(2, 3_500_000, "second")]);
+    fs.appendFileSync(file, Buffer.from([40, 0, 0, 0, 1, 0, 0])); // a record cut off after 7 of its bytes
+    const info = await engine.openRecording({ path: file });
+    const stops = "The recording stops at 2.500003 s (2023-11-14T22:13:23.500Z)";
+    expect(info.error).toBe(
+      `${stops} without its session's close: the process writing it stopped (killed or crashed), or still writes ` +
+        "it; 7 bytes at the end of the file could not be read (a record cut off mid-write). " +
+        "Anything after that is not in the capture.",
+    );
+    const { events } = await engine.readTimeline({ session: info.id, from: 0, count: 100 });
+    expect(events.at(-1)).toMatchObject({ kind: "lifecycle", conn: 0, event: "error", t: 3_500_003 });
+  });
+
+  it("reports nothing lost for a session's capture that ends with its close", async () => {
+    const file = path.join(workspace, "whole.wscap");
+    const closed: NewTimelineEvent = { kind: "lifecycle", t: 20, conn: 0, event: "closed", detail: "session closed" };
+    await writeCapture(file, [...connection(1, 10, "hi"), closed]);
+    const info = await engine.openRecording({ path: file });
+    expect(info.error).toBeUndefined();
+    const { events } = await engine.readTimeline({ session: info.id, from: 0, count: 100 });
+    expect(events.map((e) => (e.kind === "lifecycle" ? e.event : e.kind)).at(-1)).toBe("closed");
   });
 
   it("looks for a relative path in the workspace's captures folder, then the workspace, never the current directory", async () => {

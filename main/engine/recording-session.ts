@@ -62,7 +62,8 @@ export interface CopySink extends TimelineSink {
 /**
  * Copies every readable event of `reader` onto `timeline` (renumbered from the timeline's next seq, times kept)
  * and gives `session` one connection row per recorded connection. Reads in batches and waits for each to reach
- * the new capture before reading on; `signal`, checked between batches, stops the copy by throwing its reason.
+ * the new capture before reading on; `signal`, checked between batches, stops the copy by throwing its reason. A
+ * recording cut short (see cutShort) ends with an "error" note saying where, also set as the session's error.
  * Returns the capture's meta (for the session's name and epoch).
  */
 export async function copyRecording(
@@ -72,6 +73,7 @@ export async function copyRecording(
   signal?: AbortSignal,
 ): Promise<CaptureMeta> {
   const rows = new ConnectionRows(session, String(reader.meta.kind ?? ""));
+  let closed = false;
   for (let from = 0; from < reader.count;) {
     const events = await reader.read(from, COPY_BATCH);
     if (events.length === 0) break;
@@ -79,13 +81,49 @@ export async function copyRecording(
       const { seq: _seq, ...event } = e;
       timeline.append(event);
       rows.saw(e);
+      closed ||= e.conn === 0 && e.kind === "lifecycle" && e.event === "closed";
     }
     from += events.length;
     await timeline.flush();
     await betweenBlocks(signal);
   }
-  rows.finish(reader.summary.lastT ?? 0);
+  const lastT = reader.summary.lastT ?? 0;
+  rows.finish(lastT);
+  const loss = cutShort(reader, closed);
+  if (loss !== null) {
+    session.error = loss;
+    timeline.append({ kind: "lifecycle", t: lastT, conn: 0, event: "error", detail: loss });
+    await timeline.flush();
+  }
   return reader.meta;
+}
+
+/** Kinds of session whose capture ends with the session's "closed" note once the engine has closed it. */
+const CLOSED_WHEN_DONE = new Set(["client", "listener", "proxy", "replay"]);
+
+/**
+ * What a capture lost, in a sentence, or null if it is whole: bytes at its end that don't read as records (a
+ * record torn when the process writing it was killed; the file format keeps them, the reader skips them), or a
+ * live session's capture without its "closed" note (its process stopped before closing it, or still writes it).
+ * Names the last recorded time, in seconds since the capture's first event (as the CLI prints them) and on the
+ * wall clock, and the unreadable bytes; what happened after that time is not in the capture.
+ */
+export function cutShort(reader: CaptureReader, closed: boolean): string | null {
+  const unclosed = !closed && CLOSED_WHEN_DONE.has(String(reader.meta.kind ?? ""));
+  if (reader.lostBytes === 0 && !unclosed) return null;
+  const { firstT, lastT } = reader.summary;
+  const seconds = ((lastT ?? 0) - (firstT ?? 0)) / 1e6;
+  const wall = new Date(reader.meta.timeOrigin + (lastT ?? 0) / 1000).toISOString();
+  const where =
+    lastT === null ? "The recording holds no events" : `The recording stops at ${seconds.toFixed(6)} s (${wall})`;
+  const why = unclosed
+    ? " without its session's close: the process writing it stopped (killed or crashed), or still writes it"
+    : "";
+  const lost =
+    reader.lostBytes > 0
+      ? `; ${reader.lostBytes} bytes at the end of the file could not be read (a record cut off mid-write)`
+      : "";
+  return `${where}${why}${lost}. Anything after that is not in the capture.`;
 }
 
 /**
