@@ -64,7 +64,7 @@ async function wholeTimeline(session: string): Promise<TimelineEvent[]> {
 
 /**
  * How long a burst may take to be recorded. A few seconds on CI's 2 cores; a minute or more when other work
- * shares them (twenty runs beside two busy loops took up to ... s).
+ * shares them (twenty runs beside two busy loops, on a machine shared with other work, took up to 46 s).
  */
 const RECORDED_WITHIN_MS = 120_000;
 
