@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, expect, it } from "vitest";
 import { Engine } from "../../main/engine/engine.ts";
-import { CaptureReader } from "../../main/recording/capture-file.ts";
+import { CaptureReader } from "../../main/recording/capture-reader.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { waitFor } from "./../helpers/net.ts";
 
