@@ -24,6 +24,11 @@ test("start a listener, connect to it from a test client, see the connection app
   await expect(dialog).toBeHidden();
   const session = sessionItem(app, String(port));
   await expect(session).toContainText(/listening/i);
+  await selectItem(session);
+  await expect(
+    app.getByRole("region", { name: "Traffic" }).getByRole("heading", { level: 2 }),
+    "the listener's details say where it listens and its backlog",
+  ).toContainText(`on 127.0.0.1:${port}, backlog 4096`);
 
   const client = await peers.lineClient(port);
   client.write("hello from the test client\n");
