@@ -13,6 +13,7 @@
  *
  * Runs in the renderer (no Node globals are required) and in Node (where `Buffer` does the base64, much faster).
  */
+import type { ErrorCode } from "./errors.ts";
 
 /**
  * Nesting deeper than this is refused both ways: encoding, in practice only a cyclic value gets there; decoding,
@@ -22,7 +23,7 @@ export const MAX_DEPTH = 1000;
 
 /** Thrown by `encode` and `decode` when a value cannot cross the wire; the message says which and where. */
 export class CodecError extends Error {
-  readonly code = "codec-error";
+  readonly code = "codec-error" satisfies ErrorCode;
   override readonly name = "CodecError";
 }
 

@@ -4,8 +4,8 @@
  *
  * Adapters loop over these tables — the WebSocket adapter for browser mode now, the Electron one later — and never
  * list commands by hand. Across any adapter a command answers `{ ok: true, value } | { ok: false, error }`, where
- * `error` is `{ code, message }` that a person can act on (Electron strips thrown errors to their message, so
- * nothing relies on throwing across the boundary).
+ * `error` is `{ code, category, message }` that a person can act on, its code one of errors.ts's table (Electron
+ * strips thrown errors to their message, so nothing relies on throwing across the boundary).
  *
  * This module depends on zod only; the renderer imports it for types and for the same schemas (a form can check
  * its fields with them before sending).
@@ -24,6 +24,7 @@ import {
   MAX_SOURCE_LENGTH,
   shorten,
 } from "./limits.ts";
+import { contractError, invalidArguments, isErrorCode, type ArgumentIssue, type ContractError } from "./errors.ts";
 import type { TimelineEvent } from "./timeline.ts";
 
 // --- shared shapes ----------------------------------------------------------------------------------------------
@@ -543,11 +544,7 @@ export type EventPayload<E extends EventName> = z.output<Events[E]>;
 
 // --- results and errors -----------------------------------------------------------------------------------------
 
-/** What a person can act on: a stable code and a sentence. */
-export interface ContractError {
-  code: string;
-  message: string;
-}
+export type { ArgumentIssue, ContractError, ErrorCategory, ErrorCode } from "./errors.ts";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ContractError };
 
@@ -570,9 +567,10 @@ export type EventSink = <E extends EventName>(name: E, payload: EventPayload<E>)
 const MAX_ISSUES_NAMED = 5;
 
 /**
- * Checks `args` against the command's schema. Returns the parsed arguments, or a ContractError whose message names
- * each wrong field and says what was expected ("target.port: a port is from 0 to 65535"): the first
- * MAX_ISSUES_NAMED, each cut to MAX_QUOTED_LENGTH characters (zod quotes unknown keys), so that the message stays
+ * Checks `args` against the command's schema. Returns the parsed arguments, or an "invalid-arguments" ContractError
+ * whose `issues` name each wrong field (its dotted path) and say what was expected, as its message does
+ * ("connect: target.port: a port is from 0 to 65535"): the first MAX_ISSUES_NAMED, each cut to MAX_QUOTED_LENGTH
+ * characters (zod quotes unknown keys), then "and 3 more" for the arguments as a whole, so that the answer stays
  * short whatever was sent.
  */
 export function checkArgs<K extends CommandName>(
@@ -582,13 +580,13 @@ export function checkArgs<K extends CommandName>(
   const spec = commands[name] as CommandSpec;
   const parsed = spec.args.safeParse(args ?? {});
   if (parsed.success) return { ok: true, value: parsed.data as z.output<Commands[K]["args"]> };
-  const issues = parsed.error.issues;
-  const details = issues.slice(0, MAX_ISSUES_NAMED).map((issue) => {
-    const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
-    return shorten(`${where}${issue.message}`, MAX_QUOTED_LENGTH);
-  });
-  if (issues.length > MAX_ISSUES_NAMED) details.push(`and ${issues.length - MAX_ISSUES_NAMED} more`);
-  return { ok: false, error: { code: "invalid-arguments", message: `${name}: ${details.join("; ")}` } };
+  const all = parsed.error.issues;
+  const issues: ArgumentIssue[] = all.slice(0, MAX_ISSUES_NAMED).map((issue) => ({
+    path: shorten(issue.path.map(String).join("."), MAX_QUOTED_LENGTH),
+    message: shorten(issue.message, MAX_QUOTED_LENGTH),
+  }));
+  if (all.length > MAX_ISSUES_NAMED) issues.push({ path: "", message: `and ${all.length - MAX_ISSUES_NAMED} more` });
+  return { ok: false, error: invalidArguments(name, issues) };
 }
 
 /** Whether `name` is a command of the contract (not an inherited property). */
@@ -597,19 +595,17 @@ export function isCommandName(name: string): name is CommandName {
 }
 
 /**
- * Turns anything thrown inside the engine into a ContractError: errors with a string `code` keep it; anything else
- * becomes "internal" with its message (never a stack: those go to the log). The message is cut to
- * MAX_REASON_LENGTH characters: one that quotes whatever it was given still makes a small answer.
+ * Turns anything thrown inside the engine into a ContractError: errors whose `code` is one of errors.ts's table keep
+ * it (with its category); anything else, a Node error's "EACCES" included, becomes "internal" with its message
+ * (never a stack: those go to the log). The message is cut to MAX_REASON_LENGTH characters: one that quotes
+ * whatever it was given still makes a small answer.
  */
 export function toContractError(err: unknown): ContractError {
   if (err instanceof Error) {
     const code = (err as Error & { code?: unknown }).code;
-    return {
-      code: typeof code === "string" ? shorten(code, MAX_REASON_LENGTH) : "internal",
-      message: shorten(err.message || err.name, MAX_REASON_LENGTH),
-    };
+    return contractError(isErrorCode(code) ? code : "internal", shorten(err.message || err.name, MAX_REASON_LENGTH));
   }
-  return { code: "internal", message: shorten(String(err), MAX_REASON_LENGTH) };
+  return contractError("internal", shorten(String(err), MAX_REASON_LENGTH));
 }
 
 /** Bytes inside results and events (timeline data). Adapters that speak JSON encode them; see codec.ts. */

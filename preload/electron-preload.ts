@@ -9,6 +9,7 @@
  */
 import type { ContextBridge, IpcRenderer } from "electron";
 import { commands, events, type ContractError, type Result, type WirescopeApi } from "./contract.ts";
+import { contractError } from "./errors.ts";
 
 /** The channel a command travels on. main/adapters/electron.ts handles exactly these, one per command. */
 export function commandChannel(name: string): string {
@@ -52,15 +53,15 @@ export async function invokeCommand(ipc: IpcRendererLike, name: string, args: un
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const error: ContractError = NO_HANDLER.test(message)
-      ? { code: "unknown-command", message: `${JSON.stringify(name)} is not a Wirescope command` }
-      : { code: "ipc-failed", message: `${name}: ${message}` };
+      ? contractError("unknown-command", `${JSON.stringify(name)} is not a Wirescope command`)
+      : contractError("ipc-failed", `${name}: ${message}`);
     return { ok: false, error };
   }
   const isResult =
     typeof answer === "object" && answer !== null && typeof (answer as { ok?: unknown }).ok === "boolean";
   return isResult
     ? (answer as Result<unknown>)
-    : { ok: false, error: { code: "malformed-message", message: "the engine's answer was not a result" } };
+    : { ok: false, error: contractError("malformed-message", "the engine's answer was not a result") };
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { decode, encode } from "./codec.ts";
 import { commands, events, type ContractError, type Result, type WirescopeApi } from "./contract.ts";
+import { contractError, invalidArguments } from "./errors.ts";
 
 /** The part of the WebSocket API used here: the browser's and the `ws` package's both fit. */
 export interface WebSocketLike {
@@ -85,7 +86,7 @@ export function connectWebSocketApi(url: string, options: WebSocketApiOptions = 
 
   function disconnect(message: string): void {
     if (gone) return;
-    gone = { code: "disconnected", message };
+    gone = contractError("disconnected", message);
     const waiting = [...pending.values()];
     pending.clear();
     for (const settle of waiting) settle({ ok: false, error: gone });
@@ -98,8 +99,8 @@ export function connectWebSocketApi(url: string, options: WebSocketApiOptions = 
     try {
       text = encode({ id, cmd, args });
     } catch (err) {
-      const message = `${cmd}: ${err instanceof Error ? err.message : String(err)}`;
-      return Promise.resolve({ ok: false, error: { code: "invalid-arguments", message } });
+      const message = err instanceof Error ? err.message : String(err);
+      return Promise.resolve({ ok: false, error: invalidArguments(cmd, [{ path: "", message }]) });
     }
     return new Promise((resolve) => {
       pending.set(id, resolve);
@@ -145,7 +146,7 @@ export function connectWebSocketApi(url: string, options: WebSocketApiOptions = 
       settle(
         isResult
           ? (result as Result<unknown>)
-          : { ok: false, error: { code: "malformed-message", message: "the engine's answer was not a result" } },
+          : { ok: false, error: contractError("malformed-message", "the engine's answer was not a result") },
       );
     }
   }

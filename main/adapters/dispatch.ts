@@ -11,6 +11,7 @@ import {
   type Result,
   type WirescopeService,
 } from "../../preload/contract.ts";
+import { contractError } from "../../preload/errors.ts";
 import { shorten } from "../../preload/limits.ts";
 
 /** Runs one command for a client; always resolves (never rejects) with a Result that is safe to send. */
@@ -47,7 +48,7 @@ export function createDispatcher(service: WirescopeService, options: DispatcherO
       // can be.
       const method = service[name] as (args: unknown) => Promise<unknown>;
       if (typeof method !== "function") {
-        return { ok: false, error: { code: "not-implemented", message: `${name} is not available in this engine` } };
+        return { ok: false, error: contractError("not-implemented", `${name} is not available in this engine`) };
       }
       return { ok: true, value: await method.call(service, checked.value) };
     } catch (err) {
@@ -62,16 +63,16 @@ function unknownCommand(name: unknown): ContractError {
     typeof name === "string"
       ? JSON.stringify(shorten(name, MAX_ECHOED_NAME))
       : `a ${name === null ? "null" : typeof name} name`;
-  return { code: "unknown-command", message: `${shown} is not a Wirescope command` };
+  return contractError("unknown-command", `${shown} is not a Wirescope command`);
 }
 
 /** toContractError, guarded: a thrown object whose `message` or `toString` itself throws still gets an answer. */
 function safeContractError(err: unknown): ContractError {
   try {
     const error = toContractError(err);
-    return { code: String(error.code), message: String(error.message) };
+    return contractError(error.code, String(error.message));
   } catch {
-    return { code: "internal", message: "the engine failed with an error that could not be described" };
+    return contractError("internal", "the engine failed with an error that could not be described");
   }
 }
 

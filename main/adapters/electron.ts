@@ -10,6 +10,7 @@
  */
 import { commands, type ContractError, type EventSink, type WirescopeService } from "../../preload/contract.ts";
 import { commandChannel, eventChannel } from "../../preload/electron-preload.ts";
+import { contractError } from "../../preload/errors.ts";
 import { createDispatcher, type DispatcherOptions } from "./dispatch.ts";
 
 /** What a handler learns of its caller: the frame that sent it (Electron: `IpcMainInvokeEvent.senderFrame`). */
@@ -58,7 +59,7 @@ export interface ElectronAdapter {
 
 /** The answer to a call from a frame that is not the app's. */
 function forbidden(name: string): ContractError {
-  return { code: "forbidden", message: `${name}: refused: the call did not come from Wirescope's own window` };
+  return contractError("forbidden", `${name}: refused: the call did not come from Wirescope's own window`);
 }
 
 /**

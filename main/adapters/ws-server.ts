@@ -32,6 +32,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { encode, decode } from "../../preload/codec.ts";
+import { contractError } from "../../preload/errors.ts";
 import {
   commands,
   events,
@@ -348,7 +349,7 @@ function readRequest(data: RawData, isBinary: boolean): Request {
 }
 
 function malformed(message: string): Result<never> {
-  return { ok: false, error: { code: "malformed-message", message } };
+  return { ok: false, error: contractError("malformed-message", message) };
 }
 
 function rawText(data: RawData): string {
@@ -367,14 +368,14 @@ function encodeReply(id: string | number | null, cmd: string | undefined, result
     text = encode({ id, result });
   } catch (err) {
     const message = `the engine's answer could not be sent: ${err instanceof Error ? err.message : String(err)}`;
-    return encode({ id, result: { ok: false, error: { code: "internal", message } } });
+    return encode({ id, result: { ok: false, error: contractError("internal", message) } });
   }
   if (text.length <= MAX_RESULT_LENGTH) return text;
   const remedy =
     (cmd !== undefined && isCommandName(cmd) && (commands[cmd] as CommandSpec).whenTooLarge) ||
     "nothing in this command's arguments can make it smaller; this is a fault of the engine";
   const message = `the answer is ${Math.round(text.length / 2 ** 20)} MiB, over the ${MAX_RESULT_LENGTH / 2 ** 20} MiB limit: ${remedy}`;
-  return encode({ id, result: { ok: false, error: { code: "result-too-large", message } } });
+  return encode({ id, result: { ok: false, error: contractError("result-too-large", message) } });
 }
 
 /** Closes with a reason, then destroys the socket if the client has not answered within CLOSE_GRACE_MS. */

@@ -1,8 +1,10 @@
 /**
- * The CLI's exit codes and its errors. Every failure the CLI reports is one of these classes (or an engine error
- * mapped onto one by `exitCodeOf`), so that a script can tell a typo from a dead server from a bad file.
+ * The CLI's exit codes and its errors. Every failure the CLI reports is one of these classes, or an engine error
+ * whose code's category (preload/errors.ts) gives the exit code, so that a script can tell a typo from a dead server
+ * from a bad file.
  */
 import type { Diagnostic } from "../../preload/contract.ts";
+import { ERROR_CODES, isErrorCode, type ErrorCategory, type ErrorCode } from "../../preload/errors.ts";
 
 /** What the process exits with. Documented in `wirescope --help` and README.md ("Command line"). */
 export const EXIT = {
@@ -18,16 +20,30 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** Base of the CLI's errors: a stable `code` (as the engine's), a message, and the exit code it leads to. */
+/**
+ * What each category of error exits with: a mistake in what was typed 2, a bad file 3, a run that failed 1,
+ * Ctrl+C 130; a fault of Wirescope's own 1, like a failed run (a script can't do better with it).
+ */
+export const EXIT_BY_CATEGORY = {
+  usage: EXIT.usage,
+  "bad-input": EXIT.badInput,
+  failed: EXIT.failed,
+  interrupted: EXIT.interrupted,
+  internal: EXIT.failed,
+} as const satisfies Record<ErrorCategory, number>;
+
+/** Base of the CLI's errors: a stable `code` (as the engine's), a message, and the exit code its category gives. */
 export class CliError extends Error {
+  readonly exitCode: number;
+
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
-    readonly exitCode: number,
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = new.target.name;
+    this.exitCode = EXIT_BY_CATEGORY[ERROR_CODES[code]];
   }
 }
 
@@ -37,7 +53,7 @@ export class UsageError extends CliError {
     message: string,
     readonly hint: string,
   ) {
-    super("usage", message, EXIT.usage);
+    super("usage", message);
   }
 }
 
@@ -48,14 +64,14 @@ export class BadInputError extends CliError {
     readonly diagnostics: readonly Diagnostic[] = [],
     options?: { cause?: unknown },
   ) {
-    super("bad-input-file", message, EXIT.badInput, options);
+    super("bad-input-file", message, options);
   }
 }
 
 /** The run failed (a refused connection, a reset, a listener that could not bind). */
 export class RunFailedError extends CliError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super("run-failed", message, EXIT.failed, options);
+    super("run-failed", message, options);
   }
 }
 
@@ -66,49 +82,16 @@ export class RunFailedError extends CliError {
 export class InterruptedError extends CliError {
   constructor(signal: NodeJS.Signals) {
     const by = signal === "SIGINT" ? "Ctrl+C (SIGINT)" : signal;
-    super("interrupted", `stopped by ${by} before the command was done`, EXIT.interrupted);
+    super("interrupted", `stopped by ${by} before the command was done`);
   }
 }
 
-/** Engine error codes that mean the user typed something wrong. */
-const USAGE_CODES = new Set([
-  "invalid-arguments",
-  "bad-endpoint",
-  "bad-input",
-  "INVALID_PATH",
-  "NOT_FOUND",
-  "UNKNOWN_TEMPLATE",
-  // A --conn the session doesn't have (the commands check first and name the connections there are).
-  "unknown-connection",
-  // --workspace (or the saved workspace) names a file, or is not a usable path.
-  "invalid-workspace",
-]);
-
-/** Engine error codes that mean an input file is bad. */
-const BAD_INPUT_CODES = new Set([
-  "compile-error",
-  "protocol-error",
-  "NOT_A_CAPTURE",
-  "NEWER_VERSION",
-  "CORRUPT",
-  "recording-not-found",
-  "not-a-tcp-conversation",
-  "bad-capture",
-  "capture-unreadable",
-]);
-
 /**
- * The exit code for anything thrown: a CliError's own; an engine error's by its code (usage, bad input, else a
- * run failure); 1 for anything else. Codes the CLI doesn't know (a new engine error) count as run failures, never
- * as success.
+ * The exit code for anything thrown: a CliError's own; an engine error's by its code's category; 1 for anything
+ * else (a code that is not in the table, such as Node's "EPIPE", counts as a run failure, never as success).
  */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
-  if (typeof code === "string") {
-    if (code === "interrupted") return EXIT.interrupted;
-    if (USAGE_CODES.has(code)) return EXIT.usage;
-    if (BAD_INPUT_CODES.has(code)) return EXIT.badInput;
-  }
-  return EXIT.failed;
+  return isErrorCode(code) ? EXIT_BY_CATEGORY[ERROR_CODES[code]] : EXIT.failed;
 }

@@ -1,17 +1,18 @@
 /**
  * How the CLI talks to the engine: through the contract, like the app. Each call goes through the same dispatcher
  * the adapters use (main/adapters/dispatch.ts), so arguments are checked by the contract's schemas and errors come
- * back as `{ code, message }`; a failed call is thrown as an EngineCallError whose exit code follows its code.
+ * back as `{ code, category, message }`; a failed call is thrown as an EngineCallError whose exit code follows its
+ * category.
  */
-import type { CommandArgs, CommandName, CommandResult } from "../../preload/contract.ts";
+import type { CommandArgs, CommandName, CommandResult, ErrorCode } from "../../preload/contract.ts";
 import { createDispatcher, type Dispatch } from "../adapters/dispatch.ts";
 import type { Engine } from "../engine/engine.ts";
-import { CliError, exitCodeOf } from "./errors.ts";
+import { CliError } from "./errors.ts";
 
-/** A command the engine refused or failed; `code` is the engine's (e.g. "ECONNREFUSED", "compile-error"). */
+/** A command the engine refused or failed; `code` is the engine's (e.g. "ConnectionRefusedError", "compile-error"). */
 export class EngineCallError extends CliError {
-  constructor(code: string, message: string) {
-    super(code, message, exitCodeOf(Object.assign(new Error(message), { code })));
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -1,12 +1,13 @@
 /**
- * The engine's errors: small classes with a stable `code` that crosses the contract as `{ code, message }`.
- * Messages say what was wrong and what to do.
+ * The engine's errors: small classes with a stable `code` of preload/errors.ts's table, which crosses the contract
+ * as `{ code, category, message }`. Messages say what was wrong and what to do.
  */
+import type { ErrorCode } from "../../preload/errors.ts";
 
 /** Base of every engine error. */
 export class EngineError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {

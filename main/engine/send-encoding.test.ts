@@ -43,7 +43,7 @@ describe("hex", () => {
     try {
       parseHex("abc");
     } catch (err) {
-      expect((err as SendEncodingError).code).toBe("bad-input");
+      expect((err as SendEncodingError).code).toBe("bad-send-input");
     }
   });
 });

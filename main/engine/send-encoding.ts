@@ -12,7 +12,7 @@ import { EngineError } from "./errors.ts";
 /** Thrown for input that can't be turned into bytes; `message` says where and what to type instead. */
 export class SendEncodingError extends EngineError {
   constructor(message: string) {
-    super("bad-input", message);
+    super("bad-send-input", message);
   }
 }
 

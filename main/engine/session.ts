@@ -20,6 +20,7 @@ import {
   type IReactorNet,
 } from "../../core/index.ts";
 import type { ClientTarget, ListenTarget, SessionInfo } from "../../preload/contract.ts";
+import { isErrorCode } from "../../preload/errors.ts";
 import { MAX_LISTED_CONNECTIONS, MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, Leg } from "../../preload/timeline.ts";
 import type { ConnectRequest } from "../sandbox/host.ts";
@@ -219,7 +220,7 @@ export class Session {
     this.error = record.reason;
     this.note("failed", record.reason, record.conn);
     if (err instanceof EngineError) return err;
-    const code = err instanceof TwistedError ? err.code : "connect-failed";
+    const code = err instanceof TwistedError && isErrorCode(err.code) ? err.code : "connect-failed";
     return new EngineError(code, `Could not connect to ${shorten(this.target)}: ${record.reason}`, { cause: err });
   }
 

@@ -3,10 +3,11 @@
  * whose length can't be right, a packet that points at an interface that was never described. Its message names
  * the byte offset and says what was wrong, so that a person can tell a corrupt file from the wrong file.
  */
+import type { ErrorCode } from "../../preload/errors.ts";
 
 /** Thrown by the capture readers (capture-reader.ts and its pcap / pcapng parts); crosses the contract as "bad-capture". */
 export class CaptureFormatError extends Error {
-  readonly code = "bad-capture";
+  readonly code = "bad-capture" satisfies ErrorCode;
   constructor(message: string) {
     super(message);
     this.name = "CaptureFormatError";

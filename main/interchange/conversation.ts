@@ -9,6 +9,7 @@
  */
 import type { ConnectionInfo } from "../../preload/contract.ts";
 import type { Leg, TimelineEvent } from "../../preload/timeline.ts";
+import type { ErrorCode } from "../../preload/errors.ts";
 
 /** An address and port as captures show them. `host` is an IPv4 dotted quad or an IPv6 address (no brackets). */
 export interface Endpoint {
@@ -49,7 +50,7 @@ export interface Conversation {
 
 /** Thrown when a recorded connection can't be read as a conversation (never connected, a UNIX socket, ...). */
 export class ConversationError extends Error {
-  readonly code = "not-a-tcp-conversation";
+  readonly code = "not-a-tcp-conversation" satisfies ErrorCode;
   constructor(message: string) {
     super(message);
     this.name = "ConversationError";

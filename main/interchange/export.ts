@@ -15,6 +15,7 @@ import { ConversationError, ConversationTracker } from "./conversation.ts";
 import { PcapngWriter, type PcapngPacket, type PcapngSection } from "./pcapng-writer.ts";
 import { betweenBlocks } from "./stop-check.ts";
 import { TcpSynthesizer } from "./tcp-synth.ts";
+import type { ErrorCode } from "../../preload/errors.ts";
 
 /** Events read from the timeline at a time. */
 const READ_EVENTS = 4096;
@@ -45,7 +46,7 @@ export interface ExportResult {
 
 /** A session (or connection) with no TCP connection to export; crosses the contract as "nothing-to-export". */
 export class NothingToExportError extends Error {
-  readonly code = "nothing-to-export";
+  readonly code = "nothing-to-export" satisfies ErrorCode;
   constructor(message: string) {
     super(message);
     this.name = "NothingToExportError";
@@ -54,7 +55,7 @@ export class NothingToExportError extends Error {
 
 /** Every name an export could take is used; crosses the contract as "export-names-exhausted". */
 export class ExportNameError extends Error {
-  readonly code = "export-names-exhausted";
+  readonly code = "export-names-exhausted" satisfies ErrorCode;
   constructor(message: string) {
     super(message);
     this.name = "ExportNameError";

@@ -6,6 +6,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_TCP } from "./assigned-numbers.ts";
+import type { ErrorCode } from "../../preload/errors.ts";
 
 /** TCP flags (RFC 9293 §3.1). */
 export const FIN = 0x01;
@@ -28,7 +29,7 @@ export const MAX_SEGMENT_PAYLOAD = 65_535 - IPV4_HEADER - TCP_HEADER;
 
 /** An address that is neither IPv4 nor IPv6 text. */
 export class BadAddressError extends Error {
-  readonly code = "bad-address";
+  readonly code = "bad-address" satisfies ErrorCode;
   constructor(address: string) {
     super(`"${address}" is not an IPv4 or IPv6 address: a TCP packet can only be made between IP addresses`);
     this.name = "BadAddressError";

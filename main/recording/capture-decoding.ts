@@ -82,7 +82,7 @@ export function decodeRecord(buf: Buffer, p: number, body: number, file: string)
     return { seq, t, conn, kind: "data", dir: code === 0 ? "in" : "out", data };
   }
   const json = parseJson(buf, start, end);
-  if (json === undefined) throw new CaptureError("CORRUPT", file, `${file}: record ${seq} has a damaged payload`);
+  if (json === undefined) throw new CaptureError("corrupt", file, `${file}: record ${seq} has a damaged payload`);
   if (kind === RECORD_KIND.lifecycle) {
     const detail = typeof json.detail === "string" ? json.detail : "";
     return { seq, t, conn, kind: "lifecycle", event: LIFECYCLE_EVENTS[code]!, detail };

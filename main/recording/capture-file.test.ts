@@ -297,10 +297,10 @@ describe("not a capture", () => {
   }
 
   it("a text file, an empty file, a damaged header: NOT_A_CAPTURE, naming the file", async () => {
-    expect((await openError("hello, world\n".repeat(10))).code).toBe("NOT_A_CAPTURE");
-    expect((await openError("")).code).toBe("NOT_A_CAPTURE");
+    expect((await openError("hello, world\n".repeat(10))).code).toBe("not-a-capture");
+    expect((await openError("")).code).toBe("not-a-capture");
     const header = fs.readFileSync(await writtenCapture());
-    expect((await openError(header.subarray(0, 20))).code).toBe("NOT_A_CAPTURE");
+    expect((await openError(header.subarray(0, 20))).code).toBe("not-a-capture");
     expect((await openError(Buffer.concat([header.subarray(0, 16), Buffer.from("{nope")]))).message).toMatch(
       /is not a Wirescope capture file/,
     );
@@ -310,7 +310,7 @@ describe("not a capture", () => {
     const bytes = fs.readFileSync(await writtenCapture());
     bytes.writeUInt16LE(CAPTURE_VERSION + 1, 8);
     const error = await openError(bytes);
-    expect(error.code).toBe("NEWER_VERSION");
+    expect(error.code).toBe("newer-version");
     expect(error.message).toMatch(/newer Wirescope/);
   });
 

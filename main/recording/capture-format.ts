@@ -45,6 +45,7 @@
  * filled in by the capture thread), checked and decoded by capture-decoding.ts, and read by range by
  * capture-reader.ts; the sparse index is capture-index.ts.
  */
+import type { ErrorCodes } from "../../preload/errors.ts";
 import type { LifecycleEvent, LogTimelineEvent } from "../../preload/timeline.ts";
 
 /** The format version this code writes, and the newest it reads. */
@@ -136,14 +137,15 @@ export interface CaptureSummary {
   lastT: number | null;
 }
 
-/** Why a capture could not be read or written. `code` is stable; the message names the file. */
-export type CaptureErrorCode =
-  | "NOT_A_CAPTURE" // no magic, or a header that does not parse
-  | "NEWER_VERSION" // written by a newer Wirescope
-  | "CORRUPT" // a record that was valid when indexed no longer is (the file changed underneath)
-  | "INVALID_EVENT" // append() was given something the format can't hold
-  | "WRITE_FAILED" // the disk refused a write; the records after it exist only in memory
-  | "CLOSED"; // used after close()
+/** Why a capture could not be read or written. `code` is stable (preload/errors.ts); the message names the file. */
+export type CaptureErrorCode = ErrorCodes<
+  | "not-a-capture" // no magic, or a header that does not parse
+  | "newer-version" // written by a newer Wirescope
+  | "corrupt" // a record that was valid when indexed no longer is (the file changed underneath)
+  | "invalid-event" // append() was given something the format can't hold
+  | "write-failed" // the disk refused a write; the records after it exist only in memory
+  | "closed" // used after close()
+>;
 
 /** Thrown by capture readers and writers (and by the recorder for their failures). */
 export class CaptureError extends Error {

@@ -74,14 +74,14 @@ async function readHeader(
   size: number,
 ): Promise<{ meta: CaptureMeta; version: number; firstRecord: number }> {
   const notACapture = (why: string): CaptureError =>
-    new CaptureError("NOT_A_CAPTURE", file, `${file} is not a Wirescope capture file (${why})`);
+    new CaptureError("not-a-capture", file, `${file} is not a Wirescope capture file (${why})`);
   const cursor = new BlockCursor(handle, size, 64 * 1024);
   let p = await cursor.at(0, HEADER_FIXED);
   if (p < 0 || !cursor.buf.subarray(0, MAGIC.length).equals(MAGIC)) throw notACapture("no capture header");
   const version = cursor.buf.readUInt16LE(8);
   if (version > CAPTURE_VERSION) {
     throw new CaptureError(
-      "NEWER_VERSION",
+      "newer-version",
       file,
       `${file} was written by a newer Wirescope (capture format ${version}; this version reads up to ${CAPTURE_VERSION})`,
     );
@@ -186,7 +186,7 @@ export class CaptureReader {
    * if a record changed since it was indexed, CLOSED after close().
    */
   read(from: number, count: number, maxBytes = Infinity): Promise<TimelineEvent[]> {
-    if (this.closed) return Promise.reject(new CaptureError("CLOSED", this.file, `${this.file}: reader is closed`));
+    if (this.closed) return Promise.reject(new CaptureError("closed", this.file, `${this.file}: reader is closed`));
     const reading = this.readRange(from, count, maxBytes);
     this.inFlight.add(reading);
     const untrack = (): void => void this.inFlight.delete(reading);
@@ -196,7 +196,7 @@ export class CaptureReader {
 
   private corrupt(seq: number): CaptureError {
     return new CaptureError(
-      "CORRUPT",
+      "corrupt",
       this.file,
       `${this.file}: record ${seq} changed or vanished since it was indexed`,
     );

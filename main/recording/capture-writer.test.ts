@@ -192,7 +192,7 @@ describe("CaptureWriter", () => {
     fs.appendFileSync(file, record);
     const reader = await CaptureReader.open(file);
     expect(reader.count).toBe(2);
-    await expect(reader.read(1, 1)).rejects.toMatchObject({ code: "CORRUPT" });
+    await expect(reader.read(1, 1)).rejects.toMatchObject({ code: "corrupt" });
     await reader.close();
   });
 });

@@ -175,7 +175,7 @@ export class CaptureWriter {
     if (reader.following) throw new TypeError("CaptureWriter.resume: the reader already follows a writer");
     if (reader.version > CAPTURE_VERSION) {
       throw new CaptureError(
-        "NEWER_VERSION",
+        "newer-version",
         reader.file,
         `${reader.file} is in capture format ${reader.version}; only formats up to ${CAPTURE_VERSION} can be appended to`,
       );
@@ -215,10 +215,10 @@ export class CaptureWriter {
    * code or a payload too large for the format, CLOSED once close() was called.
    */
   append(e: TimelineEvent): number {
-    if (this.closing !== null) throw new CaptureError("CLOSED", this.file, `${this.file}: writer is closed`);
+    if (this.closing !== null) throw new CaptureError("closed", this.file, `${this.file}: writer is closed`);
     const code = eventCode(e);
     if (e.seq !== this.summary.count || code === undefined || !(e.conn >>> 0 === e.conn)) {
-      throw new CaptureError("INVALID_EVENT", this.file, `${this.file}: can't record ${describeEvent(e)}`);
+      throw new CaptureError("invalid-event", this.file, `${this.file}: can't record ${describeEvent(e)}`);
     }
     if (e.kind === "data") return this.appendData(e, code);
     const json = jsonPayload(e);
@@ -285,7 +285,7 @@ export class CaptureWriter {
 
   private checkPayload(bytes: number): void {
     if (bytes > MAX_PAYLOAD) {
-      throw new CaptureError("INVALID_EVENT", this.file, `${this.file}: event of ${bytes} bytes is too large`);
+      throw new CaptureError("invalid-event", this.file, `${this.file}: event of ${bytes} bytes is too large`);
     }
   }
 
@@ -378,7 +378,7 @@ export class CaptureWriter {
     if (queued === undefined) return;
     this.queuedBytes -= queued.bytes;
     if (error !== null) {
-      this.failure ??= new CaptureError("WRITE_FAILED", this.file, `${this.file}: write failed: ${error}`);
+      this.failure ??= new CaptureError("write-failed", this.file, `${this.file}: write failed: ${error}`);
     } else if (this.failure === null) {
       this.index.commit(queued.count, queued.end);
     }

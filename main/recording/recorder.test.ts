@@ -179,7 +179,7 @@ describe("Recorder", () => {
     fs.writeFileSync(file, "not a capture\n");
     const error: unknown = await Recorder.open(file).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CaptureError);
-    expect(error).toMatchObject({ code: "NOT_A_CAPTURE", message: expect.stringContaining(file) });
+    expect(error).toMatchObject({ code: "not-a-capture", message: expect.stringContaining(file) });
   });
 
   it("keeps its window within both bounds however much is recorded, and reads older events from the file", async () => {
@@ -261,7 +261,7 @@ describe("Recorder", () => {
     await recorder.close();
     await recorder.close();
     expect(() => recorder.append({ kind: "lifecycle", event: "closed", conn: 0, t: 0, detail: "" })).toThrow(/closed/);
-    await expect(recorder.read(0, 1)).rejects.toMatchObject({ code: "CLOSED" });
+    await expect(recorder.read(0, 1)).rejects.toMatchObject({ code: "closed" });
   });
 });
 
@@ -370,10 +370,10 @@ describe("a killed process", () => {
     const result = JSON.parse(lines[0]!.text) as Record<string, unknown>;
     expect(result).toMatchObject({
       count: 400,
-      flushed: "WRITE_FAILED",
+      flushed: "write-failed",
       error: expect.stringMatching(/EFBIG/),
       recent: [134, 135, 136, 137, 138, 139, 140, 141, 142, 143], // (390 .. 399) & 0xff, from memory
-      old: "WRITE_FAILED",
+      old: "write-failed",
     });
   });
 });

@@ -146,7 +146,7 @@ export class Recorder {
    * does.
    */
   append(e: NewTimelineEvent): TimelineEvent {
-    if (this.closed) throw new CaptureError("CLOSED", this.file, `${this.file}: recorder is closed`);
+    if (this.closed) throw new CaptureError("closed", this.file, `${this.file}: recorder is closed`);
     const seq = this.writer.count;
     const t = e.t + this.timeOffset;
     let event: TimelineEvent;
@@ -174,7 +174,7 @@ export class Recorder {
    * of a forwarded chunk may share one byte array: treat the bytes as read-only.
    */
   async read(from: number, count: number): Promise<TimelineEvent[]> {
-    if (this.closed) throw new CaptureError("CLOSED", this.file, `${this.file}: recorder is closed`);
+    if (this.closed) throw new CaptureError("closed", this.file, `${this.file}: recorder is closed`);
     const total = this.count;
     const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
     const end = Math.min(total, start + Math.max(0, Math.trunc(count) || 0));

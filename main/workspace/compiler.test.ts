@@ -160,7 +160,7 @@ describe("compileProtocol", () => {
   });
 
   it("throws InvalidPathError for a path that is not a protocol path", async () => {
-    await expect(compileProtocol(root, "../x.ts")).rejects.toMatchObject({ code: "INVALID_PATH" });
+    await expect(compileProtocol(root, "../x.ts")).rejects.toMatchObject({ code: "invalid-path" });
   });
 });
 

@@ -29,7 +29,7 @@ describe("profiles", () => {
     expect(JSON.parse(readFileSync(profilesFile(t.root), "utf8"))).toMatchObject({ version: 1 });
     await t.ws.deleteProfile("redis");
     expect(await t.ws.listProfiles()).toEqual([proxy]);
-    expect((await rejection(t.ws.deleteProfile("redis"))).code).toBe("NOT_FOUND");
+    expect((await rejection(t.ws.deleteProfile("redis"))).code).toBe("not-found");
   });
 
   it("does not lose a save made at the same time as another", async () => {
@@ -45,15 +45,15 @@ describe("profiles", () => {
     [{ ...redis, protocol: "../x.ts" }, "profile 'redis': protocol paths may not leave the workspace"],
   ])("refuses an invalid profile with INVALID_PROFILE (%#)", async (bad, message) => {
     const err = await rejection(t.ws.saveProfile(bad as ConnectionProfile));
-    expect(err.code).toBe("INVALID_PROFILE");
+    expect(err.code).toBe("invalid-profile");
     expect(err.message).toContain(message);
   });
 
   it("refuses to overwrite a profiles.json it cannot read, and leaves it as it is", async () => {
     writeFileSync(profilesFile(t.root), "{ half-edited");
-    expect((await rejection(t.ws.listProfiles())).code).toBe("CORRUPT_PROFILES");
+    expect((await rejection(t.ws.listProfiles())).code).toBe("corrupt-profiles");
     const err = await rejection(t.ws.saveProfile(redis));
-    expect(err.code).toBe("CORRUPT_PROFILES");
+    expect(err.code).toBe("corrupt-profiles");
     expect(err.message).toContain("fix or remove it");
     expect(readFileSync(profilesFile(t.root), "utf8")).toBe("{ half-edited");
   });

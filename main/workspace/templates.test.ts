@@ -62,7 +62,7 @@ describe("listTemplates / templateSource", () => {
     expect(source).toContain("export class Mirror extends Protocol");
     expect(source).toContain("export default Mirror;");
     expect(source).not.toContain("EchoProtocol");
-    await expect(templateSource("gopher")).rejects.toMatchObject({ code: "UNKNOWN_TEMPLATE" });
+    await expect(templateSource("gopher")).rejects.toMatchObject({ code: "unknown-template" });
   });
 });
 

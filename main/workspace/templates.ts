@@ -7,6 +7,7 @@
  * scripts/build-desktop.ts copies them beside the main bundle this module is bundled into (`TEMPLATES_DIR`).
  */
 import { readFile } from "node:fs/promises";
+import type { ErrorCode } from "../../preload/errors.ts";
 
 /** What the new-protocol picker shows. */
 export interface TemplateInfo {
@@ -114,10 +115,10 @@ export function listTemplates(): TemplateInfo[] {
   return TEMPLATES.map(({ id, title, description, hasSource }) => ({ id, title, description, hasSource }));
 }
 
-/** Thrown for a template id that does not exist. Stable `code`: "UNKNOWN_TEMPLATE". */
+/** Thrown for a template id that does not exist. Stable `code`: "unknown-template". */
 export class UnknownTemplateError extends Error {
   /** Stable identifier of the error kind. */
-  readonly code = "UNKNOWN_TEMPLATE";
+  readonly code = "unknown-template" satisfies ErrorCode;
 
   constructor(id: string) {
     super(`there is no template '${id}': choose one of ${TEMPLATES.map((t) => t.id).join(", ")}`);

@@ -41,7 +41,7 @@ describe("files", () => {
 
   it("reading a protocol that does not exist says so with NOT_FOUND", async () => {
     const err = await rejection(t.ws.read("nope.ts"));
-    expect(err.code).toBe("NOT_FOUND");
+    expect(err.code).toBe("not-found");
     expect(err.message).toBe("there is no protocol 'nope.ts' in the workspace");
   });
 
@@ -64,11 +64,11 @@ describe("files", () => {
     for (const attempt of attempts) {
       const err = await rejection(attempt);
       expect(err).toBeInstanceOf(WorkspaceError);
-      expect(err.code).toBe("INVALID_PATH");
+      expect(err.code).toBe("invalid-path");
       expect(err.message).toContain(message);
     }
     // create() adds ".ts" to a bare name, so its message may differ: "redis.js" becomes "redis.js.ts".
-    expect((await rejection(t.ws.create(bad, "echo"))).code).toBe("INVALID_PATH");
+    expect((await rejection(t.ws.create(bad, "echo"))).code).toBe("invalid-path");
     expect(readdirSync(t.root).sort()).toEqual(["README.txt", "captures"]);
   });
 
@@ -81,10 +81,10 @@ describe("files", () => {
     expect(created.hash).toBe(contentHash(source));
     await t.ws.write("mine.ts", "// my work\n");
     const taken = await rejection(t.ws.create("mine.ts", "echo"));
-    expect(taken.code).toBe("ALREADY_EXISTS");
+    expect(taken.code).toBe("already-exists");
     expect(await t.ws.read("mine.ts")).toBe("// my work\n");
-    expect((await rejection(t.ws.create("x", "raw"))).code).toBe("NO_TEMPLATE_SOURCE");
-    expect((await rejection(t.ws.create("x", "smtp"))).code).toBe("UNKNOWN_TEMPLATE");
+    expect((await rejection(t.ws.create("x", "raw"))).code).toBe("no-template-source");
+    expect((await rejection(t.ws.create("x", "smtp"))).code).toBe("unknown-template");
     expect(temporaryFiles(t.root)).toEqual([]);
   });
 
@@ -108,12 +108,12 @@ describe("files", () => {
   it("renames without ever overwriting", async () => {
     await t.ws.write("a.ts", "A");
     await t.ws.write("b.ts", "B");
-    expect((await rejection(t.ws.rename("a.ts", "b.ts"))).code).toBe("ALREADY_EXISTS");
+    expect((await rejection(t.ws.rename("a.ts", "b.ts"))).code).toBe("already-exists");
     expect(await t.ws.read("b.ts")).toBe("B");
     await t.ws.rename("a.ts", "lib/c.ts");
     expect(await t.ws.read("lib/c.ts")).toBe("A");
     expect((await t.ws.list()).map((f) => f.path)).toEqual(["b.ts", "lib/c.ts"]);
-    expect((await rejection(t.ws.rename("a.ts", "d.ts"))).code).toBe("NOT_FOUND");
+    expect((await rejection(t.ws.rename("a.ts", "d.ts"))).code).toBe("not-found");
   });
 
   it("delete moves the file to .trash with its content, where list() no longer sees it", async () => {
@@ -122,7 +122,7 @@ describe("files", () => {
     expect(trashed).toMatch(/^\.trash\/[^/]+\/lib\/old\.ts$/);
     expect(readFileSync(path.join(t.root, trashed), "utf8")).toBe("precious");
     expect(await t.ws.list()).toEqual([]);
-    expect((await rejection(t.ws.delete("lib/old.ts"))).code).toBe("NOT_FOUND");
+    expect((await rejection(t.ws.delete("lib/old.ts"))).code).toBe("not-found");
   });
 });
 
@@ -131,7 +131,7 @@ describe("atomic writes", () => {
     await t.ws.write("proto.ts", "old content");
     vi.spyOn(fsp, "rename").mockRejectedValueOnce(Object.assign(new Error("EIO: i/o error, rename"), { code: "EIO" }));
     const err = await rejection(t.ws.write("proto.ts", "new content"));
-    expect(err.code).toBe("WRITE_FAILED");
+    expect(err.code).toBe("write-failed");
     expect(err.message).toBe("could not save 'proto.ts': EIO: i/o error, rename; the previous version is unchanged");
     expect(readFileSync(path.join(t.root, "proto.ts"), "utf8")).toBe("old content");
     expect(temporaryFiles(t.root)).toEqual([]);
@@ -151,7 +151,7 @@ describe("atomic writes", () => {
       return handle;
     });
     const err = await rejection(t.ws.write("proto.ts", "new content that does not fit"));
-    expect(err.code).toBe("WRITE_FAILED");
+    expect(err.code).toBe("write-failed");
     expect(err.message).toContain("ENOSPC");
     expect(readFileSync(path.join(t.root, "proto.ts"), "utf8")).toBe("old content");
     expect(temporaryFiles(t.root)).toEqual([]);
@@ -171,7 +171,7 @@ describe("atomic writes", () => {
       await t.ws.write("lib/proto.ts", "old content");
       await fsp.chmod(path.join(t.root, "lib"), 0o555);
       try {
-        expect((await rejection(t.ws.write("lib/proto.ts", "new"))).code).toBe("WRITE_FAILED");
+        expect((await rejection(t.ws.write("lib/proto.ts", "new"))).code).toBe("write-failed");
         expect(readFileSync(path.join(t.root, "lib", "proto.ts"), "utf8")).toBe("old content");
       } finally {
         await fsp.chmod(path.join(t.root, "lib"), 0o755);

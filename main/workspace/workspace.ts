@@ -116,8 +116,8 @@ export class Workspace {
 
   /**
    * Creates protocol `name` (".ts" added if missing) from template `templateId`, its class named after the file
-   * ("my-redis.ts": MyRedis). Throws AlreadyExistsError rather than overwrite, a WorkspaceError "NO_TEMPLATE_SOURCE" for "raw",
-   * UnknownTemplateError (code "UNKNOWN_TEMPLATE") for an unknown template. The files the template imports
+   * ("my-redis.ts": MyRedis). Throws AlreadyExistsError rather than overwrite, a WorkspaceError "no-template-source" for "raw",
+   * UnknownTemplateError (code "unknown-template") for an unknown template. The files the template imports
    * (resp-tap imports "./resp.ts") are created beside it from their templates when missing; existing ones are
    * kept as they are: they are the user's.
    */
@@ -126,7 +126,7 @@ export class Workspace {
     const source = await templateSource(templateId, classNameFor(p));
     if (source === null) {
       throw new WorkspaceError(
-        "NO_TEMPLATE_SOURCE",
+        "no-template-source",
         `the '${templateId}' template has no file: connect without a protocol to see raw bytes`,
       );
     }

@@ -279,7 +279,7 @@ export default class Thrower extends Protocol {
     const missing = await t.api.decode({ session, conn: 1, protocol: "nope.ts", side: "client" });
     expect(missing).toMatchObject({
       ok: false,
-      error: { code: "NOT_FOUND", message: expect.stringMatching(/nope\.ts/) },
+      error: { code: "not-found", message: expect.stringMatching(/nope\.ts/) },
     });
     const noConn = await t.api.decode({ session, conn: 9, protocol: "resp.ts", side: "client" });
     expect(noConn).toMatchObject({ ok: false, error: { code: "unknown-connection" } });

@@ -179,7 +179,7 @@ describe("malformed commands get clear errors and change nothing", () => {
       ],
       [
         await t.api.send({ session: s.id, conn: 1, data: "abc", encoding: "hex" }),
-        "bad-input",
+        "bad-send-input",
         /odd number of hex digits/,
       ],
       [

@@ -4,7 +4,7 @@
  *
  * The send parsers mirror the engine's (main/engine/send-encoding.ts) rule for rule and message for message, so that
  * the send box can explain bad input before anything leaves the renderer. The engine still checks everything: if
- * the two ever disagree, its "bad-input" answer is shown the same way.
+ * the two ever disagree, its "bad-send-input" answer is shown the same way.
  */
 
 /** The dot Wireshark's panes use for a byte with no printable ASCII form; a middle dot reads better in a grid. */

@@ -92,7 +92,7 @@ export function buildDecode(
 }
 
 /** Engine error codes that are about the protocol file (it doesn't compile, load or exist). */
-const PROTOCOL_CODES = new Set(["compile-error", "protocol-error", "NOT_FOUND", "INVALID_PATH", "UNKNOWN_TEMPLATE"]);
+const PROTOCOL_CODES = new Set(["compile-error", "protocol-error", "not-found", "invalid-path", "unknown-template"]);
 
 /** Where an engine error belongs in the form: its fields for "invalid-arguments", Protocol for a bad file. */
 export function decodeEngineErrors(error: ContractError): DecodeErrors {

@@ -234,10 +234,10 @@ export function engineErrorFields(kind: SessionKind, form: SessionForm, error: C
       return errors;
     case "compile-error":
     case "protocol-error":
-    case "NOT_FOUND":
-    case "INVALID_PATH":
-    case "UNKNOWN_TEMPLATE":
-    case "NO_TEMPLATE_SOURCE":
+    case "not-found":
+    case "invalid-path":
+    case "unknown-template":
+    case "no-template-source":
       add(errors, "protocol", error.message);
       return errors;
   }
