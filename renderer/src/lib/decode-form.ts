@@ -3,8 +3,8 @@
  * checked with the contract's own schema first; an error — the schema's or the engine's — becomes a message on the
  * field to change. The dialog sends nothing while there are any.
  */
-import { commands, type CommandArgs, type ContractError } from "../../../preload/contract.ts";
-import { addError, problemsOnFields, schemaProblems, splitInvalidArguments } from "./form-errors.ts";
+import { commands, type CommandArgs, type ContractError, type ErrorCode } from "../../../preload/contract.ts";
+import { addError, argumentIssues, problemsOnFields, schemaProblems } from "./form-errors.ts";
 
 /** Which side the decoding protocol plays; see SIDE_HELP for what each means to a user. */
 export type DecodeSide = "client" | "server" | "both";
@@ -92,12 +92,18 @@ export function buildDecode(
 }
 
 /** Engine error codes that are about the protocol file (it doesn't compile, load or exist). */
-const PROTOCOL_CODES = new Set(["compile-error", "protocol-error", "not-found", "invalid-path", "unknown-template"]);
+const PROTOCOL_CODES: ReadonlySet<ErrorCode> = new Set([
+  "compile-error",
+  "protocol-error",
+  "not-found",
+  "invalid-path",
+  "unknown-template",
+]);
 
 /** Where an engine error belongs in the form: its fields for "invalid-arguments", Protocol for a bad file. */
 export function decodeEngineErrors(error: ContractError): DecodeErrors {
   if (error.code === "invalid-arguments") {
-    return problemsOnFields<DecodeField>(splitInvalidArguments(error.message), FIELDS, "form");
+    return problemsOnFields<DecodeField>(argumentIssues(error), FIELDS, "form");
   }
   const errors: DecodeErrors = {};
   addError(errors, PROTOCOL_CODES.has(error.code) ? "protocol" : "form", error.message);

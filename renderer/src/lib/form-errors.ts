@@ -1,34 +1,23 @@
 /**
- * Errors on form fields, shared by every dialog that sends a command: the engine's "invalid-arguments" message
- * names each wrong field by its path in the command's arguments ("connect: target.port: a port is from 0 to
- * 65535; target.host: ..."), and a schema checked here gives the same paths. A dialog maps those paths onto its
- * fields and shows each message next to its field; what maps to no field is said for the whole form.
+ * Errors on form fields, shared by every dialog that sends a command: the engine's "invalid-arguments" error carries
+ * `issues`, each wrong field by its dotted path in the command's arguments ("target.port") with its message, and a
+ * schema checked here gives the same paths. A dialog maps those paths onto its fields and shows each message next
+ * to its field; what maps to no field is said for the whole form.
  */
 import type { z } from "zod";
+import type { ArgumentIssue, ContractError } from "../../../preload/contract.ts";
 import { sentence } from "./format.ts";
 
-/** A problem with one argument: its dotted path ("target.port"), or "" for the arguments as a whole. */
-export interface ArgumentProblem {
-  path: string;
-  message: string;
-}
-
 /**
- * The problems an "invalid-arguments" message lists. The leading command name is dropped; a detail without a
- * path ("give either an endpoint string or host and port, not both") comes back with path "".
+ * The wrong arguments an "invalid-arguments" error names: its `issues`, or, from an answer that has none, its
+ * whole message for the arguments as a whole (path "").
  */
-export function splitInvalidArguments(message: string): ArgumentProblem[] {
-  return message
-    .replace(/^\w+: /, "")
-    .split("; ")
-    .map((detail) => {
-      const match = /^([A-Za-z]\w*(?:\.\w+)*): (.*)$/s.exec(detail);
-      return match ? { path: match[1]!, message: match[2]! } : { path: "", message: detail };
-    });
+export function argumentIssues(error: ContractError): ArgumentIssue[] {
+  return error.issues ?? [{ path: "", message: error.message }];
 }
 
 /** The problems a schema found, in the same shape (issue paths joined with dots). */
-export function schemaProblems(issues: z.ZodError["issues"]): ArgumentProblem[] {
+export function schemaProblems(issues: z.ZodError["issues"]): ArgumentIssue[] {
   return issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
 }
 
@@ -42,7 +31,7 @@ export function addError<F extends string>(errors: Partial<Record<F, string>>, f
  * `fallback` (the whole form).
  */
 export function problemsOnFields<F extends string>(
-  problems: readonly ArgumentProblem[],
+  problems: readonly ArgumentIssue[],
   fieldOf: Readonly<Record<string, NoInfer<F>>>,
   fallback: F,
 ): Partial<Record<F, string>> {

@@ -5,6 +5,7 @@
  * such limit.
  */
 import type { CommandResult, ContractError, WirescopeApi } from "../../../preload/contract.ts";
+import { contractError } from "../../../preload/errors.ts";
 import { formatBytes } from "./format.ts";
 
 /** The largest capture browser mode can carry in one message (16 MiB as base64, less room for the envelope). */
@@ -18,18 +19,17 @@ export async function importCaptureFile(api: WirescopeApi, file: File): Promise<
   if (file.size === 0) {
     return {
       ok: false,
-      error: { code: "empty-file", message: `${file.name} is empty: choose a pcap or pcapng file.` },
+      error: contractError("empty-file", `${file.name} is empty: choose a pcap or pcapng file.`),
     };
   }
   if (window.wirescope === undefined && file.size > IMPORT_MAX_IN_BROWSER) {
     return {
       ok: false,
-      error: {
-        code: "file-too-big",
-        message:
-          `${file.name} is ${formatBytes(file.size)}; browser mode takes captures up to ` +
+      error: contractError(
+        "file-too-big",
+        `${file.name} is ${formatBytes(file.size)}; browser mode takes captures up to ` +
           `${formatBytes(IMPORT_MAX_IN_BROWSER)}. Cut it (editcap -c or tshark -Y) or use the desktop app.`,
-      },
+      ),
     };
   }
   let data: Uint8Array<ArrayBuffer>;
@@ -38,7 +38,7 @@ export async function importCaptureFile(api: WirescopeApi, file: File): Promise<
   } catch (err) {
     return {
       ok: false,
-      error: { code: "unreadable-file", message: `${file.name} could not be read: ${(err as Error).message}.` },
+      error: contractError("unreadable-file", `${file.name} could not be read: ${(err as Error).message}.`),
     };
   }
   return api.importCapture({ name: file.name, data });

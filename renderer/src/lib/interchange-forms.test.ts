@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { ConnectionInfo } from "../../../preload/contract.ts";
+import { checkArgs, type ConnectionInfo } from "../../../preload/contract.ts";
+import { contractError, invalidArguments } from "../../../preload/errors.ts";
 import { buildDecode, decodeEngineErrors, initialDecodeForm } from "./decode-form.ts";
-import { splitInvalidArguments } from "./form-errors.ts";
+import { argumentIssues } from "./form-errors.ts";
 import { buildReplay, initialReplayForm, replayEngineErrors } from "./replay-form.ts";
 
 const connection = (leg: "client" | "server", host: string, peer: string): ConnectionInfo => ({
@@ -18,11 +19,21 @@ const connection = (leg: "client" | "server", host: string, peer: string): Conne
   protocol: null,
 });
 
-describe("splitInvalidArguments", () => {
-  it("names each wrong argument by its path, and keeps a detail without one for the whole form", () => {
-    expect(splitInvalidArguments("replay: target.port: a port is from 0 to 65535; give either one")).toEqual([
+describe("argumentIssues", () => {
+  it("names each wrong argument by its path, as the contract checked them, and a detail without one for the form", () => {
+    const refused = checkArgs("replay", { session: "s1", conn: 1, side: "client", target: { host: "h", port: 70000 } });
+    expect(!refused.ok && argumentIssues(refused.error)).toEqual([
       { path: "target.port", message: "a port is from 0 to 65535" },
-      { path: "", message: "give either one" },
+    ]);
+    const both = checkArgs("connect", { target: { endpoint: "tcp:host=h:port=1", host: "h", port: 1 } });
+    expect(!both.ok && argumentIssues(both.error)).toEqual([
+      { path: "target", message: "give either an endpoint string or host and port, not both" },
+    ]);
+  });
+
+  it("puts an answer without issues on the form, whole", () => {
+    expect(argumentIssues(contractError("invalid-arguments", "send: the data could not be encoded"))).toEqual([
+      { path: "", message: "send: the data could not be encoded" },
     ]);
   });
 });
@@ -49,10 +60,10 @@ describe("the decode form", () => {
   });
 
   it("puts a protocol that doesn't compile on Protocol, and anything else on the form", () => {
-    expect(decodeEngineErrors({ code: "compile-error", message: "resp.ts does not compile" })).toEqual({
+    expect(decodeEngineErrors(contractError("compile-error", "resp.ts does not compile"))).toEqual({
       protocol: "Resp.ts does not compile",
     });
-    expect(decodeEngineErrors({ code: "not-a-tcp-conversation", message: "no TCP addresses" })).toEqual({
+    expect(decodeEngineErrors(contractError("not-a-tcp-conversation", "no TCP addresses"))).toEqual({
       form: "No TCP addresses",
     });
   });
@@ -87,9 +98,9 @@ describe("the replay form", () => {
 
   it("maps the engine's errors onto the side's fields", () => {
     const form = { ...initialReplayForm(undefined), side: "server" as const };
-    const invalid = { code: "invalid-arguments", message: "replay: listen.port: a port is from 0 to 65535" };
+    const invalid = invalidArguments("replay", [{ path: "listen.port", message: "a port is from 0 to 65535" }]);
     expect(replayEngineErrors(form, invalid)).toEqual({ port: "A port is from 0 to 65535" });
-    const refused = { code: "ConnectionRefusedError", message: "Connection was refused by other side" };
+    const refused = contractError("ConnectionRefusedError", "Connection was refused by other side");
     expect(replayEngineErrors({ ...form, side: "client" }, refused)).toEqual({
       port: "Connection was refused by other side",
     });

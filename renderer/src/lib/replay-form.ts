@@ -73,13 +73,13 @@ export function buildReplay(
 }
 
 /**
- * Where an engine error belongs: the replay's "listen.port" is the listener form's "target.port", so its paths are
- * renamed before the new-session form's mapping puts them on fields.
+ * Where an engine error belongs: the replay's "listen.port" is the listener form's "target.port", so its issues'
+ * paths are renamed before the new-session form's mapping puts them on fields.
  */
 export function replayEngineErrors(form: ReplayForm, error: ContractError): FieldErrors {
   const renamed =
-    error.code === "invalid-arguments" && form.side === "server"
-      ? { ...error, message: error.message.replace(/\blisten([.:])/g, "target$1") }
+    error.issues && form.side === "server"
+      ? { ...error, issues: error.issues.map((i) => ({ ...i, path: i.path.replace(/^listen(?=\.|$)/, "target") })) }
       : error;
   return engineErrorFields(kindOf(form.side), sideFields(form), renamed);
 }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { checkArgs } from "../../../preload/contract.ts";
+import { contractError, invalidArguments } from "../../../preload/errors.ts";
 import { buildRequest, engineErrorFields, initialForm, type SessionForm } from "./session-form.ts";
 
 function form(fields: Partial<SessionForm>): SessionForm {
@@ -69,51 +71,65 @@ describe("buildRequest", () => {
 
 describe("engineErrorFields", () => {
   it("puts an unknown endpoint type on Endpoint", () => {
-    const errors = engineErrorFields("client", form({ endpoint: "foo:bar" }), {
-      code: "bad-endpoint",
-      message: "Unknown endpoint type: 'foo'",
-    });
+    const errors = engineErrorFields(
+      "client",
+      form({ endpoint: "foo:bar" }),
+      contractError("bad-endpoint", "Unknown endpoint type: 'foo'"),
+    );
     expect(errors).toEqual({ endpoint: "Unknown endpoint type: 'foo'" });
   });
 
   it("puts a bad proxy endpoint on the string that contains what the parser quoted", () => {
-    const errors = engineErrorFields("proxy", form({ endpoint: "tcp:0", upstreamEndpoint: "nope:x" }), {
-      code: "bad-endpoint",
-      message: "Unknown endpoint type: 'nope'",
-    });
+    const errors = engineErrorFields(
+      "proxy",
+      form({ endpoint: "tcp:0", upstreamEndpoint: "nope:x" }),
+      contractError("bad-endpoint", "Unknown endpoint type: 'nope'"),
+    );
     expect(errors).toEqual({ upstreamEndpoint: "Unknown endpoint type: 'nope'" });
   });
 
   it("puts a port in use on Port, or on Endpoint when the port came from there", () => {
-    const error = { code: "cannot-listen", message: "Could not listen on tcp:5000: EADDRINUSE" };
+    const error = contractError("cannot-listen", "Could not listen on tcp:5000: EADDRINUSE");
     expect(engineErrorFields("listener", form({ port: "5000" }), error)).toEqual({ port: error.message });
     expect(engineErrorFields("listener", form({ endpoint: "tcp:5000" }), error)).toEqual({ endpoint: error.message });
   });
 
   it("maps the contract's field paths to the fields", () => {
-    const errors = engineErrorFields("proxy", form({}), {
-      code: "invalid-arguments",
-      message: "proxy: listen.port: a port is from 0 to 65535; upstream.host: the host is empty: give a name",
-    });
+    const errors = engineErrorFields(
+      "proxy",
+      form({}),
+      invalidArguments("proxy", [
+        { path: "listen.port", message: "a port is from 0 to 65535" },
+        { path: "upstream.host", message: "the host is empty: give a name" },
+      ]),
+    );
     expect(errors).toEqual({
       port: "A port is from 0 to 65535",
       upstreamHost: "The host is empty: give a name",
     });
   });
 
+  it("shows a message that itself holds a semicolon whole, next to its field", () => {
+    const refused = checkArgs("connect", { target: { host: "h".repeat(300), port: 6379 } });
+    expect(refused.ok).toBe(false);
+    const errors = engineErrorFields("client", form({}), !refused.ok ? refused.error : contractError("internal", ""));
+    expect(errors).toEqual({ host: "The host is 300 characters; at most 253" });
+  });
+
   it("puts a protocol that doesn't compile on Protocol, and a refused connection on Port", () => {
-    expect(engineErrorFields("client", form({}), { code: "compile-error", message: "x.ts does not compile" })).toEqual({
+    expect(engineErrorFields("client", form({}), contractError("compile-error", "x.ts does not compile"))).toEqual({
       protocol: "X.ts does not compile",
     });
     expect(
-      engineErrorFields("client", form({ host: "127.0.0.1", port: "1" }), {
-        code: "ConnectionRefusedError",
-        message: "Could not connect",
-      }),
+      engineErrorFields(
+        "client",
+        form({ host: "127.0.0.1", port: "1" }),
+        contractError("ConnectionRefusedError", "Could not connect"),
+      ),
     ).toEqual({ port: "Could not connect" });
   });
 
   it("shows anything else for the whole form", () => {
-    expect(engineErrorFields("listener", form({}), { code: "internal", message: "boom" })).toEqual({ form: "Boom" });
+    expect(engineErrorFields("listener", form({}), contractError("internal", "boom"))).toEqual({ form: "Boom" });
   });
 });

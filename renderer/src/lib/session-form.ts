@@ -10,8 +10,9 @@ import {
   Profile,
   type CommandArgs,
   type ContractError,
+  type ErrorCode,
 } from "../../../preload/contract.ts";
-import { addError, splitInvalidArguments } from "./form-errors.ts";
+import { addError, argumentIssues } from "./form-errors.ts";
 
 export type SessionKind = "client" | "listener" | "proxy";
 
@@ -200,7 +201,7 @@ export function buildRequest(
 }
 
 /** Client connection failures, by the core's error names: which field most likely holds the mistake. */
-const CONNECT_FAILURES: Record<string, "host" | "port"> = {
+const CONNECT_FAILURES: Partial<Record<ErrorCode, "host" | "port">> = {
   ConnectionRefusedError: "port",
   DNSLookupError: "host",
   NoRouteError: "host",
@@ -219,8 +220,8 @@ export function engineErrorFields(kind: SessionKind, form: SessionForm, error: C
   const usesUpstreamEndpoint = kind === "proxy" && form.upstreamEndpoint.trim() !== "";
   switch (error.code) {
     case "invalid-arguments": {
-      // "connect: target.port: a port is from 0 to 65535; target.host: the host is empty: ..."
-      for (const { path, message } of splitInvalidArguments(error.message)) {
+      // [{ path: "target.port", message: "a port is from 0 to 65535" }, { path: "target.host", ... }]
+      for (const { path, message } of argumentIssues(error)) {
         add(errors, path === "" ? "form" : fieldFor(kind, path), message);
       }
       return errors;
