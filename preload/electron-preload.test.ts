@@ -103,7 +103,7 @@ describe("the Electron preload's API", () => {
     });
     expect(await buildPreloadApi(uncloneable.ipc).listSessions({})).toEqual({
       ok: false,
-      error: { code: "ipc-failed", message: "listSessions: An object could not be cloned." },
+      error: { code: "ipc-failed", category: "internal", message: "listSessions: An object could not be cloned." },
     });
     const odd = fakeIpc(async () => "not a result");
     expect(await buildPreloadApi(odd.ipc).listSessions({})).toMatchObject({

@@ -49,6 +49,7 @@ const TWISTED_CODES = {
   ProcessDone: "failed",
   ProcessTerminated: "failed",
   ProcessExitedAlready: "failed",
+  ProcessSpawnFailed: "failed",
   StringTooLongError: "failed",
   NetstringParseError: "failed",
   SpawnError: "failed",
@@ -149,7 +150,6 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === "string" && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
 }
 
-
 /** One wrong argument of a command: its dotted path ("target.port"; "" for the arguments as a whole) and why. */
 export interface ArgumentIssue {
   path: string;
@@ -180,6 +180,8 @@ export function contractError(code: ErrorCode, message: string, issues?: Argumen
  * 65535; the host is missing"), each cut to MAX_QUOTED_LENGTH characters, and `issues` carries them as they are.
  */
 export function invalidArguments(name: string, issues: ArgumentIssue[]): ContractError {
-  const details = issues.map(({ path, message }) => shorten(path === "" ? message : `${path}: ${message}`));
+  const details = issues.map(({ path, message }) =>
+    shorten(path === "" ? message : `${path}: ${message}`, MAX_QUOTED_LENGTH),
+  );
   return contractError("invalid-arguments", `${name}: ${details.join("; ")}`, issues);
 }

@@ -51,7 +51,12 @@ describe("createDispatcher", () => {
     const result = await dispatch("readProtocol", undefined);
     expect(result).toEqual({
       ok: false,
-      error: { code: "invalid-arguments", message: expect.stringMatching(/^readProtocol: path: /) },
+      error: {
+        code: "invalid-arguments",
+        category: "usage",
+        message: expect.stringMatching(/^readProtocol: path: /),
+        issues: [{ path: "path", message: expect.any(String) }],
+      },
     });
   });
 
@@ -78,11 +83,15 @@ describe("createDispatcher", () => {
     expect(answers).toEqual([
       {
         ok: false,
-        error: { code: "internal", message: "the engine failed with an error that could not be described" },
+        error: {
+          code: "internal",
+          category: "internal",
+          message: "the engine failed with an error that could not be described",
+        },
       },
-      { ok: false, error: { code: "internal", message: "a string" } },
-      { ok: false, error: { code: "internal", message: "null" } },
-      { ok: false, error: { code: "internal", message: "coded" } },
+      { ok: false, error: { code: "internal", category: "internal", message: "a string" } },
+      { ok: false, error: { code: "internal", category: "internal", message: "null" } },
+      { ok: false, error: { code: "internal", category: "internal", message: "coded" } },
     ]);
     expect(failures.map(([name, err]) => [name, err])).toEqual(thrown.map((err) => ["listSessions", err]));
   });
@@ -90,7 +99,7 @@ describe("createDispatcher", () => {
   it("answers even when serviceFailed itself throws", async () => {
     const service = createFakeService();
     service.handle("listTemplates", () => {
-      throw Object.assign(new Error("templates folder unreadable"), { code: "workspace-unreadable" });
+      throw Object.assign(new Error("templates folder unreadable"), { code: "workspace-unavailable" });
     });
     const dispatch = createDispatcher(service, {
       serviceFailed: () => {
@@ -99,7 +108,7 @@ describe("createDispatcher", () => {
     });
     expect(await dispatch("listTemplates", {})).toEqual({
       ok: false,
-      error: { code: "workspace-unreadable", message: "templates folder unreadable" },
+      error: { code: "workspace-unavailable", category: "failed", message: "templates folder unreadable" },
     });
   });
 
@@ -108,7 +117,11 @@ describe("createDispatcher", () => {
     const partial = { ...service, deleteProfile: undefined } as unknown as typeof service;
     expect(await createDispatcher(partial)("deleteProfile", { name: "x" })).toEqual({
       ok: false,
-      error: { code: "not-implemented", message: "deleteProfile is not available in this engine" },
+      error: {
+        code: "not-implemented",
+        category: "internal",
+        message: "deleteProfile is not available in this engine",
+      },
     });
   });
 

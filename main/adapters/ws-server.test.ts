@@ -391,7 +391,11 @@ describe("the WebSocket adapter", () => {
       expect(closed.reason).toMatch(/message too big: the limit is 16777216 bytes/);
       expect(await answer).toEqual({
         ok: false,
-        error: { code: "disconnected", message: expect.stringMatching(/closed \(1009: message too big/) },
+        error: {
+          code: "disconnected",
+          category: "failed",
+          message: expect.stringMatching(/closed \(1009: message too big/),
+        },
       });
       expect(await big.listSessions({})).toMatchObject({ ok: false, error: { code: "disconnected" } });
       expect(service.calls.some((c) => c.name === "saveProtocol")).toBe(false);
@@ -415,7 +419,7 @@ describe("the WebSocket adapter", () => {
         raw.ws.send(frame, { binary: typeof frame !== "string" });
         expect(await raw.reply(id)).toEqual({
           ok: false,
-          error: { code: "malformed-message", message: expect.stringMatching(message) },
+          error: { code: "malformed-message", category: "internal", message: expect.stringMatching(message) },
         });
       }
       // A lookalike of the byte marker sent by encode is an object, and the schema says what it should have been.
@@ -531,7 +535,11 @@ describe("the WebSocket adapter", () => {
       api.close();
       expect(await api.listSessions({})).toEqual({
         ok: false,
-        error: { code: "disconnected", message: "the connection to the engine was closed by this client" },
+        error: {
+          code: "disconnected",
+          category: "failed",
+          message: "the connection to the engine was closed by this client",
+        },
       });
       expect(service.calls).toEqual([]);
     });

@@ -346,21 +346,27 @@ export function defineContractSuite(name: string, makeApi: () => Promise<Contrac
       ]);
     });
 
-    it("refuses invalid arguments, naming the field, without calling the engine", async () => {
-      const cases: Array<[CommandName, unknown, RegExp]> = [
-        ["connect", { target: { host: "127.0.0.1", port: 70000 } }, /target\.port: a port is from 0 to 65535/],
-        ["send", { session: "s1", conn: "1", data: "x", encoding: "text" }, /^send: conn: /],
-        ["send", { session: "s1", conn: 1, data: "x", encoding: "utf7" }, /encoding/],
-        ["readTimeline", { session: "s1", from: 0, count: 20_000 }, /count: read at most 10,000 events/],
-        ["closeSession", {}, /session/],
-        ["listen", "not an object", /^listen: /],
+    it("refuses invalid arguments, naming the field in its message and its issues, without calling the engine", async () => {
+      const cases: Array<[CommandName, unknown, RegExp, string]> = [
+        [
+          "connect",
+          { target: { host: "127.0.0.1", port: 70000 } },
+          /target\.port: a port is from 0 to 65535/,
+          "target.port",
+        ],
+        ["send", { session: "s1", conn: "1", data: "x", encoding: "text" }, /^send: conn: /, "conn"],
+        ["send", { session: "s1", conn: 1, data: "x", encoding: "utf7" }, /encoding/, "encoding"],
+        ["readTimeline", { session: "s1", from: 0, count: 20_000 }, /count: read at most 10,000 events/, "count"],
+        ["closeSession", {}, /session/, "session"],
+        ["listen", "not an object", /^listen: /, ""],
       ];
-      for (const [command, args, message] of cases) {
+      for (const [command, args, message, path] of cases) {
         const result = await callByName(h.api, command, args);
         expect(result.ok, command).toBe(false);
         if (result.ok) continue;
-        expect(result.error.code).toBe("invalid-arguments");
+        expect(result.error).toMatchObject({ code: "invalid-arguments", category: "usage" });
         expect(result.error.message).toMatch(message);
+        expect(result.error.issues?.[0]?.path, command).toBe(path);
       }
       expect(h.service.calls).toEqual([]);
     });
@@ -377,10 +383,13 @@ export function defineContractSuite(name: string, makeApi: () => Promise<Contrac
       });
       expect(await h.api.reconnect({ session: "s9" })).toEqual({
         ok: false,
-        error: { code: "unknown-session", message: "no session 's9': it may have been removed" },
+        error: { code: "unknown-session", category: "usage", message: "no session 's9': it may have been removed" },
       });
       const internal = await h.api.listSessions({});
-      expect(internal).toEqual({ ok: false, error: { code: "internal", message: "the recorder is gone" } });
+      expect(internal).toEqual({
+        ok: false,
+        error: { code: "internal", category: "internal", message: "the recorder is gone" },
+      });
       expect(JSON.stringify(internal)).not.toMatch(/ at |\.ts:\d+/);
     });
 
