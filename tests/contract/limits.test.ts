@@ -55,7 +55,9 @@ describe("string limits in the contract's arguments", () => {
       ok: false,
       error: {
         code: "invalid-arguments",
+        category: "usage",
         message: "connect: target.host: the host is 15,728,640 characters; at most 253",
+        issues: [{ path: "target.host", message: "the host is 15,728,640 characters; at most 253" }],
       },
     });
   });
@@ -115,7 +117,9 @@ describe("a 15 MiB host sent to a real engine over the WebSocket", () => {
           ok: false,
           error: {
             code: "invalid-arguments",
+            category: "usage",
             message: "connect: target.host: the host is 15,728,640 characters; at most 253",
+            issues: [{ path: "target.host", message: "the host is 15,728,640 characters; at most 253" }],
           },
         });
       }
@@ -141,6 +145,7 @@ describe("what accepted commands can make grow is bounded", () => {
       const refused = await t.api.listen({ target: { port: 0 } });
       expect(!refused.ok && refused.error).toEqual({
         code: "too-many-sessions",
+        category: "usage",
         message: `There are ${MAX_SESSIONS} sessions, the most the engine keeps: remove sessions you no longer need, then try again.`,
       });
       const sessions = ok(await t.api.listSessions({}));
