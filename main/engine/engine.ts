@@ -458,7 +458,7 @@ export class Engine implements WirescopeService {
   /**
    * Opens a Wirescope capture file as an "imported" session: its events copied onto the session's own new capture,
    * its connections rebuilt (recording-session.ts). The file is only read. Throws "recording-not-found", or the
-   * CaptureError (NOT_A_CAPTURE, NEWER_VERSION, CORRUPT) naming the file.
+   * CaptureError ("not-a-capture", "newer-version", "corrupt") naming the file.
    */
   async openRecording(args: Parameters<WirescopeService["openRecording"]>[0]): Promise<SessionInfo> {
     const file = await locateRecording(args.path, this.workspace.root);

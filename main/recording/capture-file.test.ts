@@ -296,7 +296,7 @@ describe("not a capture", () => {
     return error;
   }
 
-  it("a text file, an empty file, a damaged header: NOT_A_CAPTURE, naming the file", async () => {
+  it("a text file, an empty file, a damaged header: not-a-capture, naming the file", async () => {
     expect((await openError("hello, world\n".repeat(10))).code).toBe("not-a-capture");
     expect((await openError("")).code).toBe("not-a-capture");
     const header = fs.readFileSync(await writtenCapture());
@@ -306,7 +306,7 @@ describe("not a capture", () => {
     );
   });
 
-  it("a newer format: NEWER_VERSION, saying so", async () => {
+  it("a newer format: newer-version, saying so", async () => {
     const bytes = fs.readFileSync(await writtenCapture());
     bytes.writeUInt16LE(CAPTURE_VERSION + 1, 8);
     const error = await openError(bytes);

@@ -126,7 +126,7 @@ export class CaptureReader {
   /**
    * Opens `file`, checks its header and every record (CRC, numbering), and builds the sparse index. Never throws
    * for a truncated or garbled tail: the records before it are readable and the rest is counted in `lostBytes`.
-   * Throws CaptureError NOT_A_CAPTURE / NEWER_VERSION naming the file, or the fs error if it can't be opened.
+   * Throws CaptureError "not-a-capture" / "newer-version" naming the file, or the fs error if it can't be opened.
    */
   static async open(file: string): Promise<CaptureReader> {
     const handle = await openFile(file, "r");
@@ -182,8 +182,8 @@ export class CaptureReader {
   /**
    * Records `from` .. `from + count - 1`, clamped to the readable ones, in order. Each event owns its bytes, except
    * that a "data again" event shares them with its source when both are in the result (never mutate them). Stops
-   * early, after at least one record, before the data bytes would pass `maxBytes`. Rejects with CaptureError CORRUPT
-   * if a record changed since it was indexed, CLOSED after close().
+   * early, after at least one record, before the data bytes would pass `maxBytes`. Rejects with CaptureError "corrupt"
+   * if a record changed since it was indexed, "closed" after close().
    */
   read(from: number, count: number, maxBytes = Infinity): Promise<TimelineEvent[]> {
     if (this.closed) return Promise.reject(new CaptureError("closed", this.file, `${this.file}: reader is closed`));

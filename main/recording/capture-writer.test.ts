@@ -176,7 +176,7 @@ describe("CaptureWriter", () => {
     await reopened.close();
   });
 
-  it("a reference to a record that isn't data reads as CORRUPT", async () => {
+  it("a reference to a record that isn't data reads as corrupt", async () => {
     const file = path.join(dir, "bad-ref.wscap");
     const writer = await CaptureWriter.create(file, meta);
     writer.append({ seq: 0, t: 0, conn: 1, kind: "lifecycle", event: "connected", detail: "" });

@@ -211,8 +211,8 @@ export class CaptureWriter {
   /**
    * Appends `e`, whose `seq` must be `count`. Synchronous, amortized O(size of the event); takes ownership of a data
    * event's bytes (see the class comment). Returns the bytes the record takes in the file. Throws CaptureError
-   * INVALID_EVENT (before changing anything) for a wrong seq, a connection number outside u32, an unknown event
-   * code or a payload too large for the format, CLOSED once close() was called.
+   * "invalid-event" (before changing anything) for a wrong seq, a connection number outside u32, an unknown event
+   * code or a payload too large for the format, "closed" once close() was called.
    */
   append(e: TimelineEvent): number {
     if (this.closing !== null) throw new CaptureError("closed", this.file, `${this.file}: writer is closed`);

@@ -170,8 +170,8 @@ export class Recorder {
   /**
    * Events `from` .. `from + count - 1`, clamped to the timeline, in order: from memory when they are in the
    * window, else from the file (waiting for the ones still on their way to it). Fewer than asked only past
-   * READ_MAX_BYTES of payload. Rejects with CaptureError WRITE_FAILED if they never reached a failed file. Two events
-   * of a forwarded chunk may share one byte array: treat the bytes as read-only.
+   * READ_MAX_BYTES of payload. Rejects with CaptureError "write-failed" if they never reached a failed file. Two
+   * events of a forwarded chunk may share one byte array: treat the bytes as read-only.
    */
   async read(from: number, count: number): Promise<TimelineEvent[]> {
     if (this.closed) throw new CaptureError("closed", this.file, `${this.file}: recorder is closed`);
@@ -205,7 +205,7 @@ export class Recorder {
     };
   }
 
-  /** Writes out everything appended so far. Rejects with CaptureError WRITE_FAILED if the file can't take it. */
+  /** Writes out everything appended so far. Rejects with CaptureError "write-failed" if the file can't take it. */
   async flush(): Promise<void> {
     await this.writer.flush();
     if (this.writer.error !== null) throw this.writer.error;

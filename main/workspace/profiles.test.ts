@@ -43,7 +43,7 @@ describe("profiles", () => {
     [{ ...redis, name: "" }, "a profile's name must be a non-empty line"],
     [{ ...proxy, upstream: undefined }, "proxy profile 'mitm' needs an upstream endpoint to forward to"],
     [{ ...redis, protocol: "../x.ts" }, "profile 'redis': protocol paths may not leave the workspace"],
-  ])("refuses an invalid profile with INVALID_PROFILE (%#)", async (bad, message) => {
+  ])("refuses an invalid profile with invalid-profile (%#)", async (bad, message) => {
     const err = await rejection(t.ws.saveProfile(bad as ConnectionProfile));
     expect(err.code).toBe("invalid-profile");
     expect(err.message).toContain(message);

@@ -57,7 +57,7 @@ describe("listTemplates / templateSource", () => {
     }
   });
 
-  it("renames the class when asked, and refuses an unknown id with UNKNOWN_TEMPLATE", async () => {
+  it("renames the class when asked, and refuses an unknown id with unknown-template", async () => {
     const source = (await templateSource("echo", "Mirror"))!;
     expect(source).toContain("export class Mirror extends Protocol");
     expect(source).toContain("export default Mirror;");

@@ -39,7 +39,7 @@ describe("files", () => {
     expect(listed[1]).toMatchObject({ size: 18, mtimeMs: written.mtimeMs });
   });
 
-  it("reading a protocol that does not exist says so with NOT_FOUND", async () => {
+  it("reading a protocol that does not exist says so with not-found", async () => {
     const err = await rejection(t.ws.read("nope.ts"));
     expect(err.code).toBe("not-found");
     expect(err.message).toBe("there is no protocol 'nope.ts' in the workspace");
@@ -59,7 +59,7 @@ describe("files", () => {
     ["lib\\x.ts", "letters, digits"],
     ["captures/x.ts", "'captures/' is reserved for capture files"],
     [`${"a".repeat(300)}.ts`, "at most 200 characters"],
-  ])("refuses the path %j with INVALID_PATH and an actionable message, touching nothing", async (bad, message) => {
+  ])("refuses the path %j with invalid-path and an actionable message, touching nothing", async (bad, message) => {
     const attempts = [t.ws.write(bad, "x"), t.ws.read(bad), t.ws.delete(bad), t.ws.rename("a.ts", bad)];
     for (const attempt of attempts) {
       const err = await rejection(attempt);
