@@ -12,7 +12,7 @@
  */
 import { copyFile, mkdir, stat } from "node:fs/promises";
 import * as path from "node:path";
-import type { Diagnostic } from "../../preload/contract.ts";
+import type { Diagnostic, ErrorCode } from "../../preload/contract.ts";
 import { cliProtocolPath } from "../workspace/layout.ts";
 import { listTemplates } from "../workspace/templates.ts";
 import { helpHint } from "./args.ts";
@@ -111,7 +111,7 @@ export async function withDiagnostics<T>(
   try {
     return await action();
   } catch (err) {
-    if ((err as { code?: unknown }).code !== "compile-error") throw err;
+    if ((err as { code?: ErrorCode }).code !== "compile-error") throw err;
     const fileOf = (c: ProtocolChoice): string =>
       c.ref.startsWith("template:") ? `${c.ref.slice("template:".length)}.ts` : c.ref;
     const given = choices.filter((c): c is ProtocolChoice => c !== null);

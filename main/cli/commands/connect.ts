@@ -4,7 +4,7 @@
  * USAGE).
  */
 import type { Readable } from "node:stream";
-import type { SessionInfo } from "../../../preload/contract.ts";
+import type { ErrorCode, SessionInfo } from "../../../preload/contract.ts";
 import { decodeSendData, SendEncodingError } from "../../engine/send-encoding.ts";
 import { COMMON_OPTIONS, helpHint, intOption, parseCommandLine } from "../args.ts";
 import { aborted, preparedCommand, sleep, type CliCommand } from "../command.ts";
@@ -157,7 +157,7 @@ async function connect(run: CliRun, plan: ConnectPlan): Promise<number> {
       ? await sendStream(run, info.id, conn, stdin, watch)
       : await sendEach(run, info.id, conn, plan.sends);
   } catch (err) {
-    if ((err as { code?: unknown }).code !== "connection-closed") throw err;
+    if ((err as { code?: ErrorCode }).code !== "connection-closed") throw err;
     await watch.ended;
     throw new RunFailedError(`the connection closed before all the input was sent (${watch.reason})`);
   }
