@@ -20,8 +20,8 @@ export type Dispatch = (name: string, args: unknown) => Promise<Result<unknown>>
 /** Options of `createDispatcher`. */
 export interface DispatcherOptions {
   /**
-   * Called with what the service threw, before it is reduced to `{ code, message }`: the place to log a stack,
-   * which never crosses to the client. Errors thrown by this callback are ignored.
+   * Called with what the service threw, before it is reduced to `{ code, category, message }`: the place to log a
+   * stack, which never crosses to the client. Errors thrown by this callback are ignored.
    */
   serviceFailed?: (name: string, err: unknown) => void;
 }
@@ -36,7 +36,7 @@ const MAX_ECHOED_NAME = 64;
  * For each call it guarantees, in order: a name that is not one of the contract's commands gets "unknown-command"
  * (inherited names like `toString` included); arguments that fail the command's schema get "invalid-arguments" naming
  * the field, and the service is not called; otherwise the service gets the parsed arguments, and what it throws
- * becomes `{ code, message }` through `toContractError`, without its stack.
+ * becomes `{ code, category, message }` through `toContractError`, without its stack.
  */
 export function createDispatcher(service: WirescopeService, options: DispatcherOptions = {}): Dispatch {
   return async function dispatch(name: string, args: unknown): Promise<Result<unknown>> {

@@ -2,7 +2,7 @@
  * The contract over Electron IPC, main side: one `ipcMain.handle` per command of the contract (looped over, never
  * a generic channel), each refusing callers that are not the app's own frame and then running the transport-neutral
  * dispatcher (dispatch.ts: name known, arguments checked against the contract's schema, errors reduced to
- * `{ code, message }`). Events go to the app's windows with `webContents.send` on their own channel.
+ * `{ code, category, message }`). Events go to the app's windows with `webContents.send` on their own channel.
  *
  * The renderer's half is preload/electron-preload.ts, which owns the channel names. Written against the small
  * structural interfaces below, which Electron's `ipcMain` and `WebContents` satisfy, so that tests run it under Node
@@ -43,7 +43,7 @@ export interface ElectronAdapterOptions<Frame> {
   isTrustedSender(frame: Frame | null): boolean;
   /** The windows events go to, asked at each event (windows come and go). */
   targets(): Iterable<WebContentsLike>;
-  /** Where the service's failures go before they are reduced to `{ code, message }` (to log stacks). */
+  /** Where the service's failures go before they are reduced to `{ code, category, message }` (to log stacks). */
   serviceFailed?: DispatcherOptions["serviceFailed"];
   /** Called when sending an event to a window fails; by default `console.error`. */
   sendFailed?: (event: string, err: unknown) => void;

@@ -94,7 +94,7 @@ export interface WebSocketServerOptions {
   /** Limits, for tests; the defaults are the constants above. */
   maxPayload?: number;
   maxBufferedAmount?: number;
-  /** Where the service's failures go before they are reduced to `{ code, message }` (to log stacks). */
+  /** Where the service's failures go before they are reduced to `{ code, category, message }` (to log stacks). */
   serviceFailed?: DispatcherOptions["serviceFailed"];
 }
 
