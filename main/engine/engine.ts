@@ -35,7 +35,7 @@ import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError, TooManySessionsError, UnknownSessionError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
-import { copyRecording, locateRecording } from "./recording-session.ts";
+import { copyRecording, locateRecording } from "./reopen-recording.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
@@ -457,7 +457,7 @@ export class Engine implements WirescopeService {
 
   /**
    * Opens a Wirescope capture file as an "imported" session: its events copied onto the session's own new capture,
-   * its connections rebuilt (recording-session.ts). The file is only read. Throws "recording-not-found", or the
+   * its connections rebuilt (reopen-recording.ts). The file is only read. Throws "recording-not-found", or the
    * CaptureError ("not-a-capture", "newer-version", "corrupt") naming the file.
    */
   async openRecording(args: Parameters<WirescopeService["openRecording"]>[0]): Promise<SessionInfo> {

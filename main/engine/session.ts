@@ -148,7 +148,7 @@ export class Session {
   /**
    * A new connection record, numbered next. Sockets get theirs through the recording factories; an offline session
    * gets one per conversation it shows (see offline.ts). `conn` gives a reopened recording's rows their recorded
-   * numbers (recording-session.ts); numbering goes on after the highest.
+   * numbers (reopen-recording.ts); numbering goes on after the highest.
    */
   newConnection(leg: Leg, conn = this.nextConn): ConnectionRecord {
     const record = new ConnectionRecord(conn, leg);

@@ -11,7 +11,7 @@ import type { NewTimelineEvent } from "../../preload/timeline.ts";
 import { CaptureWriter } from "../recording/capture-writer.ts";
 import { capturesDir } from "../workspace/layout.ts";
 import { Engine } from "./engine.ts";
-import { RecordingNotFoundError } from "./recording-session.ts";
+import { RecordingNotFoundError } from "./reopen-recording.ts";
 
 let workspace: string;
 let engine: Engine;
