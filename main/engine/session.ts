@@ -201,27 +201,37 @@ export class Session {
     try {
       endpoint = clientFromString(this.reactor, this.clientDescription);
     } catch (err) {
-      throw this.failed(record, err instanceof EndpointParseError ? new BadEndpointError(err.message, err) : err);
+      throw this.clientFailed(record, err instanceof EndpointParseError ? new BadEndpointError(err.message, err) : err);
     }
     try {
       await endpoint.connect(this.recordingFactory("server", this.protocol, record));
       this.state = "connected";
       this.changed();
     } catch (err) {
-      throw this.failed(record, err);
+      throw this.clientFailed(record, err);
     }
   }
 
-  private failed(record: ConnectionRecord, err: unknown): Error {
-    record.state = "closed";
-    record.closedAt = nowMicros();
-    record.reason = reasonText(err);
+  /** The client's attempt failed: the session fails with it. Returns the error to throw to the caller. */
+  private clientFailed(record: ConnectionRecord, err: unknown): Error {
     this.state = "failed";
-    this.error = record.reason;
-    this.note("failed", record.reason, record.conn);
+    this.error = this.connectionFailed(record, err);
     if (err instanceof EngineError) return err;
     const code = err instanceof TwistedError && isErrorCode(err.code) ? err.code : "connect-failed";
     return new EngineError(code, `Could not connect to ${shorten(this.target)}: ${record.reason}`, { cause: err });
+  }
+
+  /**
+   * A connection attempt failed (refused, timed out, bad description): its record closes with the reason and the
+   * timeline says so. Every attempt of this session — the client's, a proxy's upstream leg, a protocol's own
+   * connectTCP — ends here when it fails, as Twisted's Connector reports connectionFailed. Returns the reason.
+   */
+  private connectionFailed(record: ConnectionRecord, err: unknown): string {
+    record.state = "closed";
+    record.closedAt = nowMicros();
+    record.reason = reasonText(err);
+    this.note("failed", record.reason, record.conn);
+    return record.reason;
   }
 
   // --- listeners --------------------------------------------------------------------------------------------------
@@ -317,10 +327,7 @@ export class Session {
     clientFromString(this.reactor, description)
       .connect(factory)
       .catch((err: unknown) => {
-        record.state = "closed";
-        record.closedAt = nowMicros();
-        record.reason = reasonText(err);
-        this.note("failed", record.reason, record.conn);
+        this.connectionFailed(record, err);
         clientLeg.upstreamFailed();
       });
   }
@@ -344,10 +351,7 @@ export class Session {
     new TCP4ClientEndpoint(this.reactor, request.host, request.port, request.timeout)
       .connect(factory, { signal: request.signal })
       .catch((err: unknown) => {
-        record.state = "closed";
-        record.closedAt = nowMicros();
-        record.reason = reasonText(err);
-        this.note("failed", record.reason, record.conn);
+        this.connectionFailed(record, err);
         request.fail(err instanceof Error ? err : new Error(String(err)));
       });
   }
