@@ -129,8 +129,7 @@ export async function decodeToSession(
       ? { file: request.file, className: classes, state: "running" }
       : { file: request.file, className: classes, state: "halted", halted };
   if (run.stopped !== null) {
-    session.state = "failed";
-    session.error = run.stopped;
+    session.stopped(run.stopped);
     throw new DecoderStoppedError(request.file, run.stopped);
   }
   if (request.resplit === undefined) return { session };

@@ -80,12 +80,13 @@ interface StoredCapture {
   footprint: number;
 }
 
-/** A new offline session with its timeline; provided by the engine (its private createOfflineSession). */
-export type CreateImportedSession = (
-  name: string,
-  source: string,
-  epochMs: number,
-) => Promise<{ session: Session; recorder: TimelineSink }>;
+/** A new offline session with its timeline, showing what it is given; provided by the engine's session registry. */
+export type CreateImportedSession = (shown: {
+  name: string;
+  source: string;
+  epochMs: number;
+  target: string;
+}) => Promise<{ session: Session; recorder: TimelineSink }>;
 
 /**
  * The engine's imported captures. Owned by the engine; forgets the oldest only when MAX_KEPT_CAPTURES or
@@ -177,8 +178,12 @@ export class CaptureImports {
     }
     const { conversation, summary } = imported;
     const source = `${stored.name}, conversation ${summary.id}: ${summary.client} -> ${summary.server}`;
-    const entry = await createSession(`${stored.name} #${summary.id}`, source, conversation.epochMs);
-    entry.session.target = formatEndpoint(conversation.server);
+    const entry = await createSession({
+      name: `${stored.name} #${summary.id}`,
+      source,
+      epochMs: conversation.epochMs,
+      target: formatEndpoint(conversation.server),
+    });
     recordConversation(entry.session, entry.recorder, conversation);
     return entry.session.info();
   }

@@ -91,7 +91,7 @@ export async function copyRecording(
   rows.finish(lastT);
   const loss = cutShort(reader, closed);
   if (loss !== null) {
-    session.error = loss;
+    session.recordingCutShort(loss);
     timeline.append({ kind: "lifecycle", t: lastT, conn: 0, event: "error", detail: loss });
     await timeline.flush();
   }

@@ -65,6 +65,14 @@ export interface SessionOptions {
   protocols: ProtocolProvider;
   /** Called whenever something the session list shows changed (batched by the engine). */
   changed: () => void;
+  /** For imported, decode and replay sessions: where the traffic came from. */
+  source?: string;
+  /** Wall-clock ms at timeline time 0 when it is not the engine's start (an imported capture's own epoch). */
+  epochMs?: number;
+  /** What an offline session shows as its target (the recorded server, the capture file); live ones set their own. */
+  target?: string;
+  /** The protocol file an offline session was decoded with. */
+  protocol?: string;
 }
 
 /** Turns a failure of the core into a sentence: "ConnectionRefusedError: Connection was refused by other side: ...". */
@@ -86,26 +94,25 @@ function listedConnections(records: ConnectionRecord[]): ConnectionRecord[] {
 }
 
 /**
- * One session. Created by the engine with `Session.client/listener/proxy`; every method that fails throws an
- * EngineError with a code and a sentence.
+ * One session. Created by the engine's session registry, then started with `startClient`, `startListener` or
+ * `startProxy` (an offline session — imported, decode — is born closed and never started). The session alone moves
+ * its own state; every method that fails throws an EngineError with a code and a sentence.
  */
 export class Session {
   readonly id: string;
   readonly kind: SessionKind;
   name: string;
-  state: SessionInfo["state"] = "connecting";
-  target = "";
+  target: string;
   upstream: string | undefined;
-  protocol: string | null = null;
+  protocol: string | null;
   serverProtocol: string | null = null;
-  error: string | undefined;
   listeningOn: string | undefined;
   /** For listeners and proxies: the listen backlog asked of the kernel (see targets.ts's LISTEN_BACKLOG). */
   backlog: number | undefined;
-  /** For imported, decode and replay sessions: where the traffic came from. */
-  source: string | undefined;
-  /** Wall-clock ms at timeline time 0: the engine's start, or an imported capture's own epoch. */
-  epochMs = epochMs;
+  #state: SessionInfo["state"];
+  #error: string | undefined;
+  readonly #source: string | undefined;
+  readonly #epochMs: number;
   readonly connections = new Map<number, ConnectionRecord>();
   private nextConn = 1;
   private port: IListeningPort | null = null;
@@ -124,6 +131,50 @@ export class Session {
     this.timeline = options.timeline;
     this.protocols = options.protocols;
     this.changed = options.changed;
+    this.#state = this.offline ? "closed" : "connecting";
+    this.#source = options.source;
+    this.#epochMs = options.epochMs ?? epochMs;
+    this.target = options.target ?? "";
+    this.protocol = options.protocol ?? null;
+  }
+
+  /** Where the session is: connecting, connected, listening, failed or closed (moved only by the session itself). */
+  get state(): SessionInfo["state"] {
+    return this.#state;
+  }
+
+  /** Why the session failed, while it is "failed". */
+  get error(): string | undefined {
+    return this.#error;
+  }
+
+  /** For imported, decode and replay sessions: where the traffic came from. */
+  get source(): string | undefined {
+    return this.#source;
+  }
+
+  /** Wall-clock ms at timeline time 0: the engine's start, or an imported capture's own epoch. */
+  get epochMs(): number {
+    return this.#epochMs;
+  }
+
+  /**
+   * The work that fills an offline session stopped before its end (a decode whose worker was stopped): the session
+   * shows as failed, with `reason`.
+   */
+  stopped(reason: string): void {
+    this.#state = "failed";
+    this.#error = reason;
+    this.changed();
+  }
+
+  /**
+   * The capture this offline session reopened was cut short (reopen-recording.ts's cutShort): the session stays
+   * closed, and its error says where the recording stops.
+   */
+  recordingCutShort(reason: string): void {
+    this.#error = reason;
+    this.changed();
   }
 
   /**
@@ -194,8 +245,8 @@ export class Session {
       );
     }
     const record = this.newConnection("server");
-    this.state = "connecting";
-    this.error = undefined;
+    this.#state = "connecting";
+    this.#error = undefined;
     this.note("connecting", this.clientDescription, record.conn);
     let endpoint;
     try {
@@ -205,7 +256,7 @@ export class Session {
     }
     try {
       await endpoint.connect(this.recordingFactory("server", this.protocol, record));
-      this.state = "connected";
+      this.#state = "connected";
       this.changed();
     } catch (err) {
       throw this.clientFailed(record, err);
@@ -214,8 +265,8 @@ export class Session {
 
   /** The client's attempt failed: the session fails with it. Returns the error to throw to the caller. */
   private clientFailed(record: ConnectionRecord, err: unknown): Error {
-    this.state = "failed";
-    this.error = this.connectionFailed(record, err);
+    this.#state = "failed";
+    this.#error = this.connectionFailed(record, err);
     if (err instanceof EngineError) return err;
     const code = err instanceof TwistedError && isErrorCode(err.code) ? err.code : "connect-failed";
     return new EngineError(code, `Could not connect to ${shorten(this.target)}: ${record.reason}`, { cause: err });
@@ -253,16 +304,17 @@ export class Session {
     }
     try {
       const port = await endpoint.listen(factory);
-      this.state = "listening";
+      this.#state = "listening";
       this.listeningOn = formatAddress(port.getHost());
       if ("backlog" in endpoint && typeof endpoint.backlog === "number") this.backlog = endpoint.backlog;
       this.note("listening", this.listeningOn);
       return port;
     } catch (err) {
-      this.state = "failed";
-      this.error = reasonText(err);
-      this.note("error", this.error);
-      throw new EngineError("cannot-listen", `Could not listen on ${shorten(description)}: ${this.error}`, {
+      const reason = reasonText(err);
+      this.#state = "failed";
+      this.#error = reason;
+      this.note("error", reason);
+      throw new EngineError("cannot-listen", `Could not listen on ${shorten(description)}: ${reason}`, {
         cause: err,
       });
     }
@@ -399,7 +451,7 @@ export class Session {
     for (const record of this.connections.values()) {
       if (record.state !== "closed") record.wrapper?.loseConnection();
     }
-    if (this.state !== "failed") this.state = "closed";
+    if (this.state !== "failed") this.#state = "closed";
     this.note("closed", "session closed");
   }
 

@@ -1,0 +1,84 @@
+/**
+ * How a session runs user protocols: its connections get SandboxedProtocols of the session's sandbox group, and what
+ * the group says (logs, errors, halts, reloads, connections the protocol opens) lands on the session's timeline.
+ */
+import type { IProtocol } from "../../core/index.ts";
+import { MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
+import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
+import { monotonicMicros, type Recorder } from "../recording/recorder.ts";
+import type { SandboxGroup } from "../sandbox/host.ts";
+import type { SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
+import type { ConnectionRecord } from "./recording-protocol.ts";
+import { rawProtocols, type ProtocolProvider, type Session } from "./session.ts";
+
+/** The export a proxy leg runs, when its file has it (else the default export). */
+const LEG_EXPORTS = { client: "ClientLeg", server: "ServerLeg" } as const;
+
+/**
+ * The provider of a session's sandboxed protocols: each connection gets a SandboxedProtocol of `group`, built
+ * from the file's default export — or, on a proxy leg, from its `ClientLeg` / `ServerLeg` export when it has one,
+ * so that one file can run on both legs and know which way the bytes it receives go (the resp-tap template).
+ * The session is passed in with each connection, so the provider can exist before the session does.
+ */
+export function sandboxedProtocols(group: SandboxGroup, recorder: Recorder): ProtocolProvider {
+  return {
+    create: (file: string | null, session: Session, connection: ConnectionRecord): IProtocol => {
+      if (file === null) return rawProtocols.create(null, session, connection);
+      const legExport = session.kind === "proxy" ? LEG_EXPORTS[connection.leg] : null;
+      const exportName = legExport !== null && group.exportsOf(file).includes(legExport) ? legExport : null;
+      connection.protocol = { file, className: exportName ?? "default", state: "running" };
+      const events = protocolEvents(session, connection, recorder);
+      return group.attach(exportName === null ? { moduleKey: file } : { moduleKey: file, exportName }, events);
+    },
+  };
+}
+
+/**
+ * Wires `group`'s session-wide callbacks to `session`, once the session exists: connections its protocols open
+ * (`reactor.connectTCP` in user code), log lines outside any connection, and errors of the group itself.
+ */
+export function wireGroup(group: SandboxGroup, session: Session, recorder: Recorder): void {
+  group.onConnectRequest = (request) =>
+    session.openRequested(request, (connection) => protocolEvents(session, connection, recorder));
+  group.onLog = (e) =>
+    recorder.append({ kind: "log", t: monotonicMicros(), conn: 0, level: e.level, text: e.text, fields: e.fields });
+  group.onError = (info) => session.note("protocol-error", info.message);
+}
+
+/** Puts what the sandbox says about one connection on its timeline and its row. */
+function protocolEvents(session: Session, connection: ConnectionRecord, recorder: Recorder): SandboxEvents {
+  const note = (event: LifecycleEvent, detail: string) => session.note(event, detail, connection.conn);
+  return {
+    onLog: (e) => {
+      const event: NewTimelineEvent = {
+        kind: "log",
+        t: monotonicMicros(),
+        conn: connection.conn,
+        level: e.level,
+        text: e.text,
+        fields: e.fields,
+      };
+      recorder.append(event);
+    },
+    onError: (info) => {
+      const where = info.source ? ` at ${info.source.file}:${info.source.line}:${info.source.column}` : "";
+      note("protocol-error", `${info.callback}: ${info.message}${where}`);
+    },
+    onHalted: (reason) => {
+      // The row is in every session list; the timeline, read by range, keeps the whole reason.
+      const halted = shorten(reason, MAX_REASON_LENGTH);
+      if (connection.protocol) connection.protocol = { ...connection.protocol, state: "halted", halted };
+      note("protocol-halted", reason);
+    },
+    onResumed: () => {
+      if (connection.protocol)
+        connection.protocol = {
+          file: connection.protocol.file,
+          className: connection.protocol.className,
+          state: "running",
+        };
+      note("protocol-loaded", "resumed on the new code");
+    },
+    onReloaded: () => note("protocol-reloaded", connection.protocol?.file ?? ""),
+  };
+}

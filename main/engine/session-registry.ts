@@ -1,0 +1,189 @@
+/**
+ * The session registry: every session the engine has, with its recorder and sandbox group. It creates them (ids
+ * "s1", "s2"...; the capture file in the workspace's captures folder), finds them by id, lists them, tells the
+ * renderer the list changed (throttled), and disposes of them — one way, whether a session is dropped before it
+ * started, removed by the user, or closed with the engine.
+ */
+import * as fsp from "node:fs/promises";
+import * as path from "node:path";
+import type { IReactorNet } from "../../core/index.ts";
+import type { EventSink, SessionInfo } from "../../preload/contract.ts";
+import { ChangeNotifier } from "../recording/notifier.ts";
+import { Recorder } from "../recording/recorder.ts";
+import type { SandboxGroup, SandboxHost } from "../sandbox/host.ts";
+import { capturesDir } from "../workspace/layout.ts";
+import { MAX_SESSIONS } from "../../preload/limits.ts";
+import { TooManySessionsError, UnknownSessionError } from "./errors.ts";
+import type { ProtocolLibrary, RunningProtocols } from "./protocol-library.ts";
+import { sandboxedProtocols, wireGroup } from "./sandboxed-protocols.ts";
+import { rawProtocols, Session, type SessionKind, type SessionOptions } from "./session.ts";
+
+/** How often, at most, the session list is sent to the renderer. */
+const SESSIONS_NOTICE_MS = 100;
+
+/** How often, at most, the renderer is told that timelines grew. */
+const TIMELINE_NOTICE_MS = 50;
+
+/** What the registry keeps per session. */
+export interface SessionEntry extends RunningProtocols {
+  readonly recorder: Recorder;
+}
+
+/** What a session shows from birth rather than from starting (see SessionOptions): where its traffic came from. */
+export type SessionShown = Pick<SessionOptions, "source" | "epochMs" | "target" | "protocol">;
+
+/** What an offline session (imported, decode) shows. */
+export interface OfflineShown extends SessionShown {
+  name: string;
+  source: string;
+  epochMs: number;
+}
+
+export interface SessionRegistryOptions {
+  reactor: IReactorNet;
+  sandbox: SandboxHost;
+  /** Compiles and loads the protocols a session runs; its workspace is where new captures go. */
+  library: ProtocolLibrary;
+  /** Where onSessionsChanged and onTimelineGrew go (the engine's current sink). */
+  emit: EventSink;
+}
+
+/** The engine's sessions. Owned by the engine, which calls `close()` when it closes. */
+export class SessionRegistry {
+  readonly #sessions = new Map<string, SessionEntry>();
+  readonly #options: SessionRegistryOptions;
+  /** Batches the recorders' "timeline grew" notices. */
+  readonly #notifier: ChangeNotifier;
+  #nextSession = 1;
+  #noticeTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(options: SessionRegistryOptions) {
+    this.#options = options;
+    this.#notifier = new ChangeNotifier(TIMELINE_NOTICE_MS, (batch) => options.emit("onTimelineGrew", batch));
+  }
+
+  /** The session `id`; throws UnknownSessionError. */
+  get(id: string): SessionEntry {
+    const entry = this.#sessions.get(id);
+    if (!entry) throw new UnknownSessionError(id);
+    return entry;
+  }
+
+  /** Every session, oldest first. */
+  entries(): IterableIterator<SessionEntry> {
+    return this.#sessions.values();
+  }
+
+  /** What the session list shows now. */
+  snapshot(): SessionInfo[] {
+    return [...this.#sessions.values()].map((e) => e.session.info());
+  }
+
+  /** Sends the session list soon (at most every SESSIONS_NOTICE_MS); nothing once the registry closed. */
+  changed(): void {
+    if (this.#noticeTimer !== null || this.#closed) return;
+    this.#noticeTimer = setTimeout(() => {
+      this.#noticeTimer = null;
+      this.#options.emit("onSessionsChanged", this.snapshot());
+    }, SESSIONS_NOTICE_MS);
+    this.#noticeTimer.unref();
+  }
+
+  /**
+   * Creates a session with its recorder and, if it runs a protocol, its sandbox group with the protocol loaded.
+   * A protocol that doesn't compile or load fails here, before any socket is opened; so does a session past
+   * MAX_SESSIONS (TooManySessionsError). `files` are the resolved
+   * protocol files the session runs (ProtocolLibrary.resolve), null for raw legs.
+   */
+  async create(
+    kind: SessionKind,
+    name: string | undefined,
+    files: (string | null)[],
+    shown: SessionShown = {},
+  ): Promise<SessionEntry> {
+    if (this.#sessions.size >= MAX_SESSIONS) throw new TooManySessionsError(MAX_SESSIONS);
+    const { library, sandbox, reactor } = this.#options;
+    const id = `s${this.#nextSession++}`;
+    let group: SandboxGroup | null = null;
+    if (files.some((f) => f !== null)) {
+      group = sandbox.createGroup(id);
+      for (const file of new Set(files.filter((f): f is string => f !== null))) {
+        await library.loadInto(group, file);
+      }
+    }
+    const workspaceRoot = library.workspace.root;
+    const file = path.join(capturesDir(workspaceRoot), `${new Date().toISOString().replace(/[:.]/g, "-")}-${id}.wscap`);
+    const recorder = await Recorder.create(
+      file,
+      { session: id, kind, name: name ?? kind },
+      { changes: { notifier: this.#notifier, session: id } },
+    );
+    const session = new Session({
+      source: shown.source,
+      epochMs: shown.epochMs,
+      target: shown.target,
+      protocol: shown.protocol,
+      id,
+      kind,
+      name: name ?? `${kind} ${id.slice(1)}`,
+      reactor,
+      timeline: recorder,
+      protocols: group ? sandboxedProtocols(group, recorder) : rawProtocols,
+      changed: () => this.changed(),
+    });
+    if (group) wireGroup(group, session, recorder);
+    const entry: SessionEntry = { session, recorder, group, workspaceRoot };
+    this.#sessions.set(id, entry);
+    return entry;
+  }
+
+  /**
+   * A session that shows recorded traffic (an imported conversation, a decode): a recorder and a Session without
+   * sockets, born closed. The caller fills its timeline (offline.ts's recordConversation) and then calls
+   * `changed`; its capture file is written like any session's, so it can be exported again.
+   */
+  async createOffline(kind: "imported" | "decode", shown: OfflineShown): Promise<SessionEntry> {
+    return this.create(kind, shown.name, [], shown);
+  }
+
+  /** A session that never started (a bad target, a port in use, a stopped decode) leaves nothing behind. */
+  async drop(entry: SessionEntry): Promise<void> {
+    await this.dispose(entry, { keepCapture: false });
+  }
+
+  /** Removes session `id` from the list: closed, its capture kept. Throws UnknownSessionError. */
+  async remove(id: string): Promise<void> {
+    await this.dispose(this.get(id), { keepCapture: true });
+    this.changed();
+  }
+
+  /** Graceful stop of every session: closed, captures flushed, groups stopped; no notice is sent afterwards. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#noticeTimer) clearTimeout(this.#noticeTimer);
+    for (const entry of [...this.#sessions.values()]) {
+      await this.dispose(entry, { keepCapture: true }).catch(() => {});
+    }
+    this.#notifier.dispose();
+  }
+
+  /**
+   * The one way a session goes: out of the list, its sockets closed, its recorder flushed and closed (its capture
+   * deleted unless kept), its sandbox group stopped. Each step runs even if the one before failed; the first
+   * failure is thrown at the end.
+   */
+  private async dispose(entry: SessionEntry, how: { keepCapture: boolean }): Promise<void> {
+    this.#sessions.delete(entry.session.id);
+    try {
+      await entry.session.close();
+    } finally {
+      try {
+        await entry.recorder.close();
+        if (!how.keepCapture) await fsp.rm(entry.recorder.file, { force: true });
+      } finally {
+        await entry.group?.dispose();
+      }
+    }
+  }
+}
