@@ -2,7 +2,7 @@
  * The contract between the renderer and the engine, defined once: every command (its name, the schema of its
  * arguments, checked at run time in main, and the schema of its result) and every event.
  *
- * Adapters loop over these tables — the WebSocket adapter for browser mode now, the Electron one later — and never
+ * Adapters loop over these tables — the WebSocket adapter for browser mode, the Electron one over IPC — and never
  * list commands by hand. Across any adapter a command answers `{ ok: true, value } | { ok: false, error }`, where
  * `error` is `{ code, category, message }` that a person can act on, its code one of errors.ts's table (Electron
  * strips thrown errors to their message, so nothing relies on throwing across the boundary).

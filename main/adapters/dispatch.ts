@@ -1,7 +1,7 @@
 /**
  * The transport-neutral half of every adapter (vscode's `ChannelServer` idea, src/vs/base/parts/ipc): a command name
  * and its arguments go in, a `Result` comes out. The WebSocket adapter calls it for each frame, the Electron adapter
- * will call it from `ipcMain.handle`; neither knows the commands, which come from the contract's table.
+ * calls it from `ipcMain.handle`; neither knows the commands, which come from the contract's table.
  */
 import {
   checkArgs,

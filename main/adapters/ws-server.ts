@@ -9,7 +9,8 @@
  * A frame that is not such a request gets `{ id, result: { ok: false, error: { code: "malformed-message" } } }`,
  * with `id: null` when none could be read; the connection stays.
  *
- * Who may connect (see DESIGN.md, security model):
+ * Who may connect (the token is like a Jupyter token: it grants what the app grants, running the user's protocols
+ * with the user's rights):
  * - The server binds 127.0.0.1 and nothing else.
  * - Every request must carry a `Host` of `127.0.0.1:PORT` or `localhost:PORT` (403 otherwise), so that a page on
  *   another site that rebinds its DNS name to 127.0.0.1 reaches nothing.

@@ -1,5 +1,5 @@
 /**
- * The contract conformance suite: what every adapter (WebSocket now, Electron later) must do, checked the same way
+ * The contract conformance suite: what every adapter (WebSocket, Electron IPC) must do, checked the same way
  * over each. It drives an adapter from the renderer's side (`WirescopeApi`) against a small in-memory fake engine,
  * because what is under test is the adapter — arguments, results, bytes, errors and events crossing it — not the
  * engine, whose integration tests run elsewhere.
