@@ -1,5 +1,5 @@
 /**
- * Offline decoding (issue 6): a workspace protocol run over a recorded or imported conversation as a passive
+ * Offline decoding: a workspace protocol run over a recorded or imported conversation as a passive
  * decoder, so a protocol can be debugged without the server.
  *
  * - The protocol runs in the sandbox, in a worker of its own whose reactor time is virtual (virtual-clock.ts): the

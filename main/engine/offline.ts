@@ -1,6 +1,6 @@
 /**
  * Sessions that show traffic recorded before: a conversation imported from a pcap/pcapng file, or a protocol's
- * passive decode of one (issue 6). They have a timeline and connections like any session, and no sockets.
+ * passive decode of one. They have a timeline and connections like any session, and no sockets.
  *
  * `recordConversation` writes one Conversation onto such a session's timeline as a connection seen from the
  * client's side (what a client session would have recorded): the client's bytes go "out", the server's come "in",

@@ -1,5 +1,5 @@
 /**
- * Replay (issue 6): one side of a recorded conversation sent again to a real peer, exchange by exchange, and the
+ * Replay: one side of a recorded conversation sent again to a real peer, exchange by exchange, and the
  * peer's new answers compared with the recorded ones.
  *
  * An exchange is one turn of each side. Replaying the client side: send the client's bytes of the exchange, then

@@ -1,5 +1,5 @@
 /**
- * Re-splitting a conversation's byte stream at random points, to shake out framing bugs (issue 6): a protocol that
+ * Re-splitting a conversation's byte stream at random points, to shake out framing bugs: a protocol that
  * decodes the same messages whatever the chunking is right; one that assumes "one chunk, one message" is not.
  *
  * Everything here is pure and reproducible: the same seed and run number give the same cuts.

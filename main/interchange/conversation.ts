@@ -1,6 +1,6 @@
 /**
  * One TCP conversation, seen from outside: who the client and the server were, and what each sent, when. This is
- * the shape every interchange feature works on (issue 6): pcapng export writes it as packets, pcap/pcapng import
+ * the shape every interchange feature works on: pcapng export writes it as packets, pcap/pcapng import
  * produces it from reassembled streams, offline decoding feeds it to a protocol, replay sends one side of it again.
  *
  * A recorded connection becomes a Conversation with `conversationFromTimeline`: Wirescope recorded it from its own

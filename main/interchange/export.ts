@@ -1,5 +1,5 @@
 /**
- * pcapng export of a recorded session (issue 6): each of its TCP connections, or the one asked for, becomes a TCP
+ * pcapng export of a recorded session: each of its TCP connections, or the one asked for, becomes a TCP
  * stream of synthesized packets (tcp-synth.ts) in one pcapng file (pcapng-writer.ts) that Wireshark and tshark
  * open. A proxy session's two legs are two streams: that is what was on the wire.
  *

@@ -1,5 +1,6 @@
 /**
- * The sandbox that runs user protocols off the main thread (issue 3, "The sandbox" and "Hot reload").
+ * The sandbox that runs user protocols off the main thread: a hang or a crash in user code never takes the app down
+ * or drops a socket, and saved code is hot-loaded into live connections.
  *
  *     const host = new SandboxHost();
  *     const group = host.createGroup("session 1");          // one worker; the engine uses one per session

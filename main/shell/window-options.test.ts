@@ -1,5 +1,5 @@
 /**
- * The shell's decisions, under Node: the BrowserWindow's security options and the CSP (issue 5), which URLs and
+ * The shell's decisions, under Node: the BrowserWindow's security options and the CSP, which URLs and
  * frames count as the app, the remembered window state on the displays at hand, the menu, the crash policy.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

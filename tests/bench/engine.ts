@@ -1,5 +1,5 @@
 /**
- * Recording overhead (issue 3's goal: at most 15% of throughput lost at 64 KiB writes). A proxy session forwards an
+ * Recording overhead (the goal: at most 15% of throughput lost at 64 KiB writes). A proxy session forwards an
  * echo stream between a load worker and an echo server on 127.0.0.1; the same session code runs once recording to a
  * real capture file (both legs, both directions: four records of every chunk, the two forwarded ones written as
  * "data again" references) and once with a timeline that keeps nothing. Rounds alternate; medians are printed with

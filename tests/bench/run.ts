@@ -225,7 +225,7 @@ async function main(): Promise<void> {
     `  ${"Twisted 22.4 LineReceiver (ref.)".padEnd(34)} ${typeof twisted === "number" ? `${fmt(twisted, 0).padStart(12)} lines/s   ${fmt(twisted / handRate!, 2)}x` : twisted}`,
   );
 
-  console.log("\nGoals (issue 2):");
+  console.log("\nGoals:");
   const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
   console.log(
     `  passthrough >= 0.9x node:net ............ ${fmt(core! / base!, 2)}x  ${verdict(core! / base! >= 0.9)}`,

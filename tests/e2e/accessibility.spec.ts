@@ -1,7 +1,7 @@
 /**
  * Basic accessibility checks (axe-core, WCAG 2 A and AA rules) on the main screens, in the light and the dark theme:
  * the welcome view, the new-connection dialog showing a field error, a client session's traffic view with traffic
- * (the Hex and Conversation tabs), and the protocol editor; the interchange screens (issue 6): the import dialog with
+ * (the Hex and Conversation tabs), and the protocol editor; the interchange screens: the import dialog with
  * a bad file and with a capture's conversations, an imported session, the decode dialog and a decode session, the
  * replay dialog and the replay view. Every screen must have no violation at all.
  */
@@ -95,7 +95,7 @@ test("the protocol editor, on a file from the line template", async ({ app }) =>
   await expectAccessible(app, "the protocol editor");
 });
 
-// --- interchange (issue 6) ------------------------------------------------------------------------------------------
+// --- interchange --------------------------------------------------------------------------------------------------------
 
 test("the import dialog with a bad file and with a capture's conversations, and an imported session", async ({
   app,

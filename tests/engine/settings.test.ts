@@ -1,6 +1,6 @@
 /**
  * Settings through the engine's contract, over the real WebSocket adapter: where the workspace is, and moving it
- * live (issue 5). A listener runs a protocol from the first workspace while the user switches to a second one; it
+ * live. A listener runs a protocol from the first workspace while the user switches to a second one; it
  * keeps its code and its capture, the protocol list is the new folder's, and the choice is remembered for the next
  * start. A folder that cannot be a workspace is refused with a reason, and nothing changes.
  */

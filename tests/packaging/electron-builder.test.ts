@@ -1,7 +1,7 @@
 /**
  * electron-builder.yml, checked offline: it must satisfy electron-builder's own JSON schema
  * (app-builder-lib/scheme.json, with the same validator library electron-builder uses), pass electron-builder's
- * own configuration check, and say what issue 5 asks for (app id, product name, icons on disk, Linux AppImage
+ * own configuration check, and say what a release needs (app id, product name, icons on disk, Linux AppImage
  * and deb, macOS dmg, Windows nsis). No Electron binary and no network are needed.
  *
  * The YAML parser and the validator are resolved through electron-builder -> app-builder-lib, so the test uses
@@ -140,7 +140,7 @@ describe("electron-builder.yml", () => {
     });
   });
 
-  describe("what the issue names", () => {
+  describe("what a release needs", () => {
     it("has the app id and product name", () => {
       expect(config.appId).toBe("dev.wirescope.app");
       expect(config.appId).toMatch(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/);
