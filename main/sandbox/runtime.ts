@@ -43,7 +43,7 @@ export interface RuntimeOptions {
 }
 
 /** One attached connection, as the worker knows it. */
-interface ConnectionRecord {
+interface WorkerConnection {
   readonly id: number;
   /** The module whose code runs this connection (for hot reload); null if none is known. */
   moduleKey: string | null;
@@ -60,7 +60,7 @@ interface ConnectionRecord {
   parked: (() => void)[];
   closed: boolean;
   /** The connector, for connections opened by user code with connectTCP. */
-  connector: BridgeConnector<ConnectionRecord> | null;
+  connector: BridgeConnector<WorkerConnection> | null;
 }
 
 /** A module as last evaluated successfully. */
@@ -139,13 +139,13 @@ export function jsonSafe(value: unknown, depth = 0): unknown {
 /** The sandbox of one group, living in its worker. Created once by worker-main.ts. */
 export class SandboxRuntime {
   private readonly modules = new Map<string, ModuleRecord>();
-  private readonly records = new Map<number, ConnectionRecord>();
-  private readonly byProtocol = new WeakMap<object, ConnectionRecord>();
-  private readonly connectors = new Map<number, BridgeConnector<ConnectionRecord>>();
-  private readonly context = new AsyncLocalStorage<ConnectionRecord>();
+  private readonly records = new Map<number, WorkerConnection>();
+  private readonly byProtocol = new WeakMap<object, WorkerConnection>();
+  private readonly connectors = new Map<number, BridgeConnector<WorkerConnection>>();
+  private readonly context = new AsyncLocalStorage<WorkerConnection>();
   private readonly stacks = new StackMapper();
   private readonly outbox: Outbox<FromWorker>;
-  private readonly reactor: BridgeReactor<ConnectionRecord>;
+  private readonly reactor: BridgeReactor<WorkerConnection>;
   /** What `require("wirescope")` returns: the core, with the bridge reactor as `reactor`. */
   private readonly sandboxCore: Readonly<Record<string, unknown>>;
   private readonly nodeRequire = createRequire(path.join(process.cwd(), "wirescope-sandbox.js"));
@@ -162,7 +162,7 @@ export class SandboxRuntime {
     this.outbox = new Outbox(send);
     this.clock = options.virtualClock ? new VirtualClock((time) => this.outbox.push({ op: "clock", time })) : null;
     this.clock?.install(reactorTime);
-    const host: ReactorHost<ConnectionRecord> = {
+    const host: ReactorHost<WorkerConnection> = {
       currentOwner: () => this.context.getStore() ?? null,
       runAs: (owner, callback, fn) => this.runAs(owner, callback, fn),
       ownerId: (owner) => owner.id,
@@ -285,14 +285,14 @@ export class SandboxRuntime {
   }
 
   /** The record of a connection that may get callbacks: built, not halted, not closed. */
-  private live(id: number): ConnectionRecord | null {
+  private live(id: number): WorkerConnection | null {
     const record = this.records.get(id);
     if (!record || record.halted || record.closed || record.protocol === null) return null;
     return record;
   }
 
   /** Runs user code as `owner`'s (see the file's comment). Skipped when the owner is halted. */
-  private runAs(owner: ConnectionRecord | null, callback: string, fn: () => void): void {
+  private runAs(owner: WorkerConnection | null, callback: string, fn: () => void): void {
     if (owner?.halted) return;
     const run = () => {
       try {
@@ -306,7 +306,7 @@ export class SandboxRuntime {
   }
 
   /** Reports an error of user code; halts the connection it belongs to, if any. */
-  private halt(record: ConnectionRecord | null, callback: string, err: unknown): void {
+  private halt(record: WorkerConnection | null, callback: string, err: unknown): void {
     const error = this.stacks.describe(callback, err);
     const reason = haltReason(err, error);
     if (record !== null) {
@@ -448,8 +448,8 @@ export class SandboxRuntime {
     requestedExport: string | null,
     peer: Address,
     host: Address,
-  ): ConnectionRecord {
-    const record: ConnectionRecord = {
+  ): WorkerConnection {
+    const record: WorkerConnection = {
       id,
       moduleKey,
       requestedExport,
@@ -471,7 +471,7 @@ export class SandboxRuntime {
   }
 
   /** Builds the protocol of `record` from its module and calls makeConnection. Returns false if that failed. */
-  private build(record: ConnectionRecord): boolean {
+  private build(record: WorkerConnection): boolean {
     let cls: ProtocolClass;
     try {
       const found = this.protocolClass(record.moduleKey ?? "", record.requestedExport);
@@ -488,7 +488,7 @@ export class SandboxRuntime {
   }
 
   /** Calls makeConnection (so connectionMade) on a freshly built protocol. */
-  private connect(record: ConnectionRecord): boolean {
+  private connect(record: WorkerConnection): boolean {
     const protocol = record.protocol;
     if (protocol === null || record.halted) return false;
     this.byProtocol.set(protocol, record);
