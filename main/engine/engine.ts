@@ -8,7 +8,6 @@
  * The same engine runs in the Electron main process, in browser mode (`npm run serve`), and in the tests.
  */
 import * as fsp from "node:fs/promises";
-import * as path from "node:path";
 import { reactor as coreReactor, type IReactorNet } from "../../core/index.ts";
 import type {
   CommandResult,
@@ -18,7 +17,6 @@ import type {
   SessionInfo,
   WirescopeService,
 } from "../../preload/contract.ts";
-import { CaptureReader } from "../recording/capture-reader.ts";
 import { SandboxHost } from "../sandbox/host.ts";
 import { listTemplates } from "../workspace/templates.ts";
 import { capturesDir, exportsDir } from "../workspace/layout.ts";
@@ -29,7 +27,7 @@ import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
 import { ProtocolLibrary } from "./protocol-library.ts";
-import { copyRecording, locateRecording } from "./reopen-recording.ts";
+import { reopenRecording } from "./reopen-recording.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
@@ -212,28 +210,7 @@ export class Engine implements WirescopeService {
    * CaptureError ("not-a-capture", "newer-version", "corrupt") naming the file.
    */
   async openRecording(args: Parameters<WirescopeService["openRecording"]>[0]): Promise<SessionInfo> {
-    const file = await locateRecording(args.path, this.workspace.root);
-    const reader = await CaptureReader.open(file);
-    try {
-      const meta = reader.meta;
-      const name = typeof meta.name === "string" ? meta.name : path.basename(file);
-      const entry = await this.sessions.createOffline("imported", {
-        name,
-        source: path.basename(file),
-        epochMs: meta.timeOrigin,
-        target: file,
-      });
-      try {
-        await copyRecording(reader, entry.session, entry.recorder, this.signal);
-      } catch (err) {
-        await this.sessions.drop(entry);
-        throw err;
-      }
-      this.sessions.changed();
-      return entry.session.info();
-    } finally {
-      await reader.close();
-    }
+    return reopenRecording(args.path, { root: this.workspace.root, sessions: this.sessions, signal: this.signal });
   }
 
   /**

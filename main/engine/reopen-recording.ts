@@ -9,13 +9,15 @@
  */
 import { access } from "node:fs/promises";
 import * as path from "node:path";
+import type { SessionInfo } from "../../preload/contract.ts";
 import type { LifecycleTimelineEvent, Leg, TimelineEvent } from "../../preload/timeline.ts";
 import { betweenBlocks } from "../interchange/stop-check.ts";
 import type { CaptureMeta } from "../recording/capture-format.ts";
-import type { CaptureReader } from "../recording/capture-reader.ts";
+import { CaptureReader } from "../recording/capture-reader.ts";
 import { CAPTURES_DIR, capturesDir } from "../workspace/layout.ts";
 import { EngineError } from "./errors.ts";
 import type { ConnectionRecord, TimelineSink } from "./recording-protocol.ts";
+import type { SessionRegistry } from "./session-registry.ts";
 import type { Session } from "./session.ts";
 
 /** Events copied per read: bounds memory whatever the capture's size. */
@@ -52,6 +54,38 @@ export async function locateRecording(given: string, workspaceRoot: string): Pro
       return candidate;
   }
   throw new RecordingNotFoundError(given, candidates);
+}
+
+/**
+ * The `openRecording` command: finds the capture `given` (locateRecording), makes a new "imported" session named
+ * after it, and copies the capture onto it (copyRecording). A copy that fails or is stopped by `signal` leaves no
+ * session and no capture behind. The reader is closed in every case.
+ */
+export async function reopenRecording(
+  given: string,
+  where: { root: string; sessions: SessionRegistry; signal: AbortSignal | undefined },
+): Promise<SessionInfo> {
+  const file = await locateRecording(given, where.root);
+  const reader = await CaptureReader.open(file);
+  try {
+    const meta = reader.meta;
+    const entry = await where.sessions.createOffline("imported", {
+      name: typeof meta.name === "string" ? meta.name : path.basename(file),
+      source: path.basename(file),
+      epochMs: meta.timeOrigin,
+      target: file,
+    });
+    try {
+      await copyRecording(reader, entry.session, entry.recorder, where.signal);
+    } catch (err) {
+      await where.sessions.drop(entry);
+      throw err;
+    }
+    where.sessions.changed();
+    return entry.session.info();
+  } finally {
+    await reader.close();
+  }
 }
 
 /** The timeline of the session a recording is copied onto: its recorder, which can be waited on between batches. */
