@@ -84,7 +84,7 @@ export async function readConversation(
 export interface DecodeServices {
   /** A sandbox group with a virtual clock and the file loaded; throws a clear error if it doesn't compile. */
   newGroup: DecodeGroupFactory;
-  /** Makes the new, empty "decode" session (the engine's createOfflineSession); called once the file loaded. */
+  /** Makes the new, empty "decode" session (the session registry's createOffline); called once the file loaded. */
   createSession(): Promise<{ session: Session; timeline: TimelineSink }>;
 }
 
