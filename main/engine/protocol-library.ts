@@ -77,6 +77,13 @@ function liveConnectionsOf(session: Session, file: string): number {
 export class ProtocolLibrary {
   #workspace: Workspace;
   readonly #compiled = new Map<string, CompiledFile>();
+  /**
+   * The code last hot-loaded into the running sessions, per file: a reload of the same code (the watcher's echo of
+   * our own save, arriving once a later save has been written) is not done twice.
+   */
+  readonly #loadedCode = new Map<string, string>();
+  /** Reloads run one after another, so that two triggers of the same change can't both load it. */
+  #reloads: Promise<unknown> = Promise.resolve();
   readonly #options: ProtocolLibraryOptions;
   #stopWatching: (() => void) | null = null;
   #closed = false;
@@ -105,6 +112,7 @@ export class ProtocolLibrary {
     this.#stopWatching?.();
     this.#workspace = next;
     this.#compiled.clear();
+    this.#loadedCode.clear();
     this.watch();
     await this.emitProtocols();
   }
@@ -192,6 +200,7 @@ export class ProtocolLibrary {
   async delete(file: string): Promise<void> {
     await this.#workspace.delete(file);
     this.#compiled.delete(file);
+    this.#loadedCode.delete(file);
     void this.emitProtocols();
   }
 
@@ -201,8 +210,18 @@ export class ProtocolLibrary {
     this.#stopWatching?.();
   }
 
-  /** Recompiles `file` and every compiled file depending on it, and reloads them where they run. */
-  private async reloadFile(file: string): Promise<ReloadResult> {
+  /**
+   * Recompiles `file` and every compiled file depending on it, and reloads them where they run: after the reloads
+   * asked for before it, and only where the code changed. `reloaded` counts the live connections running `file`'s
+   * new code, whichever trigger loaded it.
+   */
+  private reloadFile(file: string): Promise<ReloadResult> {
+    const run = this.#reloads.then(() => this.reloadNow(file));
+    this.#reloads = run.catch(() => {});
+    return run;
+  }
+
+  private async reloadNow(file: string): Promise<ReloadResult> {
     const affected = [file];
     for (const [other, compiled] of this.#compiled) {
       if (other !== file && compiled.result.ok && compiled.result.inputs.includes(file)) affected.push(other);
@@ -222,12 +241,25 @@ export class ProtocolLibrary {
         if (target === file) diagnostics = compiled.result.diagnostics;
         continue;
       }
+      const code = compiled.result.code;
+      const alreadyLoaded = this.#loadedCode.get(target) === code;
+      let failed = false;
       for (const running of this.#options.running()) {
         if (running.group === null || !this.runs(running, target)) continue;
+        if (alreadyLoaded) {
+          if (target === file) reloaded += liveConnectionsOf(running.session, target);
+          continue;
+        }
         const loaded = await running.group.load(target, compiled.result.code, sourceMapPayload(compiled.result));
         if (loaded.ok) reloaded += liveConnectionsOf(running.session, target);
-        else running.session.note("protocol-error", `${target} could not be reloaded: ${loaded.error.message}`);
+        else {
+          failed = true;
+          running.session.note("protocol-error", `${target} could not be reloaded: ${loaded.error.message}`);
+        }
       }
+      // Code that some session could not load is tried again on the next save, even unchanged.
+      if (failed) this.#loadedCode.delete(target);
+      else this.#loadedCode.set(target, code);
     }
     return { diagnostics, reloaded };
   }
