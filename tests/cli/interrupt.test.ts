@@ -10,10 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeBigCapture } from "./big-capture.ts";
 import { startCli, useWorkspace, type BackgroundCli } from "./cli-process.ts";
 
-/** Payload in each big capture: here, reading one takes 5 to 10 s; a stop must come well before that. */
+/**
+ * Payload in each big capture: here, reading one takes 5 to 10 s. A read that ignored the stop would run to its end
+ * and exit 0 with its output: the tests tell a stop from a finished read by the exit code and what is left, not by
+ * time (the machine may be slow).
+ */
 const BIG_BYTES = 250 * 1024 * 1024;
-/** How long after SIGINT the CLI may take to exit. */
-const STOP_BOUND_MS = 10_000;
+/** How long after SIGINT the CLI is waited for before the test gives up on it. */
+const STOP_BOUND_MS = 60_000;
 
 const ws = useWorkspace();
 let folder: string;
@@ -26,7 +30,7 @@ beforeAll(() => {
   pcap = path.join(folder, "big.pcap");
   writeBigCapture(pcapng, { format: "pcapng", bytes: BIG_BYTES });
   writeBigCapture(pcap, { format: "pcap", bytes: BIG_BYTES });
-});
+}, 120_000);
 afterAll(() => fs.rmSync(folder, { recursive: true, force: true }));
 
 /**
@@ -52,13 +56,11 @@ async function readStarted(cli: BackgroundCli, file: string): Promise<void> {
   throw new Error(`the CLI never read ${file}; stdout: ${cli.stdout}; stderr: ${cli.stderr}`);
 }
 
-/** Sends one SIGINT once `file` is being read; resolves with the result and how long the exit took. */
+/** Sends one SIGINT once `file` is being read; resolves with the result. */
 async function interruptWhileReading(args: string[], file: string) {
   const cli = startCli(args, { workspace: ws.path });
   await readStarted(cli, file);
-  const sent = Date.now();
-  const result = await cli.stop("SIGINT", STOP_BOUND_MS);
-  return { ...result, tookMs: Date.now() - sent };
+  return cli.stop("SIGINT", STOP_BOUND_MS);
 }
 
 /** Every file under `dir`, as paths relative to it. */
@@ -69,11 +71,10 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-describe("one Ctrl+C during a long read", () => {
+describe("one Ctrl+C during a long read", { timeout: STOP_BOUND_MS + 30_000 }, () => {
   it("stops `import` of a big pcapng: exit 130, said on stderr, nothing listed", async () => {
     const r = await interruptWhileReading(["import", pcapng], pcapng);
     expect(r.code, r.stderr).toBe(130);
-    expect(r.tookMs).toBeLessThan(STOP_BOUND_MS);
     expect(r.stderr).toMatch(/^wirescope: stopped by Ctrl\+C \(SIGINT\) before the command was done$/m);
     expect(r.stdout).not.toMatch(/TCP conversation/);
     expect(filesUnder(ws.path).filter((f) => f.endsWith(".wscap"))).toEqual([]);
@@ -82,7 +83,6 @@ describe("one Ctrl+C during a long read", () => {
   it("stops `decode` of a big pcap: exit 130, and no decode session's capture is left", async () => {
     const r = await interruptWhileReading(["decode", pcap, "--protocol", "template:line"], pcap);
     expect(r.code, r.stderr).toBe(130);
-    expect(r.tookMs).toBeLessThan(STOP_BOUND_MS);
     expect(r.stderr).toMatch(/^wirescope: stopped by Ctrl\+C \(SIGINT\) before the command was done$/m);
     expect(r.stderr).not.toMatch(/^capture: /m);
     expect(filesUnder(ws.path).filter((f) => f.endsWith(".wscap"))).toEqual([]);
@@ -92,7 +92,6 @@ describe("one Ctrl+C during a long read", () => {
     const out = path.join(ws.path, "out.pcapng");
     const r = await interruptWhileReading(["export", pcap, "-o", out], pcap);
     expect(r.code, r.stderr).toBe(130);
-    expect(r.tookMs).toBeLessThan(STOP_BOUND_MS);
     expect(r.stderr).toMatch(/^wirescope: stopped by Ctrl\+C \(SIGINT\) before the command was done$/m);
     expect(fs.existsSync(out)).toBe(false);
     expect(filesUnder(ws.path).filter((f) => f.endsWith(".pcapng") || f.endsWith(".wscap"))).toEqual([]);
