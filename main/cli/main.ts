@@ -104,7 +104,10 @@ async function main(): Promise<void> {
   const stop = (signal: NodeJS.Signals): void => {
     signals += 1;
     // The reason is what a long read in the engine throws (stop-check.ts), and what the run reports.
-    if (signals === 1) controller.abort(new InterruptedError(signal));
+    if (signals === 1) {
+      process.stderr.write(`wirescope: ${signal}: stopping (press Ctrl+C again to quit at once)\n`);
+      controller.abort(new InterruptedError(signal));
+    }
     // A second Ctrl+C while closing: leave now (the capture is append-only; what was written stays readable).
     else process.exit(EXIT.interrupted);
   };

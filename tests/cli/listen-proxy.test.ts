@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { useRedisForFile } from "../helpers/engine.ts";
+import { waitFor } from "../helpers/net.ts";
 import { capturePath, jsonLines, readCapture, runCli, startCli, useWorkspace } from "./cli-process.ts";
 
 const redis = useRedisForFile();
@@ -128,15 +129,27 @@ describe("wirescope proxy", () => {
       client.connect(Number(port), "127.0.0.1", () => client.write(Buffer.alloc(20 * 1024 * 1024, "a")));
       // Paused once the upstream leg holds more than it can send (a first pause waits for the upstream to connect).
       await cli.waitForOutput(/#1 resumed[\s\S]*#1 paused reading paused \(flow control\)/);
+      // What was recorded so far is on disk (the capture thread writes in batches), so the test can't lose the race
+      // with the quit that follows.
+      const captures = path.join(ws.path, "captures");
+      const written = () =>
+        fs
+          .readdirSync(captures)
+          .some((f) => f.endsWith(".wscap") && fs.statSync(path.join(captures, f)).size > 256 * 1024);
+      await waitFor(written, "the capture to hold the first bytes on disk");
       cli.child.kill("SIGINT");
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The first Ctrl+C is being handled (it says so) before the second is sent: two can't merge into one.
+      await waitFor(
+        () => /^wirescope: SIGINT: stopping \(press Ctrl\+C again to quit at once\)$/m.test(cli.stderr),
+        "the first Ctrl+C to be taken",
+      );
       const r = await cli.stop("SIGINT");
       expect(r.code, r.stderr).toBe(130);
       // It quit before the end of the run (one Ctrl+C ends it with exit 0 and "capture: <path>" on stderr)...
       expect(r.stderr).not.toMatch(/^capture: /m);
       // ...and what the capture had recorded stays readable.
-      const [capture] = fs.readdirSync(path.join(ws.path, "captures")).filter((f) => f.endsWith(".wscap"));
-      const events = await readCapture(path.join(ws.path, "captures", capture!));
+      const [capture] = fs.readdirSync(captures).filter((f) => f.endsWith(".wscap"));
+      const events = await readCapture(path.join(captures, capture!));
       expect(bytes(events, "in", 1).length).toBeGreaterThan(0);
     } finally {
       client.destroy();
