@@ -23,7 +23,7 @@ function importTarget(source, filename) {
 }
 
 /**
- * `layers/imports`: the dependency rule of the house (DESIGN.md), checked on every import, export-from, `import()`,
+ * `layers/imports`: the dependency rule of the house (README.md, "Layout"), checked on every import, export-from, `import()`,
  * `import("...")` type and `require("...")` with a literal name, as VS Code's `code-import-patterns` checks its
  * layers. Options: `may`, what the file's layer may import (`<folder>/` of this checkout, `node:`, a package's
  * name, or `*` for any package but electron, which is always named), and `says`, the rule in words, reported as is.

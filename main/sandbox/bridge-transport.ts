@@ -6,7 +6,7 @@
  * queued as an operation for the main thread, which applies it to the real transport in the same order. What must
  * be answered at once (`disconnecting`, the addresses, the TCP option getters, "a producer is already registered")
  * is answered here from local state; what depends on the socket (when to pause a producer) is decided on the main
- * thread by the real transport, with Twisted's rules (core/tcp.ts), and comes back as producer calls.
+ * thread by the real transport, with Twisted's rules (core/abstract.ts), and comes back as producer calls.
  */
 import { BaseTCPTransport, type Producer } from "../../core/abstract.ts";
 import type { Address } from "../../core/address.ts";

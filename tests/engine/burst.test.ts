@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import { ok, useEngine } from "../helpers/engine.ts";
+import { ok, timeline, useEngine } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 
 const { t, defer } = useEngine();
@@ -50,16 +50,6 @@ async function burst(port: number): Promise<Record<string, number>> {
     ),
   );
   return errors;
-}
-
-/** The whole timeline of a session, read through the contract a page at a time. */
-async function wholeTimeline(session: string): Promise<TimelineEvent[]> {
-  const events: TimelineEvent[] = [];
-  for (;;) {
-    const page = ok(await t.api.readTimeline({ session, from: events.length, count: 10_000 }));
-    events.push(...page.events);
-    if (events.length >= page.total || page.events.length === 0) return events;
-  }
 }
 
 /**
@@ -116,7 +106,7 @@ describe("a burst of connections", () => {
 
       expect(await burst(port)).toEqual({});
       await recorded(s.id, CLIENTS, expectedBytes);
-      const events = await wholeTimeline(s.id);
+      const events = await timeline(t.api, s.id);
       const received = bytesByConnection(events, "in");
       expect(received.size).toBe(CLIENTS);
       expect([...received.values()].sort()).toEqual(expected);
@@ -154,7 +144,7 @@ describe("a burst of connections", () => {
       await recorded(s.id, 2 * CLIENTS, expectedBytes);
       await waitFor(() => upstreamGot.length === CLIENTS, `the upstream to get ${CLIENTS} closes`, RECORDED_WITHIN_MS);
       expect(upstreamGot.sort()).toEqual(expected);
-      const events = await wholeTimeline(s.id);
+      const events = await timeline(t.api, s.id);
       const info = ok(await t.api.listSessions({})).find((x) => x.id === s.id)!;
       expect(info.connections.length + (info.unlistedConnections ?? 0), "a client leg and an upstream leg each").toBe(
         2 * CLIENTS,
