@@ -106,6 +106,59 @@ export class SSLError extends ConnectError {
   static override baseMessage = "An SSL error occurred";
 }
 
+/** `startTLS()` was called where TLS can't start: TLS already on, a UNIX socket, a closing or closed transport. */
+export class CannotStartTLSError extends TwistedError {}
+
+/**
+ * What a TLS failure was, in words, by Node's error code: the certificate checks of node:tls (OpenSSL's X509
+ * verify codes, ERR_TLS_CERT_ALTNAME_INVALID) and the OpenSSL errors and alerts Node names ERR_SSL_*.
+ */
+const TLS_FAILURES: Readonly<Record<string, string>> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "unknown CA: the peer's certificate is not signed by a trusted CA",
+  UNABLE_TO_GET_ISSUER_CERT: "unknown CA: the peer's certificate is not signed by a trusted CA",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "unknown CA: the peer's certificate is not signed by a trusted CA",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "unknown CA: the peer's certificate is self-signed",
+  SELF_SIGNED_CERT_IN_CHAIN: "unknown CA: the peer's chain ends in an untrusted self-signed certificate",
+  CERT_HAS_EXPIRED: "certificate expired",
+  CERT_NOT_YET_VALID: "certificate not yet valid",
+  CERT_REVOKED: "certificate revoked",
+  ERR_TLS_CERT_ALTNAME_INVALID: "hostname mismatch: the certificate is not for the name connected to",
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "unknown CA: the peer rejected our certificate's issuer",
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: "bad certificate: the peer rejected our certificate",
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: "certificate expired: the peer rejected our certificate",
+  ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: "certificate required: the peer sent none",
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: "certificate required: the peer wanted ours",
+  ERR_SSL_UNSUPPORTED_PROTOCOL: "protocol version: no TLS version both sides accept",
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: "protocol version: the peer accepts none of our TLS versions",
+  ERR_SSL_NO_PROTOCOLS_AVAILABLE: "protocol version: no TLS version enabled",
+  ERR_SSL_WRONG_VERSION_NUMBER: "protocol version: the peer did not answer in TLS (plain text?)",
+  ERR_SSL_HTTP_REQUEST: "not TLS: the peer sent an HTTP request in plain text",
+  ERR_SSL_NO_SHARED_CIPHER: "handshake failure: no cipher both sides accept",
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: "handshake failure: the peer refused the handshake",
+  ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL: "no application protocol: no ALPN protocol both sides accept",
+};
+
+/** Whether a Node error is a TLS failure (a certificate check, an OpenSSL error or alert) rather than a socket one. */
+export function isTLSFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeSystemError).code ?? "";
+  // OpenSSL has more X509 verify codes than the table names; Node's messages for them all say "certificate".
+  return (
+    code in TLS_FAILURES || code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || /certificate/i.test(err.message)
+  );
+}
+
+/**
+ * An SSLError for a TLS failure, its message naming what failed ("unknown CA", "hostname mismatch", "protocol
+ * version"...) before Node's code and message; the Node error is its `cause`.
+ */
+export function sslErrorFrom(err: Error): SSLError {
+  const code = (err as NodeSystemError).code;
+  const what = code ? TLS_FAILURES[code] : undefined;
+  const detail = code ? `${code}: ${err.message}` : err.message;
+  return new SSLError(what ? `${what} (${detail})` : detail, { cause: err });
+}
+
 /** DNS lookup failed (Twisted's DNSLookupError is an IOError; here it is a ConnectError too, as it ends a connect). */
 export class DNSLookupError extends ConnectError {
   static override baseMessage = "DNS lookup failed";
@@ -204,7 +257,8 @@ interface NodeSystemError extends Error {
  * Maps a Node socket error onto Twisted's hierarchy.
  *
  * `during` says whether the error happened while connecting (-> a ConnectError subclass) or on an established
- * connection (-> ConnectionLost). The original error is kept as `cause`. Errors that already are TwistedErrors
+ * connection (-> ConnectionLost). A TLS failure is an SSLError either way (`sslErrorFrom`), as Twisted gives
+ * OpenSSL's error as the reason. The original error is kept as `cause`. Errors that already are TwistedErrors
  * pass through unchanged.
  */
 export function fromNodeError(err: unknown, during: "connect" | "connection"): TwistedError {
@@ -212,6 +266,7 @@ export function fromNodeError(err: unknown, during: "connect" | "connection"): T
   const e = (err instanceof Error ? err : new Error(String(err))) as NodeSystemError;
   const detail = e.code ? `${e.code}: ${e.message}` : e.message;
   const options = { cause: e };
+  if (isTLSFailure(e)) return sslErrorFrom(e);
   if (during === "connection") return new ConnectionLost(detail, options);
   switch (e.code) {
     case "ECONNREFUSED":
@@ -237,9 +292,6 @@ export function fromNodeError(err: unknown, during: "connect" | "connection"): T
     case "EPIPE":
       return new ConnectionLost(detail, options);
     default:
-      if (e.code?.startsWith("ERR_TLS") || e.code?.startsWith("ERR_SSL") || /SSL|certificate/i.test(e.message)) {
-        return new SSLError(detail, options);
-      }
       return new ConnectError(detail, options);
   }
 }
