@@ -22,7 +22,7 @@ export {
 } from "./protocol.ts";
 export { Reactor, reactor } from "./reactor.ts";
 export { Clock, deferLater, LoopingCall } from "./task.ts";
-export { Connection, Connector, ListeningPort, type Bind, type Destination } from "./tcp.ts";
+export { Connection, Connector, ListeningPort, type Bind, type ConnectionSide, type Destination } from "./tcp.ts";
 export {
   connectedProtocol,
   MemoryConnector,

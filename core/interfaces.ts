@@ -5,7 +5,7 @@
  * User code is written against these, so a protocol runs the same over a real socket, a StringTransport
  * or the app's sandbox bridge.
  */
-import type { ConnectionOptions, TlsOptions } from "node:tls";
+import type { ConnectionOptions, PeerCertificate, TlsOptions } from "node:tls";
 import type { Address } from "./address.ts";
 
 /** Bytes, as everywhere in the core. A Node Buffer is a Uint8Array. */
@@ -173,6 +173,61 @@ export type ClientTLSOptions = ConnectionOptions;
 
 /** TLS settings of a listening port: node:tls's server options (key and cert at least). */
 export type ServerTLSOptions = TlsOptions;
+
+/** TLS settings of `startTLS`: a client's on a connection we opened, a server's on an accepted one. */
+export type TLSOptions = ClientTLSOptions | ServerTLSOptions;
+
+/** What a completed TLS handshake agreed on, as `getTLSInfo()` and `handshakeCompleted()` give it. */
+export interface TLSInfo {
+  /** The TLS version, as OpenSSL names it: "TLSv1.3", "TLSv1.2". */
+  readonly version: string;
+  /** The cipher suite, as OpenSSL names it ("TLS_AES_256_GCM_SHA384"). */
+  readonly cipher: string;
+  /** The ALPN protocol both sides chose, or null when none was negotiated. */
+  readonly alpnProtocol: string | null;
+  /** The SNI name: the one a client sent (`servername`), as either side saw it; null when none was sent. */
+  readonly servername: string | null;
+}
+
+/**
+ * A transport that is or can become TLS (Twisted's ITLSTransport and ISSLTransport): the core's TCP Connection.
+ * The in-memory transports of testing.ts and UNIX connections are not TLS transports.
+ */
+export interface ITLSTransport extends ITransport {
+  /**
+   * Starts TLS over this connected transport (Twisted's `startTLS(ctx, normal=True)`): a connection we opened
+   * becomes the TLS client, an accepted one the TLS server; `options` are node:tls's for that side. Bytes
+   * written before the call go out in clear; bytes written after it are encrypted (held until the handshake
+   * allows). Throws when TLS is already on, or the transport is closing, closed or not TCP.
+   */
+  startTLS(options: TLSOptions): void;
+  /**
+   * The peer's certificate once the handshake completed (ISSLTransport.getPeerCertificate), as node:tls
+   * describes it (Twisted returns OpenSSL's X509 object); null before, without TLS, or when the peer sent none.
+   */
+  getPeerCertificate(): PeerCertificate | null;
+  /** What the handshake agreed on, once it completed; null before, and without TLS. */
+  getTLSInfo(): TLSInfo | null;
+}
+
+/** Whether a transport can do TLS (`startTLS`, `getPeerCertificate`, `getTLSInfo`). */
+export function isTLSTransport(t: ITransport): t is ITLSTransport {
+  return typeof (t as Partial<ITLSTransport>).startTLS === "function";
+}
+
+/**
+ * A protocol that wants to know when a TLS handshake completed (Twisted's IHandshakeListener): after
+ * `startTLS`, and on connectSSL / listenSSL connections (whose handshake is over before `connectionMade`, so
+ * it is called right after it). Called at most once per connection, never after `connectionLost`.
+ */
+export interface IHandshakeListener {
+  handshakeCompleted(info: TLSInfo): void;
+}
+
+/** Whether a protocol implements `handshakeCompleted`. */
+export function isHandshakeListener(p: IProtocol): p is IProtocol & IHandshakeListener {
+  return typeof (p as Partial<IHandshakeListener>).handshakeCompleted === "function";
+}
 
 /** Options of `listenUNIX`. */
 export interface ListenUNIXOptions {

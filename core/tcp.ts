@@ -3,7 +3,7 @@
  *
  * Connection is the transport a protocol talks through; Connector is a repeatable client connection attempt;
  * ListeningPort accepts connections and builds a protocol for each. TCP, TLS and UNIX sockets share them: all three
- * are `net.Socket`s in Node.
+ * are `net.Socket`s in Node. A TCP Connection can also turn TLS in place (`startTLS`, Twisted's ITLSTransport).
  *
  * Where Node differs from Twisted's select loop, the behaviour is kept and the difference is said where it happens:
  * binding is asynchronous (ListeningPort.listening), and `connectionLost` comes from the socket's 'close' event,
@@ -18,6 +18,7 @@ import { reactorTime, type DelayedCall } from "./base.ts";
 import {
   AlreadyConnectingError,
   CannotListenError,
+  CannotStartTLSError,
   ConnectionAborted,
   ConnectionDone,
   fromNodeError,
@@ -27,6 +28,7 @@ import {
 } from "./errors.ts";
 import {
   isHalfCloseable,
+  isHandshakeListener,
   type Bytes,
   type ClientTLSOptions,
   type IConnector,
@@ -34,7 +36,10 @@ import {
   type IProtocol,
   type IProtocolFactory,
   type IReactorTime,
+  type ITLSTransport,
   type ServerTLSOptions,
+  type TLSInfo,
+  type TLSOptions,
 } from "./interfaces.ts";
 import { Logger } from "./logger.ts";
 import type { ClientFactory } from "./protocol.ts";
@@ -60,6 +65,12 @@ function socketAddress(socket: net.Socket, end: "local" | "remote", unixPath: st
     : tcpAddress(socket.remoteAddress, socket.remotePort, socket.remoteFamily);
 }
 
+/** Which end of a connection we are: we opened it ("client") or accepted it ("server"). */
+export type ConnectionSide = "client" | "server";
+
+/** Where TLS stands on a connection: plain TCP, a handshake under way after `startTLS`, or done. */
+type TLSState = "none" | "handshaking" | "secure";
+
 /**
  * A connected stream socket as a protocol's transport (twisted.internet.tcp.Connection).
  *
@@ -70,8 +81,13 @@ function socketAddress(socket: net.Socket, end: "local" | "remote", unixPath: st
  * addresses and the TCP options' memory are BaseTCPTransport's (abstract.ts); `writeClosed` is set once our write
  * side is shut (loseWriteConnection, an abort, or the close flush began), and `disconnected` once `connectionLost`
  * has been delivered.
+ *
+ * TLS (ITLSTransport, src/twisted/internet/_newtls.py): a connectSSL / listenSSL connection is TLS from the start;
+ * a TCP one turns TLS with `startTLS`. Either way the same rules hold over TLS: `loseConnection()` flushes, then
+ * sends TLS's close_notify and the FIN; `abortConnection()` closes at once without close_notify; a TLS failure
+ * (handshake, certificate check) is an SSLError as `connectionLost`'s reason.
  */
-export class Connection extends BaseTCPTransport {
+export class Connection extends BaseTCPTransport implements ITLSTransport {
   private aborted = false;
   /** The error a protocol callback threw, which becomes the reason of connectionLost. */
   private callbackError: Error | null = null;
@@ -80,36 +96,154 @@ export class Connection extends BaseTCPTransport {
   private closeWhenProducerDone = false;
   /** A UNIX socket: Node can reset only TCP sockets, so an abort closes it plainly. */
   private readonly unix: boolean;
+  /** The socket carrying the connection: the one given, then the TLS socket `startTLS` put over it. */
+  private current: net.Socket;
+  private tlsState: TLSState;
+  /** The protocol paused reading (`pauseProducing`): a TLS socket put over the connection starts paused too. */
+  private readingPaused = false;
+
+  private readonly onData = (chunk: Buffer): void => this.deliver(chunk);
+  private readonly onEnd = (): void => this.readConnectionLost();
+  private readonly onDrain = (): void => {
+    this.bufferDrained();
+    this.closeIfProducerAllows();
+  };
+  private readonly onError = (err: Error): void => {
+    this.socketError ??= err;
+  };
+  private readonly onClose = (): void => this.closed();
 
   constructor(
-    /** The Node socket; owned by this transport from now on. */
-    readonly socket: net.Socket,
+    /** The Node socket; owned by this transport from now on. A TLS socket must have completed its handshake. */
+    socket: net.Socket,
     readonly protocol: IProtocol,
+    /** Which end we are: the TLS side `startTLS` takes follows it. */
+    readonly side: ConnectionSide,
     /** Called after the protocol's connectionLost, with the same reason (the connector's or port's bookkeeping). */
     private readonly onLost: (reason: Error) => void,
     unixPath: string | null = null,
   ) {
     super(socketAddress(socket, "local", unixPath), socketAddress(socket, "remote", unixPath));
     this.unix = unixPath !== null;
-    socket.on("data", (chunk: Buffer) => this.deliver(chunk));
-    socket.on("end", () => this.readConnectionLost());
-    socket.on("drain", () => {
-      this.bufferDrained();
-      this.closeIfProducerAllows();
-    });
-    socket.on("error", (err) => {
-      this.socketError ??= err;
-    });
-    socket.on("close", () => this.closed());
+    this.current = socket;
+    this.tlsState = socket instanceof tls.TLSSocket ? "secure" : "none";
+    this.listenTo(socket);
   }
 
-  /** Called once the protocol is built: connects it, or drops the socket if `makeConnection` throws. */
+  /** The Node socket carrying the connection, owned by this transport; after `startTLS`, the TLS socket. */
+  get socket(): net.Socket {
+    return this.current;
+  }
+
+  private listenTo(socket: net.Socket): void {
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("drain", this.onDrain);
+    socket.on("error", this.onError);
+    socket.on("close", this.onClose);
+  }
+
+  private stopListeningTo(socket: net.Socket): void {
+    socket.off("data", this.onData);
+    socket.off("end", this.onEnd);
+    socket.off("drain", this.onDrain);
+    socket.off("close", this.onClose);
+    // 'error' stays: an error Node still reports on the socket under TLS becomes the reason, never an uncaught one.
+  }
+
+  /**
+   * Called once the protocol is built: connects it, or drops the socket if `makeConnection` throws. On a
+   * connectSSL / listenSSL connection, whose handshake is already over, `handshakeCompleted` follows at once.
+   */
   start(): void {
     try {
       this.protocol.makeConnection(this);
     } catch (err) {
       this.failWith("connectionMade", err);
+      return;
     }
+    if (this.tlsState === "secure") this.handshakeDone();
+  }
+
+  /**
+   * Turns this TCP connection TLS in place (ITLSTransport.startTLS with normal=True): a connection we opened
+   * starts a TLS client (node:tls `connect({ socket })`, which checks the server's certificate and name as
+   * connectSSL does), an accepted one a TLS server (`new TLSSocket(socket, { isServer: true })`).
+   *
+   * Guarantees: bytes written before the call go out in clear, all of them, before the first TLS record (Node
+   * waits for the socket's pending writes before the TLS layer writes); bytes written after it are encrypted,
+   * held until the handshake lets them go, never lost nor sent in clear. Bytes Node had read but not delivered
+   * (while reading was paused) are handed to TLS, as Twisted would read them from the kernel after the call; the
+   * same protocol keeps receiving, now plaintext, in `dataReceived`. `handshakeCompleted(info)` is called on the
+   * protocol, if it has it, once the handshake is done; a failed handshake ends the connection with an SSLError.
+   *
+   * Throws CannotStartTLSError when TLS is already on (or starting), on a UNIX connection, once the connection is
+   * closing, closed or half-closed by us, and for server options asking to verify the client's certificate
+   * (`requestCert` with `rejectUnauthorized`): Node checks a client certificate only in its tls.Server, not on a
+   * socket turned TLS, so that check would silently not happen.
+   */
+  startTLS(options: TLSOptions): void {
+    if (this.unix) throw new CannotStartTLSError("startTLS needs a TCP connection; this one is a UNIX socket.");
+    if (this.tlsState !== "none") throw new CannotStartTLSError("TLS is already started on this connection.");
+    if (this.disconnecting || this.disconnected || this.writeClosed) {
+      throw new CannotStartTLSError("The connection is closing or closed: TLS can't start on it.");
+    }
+    const server = options as ServerTLSOptions;
+    if (this.side === "server" && server.requestCert && server.rejectUnauthorized !== false) {
+      throw new CannotStartTLSError(
+        "Verifying a client certificate after startTLS is not supported: pass rejectUnauthorized: false and " +
+          "check getPeerCertificate() in handshakeCompleted, or use listenSSL.",
+      );
+    }
+    const plain = this.current;
+    this.stopListeningTo(plain);
+    const secured =
+      this.side === "client"
+        ? tls.connect({ ...(options as ClientTLSOptions), socket: plain })
+        : new tls.TLSSocket(plain, { ...server, isServer: true });
+    this.current = secured;
+    this.tlsState = "handshaking";
+    this.listenTo(secured);
+    secured.once(this.side === "client" ? "secureConnect" : "secure", () => this.handshakeDone());
+    if (this.readingPaused) secured.pause();
+  }
+
+  /** The handshake completed: the protocol hears of it (IHandshakeListener) unless the connection is gone. */
+  private handshakeDone(): void {
+    this.tlsState = "secure";
+    const p = this.protocol;
+    const info = this.getTLSInfo();
+    if (this.disconnected || info === null || !isHandshakeListener(p)) return;
+    try {
+      p.handshakeCompleted(info);
+    } catch (err) {
+      this.failWith("handshakeCompleted", err);
+    }
+  }
+
+  /** The peer's certificate once the handshake completed, as node:tls describes it; null otherwise (ISSLTransport). */
+  getPeerCertificate(): tls.PeerCertificate | null {
+    const s = this.current;
+    if (this.tlsState !== "secure" || !(s instanceof tls.TLSSocket)) return null;
+    const cert = s.getPeerCertificate();
+    return Object.keys(cert).length > 0 ? cert : null;
+  }
+
+  /** What the handshake agreed on, once it completed and while the connection is open; null otherwise. */
+  getTLSInfo(): TLSInfo | null {
+    const s = this.current;
+    if (this.tlsState !== "secure" || !(s instanceof tls.TLSSocket)) return null;
+    // Node's typings say otherwise, but both are null once the socket is destroyed (its TLS handle is gone).
+    const version = s.getProtocol();
+    const cipher = s.getCipher() as tls.CipherNameAndProtocol | null;
+    if (version === null || cipher === null) return null;
+    const servername = (s as tls.TLSSocket & { servername?: unknown }).servername;
+    return {
+      version,
+      cipher: cipher.name,
+      alpnProtocol: typeof s.alpnProtocol === "string" ? s.alpnProtocol : null,
+      servername: typeof servername === "string" && servername !== "" ? servername : null,
+    };
   }
 
   private failWith(callback: string, err: unknown): void {
@@ -300,10 +434,12 @@ export class Connection extends BaseTCPTransport {
   }
 
   protected override stopReading(): void {
+    this.readingPaused = true;
     this.socket.pause();
   }
 
   protected override startReading(): void {
+    this.readingPaused = false;
     this.socket.resume();
   }
 
@@ -408,6 +544,7 @@ export class Connector implements IConnector {
     const transport = new Connection(
       socket,
       protocol ?? { makeConnection() {}, dataReceived() {}, connectionLost() {} },
+      "client",
       (reason) => this.connectionLost(reason),
       unixPath,
     );
@@ -557,7 +694,13 @@ export class ListeningPort implements IListeningPort {
       socket.destroy();
       return;
     }
-    const transport: Connection = new Connection(socket, protocol, () => this.connections.delete(transport), unixPath);
+    const transport: Connection = new Connection(
+      socket,
+      protocol,
+      "server",
+      () => this.connections.delete(transport),
+      unixPath,
+    );
     this.connections.add(transport);
     transport.start();
   }
