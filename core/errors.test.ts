@@ -18,6 +18,7 @@ import {
   NoRouteError,
   NotConnectingError,
   ServiceNameUnknownError,
+  SSLError,
   TCPTimedOutError,
   TimeoutError,
   TwistedError,
@@ -177,5 +178,38 @@ describe("fromNodeError", () => {
     expect(err.code).toBe("ConnectionRefusedError");
     expect(err.cause).toBe(failure);
     expect(err.message).toMatch(/^Connection was refused by other side: ECONNREFUSED: connect ECONNREFUSED/);
+  });
+});
+
+describe("TLS failures", () => {
+  const nodeError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it("are SSLErrors naming what failed, while connecting and on an established connection alike", () => {
+    const cases: [Error, RegExp][] = [
+      [nodeError("UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate"), /unknown CA/],
+      [
+        nodeError("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames"),
+        /hostname mismatch/,
+      ],
+      [nodeError("ERR_SSL_UNSUPPORTED_PROTOCOL", "unsupported protocol"), /protocol version/],
+      // A write failing after the peer's alert: EPROTO, with OpenSSL's reason in the message only.
+      [
+        nodeError("EPROTO", "write EPROTO error:0A00042E:SSL routines::tlsv1 alert protocol version"),
+        /protocol version/,
+      ],
+    ];
+    for (const [err, what] of cases) {
+      for (const during of ["connect", "connection"] as const) {
+        const mapped = fromNodeError(err, during);
+        expect(mapped).toBeInstanceOf(SSLError);
+        expect(mapped.message).toMatch(what);
+        expect(mapped.message).toContain(err.message);
+        expect(mapped.cause).toBe(err);
+      }
+    }
+  });
+
+  it("leave socket errors alone: a reset during a TLS connection is still ConnectionLost", () => {
+    expect(fromNodeError(nodeError("ECONNRESET", "read ECONNRESET"), "connection")).toBeInstanceOf(ConnectionLost);
   });
 });

@@ -138,13 +138,27 @@ const TLS_FAILURES: Readonly<Record<string, string>> = {
   ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL: "no application protocol: no ALPN protocol both sides accept",
 };
 
+/**
+ * The same, by OpenSSL's reason text, for what Node reports as a socket error (a write failing with EPROTO after
+ * the peer's alert carries OpenSSL's message, not an ERR_SSL code).
+ */
+const TLS_REASONS: readonly (readonly [RegExp, string])[] = [
+  [/alert protocol version|unsupported protocol|wrong version number/i, "protocol version"],
+  [/alert unknown ca/i, "unknown CA: the peer rejected our certificate's issuer"],
+  [/alert bad certificate|certificate required/i, "bad certificate: the peer rejected our certificate"],
+  [/no shared cipher|alert handshake failure/i, "handshake failure"],
+];
+
 /** Whether a Node error is a TLS failure (a certificate check, an OpenSSL error or alert) rather than a socket one. */
 export function isTLSFailure(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as NodeSystemError).code ?? "";
   // OpenSSL has more X509 verify codes than the table names; Node's messages for them all say "certificate".
   return (
-    code in TLS_FAILURES || code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || /certificate/i.test(err.message)
+    code in TLS_FAILURES ||
+    code.startsWith("ERR_TLS") ||
+    code.startsWith("ERR_SSL") ||
+    /certificate|SSL routines/i.test(err.message)
   );
 }
 
@@ -154,7 +168,7 @@ export function isTLSFailure(err: unknown): boolean {
  */
 export function sslErrorFrom(err: Error): SSLError {
   const code = (err as NodeSystemError).code;
-  const what = code ? TLS_FAILURES[code] : undefined;
+  const what = (code ? TLS_FAILURES[code] : undefined) ?? TLS_REASONS.find(([re]) => re.test(err.message))?.[1];
   const detail = code ? `${code}: ${err.message}` : err.message;
   return new SSLError(what ? `${what} (${detail})` : detail, { cause: err });
 }
