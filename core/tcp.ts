@@ -367,7 +367,9 @@ export class Connection extends BaseTCPTransport implements ITLSTransport {
    * turn. Node difference: while our FIN is being sent (a close or half-close with nothing left in Node's buffer),
    * libuv refuses to reset (uv_tcp_close_reset: EINVAL, after which Node would never close the socket); the reset
    * then waits for that shutdown, which libuv (1.46, Node 20) completes on the next turn of the loop whether or not
-   * the peer reads.
+   * the peer reads. Over TLS, no close_notify is sent and nothing queued is flushed, but the TCP close is a FIN, not
+   * an RST (Node's TLS layer owns the socket): a Node peer sees that as a plain end, a Twisted one as a lost
+   * connection (no close_notify).
    */
   abortConnection(): void {
     if (this.aborted || this.disconnected) return;
