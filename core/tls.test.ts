@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { deferred, waitFor } from "../tests/helpers/net.ts";
 import type { IPv4Address } from "./address.ts";
 import { ConnectionDone, SSLError } from "./errors.ts";
-import type { Bytes, IConnector } from "./interfaces.ts";
+import { isTLSTransport, type Bytes, type IConnector, type TLSInfo } from "./interfaces.ts";
 import { ClientFactory, Factory, Protocol } from "./protocol.ts";
 import { reactor } from "./reactor.ts";
 import { Echo } from "./protocols/wire.ts";
@@ -75,5 +75,62 @@ describe("TLS", () => {
     reactor.connectSSL("127.0.0.1", portNumber, c.f, { rejectUnauthorized: false });
     await c.lost.promise;
     await waitFor(() => c.protocol()?.got === "hello over tls", "echo");
+  });
+
+  it("tells both sides of a connectSSL / listenSSL connection that the handshake completed, and with what", async () => {
+    class Listening extends Protocol {
+      events: string[] = [];
+      info: TLSInfo | null = null;
+      override connectionMade(): void {
+        this.events.push("connectionMade");
+      }
+      handshakeCompleted(info: TLSInfo): void {
+        this.events.push("handshakeCompleted");
+        this.info = info;
+        if (this.factory instanceof ClientFactory) this.transport.loseConnection();
+      }
+    }
+    const servers: Listening[] = [];
+    const sf = new Factory();
+    sf.buildProtocol = () => {
+      servers.push(new Listening());
+      return servers[0];
+    };
+    const port = reactor.listenSSL(0, sf, { ...serverTLS, ALPNProtocols: ["wirescope/1"] }, { interface: "127.0.0.1" });
+    cleanups.push(() => port.stopListening());
+    await port.listening;
+    const client = new Listening();
+    const lost = deferred<Error>();
+    const cf = new ClientFactory();
+    cf.buildProtocol = () => {
+      client.factory = cf;
+      return client;
+    };
+    cf.clientConnectionLost = (_c: IConnector, reason: Error) => lost.resolve(reason);
+    const tlsOptions = { ca: read("ca.crt"), servername: "localhost", ALPNProtocols: ["wirescope/1"] };
+    reactor.connectSSL("127.0.0.1", (port.getHost() as IPv4Address).port, cf, tlsOptions);
+    expect(await lost.promise).toBeInstanceOf(ConnectionDone);
+    expect(client.events).toEqual(["connectionMade", "handshakeCompleted"]);
+    expect(client.info).toMatchObject({ alpnProtocol: "wirescope/1", servername: "localhost" });
+    expect(client.info?.cipher).toMatch(/^TLS_|-/);
+    await waitFor(() => servers[0]?.info != null, "the server's handshake");
+    expect(servers[0].events).toEqual(["connectionMade", "handshakeCompleted"]);
+    expect(servers[0].info).toMatchObject({ alpnProtocol: "wirescope/1", servername: "localhost" });
+  });
+
+  it("gives the server's certificate to a connectSSL client", async () => {
+    const portNumber = await tlsServer();
+    let subject: unknown;
+    class Checking extends Client {
+      override connectionMade(): void {
+        if (isTLSTransport(this.transport)) subject = this.transport.getPeerCertificate()?.subject.CN;
+        super.connectionMade();
+      }
+    }
+    const c = clientFactory();
+    c.f.buildProtocol = () => new Checking();
+    reactor.connectSSL("127.0.0.1", portNumber, c.f, { ca: read("ca.crt"), servername: "localhost" });
+    await c.lost.promise;
+    expect(subject).toBe("localhost");
   });
 });
