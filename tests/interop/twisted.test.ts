@@ -3,11 +3,12 @@
  * ways, on 127.0.0.1. The Twisted side runs as a child process started with the core's own spawnProcess.
  */
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { IPv4Address } from "../../core/address.ts";
 import type { ProcessDone, ProcessTerminated } from "../../core/errors.ts";
-import type { Bytes, IConnector } from "../../core/interfaces.ts";
+import { isTLSTransport, type Bytes, type IConnector, type TLSInfo } from "../../core/interfaces.ts";
 import { ProcessProtocol, type ProcessTransport } from "../../core/process.ts";
 import { ClientFactory, Factory, type Protocol } from "../../core/protocol.ts";
 import { Int32StringReceiver, LineReceiver, NetstringReceiver } from "../../core/protocols/basic.ts";
@@ -174,5 +175,66 @@ describe("core framers against Twisted 22.4", () => {
       await port.stopListening();
       expect((port.getHost() as IPv4Address).host).toBe("127.0.0.1");
     }
+  });
+});
+
+describe("startTLS against Twisted 22.4's own startTLS", () => {
+  const tlsDir = path.join(import.meta.dirname, "../fixtures/tls");
+  const read = (name: string) => fs.readFileSync(path.join(tlsDir, name));
+  const asciiUpper = (m: string) => m.replace(/[a-z]/g, (c) => c.toUpperCase());
+
+  it("core client upgrades a Twisted LineReceiver server that answers STARTTLS, then exchanges lines", async () => {
+    let handshake: TLSInfo | null = null;
+    let peerName: unknown = null;
+    class Client extends LineReceiver {
+      got: string[] = [];
+      private secure = false;
+      override connectionMade() {
+        this.sendLine(Buffer.from("STARTTLS"));
+      }
+      override lineReceived(line: Bytes) {
+        if (this.secure) {
+          this.got.push(Buffer.from(line).toString());
+          if (this.got.length === MESSAGES.length) this.transport.loseConnection();
+          return;
+        }
+        if (Buffer.from(line).toString() !== "READY" || !isTLSTransport(this.transport)) return;
+        this.secure = true;
+        this.transport.startTLS({ ca: read("ca.crt"), servername: "localhost" });
+        for (const m of MESSAGES) this.sendLine(Buffer.from(m)); // before the handshake: held, then encrypted
+      }
+      handshakeCompleted(info: TLSInfo) {
+        handshake = info;
+        if (isTLSTransport(this.transport)) peerName = this.transport.getPeerCertificate()?.subject.CN;
+      }
+    }
+    expect(await talkTo("starttls", () => new Client())).toEqual(MESSAGES.map(asciiUpper));
+    expect(handshake).toMatchObject({ servername: "localhost" });
+    expect(peerName).toBe("localhost");
+  });
+
+  it("a Twisted client upgrades after our server answers STARTTLS, then exchanges lines", async () => {
+    const handshakes: TLSInfo[] = [];
+    class Server extends LineReceiver {
+      override lineReceived(line: Bytes) {
+        const text = Buffer.from(line).toString();
+        if (text === "STARTTLS" && isTLSTransport(this.transport)) {
+          this.sendLine(Buffer.from("READY")); // written before startTLS: goes out in clear
+          this.transport.startTLS({ key: read("server.key"), cert: read("server.crt") });
+        } else {
+          this.sendLine(Buffer.from(text.toUpperCase()));
+        }
+      }
+      handshakeCompleted(info: TLSInfo) {
+        handshakes.push(info);
+      }
+    }
+    const { port, portNumber } = await listenLocal(Factory.forProtocol(Server));
+    const peer = startPeer(["client", "starttls", String(portNumber)]);
+    expect(JSON.parse(await peer.nextLine())).toEqual(MESSAGES.map((m) => m.toUpperCase()));
+    expect(await peer.ended.promise).toMatchObject({ exitCode: 0 });
+    await port.stopListening();
+    expect(handshakes).toHaveLength(1);
+    expect(handshakes[0].servername).toBe("localhost");
   });
 });

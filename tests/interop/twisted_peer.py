@@ -4,12 +4,15 @@ Usage: twisted_peer.py server KIND        -> listens on a free port, prints it, 
        twisted_peer.py client KIND PORT   -> connects, runs the exchange, prints one JSON line of what it saw
 
 KIND is "lines" (LineReceiver: echoes each line upper-cased) or "int32" (Int32StringReceiver: echoes each string
-reversed) or "netstring" (NetstringReceiver: echoes each string with its length prefixed as text).
+reversed) or "netstring" (NetstringReceiver: echoes each string with its length prefixed as text) or "starttls"
+(LineReceiver: on the line STARTTLS, answers READY and calls transport.startTLS with tests/fixtures/tls; then as
+"lines"; its client sends STARTTLS, and on READY starts TLS trusting the test CA for "localhost", then the lines).
 """
 import json
+import os
 import sys
 
-from twisted.internet import protocol, reactor, stdio
+from twisted.internet import protocol, reactor, ssl, stdio
 from twisted.protocols.basic import Int32StringReceiver, LineReceiver, NetstringReceiver
 
 
@@ -28,7 +31,25 @@ class NetstringServer(NetstringReceiver):
         self.sendString(b"%d:" % len(string) + string)
 
 
-SERVERS = {"lines": LineServer, "int32": Int32Server, "netstring": NetstringServer}
+TLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "tls")
+
+
+def fixture(name):
+    with open(os.path.join(TLS_DIR, name), "rb") as f:
+        return f.read()
+
+
+class StartTLSServer(LineServer):
+    def lineReceived(self, line):
+        if line == b"STARTTLS":
+            self.sendLine(b"READY")
+            cert = ssl.PrivateCertificate.loadPEM(fixture("server.key") + fixture("server.crt"))
+            self.transport.startTLS(cert.options())
+        else:
+            LineServer.lineReceived(self, line)
+
+
+SERVERS = {"lines": LineServer, "int32": Int32Server, "netstring": NetstringServer, "starttls": StartTLSServer}
 
 MESSAGES = [b"hello", b"", b"x" * 5000, "caf\u00e9".encode("utf-8")]
 
@@ -64,7 +85,30 @@ class Int32Client(Int32StringReceiver):
         reactor.stop()
 
 
-CLIENTS = {"lines": LineClient, "int32": Int32Client}
+class StartTLSClient(LineReceiver):
+    def connectionMade(self):
+        self.got = []
+        self.tls = False
+        self.sendLine(b"STARTTLS")
+
+    def lineReceived(self, line):
+        if not self.tls:
+            if line == b"READY":
+                self.tls = True
+                ca = ssl.Certificate.loadPEM(fixture("ca.crt"))
+                self.transport.startTLS(ssl.optionsForClientTLS("localhost", trustRoot=ca))
+                self.transport.write(b"".join(m + b"\r\n" for m in MESSAGES))
+            return
+        self.got.append(line)
+        if len(self.got) == len(MESSAGES):
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        print(json.dumps([g.decode("utf-8") for g in self.got]), flush=True)
+        reactor.stop()
+
+
+CLIENTS = {"lines": LineClient, "int32": Int32Client, "starttls": StartTLSClient}
 
 
 class StopOnEOF(protocol.Protocol):
