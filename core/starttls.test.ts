@@ -6,6 +6,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as tls from "node:tls";
+import type { PeerCertificate } from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { deferred, listenLocal, waitFor } from "../tests/helpers/net.ts";
 import { CannotStartTLSError, ConnectionAborted, ConnectionDone, SSLError } from "./errors.ts";
@@ -194,6 +196,20 @@ describe("startTLS over the handshake (test_tls.py)", () => {
     client.transport.loseConnection();
     expect(await server.lost.promise).toBeInstanceOf(ConnectionDone);
     expect(await client.lost.promise).toBeInstanceOf(ConnectionDone);
+  });
+
+  it("without a servername, checks the certificate against the peer's address, and sends no SNI", async () => {
+    const checked: string[] = [];
+    const checkServerIdentity = (name: string, cert: PeerCertificate) => {
+      checked.push(name);
+      return tls.checkServerIdentity(name, cert);
+    };
+    const client = new StartsAtOnce({ ca: read("ca.crt"), checkServerIdentity }, "by address");
+    const server = new StartsAtOnce(serverTLS, "");
+    await connectPair(client, server);
+    await waitFor(() => server.got === "by address", "the plaintext");
+    expect(checked).toEqual(["127.0.0.1"]);
+    expect(server.handshake?.servername).toBeNull();
   });
 
   it("answers getPeerCertificate and getTLSInfo with null before the handshake and without TLS", async () => {

@@ -168,7 +168,8 @@ export class Connection extends BaseTCPTransport implements ITLSTransport {
   /**
    * Turns this TCP connection TLS in place (ITLSTransport.startTLS with normal=True): a connection we opened
    * starts a TLS client (node:tls `connect({ socket })`, which checks the server's certificate and name as
-   * connectSSL does), an accepted one a TLS server (`new TLSSocket(socket, { isServer: true })`).
+   * connectSSL does: the name is `servername`, else the peer's IP address, and it is sent as SNI only when it is
+   * not an address), an accepted one a TLS server (`new TLSSocket(socket, { isServer: true })`).
    *
    * Guarantees: bytes written before the call go out in clear, all of them, before the first TLS record (Node
    * waits for the socket's pending writes before the TLS layer writes); bytes written after it are encrypted,
@@ -197,9 +198,12 @@ export class Connection extends BaseTCPTransport implements ITLSTransport {
     }
     const plain = this.current;
     this.stopListeningTo(plain);
+    // Without a servername, Node would check the certificate against "localhost"; the peer's address is what we
+    // connected to (as connectSSL checks its host).
+    const host = "host" in this.peer ? this.peer.host : undefined;
     const secured =
       this.side === "client"
-        ? tls.connect({ ...(options as ClientTLSOptions), socket: plain })
+        ? tls.connect({ host, ...(options as ClientTLSOptions), socket: plain })
         : new tls.TLSSocket(plain, { ...server, isServer: true });
     this.current = secured;
     this.tlsState = "handshaking";
