@@ -15,6 +15,7 @@ import {
   isTLSTransport,
   type Bytes,
   type IConnector,
+  type IPullProducer,
   type IPushProducer,
   type ITLSTransport,
   type TLSInfo,
@@ -240,6 +241,23 @@ describe("startTLS over the handshake (test_tls.py)", () => {
     expect(server.handshake).not.toBeNull();
   });
 
+  it("a transport paused before startTLS stays paused over TLS: nothing is delivered until resumeProducing", async () => {
+    class PausedServer extends StartsAtOnce {
+      override connectionMade(): void {
+        this.transport.pauseProducing();
+        super.connectionMade();
+      }
+    }
+    const client = new StartsAtOnce(clientTLS, "secret");
+    const server = new PausedServer(serverTLS, "");
+    await connectPair(client, server);
+    await waitFor(() => client.handshake !== null, "the client's handshake");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.got).toBe("");
+    server.transport.resumeProducing();
+    await waitFor(() => server.got === "secret", "the plaintext");
+  });
+
   it("loseConnection right after startTLS still delivers what was written, then closes cleanly", async () => {
     class WriteAndClose extends StartsAtOnce {
       override connectionMade(): void {
@@ -339,6 +357,70 @@ describe("startTLS over the handshake (test_tls.py)", () => {
     expect(await server.lost.promise).toBeInstanceOf(ConnectionDone);
     expect(server.bytes).toBe(TOTAL * CHUNK.length);
     expect(client.pauses).toBeGreaterThan(0);
+  });
+});
+
+describe("producers over TLS (test_tls.py TLSProducerTests)", () => {
+  /** A server side that counts the plaintext it gets. */
+  class Counting extends StartsAtOnce {
+    bytes = 0;
+    constructor() {
+      super(serverTLS, "");
+    }
+    override dataReceived(data: Bytes): void {
+      this.bytes += data.byteLength;
+    }
+  }
+
+  it("a pull producer is asked for more as TLS takes it, until it unregisters; every byte arrives", async () => {
+    const CHUNK = Buffer.alloc(64 * 1024, "q");
+    const TOTAL = 64;
+    class Pulling extends StartsAtOnce implements IPullProducer {
+      sent = 0;
+      override handshakeCompleted(info: TLSInfo): void {
+        super.handshakeCompleted(info);
+        this.transport.registerProducer(this, false);
+      }
+      resumeProducing(): void {
+        if (this.sent === TOTAL) return;
+        this.sent++;
+        this.transport.write(CHUNK);
+        if (this.sent === TOTAL) {
+          this.transport.unregisterProducer();
+          this.transport.loseConnection();
+        }
+      }
+      stopProducing(): void {}
+    }
+    const client = new Pulling(clientTLS, "");
+    const server = new Counting();
+    await connectPair(client, server);
+    expect(await server.lost.promise).toBeInstanceOf(ConnectionDone);
+    expect(server.bytes).toBe(TOTAL * CHUNK.length);
+  });
+
+  it("loseConnection with a streaming producer registered closes cleanly and stops the producer", async () => {
+    class WithProducer extends StartsAtOnce implements IPushProducer {
+      stopped = false;
+      override handshakeCompleted(info: TLSInfo): void {
+        super.handshakeCompleted(info);
+        this.transport.registerProducer(this, true);
+        this.transport.write(Buffer.from("produced"));
+        this.transport.loseConnection();
+      }
+      pauseProducing(): void {}
+      resumeProducing(): void {}
+      stopProducing(): void {
+        this.stopped = true;
+      }
+    }
+    const client = new WithProducer(clientTLS, "");
+    const server = new Counting();
+    await connectPair(client, server);
+    expect(await server.lost.promise).toBeInstanceOf(ConnectionDone);
+    expect(server.bytes).toBe("produced".length);
+    expect(await client.lost.promise).toBeInstanceOf(ConnectionDone);
+    expect(client.stopped).toBe(true);
   });
 });
 
