@@ -463,6 +463,7 @@ describe("startTLS failures", () => {
     await connectPair(client, server);
     await waitFor(() => client.connected && server.connected, "the connection");
     expect(() => tlsOf(client).startTLS(clientTLS)).toThrow(/already started/);
+    expect(() => tlsOf(server).startTLS({ ...serverTLS, requestCert: true })).toThrow(/client certificate/);
     client.transport.abortConnection();
     await server.lost.promise;
     expect(() => tlsOf(server).startTLS(serverTLS)).toThrow(/closing or closed/);

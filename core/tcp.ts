@@ -85,7 +85,9 @@ type TLSState = "none" | "handshaking" | "secure";
  * TLS (ITLSTransport, src/twisted/internet/_newtls.py): a connectSSL / listenSSL connection is TLS from the start;
  * a TCP one turns TLS with `startTLS`. Either way the same rules hold over TLS: `loseConnection()` flushes, then
  * sends TLS's close_notify and the FIN; `abortConnection()` closes at once without close_notify; a TLS failure
- * (handshake, certificate check) is an SSLError as `connectionLost`'s reason.
+ * (handshake, certificate check) is an SSLError as `connectionLost`'s reason. Node difference: the peer's TCP close
+ * without close_notify ends the connection with ConnectionDone, as a close_notify does (Node does not tell them
+ * apart), where Twisted gives ConnectionLost (test_tls.py test_unexpectedEOF).
  */
 export class Connection extends BaseTCPTransport implements ITLSTransport {
   private aborted = false;
@@ -372,8 +374,8 @@ export class Connection extends BaseTCPTransport implements ITLSTransport {
    * libuv refuses to reset (uv_tcp_close_reset: EINVAL, after which Node would never close the socket); the reset
    * then waits for that shutdown, which libuv (1.46, Node 20) completes on the next turn of the loop whether or not
    * the peer reads. Over TLS, no close_notify is sent and nothing queued is flushed, but the TCP close is a FIN, not
-   * an RST (Node's TLS layer owns the socket): a Node peer sees that as a plain end, a Twisted one as a lost
-   * connection (no close_notify).
+   * an RST (Node's TLS layer owns the socket): a Twisted peer reports ConnectionLost (no close_notify), a Node peer
+   * a plain end.
    */
   abortConnection(): void {
     if (this.aborted || this.disconnected) return;
