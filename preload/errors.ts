@@ -56,6 +56,7 @@ const TWISTED_CODES = {
   EndpointParseError: "failed",
   ConnectingCancelledError: "failed",
   NoProtocol: "failed",
+  CannotStartTLSError: "failed",
 } as const satisfies Record<string, "failed">;
 
 /** Every code, with its category. Keys are the only spellings that compile where a code is thrown or compared. */
