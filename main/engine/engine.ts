@@ -11,6 +11,7 @@ import * as fsp from "node:fs/promises";
 import { reactor as coreReactor, type IReactorNet } from "../../core/index.ts";
 import type {
   CommandResult,
+  ConnectionInfo,
   Diagnostic,
   EventSink,
   ProtocolFile,
@@ -221,6 +222,15 @@ export class Engine implements WirescopeService {
     return this.sessions.get(session).recorder.file;
   }
 
+  /**
+   * Every connection of `session`, in the order they were made: not only the MAX_LISTED_CONNECTIONS (limits.ts) its SessionInfo
+   * lists for the session list. For what must see each one (an export, the CLI's check of --conn). Not part of the
+   * contract. Throws UnknownSessionError.
+   */
+  connectionsOf(session: string): ConnectionInfo[] {
+    return [...this.sessions.get(session).session.connections.values()].map((record) => record.info());
+  }
+
   async readTimeline(args: { session: string; from: number; count: number }): Promise<CommandResult<"readTimeline">> {
     const { recorder } = this.sessions.get(args.session);
     const events = await recorder.read(args.from, args.count);
@@ -309,7 +319,7 @@ export class Engine implements WirescopeService {
     if (args.conn !== undefined) session.connection(args.conn);
     const folder = exportsDir(this.workspace.root);
     const { skipped, ...written } = await exportSession(
-      { info: session.info(), timeline: recorder },
+      { info: session.info(), connections: this.connectionsOf(args.session), timeline: recorder },
       folder,
       args.conn,
       this.signal,

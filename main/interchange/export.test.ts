@@ -2,10 +2,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ConnectionInfo, SessionInfo } from "../../preload/contract.ts";
+import type { ConnectionInfo } from "../../preload/contract.ts";
 import type { DistributiveOmit, TimelineEvent } from "../../preload/timeline.ts";
 import { fieldRows, followTcpRaw, hasTshark, problems } from "../../tests/interchange/tshark-checks.ts";
-import { exportSession, fileStem, NothingToExportError, type RecordedSession } from "./export.ts";
+import { exportSession, fileStem, NothingToExportError, type RecordedSession, type SessionHeader } from "./export.ts";
 
 const tshark = hasTshark();
 if (!tshark)
@@ -38,20 +38,16 @@ function connection(conn: number, over: Partial<ConnectionInfo> = {}): Connectio
   };
 }
 
-function info(connections: ConnectionInfo[], name = "my session"): SessionInfo {
-  return {
+/** A session named `name` with these connections, as the export reads it (less its timeline). */
+function session(connections: ConnectionInfo[], name = "my session"): Omit<RecordedSession, "timeline"> {
+  const info: SessionHeader = {
     id: "s1",
     kind: "client",
     name,
     target: "tcp:host=127.0.0.1:port=7",
-    state: "closed",
-    protocol: null,
     epochMs: 1_700_000_000_000,
-    connections,
-    bytesIn: 0,
-    bytesOut: 0,
-    events: 0,
   };
+  return { info, connections };
 }
 
 /** A timeline in memory that answers at most `page` events per read, and remembers the largest read asked. */
@@ -87,7 +83,7 @@ function twoConnections(): TimelineEvent[] {
 describe("exportSession", () => {
   it.skipIf(!tshark)("writes each TCP connection as its own stream, reading the timeline by ranges", async () => {
     const events = twoConnections();
-    const source = { info: info([connection(1), connection(2)]), timeline: timeline(events) };
+    const source = { ...session([connection(1), connection(2)]), timeline: timeline(events) };
     const result = await exportSession(source, dir);
     expect(result.path).toBe(path.join(dir, "my-session.pcapng"));
     expect(result.skipped).toEqual([]);
@@ -110,7 +106,7 @@ describe("exportSession", () => {
 
   it("skips connections without TCP addresses and says which and why, in the result and the file", async () => {
     const source = {
-      info: info([
+      ...session([
         connection(1),
         connection(2, { host: "", peer: "" }),
         connection(3, { host: "/tmp/wirescope.sock", peer: "" }),
@@ -126,7 +122,7 @@ describe("exportSession", () => {
   });
 
   it("never overwrites: the next export of the same session is name-2, then name-3; a connection adds -conn-N", async () => {
-    const source = () => ({ info: info([connection(1), connection(2)]), timeline: timeline(twoConnections()) });
+    const source = () => ({ ...session([connection(1), connection(2)]), timeline: timeline(twoConnections()) });
     const first = await exportSession(source(), dir);
     const before = fs.readFileSync(first.path);
     const second = await exportSession(source(), dir);
@@ -143,11 +139,11 @@ describe("exportSession", () => {
   });
 
   it("refuses, without creating a file, a session with nothing to export", async () => {
-    const none = { info: info([]), timeline: timeline([]) };
+    const none = { ...session([]), timeline: timeline([]) };
     await expect(exportSession(none, dir)).rejects.toThrow(NothingToExportError);
     await expect(exportSession(none, dir)).rejects.toThrow(/has no connections yet: connect/);
     const unconnected = {
-      info: info([connection(1, { host: "", peer: "", state: "connecting" })]),
+      ...session([connection(1, { host: "", peer: "", state: "connecting" })]),
       timeline: timeline([]),
     };
     await expect(exportSession(unconnected, dir)).rejects.toThrow(
@@ -160,7 +156,7 @@ describe("exportSession", () => {
 
   it("removes the partial file when reading the timeline fails", async () => {
     const failing: RecordedSession = {
-      info: info([connection(1)]),
+      ...session([connection(1)]),
       timeline: {
         count: 10,
         read: () => Promise.reject(Object.assign(new Error("capture file unreadable"), { code: "READ_FAILED" })),
@@ -174,7 +170,7 @@ describe("exportSession", () => {
     const controller = new AbortController();
     const events = twoConnections();
     const source: RecordedSession = {
-      info: info([connection(1), connection(2)]),
+      ...session([connection(1), connection(2)]),
       timeline: {
         count: events.length,
         async read(from, count) {
@@ -193,6 +189,6 @@ describe("exportSession", () => {
     ["redis: résumé ✓", 3, "redis-résumé-conn-3"],
     ["...", undefined, "s1"],
   ])("names the file after the session %j (connection %s): %s", (name, conn, stem) => {
-    expect(fileStem(info([], name), conn)).toBe(stem);
+    expect(fileStem(session([], name).info, conn)).toBe(stem);
   });
 });

@@ -22,9 +22,17 @@ const READ_EVENTS = 4096;
 /** How many names ("name-2.pcapng", ...) are tried before giving up on a folder full of them. */
 const MAX_NAME_TRIES = 10_000;
 
-/** A session as the export reads it: its description and its timeline, read by ranges (the engine's Recorder). */
+/** What an export says about a session: its name for the file's, the rest for the file's comment. */
+export type SessionHeader = Pick<SessionInfo, "id" | "kind" | "name" | "target" | "epochMs">;
+
+/** A session as the export reads it: its description, its connections and its timeline, read by ranges. */
 export interface RecordedSession {
-  info: SessionInfo;
+  info: SessionHeader;
+  /**
+   * Every connection of the session (the engine's connectionsOf), not the at most MAX_LISTED_CONNECTIONS its
+   * SessionInfo lists: those left out of the list are exported too.
+   */
+  connections: ConnectionInfo[];
   timeline: {
     /** Events on the timeline now; the export covers those. */
     readonly count: number;
@@ -82,8 +90,8 @@ export async function exportSession(
   conn?: number,
   signal?: AbortSignal,
 ): Promise<ExportResult> {
-  const { info } = session;
-  const chosen = conn === undefined ? info.connections : info.connections.filter((c) => c.conn === conn);
+  const { info, connections } = session;
+  const chosen = conn === undefined ? connections : connections.filter((c) => c.conn === conn);
   if (conn !== undefined && chosen.length === 0) {
     throw new NothingToExportError(`Session '${info.name}' has no connection ${conn}: pick one from the session list.`);
   }
@@ -148,7 +156,7 @@ function whyNotTcp(c: ConnectionInfo): string {
   return `not a TCP connection (${[c.host, c.peer].filter((a) => a !== "").join(" -> ")})`;
 }
 
-function nothingMessage(info: SessionInfo, conn: number | undefined, skipped: string[]): string {
+function nothingMessage(info: SessionHeader, conn: number | undefined, skipped: string[]): string {
   const what = conn === undefined ? `Session '${info.name}'` : `Connection ${conn} of session '${info.name}'`;
   if (skipped.length === 0) {
     return `${what} has no connections yet: connect (or wait for a client to connect), then export.`;
@@ -160,7 +168,7 @@ function nothingMessage(info: SessionInfo, conn: number | undefined, skipped: st
 }
 
 /** "client-1" or "client-1-conn-2": the session's name made safe as a file name. */
-export function fileStem(info: SessionInfo, conn?: number): string {
+export function fileStem(info: Pick<SessionHeader, "id" | "name">, conn?: number): string {
   const name =
     info.name
       .normalize("NFKC")

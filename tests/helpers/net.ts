@@ -38,6 +38,18 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   return { promise, resolve, reject };
 }
 
+/** A client: connects to `port` on 127.0.0.1, sends `text`, shuts its side (FIN) and resolves once its socket let go. */
+export function sayAndGo(port: number, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port }, () => socket.end(text));
+    socket.on("finish", () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.on("error", reject);
+  });
+}
+
 /** A TCP port on 127.0.0.1 that nobody listens on right now (bound, then released). */
 export async function freePort(): Promise<number> {
   const server = net.createServer();

@@ -10,9 +10,10 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exportsDir } from "../../main/workspace/layout.ts";
 import type { SessionInfo } from "../../preload/contract.ts";
+import { MAX_LISTED_CONNECTIONS } from "../../preload/limits.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { bytesOf, freePort, ok, useEngine, waitForTimeline } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/net.ts";
+import { sayAndGo, waitFor } from "../helpers/net.ts";
 import { fieldRows, followTcpRaw, hasTshark, problems, tshark } from "./tshark-checks.ts";
 
 const { t, defer, redis, echoServer } = useEngine();
@@ -215,6 +216,29 @@ describe("pcapng export", () => {
       `RST from ${ours}`,
     ]);
   });
+
+  it("exports every connection of a listener, also those the session list leaves out, and any one of them", async () => {
+    const s = ok(await t.api.listen({ target: { port: 0 } }));
+    const port = Number(s.listeningOn!.split(":")[1]);
+    const clients = MAX_LISTED_CONNECTIONS + 10;
+    // One after another, so that client i is connection i + 1.
+    for (let i = 0; i < clients; i++) await sayAndGo(port, `client ${i}\n`);
+    // Raw connections stay open after the client's FIN (half-closeable): each has its bytes in, none is closed.
+    const heard = (events: TimelineEvent[]) =>
+      new Set(events.flatMap((e) => (e.kind === "data" && e.dir === "in" ? [e.conn] : []))).size === clients;
+    const events = await waitForTimeline(t.api, s.id, heard, `${clients} clients' bytes`);
+    const info = await session(s.id);
+    expect(info.connections.map((c) => c.conn)).not.toContain(1); // the newest are listed, the oldest counted
+
+    const whole = ok(await t.api.exportPcapng({ session: s.id }));
+    expect(await fieldRows(whole.path, ["tcp.stream"], "tcp.flags.syn == 1 && tcp.flags.ack == 0")).toHaveLength(
+      clients,
+    );
+    const first = ok(await t.api.exportPcapng({ session: s.id, conn: 1 }));
+    const followed = await followTcpRaw(first.path, 0);
+    expect(followed.fromNode0.toString()).toBe("client 0\n");
+    expect(followed.fromNode0.equals(bytesOf(events, 1, "in"))).toBe(true);
+  }, 60_000);
 
   it("never overwrites an earlier export, and refuses what can't be exported with a sentence", async () => {
     const port = await echoServer();
