@@ -10,8 +10,11 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Engine } from "../../main/engine/engine.ts";
 import { capturesDir, exportsDir } from "../../main/workspace/layout.ts";
+import { MAX_LISTED_CONNECTIONS } from "../../preload/limits.ts";
 import { startRedis } from "../helpers/engine.ts";
+import { sayAndGo } from "../helpers/net.ts";
 import { BIN, capturePath, jsonLines, killAll, makeWorkspace, removeWorkspace, REPO, runCli } from "./cli-process.ts";
 
 const SEND = "*2\\r\\n$4\\r\\nECHO\\r\\n$5\\r\\nhello\\r\\n";
@@ -98,6 +101,41 @@ describe("usage errors", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/^Usage: wirescope <command>/);
   });
+});
+
+describe("--conn in a capture of more connections than a session list shows", () => {
+  it("takes one the list leaves out, for export and decode, and names them all when refusing one", async () => {
+    const many = makeWorkspace();
+    try {
+      const engine = await Engine.open({ workspaceRoot: many });
+      let file: string;
+      try {
+        const s = await engine.listen({ target: { port: 0 } });
+        const port = Number(s.listeningOn!.split(":")[1]);
+        const texts = Array.from({ length: MAX_LISTED_CONNECTIONS + 10 }, (_, i) => `client ${i}\n`);
+        for (const text of texts) await sayAndGo(port, text); // one after another: client 0 is connection 1
+        const bytes = texts.join("").length;
+        const heard = async () => (await engine.listSessions())[0]!.bytesIn;
+        for (let tries = 0; (await heard()) < bytes && tries < 600; tries++)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(await heard(), "every client's bytes recorded").toBe(bytes);
+        file = engine.captureFileOf(s.id);
+      } finally {
+        await engine.close();
+      }
+      const exported = await runCli(["export", file, "--conn", "1", "--json"], { workspace: many });
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(jsonLines(exported.stdout)[0]).toMatchObject({ kind: "export", conn: 1 });
+      const decoded = await runCli(["decode", file, "--conn", "1", "--protocol", "template:line"], { workspace: many });
+      expect(decoded.code, decoded.stderr).toBe(0);
+      expect(decoded.stdout).toContain("client 0");
+      const wrong = await runCli(["export", file, "--conn", "999"], { workspace: many });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toContain(`has connection(s) 1-${MAX_LISTED_CONNECTIONS + 10} (no 999)`);
+    } finally {
+      removeWorkspace(many);
+    }
+  }, 60_000);
 });
 
 describe("the default workspace", () => {

@@ -98,16 +98,16 @@ export const decodeCommand: CliCommand = {
     const conversation = numberOption("decode", "conversation", values.conversation, 1);
     return preparedCommand(values, async (run) => {
       const { file, session } = await openNamedCapture(run, "decode", positionals[0] ?? "", conversation);
-      const chosen = conn ?? firstConnected(session);
-      checkConnection("decode", file, session, chosen);
+      const chosen = conn ?? firstConnected(run, session);
+      checkConnection(run, "decode", file, session, chosen);
       return runDecode(run, "decode", session, chosen, values.protocol ?? "", side, resplit);
     });
   },
 };
 
-/** The first connection that has TCP addresses (connected), else 1. */
-function firstConnected(session: SessionInfo): number {
-  return session.connections.find((c) => c.peer.includes(":") && c.host.includes(":"))?.conn ?? 1;
+/** The first connection that has TCP addresses (connected), else 1: of all of them, not only the listed ones. */
+function firstConnected(run: CliRun, session: SessionInfo): number {
+  return run.engine.connectionsOf(session.id).find((c) => c.peer.includes(":") && c.host.includes(":"))?.conn ?? 1;
 }
 
 /**

@@ -62,7 +62,7 @@ async function exportCapture(
 ): Promise<number> {
   const target = output === undefined ? undefined : await checkOutput(output);
   const { file, session } = await openNamedCapture(run, "export", capture, conversation);
-  if (conn !== undefined) checkConnection("export", file, session, conn);
+  if (conn !== undefined) checkConnection(run, "export", file, session, conn);
   const result = await run.service.call("exportPcapng", {
     session: session.id,
     ...(conn !== undefined ? { conn } : {}),

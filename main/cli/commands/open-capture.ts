@@ -109,17 +109,31 @@ export async function openCapture(
 }
 
 /**
- * Checks that connection `conn` (from --conn) is one of `session`'s, before the engine is asked for it: a usage
- * error listing the connections there are, named as the user knows them (the file, not the session's id).
+ * Checks that connection `conn` (from --conn) is one of `session`'s (every one, not only those its SessionInfo
+ * lists), before the engine is asked for it: a usage error listing the connections there are, named as the user
+ * knows them (the file, not the session's id).
  */
-export function checkConnection(command: string, file: string, session: SessionInfo, conn: number): void {
-  const conns = session.connections.map((c) => c.conn);
+export function checkConnection(run: CliRun, command: string, file: string, session: SessionInfo, conn: number): void {
+  const conns = run.engine.connectionsOf(session.id).map((c) => c.conn);
   if (conns.includes(conn)) return;
   const name = path.basename(file);
-  const what =
-    conns.length === 0 ? `${name} has no connections` : `${name} has connection(s) ${conns.join(", ")} (no ${conn})`;
+  const listed = runsOf(conns);
+  const what = conns.length === 0 ? `${name} has no connections` : `${name} has connection(s) ${listed} (no ${conn})`;
   throw new UsageError(
     `${command}: ${what}`,
-    conns.length === 0 ? helpHint(command) : `Give --conn one of ${conns.join(", ")}. ${helpHint(command)}`,
+    conns.length === 0 ? helpHint(command) : `Give --conn one of ${listed}. ${helpHint(command)}`,
   );
+}
+
+/** Connection numbers as runs, so that thousands of them stay one short line: "1-210", "1, 3-5". */
+function runsOf(conns: number[]): string {
+  const sorted = [...conns].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    runs.push(j === i ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return runs.join(", ");
 }
