@@ -55,6 +55,8 @@ export class SessionRegistry {
   /** Batches the recorders' "timeline grew" notices. */
   readonly #notifier: ChangeNotifier;
   #nextSession = 1;
+  /** Creates under way: each holds a slot under MAX_SESSIONS from its check until its session is in the map. */
+  #creating = 0;
   #noticeTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -93,8 +95,9 @@ export class SessionRegistry {
   /**
    * Creates a session with its recorder and, if it runs a protocol, its sandbox group with the protocol loaded.
    * A protocol that doesn't compile or load fails here, before any socket is opened; so does a session past
-   * MAX_SESSIONS (TooManySessionsError). `files` are the resolved
-   * protocol files the session runs (ProtocolLibrary.resolve), null for raw legs.
+   * MAX_SESSIONS (TooManySessionsError), creates still under way counted: each holds its slot from this check until
+   * its session is listed, or until it fails. `files` are the resolved protocol files the session runs
+   * (ProtocolLibrary.resolve), null for raw legs.
    */
   async create(
     kind: SessionKind,
@@ -102,7 +105,23 @@ export class SessionRegistry {
     files: (string | null)[],
     shown: SessionShown = {},
   ): Promise<SessionEntry> {
-    if (this.#sessions.size >= MAX_SESSIONS) throw new TooManySessionsError(MAX_SESSIONS);
+    if (this.#sessions.size + this.#creating >= MAX_SESSIONS) throw new TooManySessionsError(MAX_SESSIONS);
+    // The slot is taken now, not when the session is set: concurrent creates awaiting below count against it too.
+    this.#creating++;
+    try {
+      return await this.#make(kind, name, files, shown);
+    } finally {
+      this.#creating--;
+    }
+  }
+
+  /** The steps of `create` once its slot is taken: the session is in the map when this resolves. */
+  async #make(
+    kind: SessionKind,
+    name: string | undefined,
+    files: (string | null)[],
+    shown: SessionShown,
+  ): Promise<SessionEntry> {
     const { library, sandbox, reactor } = this.#options;
     const id = `s${this.#nextSession++}`;
     let group: SandboxGroup | null = null;

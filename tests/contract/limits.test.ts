@@ -157,6 +157,29 @@ describe("what accepted commands can make grow is bounded", () => {
     }
   });
 
+  it("counts sessions still being created: concurrent ones stop at MAX_SESSIONS, a failed one frees its place", async () => {
+    const t = await startEngine();
+    try {
+      for (let i = 0; i < MAX_SESSIONS - 2; i++) ok(await t.api.listen({ target: { port: 0 } }));
+      const results = await Promise.all(Array.from({ length: 6 }, () => t.api.listen({ target: { port: 0 } })));
+      expect(results.filter((r) => r.ok)).toHaveLength(2);
+      expect(results.filter((r) => !r.ok).map((r) => !r.ok && r.error.code)).toEqual(
+        Array(4).fill("too-many-sessions"),
+      );
+      expect(ok(await t.api.listSessions({}))).toHaveLength(MAX_SESSIONS);
+
+      // A session whose protocol doesn't compile is refused while it is being created: its place is free again.
+      ok(await t.api.removeSession({ session: ok(await t.api.listSessions({}))[0]!.id }));
+      ok(await t.api.saveProtocol({ path: "broken.ts", content: "export class Broken extends {" }));
+      const broken = await t.api.listen({ target: { port: 0 }, protocol: "broken.ts" });
+      expect(!broken.ok && broken.error.code).toBe("compile-error");
+      ok(await t.api.listen({ target: { port: 0 } }));
+      expect(ok(await t.api.listSessions({}))).toHaveLength(MAX_SESSIONS);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("lists at most MAX_LISTED_CONNECTIONS connections of a session, the open ones first, and counts the rest", async () => {
     const t = await startEngine();
     try {
