@@ -18,6 +18,7 @@ import {
   MAX_ID_LENGTH,
   MAX_NAME_LENGTH,
   MAX_PATH_LENGTH,
+  MAX_PROTOCOL_PATH_LENGTH,
   MAX_QUOTED_LENGTH,
   MAX_REASON_LENGTH,
   MAX_SEND_LENGTH,
@@ -48,6 +49,8 @@ const sessionId = text("the session id", MAX_ID_LENGTH).min(1, "a session id is 
 /** A name a person gives (a session's, a profile's). */
 const givenName = text("the name", MAX_NAME_LENGTH);
 const filePath = text("the path", MAX_PATH_LENGTH);
+/** A protocol file in the workspace ("redis.ts"): the workspace refuses a longer one (protocol-path.ts). */
+const protocolPath = text("the protocol path", MAX_PROTOCOL_PATH_LENGTH);
 const endpoint = text("the endpoint", MAX_ENDPOINT_LENGTH);
 const conn = z.number().int("a connection number is an integer").min(1, "connections are numbered from 1");
 const port = z
@@ -59,7 +62,7 @@ const host = text("the host", MAX_HOST_LENGTH)
   .trim()
   .min(1, "the host is empty: give a name or an address such as 127.0.0.1");
 /** A workspace-relative protocol file, or null/absent for raw bytes. */
-const protocolRef = filePath
+const protocolRef = protocolPath
   .min(1)
   .nullable()
   .optional()
@@ -212,7 +215,7 @@ export const Profile = z.object({
   /** For a proxy: the endpoint string of the server to forward to. */
   upstream: endpoint.optional(),
   /** A workspace protocol file; absent for raw bytes. */
-  protocol: filePath.optional(),
+  protocol: protocolPath.optional(),
 });
 export type Profile = z.infer<typeof Profile>;
 
@@ -399,18 +402,22 @@ export const commands = {
     "ask for fewer events (a smaller count)",
   ),
   listProtocols: command("The workspace's protocol files.", none, z.array(ProtocolFile)),
-  readProtocol: command("A protocol file's source.", z.object({ path: filePath }), z.object({ content: z.string() })),
+  readProtocol: command(
+    "A protocol file's source.",
+    z.object({ path: protocolPath }),
+    z.object({ content: z.string() }),
+  ),
   saveProtocol: command(
     "Save a protocol file (atomically), compile it and hot-load it onto live connections.",
-    z.object({ path: filePath, content: text("the source", MAX_SOURCE_LENGTH) }),
+    z.object({ path: protocolPath, content: text("the source", MAX_SOURCE_LENGTH) }),
     z.object({ diagnostics: z.array(Diagnostic), reloaded: z.number() }),
   ),
   createProtocol: command(
     "Create a protocol file from a template.",
-    z.object({ path: filePath, template: text("the template id", MAX_NAME_LENGTH) }),
+    z.object({ path: protocolPath, template: text("the template id", MAX_NAME_LENGTH) }),
     ProtocolFile,
   ),
-  deleteProtocol: command("Move a protocol file to the workspace's .trash.", z.object({ path: filePath }), ok),
+  deleteProtocol: command("Move a protocol file to the workspace's .trash.", z.object({ path: protocolPath }), ok),
   listTemplates: command("Templates to start a protocol from.", none, z.array(Template)),
   listProfiles: command("Saved connection profiles.", none, z.array(Profile)),
   saveProfile: command("Save (or replace) a connection profile.", Profile, ok),
@@ -476,7 +483,7 @@ export const commands = {
     z.object({
       session: sessionId,
       conn,
-      protocol: filePath.min(1, "choose a protocol file"),
+      protocol: protocolPath.min(1, "choose a protocol file"),
       /** "client": the protocol plays the client and reads what the server sent; "server": the reverse; "both": one instance per direction. */
       side: z.enum(["client", "server", "both"]),
       resplit: z

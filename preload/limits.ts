@@ -12,6 +12,8 @@ export const MAX_HOST_LENGTH = 253;
 export const MAX_NAME_LENGTH = 256;
 /** A file or folder path (Linux's PATH_MAX). */
 export const MAX_PATH_LENGTH = 4096;
+/** A protocol file's path in the workspace ("redis.ts", "team/http.ts"), or a reference to one ("template:resp"). */
+export const MAX_PROTOCOL_PATH_LENGTH = 200;
 /** A Twisted endpoint string (`tcp:host=...:port=...`, with TLS options and paths). */
 export const MAX_ENDPOINT_LENGTH = 1024;
 /** An identifier the engine made (a session's, an imported capture's). */

@@ -2,12 +2,9 @@
  * What a protocol path is: relative to the workspace, "/"-separated, a `.ts` file inside it. Every path that comes
  * from outside (the app, the CLI, profiles.json) is checked here before any file system call.
  */
-import { MAX_QUOTED_LENGTH, shorten } from "../../preload/limits.ts";
+import { MAX_PROTOCOL_PATH_LENGTH, MAX_QUOTED_LENGTH, shorten } from "../../preload/limits.ts";
 import { CAPTURES_DIR } from "./layout.ts";
 import { InvalidPathError } from "./errors.ts";
-
-/** The longest protocol path accepted, in characters. */
-export const MAX_PATH_LENGTH = 200;
 
 /** What a protocol path may be made of, once the ".ts" is removed. */
 const PROTOCOL_NAME = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/;
@@ -35,8 +32,8 @@ export function checkProtocolPath(p: unknown): string {
     throw new InvalidPathError(`protocol paths may not leave the workspace with '..': got ${quotePath(p)}`);
   }
   if (!p.endsWith(".ts")) throw new InvalidPathError(`protocols are .ts files: got ${quotePath(p)}`);
-  if (p.length > MAX_PATH_LENGTH) {
-    throw new InvalidPathError(`protocol paths are at most ${MAX_PATH_LENGTH} characters: got ${p.length}`);
+  if (p.length > MAX_PROTOCOL_PATH_LENGTH) {
+    throw new InvalidPathError(`protocol paths are at most ${MAX_PROTOCOL_PATH_LENGTH} characters: got ${p.length}`);
   }
   if (!PROTOCOL_NAME.test(p.slice(0, -3))) {
     throw new InvalidPathError(`protocol names may contain letters, digits, '-', '_' and '/': got ${quotePath(p)}`);

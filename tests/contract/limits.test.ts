@@ -16,6 +16,7 @@ import {
   MAX_NAME_LENGTH,
   MAX_PATH_LENGTH,
   MAX_PROFILES,
+  MAX_PROTOCOL_PATH_LENGTH,
   MAX_REASON_LENGTH,
   MAX_SEND_LENGTH,
   MAX_SESSIONS,
@@ -67,7 +68,9 @@ describe("string limits in the contract's arguments", () => {
       ["connect", (s) => ({ target: { host: s, port: 1 } }), MAX_HOST_LENGTH],
       ["connect", (s) => ({ target: { endpoint: s } }), MAX_ENDPOINT_LENGTH],
       ["listen", (s) => ({ target: { port: 0 }, name: s }), MAX_NAME_LENGTH],
-      ["readProtocol", (s) => ({ path: s }), MAX_PATH_LENGTH],
+      ["openRecording", (s) => ({ path: s }), MAX_PATH_LENGTH],
+      ["readProtocol", (s) => ({ path: s }), MAX_PROTOCOL_PATH_LENGTH],
+      ["saveProfile", (s) => ({ name: "p", kind: "client", endpoint: "tcp:1", protocol: s }), MAX_PROTOCOL_PATH_LENGTH],
       ["send", (s) => ({ session: "s1", conn: 1, data: s, encoding: "text" }), MAX_SEND_LENGTH],
       ["saveProtocol", (s) => ({ path: "p.ts", content: s }), MAX_SOURCE_LENGTH],
     ];
