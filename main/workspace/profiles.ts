@@ -4,7 +4,7 @@
  * written atomically; a file that cannot be read is never overwritten.
  */
 import { promises as fsp } from "node:fs";
-import { MAX_PROFILES, shorten } from "../../preload/limits.ts";
+import { MAX_ENDPOINT_LENGTH, MAX_NAME_LENGTH, MAX_PROFILES, shorten } from "../../preload/limits.ts";
 import { isErrno, writeAtomically } from "./atomic-write.ts";
 import { CorruptProfilesError, InvalidProfileError, NotFoundError, WriteFailedError } from "./errors.ts";
 import { PROFILES_FILE, profilesFile } from "./layout.ts";
@@ -25,28 +25,25 @@ export interface ConnectionProfile {
 }
 
 const PROFILE_KINDS = ["client", "listener", "proxy"] as const;
-/** The longest profile name, endpoint or upstream accepted, in characters. */
-const MAX_PROFILE_TEXT = 1000;
 
 /** Checks a profile's shape and returns a clean copy (unknown fields dropped); throws InvalidProfileError. */
 function checkProfile(value: unknown): ConnectionProfile {
   if (typeof value !== "object" || value === null) throw new InvalidProfileError("a profile must be an object");
   const { name, kind, endpoint, upstream, protocol } = value as Record<string, unknown>;
-  const text = (field: string, v: unknown): string => {
-    if (typeof v !== "string" || v.trim() === "" || v.length > MAX_PROFILE_TEXT || /\p{Cc}/u.test(v)) {
-      throw new InvalidProfileError(
-        `a profile's ${field} must be a non-empty line of at most ${MAX_PROFILE_TEXT} characters`,
-      );
+  // The contract's limits (limits.ts), so that what saveProfile accepts is kept and what profiles.json holds is shown.
+  const text = (field: string, v: unknown, max: number): string => {
+    if (typeof v !== "string" || v.trim() === "" || v.length > max || /\p{Cc}/u.test(v)) {
+      throw new InvalidProfileError(`a profile's ${field} must be a non-empty line of at most ${max} characters`);
     }
     return v;
   };
-  const profile: ConnectionProfile = { name: text("name", name), kind: "client", endpoint: "" };
+  const profile: ConnectionProfile = { name: text("name", name, MAX_NAME_LENGTH), kind: "client", endpoint: "" };
   if (!PROFILE_KINDS.includes(kind as ConnectionProfile["kind"])) {
     throw new InvalidProfileError(`a profile's kind is one of ${PROFILE_KINDS.join(", ")}: got ${String(kind)}`);
   }
   profile.kind = kind as ConnectionProfile["kind"];
-  profile.endpoint = text("endpoint", endpoint);
-  if (upstream !== undefined) profile.upstream = text("upstream", upstream);
+  profile.endpoint = text("endpoint", endpoint, MAX_ENDPOINT_LENGTH);
+  if (upstream !== undefined) profile.upstream = text("upstream", upstream, MAX_ENDPOINT_LENGTH);
   if (profile.kind === "proxy" && profile.upstream === undefined) {
     throw new InvalidProfileError(`proxy profile '${profile.name}' needs an upstream endpoint to forward to`);
   }

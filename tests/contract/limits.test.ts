@@ -236,6 +236,23 @@ describe("saved profiles are bounded", () => {
       await t.close();
     }
   });
+
+  it("keeps a profile as long as the contract takes: the workspace has the contract's limits", async () => {
+    const t = await startEngine();
+    try {
+      const longest = {
+        name: "n".repeat(MAX_NAME_LENGTH),
+        kind: "proxy" as const,
+        endpoint: `tcp:0:interface=${"a".repeat(MAX_ENDPOINT_LENGTH - "tcp:0:interface=".length)}`,
+        upstream: `tcp:${"b".repeat(MAX_ENDPOINT_LENGTH - "tcp::1".length)}:1`,
+        protocol: `${"p".repeat(MAX_PROTOCOL_PATH_LENGTH - ".ts".length)}.ts`,
+      };
+      ok(await t.api.saveProfile(longest));
+      expect(ok(await t.api.listProfiles({}))).toEqual([longest]);
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 describe("reasons the engine reports are bounded", () => {
