@@ -122,22 +122,22 @@ export class SessionRegistry {
     files: (string | null)[],
     shown: SessionShown,
   ): Promise<SessionEntry> {
-    const { library, sandbox, reactor } = this.#options;
+    const { library, reactor } = this.#options;
     const id = `s${this.#nextSession++}`;
-    let group: SandboxGroup | null = null;
-    if (files.some((f) => f !== null)) {
-      group = sandbox.createGroup(id);
-      for (const file of new Set(files.filter((f): f is string => f !== null))) {
-        await library.loadInto(group, file);
-      }
-    }
+    const group = await this.#loadedGroup(id, files);
     const workspaceRoot = library.workspace.root;
     const file = path.join(capturesDir(workspaceRoot), `${new Date().toISOString().replace(/[:.]/g, "-")}-${id}.wscap`);
-    const recorder = await Recorder.create(
-      file,
-      { session: id, kind, name: name ?? kind },
-      { changes: { notifier: this.#notifier, session: id } },
-    );
+    let recorder: Recorder;
+    try {
+      recorder = await Recorder.create(
+        file,
+        { session: id, kind, name: name ?? kind },
+        { changes: { notifier: this.#notifier, session: id } },
+      );
+    } catch (err) {
+      await group?.dispose();
+      throw err;
+    }
     const session = new Session({
       source: shown.source,
       epochMs: shown.epochMs,
@@ -155,6 +155,23 @@ export class SessionRegistry {
     const entry: SessionEntry = { session, recorder, group, workspaceRoot };
     this.#sessions.set(id, entry);
     return entry;
+  }
+
+  /**
+   * Session `id`'s sandbox group with its protocol `files` loaded, or null when it runs none (raw legs only). A file
+   * that doesn't compile or load stops the group again (its worker with it) before the error is thrown.
+   */
+  async #loadedGroup(id: string, files: (string | null)[]): Promise<SandboxGroup | null> {
+    const protocols = new Set(files.filter((f): f is string => f !== null));
+    if (protocols.size === 0) return null;
+    const group = this.#options.sandbox.createGroup(id);
+    try {
+      for (const file of protocols) await this.#options.library.loadInto(group, file);
+    } catch (err) {
+      await group.dispose();
+      throw err;
+    }
+    return group;
   }
 
   /**

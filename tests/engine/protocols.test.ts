@@ -3,6 +3,7 @@
  * the RESP template against redis-server, throws in every callback, an infinite loop, unbounded allocation, a syntax
  * error, hot reload in the middle of heavy traffic, and connections opened by user code.
  */
+import * as fs from "node:fs";
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
@@ -207,6 +208,27 @@ describe("faults in user protocols", () => {
     expect(peer.closed).toBe(false);
     expect(ok(await t.api.listSessions({})).length).toBe(1);
   }, 30_000);
+
+  it.skipIf(!fs.existsSync("/proc/self/task"))(
+    "a protocol that throws while loading refuses the session and leaves no sandbox worker behind",
+    async () => {
+      await save(
+        "throws.ts",
+        `import { Protocol } from "wirescope";\nthrow new Error("broken at load");\nexport default class X extends Protocol {}\n`,
+      );
+      // Each sandbox worker is a thread of this process (/proc/self/task): count them around failed listens.
+      const threads = () => fs.readdirSync("/proc/self/task").length;
+      const attempt = async () => {
+        const r = await t.api.listen({ target: { port: 0 }, protocol: "throws.ts" });
+        expect(!r.ok && r.error.message).toMatch(/throws\.ts could not be loaded: .*broken at load/);
+      };
+      await attempt(); // the first one may start threads that stay (the file system's pool)
+      const before = threads();
+      for (let i = 0; i < 6; i++) await attempt();
+      expect(threads() - before, "threads left behind by 6 refused listens").toBeLessThan(3);
+      expect(ok(await t.api.listSessions({}))).toEqual([]);
+    },
+  );
 
   it("a syntax error is reported with file:line:col and the old code keeps running", async () => {
     await save("lines.ts", LINE_ECHO("v1"));
