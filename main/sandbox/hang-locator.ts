@@ -13,6 +13,12 @@
  * suspect, a full garbage collection and the heap's usage after it (what is still held). A worker filling its heap
  * may answer the first and not the rest in time: it is busy collecting. The session is closed again at once (the worker is terminated
  * right after). What could not be learnt within the time given is null; nothing throws.
+ *
+ * The inspector is never called from inside one of its own callbacks. A worker's answer reaches the main thread at
+ * an interrupt check of whatever JavaScript runs, so the handlers below may run nested inside another dispatch of
+ * the same session (NodeWorker.enable announcing the worker): closing the session there frees what that dispatch is
+ * still using and crashes the whole process. Requests, the close and the caller's continuation (which terminates
+ * the worker) therefore run on the next turn of the event loop (`setImmediate`), when no dispatch is on the stack.
  */
 import { Session } from "node:inspector";
 
@@ -81,12 +87,14 @@ export function examineWorker(threadId: number, options: ExamineOptions): Promis
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      try {
-        session.disconnect();
-      } catch {
-        // already gone
-      }
-      resolve(found);
+      setImmediate(() => {
+        try {
+          session.disconnect();
+        } catch {
+          // already gone
+        }
+        resolve(found);
+      });
     };
     let send: ((id: number, method: string, params?: object) => void) | null = null;
     const answered = () => {
@@ -106,15 +114,19 @@ export function examineWorker(threadId: number, options: ExamineOptions): Promis
         // The inspector numbers workers its own way; the title starts with the thread id: "[worker 3] name".
         if (!notice.params.workerInfo.title.startsWith(`[worker ${threadId}] `)) return;
         send = (id, method, params = {}) =>
-          session.post("NodeWorker.sendMessageToWorker", {
-            sessionId: notice.params.sessionId,
-            message: JSON.stringify({ id, method, params }),
+          setImmediate(() => {
+            if (settled) return;
+            session.post("NodeWorker.sendMessageToWorker", {
+              sessionId: notice.params.sessionId,
+              message: JSON.stringify({ id, method, params }),
+            });
           });
         send(HEAP_USAGE, "Runtime.getHeapUsage");
         if (locate) send(STACK, "Runtime.evaluate", { expression: "new Error().stack", returnByValue: true });
       },
     );
     session.on("NodeWorker.receivedMessageFromWorker", (notice: { params: { message: string } }) => {
+      if (settled) return; // What was learnt is final once finish() ran.
       let message: WorkerMessage;
       try {
         message = JSON.parse(notice.params.message) as WorkerMessage;
