@@ -13,7 +13,7 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((worker) => worker.terminate()));
 });
 
-/** A worker running `code`, once it said it started. */
+/** A worker running `code`, once it said it started; `name` "" gives it none. */
 async function started(name: string, code: string): Promise<Worker> {
   const worker = new Worker(`require("node:worker_threads").parentPort.postMessage("started"); ${code}`, {
     eval: true,
@@ -34,4 +34,11 @@ test("a spinning worker among others, examined many times: every examination ans
     heaps.push(found.heapUsed);
   }
   expect(heaps.every((heap) => typeof heap === "number" && heap > 0)).toBe(true);
+});
+
+test("a spinning worker without a name is found too", async () => {
+  const spinner = await started("", "while (true) {}");
+  const found = await examineWorker(spinner.threadId, { locate: true, suspect: () => false, timeoutMs: 1000 });
+  expect(found.heapUsed).toBeGreaterThan(0);
+  expect(found.frames?.some((frame) => frame.url === "[worker eval]")).toBe(true);
 });

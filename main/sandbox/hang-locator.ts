@@ -111,8 +111,10 @@ export function examineWorker(threadId: number, options: ExamineOptions): Promis
     session.on(
       "NodeWorker.attachedToWorker",
       (notice: { params: { sessionId: string; workerInfo: { title: string } } }) => {
-        // The inspector numbers workers its own way; the title starts with the thread id: "[worker 3] name".
-        if (!notice.params.workerInfo.title.startsWith(`[worker ${threadId}] `)) return;
+        // The inspector numbers workers its own way; the title starts with the thread id: "[worker 3] name", or is
+        // just "[worker 3]" for a worker without a name.
+        const { title } = notice.params.workerInfo;
+        if (title !== `[worker ${threadId}]` && !title.startsWith(`[worker ${threadId}] `)) return;
         send = (id, method, params = {}) =>
           setImmediate(() => {
             if (settled) return;
