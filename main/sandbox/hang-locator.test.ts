@@ -1,11 +1,12 @@
 /**
  * The hang locator against a real spinning worker: examining it, again and again as the watchdog does for every
- * silent worker, answers every time and never takes the process down.
+ * silent worker, answers every time and never takes the process down. And the verdict the watchdog gives from
+ * what an examination learnt: out of memory or a hang.
  */
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { afterEach, expect, test } from "vitest";
-import { examineWorker } from "./hang-locator.ts";
+import { ateMemory, examineWorker } from "./hang-locator.ts";
 
 const workers: Worker[] = [];
 
@@ -41,4 +42,25 @@ test("a spinning worker without a name is found too", async () => {
   const found = await examineWorker(spinner.threadId, { locate: true, suspect: () => false, timeoutMs: 1000 });
   expect(found.heapUsed).toBeGreaterThan(0);
   expect(found.frames?.some((frame) => frame.url === "[worker eval]")).toBe(true);
+});
+
+const MB = 1024 * 1024;
+/** A 256 MB worker that had 10 MB in use at its last heartbeat. */
+const baseline = { lastHeapUsed: 10 * MB, limit: 256 * MB };
+
+test("a loop making 48 MB of garbage whose collection went unanswered (a busy machine) is a hang", () => {
+  expect(ateMemory({ heapUsed: 58 * MB, liveHeap: null, frames: null }, baseline)).toBe(false);
+});
+
+test("a heap near its limit, too busy collecting to answer, is out of memory", () => {
+  expect(ateMemory({ heapUsed: 230 * MB, liveHeap: null, frames: null }, baseline)).toBe(true);
+});
+
+test("after the collection: the growth still held is out of memory, garbage gone is a hang", () => {
+  expect(ateMemory({ heapUsed: 120 * MB, liveHeap: 115 * MB, frames: null }, baseline)).toBe(true);
+  expect(ateMemory({ heapUsed: 58 * MB, liveHeap: 11 * MB, frames: null }, baseline)).toBe(false);
+});
+
+test("a worker that answered nothing is a hang", () => {
+  expect(ateMemory({ heapUsed: null, liveHeap: null, frames: null }, baseline)).toBe(false);
 });

@@ -62,6 +62,44 @@ function framesOf(stack: string): WorkerFrame[] {
   });
 }
 
+/** What a silent worker's examination is judged against (`grown`, `ateMemory`). */
+export interface HeapBaseline {
+  /** Bytes of its heap in use at its last heartbeat. */
+  lastHeapUsed: number;
+  /** Its heap (old generation) limit, in bytes. */
+  limit: number;
+}
+
+/**
+ * A silent worker whose heap grew by more than this share of its heap limit since its last heartbeat is suspect:
+ * it may be allocating without bound. Young-generation garbage alone can exceed it (a loop that only makes garbage),
+ * so a full collection decides.
+ */
+const GROWTH_SHARE_OF_LIMIT = 1 / 8;
+/**
+ * A suspect worker that did not say in time what its heap still holds after the collection is out of memory only if
+ * its heap is beyond this share of the limit: busy collecting on its way to the limit. Below it, the silence is as
+ * likely a loop on a busy machine (garbage and all), and a hang is the safer cause to give.
+ */
+const NEAR_LIMIT_SHARE = 3 / 4;
+
+/** Whether a heap in use of `bytes` grew past the baseline enough to be suspect (a full collection decides). */
+export function grown(bytes: number, baseline: HeapBaseline): boolean {
+  return bytes - baseline.lastHeapUsed > baseline.limit * GROWTH_SHARE_OF_LIMIT;
+}
+
+/**
+ * Whether what `examineWorker` learnt shows a worker allocating without bound rather than looping: its heap grew
+ * and still holds the growth after a full collection, or, the collection unanswered in time, is near its limit.
+ * A worker that answered nothing is taken for looping (false).
+ */
+export function ateMemory(found: WorkerExamination, baseline: HeapBaseline): boolean {
+  const { heapUsed, liveHeap } = found;
+  if (heapUsed === null || !grown(heapUsed, baseline)) return false;
+  if (liveHeap !== null) return grown(liveHeap, baseline);
+  return heapUsed > baseline.limit * NEAR_LIMIT_SHARE;
+}
+
 /** What to ask a silent worker (`examineWorker`). */
 export interface ExamineOptions {
   /** Also read the stack it spins in. */

@@ -31,13 +31,13 @@ import {
   type SourceMapInput,
   type ToWorker,
 } from "./messages.ts";
-import { examineWorker, type WorkerFrame } from "./hang-locator.ts";
+import { ateMemory, examineWorker, grown, type WorkerFrame } from "./hang-locator.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { workerSource } from "./worker-bundle.ts";
 
 /** A worker not heard from for this long is stopped (it heartbeats every 200 ms). Together with the check
- * interval and the heartbeat period this stops a hang within 2 s. */
+ * interval and EXAMINE_TIMEOUT_MS this stops a hang within 2 s of its start. */
 export const HANG_TIMEOUT_MS = 1500;
 /** How often the host checks its workers. */
 const WATCHDOG_INTERVAL_MS = 100;
@@ -49,15 +49,12 @@ export const HANG_REASON = "did not return within 2 s — an infinite loop?";
 /**
  * How long the watchdog waits for what a silent worker is doing (its heap; with GroupOptions.locateHangs, where it
  * spins) before stopping it anyway. A looping worker answers within milliseconds; one filling its heap may not
- * (it is collecting garbage), and V8's heap limit may stop it meanwhile.
+ * (it is collecting garbage), and V8's heap limit may stop it meanwhile. The watchdog notices a silence at most
+ * HANG_TIMEOUT_MS + WATCHDOG_INTERVAL_MS after the worker was last heard from (no later than the hang began), so
+ * the examination is over 1.8 s after that at the latest: the rest of the 2 s HANG_REASON promises is for a late
+ * watchdog tick on a busy machine and for stopping the worker and halting its connections.
  */
-const EXAMINE_TIMEOUT_MS = 1000;
-/**
- * A silent worker whose heap grew by more than this share of its heap limit since its last heartbeat, and still
- * holds it after a full collection (or is too busy collecting to answer), is allocating without bound, not looping:
- * it is stopped as out of memory. A loop that only makes garbage stays far below it after the collection.
- */
-const GROWTH_SHARE_OF_LIMIT = 1 / 8;
+const EXAMINE_TIMEOUT_MS = 200;
 
 /** Options of a SandboxHost. */
 export interface SandboxHostOptions {
@@ -512,21 +509,21 @@ export class SandboxGroup {
   }
 
   /**
-   * Stops a silent worker with the cause the evidence shows: out of memory when its heap grew far beyond its heap at
-   * the last heartbeat and a full collection does not bring it back (or V8's heap limit stops it first, reported by
-   * the "error" handler), else a hang, with `locateHangs` at the user's source line it spins on. A worker that does
-   * not answer at all is taken for hung.
+   * Stops a silent worker with the cause the evidence shows (hang-locator.ts `ateMemory`): out of memory when its
+   * heap grew far beyond its heap at the last heartbeat and a full collection does not bring it back, or it is too
+   * busy collecting to answer with its heap near the limit (or V8's heap limit stops it first, reported by the
+   * "error" handler); else a hang, with `locateHangs` at the user's source line it spins on. A worker that does not
+   * answer in time is taken for hung.
    */
   private silent(worker: Worker): void {
     this.examining = true;
     const locate = this.options.locateHangs === true;
-    const limit = this.host.options.memoryLimitMb * 1024 * 1024;
-    const grew = (bytes: number) => bytes - this.lastHeapUsed > limit * GROWTH_SHARE_OF_LIMIT;
-    const options = { locate, suspect: grew, timeoutMs: EXAMINE_TIMEOUT_MS };
-    void examineWorker(worker.threadId, options).then(({ heapUsed, liveHeap, frames }) => {
+    const baseline = { lastHeapUsed: this.lastHeapUsed, limit: this.host.options.memoryLimitMb * 1024 * 1024 };
+    const options = { locate, suspect: (bytes: number) => grown(bytes, baseline), timeoutMs: EXAMINE_TIMEOUT_MS };
+    void examineWorker(worker.threadId, options).then((found) => {
       this.examining = false;
-      const eating = heapUsed !== null && grew(heapUsed) && (liveHeap === null || grew(liveHeap));
-      this.died(worker, eating ? this.outOfMemory() : HANG_REASON + this.sourceOf(frames ?? []));
+      const reason = ateMemory(found, baseline) ? this.outOfMemory() : HANG_REASON + this.sourceOf(found.frames ?? []);
+      this.died(worker, reason);
     });
   }
 

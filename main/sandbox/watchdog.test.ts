@@ -172,6 +172,20 @@ test("while (true) {} in a callLater callback: stopped within 2 s", async () => 
   expect(peer.closed).toBe(false);
 });
 
+test("a protocol blocked in a synchronous call, which cannot be examined: stopped within 2 s as a hang", async () => {
+  const group = host.createGroup("blocks", { locateHangs: true });
+  const block = 'require("node:child_process").execSync("sleep 3");';
+  await load(group, "block.ts", misbehaving("v1", "block", block));
+  const { peer, recorders } = await serve(group, "block.ts");
+  await waitFor(() => peer.lines.length === 1, "the greeting");
+  const sent = performance.now();
+  peer.send("block\r\n");
+  const events = recorders[0]!.events;
+  await waitFor(() => events.halted.length === 1, "the watchdog", 4000);
+  expect(events.halted).toEqual([HANG_REASON]);
+  expect(events.haltedAt[0]! - sent).toBeLessThan(2000);
+});
+
 test("a loop that only makes garbage is a hang, not memory, and is located at its source line", async () => {
   const group = host.createGroup("churns", { locateHangs: true });
   const churn = "let last: number[] = []; while (true) last = new Array(10_000).fill(line.length);";
