@@ -35,6 +35,13 @@ async function serve(group: SandboxGroup, moduleKey: string) {
 }
 
 /**
+ * What "the main thread stayed responsive" allows: a main thread blocked by a sandboxed hang or allocation would be
+ * busy for seconds; on a loaded 2-core machine a responsive one was seen busy up to ~190 ms between two ticks (a
+ * descheduled callback counts as busy).
+ */
+const MAIN_THREAD_BUSY_MS = 500;
+
+/**
  * The longest the main thread was busy (running code, not waiting for events) between two ticks of a 10 ms timer,
  * measured until stopped: what a blocked main thread would show. Gaps between the ticks would measure the machine
  * instead (with other processes taking the CPU, a tick is late whatever the sandbox does).
@@ -93,7 +100,7 @@ test("while (true) {} in dataReceived: stopped within 2 s, main stays responsive
 
   expect(events.halted).toEqual([HANG_REASON]);
   expect(events.haltedAt[0]! - sent).toBeLessThan(2000);
-  expect(worstBusy).toBeLessThan(100);
+  expect(worstBusy).toBeLessThan(MAIN_THREAD_BUSY_MS);
   expect(other.peer.lines).toEqual(["hello 1", "ok meanwhile"]);
   expect(group.running).toBe(false);
 
@@ -125,7 +132,7 @@ test("unbounded allocation: the worker is stopped, the main process lives, a fix
   peer.send("grow\r\n");
   const events = recorders[0]!.events;
   await waitFor(() => events.halted.length === 1, "the memory limit", 5000);
-  expect(busy.stop()).toBeLessThan(100);
+  expect(busy.stop()).toBeLessThan(MAIN_THREAD_BUSY_MS);
   expect(events.halted).toEqual(["ran out of memory (256 MB limit)"]);
   expect(peer.closed).toBe(false);
 
