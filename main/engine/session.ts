@@ -23,7 +23,7 @@ import type { ClientTarget, ListenTarget, SessionInfo } from "../../preload/cont
 import { isErrorCode } from "../../preload/errors.ts";
 import { MAX_LISTED_CONNECTIONS, MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, Leg } from "../../preload/timeline.ts";
-import type { ConnectRequest } from "../sandbox/host.ts";
+import type { ConnectRequest } from "../sandbox/connect-request.ts";
 import type { SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
 import { ConnectionClosedError, EngineError, OfflineSessionError, UnknownConnectionError } from "./errors.ts";
 import { engineTimeOrigin as epochMs, monotonicMicros as nowMicros } from "../recording/recorder.ts";

@@ -32,6 +32,7 @@ import {
   type ToWorker,
 } from "./messages.ts";
 import { ateMemory, examineWorker, grown, type WorkerFrame } from "./hang-locator.ts";
+import { ConnectRequest, type RequestAnswers } from "./connect-request.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { workerSource } from "./worker-bundle.ts";
@@ -66,62 +67,6 @@ export interface SandboxHostOptions {
   hangTimeoutMs?: number;
   /** The worker script; default: worker-main.ts bundled at run time (worker-bundle.ts). */
   workerSource?: () => Promise<string>;
-}
-
-/** How a ConnectRequest answers its group. */
-interface RequestAnswers {
-  accept(request: ConnectRequest, events: SandboxEvents): SandboxedProtocol;
-  fail(request: ConnectRequest, reason: Error): void;
-}
-
-/**
- * A connection user code asked for (`reactor.connectTCP` in a protocol), handed to the engine through
- * `SandboxGroup.onConnectRequest`. The engine answers once: `accept` when its real connection is made, or `fail`.
- */
-export class ConnectRequest {
-  private readonly controller = new AbortController();
-  private answered = false;
-
-  constructor(
-    private readonly answers: RequestAnswers,
-    /** Names the request between the threads. */
-    readonly requestId: number,
-    readonly host: string,
-    readonly port: number,
-    /** Seconds, as given to connectTCP (default 30): the engine applies it to its connect. */
-    readonly timeout: number,
-    /** The connection whose protocol asked, if any (so the engine can show them together). */
-    readonly parent: SandboxedProtocol | null,
-    /** The worker generation that asked. */
-    readonly generation: number,
-  ) {}
-
-  /** Aborted when user code stopped the attempt (`connector.stopConnecting()`) or its worker died. */
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /**
-   * Called by the engine when the real connection is made, from its factory's buildProtocol: returns the protocol
-   * for the real transport. The user's factory builds the worker-side protocol when it connects. If the attempt
-   * was aborted meanwhile, the returned protocol closes the connection at once.
-   */
-  accept(events: SandboxEvents = {}): SandboxedProtocol {
-    this.answered = true;
-    return this.answers.accept(this, events);
-  }
-
-  /** Called by the engine when the connection could not be made: the user's factory gets clientConnectionFailed. */
-  fail(reason: Error): void {
-    if (this.answered) return;
-    this.answered = true;
-    this.answers.fail(this, reason);
-  }
-
-  /** Called by the group when user code stopped the attempt or the worker died. */
-  abort(): void {
-    this.controller.abort();
-  }
 }
 
 /** What a group needs from its host. */

@@ -9,7 +9,8 @@ import { ClientFactory } from "../../core/protocol.ts";
 import { reactor } from "../../core/reactor.ts";
 import { waitFor } from "../../tests/helpers/net.ts";
 import { LISTEN_REFUSED } from "./bridge-reactor.ts";
-import { SandboxHost, type ConnectRequest, type SandboxGroup } from "./host.ts";
+import type { ConnectRequest } from "./connect-request.ts";
+import { SandboxHost, type SandboxGroup } from "./host.ts";
 import type { CountingWrapper } from "./test-helpers.ts";
 import { compile, EventLog, Peer, serveSandboxed } from "./test-helpers.ts";
 
