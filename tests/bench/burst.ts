@@ -113,12 +113,14 @@ async function engineSession(kind: "listener" | "proxy", endpoint?: string): Pro
   // A proxy's accepted leg is read once its upstream is connected: bytes in count on the accepted legs only.
   const ms = await settled(start, async () => (await session()).bytesIn);
   const final = await session();
+  // Every connection (the session list names at most 200 of them).
+  const accepted = engine.connectionsOf(info.id).filter((c) => c.leg === "client").length;
   await engine.close();
   upstream.close();
   fs.rmSync(workspaceRoot, { recursive: true, force: true });
   return {
     server: `engine ${kind}, backlog ${final.backlog}`,
-    accepted: final.connections.filter((c) => c.leg === "client").length,
+    accepted,
     receivedBytes: final.bytesIn,
     ms,
     clientErrors,
