@@ -212,8 +212,9 @@ export class ProtocolLibrary {
 
   /**
    * Recompiles `file` and every compiled file depending on it, and reloads them where they run: after the reloads
-   * asked for before it, and only where the code changed. `reloaded` counts the live connections running `file`'s
-   * new code, whichever trigger loaded it.
+   * asked for before it, and only where the code changed. `reloaded` counts the live connections running the new
+   * code of `file` and of the files importing it, whichever trigger (this save, or the watcher's echo of it) loaded
+   * it.
    */
   private reloadFile(file: string): Promise<ReloadResult> {
     const run = this.#reloads.then(() => this.reloadNow(file));
@@ -247,7 +248,7 @@ export class ProtocolLibrary {
       for (const running of this.#options.running()) {
         if (running.group === null || !this.runs(running, target)) continue;
         if (alreadyLoaded) {
-          if (target === file) reloaded += liveConnectionsOf(running.session, target);
+          reloaded += liveConnectionsOf(running.session, target);
           continue;
         }
         const loaded = await running.group.load(target, compiled.result.code, sourceMapPayload(compiled.result));
