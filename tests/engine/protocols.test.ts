@@ -85,6 +85,24 @@ describe("the RESP template against redis-server", () => {
   });
 });
 
+/**
+ * Listens with `file`, connects a peer that sends `input`, and waits (up to `timeoutMs`) for the watchdog to halt the
+ * protocol on connection 1: the timeline then, and the peer.
+ */
+async function runUntilHalted(file: string, input: string, timeoutMs: number) {
+  const { session, port } = await listenWith(file);
+  const peer = await Peer.connect(port);
+  peer.socket.write(input);
+  const events = await waitForTimeline(
+    t.api,
+    session,
+    (e) => lifecycle(e, 1).some((l) => l.startsWith("protocol-halted")),
+    "the halt",
+    timeoutMs,
+  );
+  return { events, peer };
+}
+
 describe("faults in user protocols", () => {
   for (const callback of ["connectionMade", "dataReceived", "callLater"] as const) {
     it(`a throw in ${callback} is recorded with its source line; the socket stays; a fix resumes it`, async () => {
@@ -169,16 +187,7 @@ describe("faults in user protocols", () => {
       "chatty-loop.ts",
       `import { Protocol } from "wirescope";\nexport default class ChattyLoop extends Protocol {\n  override dataReceived(data: Buffer): void {\n    this.transport.write(Buffer.from("seen\\r\\n"));\n    this.log.info("got {n} bytes, now looping forever", { n: data.length });\n    while (true) {}\n  }\n}\n`,
     );
-    const { session, port } = await listenWith("chatty-loop.ts");
-    const peer = await Peer.connect(port);
-    peer.socket.write("spin!");
-    const events = await waitForTimeline(
-      t.api,
-      session,
-      (e) => lifecycle(e, 1).some((l) => l.startsWith("protocol-halted")),
-      "the halt",
-      5000,
-    );
+    const { events, peer } = await runUntilHalted("chatty-loop.ts", "spin!", 5000);
     const at = (found: (e: TimelineEvent) => boolean) => events.findIndex(found);
     const logged = at((e) => e.kind === "log" && e.text === "got 5 bytes, now looping forever");
     const wrote = at((e) => e.kind === "data" && e.dir === "out" && Buffer.from(e.data).toString() === "seen\r\n");
@@ -194,16 +203,7 @@ describe("faults in user protocols", () => {
       "hog.ts",
       `import { Protocol } from "wirescope";\nexport default class Hog extends Protocol {\n  hoard: unknown[] = [];\n  override dataReceived(): void { for (;;) this.hoard.push(new Array(1e5).fill(Math.random())); }\n}\n`,
     );
-    const { session, port } = await listenWith("hog.ts");
-    const peer = await Peer.connect(port);
-    peer.socket.write("eat\r\n");
-    const events = await waitForTimeline(
-      t.api,
-      session,
-      (e) => lifecycle(e, 1).some((l) => l.startsWith("protocol-halted")),
-      "the halt",
-      15_000,
-    );
+    const { events, peer } = await runUntilHalted("hog.ts", "eat\r\n", 15_000);
     expect(lifecycle(events, 1).find((l) => l.startsWith("protocol-halted"))).toMatch(/ran out of memory/);
     expect(peer.closed).toBe(false);
     expect(ok(await t.api.listSessions({})).length).toBe(1);
