@@ -33,7 +33,9 @@ export type LifecycleEvent =
   | "protocol-halted" // the protocol was stopped (detail: the reason, with its source line)
   | "protocol-error" // a callback threw (detail: message and source line); the connection stays
   | "error" // any other error worth showing (detail)
-  | "closed"; // the session ended (listener stopped, ...)
+  | "closed" // the session ended (listener stopped, ...)
+  | "tls" // a TLS handshake completed (detail: a one-line summary; fields: the contract's TLSDetails)
+  | "tls-failed"; // a TLS handshake failed or timed out (detail: what failed and the likely fix; fields: TLSFailure)
 
 interface EventBase {
   /** Position in the session's timeline, from 0, dense. */
@@ -55,6 +57,8 @@ export interface LifecycleTimelineEvent extends EventBase {
   kind: "lifecycle";
   event: LifecycleEvent;
   detail: string;
+  /** Structured details, JSON-safe, for events that have them ("tls": TLSDetails; "tls-failed": TLSFailure). */
+  fields?: Record<string, unknown>;
 }
 
 /** Something a protocol reported through its `log` ("decoded SET key=foo"), or the engine's own notes. */

@@ -85,7 +85,10 @@ export function decodeRecord(buf: Buffer, p: number, body: number, file: string)
   if (json === undefined) throw new CaptureError("corrupt", file, `${file}: record ${seq} has a damaged payload`);
   if (kind === RECORD_KIND.lifecycle) {
     const detail = typeof json.detail === "string" ? json.detail : "";
-    return { seq, t, conn, kind: "lifecycle", event: LIFECYCLE_EVENTS[code]!, detail };
+    const event = LIFECYCLE_EVENTS[code]!;
+    return typeof json.fields === "object" && json.fields !== null
+      ? { seq, t, conn, kind: "lifecycle", event, detail, fields: json.fields as Record<string, unknown> }
+      : { seq, t, conn, kind: "lifecycle", event, detail };
   }
   const text = typeof json.text === "string" ? json.text : "";
   const fields =

@@ -18,7 +18,9 @@ const LOG_CODE = new Map<string, number>(LOG_LEVELS.map((l, i) => [l, i]));
 
 /** The JSON payload of a lifecycle or log event. Never throws: unserializable fields are replaced, saying why. */
 export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): string {
-  if (e.kind === "lifecycle") return JSON.stringify({ detail: e.detail });
+  if (e.kind === "lifecycle") {
+    return JSON.stringify(e.fields === undefined ? { detail: e.detail } : { detail: e.detail, fields: e.fields });
+  }
   try {
     return JSON.stringify({ text: e.text, fields: e.fields });
   } catch (err) {
