@@ -14,6 +14,7 @@ import { decodeCommand } from "./commands/decode.ts";
 import { exportCommand } from "./commands/export.ts";
 import { importCommand } from "./commands/import.ts";
 import { listenCommand, proxyCommand } from "./commands/listen.ts";
+import { showCommand } from "./commands/show.ts";
 import { BadInputError, EXIT, InterruptedError, UsageError, exitCodeOf } from "./errors.ts";
 import { mainUsage } from "./help.ts";
 import { CliRun, type CliIo } from "./run.ts";
@@ -25,6 +26,7 @@ const COMMANDS: readonly CliCommand[] = [
   exportCommand,
   importCommand,
   decodeCommand,
+  showCommand,
 ];
 
 /**
