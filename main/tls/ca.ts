@@ -167,7 +167,7 @@ export class CertificateAuthority {
    * (`await leafFor(fallback)`) — or, without one, the default leaf, which covers localhost, 127.0.0.1 and ::1.
    */
   serverOptions(fallback?: string): ServerTLSOptions {
-    const leaf = fallback === undefined ? this.#defaultLeaf : this.#entry(fallback).leaf;
+    const leaf = fallback === undefined ? this.#defaultLeaf : this.#leaves.get(normalizeName(fallback))?.leaf;
     if (leaf === undefined)
       throw new Error(`serverOptions: the leaf for '${fallback}' is not made yet: await leafFor first`);
     return {
