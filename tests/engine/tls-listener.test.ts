@@ -16,7 +16,7 @@ import { readText, sClient, TEST_TLS, tlsClient, tlsDetailsOf, tlsFailureOf } fr
 
 const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-tls-config-"));
 afterAll(() => fs.rmSync(configDir, { recursive: true, force: true }));
-const HANDSHAKE_TIMEOUT_MS = 400;
+const HANDSHAKE_TIMEOUT_MS = 1500;
 const { t, defer } = useEngine({ configDir, tlsHandshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS });
 
 /** A TLS listener on a free port of 127.0.0.1 (raw bytes); its session id and port. */
