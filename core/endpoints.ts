@@ -28,7 +28,6 @@ import { tcpAddress, UNIXAddress, type Address } from "./address.ts";
 import { CannotListenError, TwistedError } from "./errors.ts";
 import {
   isHalfCloseable,
-  isHandshakeListener,
   type Bytes,
   type ClientTLSOptions,
   type IConnector,
@@ -38,7 +37,6 @@ import {
   type IProtocolFactory,
   type IReactorNet,
   type ServerTLSOptions,
-  type TLSInfo,
 } from "./interfaces.ts";
 import { ClientFactory, Protocol } from "./protocol.ts";
 
@@ -526,8 +524,7 @@ export class UNIXServerEndpoint implements IStreamServerEndpoint {
 /**
  * Stands between the transport and the user's protocol (endpoints._WrappingProtocol): when the transport connects
  * it, it connects the user's protocol to the same transport and then settles the connect promise. Every later
- * event is passed through; `handshakeCompleted` too when the user's protocol has it (Twisted's wrapper provides
- * IHandshakeListener then), so that it hears of a TLS handshake after `startTLS` or on an `ssl:` connection.
+ * event is passed through.
  */
 class WrappingProtocol<P extends IProtocol> extends Protocol {
   constructor(
@@ -536,9 +533,6 @@ class WrappingProtocol<P extends IProtocol> extends Protocol {
     private readonly onConnectFailed: (err: unknown) => void,
   ) {
     super();
-    if (isHandshakeListener(wrappedProtocol)) {
-      Object.assign(this, { handshakeCompleted: (info: TLSInfo) => wrappedProtocol.handshakeCompleted(info) });
-    }
   }
 
   /**
