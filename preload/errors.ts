@@ -86,6 +86,11 @@ export const ERROR_CODES = {
   "connect-failed": "failed",
   "cannot-listen": "failed",
 
+  // Process sessions (main/engine/process-session.ts).
+  "spawn-failed": "failed",
+  "not-a-process": "usage",
+  "not-supported-yet": "usage",
+
   // Protocols (main/engine/, main/workspace/).
   "compile-error": "bad-input",
   "protocol-error": "bad-input",
