@@ -153,9 +153,11 @@ export class Recorder {
     switch (e.kind) {
       case "data":
         event = { seq, t, conn: e.conn, kind: "data", dir: e.dir, data: e.data };
+        if (e.fd !== undefined) event.fd = e.fd;
         break;
       case "lifecycle":
         event = { seq, t, conn: e.conn, kind: "lifecycle", event: e.event, detail: e.detail };
+        if (e.fields !== undefined) event.fields = e.fields;
         break;
       case "log":
         event = { seq, t, conn: e.conn, kind: "log", level: e.level, text: e.text, fields: e.fields };
