@@ -28,6 +28,10 @@ describe("wirescope spawn", () => {
     expect(r.stdout).toMatch(/^\d+\.\d{6} #1 ended exit code 0$/m);
     const events = await readCapture(capturePath(r.stderr));
     expect([fdBytes(events, 0).toString(), fdBytes(events, 1).toString()]).toEqual(["2+3\n", "5\n"]);
+    // The newest capture is this one: `show last` prints it again.
+    const shown = await runCli(["show", "last"], { workspace: ws.path });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^\d+\.\d{6} #1 <- 2 B \[fd 1\] {2}5\\n$/m);
   });
 
   it("exits with the command's exit code, its stderr shown as fd 2", async () => {
