@@ -30,6 +30,7 @@ import { EngineError, NotSupportedYetError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
 import { ProtocolLibrary } from "./protocol-library.ts";
 import { processSession, ProcessSession } from "./process-session.ts";
+import type { ProcessTap } from "./recording-process-protocol.ts";
 import { reopenRecording } from "./reopen-recording.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
@@ -167,19 +168,23 @@ export class Engine implements WirescopeService {
   /**
    * Runs a command as a process session (process-session.ts). Its working folder is taken from the workspace's when
    * relative or absent; its environment is the engine's plus `env`. A command that can't run leaves no session.
+   * `tap` is for callers in the engine's own process (`wirescope wrap`): it sees the child's pipes as they flow.
    */
-  async spawn(args: Parameters<WirescopeService["spawn"]>[0]): Promise<SessionInfo> {
+  async spawn(args: Parameters<WirescopeService["spawn"]>[0], tap: ProcessTap | null = null): Promise<SessionInfo> {
     if (args.protocol != null) {
       throw new NotSupportedYetError("Protocols on process sessions are not supported yet: run it as raw bytes.");
     }
     const program = path.basename(args.argv[0]!);
     const entry = await this.sessions.create("process", args.name ?? program, []);
     try {
-      await processSession(entry.session, "run a command").start({
-        argv: args.argv,
-        cwd: path.resolve(this.workspace.root, args.cwd ?? "."),
-        env: args.env ?? {},
-      });
+      await processSession(entry.session, "run a command").start(
+        {
+          argv: args.argv,
+          cwd: path.resolve(this.workspace.root, args.cwd ?? "."),
+          env: args.env ?? {},
+        },
+        tap,
+      );
     } catch (err) {
       await this.sessions.drop(entry);
       throw err;

@@ -12,7 +12,7 @@ import type { ProcessSignal, SessionInfo } from "../../preload/contract.ts";
 import { quoteCommandLine } from "../../preload/command-line.ts";
 import { shorten } from "../../preload/limits.ts";
 import { ConnectionClosedError, EngineError, NotAProcessError, SpawnFailedError } from "./errors.ts";
-import { RecordingProcessProtocol, type ProcessCommand } from "./recording-process-protocol.ts";
+import { RecordingProcessProtocol, type ProcessCommand, type ProcessTap } from "./recording-process-protocol.ts";
 import { Session, type SessionOptions } from "./session.ts";
 
 /**
@@ -21,6 +21,7 @@ import { Session, type SessionOptions } from "./session.ts";
  */
 export class ProcessSession extends Session {
   #command: ProcessCommand | null = null;
+  #tap: ProcessTap | null = null;
   /** The child of the latest run; null before the first. */
   #current: RecordingProcessProtocol | null = null;
   readonly #notify: () => void;
@@ -30,9 +31,13 @@ export class ProcessSession extends Session {
     this.#notify = options.changed;
   }
 
-  /** Runs `command` as connection 1. Throws SpawnFailedError when it can't be run. */
-  async start(command: ProcessCommand): Promise<void> {
+  /**
+   * Runs `command` as connection 1; `tap`, if given, sees each of its children as it runs (see ProcessTap). Throws
+   * SpawnFailedError when it can't be run.
+   */
+  async start(command: ProcessCommand, tap: ProcessTap | null = null): Promise<void> {
     this.#command = command;
+    this.#tap = tap;
     this.target = quoteCommandLine(command.argv);
     await this.#spawn();
   }
@@ -50,7 +55,7 @@ export class ProcessSession extends Session {
     const command = this.#command;
     if (command === null) throw new EngineError("internal", `Session '${this.id}' was never started.`);
     const record = this.newConnection("server");
-    const child = new RecordingProcessProtocol(record, command, this.timeline, this.#notify);
+    const child = new RecordingProcessProtocol(record, command, this.timeline, this.#notify, this.#tap);
     const shown = shorten(this.target);
     try {
       spawnProcess(child, command.argv[0]!, command.argv, {

@@ -32,6 +32,22 @@ export interface ProcessCommand {
   env: Record<string, string>;
 }
 
+/**
+ * Sees a child as it runs, each event after it is recorded, synchronously: how `wirescope wrap` relays a child's
+ * pipes to its own. Given to the session that runs the child; it may slow the child down with the protocol's
+ * `pauseReading` while it can't keep up.
+ */
+export interface ProcessTap {
+  /** The child runs: what the tap writes and closes from now on goes through `child` (and is recorded). */
+  started(child: RecordingProcessProtocol): void;
+  /** The child wrote `data` to fd `childFD`. */
+  childDataReceived(childFD: number, data: Bytes): void;
+  /** The child's stdin is full (true: it is not reading) or takes more again (false). */
+  stdinPaused(paused: boolean): void;
+  /** The child ended: exited, every pipe closed. */
+  processEnded(reason: ProcessExitReason): void;
+}
+
 /** The names the timeline gives a child's first three fds. */
 const FD_NAMES = ["stdin", "stdout", "stderr"];
 
@@ -66,6 +82,7 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     private readonly command: ProcessCommand,
     private readonly timeline: TimelineSink,
     private readonly changed: () => void,
+    private readonly tap: ProcessTap | null = null,
   ) {
     super();
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
@@ -97,6 +114,7 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     const { argv, cwd } = this.command;
     this.note("spawned", `${this.connection.peer} (pid ${pid})`, { pid, argv, cwd });
     this.transport.registerProducer(this, true);
+    this.tap?.started(this);
   }
 
   /** Writes `data` to the child's stdin, recorded as "out" on fd 0. The session checks `acceptsInput` first. */
@@ -114,6 +132,16 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
   closeStdin(): void {
     this.#stdinOpen = false;
     this.transport.closeStdin();
+  }
+
+  /** Stops reading the child's stdout and stderr: once their pipes are full, a child writing more waits. */
+  pauseReading(): void {
+    this.transport.pauseProducing();
+  }
+
+  /** Reads the child's output again after `pauseReading`. */
+  resumeReading(): void {
+    this.transport.resumeProducing();
   }
 
   /** Sends `signal` to the child. Throws the core's ProcessExitedAlready once it has exited. */
@@ -154,6 +182,7 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     c.chunksIn += 1;
     this.timeline.append({ kind: "data", t: nowMicros(), conn: c.conn, dir: "in", fd: childFD, data });
     this.changed();
+    this.tap?.childDataReceived(childFD, data);
   }
 
   override childConnectionLost(childFD: number): void {
@@ -182,6 +211,7 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     c.reason = describeExit(reason);
     this.note("ended", c.reason);
     this.#resolveEnded();
+    this.tap?.processEnded(reason);
   }
 
   /** The child's stdin is full: it is not reading. Recorded once per stall. */
@@ -189,12 +219,14 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     if (this.#writingPaused) return;
     this.#writingPaused = true;
     this.note("paused", "the child is not reading its stdin: what is sent waits in memory");
+    this.tap?.stdinPaused(true);
   }
 
   resumeProducing(): void {
     if (!this.#writingPaused) return;
     this.#writingPaused = false;
     this.note("resumed", "the child reads its stdin again");
+    this.tap?.stdinPaused(false);
   }
 
   /** Stdin closed: nothing more to pause. */
