@@ -147,6 +147,17 @@ describe("process sessions", () => {
     expect(lifecycle(events).at(-1)).toMatchObject({ event: "ended", detail: "exit code 0" });
   });
 
+  it("ends a child whose pipes a grandchild holds open: closing the session doesn't wait for the grandchild", async () => {
+    // The background loop inherits stdout and ticks until writing to it fails.
+    const s = ok(await t.api.spawn({ argv: ["sh", "-c", "(while echo tick; do sleep 0.2; done) & exec sleep 30"] }));
+    await waitForTimeline(t.api, s.id, (e) => fdBytes(e, 1, 1).startsWith("tick\n"), "a tick");
+    ok(await t.api.closeSession({ session: s.id }));
+    const events = await timeline(t.api, s.id);
+    expect(lifecycle(events).find((e) => e.event === "exited")?.detail).toBe("killed by SIGTERM");
+    expect(lifecycle(events).at(-1)).toMatchObject({ event: "ended", detail: "killed by SIGTERM" });
+    expect(events.at(-1)).toMatchObject({ conn: 0, event: "closed" });
+  });
+
   it("reports a non-zero exit code and what the child said on stderr", async () => {
     const s = ok(await t.api.spawn({ argv: ["sh", "-c", "echo oops >&2; exit 3"] }));
     const events = await waitForTimeline(t.api, s.id, ended(), "the exit");
