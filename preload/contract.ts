@@ -12,7 +12,11 @@
  */
 import { z } from "zod";
 import {
+  MAX_ARGV_ENTRIES,
+  MAX_ARGV_LENGTH,
   MAX_CAPTURE_DATA_BYTES,
+  MAX_ENV_ENTRIES,
+  MAX_ENV_LENGTH,
   MAX_ENDPOINT_LENGTH,
   MAX_HOST_LENGTH,
   MAX_ID_LENGTH,
@@ -262,11 +266,67 @@ export const ConnectionInfo = z.object({
 export type ConnectionInfo = z.infer<typeof ConnectionInfo>;
 
 /**
- * What a session is. Live ones: client, listener, proxy. Offline ones, made from traffic already recorded:
+ * The command a process session runs: its words (argv[0] is the program, found in PATH as a shell would), the
+ * working folder (the workspace's by default), and environment entries added to the engine's own environment.
+ */
+const noNul = { error: "it holds a NUL character, which no program can receive" };
+const argvWord = text("a word of the command", MAX_ARGV_LENGTH).refine((w) => !w.includes("\0"), noNul);
+const envName = text("an environment variable's name", MAX_ENV_LENGTH).regex(/^[^=\0]+$/, {
+  error: "an environment variable's name is not empty and holds no '=' or NUL character",
+});
+const envValue = text("an environment variable's value", MAX_ENV_LENGTH).refine((v) => !v.includes("\0"), noNul);
+const Argv = z
+  .array(argvWord)
+  .min(1, "the command is empty: give the program to run")
+  .max(MAX_ARGV_ENTRIES, `a command has at most ${MAX_ARGV_ENTRIES.toLocaleString("en-US")} words`)
+  .refine((argv) => argv[0] !== "", { error: "the program's name is empty" })
+  .refine((argv) => totalLength(argv) <= MAX_ARGV_LENGTH, {
+    error: (issue) => `the command is ${lengthsOf(issue.input)}; at most ${MAX_ARGV_LENGTH.toLocaleString("en-US")}`,
+  });
+const Env = z
+  .record(envName, envValue)
+  .refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, {
+    error: `at most ${MAX_ENV_ENTRIES} environment entries`,
+  })
+  .refine((env) => totalLength(Object.entries(env).flat()) <= MAX_ENV_LENGTH, {
+    error: (issue) =>
+      `the environment entries are ${lengthsOf(Object.entries(issue.input as object).flat())}; at most ${MAX_ENV_LENGTH.toLocaleString("en-US")}`,
+  });
+
+/** "131,073 characters": the words of `input` added up. */
+function lengthsOf(input: unknown): string {
+  const words = Array.isArray(input) ? input.filter((w): w is string => typeof w === "string") : [];
+  return `${totalLength(words).toLocaleString("en-US")} characters`;
+}
+
+function totalLength(words: readonly string[]): number {
+  return words.reduce((n, w) => n + w.length, 0);
+}
+
+/** The signals the workbench sends to a process session's child. */
+export const ProcessSignal = z.enum(["SIGINT", "SIGTERM", "SIGKILL", "SIGHUP"]);
+export type ProcessSignal = z.infer<typeof ProcessSignal>;
+
+/** A process session's command and, once known, how its current child ended. */
+export const ProcessInfo = z.object({
+  argv: z.array(z.string()),
+  /** The working folder, absolute. */
+  cwd: z.string(),
+  /** The running child's process id; absent once it exited. */
+  pid: z.number().optional(),
+  /** How the last child ended: its exit code, or the signal that killed it ("SIGKILL"). */
+  exitCode: z.number().optional(),
+  signal: z.string().optional(),
+});
+export type ProcessInfo = z.infer<typeof ProcessInfo>;
+
+/**
+ * What a session is. Live ones: client, listener, proxy, and process (a command the user runs: connection 1 is its
+ * child, stdin "out", stdout and stderr "in"; each restart is a new connection). Offline ones, made from traffic already recorded:
  * "imported" (a conversation read from a pcap/pcapng file), "decode" (a protocol run over a recorded conversation as a
  * passive decoder), and "replay" (one side of a recorded conversation sent again to a real peer; it is live).
  */
-export const SessionKind = z.enum(["client", "listener", "proxy", "imported", "decode", "replay"]);
+export const SessionKind = z.enum(["client", "listener", "proxy", "imported", "decode", "replay", "process"]);
 export type SessionKind = z.infer<typeof SessionKind>;
 
 export const SessionInfo = z.object({
@@ -300,6 +360,8 @@ export const SessionInfo = z.object({
   error: z.string().optional(),
   /** For imported, decode and replay sessions: where the traffic came from ("redis.pcapng, conversation 3"). */
   source: z.string().optional(),
+  /** For process sessions: the command and how its child is doing. */
+  process: ProcessInfo.optional(),
 });
 export type SessionInfo = z.infer<typeof SessionInfo>;
 
@@ -409,8 +471,24 @@ export const commands = {
     }),
     SessionInfo,
   ),
+  spawn: command(
+    "Start a process session: run a command; its stdin, stdout and stderr are recorded as connection 1.",
+    z.object({
+      argv: Argv,
+      cwd: filePath.trim().min(1, "the working folder is empty: give a path or leave it out").optional(),
+      env: Env.optional(),
+      protocol: protocolRef.describe("raw bytes only for now: a protocol on a process is refused as not supported yet"),
+      name: givenName.optional(),
+    }),
+    SessionInfo,
+  ),
+  signalProcess: command(
+    "Send a signal to a process session's child.",
+    z.object({ session: sessionId, signal: ProcessSignal }),
+    ok,
+  ),
   reconnect: command(
-    "Connect a client session again (a new connection on the same timeline).",
+    "Connect a client session again, or restart a process session's command (a new connection on the same timeline).",
     z.object({ session: sessionId }),
     SessionInfo,
   ),
@@ -424,14 +502,18 @@ export const commands = {
     z.object({ session: sessionId }),
     ok,
   ),
-  closeConnection: command("Close cleanly: flush, then FIN.", z.object({ session: sessionId, conn }), ok),
+  closeConnection: command(
+    "Close cleanly: flush, then FIN. A process: SIGTERM, then SIGKILL if it is still running after a grace period.",
+    z.object({ session: sessionId, conn }),
+    ok,
+  ),
   abortConnection: command(
-    "Abort: discard what is buffered and reset (RST).",
+    "Abort: discard what is buffered and reset (RST). A process: SIGKILL.",
     z.object({ session: sessionId, conn }),
     ok,
   ),
   halfCloseConnection: command(
-    "Shut our write side only (FIN); keep reading.",
+    "Shut our write side only (FIN); keep reading. A process: close its stdin.",
     z.object({ session: sessionId, conn }),
     ok,
   ),

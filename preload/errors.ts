@@ -87,6 +87,11 @@ export const ERROR_CODES = {
   "cannot-listen": "failed",
   "bad-certificate": "bad-input",
 
+  // Process sessions (main/engine/process-session.ts).
+  "spawn-failed": "failed",
+  "not-a-process": "usage",
+  "not-supported-yet": "usage",
+
   // Protocols (main/engine/, main/workspace/).
   "compile-error": "bad-input",
   "protocol-error": "bad-input",

@@ -25,6 +25,15 @@ export const MAX_SOURCE_LENGTH = 2 * 1024 * 1024;
 /** A capture file sent as data rather than named by path (bytes); a bigger one is imported by its path. */
 export const MAX_CAPTURE_DATA_BYTES = 64 * 1024 * 1024;
 
+/** The words of a command a process session runs (its argv). */
+export const MAX_ARGV_ENTRIES = 1024;
+/** The characters of a command's words added up (Linux takes 128 KiB for a single one: MAX_ARG_STRLEN). */
+export const MAX_ARGV_LENGTH = 128 * 1024;
+/** Environment entries a process session adds to the engine's own environment. */
+export const MAX_ENV_ENTRIES = 256;
+/** The characters of those entries' names and values added up. */
+export const MAX_ENV_LENGTH = 128 * 1024;
+
 /** Sessions the engine keeps at once; one more is refused until some are removed. */
 export const MAX_SESSIONS = 256;
 /** Connection profiles the workspace keeps; saving one more under a new name is refused. */

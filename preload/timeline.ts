@@ -35,7 +35,11 @@ export type LifecycleEvent =
   | "error" // any other error worth showing (detail)
   | "closed" // the session ended (listener stopped, ...)
   | "tls" // a TLS handshake completed (detail: a one-line summary; fields: the contract's TLSDetails)
-  | "tls-failed"; // a TLS handshake failed or timed out (detail: what failed and the likely fix; fields: TLSFailure)
+  | "tls-failed" // a TLS handshake failed or timed out (detail: what failed and the likely fix; fields: TLSFailure)
+  | "spawned" // a process session's child started (detail: its argv as a shell would quote it, and its pid; fields: {pid, argv, cwd})
+  | "fd-closed" // one of the child's pipes closed (detail: which; fields: {fd})
+  | "exited" // the child exited (detail: "exit code 3" or "killed by SIGTERM"; fields: {code, signal}); output may still follow
+  | "ended"; // the child exited and every pipe closed: all its output is on the timeline (detail: how it exited)
 
 interface EventBase {
   /** Position in the session's timeline, from 0, dense. */
@@ -51,13 +55,21 @@ export interface DataEvent extends EventBase {
   kind: "data";
   dir: Direction;
   data: Uint8Array;
+  /**
+   * Process sessions only: the child's fd the bytes went through — 0 for what was written to its stdin ("out"),
+   * 1 its stdout and 2 its stderr ("in"). Absent for sockets.
+   */
+  fd?: number;
 }
 
 export interface LifecycleTimelineEvent extends EventBase {
   kind: "lifecycle";
   event: LifecycleEvent;
   detail: string;
-  /** Structured details, JSON-safe, for events that have them ("tls": TLSDetails; "tls-failed": TLSFailure). */
+  /**
+   * Structured details, JSON-safe, for events that have them ("tls": TLSDetails; "tls-failed": TLSFailure;
+   * "spawned", "fd-closed", "exited": see LifecycleEvent).
+   */
   fields?: Record<string, unknown>;
 }
 

@@ -1,8 +1,8 @@
 /**
  * What "last" means on the command line (`export last`, `decode last`): the newest capture of a live session —
- * one that talked to the network (a client, a listener, a proxy, a replay) — that recorded something on a
- * connection. The CLI's own by-products never count: the captures of decodes, of imported or reopened
- * recordings, and of sessions that failed before any connection (a listen whose address was in use).
+ * one that talked to the network (a client, a listener, a proxy, a replay) or to a program it ran (a process) — that
+ * recorded something on a connection. The CLI's own by-products never count: the captures of decodes, of imported
+ * or reopened recordings, and of sessions that failed before any connection (a listen whose address was in use).
  */
 import { readdir, stat } from "node:fs/promises";
 import * as path from "node:path";
@@ -10,7 +10,7 @@ import type { SessionKind } from "../../preload/contract.ts";
 import { CaptureReader } from "../recording/capture-reader.ts";
 
 /** Session kinds whose captures are traffic the user recorded. */
-const LIVE_KINDS: ReadonlySet<SessionKind> = new Set(["client", "listener", "proxy", "replay"]);
+const LIVE_KINDS: ReadonlySet<SessionKind> = new Set(["client", "listener", "proxy", "replay", "process"]);
 
 /** How many events are read at a time while looking for a connection's event ... */
 const SCAN_EVENTS = 512;

@@ -16,12 +16,16 @@ import { exportCommand } from "./commands/export.ts";
 import { importCommand } from "./commands/import.ts";
 import { listenCommand, proxyCommand } from "./commands/listen.ts";
 import { showCommand } from "./commands/show.ts";
+import { spawnCommand } from "./commands/spawn.ts";
+import { wrapCommand } from "./commands/wrap.ts";
 import { BadInputError, EXIT, InterruptedError, UsageError, exitCodeOf } from "./errors.ts";
 import { mainUsage } from "./help.ts";
 import { CliRun, type CliIo } from "./run.ts";
 
 const COMMANDS: readonly CliCommand[] = [
   connectCommand,
+  spawnCommand,
+  wrapCommand,
   listenCommand,
   proxyCommand,
   exportCommand,

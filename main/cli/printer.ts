@@ -4,8 +4,9 @@
  * address, the conversations of a capture) and, in JSON, a final summary object; notes for people go to stderr.
  *
  * Human lines: `12.345678 #1 -> 14 B  *1\r\n$4\r\nPING\r\n` — seconds since the session's first event, the
- * connection (`--` for the session itself), `->` sent / `<-` received with the size and an escaped preview, or the
- * lifecycle event and its detail, or the log level and the decoded message. `--hex` adds a hex dump under each chunk.
+ * connection (`--` for the session itself), `->` sent / `<-` received with the size (a process's fd after it:
+ * `<- 12 B [fd 2]`) and an escaped preview, or the lifecycle event and its detail, or the log level and the
+ * decoded message. `--hex` adds a hex dump under each chunk.
  *
  * JSON lines: `{"kind":"data","seq":3,"t":0.001234,"time":"2024-...Z","conn":1,"dir":"out","size":14,"base64":"..."}`
  * (with `--hex`, `"hex"` instead of `"base64"`), `{"kind":"lifecycle",...,"event":"connected","detail":"..."}`,
@@ -60,7 +61,8 @@ export class TimelinePrinter {
     switch (e.kind) {
       case "data": {
         const arrow = e.dir === "out" ? "->" : "<-";
-        this.out.write(`${head} ${arrow} ${e.data.byteLength} B  ${escapedPreview(e.data)}\n`);
+        const fd = e.fd === undefined ? "" : ` [fd ${e.fd}]`;
+        this.out.write(`${head} ${arrow} ${e.data.byteLength} B${fd}  ${escapedPreview(e.data)}\n`);
         if (this.options.hex) for (const line of hexDump(e.data)) this.out.write(`    ${line}\n`);
         break;
       }
@@ -85,7 +87,8 @@ export class TimelinePrinter {
       case "data": {
         const bytes = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
         const encoded = this.options.hex ? { hex: bytes.toString("hex") } : { base64: bytes.toString("base64") };
-        return { ...base, dir: e.dir, size: e.data.byteLength, ...encoded };
+        const fd = e.fd === undefined ? {} : { fd: e.fd };
+        return { ...base, dir: e.dir, ...fd, size: e.data.byteLength, ...encoded };
       }
       case "lifecycle":
         return { ...base, event: e.event, detail: e.detail };

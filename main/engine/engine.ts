@@ -8,6 +8,7 @@
  * The same engine runs in the Electron main process, in browser mode (`npm run serve`), and in the tests.
  */
 import * as fsp from "node:fs/promises";
+import * as path from "node:path";
 import { reactor as coreReactor, type IReactorNet } from "../../core/index.ts";
 import type {
   CommandResult,
@@ -26,9 +27,11 @@ import { exportSession } from "../interchange/export.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
 import { CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
-import { EngineError } from "./errors.ts";
+import { EngineError, NotSupportedYetError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
 import { ProtocolLibrary } from "./protocol-library.ts";
+import { processSession, ProcessSession } from "./process-session.ts";
+import type { ProcessTap } from "./recording-process-protocol.ts";
 import { reopenRecording } from "./reopen-recording.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
@@ -198,10 +201,46 @@ export class Engine implements WirescopeService {
     return entry.session.info();
   }
 
+  /**
+   * Runs a command as a process session (process-session.ts). Its working folder is taken from the workspace's when
+   * relative or absent; its environment is the engine's plus `env`. A command that can't run leaves no session.
+   * `tap` is for callers in the engine's own process (`wirescope wrap`): it sees the child's pipes as they flow.
+   */
+  async spawn(args: Parameters<WirescopeService["spawn"]>[0], tap: ProcessTap | null = null): Promise<SessionInfo> {
+    if (args.protocol != null) {
+      throw new NotSupportedYetError("Protocols on process sessions are not supported yet: run it as raw bytes.");
+    }
+    const program = path.basename(args.argv[0]!);
+    const entry = await this.sessions.create("process", args.name ?? program, []);
+    try {
+      await processSession(entry.session, "run a command").start(
+        {
+          argv: args.argv,
+          cwd: path.resolve(this.workspace.root, args.cwd ?? "."),
+          env: args.env ?? {},
+        },
+        tap,
+      );
+    } catch (err) {
+      await this.sessions.drop(entry);
+      throw err;
+    } finally {
+      this.sessions.changed();
+    }
+    return entry.session.info();
+  }
+
+  /** Sends a signal to a process session's child. */
+  async signalProcess(args: Parameters<WirescopeService["signalProcess"]>[0]): Promise<Record<string, never>> {
+    processSession(this.sessions.get(args.session).session, `send it ${args.signal}`).signal(args.signal);
+    return {};
+  }
+
   async reconnect(args: { session: string }): Promise<SessionInfo> {
     const { session } = this.sessions.get(args.session);
     try {
-      await session.connectClient();
+      if (session instanceof ProcessSession) await session.restart();
+      else await session.connectClient();
     } finally {
       this.sessions.changed();
     }

@@ -68,3 +68,24 @@ export class BadCertificateError extends EngineError {
     this.issues = [{ path: field, message }];
   }
 }
+
+/** A process session's command could not be run: no such program, not executable, no such working folder. */
+export class SpawnFailedError extends EngineError {
+  constructor(command: string, reason: string, options?: { cause?: unknown }) {
+    super("spawn-failed", `Could not run ${command}: ${reason}`, options);
+  }
+}
+
+/** A process command (a signal) on a session that runs no process. */
+export class NotAProcessError extends EngineError {
+  constructor(session: string, what: string) {
+    super("not-a-process", `Session '${session}' runs no process: can't ${what}. Choose a process session.`);
+  }
+}
+
+/** Something the contract names but the engine does not do yet; the message says what works today. */
+export class NotSupportedYetError extends EngineError {
+  constructor(message: string) {
+    super("not-supported-yet", message);
+  }
+}

@@ -16,6 +16,7 @@ import { MAX_SESSIONS } from "../../preload/limits.ts";
 import { TooManySessionsError, UnknownSessionError } from "./errors.ts";
 import type { ProtocolLibrary, RunningProtocols } from "./protocol-library.ts";
 import { sandboxedProtocols, wireGroup } from "./sandboxed-protocols.ts";
+import { ProcessSession } from "./process-session.ts";
 import { rawProtocols, Session, type SessionKind, type SessionOptions } from "./session.ts";
 import type { SessionTLSContext } from "./tls-stage.ts";
 
@@ -141,7 +142,7 @@ export class SessionRegistry {
       await group?.dispose();
       throw err;
     }
-    const session = new Session({
+    const session = new (kind === "process" ? ProcessSession : Session)({
       source: shown.source,
       epochMs: shown.epochMs,
       target: shown.target,

@@ -3,7 +3,7 @@
  * first, the CRC next, then the event. Pure functions of the bytes: the file is capture-reader.ts's.
  */
 import { crc32 } from "node:zlib";
-import type { TimelineEvent } from "../../preload/timeline.ts";
+import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
 import {
   BODY_FIXED,
   CaptureError,
@@ -64,6 +64,13 @@ export function parseJson(buf: Buffer, start: number, end: number): Record<strin
   }
 }
 
+/** `e` with the child fd that the data or "data again" record at `p` stores (capture-format.ts), if it has one. */
+export function withFd(e: DataEvent, buf: Buffer, p: number): DataEvent {
+  const fd = buf.readUInt16LE(p + 6);
+  if (fd > 0) e.fd = fd - 1;
+  return e;
+}
+
 /**
  * Decodes a data, lifecycle or log record already checked by headIsPlausible and recordIsValid. Payload bytes are
  * copied: the event owns them.
@@ -79,7 +86,7 @@ export function decodeRecord(buf: Buffer, p: number, body: number, file: string)
   if (kind === RECORD_KIND.data) {
     const data = new Uint8Array(end - start);
     data.set(buf.subarray(start, end));
-    return { seq, t, conn, kind: "data", dir: code === 0 ? "in" : "out", data };
+    return withFd({ seq, t, conn, kind: "data", dir: code === 0 ? "in" : "out", data }, buf, p);
   }
   const json = parseJson(buf, start, end);
   if (json === undefined) throw new CaptureError("corrupt", file, `${file}: record ${seq} has a damaged payload`);

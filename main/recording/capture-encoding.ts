@@ -55,7 +55,7 @@ export function writeRecordHead(
   buf.writeUInt32LE(BODY_FIXED + payloadBytes + 4, p);
   buf[p + 4] = kind;
   buf[p + 5] = code;
-  buf.writeUInt16LE(0, p + 6);
+  buf.writeUInt16LE(e.kind === "data" && e.fd !== undefined ? e.fd + 1 : 0, p + 6);
   buf.writeUInt32LE(e.conn, p + 8);
   buf.writeDoubleLE(e.seq, p + 12);
   buf.writeDoubleLE(e.t, p + 20);

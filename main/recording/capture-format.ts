@@ -14,7 +14,9 @@
  *              4    1    u8 kind: 1 data, 2 lifecycle, 3 log, 4 data again (version 2)
  *              5    1    u8 code: data and data again 0 "in" / 1 "out"; lifecycle the index in LIFECYCLE_EVENTS;
  *                        log the index in LOG_LEVELS. Both tables are append-only: a code never changes meaning.
- *              6    2    u16 reserved, 0
+ *              6    2    u16 data and data again: the child's fd + 1 for a process session's bytes (1 stdin,
+ *                        2 stdout, 3 stderr), 0 for a socket's; lifecycle and log 0. Once reserved and always 0,
+ *                        so files written before hold no fd and readers that ignore it lose nothing else.
  *              8    4    u32 conn
  *              12   8    f64 seq (dense from 0: equal to the record's position in the file)
  *              20   8    f64 t, monotonic microseconds (see CaptureMeta.timeOrigin)
@@ -108,6 +110,10 @@ export const LIFECYCLE_EVENTS = [
   "closed",
   "tls",
   "tls-failed",
+  "spawned",
+  "fd-closed",
+  "exited",
+  "ended",
 ] as const satisfies readonly LifecycleEvent[];
 
 /** Log level codes, as stored. Append only. */

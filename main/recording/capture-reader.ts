@@ -5,7 +5,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { open as openFile } from "node:fs/promises";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import { dataBytesOf, decodeRecord, headIsPlausible, parseJson, recordIsValid } from "./capture-decoding.ts";
+import { dataBytesOf, decodeRecord, headIsPlausible, parseJson, recordIsValid, withFd } from "./capture-decoding.ts";
 import {
   CAPTURE_VERSION,
   CaptureError,
@@ -245,7 +245,7 @@ export class CaptureReader {
         const earlier = source >= start ? events[source - start] : undefined;
         const data = earlier?.kind === "data" ? earlier.data : await this.dataOf(source);
         if (data.byteLength !== length) throw this.corrupt(seq);
-        events.push({ seq, t, conn, kind: "data", dir, data });
+        events.push(withFd({ seq, t, conn, kind: "data", dir, data }, buf, p));
       } else {
         events.push(decodeRecord(buf, p, body, this.file));
       }

@@ -67,6 +67,8 @@ export class EventWindow {
   private readonly t: Float64Array;
   private readonly conn: Uint32Array;
   private readonly dir: Uint8Array;
+  /** A process session's child fd + 1 (capture-format.ts's encoding), 0 for a socket's bytes. */
+  private readonly fd: Uint16Array;
   /** Where a data event's bytes are in `ring`, how many, and whether its eviction frees them. */
   private readonly at: Float64Array;
   private readonly byteLength: Float64Array;
@@ -89,6 +91,7 @@ export class EventWindow {
     this.t = new Float64Array(maxEvents);
     this.conn = new Uint32Array(maxEvents);
     this.dir = new Uint8Array(maxEvents);
+    this.fd = new Uint16Array(maxEvents);
     this.at = new Float64Array(maxEvents);
     this.byteLength = new Float64Array(maxEvents);
     this.frees = new Uint8Array(maxEvents);
@@ -109,6 +112,7 @@ export class EventWindow {
       this.t[slot] = event.t;
       this.conn[slot] = event.conn;
       this.dir[slot] = event.dir === "in" ? 0 : 1;
+      this.fd[slot] = event.fd === undefined ? 0 : event.fd + 1;
     } else {
       this.objects[slot] = event;
     }
@@ -130,7 +134,9 @@ export class EventWindow {
       const at = this.at[slot]!;
       const data = this.ring?.bytes.slice(at, at + this.byteLength[slot]!) ?? new Uint8Array(0);
       const dir = this.dir[slot] === 0 ? "in" : "out";
-      events.push({ seq, t: this.t[slot]!, conn: this.conn[slot]!, kind: "data", dir, data });
+      const event: DataEvent = { seq, t: this.t[slot]!, conn: this.conn[slot]!, kind: "data", dir, data };
+      if (this.fd[slot]! > 0) event.fd = this.fd[slot]! - 1;
+      events.push(event);
     }
     return events;
   }

@@ -27,6 +27,10 @@ afterEach(() => {
 });
 
 const conn = fc.nat(20);
+// Fields are JSON-safe by contract: normalize what fast-check makes (null prototypes, -0) the way JSON does.
+const jsonFields = fc
+  .dictionary(fc.string(), fc.jsonValue())
+  .map((f) => JSON.parse(JSON.stringify(f)) as Record<string, unknown>);
 const newEvent: fc.Arbitrary<NewTimelineEvent> = fc.oneof(
   fc.record({
     kind: fc.constant("data" as const),
@@ -34,6 +38,8 @@ const newEvent: fc.Arbitrary<NewTimelineEvent> = fc.oneof(
     conn,
     t: fc.constant(0),
     data: fc.uint8Array({ maxLength: 400 }),
+    // A process session's bytes carry the child's fd; a socket's none.
+    fd: fc.option(fc.nat(2), { nil: undefined }),
   }),
   fc.record({
     kind: fc.constant("lifecycle" as const),
@@ -41,6 +47,7 @@ const newEvent: fc.Arbitrary<NewTimelineEvent> = fc.oneof(
     conn,
     t: fc.constant(0),
     detail: fc.string(),
+    fields: fc.option(jsonFields, { nil: undefined }),
   }),
   fc.record({
     kind: fc.constant("log" as const),
@@ -48,10 +55,7 @@ const newEvent: fc.Arbitrary<NewTimelineEvent> = fc.oneof(
     conn,
     t: fc.constant(0),
     text: fc.string({ unit: "binary" }),
-    // Fields are JSON-safe by contract: normalize what fast-check makes (null prototypes, -0) the way JSON does.
-    fields: fc
-      .dictionary(fc.string(), fc.jsonValue())
-      .map((f) => JSON.parse(JSON.stringify(f)) as Record<string, unknown>),
+    fields: jsonFields,
   }),
 );
 

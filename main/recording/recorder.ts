@@ -153,6 +153,7 @@ export class Recorder {
     switch (e.kind) {
       case "data":
         event = { seq, t, conn: e.conn, kind: "data", dir: e.dir, data: e.data };
+        if (e.fd !== undefined) event.fd = e.fd;
         break;
       case "lifecycle":
         event = { seq, t, conn: e.conn, kind: "lifecycle", event: e.event, detail: e.detail };

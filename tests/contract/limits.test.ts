@@ -10,7 +10,9 @@ import { describe, expect, it } from "vitest";
 import { PROFILES_FILE } from "../../main/workspace/layout.ts";
 import { checkArgs, commands, type CommandName } from "../../preload/contract.ts";
 import {
+  MAX_ARGV_LENGTH,
   MAX_ENDPOINT_LENGTH,
+  MAX_ENV_LENGTH,
   MAX_HOST_LENGTH,
   MAX_LISTED_CONNECTIONS,
   MAX_NAME_LENGTH,
@@ -43,6 +45,11 @@ const extraArgs: { name: CommandName; args: Record<string, unknown> }[] = [
 function withOneHugeString(args: unknown, path: string[] = []): { path: string; args: unknown }[] {
   if (typeof args === "string") return [{ path: path.join("."), args: HUGE }];
   if (typeof args !== "object" || args === null || args instanceof Uint8Array) return [];
+  if (Array.isArray(args)) {
+    return args.flatMap((item: unknown, i) =>
+      withOneHugeString(item, [...path, String(i)]).map((v) => ({ path: v.path, args: args.with(i, v.args) })),
+    );
+  }
   const record = args as Record<string, unknown>;
   return Object.keys(record).flatMap((key) =>
     withOneHugeString(record[key], [...path, key]).map((v) => ({ path: v.path, args: { ...record, [key]: v.args } })),
@@ -73,6 +80,8 @@ describe("string limits in the contract's arguments", () => {
       ["saveProfile", (s) => ({ name: "p", kind: "client", endpoint: "tcp:1", protocol: s }), MAX_PROTOCOL_PATH_LENGTH],
       ["send", (s) => ({ session: "s1", conn: 1, data: s, encoding: "text" }), MAX_SEND_LENGTH],
       ["saveProtocol", (s) => ({ path: "p.ts", content: s }), MAX_SOURCE_LENGTH],
+      ["spawn", (s) => ({ argv: [s] }), MAX_ARGV_LENGTH],
+      ["spawn", (s) => ({ argv: ["cat"], env: { A: s.slice(1) } }), MAX_ENV_LENGTH],
     ];
     for (const [name, args, limit] of cases) {
       expect(checkArgs(name, args("a".repeat(limit))).ok, `${name} at its limit`).toBe(true);

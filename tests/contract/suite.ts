@@ -76,6 +76,8 @@ const timelineSample: TimelineEvent[] = [
     // Log fields are the user's: one that looks like the wire's byte marker must come back as it was.
     fields: { key: "foo", nested: { $bytes: "not bytes" }, list: [1, "two", null] },
   },
+  // A process session's chunk carries the child's fd.
+  { seq: 4, t: 21, conn: 1, kind: "data", dir: "in", fd: 2, data: new Uint8Array([101, 114, 114, 10]) },
 ];
 
 const session = {
@@ -103,7 +105,17 @@ const session = {
   ],
   bytesIn: 256,
   bytesOut: 0,
-  events: 4,
+  events: 5,
+};
+
+const processSession = {
+  ...session,
+  id: "s2",
+  kind: "process" as const,
+  name: "bc",
+  target: "bc -q",
+  protocol: null,
+  process: { argv: ["bc", "-q"], cwd: "/home/u", pid: 4242 },
 };
 
 const SAMPLE_CA = {
@@ -138,6 +150,11 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
     },
     result: { ...session, kind: "proxy", upstream: "tcp:host=127.0.0.1:port=6379", listeningOn: "127.0.0.1:40123" },
   },
+  spawn: {
+    args: { argv: ["bc", "-q"], cwd: "/home/u", env: { BC_LINE_LENGTH: "0" }, protocol: null, name: "bc" },
+    result: processSession,
+  },
+  signalProcess: { args: { session: "s2", signal: "SIGTERM" }, result: {} },
   reconnect: { args: { session: "s1" }, result: session },
   closeSession: { args: { session: "s1" }, result: {} },
   removeSession: { args: { session: "s1" }, result: {} },
@@ -145,7 +162,7 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
   abortConnection: { args: { session: "s1", conn: 1 }, result: {} },
   halfCloseConnection: { args: { session: "s1", conn: 1 }, result: {} },
   send: { args: { session: "s1", conn: 1, data: "PING\\r\\n", encoding: "text" }, result: { bytes: 6 } },
-  readTimeline: { args: { session: "s1", from: 0, count: 4 }, result: { events: timelineSample, total: 4 } },
+  readTimeline: { args: { session: "s1", from: 0, count: 5 }, result: { events: timelineSample, total: 5 } },
   listProtocols: { args: {}, result: [protocolFile] },
   readProtocol: { args: { path: "resp.ts" }, result: { content: "export class Resp {}\n" } },
   saveProtocol: {

@@ -3,16 +3,15 @@
  * given (--send, --send-hex, or piped stdin), prints every event, and exits the way a netcat user expects (see
  * USAGE).
  */
-import type { Readable } from "node:stream";
 import type { ErrorCode, SessionInfo } from "../../../preload/contract.ts";
-import { decodeSendData, SendEncodingError } from "../../engine/send-encoding.ts";
-import { COMMON_OPTIONS, helpHint, intOption, parseCommandLine } from "../args.ts";
-import { aborted, preparedCommand, sleep, type CliCommand } from "../command.ts";
-import { EXIT, RunFailedError, UsageError, exitCodeOf } from "../errors.ts";
+import { COMMON_OPTIONS, intOption, parseCommandLine } from "../args.ts";
+import { preparedCommand, sleep, type CliCommand } from "../command.ts";
+import { EXIT, RunFailedError, exitCodeOf } from "../errors.ts";
 import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 import { clientTarget } from "../targets.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
+import { sendEach, sendsOf, sendStream, type Send } from "./input.ts";
 
 /** How long the connection may stay quiet after the last input before `connect` closes it (ms). */
 export const DEFAULT_IDLE_MS = 1000;
@@ -66,12 +65,6 @@ const OPTIONS = {
   name: { type: "string" },
 } as const;
 
-/** One write of the input. */
-interface Send {
-  data: string;
-  encoding: "text" | "hex";
-}
-
 /** `connect`. */
 export const connectCommand: CliCommand = {
   name: "connect",
@@ -82,11 +75,7 @@ export const connectCommand: CliCommand = {
       names: ["endpoint"],
       required: 1,
     });
-    const sends: Send[] = order.flatMap((o) =>
-      o.name === "send" || o.name === "send-hex"
-        ? [checkedSend(o.value ?? "", o.name === "send" ? "text" : "hex")]
-        : [],
-    );
+    const sends = sendsOf("connect", order);
     const idle = values.idle === undefined ? null : intOption("connect", "idle", values.idle, 0, 86_400_000);
     return preparedCommand(values, (run) =>
       connect(run, {
@@ -100,18 +89,6 @@ export const connectCommand: CliCommand = {
     );
   },
 };
-
-/** A --send value, checked now: a typo fails before anything connects. */
-function checkedSend(data: string, encoding: Send["encoding"]): Send {
-  try {
-    decodeSendData(data, encoding);
-  } catch (err) {
-    if (!(err instanceof SendEncodingError)) throw err;
-    const option = encoding === "text" ? "--send" : "--send-hex";
-    throw new UsageError(`connect: ${option} '${data}': ${err.message}`, helpHint("connect"));
-  }
-  return { data, encoding };
-}
 
 interface ConnectPlan {
   endpoint: string;
@@ -154,7 +131,7 @@ async function connect(run: CliRun, plan: ConnectPlan): Promise<number> {
   let sentAll: boolean;
   try {
     sentAll = stdin
-      ? await sendStream(run, info.id, conn, stdin, watch)
+      ? await sendStream(run, info.id, conn, stdin, watch.ended)
       : await sendEach(run, info.id, conn, plan.sends);
   } catch (err) {
     if ((err as { code?: ErrorCode }).code !== "connection-closed") throw err;
@@ -175,39 +152,6 @@ async function connect(run: CliRun, plan: ConnectPlan): Promise<number> {
   if (signal.aborted && !sentAll) return EXIT.interrupted;
   if (watch.failed) throw new RunFailedError(`connection ${conn} failed: ${watch.reason}`);
   return EXIT.ok;
-}
-
-/** Sends each --send value in order; false if Ctrl+C came first. Throws the engine's error if the send fails. */
-async function sendEach(run: CliRun, session: string, conn: number, sends: Send[]): Promise<boolean> {
-  for (const send of sends) {
-    if (run.signal.aborted) return false;
-    await run.service.call("send", { session, conn, data: send.data, encoding: send.encoding });
-  }
-  return true;
-}
-
-/** Sends `stdin` as it arrives until it ends (true), or until Ctrl+C or the connection ends (false). */
-async function sendStream(
-  run: CliRun,
-  session: string,
-  conn: number,
-  stdin: NodeJS.ReadableStream,
-  watch: ConnectionWatch,
-): Promise<boolean> {
-  const chunks = stdin[Symbol.asyncIterator]();
-  const stop = Promise.race([watch.ended, aborted(run.signal)]).then(() => null);
-  while (true) {
-    const next = await Promise.race([chunks.next(), stop]);
-    if (next === null) {
-      (stdin as Readable).destroy?.();
-      return false;
-    }
-    if (next.done) return true;
-    const chunk: unknown = next.value;
-    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
-    if (bytes.byteLength === 0) continue;
-    await run.service.call("send", { session, conn, data: bytes.toString("base64"), encoding: "base64" });
-  }
 }
 
 /**

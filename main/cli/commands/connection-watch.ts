@@ -1,6 +1,7 @@
 /**
- * What `connect` needs to know about its connection while it runs, read off the printed timeline: when bytes last
- * passed (for --idle), whether the peer shut its side (FIN), and whether and why the connection ended.
+ * What `connect` and `spawn` need to know about their connection while it runs, read off the printed timeline: when
+ * bytes last passed (for --idle), whether the peer shut its side (FIN), and whether and why the connection (or the
+ * child process) ended.
  */
 import type { TimelineEvent } from "../../../preload/timeline.ts";
 
@@ -10,9 +11,9 @@ export class ConnectionWatch {
   lastActivity = Date.now();
   /** The peer shut its write side (FIN): it will send nothing more. */
   peerClosed = false;
-  /** Why the connection ended ("ConnectionDone: ..."), once it has. */
+  /** Why the connection ended ("ConnectionDone: ...", a child's "exit code 3"), once it has. */
   reason: string | null = null;
-  /** Resolves when the connection has ended (lost, or the attempt failed). */
+  /** Resolves when the connection has ended (lost, the attempt failed, the child process ended). */
   readonly ended: Promise<void>;
   private resolveEnded!: () => void;
 
@@ -35,7 +36,8 @@ export class ConnectionWatch {
     if (e.kind === "data") this.touch();
     else if (e.kind === "lifecycle") {
       if (e.event === "read-closed") this.peerClosed = true;
-      if ((e.event === "lost" || e.event === "failed") && this.reason === null) {
+      const end = e.event === "lost" || e.event === "failed" || e.event === "ended";
+      if (end && this.reason === null) {
         this.reason = e.detail;
         this.resolveEnded();
       }

@@ -1,0 +1,148 @@
+/**
+ * `wirescope wrap -- <command> [args...]`: the stdio tap. A program (an editor, an MCP client) starts this where it
+ * would start a server over stdio; wrap runs the real command as a process session and relays its stdin, stdout and
+ * stderr byte for byte, so that the conversation is what it would be without the tap, while both directions are
+ * recorded into a capture in the workspace (see USAGE).
+ */
+import { constants as osConstants } from "node:os";
+import type { Readable, Writable } from "node:stream";
+import type { Bytes, ProcessExitReason } from "../../../core/index.ts";
+import type { ProcessTap, RecordingProcessProtocol } from "../../engine/recording-process-protocol.ts";
+import { helpHint, parseCommandLine } from "../args.ts";
+import { preparedCommand, type CliCommand } from "../command.ts";
+import { UsageError } from "../errors.ts";
+import type { CliRun } from "../run.ts";
+
+/** The signals passed on to the command as they arrive. */
+const FORWARDED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+const USAGE = `Usage: wirescope wrap [options] -- <command> [args...]
+
+Runs <command> in place of the program that starts it (an editor starting a language server, an MCP client
+starting a server) and relays its stdin, stdout and stderr byte for byte, with flow control: the conversation is
+what it would be without wrap. Both directions are recorded into a capture in the workspace, as a process session
+('wirescope show last' prints it). Nothing of wrap's own goes to stdout; where the capture is goes to stderr at the
+end. The command runs in the current folder with this environment; its words are used as given.
+
+Options:
+  --name <name>         the session's name in the capture (default: the program's name)
+  --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
+                        (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
+
+SIGINT, SIGTERM and SIGHUP are passed on to the command; wrap ends when it has ended (every pipe closed).
+
+Exit codes: the command's own exit code, or 128 + the signal's number if a signal ended it; 1 the command could
+not be run (not found, not executable); 2 usage error.
+`;
+
+const OPTIONS = {
+  workspace: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  name: { type: "string" },
+} as const;
+
+/** `wrap`. */
+export const wrapCommand: CliCommand = {
+  name: "wrap",
+  summary: "run a command in place of a stdio server, relaying and recording its stdin, stdout and stderr",
+  usage: USAGE,
+  prepare(argv) {
+    const dashes = argv.indexOf("--");
+    const own = dashes < 0 ? argv : argv.slice(0, dashes);
+    const command = dashes < 0 ? [] : argv.slice(dashes + 1);
+    const { values } = parseCommandLine("wrap", own, OPTIONS, { names: [], required: 0 });
+    if (values.help !== true && command.length === 0) {
+      throw new UsageError(
+        "wrap: missing the command: put it after --, as in 'wirescope wrap -- pylsp'",
+        helpHint("wrap"),
+      );
+    }
+    return preparedCommand(values, (run) => wrap(run, command, values.name));
+  },
+};
+
+async function wrap(run: CliRun, argv: string[], name: string | undefined): Promise<number> {
+  const relay = new StdioRelay(process.stdin, process.stdout, process.stderr);
+  const forward = (signal: NodeJS.Signals): void => relay.signal(signal);
+  for (const signal of FORWARDED) process.on(signal, forward);
+  try {
+    // In-process, not through the contract: the tap sees the child's pipes as they flow.
+    const info = await run.engine.spawn(
+      { argv, cwd: process.cwd(), env: {}, protocol: null, ...(name !== undefined ? { name } : {}) },
+      relay,
+    );
+    run.keepCapture(info.id);
+    return exitCodeOf(await relay.ended);
+  } finally {
+    for (const signal of FORWARDED) process.off(signal, forward);
+  }
+}
+
+/** The child's exit code, or 128 + the number of the signal that ended it, as a shell reports it. */
+function exitCodeOf(reason: ProcessExitReason): number {
+  if (reason.signal === null) return reason.exitCode ?? 1;
+  return 128 + (osConstants.signals[reason.signal as NodeJS.Signals] ?? 0);
+}
+
+/**
+ * Relays wrap's own stdio to the child's pipes and back, with flow control both ways: wrap's stdin is paused while
+ * the child doesn't read its stdin, and the child's output is paused while wrap's stdout or stderr can't take more.
+ * What goes to the child is written through its protocol, so it is recorded.
+ */
+class StdioRelay implements ProcessTap {
+  readonly ended: Promise<ProcessExitReason>;
+  #resolveEnded!: (reason: ProcessExitReason) => void;
+  #child: RecordingProcessProtocol | null = null;
+  /** Outputs the child's output waits for (their "drain"). */
+  readonly #full = new Set<Writable>();
+
+  constructor(
+    private readonly stdin: Readable,
+    private readonly stdout: Writable,
+    private readonly stderr: Writable,
+  ) {
+    this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
+  }
+
+  started(child: RecordingProcessProtocol): void {
+    this.#child = child;
+    this.stdin.on("data", (chunk: Buffer) => {
+      if (child.acceptsInput) child.write(chunk);
+    });
+    this.stdin.once("end", () => {
+      if (child.acceptsInput) child.closeStdin();
+    });
+    // A reader of ours that went away is the end of our input, nothing to report.
+    this.stdin.on("error", () => {});
+  }
+
+  childDataReceived(childFD: number, data: Bytes): void {
+    const out = childFD === 2 ? this.stderr : this.stdout;
+    if (out.write(data) || this.#full.has(out)) return;
+    this.#full.add(out);
+    if (this.#full.size === 1) this.#child?.pauseReading();
+    out.once("drain", () => {
+      this.#full.delete(out);
+      if (this.#full.size === 0) this.#child?.resumeReading();
+    });
+  }
+
+  stdinPaused(paused: boolean): void {
+    if (paused) this.stdin.pause();
+    else this.stdin.resume();
+  }
+
+  processEnded(reason: ProcessExitReason): void {
+    this.stdin.pause();
+    this.#resolveEnded(reason);
+  }
+
+  /** Passes `signal` on to the child, while it runs. */
+  signal(signal: NodeJS.Signals): void {
+    try {
+      if (this.#child?.pid != null) this.#child.signal(signal);
+    } catch {
+      // It exited meanwhile: its end is on its way.
+    }
+  }
+}

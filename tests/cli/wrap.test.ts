@@ -1,0 +1,184 @@
+/**
+ * `wirescope wrap`, the stdio tap, run as a real process: a test script plays an editor's LSP client against
+ * Debian's pylsp, once directly and once through wrap, and the replies must be the same bytes; binary data and
+ * stderr pass unchanged; the exit code is the command's; SIGTERM and SIGINT reach the command and the capture is
+ * complete. Nothing of wrap's own may appear on stdout.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { TimelineEvent } from "../../preload/timeline.ts";
+import { BIN, capturePath, readCapture, REPO, startCli, useWorkspace } from "./cli-process.ts";
+
+const ws = useWorkspace();
+const PYLSP = "/usr/bin/pylsp";
+/** How long one LSP conversation may take (pylsp starts jedi on the first hover). */
+const LSP_TIMEOUT_MS = 30_000;
+
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of children) child.kill("SIGKILL");
+  children.clear();
+});
+
+/** The bytes of connection 1 that went through the child's fd `fd`. */
+function fdBytes(events: TimelineEvent[], fd: number): Buffer {
+  return Buffer.concat(events.flatMap((e) => (e.kind === "data" && e.conn === 1 && e.fd === fd ? [e.data] : [])));
+}
+
+/** Runs `wirescope wrap -- ...argv` with `input` on its stdin, to its end; stdout as bytes. */
+async function runWrap(
+  argv: string[],
+  input: Buffer,
+): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
+  const child = spawn(process.execPath, [BIN, "wrap", "--", ...argv], {
+    cwd: REPO,
+    env: { ...process.env, WIRESCOPE_WORKSPACE: ws.path },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  children.add(child);
+  const out: Buffer[] = [];
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => out.push(d));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(input);
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  return { stdout: Buffer.concat(out), stderr, code };
+}
+
+/** What an LSP conversation left: every byte the server wrote to stdout, what the client wrote, stderr, the exit. */
+interface LspRun {
+  stdout: Buffer;
+  sent: Buffer;
+  stderr: string;
+  code: number | null;
+}
+
+/**
+ * Plays an editor against the server `argv` runs: initialize, initialized, didOpen (waiting for its diagnostics),
+ * a hover, shutdown and exit, each request waiting for its answer, as an editor does.
+ */
+async function lspConversation(argv: string[], folder: string): Promise<LspRun> {
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: REPO,
+    env: { ...process.env, WIRESCOPE_WORKSPACE: ws.path },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  children.add(child);
+  const out: Buffer[] = [];
+  const sent: Buffer[] = [];
+  let stderr = "";
+  let pending = Buffer.alloc(0);
+  const waiters: { matches: (m: Record<string, unknown>) => boolean; resolve: () => void }[] = [];
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on("data", (d: Buffer) => {
+    out.push(d);
+    pending = Buffer.concat([pending, d]);
+    for (;;) {
+      const head = pending.indexOf("\r\n\r\n");
+      if (head < 0) return;
+      const length = Number(/Content-Length: (\d+)/i.exec(pending.subarray(0, head).toString())?.[1]);
+      if (pending.length < head + 4 + length) return;
+      const message = JSON.parse(pending.subarray(head + 4, head + 4 + length).toString()) as Record<string, unknown>;
+      pending = pending.subarray(head + 4 + length);
+      for (const w of waiters.filter((w) => w.matches(message))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const send = (message: Record<string, unknown>): void => {
+    const body = Buffer.from(JSON.stringify({ jsonrpc: "2.0", ...message }));
+    const frame = Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]);
+    sent.push(frame);
+    child.stdin.write(frame);
+  };
+  const answer = (matches: (m: Record<string, unknown>) => boolean, what: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${what} from ${argv.join(" ")}; stderr: ${stderr}`)), 15_000);
+      waiters.push({ matches, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+
+  const uri = `file://${folder}/sample.py`;
+  const text = "import os\nsize = len([1, 2])\nprint(size, os.sep)\n";
+  send({ id: 1, method: "initialize", params: { processId: null, rootUri: `file://${folder}`, capabilities: {} } });
+  await answer((m) => m.id === 1, "initialize result");
+  send({ method: "initialized", params: {} });
+  const diagnostics = answer((m) => m.method === "textDocument/publishDiagnostics", "diagnostics");
+  send({
+    method: "textDocument/didOpen",
+    params: { textDocument: { uri, languageId: "python", version: 1, text } },
+  });
+  await diagnostics;
+  send({ id: 2, method: "textDocument/hover", params: { textDocument: { uri }, position: { line: 1, character: 8 } } });
+  await answer((m) => m.id === 2, "hover result");
+  send({ id: 3, method: "shutdown" });
+  await answer((m) => m.id === 3, "shutdown result");
+  send({ method: "exit" });
+  child.stdin.end();
+  const code = await closed;
+  return { stdout: Buffer.concat(out), sent: Buffer.concat(sent), stderr, code };
+}
+
+describe("wirescope wrap", () => {
+  it(
+    "is invisible to an LSP client: pylsp's replies through it are byte for byte those without it, and recorded",
+    async () => {
+      if (!fs.existsSync(PYLSP)) {
+        throw new Error("This test needs pylsp as a real server: apt-get install python3-pylsp (.ci/run does this).");
+      }
+      const folder = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-lsp-"));
+      try {
+        const direct = await lspConversation([PYLSP], folder);
+        const wrapped = await lspConversation([process.execPath, BIN, "wrap", "--", PYLSP], folder);
+        expect(direct.code, direct.stderr).toBe(0);
+        expect(wrapped.code, wrapped.stderr).toBe(0);
+        expect(direct.stdout.toString()).toContain('"id":2,"result":{"contents"');
+        expect(wrapped.stdout.equals(direct.stdout)).toBe(true);
+        const events = await readCapture(capturePath(wrapped.stderr));
+        expect(fdBytes(events, 0).equals(wrapped.sent)).toBe(true);
+        expect(fdBytes(events, 1).equals(wrapped.stdout)).toBe(true);
+        expect(events.at(-1)).toMatchObject({ kind: "lifecycle", conn: 0, event: "closed" });
+      } finally {
+        fs.rmSync(folder, { recursive: true, force: true });
+      }
+    },
+    2 * LSP_TIMEOUT_MS,
+  );
+
+  it("relays binary stdin to stdout and stderr unchanged, adds nothing to stdout, and exits with the code", async () => {
+    const input = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < input.length; i++) input[i] = (i * 31 + (i >> 8)) & 0xff;
+    const r = await runWrap(["sh", "-c", "cat; printf 'to stderr\\n' >&2; exit 5"], input);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stdout.equals(input)).toBe(true);
+    const events = await readCapture(capturePath(r.stderr));
+    expect(fdBytes(events, 0).equals(input)).toBe(true);
+    expect(fdBytes(events, 1).equals(input)).toBe(true);
+    expect(r.stderr.startsWith("to stderr\n")).toBe(true);
+  });
+
+  it("passes SIGTERM and SIGINT on to the command, exits 128 + the signal, with the capture complete", async () => {
+    for (const [signal, code] of [
+      ["SIGTERM", 143],
+      ["SIGINT", 130],
+    ] as const) {
+      const cli = startCli(["wrap", "--", "sh", "-c", "echo ready; exec sleep 30"], {
+        workspace: ws.path,
+        input: "",
+        keepStdinOpen: true,
+      });
+      await cli.waitForOutput(/^ready$/m);
+      const r = await cli.stop(signal);
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stdout).toBe("ready\n");
+      const events = await readCapture(capturePath(r.stderr));
+      const exited = events.find((e) => e.kind === "lifecycle" && e.event === "exited");
+      expect(exited).toMatchObject({ detail: `killed by ${signal}` });
+      expect(events.at(-1)).toMatchObject({ kind: "lifecycle", conn: 0, event: "closed" });
+    }
+  });
+});
