@@ -16,7 +16,7 @@ import type { PeerCertificate } from "node:tls";
 import { BaseTCPTransport, type Producer } from "../../core/abstract.ts";
 import type { Address } from "../../core/address.ts";
 import { CannotStartTLSError } from "../../core/errors.ts";
-import type { Bytes, ITLSTransport, TLSInfo } from "../../core/interfaces.ts";
+import type { Bytes, ITLSTransport, TLSInfo, TLSOptions } from "../../core/interfaces.ts";
 import type { FromWorker, HandshakeReport, ProducerCall, WireTLSState } from "./messages.ts";
 import { checkTLSRequest } from "./tls-request-check.ts";
 
@@ -94,7 +94,7 @@ export class BridgeTransport extends BaseTCPTransport implements ITLSTransport {
    * started, the connection closing or closed) and a TypeError for options it can't take. A refusal the main
    * thread finds later (the real transport's) shows on the timeline as a protocol error and leaves TLS off.
    */
-  startTLS(options?: object): void {
+  startTLS(options?: TLSOptions): void {
     if (!this.tlsCapable) throw new CannotStartTLSError("This connection can't turn TLS (it is not a TCP connection).");
     if (this.tlsStarted) throw new CannotStartTLSError("TLS is already started on this connection.");
     if (this.disconnecting || this.disconnected || this.writeClosed) {
