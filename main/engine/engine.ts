@@ -23,7 +23,8 @@ import { listTemplates } from "../workspace/templates.ts";
 import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";
 import { exportSession } from "../interchange/export.ts";
-import type { SettingsStore } from "../settings/settings.ts";
+import { settingsDir, type SettingsStore } from "../settings/settings.ts";
+import { CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
@@ -33,7 +34,10 @@ import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
 import { SessionRegistry, type SessionEntry } from "./session-registry.ts";
+import { defaultTLSContext, sessionTLSContext, type EngineTLS } from "./session-tls.ts";
 import { BadEndpointError } from "./targets.ts";
+import { exportTLSKeys } from "./tls-keys.ts";
+import { TLS_HANDSHAKE_TIMEOUT_MS } from "./tls-stage.ts";
 
 export interface EngineOptions {
   /** The workspace folder (protocols, profiles, captures). */
@@ -58,6 +62,12 @@ export interface EngineOptions {
    * The CLI aborts it at Ctrl+C and SIGTERM.
    */
   signal?: AbortSignal;
+  /** The folder of Wirescope's CA files (the settings folder, settingsDir(), unless given: tests give a temp one). */
+  configDir?: string;
+  /** How long a TLS handshake may take, the ClientHello included (TLS_HANDSHAKE_TIMEOUT_MS unless given). */
+  tlsHandshakeTimeoutMs?: number;
+  /** PEM of CAs trusted for upstream (server) certificates besides the system's: an organisation's own CA. */
+  trustedCAs?: string;
 }
 
 /**
@@ -82,9 +92,23 @@ export class Engine implements WirescopeService {
   private closed = false;
   /** EngineOptions.signal. */
   private readonly signal: AbortSignal | undefined;
+  /** EngineOptions.configDir. */
+  private readonly configDir: string;
+  /** Wirescope's CA, once asked for (`ca()`). */
+  private caPromise: Promise<CertificateAuthority> | null = null;
+  private caOpened: CertificateAuthority | null = null;
+  /** What every session's TLS gets from the engine. */
+  private readonly tls: EngineTLS;
 
   private constructor(options: EngineOptions) {
     this.signal = options.signal;
+    this.configDir = options.configDir ?? settingsDir();
+    this.tls = {
+      ca: () => this.ca(),
+      caPath: () => this.caOpened?.certPath ?? null,
+      handshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
+      trustedCAs: options.trustedCAs ?? null,
+    };
     this.settings = options.settings ?? null;
     this.startProblem = options.startProblem ?? null;
     this.emit = options.emit ?? (() => {});
@@ -96,7 +120,13 @@ export class Engine implements WirescopeService {
       emit,
       running: () => this.sessions.entries(),
     });
-    this.sessions = new SessionRegistry({ reactor: this.reactor, sandbox: this.sandbox, library: this.library, emit });
+    this.sessions = new SessionRegistry({
+      reactor: this.reactor,
+      sandbox: this.sandbox,
+      library: this.library,
+      emit,
+      tls: defaultTLSContext(this.tls),
+    });
   }
 
   /** Opens the workspace (creating its folders) and starts watching it for edits made in other editors. */
@@ -106,6 +136,21 @@ export class Engine implements WirescopeService {
     await fsp.mkdir(capturesDir(engine.workspace.root), { recursive: true });
     engine.library.watch();
     return engine;
+  }
+
+  /**
+   * Wirescope's CA, opened (made on first use) in the config folder the first time it is asked for; one shared
+   * promise. A CA that can't be opened is asked again next time.
+   */
+  ca(): Promise<CertificateAuthority> {
+    this.caPromise ??= CertificateAuthority.open(this.configDir).then(
+      (ca) => (this.caOpened = ca),
+      (err: unknown) => {
+        this.caPromise = null;
+        throw err;
+      },
+    );
+    return this.caPromise;
   }
 
   /** Where events go from now on (the adapter, once it runs). */
@@ -139,7 +184,8 @@ export class Engine implements WirescopeService {
     const protocol = await this.library.resolve(args.protocol);
     const entry = await this.sessions.create("listener", args.name, [protocol]);
     try {
-      await entry.session.startListener(args.target, protocol);
+      const tls = args.tls && (await sessionTLSContext(args.tls, "terminate", this.tls));
+      await entry.session.startListener(args.target, protocol, tls);
     } catch (err) {
       await this.sessions.drop(entry);
       throw err;
@@ -153,7 +199,8 @@ export class Engine implements WirescopeService {
     const serverProtocol = await this.library.resolve(args.serverProtocol);
     const entry = await this.sessions.create("proxy", args.name, [clientProtocol, serverProtocol]);
     try {
-      await entry.session.startProxy(args.listen, args.upstream, clientProtocol, serverProtocol);
+      const tls = args.tls && (await sessionTLSContext(args.tls, args.tls.mode, this.tls));
+      await entry.session.startProxy(args.listen, args.upstream, clientProtocol, serverProtocol, tls);
     } catch (err) {
       await this.sessions.drop(entry);
       throw err;
@@ -203,6 +250,16 @@ export class Engine implements WirescopeService {
     const data = decodeSendData(args.data, args.encoding);
     session.send(args.conn, data);
     return { bytes: data.byteLength };
+  }
+
+  /**
+   * The TLS key log of a session's connections (or of connection `conn`), in SSLKEYLOGFILE format, for Wireshark to
+   * decrypt a capture of the same traffic (tls-keys.ts).
+   */
+  async exportTLSKeys(args: Parameters<WirescopeService["exportTLSKeys"]>[0]): Promise<CommandResult<"exportTLSKeys">> {
+    const { session } = this.sessions.get(args.session);
+    const records = args.conn !== undefined ? [session.connection(args.conn)] : [...session.connections.values()];
+    return exportTLSKeys(records);
   }
 
   /**
