@@ -28,6 +28,7 @@ import { tcpAddress, UNIXAddress, type Address } from "./address.ts";
 import { CannotListenError, TwistedError } from "./errors.ts";
 import {
   isHalfCloseable,
+  isHandshakeListener,
   type Bytes,
   type ClientTLSOptions,
   type IConnector,
@@ -37,6 +38,7 @@ import {
   type IProtocolFactory,
   type IReactorNet,
   type ServerTLSOptions,
+  type TLSInfo,
 } from "./interfaces.ts";
 import { ClientFactory, Protocol } from "./protocol.ts";
 
@@ -556,6 +558,15 @@ class WrappingProtocol<P extends IProtocol> extends Protocol {
   override connectionLost(reason: Error): void {
     super.connectionLost(reason);
     this.wrappedProtocol.connectionLost(reason);
+  }
+
+  /**
+   * A TLS handshake completed (an ssl: endpoint's, or after the protocol's `startTLS`): passed on to the user's
+   * protocol if it listens (IHandshakeListener), as Twisted's _WrappingProtocol does.
+   */
+  handshakeCompleted(info: TLSInfo): void {
+    const wrapped = this.wrappedProtocol;
+    if (isHandshakeListener(wrapped)) wrapped.handshakeCompleted(info);
   }
 }
 
