@@ -15,7 +15,7 @@ import {
 } from "../../core/interfaces.ts";
 import { Logger } from "../../core/logger.ts";
 import type { TLSDetails } from "../../preload/contract.ts";
-import type { TLSRequest } from "../tls/tls-request.ts";
+import { parseTLSRequest, type TLSRequest } from "../tls/tls-request.ts";
 import {
   toWireError,
   type ConnectionOp,
@@ -337,14 +337,15 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
 
   /**
    * The protocol called `startTLS(request)`: its transport turns TLS — the engine's recording wrapper (a direct
-   * connection) or a proxy leg's ForwardingTransport (the pair upgrade). The worker already checked what it could;
-   * a refusal here (CannotStartTLSError) comes after the user's call returned: it is reported as an error of the
+   * connection) or a proxy leg's ForwardingTransport (the pair upgrade). The worker already checked what it could
+   * (tls-request-check.ts); the request is checked again here against the engine's limits (parseTLSRequest), as it
+   * comes from user code. A refusal here comes after the user's call returned: it is reported as an error of the
    * protocol (the timeline's protocol-error), without halting it, and the worker learns TLS stayed off.
    */
   private startTLS(t: ITransport, request: TLSRequest): void {
     try {
       if (!isTLSTransport(t)) throw new CannotStartTLSError("This connection can't turn TLS.");
-      t.startTLS(request);
+      t.startTLS(parseTLSRequest(request));
     } catch (err) {
       const reason = toWireError(err);
       this.link.post({ op: "startTLSFailed", id: this.id, reason });

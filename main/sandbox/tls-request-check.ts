@@ -2,7 +2,9 @@
  * The check a sandboxed protocol's `startTLS(options)` makes in the worker, before anything crosses to the main
  * thread: the options must be what a TLSRequest carries (plain strings, booleans and a list of strings that can be
  * cloned across threads), so that a mistake is thrown at the user's call, with its source line, rather than found
- * later on the main thread.
+ * later on the main thread. The main thread then checks the request against the engine's limits (parseTLSRequest,
+ * main/tls/tls-request.ts): that schema is not used here because it would bring zod into every sandbox worker
+ * (its bundle would grow from about 0.2 MB to 0.75 MB).
  */
 import type { TLSRequest } from "../tls/tls-request.ts";
 
