@@ -6,7 +6,8 @@
  * the server's certificate, then sends `greeting` and logs each line it receives.
  *
  * The server's certificate is verified against the system's CAs and `servername`; for a server with a private CA,
- * set `ca` to that CA's PEM (`readFileSync("ca.pem", "utf8")` from "node:fs"), or `verify = false` to look at any.
+ * set `ca` to that CA's certificate (its PEM text, "-----BEGIN CERTIFICATE-----..."), or `verify = false` to look
+ * at any certificate.
  */
 import { LineReceiver, type ITLSTransport, type TLSInfo } from "wirescope";
 
