@@ -154,6 +154,12 @@ export type ConnectionOp = Exclude<
 export interface Batch<Op> {
   ops: Op[];
   bytes: ArrayBuffer | null;
+  /**
+   * Sent in the middle of a turn (the worker posts a log event at once, with what was queued before it, in case
+   * the code never returns): the receiver keeps it and applies it with the turn's last batch — or when the worker
+   * dies — so that a turn's operations are applied together, as they were issued (a write, then `startTLS`).
+   */
+  partial?: true;
 }
 
 /** The byte-carrying operations of either direction. */
@@ -164,7 +170,9 @@ type ByteOp = { op: "data" | "write"; id: number; offset: number; length: number
  *
  * Guarantees: operations arrive in the order they were pushed; bytes pushed with `pushBytes` are copied at once (the
  * caller may reuse its buffer) and arrive as views of one transferred ArrayBuffer; `flush()` is called by itself on
- * the next turn (setImmediate) after the first push, and may be called earlier by the owner.
+ * the next turn (setImmediate) after the first push, and may be called earlier by the owner. After a partial flush
+ * (`flush(true)`, mid-turn), the turn's last flush sends a batch even when nothing else was queued, so that the
+ * receiver knows the turn is over.
  */
 export class Outbox<Op extends { op: string }> {
   private ops: Op[] = [];
@@ -173,6 +181,8 @@ export class Outbox<Op extends { op: string }> {
   private scheduled = false;
   /** While false, flushes keep the operations (the worker is not there yet). */
   private open = true;
+  /** A partial batch was sent this turn: the next flush sends one even if empty. */
+  private partialSent = false;
 
   constructor(private readonly send: (batch: Batch<Op>, transfer: ArrayBuffer[]) => void) {}
 
@@ -206,9 +216,12 @@ export class Outbox<Op extends { op: string }> {
     return this.ops.length > 0;
   }
 
-  /** Sends everything queued as one batch (a no-op when empty or held). */
-  flush(): void {
-    if (!this.open || this.ops.length === 0) return;
+  /**
+   * Sends everything queued as one batch (a no-op when empty or held). `partial`: the turn is not over (see
+   * Batch.partial); its end flushes again by itself.
+   */
+  flush(partial = false): void {
+    if (!this.open || (this.ops.length === 0 && (partial || !this.partialSent))) return;
     let bytes: ArrayBuffer | null = null;
     if (this.size > 0) {
       const joined = Buffer.allocUnsafeSlow(this.size); // not pooled: its ArrayBuffer is exactly ours to transfer.
@@ -223,7 +236,9 @@ export class Outbox<Op extends { op: string }> {
     this.ops = [];
     this.chunks = [];
     this.size = 0;
-    this.send({ ops, bytes }, bytes ? [bytes] : []);
+    this.partialSent = partial;
+    this.send(partial ? { ops, bytes, partial } : { ops, bytes }, bytes ? [bytes] : []);
+    if (partial) this.schedule();
   }
 
   /** Holds (false) or releases (true) the operations; releasing flushes what was held. */
@@ -234,6 +249,7 @@ export class Outbox<Op extends { op: string }> {
 
   /** Drops everything queued (the other side is gone). */
   clear(): void {
+    this.partialSent = false;
     this.ops = [];
     this.chunks = [];
     this.size = 0;

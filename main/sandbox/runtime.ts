@@ -596,6 +596,6 @@ export class SandboxRuntime {
       time: event.log_time,
     };
     this.outbox.push({ op: "log", id: record?.id ?? null, event: rendered });
-    this.outbox.flush();
+    this.outbox.flush(true);
   }
 }

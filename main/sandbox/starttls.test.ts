@@ -43,7 +43,7 @@ async function load(moduleKey: string, source: string): Promise<void> {
  * A line server that greets, answers each line with the TLS version it came over, and upgrades on "STARTTLS"
  * (after answering it, in clear) with the test certificate. `extra` is code run right after its startTLS call.
  */
-const upgrading = (version: string, extra = "") => `
+const upgrading = (version: string, extra = "", before = "") => `
 import { readFileSync } from "node:fs";
 import { LineReceiver, type ITLSTransport, type TLSInfo } from "wirescope";
 export default class Upgrading extends LineReceiver {
@@ -59,6 +59,7 @@ export default class Upgrading extends LineReceiver {
       return;
     }
     this.sendLine(Buffer.from("220 go ahead"));
+    ${before}
     this.transport.startTLS({
       cert: readFileSync(${JSON.stringify(path.join(FIXTURES, "server.crt"))}),
       key: readFileSync(${JSON.stringify(path.join(FIXTURES, "server.key"))}, "utf8"),
@@ -131,6 +132,21 @@ test("a protocol upgrades on STARTTLS: a node:tls client gets its answers encryp
   await waitFor(() => events.logs.length === 1, "the handshake's log line");
   expect(events.logs[0]!.text).toBe("handshake TLSv1.3 sni=localhost");
   expect(events.errors).toEqual([]);
+});
+
+test("a log between the go-ahead and startTLS: the peer's ClientHello still goes to TLS, not to the protocol", async () => {
+  // The log is posted at once (in case the code never returns); the go-ahead written before it must not reach the
+  // peer before startTLS is applied, or a quick peer's ClientHello arrives while the connection is still plain.
+  const dawdle = `this.log.info("upgrading"); for (const until = Date.now() + 150; Date.now() < until; );`;
+  await load("upgrading.ts", upgrading("v1", "", dawdle));
+  const { port, portNumber } = await serveSandboxed(group, "upgrading.ts");
+  cleanups.push(() => port.stopListening());
+  const client = new UpgradingClient(portNumber);
+  client.send("STARTTLS\r\n");
+  await client.until("220 go ahead\r\n");
+  await client.upgrade();
+  client.send("quick\r\n");
+  await client.until("v1 quick over TLSv1.3\r\n");
 });
 
 test("a second startTLS throws at the user's call, and the first one's TLS stands", async () => {
