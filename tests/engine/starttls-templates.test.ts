@@ -161,6 +161,14 @@ describe("template:smtp with swaks and aiosmtpd", () => {
     expect(bytesOf(events, 1, "in").toString()).toContain("MAIL FROM:<alice@example.org>\r\n");
     expect(bytesOf(events, 2, "out").toString()).toContain("hello over STARTTLS");
     expect(logsOn(events, 1)).toContainEqual(expect.stringMatching(/^TLS TLSv1\.[23] /));
+
+    // Decoding the recorded upstream leg runs ServerLeg again: its startTLS does nothing there (what was recorded
+    // after the upgrade is plaintext already), so it decodes on to the end instead of being halted.
+    const decode = ok(await t.api.decode({ session: proxy.session, conn: 2, protocol: "smtp.ts", side: "client" }));
+    const decoded = await story(decode.session.id);
+    expect(decoded).not.toContain("protocol-halted");
+    expect(decoded).toContain("reply 220 Ready to start TLS");
+    expect(decoded).toContain("reply 235 2.7.0 Authentication successful");
   });
 });
 
