@@ -198,9 +198,11 @@ export interface ITLSTransport extends ITransport {
    * Starts TLS over this connected transport (Twisted's `startTLS(ctx, normal=True)`): a connection we opened
    * becomes the TLS client, an accepted one the TLS server; `options` are node:tls's for that side. Bytes
    * written before the call go out in clear; bytes written after it are encrypted (held until the handshake
-   * allows). Throws when TLS is already on, or the transport is closing, closed or not TCP.
+   * allows). Throws when TLS is already on, or the transport is closing, closed or not TCP. Without `options`, a
+   * client verifies the server against the system's CAs; a server needs at least `key` and `cert` (in Wirescope's
+   * sandbox, a connection's transport supplies a certificate itself, so `startTLS()` alone upgrades it).
    */
-  startTLS(options: TLSOptions): void;
+  startTLS(options?: TLSOptions): void;
   /**
    * The peer's certificate once the handshake completed (ISSLTransport.getPeerCertificate), as node:tls
    * describes it (Twisted returns OpenSSL's X509 object); null before, without TLS, or when the peer sent none.

@@ -185,7 +185,7 @@ export class Connection extends BaseTCPTransport implements ITLSTransport {
    * (`requestCert` with `rejectUnauthorized`): Node checks a client certificate only in its tls.Server, not on a
    * socket turned TLS, so that check would silently not happen.
    */
-  startTLS(options: TLSOptions): void {
+  startTLS(options: TLSOptions = {}): void {
     if (this.unix) throw new CannotStartTLSError("startTLS needs a TCP connection; this one is a UNIX socket.");
     if (this.tlsState !== "none") throw new CannotStartTLSError("TLS is already started on this connection.");
     if (this.disconnecting || this.disconnected || this.writeClosed) {

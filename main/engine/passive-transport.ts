@@ -66,4 +66,19 @@ export class PassiveTransport extends BaseTCPTransport {
     this.writeClosed = true;
     this.actions.halfClosed();
   }
+
+  /**
+   * A protocol's STARTTLS (a proxy tap's ServerLeg after the server's go-ahead): nothing to do, as a recording
+   * holds what passed after an upgrade in plaintext already; the protocol goes on decoding it. No handshake is
+   * reported (`getTLSInfo()` stays null), since none happens here.
+   */
+  startTLS(): void {}
+
+  getTLSInfo(): null {
+    return null;
+  }
+
+  getPeerCertificate(): null {
+    return null;
+  }
 }

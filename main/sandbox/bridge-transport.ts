@@ -7,11 +7,18 @@
  * be answered at once (`disconnecting`, the addresses, the TCP option getters, "a producer is already registered")
  * is answered here from local state; what depends on the socket (when to pause a producer) is decided on the main
  * thread by the real transport, with Twisted's rules (core/abstract.ts), and comes back as producer calls.
+ *
+ * TLS (ITLSTransport): `startTLS` is queued like a write, so what was written before it goes out in clear and what
+ * is written after it is encrypted; the handshake's outcome comes back from the main thread (`handshakeCompleted`),
+ * and `getTLSInfo()` / `getPeerCertificate()` answer from that report.
  */
+import type { PeerCertificate } from "node:tls";
 import { BaseTCPTransport, type Producer } from "../../core/abstract.ts";
 import type { Address } from "../../core/address.ts";
-import type { Bytes } from "../../core/interfaces.ts";
-import type { FromWorker, ProducerCall } from "./messages.ts";
+import { CannotStartTLSError } from "../../core/errors.ts";
+import type { Bytes, ITLSTransport, TLSInfo, TLSOptions } from "../../core/interfaces.ts";
+import type { FromWorker, HandshakeReport, ProducerCall, WireTLSState } from "./messages.ts";
+import { checkTLSRequest } from "./tls-request-check.ts";
 
 /** Where a BridgeTransport sends its commands (the worker's outbox). */
 export interface TransportSink {
@@ -30,8 +37,14 @@ export interface TransportSink {
  * silently (as core/tcp.ts drops them); `disconnecting` is true from `loseConnection()`/`abortConnection()` on.
  * The checks, the addresses, the TCP options' memory and the producer's guard are core/abstract.ts's.
  */
-export class BridgeTransport extends BaseTCPTransport {
+export class BridgeTransport extends BaseTCPTransport implements ITLSTransport {
   private aborted = false;
+  /** Whether the real transport can turn TLS. */
+  private readonly tlsCapable: boolean;
+  /** The last handshake the main thread reported, or null. */
+  private handshake: HandshakeReport | null;
+  /** `startTLS` was called and not refused: a second call throws. */
+  private tlsStarted: boolean;
 
   constructor(
     /** The connection's id, shared with the main thread. */
@@ -39,8 +52,12 @@ export class BridgeTransport extends BaseTCPTransport {
     peer: Address,
     host: Address,
     private readonly sink: TransportSink,
+    tls: WireTLSState = { capable: false, handshake: null },
   ) {
     super(host, peer);
+    this.tlsCapable = tls.capable;
+    this.handshake = tls.handshake;
+    this.tlsStarted = tls.handshake !== null;
   }
 
   protected writeData(data: Bytes): void {
@@ -65,6 +82,57 @@ export class BridgeTransport extends BaseTCPTransport {
     if (this.writeClosed || this.disconnected) return;
     this.writeClosed = true;
     this.sink.post({ op: "loseWriteConnection", id: this.id });
+  }
+
+  /**
+   * Turns the connection TLS (Twisted's ITLSTransport.startTLS): on a connection the session opened Wirescope is
+   * the TLS client, on an accepted one the server — with a certificate from Wirescope's CA (or the session's own
+   * files) unless `options` give `cert` and `key`; on a proxy leg, the proxied pair is upgraded (both legs, with
+   * the session's TLS settings). `options` are the TLSRequest subset of node:tls's (checkTLSRequest).
+   *
+   * Throws CannotStartTLSError at once where the worker can tell (a transport that can't do TLS, TLS already
+   * started, the connection closing or closed) and a TypeError for options it can't take. A refusal the main
+   * thread finds later (the real transport's) shows on the timeline as a protocol error and leaves TLS off.
+   */
+  startTLS(options?: TLSOptions): void {
+    if (!this.tlsCapable) throw new CannotStartTLSError("This connection can't turn TLS (it is not a TCP connection).");
+    if (this.tlsStarted) throw new CannotStartTLSError("TLS is already started on this connection.");
+    if (this.disconnecting || this.disconnected || this.writeClosed) {
+      throw new CannotStartTLSError("The connection is closing or closed: TLS can't start on it.");
+    }
+    const request = checkTLSRequest(options);
+    this.tlsStarted = true;
+    this.sink.post({ op: "startTLS", id: this.id, request });
+  }
+
+  /** What the handshake agreed on, once the main thread reported it; null before and without TLS. */
+  getTLSInfo(): TLSInfo | null {
+    const details = this.handshake?.details;
+    if (details === undefined || this.disconnected) return null;
+    return { version: details.version, cipher: details.cipher, alpnProtocol: details.alpn, servername: details.sni };
+  }
+
+  /** The peer's certificate the main thread reported with the handshake; null before, without TLS or when none. */
+  getPeerCertificate(): PeerCertificate | null {
+    return this.handshake?.peerCertificate ?? null;
+  }
+
+  /** Called by the runtime when the main thread reports the handshake: returns what the protocol is told. */
+  handshakeCompleted(report: HandshakeReport): TLSInfo | null {
+    const certificate = report.peerCertificate;
+    // Buffers cross threads as plain Uint8Arrays: give them back node:tls's type.
+    if (certificate !== null) {
+      certificate.raw = Buffer.from(certificate.raw);
+      if (certificate.pubkey !== undefined) certificate.pubkey = Buffer.from(certificate.pubkey);
+    }
+    this.handshake = report;
+    this.tlsStarted = true;
+    return this.getTLSInfo();
+  }
+
+  /** Called by the runtime when the real transport refused `startTLS`: the connection stays plain. */
+  startTLSRefused(): void {
+    if (this.handshake === null) this.tlsStarted = false;
   }
 
   protected override applyTcpNoDelay(enabled: boolean): void {

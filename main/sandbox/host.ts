@@ -149,6 +149,8 @@ export class SandboxGroup {
   private examining = false;
   /** performance.now() when the worker was last heard from. */
   private lastHeard = 0;
+  /** Partial batches of the worker's current turn, applied with its last batch (see Batch.partial). */
+  private turn: Batch<FromWorker>[] = [];
   /** The worker's heap in use (bytes) at its last heartbeat. */
   private lastHeapUsed = 0;
   private readonly outbox = new Outbox<ToWorker>((batch, transfer) => this.worker?.postMessage(batch, transfer));
@@ -397,6 +399,20 @@ export class SandboxGroup {
   private received(worker: Worker, batch: Batch<FromWorker>): void {
     if (worker !== this.worker) return; // A late message of a worker already stopped.
     this.lastHeard = performance.now();
+    if (batch.partial) {
+      this.turn.push(batch);
+      return;
+    }
+    this.applyTurn();
+    this.apply(batch);
+  }
+
+  /** Applies the partial batches kept so far, in order. */
+  private applyTurn(): void {
+    for (const partial of this.turn.splice(0)) this.apply(partial);
+  }
+
+  private apply(batch: Batch<FromWorker>): void {
     for (const op of batch.ops) {
       switch (op.op) {
         case "heartbeat":
@@ -490,15 +506,18 @@ export class SandboxGroup {
     return "";
   }
 
+  /** The worker died: what its last turn had sent (a write, a log before a hang) is applied, then it is stopped. */
   private died(worker: Worker, reason: string): void {
     if (worker !== this.worker) return;
     void worker.terminate();
+    this.applyTurn();
     this.stopWorker(reason, true);
   }
 
   /** Forgets the worker: pending loads fail, requests abort, every connection is halted with `reason`. */
   private stopWorker(reason: string, notify: boolean): void {
     this.worker = null;
+    this.turn = [];
     this.deathReason = reason;
     this.outbox.clear();
     this.outbox.setOpen(false);

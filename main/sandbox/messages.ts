@@ -9,6 +9,9 @@
  * Imported by both sides (host.ts on the main thread, runtime.ts in the worker); depends on nothing but types.
  */
 import type { SourceMapPayload } from "node:module";
+import type { PeerCertificate } from "node:tls";
+import type { TLSDetails } from "../../preload/contract.ts";
+import type { TLSRequest } from "../tls/tls-request.ts";
 
 /** A connection's address as it crosses threads (the core's Address classes are rebuilt on the other side). */
 export type WireAddress =
@@ -60,6 +63,22 @@ export type LoadResult =
 /** The source map payload a module is loaded with (esbuild's `sourcemap: "external"` output, parsed). */
 export type SourceMapInput = SourceMapPayload;
 
+/** A completed TLS handshake, as the main thread reports it to the worker. */
+export interface HandshakeReport {
+  /** What the handshake agreed on, as the engine recorded it (the connection's "tls" event). */
+  details: TLSDetails;
+  /** The peer's certificate as node:tls describes it, without its issuer chain; null when the transport gives none. */
+  peerCertificate: PeerCertificate | null;
+}
+
+/** What the worker is told of TLS when it attaches a connection. */
+export interface WireTLSState {
+  /** Whether the connection's transport can turn TLS: `startTLS` on one that can't throws in the worker. */
+  capable: boolean;
+  /** The handshake that already completed on it (a TLS listener's, or before a worker restart), or null. */
+  handshake: HandshakeReport | null;
+}
+
 /** Producer calls the real transport makes on the proxy producer main registered for a worker-side producer. */
 export type ProducerCall = "pauseProducing" | "resumeProducing" | "stopProducing";
 
@@ -73,14 +92,19 @@ export type ToWorker =
       exportName: string | null;
       peer: WireAddress;
       host: WireAddress;
+      tls: WireTLSState;
     }
-  | { op: "attachRequested"; id: number; requestId: number; peer: WireAddress; host: WireAddress }
+  | { op: "attachRequested"; id: number; requestId: number; peer: WireAddress; host: WireAddress; tls: WireTLSState }
   | { op: "connectFailed"; requestId: number; reason: WireError }
   | { op: "data"; id: number; offset: number; length: number }
   | { op: "readConnectionLost"; id: number }
   | { op: "writeConnectionLost"; id: number }
   | { op: "connectionLost"; id: number; reason: WireError }
   | { op: "producer"; id: number; call: ProducerCall }
+  /** The connection's TLS handshake completed: the protocol's `handshakeCompleted` runs. */
+  | { op: "handshakeCompleted"; id: number; report: HandshakeReport }
+  /** The real transport refused the protocol's `startTLS` (`reason`): the connection stays plain. */
+  | { op: "startTLSFailed"; id: number; reason: WireError }
   /** Virtual clock only (a decode): drop every pending timed call and read `to` seconds from now on. */
   | { op: "setClock"; to: number }
   /** Virtual clock only: move to `to` seconds, running each due call at its own time; answered by `advanced`. */
@@ -101,6 +125,8 @@ export type FromWorker =
   | { op: "setTcpKeepAlive"; id: number; enabled: boolean }
   | { op: "registerProducer"; id: number; streaming: boolean }
   | { op: "unregisterProducer"; id: number }
+  /** Turn the connection TLS here, after the writes queued before it (which go out in clear). */
+  | { op: "startTLS"; id: number; request: TLSRequest }
   /** How many bytes of `data` operations of this connection the worker has consumed (flow control). */
   | { op: "ack"; id: number; bytes: number }
   /** `id` null: an event not attributable to a connection (module top-level code). */
@@ -128,6 +154,12 @@ export type ConnectionOp = Exclude<
 export interface Batch<Op> {
   ops: Op[];
   bytes: ArrayBuffer | null;
+  /**
+   * Sent in the middle of a turn (the worker posts a log event at once, with what was queued before it, in case
+   * the code never returns): the receiver keeps it and applies it with the turn's last batch — or when the worker
+   * dies — so that a turn's operations are applied together, as they were issued (a write, then `startTLS`).
+   */
+  partial?: true;
 }
 
 /** The byte-carrying operations of either direction. */
@@ -138,7 +170,9 @@ type ByteOp = { op: "data" | "write"; id: number; offset: number; length: number
  *
  * Guarantees: operations arrive in the order they were pushed; bytes pushed with `pushBytes` are copied at once (the
  * caller may reuse its buffer) and arrive as views of one transferred ArrayBuffer; `flush()` is called by itself on
- * the next turn (setImmediate) after the first push, and may be called earlier by the owner.
+ * the next turn (setImmediate) after the first push, and may be called earlier by the owner. After a partial flush
+ * (`flush(true)`, mid-turn), the turn's last flush sends a batch even when nothing else was queued, so that the
+ * receiver knows the turn is over.
  */
 export class Outbox<Op extends { op: string }> {
   private ops: Op[] = [];
@@ -147,6 +181,8 @@ export class Outbox<Op extends { op: string }> {
   private scheduled = false;
   /** While false, flushes keep the operations (the worker is not there yet). */
   private open = true;
+  /** A partial batch was sent this turn: the next flush sends one even if empty. */
+  private partialSent = false;
 
   constructor(private readonly send: (batch: Batch<Op>, transfer: ArrayBuffer[]) => void) {}
 
@@ -180,9 +216,12 @@ export class Outbox<Op extends { op: string }> {
     return this.ops.length > 0;
   }
 
-  /** Sends everything queued as one batch (a no-op when empty or held). */
-  flush(): void {
-    if (!this.open || this.ops.length === 0) return;
+  /**
+   * Sends everything queued as one batch (a no-op when empty or held). `partial`: the turn is not over (see
+   * Batch.partial); its end flushes again by itself.
+   */
+  flush(partial = false): void {
+    if (!this.open || (this.ops.length === 0 && (partial || !this.partialSent))) return;
     let bytes: ArrayBuffer | null = null;
     if (this.size > 0) {
       const joined = Buffer.allocUnsafeSlow(this.size); // not pooled: its ArrayBuffer is exactly ours to transfer.
@@ -197,7 +236,9 @@ export class Outbox<Op extends { op: string }> {
     this.ops = [];
     this.chunks = [];
     this.size = 0;
-    this.send({ ops, bytes }, bytes ? [bytes] : []);
+    this.partialSent = partial;
+    this.send(partial ? { ops, bytes, partial } : { ops, bytes }, bytes ? [bytes] : []);
+    if (partial) this.schedule();
   }
 
   /** Holds (false) or releases (true) the operations; releasing flushes what was held. */
@@ -208,6 +249,7 @@ export class Outbox<Op extends { op: string }> {
 
   /** Drops everything queued (the other side is gone). */
   clear(): void {
+    this.partialSent = false;
     this.ops = [];
     this.chunks = [];
     this.size = 0;

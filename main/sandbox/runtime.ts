@@ -17,7 +17,7 @@ import { getHeapStatistics } from "node:v8";
 import * as core from "../../core/index.ts";
 import type { Address } from "../../core/address.ts";
 import type { Bytes, IProtocol } from "../../core/interfaces.ts";
-import { isHalfCloseable } from "../../core/interfaces.ts";
+import { isHalfCloseable, isHandshakeListener } from "../../core/interfaces.ts";
 import { reactorTime } from "../../core/base.ts";
 import { formatEvent, globalLogPublisher, type LogEvent } from "../../core/logger.ts";
 import { BridgeReactor, type BridgeConnector, type ReactorHost } from "./bridge-reactor.ts";
@@ -30,8 +30,10 @@ import {
   type SandboxLogEvent,
   type SourceMapInput,
   type ToWorker,
+  type HandshakeReport,
   type WireAddress,
   type WireError,
+  type WireTLSState,
 } from "./messages.ts";
 import { haltReason, StackMapper } from "./stack-map.ts";
 import { VirtualClock } from "./virtual-clock.ts";
@@ -228,10 +230,10 @@ export class SandboxRuntime {
         this.load(op.loadId, op.moduleKey, op.code, op.sourceMap);
         return;
       case "attach":
-        this.attach(op.id, op.moduleKey, op.exportName, toAddress(op.peer), toAddress(op.host));
+        this.attach(op.id, op.moduleKey, op.exportName, toAddress(op.peer), toAddress(op.host), op.tls);
         return;
       case "attachRequested":
-        this.attachRequested(op.id, op.requestId, toAddress(op.peer), toAddress(op.host));
+        this.attachRequested(op.id, op.requestId, toAddress(op.peer), toAddress(op.host), op.tls);
         return;
       case "connectFailed": {
         const connector = this.connectors.get(op.requestId);
@@ -274,6 +276,12 @@ export class SandboxRuntime {
         if (record !== null) this.runAs(record, op.call, () => record.transport.producerCall(op.call));
         return;
       }
+      case "handshakeCompleted":
+        this.handshakeCompleted(op.id, op.report);
+        return;
+      case "startTLSFailed":
+        this.records.get(op.id)?.transport.startTLSRefused();
+        return;
       case "setClock":
         this.clock?.set(op.to);
         return;
@@ -448,6 +456,7 @@ export class SandboxRuntime {
     requestedExport: string | null,
     peer: Address,
     host: Address,
+    tls: WireTLSState,
   ): WorkerConnection {
     const record: WorkerConnection = {
       id,
@@ -455,7 +464,7 @@ export class SandboxRuntime {
       requestedExport,
       exportName: null,
       protocol: null,
-      transport: new BridgeTransport(id, peer, host, this.sink),
+      transport: new BridgeTransport(id, peer, host, this.sink, tls),
       halted: false,
       parked: [],
       closed: false,
@@ -466,8 +475,15 @@ export class SandboxRuntime {
   }
 
   /** Main attached a connection to a module's protocol class: build the instance and connect it. */
-  private attach(id: number, moduleKey: string, exportName: string | null, peer: Address, host: Address): void {
-    this.build(this.newRecord(id, moduleKey, exportName, peer, host));
+  private attach(
+    id: number,
+    moduleKey: string,
+    exportName: string | null,
+    peer: Address,
+    host: Address,
+    tls: WireTLSState,
+  ): void {
+    this.build(this.newRecord(id, moduleKey, exportName, peer, host, tls));
   }
 
   /** Builds the protocol of `record` from its module and calls makeConnection. Returns false if that failed. */
@@ -487,20 +503,43 @@ export class SandboxRuntime {
     return this.connect(record);
   }
 
-  /** Calls makeConnection (so connectionMade) on a freshly built protocol. */
+  /**
+   * Calls makeConnection (so connectionMade) on a freshly built protocol; on a connection already TLS (a TLS
+   * listener's, or one rebuilt after a worker restart) `handshakeCompleted` follows at once, as the core does for
+   * a listenSSL connection.
+   */
   private connect(record: WorkerConnection): boolean {
     const protocol = record.protocol;
     if (protocol === null || record.halted) return false;
     this.byProtocol.set(protocol, record);
     this.runAs(record, "connectionMade", () => protocol.makeConnection(record.transport));
+    const info = record.transport.getTLSInfo();
+    if (info !== null && isHandshakeListener(protocol)) {
+      this.runAs(record, "handshakeCompleted", () => protocol.handshakeCompleted(info));
+    }
     return !record.halted;
   }
 
+  /**
+   * Main reports the connection's TLS handshake: the transport answers getTLSInfo() from now on, and the protocol's
+   * `handshakeCompleted(info)` runs — once a reload resumes it, if it is halted.
+   */
+  private handshakeCompleted(id: number, report: HandshakeReport): void {
+    const record = this.records.get(id);
+    if (record === undefined || record.closed) return;
+    const info = record.transport.handshakeCompleted(report);
+    const protocol = record.protocol;
+    if (info === null || protocol === null || !isHandshakeListener(protocol)) return;
+    const call = () => this.runAs(record, "handshakeCompleted", () => protocol.handshakeCompleted(info));
+    if (record.halted) record.parked.push(call);
+    else call();
+  }
+
   /** Main made the connection user code asked for with connectTCP: build the protocol with the user's factory. */
-  private attachRequested(id: number, requestId: number, peer: Address, host: Address): void {
+  private attachRequested(id: number, requestId: number, peer: Address, host: Address, tls: WireTLSState): void {
     const connector = this.connectors.get(requestId);
     const owner = connector?.owner ?? null;
-    const record = this.newRecord(id, owner?.moduleKey ?? null, null, peer, host);
+    const record = this.newRecord(id, owner?.moduleKey ?? null, null, peer, host, tls);
     if (!connector) {
       record.transport.loseConnection(); // The attempt was stopped meanwhile.
       return;
@@ -557,6 +596,6 @@ export class SandboxRuntime {
       time: event.log_time,
     };
     this.outbox.push({ op: "log", id: record?.id ?? null, event: rendered });
-    this.outbox.flush();
+    this.outbox.flush(true);
   }
 }

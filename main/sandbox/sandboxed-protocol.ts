@@ -3,11 +3,23 @@
  * forwards the transport's events to the user's protocol in the worker and applies what that protocol does.
  */
 import type { Address } from "../../core/address.ts";
-import type { Bytes, IHalfCloseableProtocol, IPullProducer, IPushProducer, ITransport } from "../../core/interfaces.ts";
+import { CannotStartTLSError } from "../../core/errors.ts";
+import {
+  isTLSTransport,
+  type Bytes,
+  type IHalfCloseableProtocol,
+  type IPullProducer,
+  type IPushProducer,
+  type ITLSTransport,
+  type ITransport,
+} from "../../core/interfaces.ts";
 import { Logger } from "../../core/logger.ts";
+import type { TLSDetails } from "../../preload/contract.ts";
+import { parseTLSRequest, type TLSRequest } from "../tls/tls-request.ts";
 import {
   toWireError,
   type ConnectionOp,
+  type HandshakeReport,
   type SandboxErrorInfo,
   type SandboxLogEvent,
   type ToWorker,
@@ -94,6 +106,8 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   attached = false;
   /** True once the real connection is gone. */
   closed = false;
+  /** The connection's completed TLS handshake, told to every instance the worker builds for it. */
+  private handshake: HandshakeReport | null = null;
   private unacked = 0;
   private flowPaused = false;
   private userPaused = false;
@@ -153,6 +167,26 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   }
 
   /**
+   * Called by the engine once the connection's TLS handshake completed (after its "tls" event), whoever started
+   * it: the protocol's `handshakeCompleted` runs in the worker (later, if it is halted: after the reload that
+   * resumes it), and every instance built for the connection from now on learns it is TLS.
+   */
+  handshakeCompleted(details: TLSDetails): void {
+    const report: HandshakeReport = { details, peerCertificate: this.peerCertificate() };
+    this.handshake = report;
+    if (this.attached && !this.closed) this.link.post({ op: "handshakeCompleted", id: this.id, report });
+  }
+
+  /** The real transport's peer certificate, cut to what crosses threads (no issuer chain); null without one. */
+  private peerCertificate(): HandshakeReport["peerCertificate"] {
+    const t = this.transport as Partial<ITLSTransport> | null;
+    const certificate = typeof t?.getPeerCertificate === "function" ? t.getPeerCertificate() : null;
+    if (certificate === null) return null;
+    const { issuerCertificate: _chain, ...own } = certificate as typeof certificate & { issuerCertificate?: unknown };
+    return { ...own };
+  }
+
+  /**
    * Calls `callback` once the worker has consumed every byte given to this connection so far — by then what the
    * protocol wrote in those callbacks has been applied, as the worker acknowledges bytes after the operations they
    * caused — or at once if nothing is pending or no worker holds the protocol (halted ones are still acknowledged).
@@ -172,12 +206,13 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     this.attached = true;
     const peer = toWireAddress(transport.getPeer());
     const host = toWireAddress(transport.getHost());
+    const tls = { capable: isTLSTransport(transport), handshake: this.handshake };
     const target = this.target;
     if (target.kind === "module") {
       const { moduleKey, exportName } = target;
-      this.link.post({ op: "attach", id: this.id, moduleKey, exportName, peer, host });
+      this.link.post({ op: "attach", id: this.id, moduleKey, exportName, peer, host, tls });
     } else {
-      this.link.post({ op: "attachRequested", id: this.id, requestId: target.requestId, peer, host });
+      this.link.post({ op: "attachRequested", id: this.id, requestId: target.requestId, peer, host, tls });
     }
   }
 
@@ -242,6 +277,9 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       case "registerProducer":
         this.registerProducer(t, op.streaming);
         return;
+      case "startTLS":
+        this.startTLS(t, op.request);
+        return;
       case "unregisterProducer":
         if (this.producer !== null) {
           this.producer = null;
@@ -294,6 +332,28 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       this.producer = proxy;
     } catch (err) {
       log.failure("Could not register the sandboxed protocol's producer", err, { connection: this.id });
+    }
+  }
+
+  /**
+   * The protocol called `startTLS(request)`: its transport turns TLS — the engine's recording wrapper (a direct
+   * connection) or a proxy leg's ForwardingTransport (the pair upgrade). The worker already checked what it could
+   * (tls-request-check.ts); the request is checked again here against the engine's limits (parseTLSRequest), as it
+   * comes from user code. A refusal here comes after the user's call returned: it is reported as an error of the
+   * protocol (the timeline's protocol-error), without halting it, and the worker learns TLS stayed off.
+   */
+  private startTLS(t: ITransport, request: TLSRequest): void {
+    try {
+      if (!isTLSTransport(t)) throw new CannotStartTLSError("This connection can't turn TLS.");
+      t.startTLS(parseTLSRequest(request));
+    } catch (err) {
+      const reason = toWireError(err);
+      this.link.post({ op: "startTLSFailed", id: this.id, reason });
+      this.emit("onError", {
+        callback: "startTLS",
+        message: `${reason.name}: ${reason.message}`,
+        stack: reason.stack ?? "",
+      });
     }
   }
 

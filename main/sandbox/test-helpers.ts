@@ -6,7 +6,7 @@
 import * as net from "node:net";
 import { build } from "esbuild";
 import type { Address } from "../../core/address.ts";
-import type { Bytes, IHalfCloseableProtocol, ITransport } from "../../core/interfaces.ts";
+import type { Bytes, IHalfCloseableProtocol, ITransport, TLSInfo } from "../../core/interfaces.ts";
 import { Factory } from "../../core/protocol.ts";
 import type { ListeningPort } from "../../core/tcp.ts";
 import { listenLocal } from "../../tests/helpers/net.ts";
@@ -74,7 +74,9 @@ export class EventLog implements SandboxEvents {
 
 /**
  * A stand-in for the engine's recording wrapper (not main/recording's Recorder), reduced to counting: sees every
- * byte the real transport delivers before the sandboxed protocol does, and the loss.
+ * byte the real transport delivers before the sandboxed protocol does, and the loss. The sandboxed protocol's
+ * transport is the core's Connection itself, so its `startTLS` options are the core's (a server's cert and key);
+ * a completed handshake is passed on as the engine passes it (TLSDetails, from Wirescope's side: the server).
  */
 export class CountingWrapper implements IHalfCloseableProtocol {
   bytesIn = 0;
@@ -103,6 +105,11 @@ export class CountingWrapper implements IHalfCloseableProtocol {
   }
   writeConnectionLost(): void {
     this.inner.writeConnectionLost();
+  }
+  handshakeCompleted(info: TLSInfo): void {
+    const { version, cipher, alpnProtocol: alpn, servername: sni } = info;
+    const details = { version, cipher, alpn, sni, peerCertificate: null, localCertificate: null, verified: true };
+    this.inner.handshakeCompleted({ side: "server", ...details });
   }
 }
 

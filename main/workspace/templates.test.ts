@@ -47,7 +47,19 @@ function logsOf(protocol: object, run: () => void): LogEvent[] {
 describe("listTemplates / templateSource", () => {
   it("offers raw first, then a file for each protocol template", async () => {
     const ids = listTemplates().map((t) => t.id);
-    expect(ids).toEqual(["raw", "echo", "line", "length-prefixed", "resp", "resp-tap", "http", "netstring"]);
+    expect(ids).toEqual([
+      "raw",
+      "echo",
+      "line",
+      "length-prefixed",
+      "resp",
+      "resp-tap",
+      "smtp",
+      "postgres",
+      "tls-client",
+      "http",
+      "netstring",
+    ]);
     expect(listTemplates()[0]).toMatchObject({ id: "raw", hasSource: false });
     expect(await templateSource("raw")).toBeNull();
     for (const id of ids.slice(1)) {

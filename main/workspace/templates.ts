@@ -83,6 +83,36 @@ const TEMPLATES: readonly TemplateEntry[] = [
     imports: ["resp"],
   },
   {
+    id: "smtp",
+    title: "SMTP proxy tap (STARTTLS)",
+    description:
+      "For both legs of a STARTTLS proxy in front of an SMTP server: forwards every byte, logs each command and " +
+      "reply, and upgrades the connection on STARTTLS, so AUTH, MAIL, RCPT and DATA show in plaintext.",
+    hasSource: true,
+    file: "smtp.ts",
+    className: "SmtpTap",
+  },
+  {
+    id: "postgres",
+    title: "PostgreSQL proxy tap",
+    description:
+      "For both legs of a STARTTLS proxy in front of PostgreSQL: follows SSLRequest into TLS, logs the startup " +
+      "parameters, then each message by type (queries, rows, command tags, errors).",
+    hasSource: true,
+    file: "postgres.ts",
+    className: "PostgresTap",
+  },
+  {
+    id: "tls-client",
+    title: "TLS client",
+    description:
+      "Connects, turns the connection TLS with startTLS (at once, or after a STARTTLS exchange in clear) and logs " +
+      "what the handshake agreed on and the server's certificate; then logs each line it receives.",
+    hasSource: true,
+    file: "tls-client.ts",
+    className: "TlsClient",
+  },
+  {
     id: "http",
     title: "HTTP/1.1 client",
     description: "Sends GET / once connected; parses the status, headers and body (Content-Length or chunked).",

@@ -84,7 +84,7 @@ describe("files", () => {
     expect(taken.code).toBe("already-exists");
     expect(await t.ws.read("mine.ts")).toBe("// my work\n");
     expect((await rejection(t.ws.create("x", "raw"))).code).toBe("no-template-source");
-    expect((await rejection(t.ws.create("x", "smtp"))).code).toBe("unknown-template");
+    expect((await rejection(t.ws.create("x", "gopher"))).code).toBe("unknown-template");
     expect(temporaryFiles(t.root)).toEqual([]);
   });
 
