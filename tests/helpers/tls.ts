@@ -2,8 +2,10 @@
  * Helpers for the TLS tests: the test certificates (tests/fixtures/tls), node:tls clients and servers on
  * 127.0.0.1, `openssl s_client` runs, and the timeline's "tls" / "tls-failed" events.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import type * as net from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import type { TLSDetails, TLSFailure } from "../../preload/contract.ts";
@@ -92,4 +94,124 @@ export function sClient(port: number, args: string[], input: string, timeoutMs =
     });
     child.stdin.write(input);
   });
+}
+
+/** Test certificates made with openssl in a temporary folder: a CA (trusted by the engine under test) and leaves. */
+export interface TestPKI {
+  dir: string;
+  /** The CA certificate, PEM. */
+  ca: string;
+  /** A certificate for localhost and 127.0.0.1, valid now. */
+  good: { cert: string; key: string };
+  /** A certificate for localhost that expired in 2020. */
+  expired: { cert: string; key: string };
+  /** A certificate for other.example only. */
+  wrongName: { cert: string; key: string };
+}
+
+const CA_CONFIG = `[ca]
+default_ca = test
+[test]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = any
+copy_extensions = copy
+unique_subject = no
+[any]
+commonName = supplied
+`;
+
+/** Makes a TestPKI in a new temporary folder (synchronously: a few EC keys, well under a second). */
+export function makeTestPKI(): TestPKI {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-pki-"));
+  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  run("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Wirescope test CA", "-days", "30");
+  fs.writeFileSync(path.join(dir, "ca.cnf"), CA_CONFIG);
+  fs.writeFileSync(path.join(dir, "index.txt"), "");
+  fs.writeFileSync(path.join(dir, "serial"), "1000\n");
+  const leaf = (name: string, cn: string, san: string, dates: string[]) => {
+    run(
+      "req",
+      ...ec,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=${cn}`,
+      "-addext",
+      `subjectAltName=${san}`,
+    );
+    run(
+      "ca",
+      "-batch",
+      "-config",
+      "ca.cnf",
+      "-cert",
+      "ca.crt",
+      "-keyfile",
+      "ca.key",
+      "-in",
+      `${name}.csr`,
+      "-out",
+      `${name}.crt`,
+      ...dates,
+    );
+    return {
+      cert: fs.readFileSync(path.join(dir, `${name}.crt`), "utf8"),
+      key: fs.readFileSync(path.join(dir, `${name}.key`), "utf8"),
+    };
+  };
+  return {
+    dir,
+    ca: fs.readFileSync(path.join(dir, "ca.crt"), "utf8"),
+    good: leaf("good", "localhost", "DNS:localhost,IP:127.0.0.1", ["-days", "30"]),
+    expired: leaf("expired", "localhost", "DNS:localhost,IP:127.0.0.1", [
+      "-startdate",
+      "20200101000000Z",
+      "-enddate",
+      "20200201000000Z",
+    ]),
+    wrongName: leaf("wrong", "other.example", "DNS:other.example", ["-days", "30"]),
+  };
+}
+
+/** What a node:tls upstream saw of each client: the name it asked (SNI) and the ALPN protocols it offered. */
+export interface UpstreamSeen {
+  servername: string | undefined;
+  alpn: string[];
+}
+
+/**
+ * A node:tls server on 127.0.0.1 that answers each chunk in upper case, with `cert`/`key`, choosing "http/1.1" from
+ * what a client offers by ALPN. `seen` lists each client's SNI and ALPN offer.
+ */
+export async function upperCaseTLSServer(identity: {
+  cert: string;
+  key: string;
+}): Promise<{ port: number; seen: UpstreamSeen[]; close(): Promise<void> }> {
+  const seen: UpstreamSeen[] = [];
+  const server = tls.createServer(
+    {
+      ...identity,
+      ALPNCallback: ({ servername, protocols }) => {
+        seen.push({ servername, alpn: protocols });
+        return protocols.includes("http/1.1") ? "http/1.1" : undefined;
+      },
+    },
+    (socket) => {
+      socket.on("data", (d: Buffer) => socket.write(d.toString("latin1").toUpperCase()));
+      socket.on("error", () => {});
+    },
+  );
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
