@@ -34,7 +34,8 @@ function certificateRows(whose: string, cert: CertificateSummary): TLSRow[] {
 export function verificationText(details: TLSDetails): string {
   if (details.side === "server") return "not asked: Wirescope does not ask clients for a certificate";
   if (details.verified) return "verified: trusted issuer, name matches";
-  return `not verified (${details.verifyError ?? "no reason given"}): accepted because upstream verification is skipped`;
+  const why = details.verifyError ?? "no reason given";
+  return `not verified, accepted because upstream verification is skipped: ${why}`;
 }
 
 /** The rows of a completed handshake: version, cipher, ALPN, SNI, the peer's certificate, verification. */
