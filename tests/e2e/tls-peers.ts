@@ -3,6 +3,7 @@
  * Wirescope's Settings names), and a node:tls server with the test certificate of tests/fixtures/tls that answers
  * what it receives in capitals. Node built-ins only, as in ./peers.ts; the caller closes what it opens.
  */
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tls from "node:tls";
@@ -13,7 +14,8 @@ const PEER_TIMEOUT_MS = 10_000;
 
 const FIXTURES = path.join(ROOT, "tests", "fixtures", "tls");
 
-/** The test server's certificate (for localhost, 127.0.0.1 and ::1, from the test CA) and its key. */
+/** The test CA, and its server's certificate (for localhost, 127.0.0.1 and ::1) and key. */
+export const TEST_CA_FILE = path.join(FIXTURES, "ca.crt");
 export const TEST_CERT_FILE = path.join(FIXTURES, "server.crt");
 export const TEST_KEY_FILE = path.join(FIXTURES, "server.key");
 
@@ -95,4 +97,21 @@ export async function startShoutingTLSServer(): Promise<{ port: number; close():
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Runs `openssl s_client` against 127.0.0.1:`port` asking for `servername`, trusting only `caFile` and giving up
+ * on a certificate it can't verify (it then sends the alert a strict client sends). Resolves with what it printed.
+ */
+export function openSSLClient(port: number, caFile: string, servername = "localhost"): Promise<string> {
+  const args = ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", servername, "-CAfile", caFile];
+  return new Promise((resolve) => {
+    const child = execFile(
+      "openssl",
+      [...args, "-verify_return_error"],
+      { timeout: PEER_TIMEOUT_MS },
+      (_err, stdout, stderr) => resolve(stdout + stderr),
+    );
+    child.stdin?.end();
+  });
 }

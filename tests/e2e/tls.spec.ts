@@ -23,7 +23,14 @@ import {
   timelineRows,
   trafficView,
 } from "./fixtures.ts";
-import { TEST_CERT_FILE, TEST_KEY_FILE, startShoutingTLSServer, tlsClient } from "./tls-peers.ts";
+import {
+  TEST_CA_FILE,
+  TEST_CERT_FILE,
+  TEST_KEY_FILE,
+  openSSLClient,
+  startShoutingTLSServer,
+  tlsClient,
+} from "./tls-peers.ts";
 
 /** Opens Settings from the status bar; returns the dialog and its "Certificate authority" section. */
 async function openSettings(page: Page) {
@@ -189,4 +196,26 @@ test("a key file that is not a key is explained under its field, and nothing sta
   await expect(dialog).toBeHidden();
   await selectItem(sessionItems(app).first());
   await expect(trafficView(app).getByRole("heading", { level: 2 })).toContainText("TLS (own certificate)");
+});
+
+test("a client that does not trust Wirescope's CA: the tls-failed row says so, and the fix is shown whole", async ({
+  app,
+}) => {
+  const port = await freePort();
+  const dialog = await openNewSessionDialog(app, "listener");
+  await fillFields(dialog, { Port: String(port), Interface: "127.0.0.1" });
+  await field(dialog, "TLS mode").selectOption({ label: "TLS" });
+  await dialog.getByRole("button", { name: "Listen" }).click();
+  await expect(dialog).toBeHidden();
+  await selectItem(sessionItem(app, String(port)));
+
+  // Trusting only the test CA, openssl rejects Wirescope's certificate with an "unknown CA" alert.
+  expect(await openSSLClient(port, TEST_CA_FILE)).toMatch(/verify error/i);
+  const failed = timelineRows(app).filter({ has: app.getByRole("gridcell", { name: "tls-failed", exact: true }) });
+  await expect(failed).toHaveCount(1);
+  await failed.click();
+  const panel = await openTab(app, "Decoded");
+  const failure = panel.getByRole("table", { name: "TLS handshake failure" });
+  await expect(failure.getByRole("row", { name: /^Likely fix/ })).toContainText(/wirescope-ca\.pem/);
+  await saveScreens(app, "tls-failed");
 });
