@@ -1,8 +1,8 @@
 /**
  * Hands a file to the user as a download, the way a web page does: a click on an `<a download>` to the address the
- * server streams it from (browser mode, where the engine's file lands in the workspace on the machine that serves
- * the workbench and the user may want a copy where the browser keeps downloads), or to text the engine answered
- * (small files the engine writes nowhere, such as TLS keys).
+ * server streams it from. Used in browser mode, where the engine's file lands in the workspace on the machine that
+ * serves the workbench and the user may want a copy where the browser keeps downloads; and for small files the page
+ * already holds (the CA certificate), from memory.
  */
 
 /**
@@ -20,17 +20,14 @@ export function offerLink(url: string, fileName: string): void {
   link.remove();
 }
 
-/** How long a blob URL outlives its click: the browser reads it asynchronously after the click. */
-const REVOKE_AFTER_MS = 60_000;
+/** How long a download made from memory keeps its object URL: the browser reads it after the click returns. */
+const OBJECT_URL_LIFETIME_MS = 60_000;
 
-/**
- * Offers `text` as a download named `fileName` (plain text, UTF-8), from a blob URL that is let go once the browser
- * has had it.
- */
-export function offerText(text: string, fileName: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+/** Offers `text` as a download named `fileName` of MIME type `type`, from memory: for a small file the page holds. */
+export function offerText(text: string, fileName: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
   offerLink(url, fileName);
-  setTimeout(() => URL.revokeObjectURL(url), REVOKE_AFTER_MS);
+  setTimeout(() => URL.revokeObjectURL(url), OBJECT_URL_LIFETIME_MS);
 }
 
 /** The last part of a path, whichever separator it uses ("/ws/exports/a.pcapng" -> "a.pcapng"). */

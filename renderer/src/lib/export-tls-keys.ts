@@ -35,7 +35,7 @@ export async function exportTLSKeys(
   );
   if (result === null) return null;
   const fileName = tlsKeysFileName(session, conn);
-  offerText(result.text, fileName);
+  offerText(result.text, fileName, "text/plain;charset=utf-8");
   workbench.say(
     `Exported ${plural(result.lines, "TLS key line")} of ${plural(result.connections, "connection")} as ${fileName}: ` +
       "give it to Wireshark (Preferences › Protocols › TLS › (Pre)-Master-Secret log filename) to decrypt a " +
