@@ -36,8 +36,7 @@ const MAX_ECHOED_NAME = 64;
  * For each call it guarantees, in order: a name that is not one of the contract's commands gets "unknown-command"
  * (inherited names like `toString` included); arguments that fail the command's schema get "invalid-arguments" naming
  * the field, and the service is not called; otherwise the service gets the parsed arguments, and what it throws
- * becomes `{ code, category, message, issues? }` through `toContractError` (the field it blames kept), without its
- * stack.
+ * becomes `{ code, category, message }` through `toContractError`, without its stack.
  */
 export function createDispatcher(service: WirescopeService, options: DispatcherOptions = {}): Dispatch {
   return async function dispatch(name: string, args: unknown): Promise<Result<unknown>> {
@@ -71,7 +70,8 @@ function unknownCommand(name: unknown): ContractError {
 function safeContractError(err: unknown): ContractError {
   try {
     const error = toContractError(err);
-    return contractError(error.code, String(error.message), error.issues);
+    const issues = error.issues?.map((i) => ({ path: String(i.path), message: String(i.message) }));
+    return contractError(error.code, String(error.message), issues);
   } catch {
     return contractError("internal", "the engine failed with an error that could not be described");
   }

@@ -47,14 +47,6 @@ export interface PairTLS {
   upgrade(client: RecordingProtocol, server: RecordingProtocol, request: TLSRequest): void;
 }
 
-/** A proxy without TLS settings: leg protocols may still upgrade (with Wirescope's CA, verifying upstreams). */
-export const PLAIN_PAIR: PairTLS = {
-  terminate: false,
-  upgrade: () => {
-    throw new CannotStartTLSError("This proxy can't turn TLS.");
-  },
-};
-
 /** A protocol that consumes what it is given after `dataReceived` returns (a sandboxed one, in its worker). */
 export interface DeferredConsumer {
   /**
@@ -116,11 +108,7 @@ export class ProxyLeg extends Protocol implements IHalfCloseableProtocol, TLSHan
   }
 
   /** The leg of an accepted connection; `openUpstream` is called once it is connected. */
-  static accepted(
-    protocol: IProtocol | null,
-    openUpstream: (client: ProxyLeg) => void,
-    pairTLS: PairTLS = PLAIN_PAIR,
-  ): ProxyLeg {
+  static accepted(protocol: IProtocol | null, openUpstream: (client: ProxyLeg) => void, pairTLS: PairTLS): ProxyLeg {
     return new ProxyLeg("client", protocol, openUpstream, null, pairTLS);
   }
 

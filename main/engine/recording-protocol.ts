@@ -5,7 +5,7 @@
  * wrapper as its transport, so whatever it writes is recorded too — and can turn it TLS (`startTLS`, tls-stage.ts):
  * the timeline goes on with the plaintext.
  */
-import type * as tls from "node:tls";
+import * as tls from "node:tls";
 import {
   CannotStartTLSError,
   checkBytes,
@@ -240,8 +240,8 @@ export class RecordingProtocol extends TrafficLoggingProtocol implements TLSStag
       return;
     }
     const socket = this.coreConnection()?.socket;
-    if (socket === undefined || !("authorized" in socket)) return;
-    const details = tlsDetails(socket as tls.TLSSocket, this.tlsSide, info, null);
+    if (!(socket instanceof tls.TLSSocket)) return;
+    const details = tlsDetails(socket, this.tlsSide, info, null);
     this.noteTLS("tls", detailsLine(details), details);
     this.handshakeDone(details);
   }

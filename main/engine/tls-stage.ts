@@ -21,7 +21,13 @@ import {
   type TLSOptions,
 } from "../../core/index.ts";
 import type { TLSDetails, TLSFailure } from "../../preload/contract.ts";
-import { ClientHelloReader, closedBeforeHello, type ClientHello } from "../tls/client-hello.ts";
+import {
+  ClientHelloReader,
+  closedBeforeHello,
+  MAX_CLIENT_HELLO_BYTES,
+  tooLarge,
+  type ClientHello,
+} from "../tls/client-hello.ts";
 import { detailsLine, tlsDetails } from "../tls/tls-details.ts";
 import { failureDetail, handshakeTimedOut, tlsFailure, type FailureContext } from "../tls/tls-errors.ts";
 
@@ -98,8 +104,9 @@ export class TLSStageFailed extends SSLError {
 }
 
 /**
- * One connection's way to TLS. Created by the RecordingProtocol on its first `startTLS` (or by the pair upgrade);
- * `start` begins it: an accepted connection reads the ClientHello first. Guarantees: exactly one "tls" or
+ * One connection's way to TLS. Created by the RecordingProtocol on its first `startTLS` (or by the pair upgrade),
+ * which then calls `begin` at once (a TLS client), or `readHello` and then `begin` (a TLS server); the pair upgrade
+ * holds the upstream leg's writes (`holdWrites`) until its turn. Guarantees: exactly one "tls" or
  * "tls-failed" event; writes made while the stage waits (for the ClientHello, the upstream, a certificate) are
  * held and sent after `startTLS`, encrypted, or dropped if TLS fails, never sent in clear; a handshake not done
  * within the context's timeout fails with a "timeout" TLSFailure and the connection is aborted.
@@ -164,8 +171,12 @@ export class TLSStage {
 
   /** Takes bytes that arrived while the ClientHello is being read; false once TLS reads them itself. */
   divert(data: Bytes): boolean {
-    if (this.reader === null) return false;
-    this.reader.feed(data);
+    const reader = this.reader;
+    if (reader === null) return false;
+    reader.feed(data);
+    // Past the hello (waiting for the upstream), a client that goes on sending is not speaking TLS.
+    if (reader.size > MAX_CLIENT_HELLO_BYTES)
+      this.fail(tlsFailure(tooLarge(reader.size), this.side, this.context.failureContext()));
     return true;
   }
 

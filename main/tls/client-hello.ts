@@ -40,6 +40,15 @@ export function closedBeforeHello(): ClientHelloError {
   return new ClientHelloError("closed", "the client closed the connection before sending a ClientHello");
 }
 
+/** The error of a client that sent more than MAX_CLIENT_HELLO_BYTES before its handshake could start. */
+export function tooLarge(size: number): ClientHelloError {
+  return new ClientHelloError(
+    "too-large",
+    `the client sent ${size.toLocaleString("en-US")} bytes before the TLS handshake (at most ` +
+      `${MAX_CLIENT_HELLO_BYTES.toLocaleString("en-US")}, a whole ClientHello): it does not speak TLS`,
+  );
+}
+
 /** How much of a plain-text client's first bytes an error quotes. */
 const QUOTED_CHARS = 40;
 
@@ -96,20 +105,22 @@ export class ClientHelloReader {
     return Buffer.concat(this.chunks, this.length);
   }
 
-  /** Bytes arrived from the client. After the hello is settled they are only kept (for the TLS layer). */
+  /** How many bytes were given so far. */
+  get size(): number {
+    return this.length;
+  }
+
+  /**
+   * Bytes arrived from the client. After the hello is settled they are only kept (for the TLS layer); the owner
+   * checks `size` against MAX_CLIENT_HELLO_BYTES then, as this reader does before.
+   */
   feed(chunk: Uint8Array): void {
     const data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.chunks.push(data);
     this.length += data.byteLength;
     if (this.settled) return;
     if (this.length > MAX_CLIENT_HELLO_BYTES) {
-      this.fail(
-        new ClientHelloError(
-          "too-large",
-          `the client sent ${this.length.toLocaleString("en-US")} bytes without a whole ClientHello (at most ` +
-            `${MAX_CLIENT_HELLO_BYTES.toLocaleString("en-US")}): it does not speak TLS`,
-        ),
-      );
+      this.fail(tooLarge(this.length));
       return;
     }
     this.input.write(data);

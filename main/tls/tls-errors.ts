@@ -81,10 +81,13 @@ export function tlsFailure(err: Error, side: TLSFailure["side"], ctx: FailureCon
   return { side, code, message, ...(hint !== undefined ? { hint } : {}) };
 }
 
-/** An SSLError's message without the class's "An SSL error occurred: " and OpenSSL's trailing newline. */
+/**
+ * An SSLError's message as a clause: without the class's "An SSL error occurred: ", OpenSSL's trailing newline and
+ * Twisted's final period (the hint follows it).
+ */
 function withoutBase(message: string): string {
   const base = `${SSLError.baseMessage}: `;
-  return (message.startsWith(base) ? message.slice(base.length) : message).trim();
+  return (message.startsWith(base) ? message.slice(base.length) : message).trim().replace(/\.$/, "");
 }
 
 /** The TLSFailure of a handshake that did not complete within `ms` milliseconds. */

@@ -4,17 +4,19 @@
  * timeline shows plaintext and one "tls" event; what goes wrong (a client that does not trust the CA, plain text,
  * a client that never says hello) is a "tls-failed" event with the fix, and the other connections go on.
  */
+import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as tls from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { bytesOf, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { readText, sClient, TEST_TLS, tlsClient, tlsDetailsOf, tlsFailureOf } from "../helpers/tls.ts";
 
 const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-tls-config-"));
 afterAll(() => fs.rmSync(configDir, { recursive: true, force: true }));
-const HANDSHAKE_TIMEOUT_MS = 400;
+const HANDSHAKE_TIMEOUT_MS = 1500;
 const { t, defer } = useEngine({ configDir, tlsHandshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS });
 
 /** A TLS listener on a free port of 127.0.0.1 (raw bytes); its session id and port. */
@@ -152,5 +154,64 @@ describe("TLS listeners", () => {
       state: "closed",
       reason: expect.stringMatching(/^SSLError: .*the TLS handshake did not complete/),
     });
+  });
+
+  it("exports each connection's TLS secrets as an SSLKEYLOGFILE, the client's own", async () => {
+    const { id, port } = await tlsListener({ certFile: TEST_TLS.certFile, keyFile: TEST_TLS.keyFile });
+    const clientKeys: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const client = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: TEST_TLS.ca });
+      defer(() => client.destroy());
+      client.on("keylog", (line: Buffer) => clientKeys.push(line.toString()));
+      await new Promise((resolve) => client.once("secureConnect", resolve));
+      client.write("x");
+    }
+    const keyed = async () =>
+      ok(await t.api.listSessions({}))[0]!.connections.filter((c) => (c.tlsKeys ?? 0) >= 5).length === 2;
+    for (let tries = 0; !(await keyed()); tries++) {
+      expect(tries).toBeLessThan(200);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const one = ok(await t.api.exportTLSKeys({ session: id, conn: 1 }));
+    const all = ok(await t.api.exportTLSKeys({ session: id }));
+    expect(one.connections).toBe(1);
+    expect(all).toMatchObject({ connections: 2, lines: clientKeys.length });
+    expect(new Set(all.text.split(/(?<=\n)/))).toEqual(new Set(clientKeys));
+    expect(all.text.startsWith(one.text) || all.text.endsWith(one.text)).toBe(true);
+  });
+
+  it("refuses a key file that holds no key, and a certificate that is not the key's, naming the field", async () => {
+    const notAKey = await t.api.listen({
+      target: { port: 0 },
+      tls: { certFile: TEST_TLS.certFile, keyFile: TEST_TLS.certFile },
+    });
+    expect(!notAKey.ok && notAKey.error).toMatchObject({
+      code: "bad-certificate",
+      category: "bad-input",
+      message: `${TEST_TLS.certFile} is not a private key: give the PEM file with the certificate's key ("-----BEGIN PRIVATE KEY-----")`,
+      issues: [{ path: "tls.keyFile" }],
+    });
+    const otherKey = path.join(configDir, "other.key");
+    fs.writeFileSync(
+      otherKey,
+      generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }),
+    );
+    const mismatch = await t.api.listen({
+      target: { port: 0 },
+      tls: { certFile: TEST_TLS.certFile, keyFile: otherKey },
+    });
+    expect(!mismatch.ok && mismatch.error).toMatchObject({
+      code: "bad-certificate",
+      message: expect.stringContaining(`${TEST_TLS.certFile} does not match the key in ${otherKey}`),
+      issues: [{ path: "tls.certFile" }],
+    });
+    const missing = await t.api.proxy({
+      listen: { port: 0 },
+      upstream: { host: "127.0.0.1", port: 1 },
+      tls: { mode: "terminate", certFile: path.join(configDir, "none.pem"), keyFile: TEST_TLS.keyFile },
+    });
+    expect(!missing.ok && missing.error).toMatchObject({ code: "bad-certificate", issues: [{ path: "tls.certFile" }] });
+    // Nothing was left listening.
+    expect(ok(await t.api.listSessions({}))).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
  * fail with the fix on both legs' timelines, or go through unverified (and say why) with insecureUpstream.
  */
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -138,5 +139,28 @@ describe("TLS-terminating proxies", () => {
     defer(() => next.destroy());
     next.write("again");
     expect(await readText(next, 5)).toBe("AGAIN");
+  });
+
+  it("closes a client that speaks plain text or never says hello, and serves the others meanwhile", async () => {
+    const { id, port } = await proxyTo(pki.good);
+    const plain = net.connect({ host: "127.0.0.1", port });
+    plain.on("error", () => {});
+    defer(() => plain.destroy());
+    plain.write("EHLO there\r\n");
+    const silent = net.connect({ host: "127.0.0.1", port });
+    silent.on("error", () => {});
+    defer(() => silent.destroy());
+    const silentClosed = new Promise<void>((resolve) => silent.once("close", () => resolve()));
+    const client = await tlsClient(port, { servername: "localhost", ca: (await t.engine.ca()).certPem });
+    defer(() => client.destroy());
+    client.write("still here");
+    expect(await readText(client, 10)).toBe("STILL HERE");
+    await silentClosed;
+    const events = await timeline(t.api, id);
+    const failures = [1, 3, 5].map((conn) => tlsFailureOf(events, conn)?.code);
+    expect(failures.filter((code) => code !== undefined).sort()).toEqual(["not-tls", "timeout"]);
+    expect(
+      events.some((e) => e.kind === "lifecycle" && e.event === "tls-failed" && /'EHLO there'/.test(e.detail)),
+    ).toBe(true);
   });
 });

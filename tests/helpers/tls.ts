@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import type * as net from "node:net";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
@@ -214,4 +214,40 @@ export async function upperCaseTLSServer(identity: {
     seen,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A server that greets, answers "STARTTLS" with "220 go ahead" and turns TLS, then answers in upper case. */
+export async function startTLSServer(): Promise<{ port: number; servername: () => unknown; close(): Promise<void> }> {
+  let secured: tls.TLSSocket | null = null;
+  const server = net.createServer((socket) => {
+    socket.write("hello\r\n");
+    socket.once("data", () => {
+      socket.write("220 go ahead\r\n");
+      secured = new tls.TLSSocket(socket, { isServer: true, cert: TEST_TLS.cert, key: TEST_TLS.key });
+      secured.on("data", (d: Buffer) => secured!.write(d.toString("latin1").toUpperCase()));
+      secured.on("error", () => {});
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    servername: () => secured?.servername,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Reads from `readable` until `text` has arrived. */
+export function until(readable: net.Socket, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    let got = "";
+    const onData = (d: Buffer) => {
+      got += d.toString("latin1");
+      if (got.includes(text)) {
+        readable.off("data", onData);
+        resolve(got);
+      }
+    };
+    readable.on("data", onData);
+  });
 }
