@@ -1,7 +1,8 @@
 /**
  * TLS in the workbench: a TLS listener and a terminating proxy made in their dialogs, with real node:tls peers on
  * 127.0.0.1 that trust the CA the Settings dialog names; the connection's TLS details and plaintext in the detail
- * pane; the keys as a download; a key file that is not a key explained at its field; a client that rejects the CA.
+ * pane; the keys as a download; a key file that is not a key explained at its field; a client that rejects the CA;
+ * a STARTTLS proxy's heading.
  */
 import * as fs from "node:fs";
 import type { Locator, Page } from "@playwright/test";
@@ -185,4 +186,24 @@ test("a client that does not trust Wirescope's CA: the tls-failed row says so, a
   const failure = panel.getByRole("table", { name: "TLS handshake failure" });
   await expect(failure.getByRole("row", { name: /^Likely fix/ })).toContainText(/wirescope-ca\.pem/);
   await saveScreens(app, "tls-failed");
+});
+
+test("a STARTTLS proxy made in the dialog says so next to its address", async ({ app, echo }) => {
+  const port = await freePort();
+  const dialog = await openNewSessionDialog(app, "proxy");
+  await fillFields(dialog, {
+    Port: String(port),
+    Interface: "127.0.0.1",
+    "Upstream host": "127.0.0.1",
+    "Upstream port": String(echo.port),
+  });
+  await field(dialog, "TLS mode").selectOption({ label: "STARTTLS through the protocol" });
+  await expect(field(dialog, "TLS"), "the upstream starts plain: its TLS box still counts").toBeEnabled();
+  await dialog.getByRole("button", { name: "Start proxy" }).click();
+  await expect(dialog).toBeHidden();
+  const session = sessionItem(app, String(port));
+  await expect(session).toContainText(/listening/i);
+  await selectItem(session);
+  await expect(trafficView(app).getByRole("heading", { level: 2 })).toContainText(`on 127.0.0.1:${port}`);
+  await expect(trafficView(app).getByRole("heading", { level: 2 })).toContainText("STARTTLS");
 });
