@@ -96,6 +96,23 @@ describe("createDispatcher", () => {
     expect(failures.map(([name, err]) => [name, err])).toEqual(thrown.map((err) => ["listSessions", err]));
   });
 
+  it("passes on the field an engine error blames (a key file that is not a key), for the form to show it there", async () => {
+    const service = createFakeService();
+    const issues = [{ path: "tls.keyFile", message: "/k.pem is not a private key" }];
+    service.handle("listen", () => {
+      throw Object.assign(new Error("/k.pem is not a private key"), { code: "bad-certificate", issues });
+    });
+    const result = await createDispatcher(service)("listen", {
+      target: { port: 0 },
+      protocol: null,
+      tls: { certFile: "/c.pem", keyFile: "/k.pem" },
+    });
+    expect(result).toEqual({
+      ok: false,
+      error: { code: "bad-certificate", category: "bad-input", message: "/k.pem is not a private key", issues },
+    });
+  });
+
   it("answers even when serviceFailed itself throws", async () => {
     const service = createFakeService();
     service.handle("listTemplates", () => {

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ConnectionInfo } from "../../preload/contract.ts";
 import type { DistributiveOmit, TimelineEvent } from "../../preload/timeline.ts";
 import { fieldRows, followTcpRaw, hasTshark, problems } from "../../tests/interchange/tshark-checks.ts";
-import { exportSession, fileStem, NothingToExportError, type RecordedSession, type SessionHeader } from "./export.ts";
+import { fileStem } from "../../preload/file-stem.ts";
+import { exportSession, NothingToExportError, type RecordedSession, type SessionHeader } from "./export.ts";
 
 const tshark = hasTshark();
 if (!tshark)

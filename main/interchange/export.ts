@@ -11,6 +11,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import type { ConnectionInfo, SessionInfo } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
+import { fileStem } from "../../preload/file-stem.ts";
 import { ConversationError, ConversationTracker } from "./conversation.ts";
 import { PcapngWriter, type PcapngPacket, type PcapngSection } from "./pcapng-writer.ts";
 import { betweenBlocks } from "./stop-check.ts";
@@ -165,17 +166,6 @@ function nothingMessage(info: SessionHeader, conn: number | undefined, skipped: 
     `${what} has nothing to export as pcapng (${skipped.join("; ")}): only TCP connections that connected ` +
     "become packets."
   );
-}
-
-/** "client-1" or "client-1-conn-2": the session's name made safe as a file name. */
-export function fileStem(info: Pick<SessionHeader, "id" | "name">, conn?: number): string {
-  const name =
-    info.name
-      .normalize("NFKC")
-      .replace(/[^\p{L}\p{N}._-]+/gu, "-")
-      .replace(/^[-.]+|[-.]+$/g, "")
-      .slice(0, 80) || info.id;
-  return conn === undefined ? name : `${name}-conn-${conn}`;
 }
 
 /** A writer on `<stem>.pcapng`, or `<stem>-2.pcapng`, ...: the first that doesn't exist (created exclusively). */

@@ -1,10 +1,10 @@
 /**
  * Basic accessibility checks (axe-core, WCAG 2 A and AA rules) on the main screens, in the light and the dark theme:
- * the welcome view, the new-connection dialog showing a field error, a client session's traffic view with traffic
- * (the Hex and Conversation tabs), and the protocol editor; the interchange screens: the import dialog with
- * a bad file and with a capture's conversations, an imported session, the decode dialog and a decode session, the
- * replay dialog and the replay view; the settings dialog asking to regenerate the CA. Every screen must have no
- * violation at all.
+ * the welcome view, the new-connection dialog showing a field error, the new-listener dialog with TLS fields, a
+ * client session's traffic view with traffic (the Hex and Conversation tabs), and the protocol editor; the
+ * interchange screens: the import dialog with a bad file and with a capture's conversations, an imported session,
+ * the decode dialog and a decode session, the replay dialog and the replay view; the settings dialog asking to
+ * regenerate the CA. Every screen must have no violation at all.
  */
 import { AxeBuilder } from "@axe-core/playwright";
 import type { Page } from "@playwright/test";
@@ -65,6 +65,16 @@ test("the new-connection dialog with a field error", async ({ app }) => {
   await dialog.getByRole("button", { name: "Connect" }).click();
   await expectFieldError(dialog, field(dialog, "Port"), /65535/);
   await expectAccessible(app, "the new-connection dialog");
+});
+
+test("the new-listener dialog with TLS from own files and a field error", async ({ app }) => {
+  const dialog = await openNewSessionDialog(app, "listener");
+  await field(dialog, "TLS mode").selectOption({ label: "TLS" });
+  await field(dialog, "Certificate").selectOption({ label: "Own files" });
+  await fillFields(dialog, { Port: "0", "Certificate file": "/tmp/cert.pem" });
+  await dialog.getByRole("button", { name: "Listen" }).click();
+  await expectFieldError(dialog, field(dialog, "Key file"), /key/i);
+  await expectAccessible(app, "the new-listener dialog with TLS");
 });
 
 test("a client session's traffic view, its Hex and Conversation tabs", async ({ app, echo }) => {

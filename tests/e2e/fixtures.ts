@@ -117,8 +117,8 @@ async function visibleText(page: Page): Promise<string> {
   return text.trim().slice(0, 500);
 }
 
-/** Opens the detail tab `name` ("Hex", "Text", "Decoded", "Conversation") and returns its panel. */
-export async function openTab(page: Page, name: "Hex" | "Text" | "Decoded" | "Conversation"): Promise<Locator> {
+/** Opens the detail tab `name` ("Hex", "Text", "Decoded", "Conversation", "TLS") and returns its panel. */
+export async function openTab(page: Page, name: "Hex" | "Text" | "Decoded" | "Conversation" | "TLS"): Promise<Locator> {
   const tab = trafficView(page).getByRole("tab", { name });
   await tab.click();
   await expect(tab).toHaveAttribute("aria-selected", "true");

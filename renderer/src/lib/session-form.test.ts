@@ -69,7 +69,75 @@ describe("buildRequest", () => {
   });
 });
 
+describe("buildRequest with TLS", () => {
+  it("sends a listener's TLS with Wirescope's CA as an empty tls argument", () => {
+    const built = buildRequest("listener", form({ port: "0", tlsMode: "terminate" }));
+    expect(built).toEqual({
+      ok: true,
+      request: { kind: "listener", args: { target: { port: 0 }, protocol: null, tls: {} } },
+    });
+  });
+
+  it("sends no tls for a plain listener, whatever the hidden certificate fields hold", () => {
+    const built = buildRequest("listener", form({ port: "0", certificate: "own", certFile: "a.pem" }));
+    expect(built.ok && built.request.args).toEqual({ target: { port: 0 }, protocol: null });
+  });
+
+  it("wants both files when the certificate is the user's own, each next to its field", () => {
+    const built = buildRequest(
+      "listener",
+      form({ port: "0", tlsMode: "terminate", certificate: "own", certFile: " /etc/cert.pem ", keyFile: "" }),
+    );
+    expect(built).toEqual({
+      ok: false,
+      errors: { keyFile: "Give the private key's file (PEM), or use Wirescope's CA" },
+    });
+  });
+
+  it("sends a terminating proxy's files and skipped verification, its upstream as plain TCP", () => {
+    const built = buildRequest(
+      "proxy",
+      form({
+        port: "0",
+        upstreamHost: "127.0.0.1",
+        upstreamPort: "6380",
+        tls: true,
+        tlsMode: "terminate",
+        certificate: "own",
+        certFile: "/c.pem",
+        keyFile: "/k.pem",
+        insecureUpstream: true,
+      }),
+    );
+    expect(built.ok && built.request.kind === "proxy" && built.request.args).toMatchObject({
+      upstream: { host: "127.0.0.1", port: 6380, tls: false },
+      tls: { mode: "terminate", certFile: "/c.pem", keyFile: "/k.pem", insecureUpstream: true },
+    });
+  });
+
+  it("sends a STARTTLS proxy's mode with Wirescope's CA, its upstream TLS box meaning nothing yet", () => {
+    const built = buildRequest(
+      "proxy",
+      form({ port: "0", upstreamHost: "127.0.0.1", upstreamPort: "25", tlsMode: "starttls" }),
+    );
+    expect(built.ok && built.request.kind === "proxy" && built.request.args.tls).toEqual({ mode: "starttls" });
+  });
+});
+
 describe("engineErrorFields", () => {
+  it("puts a certificate problem the engine names on its file's field", () => {
+    const error = contractError("not-found", "tls.keyFile: /k.pem is not a private key: give the PEM key of /c.pem", [
+      { path: "tls.keyFile", message: "/k.pem is not a private key: give the PEM key of /c.pem" },
+    ]);
+    const errors = engineErrorFields("listener", form({ tlsMode: "terminate", certificate: "own" }), error);
+    expect(errors).toEqual({ keyFile: "/k.pem is not a private key: give the PEM key of /c.pem" });
+    const proxy = engineErrorFields("proxy", form({ tlsMode: "terminate" }), {
+      ...error,
+      issues: [{ path: "tls.certFile", message: "the certificate does not match its key" }],
+    });
+    expect(proxy).toEqual({ certFile: "The certificate does not match its key" });
+  });
+
   it("puts an unknown endpoint type on Endpoint", () => {
     const errors = engineErrorFields(
       "client",

@@ -13,16 +13,20 @@ import {
   type ErrorCode,
 } from "../../../preload/contract.ts";
 import { addError, argumentIssues } from "./form-errors.ts";
+import { initialTLS, listenTLSArgument, proxyTLSArgument, TLS_PATHS, type TLSFormFields } from "./tls-form.ts";
 
 export type SessionKind = "client" | "listener" | "proxy";
 
-/** What the dialog's fields hold, as typed. Unused fields for a kind are ignored. */
-export interface SessionForm {
+/**
+ * What the dialog's fields hold, as typed. Unused fields for a kind are ignored; the TLS fields (lib/tls-form.ts)
+ * are a listener's and a proxy's.
+ */
+export interface SessionForm extends TLSFormFields {
   /** A Twisted endpoint string: where a client connects, or where a listener or proxy listens. */
   endpoint: string;
   host: string;
   port: string;
-  /** Client: TLS to the server; proxy: TLS to the upstream. */
+  /** Client: TLS to the server; proxy: TLS to the upstream (a terminating proxy's upstream is TLS anyway). */
   tls: boolean;
   interface: string;
   upstreamEndpoint: string;
@@ -49,6 +53,7 @@ export function initialForm(profile?: Profile): SessionForm {
     host: "",
     port: "",
     tls: false,
+    ...initialTLS(),
     interface: "",
     upstreamEndpoint: profile?.upstream ?? "",
     upstreamHost: "",
@@ -84,6 +89,7 @@ const PATHS: Record<SessionKind, Record<string, Field>> = {
     target: "endpoint",
     protocol: "protocol",
     name: "profileName",
+    ...TLS_PATHS,
   },
   proxy: {
     "listen.endpoint": "endpoint",
@@ -98,6 +104,7 @@ const PATHS: Record<SessionKind, Record<string, Field>> = {
     clientProtocol: "protocol",
     serverProtocol: "protocol",
     name: "profileName",
+    ...TLS_PATHS,
   },
 };
 
@@ -177,22 +184,32 @@ export function buildRequest(
     if (target) request = { kind, args: { target, protocol, ...(name ? { name } : {}) } };
   } else if (kind === "listener") {
     const target = listenTarget(form, "target", kind, errors);
-    if (target) request = { kind, args: { target, protocol, ...(name ? { name } : {}) } };
+    const tls = listenTLSArgument(form, errors);
+    if (target && tls !== null)
+      request = { kind, args: { target, protocol, ...(tls ? { tls } : {}), ...(name ? { name } : {}) } };
   } else {
     const listen = listenTarget(form, "listen", kind, errors);
     const upstream = clientTarget(
       form.upstreamEndpoint,
       form.upstreamHost,
       form.upstreamPort,
-      form.tls,
+      form.tls && form.tlsMode !== "terminate",
       "upstream",
       kind,
       errors,
     );
-    if (listen && upstream) {
+    const tls = proxyTLSArgument(form, errors);
+    if (listen && upstream && tls !== null) {
       request = {
         kind,
-        args: { listen, upstream, clientProtocol: protocol, serverProtocol: protocol, ...(name ? { name } : {}) },
+        args: {
+          listen,
+          upstream,
+          clientProtocol: protocol,
+          serverProtocol: protocol,
+          ...(tls ? { tls } : {}),
+          ...(name ? { name } : {}),
+        },
       };
     }
   }
@@ -210,22 +227,23 @@ const CONNECT_FAILURES: Partial<Record<ErrorCode, "host" | "port">> = {
 };
 
 /**
- * Where an engine error belongs in the form: "invalid-arguments" names its fields ("target.port: ..."),
- * "bad-endpoint" is about an endpoint string, "cannot-listen" about the port (or the endpoint that named it),
- * a protocol that doesn't compile or exist about the protocol; anything else is shown for the whole form.
+ * Where an engine error belongs in the form: one with `issues` names its fields ("target.port: ...", or a key file
+ * that is not a key: "tls.keyFile: ..."), "bad-endpoint" is about an endpoint string, "cannot-listen" about the
+ * port (or the endpoint that named it), a protocol that doesn't compile or exist about the protocol; anything else
+ * is shown for the whole form.
  */
 export function engineErrorFields(kind: SessionKind, form: SessionForm, error: ContractError): FieldErrors {
   const errors: FieldErrors = {};
   const usesEndpoint = form.endpoint.trim() !== "";
   const usesUpstreamEndpoint = kind === "proxy" && form.upstreamEndpoint.trim() !== "";
-  switch (error.code) {
-    case "invalid-arguments": {
-      // [{ path: "target.port", message: "a port is from 0 to 65535" }, { path: "target.host", ... }]
-      for (const { path, message } of argumentIssues(error)) {
-        add(errors, path === "" ? "form" : fieldFor(kind, path), message);
-      }
-      return errors;
+  if (error.code === "invalid-arguments" || error.issues !== undefined) {
+    // [{ path: "target.port", message: "a port is from 0 to 65535" }, { path: "tls.keyFile", ... }]
+    for (const { path, message } of argumentIssues(error)) {
+      add(errors, path === "" ? "form" : fieldFor(kind, path), message);
     }
+    return errors;
+  }
+  switch (error.code) {
     case "bad-endpoint": {
       add(errors, badEndpointField(kind, form, error.message, usesEndpoint, usesUpstreamEndpoint), error.message);
       return errors;

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../../preload/timeline.ts";
-import { directionLabel, formatAbsolute, formatRelative, lengthLabel, previewLabel } from "./timeline-format.ts";
+import {
+  directionLabel,
+  formatAbsolute,
+  formatRelative,
+  isTrouble,
+  lengthLabel,
+  previewLabel,
+} from "./timeline-format.ts";
 
 describe("a row's columns", () => {
   const out: TimelineEvent = {
@@ -25,5 +32,11 @@ describe("a row's columns", () => {
     expect(formatRelative(10, 20)).toBe("0.000000");
     const epoch = new Date(2024, 0, 2, 13, 4, 5, 678).getTime();
     expect(formatAbsolute(epoch, 1_000_123)).toBe("13:04:06.678123");
+  });
+
+  it("shows a failed TLS handshake as trouble, a completed one not", () => {
+    const tls = { seq: 3, t: 9, conn: 1, kind: "lifecycle" as const, detail: "" };
+    expect(isTrouble({ ...tls, event: "tls-failed" })).toBe(true);
+    expect(isTrouble({ ...tls, event: "tls" })).toBe(false);
   });
 });

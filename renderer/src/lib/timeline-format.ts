@@ -59,7 +59,13 @@ export function previewLabel(e: TimelineEvent): string {
 /** Whether the event reports something going wrong (shown in the danger colour). */
 export function isTrouble(e: TimelineEvent): boolean {
   if (e.kind === "lifecycle") {
-    return e.event === "failed" || e.event === "error" || e.event === "protocol-error" || e.event === "protocol-halted";
+    return (
+      e.event === "failed" ||
+      e.event === "error" ||
+      e.event === "protocol-error" ||
+      e.event === "protocol-halted" ||
+      e.event === "tls-failed"
+    );
   }
   return e.kind === "log" && (e.level === "error" || e.level === "critical");
 }
