@@ -16,6 +16,7 @@
 import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { crc32 } from "node:zlib";
+import { alignedBuffer } from "./aligned-memory.ts";
 import { PADDING_BLOCK } from "./capture-format.ts";
 import {
   ALIVE,
@@ -28,16 +29,6 @@ import {
 
 /** Direct writes are whole blocks of this many bytes at offsets that are multiples of it (a page: safe everywhere). */
 const DIRECT_BLOCK = PADDING_BLOCK;
-/** The size of a WebAssembly memory page, the unit the staging buffer grows by. */
-const WASM_PAGE = 65536;
-
-/**
- * The one part of WebAssembly used here, an aligned allocation: Node has it, but this project's lib (ES2023, no DOM)
- * declares no value for it.
- */
-declare const WebAssembly: {
-  Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
-};
 
 /** A file written around the page cache. */
 interface DirectFile {
@@ -59,8 +50,7 @@ let staging: Buffer | null = null;
 
 function stagingFor(bytes: number): Buffer {
   if (staging === null || staging.length < bytes) {
-    const pages = Math.ceil(bytes / WASM_PAGE);
-    staging = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
+    staging = alignedBuffer(bytes);
   }
   return staging;
 }
