@@ -12,13 +12,22 @@ export const WASM_PAGE = 65536;
  * declares no value for it.
  */
 declare const WebAssembly: {
-  Memory: new (descriptor: { initial: number; maximum: number }) => {
-    readonly buffer: ArrayBuffer;
+  Memory: new (descriptor: { initial: number; maximum: number; shared?: boolean }) => {
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
   };
 };
 
 /** A new zero-filled buffer of at least `bytes` bytes, page-aligned, its length a multiple of WASM_PAGE. */
 export function alignedBuffer(bytes: number): Buffer {
   const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
-  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
+  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer as ArrayBuffer);
+}
+
+/**
+ * The same, shared: a SharedArrayBuffer that another thread is shown (postMessage) without a copy, page-aligned on
+ * both sides.
+ */
+export function alignedSharedBuffer(bytes: number): SharedArrayBuffer {
+  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as SharedArrayBuffer;
 }
