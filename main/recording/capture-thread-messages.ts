@@ -6,7 +6,7 @@
  * as workerData): the thread bumps DOORBELL after every acknowledgement, so that a main thread blocked on it wakes
  * up, and sets ALIVE to 0 when it exits. Per capture file, the main thread sends an AttachFile over the worker's
  * port, then talks to the thread over the MessagePort it carries: ToCaptureThread messages in, one Written answer
- * per batch out, in order.
+ * per region written out, in order.
  */
 import type { MessagePort } from "node:worker_threads";
 

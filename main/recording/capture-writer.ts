@@ -77,6 +77,10 @@ interface Batch {
   bytes: Buffer;
   /** Its regions handed to the thread and not yet acknowledged. */
   inFlight: number;
+  /** The last seq whose data bytes are in it (a "data again" record counts for the batch holding its bytes). */
+  lastSeq: number;
+  /** Counts the times it was released: a payload's location is good while its batch's generation is unchanged. */
+  generation: number;
 }
 
 /** A region of a batch handed to the capture thread and not yet acknowledged. */
@@ -104,8 +108,11 @@ interface QueuedRegion {
  * A chunk appended again (the same Uint8Array, as a proxy forwards what it received) is written as a reference to
  * the record that holds its bytes, so the caller must not change a chunk's bytes once it is appended.
  *
- * Memory: the batch being filled, the batches of at most MAX_QUEUED_BYTES in the thread's queue, SPARE_BATCHES kept
- * for reuse.
+ * The bytes of the data events appended stay readable where they were encoded (`dataBuffer`, `dataOffset`) for as
+ * long as the owner says it reads them (`retainFrom`): the recorder's window holds no copy of its own.
+ *
+ * Memory: the batch being filled, the batches of at most MAX_QUEUED_BYTES in the thread's queue, those holding bytes
+ * retained, SPARE_BATCHES kept for reuse.
  */
 export class CaptureWriter {
   private readonly fd: number;
@@ -134,6 +141,12 @@ export class CaptureWriter {
   /** The last chunk whose bytes went into the file, and its seq: a "data again" record may name it. */
   private lastData: Uint8Array | null = null;
   private lastDataSeq = 0;
+  /** Where its bytes are: the batch (in its generation then) and the offset in it. */
+  private lastDataBatch: Batch | null = null;
+  private lastDataGeneration = 0;
+  private lastDataAt = 0;
+  /** Batches holding the bytes of records from this seq on are kept (see retainFrom). */
+  private retained = Infinity;
 
   private constructor(
     thread: CaptureThread,
@@ -223,6 +236,27 @@ export class CaptureWriter {
   }
 
   /**
+   * The buffer holding the bytes of the last data event appended, at `dataOffset`: readable (never changed) until
+   * `retainFrom` is given a seq past that event's. Undefined before the first data event.
+   */
+  get dataBuffer(): Uint8Array | undefined {
+    return this.lastDataBatch?.bytes;
+  }
+
+  /** Where in `dataBuffer` the last data event's bytes start. */
+  get dataOffset(): number {
+    return this.lastDataAt;
+  }
+
+  /**
+   * Keeps the bytes of the data events from `seq` on where `dataBuffer` said they are; those of earlier ones may be
+   * reused from now on. `seq` never goes back. Until it is first called nothing is kept past its write.
+   */
+  retainFrom(seq: number): void {
+    this.retained = seq;
+  }
+
+  /**
    * Appends `e`, whose `seq` must be `count`. Synchronous, amortized O(size of the event); takes ownership of a data
    * event's bytes (see the class comment). Returns the bytes the record takes in the file. Throws CaptureError
    * "invalid-event" (before changing anything) for a wrong seq, a connection number outside u32, an unknown event
@@ -238,7 +272,6 @@ export class CaptureWriter {
     const json = jsonPayload(e);
     this.checkPayload(json.length * 3);
     const kind = RECORD_KIND[e.kind];
-    if (this.failure !== null) return this.counted(e.t, kind, code, 0, RECORD_OVERHEAD + Buffer.byteLength(json));
     const p = this.reserve(RECORD_OVERHEAD + json.length * 3);
     const payloadBytes = this.batch.bytes.write(json, p + RECORD_HEAD, "utf8");
     writeRecordHead(this.batch.bytes, p, kind, code, e, payloadBytes);
@@ -248,22 +281,29 @@ export class CaptureWriter {
   private appendData(e: DataEvent, code: number): number {
     const bytes = e.data.byteLength;
     this.checkPayload(bytes);
+    // Its bytes must still be where they were encoded (their batch not reused since): the window reads them there.
     const again =
-      e.data === this.lastData && bytes >= DATA_AGAIN_MIN_BYTES && kindInVersion(RECORD_KIND.dataAgain, this.version);
+      e.data === this.lastData &&
+      bytes >= DATA_AGAIN_MIN_BYTES &&
+      kindInVersion(RECORD_KIND.dataAgain, this.version) &&
+      this.lastDataBatch?.generation === this.lastDataGeneration;
     const kind = again ? RECORD_KIND.dataAgain : RECORD_KIND.data;
     const size = RECORD_OVERHEAD + (again ? DATA_AGAIN_PAYLOAD : bytes);
-    if (this.failure !== null) return this.counted(e.t, kind, code, bytes, size);
     const p = this.reserve(size);
-    const target = this.batch.bytes;
+    const batch = this.batch;
     if (again) {
-      writeDataAgain(target, p + RECORD_HEAD, this.lastDataSeq, bytes);
+      writeDataAgain(batch.bytes, p + RECORD_HEAD, this.lastDataSeq, bytes);
+      this.lastDataBatch!.lastSeq = e.seq;
     } else {
       // fill, not set: set into shared memory is V8's element-by-element copy, several times slower than memcpy.
-      target.fill(e.data, p + RECORD_HEAD, p + RECORD_HEAD + bytes);
+      batch.bytes.fill(e.data, p + RECORD_HEAD, p + RECORD_HEAD + bytes);
       this.lastData = e.data;
-      this.lastDataSeq = e.seq;
+      this.lastDataSeq = batch.lastSeq = e.seq;
+      this.lastDataBatch = batch;
+      this.lastDataGeneration = batch.generation;
+      this.lastDataAt = p + RECORD_HEAD;
     }
-    writeRecordHead(target, p, kind, code, e, size - RECORD_OVERHEAD);
+    writeRecordHead(batch.bytes, p, kind, code, e, size - RECORD_OVERHEAD);
     return this.appended(e.t, kind, code, bytes, size);
   }
 
@@ -327,27 +367,38 @@ export class CaptureWriter {
   /** A new page-aligned batch buffer of at least `size` bytes, shown to the capture thread. */
   private newBatch(size: number): Batch {
     const buffer = alignedSharedBuffer(size);
-    const batch = { id: this.batchesMade++, bytes: Buffer.from(buffer), inFlight: 0 };
+    const batch = { id: this.batchesMade++, bytes: Buffer.from(buffer), inFlight: 0, lastSeq: -1, generation: 0 };
     this.channel.share(batch.id, buffer);
     return batch;
   }
 
-  /** A batch buffer to fill next: a spare, or a new one while fewer than the queue's bound are in flight. */
+  /**
+   * A batch buffer to fill next: a spare, or a new one while fewer than the queue's bound are in flight. (Batches
+   * whose bytes are retained don't count: the owner's window bounds them.)
+   */
   private nextBatch(): Batch {
-    while (this.spares.length === 0 && this.queue.length >= this.maxQueuedBatches) this.channel.waitForOne();
+    this.releaseFilled();
+    while (this.spares.length === 0 && this.queue.length >= this.maxQueuedBatches) {
+      this.channel.waitForOne();
+      this.releaseFilled();
+    }
     return this.spares.pop() ?? this.newBatch(BATCH_BYTES);
   }
 
-  /** Done with filling `batch`: kept for reuse once the thread is done with it, or forgotten. */
+  /** Done with filling `batch`: kept until the thread and the owner are done with it. */
   private retire(batch: Batch): void {
-    if (batch.inFlight > 0) this.filled.push(batch);
-    else this.release(batch);
+    this.filled.push(batch);
+    this.releaseFilled();
   }
 
-  /** `batch` is free: kept as a spare (a standard one, while there is room), else forgotten. */
-  private release(batch: Batch): void {
-    if (batch.bytes.length === BATCH_BYTES && this.spares.length < SPARE_BATCHES) this.spares.push(batch);
-    else this.channel.unshare(batch.id);
+  /** Releases the oldest filled batches, as long as they are neither in flight nor retained. */
+  private releaseFilled(): void {
+    for (let b = this.filled[0]; b !== undefined && b.inFlight === 0 && b.lastSeq < this.retained; b = this.filled[0]) {
+      this.filled.shift();
+      b.generation += 1;
+      if (b.bytes.length === BATCH_BYTES && this.spares.length < SPARE_BATCHES) this.spares.push(b);
+      else this.channel.unshare(b.id);
+    }
   }
 
   /** Notes the record just encoded at `used`, and hands the batch over if it is full enough. */
@@ -358,16 +409,11 @@ export class CaptureWriter {
       // find a young batch, instead of being set and cleared for every batch.
       this.timer ??= setTimeout(this.handOverOnTimer, FLUSH_INTERVAL_MS).unref();
     }
-    this.index.note(this.regionOffset + this.used - this.start);
+    // After a failed write records are still encoded (the window reads their bytes) but never reach the index.
+    if (this.failure === null) this.index.note(this.regionOffset + this.used - this.start);
     this.used += size;
     summarize(this.summary, t, kind, code, dataBytes);
     if (this.used - this.start >= FLUSH_BYTES) this.handOver();
-    return size;
-  }
-
-  /** Counts a record that won't be written (the file failed). */
-  private counted(t: number, kind: number, code: number, dataBytes: number, size: number): number {
-    summarize(this.summary, t, kind, code, dataBytes);
     return size;
   }
 
@@ -428,7 +474,7 @@ export class CaptureWriter {
       this.index.commit(queued.count, queued.end);
     }
     queued.batch.inFlight -= 1;
-    while (this.filled.length > 0 && this.filled[0]!.inFlight === 0) this.release(this.filled.shift()!);
+    this.releaseFilled();
     for (const resolve of queued.waiters ?? []) resolve();
   }
 }
