@@ -6,7 +6,8 @@
  * 2. append throughput of a Recorder at 64 KiB and 64 B chunks (events/s, MB/s), next to plain fs.writeSync of
  *    the same chunks as a baseline, and how long the event loop was held by it; recording's CPU per byte (every
  *    thread: the copy, the CRC on the capture thread, the write) next to its floor on this machine, measured in the
- *    same rounds: a copy of the bytes into memory that isn't cached, zlib's CRC-32 of them, a direct write of them;
+ *    same rounds: a copy of the bytes into memory that keeps the latest 32 MiB, zlib's CRC-32 of the copy, a direct
+ *    write of it (floorRun);
  * 3. a 1 GiB, 1M-event capture (1,150 B chunks and log events): time to read 100 events at its start, middle and
  *    end, from the live recorder (file + window) and after reopening it (which scans and checks the whole file).
  *
@@ -119,46 +120,63 @@ interface Floor {
   directWrite: number | null;
 }
 
-/** The copy into memory that isn't in the cache (a ring the size of the window), as the recorder's copies are. */
-function memcpyFloor(chunks: [Uint8Array, Uint8Array], count: number): number {
-  const ring = Buffer.alloc(32 * MiB);
+/** Size of the floor's write buffers, as the recorder's. */
+const FLOOR_BLOCK = 4 * MiB;
+
+/**
+ * The least any recorder does, on one thread, with nothing else: copies each chunk into memory that keeps the latest
+ * 32 MiB (the recorder's window), and every 4 MiB takes zlib's CRC-32 of what was copied (64 KiB at a time) and
+ * writes it around the page cache (O_DIRECT, from aligned memory). Each part's CPU time is counted on its own.
+ */
+function floorRun(file: string, chunks: [Uint8Array, Uint8Array], count: number): Floor {
   const size = chunks[0].byteLength;
-  const cpu = process.cpuUsage();
-  for (let i = 0, at = 0; i < count; i += 1, at += size) {
-    if (at + size > ring.length) at = 0;
-    ring.set(chunks[i & 1], at);
+  const ring = alignedBuffer(32 * MiB);
+  let fd: number | null = null;
+  if (fs.constants.O_DIRECT !== undefined) {
+    try {
+      fd = fs.openSync(
+        file,
+        fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_DIRECT,
+      );
+    } catch {
+      fd = null;
+    }
   }
-  return cpuSince(cpu);
-}
-
-function crcFloor(chunks: [Uint8Array, Uint8Array], count: number): number {
-  const cpu = process.cpuUsage();
+  const floor: Floor = { memcpy: 0, crc: 0, directWrite: fd === null ? null : 0 };
   let crc = 0;
-  for (let i = 0; i < count; i += 1) crc ^= zlib.crc32(chunks[i & 1]);
-  if (crc === 0.5) console.log(crc); // keeps the loop from being optimized away
-  return cpuSince(cpu);
-}
-
-/** CPU seconds of writing the chunks' bytes around the page cache (4 MiB O_DIRECT writes from aligned memory). */
-function directWriteFloor(file: string, bytes: number): number | null {
-  const block = 4 * MiB;
-  if (fs.constants.O_DIRECT === undefined) return null;
-  const aligned = alignedBuffer(block);
-  aligned.fill(0x5a);
-  let fd: number;
+  let block = 0;
+  let used = 0;
+  const writeBlock = (): void => {
+    const at = block * FLOOR_BLOCK;
+    let cpu = process.cpuUsage();
+    for (let p = at; p < at + used; p += 64 * 1024)
+      crc ^= zlib.crc32(ring.subarray(p, Math.min(p + 64 * 1024, at + used)));
+    floor.crc += cpuSince(cpu);
+    cpu = process.cpuUsage();
+    if (fd !== null) fs.writeSync(fd, ring, at, Math.ceil(used / 4096) * 4096);
+    if (floor.directWrite !== null) floor.directWrite += cpuSince(cpu);
+    block = (block + 1) % (ring.length / FLOOR_BLOCK);
+    used = 0;
+  };
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_DIRECT);
-  } catch {
-    return null;
-  }
-  const cpu = process.cpuUsage();
-  try {
-    for (let done = 0; done < bytes; done += block) fs.writeSync(fd, aligned, 0, block);
+    let cpu = process.cpuUsage();
+    for (let i = 0; i < count; i += 1) {
+      if (used + size > FLOOR_BLOCK) {
+        floor.memcpy += cpuSince(cpu);
+        writeBlock();
+        cpu = process.cpuUsage();
+      }
+      ring.set(chunks[i & 1], block * FLOOR_BLOCK + used);
+      used += size;
+    }
+    floor.memcpy += cpuSince(cpu);
+    writeBlock();
   } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file);
+    if (fd !== null) fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
   }
-  return cpuSince(cpu);
+  if (crc === 0.5) console.log(crc); // keeps the CRCs from being optimized away
+  return floor;
 }
 
 function range(values: number[], digits = 2): string {
@@ -167,7 +185,7 @@ function range(values: number[], digits = 2): string {
 
 async function throughput(dir: string): Promise<void> {
   console.log(
-    `2. append throughput (recorder: number, copy into the window's ring and the writer's batch, encode; ` +
+    `2. append throughput (recorder: number, encode and copy into the writer's batch, where the window reads it; ` +
       `CRC and write on the capture thread), ${ROUNDS} rounds alternating with the baseline: median (min-max)`,
   );
   for (const [label, size, count] of [
@@ -189,43 +207,35 @@ async function throughput(dir: string): Promise<void> {
       baselines.push(base);
       fs.rmSync(file);
       ratios.push((base / run.seconds) * 100);
-      floors.push({
-        memcpy: memcpyFloor(chunks, count),
-        crc: crcFloor(chunks, count),
-        directWrite: directWriteFloor(file, bytes),
-      });
+      floors.push(floorRun(file, chunks, count));
     }
-    const mbps = (seconds: number): number => bytes / 1e6 / seconds;
-    const nsPerByte = (seconds: number): number => (seconds * 1e9) / bytes;
-    console.log(
-      `   ${label.padEnd(6)} chunks: ${fmt(count / median(runs.map((r) => r.seconds)) / 1e3)} k events/s,` +
-        ` ${range(
-          runs.map((r) => mbps(r.seconds)),
-          0,
-        )} MB/s; fs.writeSync baseline ${range(baselines.map(mbps), 0)} MB/s;` +
-        ` recorder at ${range(ratios, 0)}% of it (goal at 64 KiB >= 50%); event loop held ${range(
-          runs.map((r) => mbps(r.loopSeconds)),
-          0,
-        )} MB/s`,
-    );
-    const direct = floors.map((f) => f.directWrite).filter((s) => s !== null);
-    const floorNs = floors.map((f) => nsPerByte(f.memcpy + f.crc + (f.directWrite ?? 0)));
-    console.log(
-      `          recording's CPU (every thread) ${range(
-        runs.map((r) => nsPerByte(r.cpuSeconds)),
+    const mbps = (seconds: number[]): string =>
+      range(
+        seconds.map((x) => bytes / 1e6 / x),
+        0,
+      );
+    const ns = (seconds: number[]): string =>
+      range(
+        seconds.map((x) => (x * 1e9) / bytes),
         3,
-      )} ns/B` +
-        ` (goal at 64 KiB <= 0.4); floor ${range(floorNs, 3)} ns/B = memcpy ${range(
-          floors.map((f) => nsPerByte(f.memcpy)),
-          3,
-        )}` +
-        ` + CRC-32 ${range(
-          floors.map((f) => nsPerByte(f.crc)),
-          3,
-        )}` +
-        (direct.length > 0
-          ? ` + direct write ${range(direct.map(nsPerByte), 3)}`
-          : " (direct write: no O_DIRECT here)"),
+      );
+    console.log(
+      `   ${label.padEnd(6)} chunks: ${fmt(count / median(runs.map((r) => r.seconds)) / 1e3)} k events/s, ` +
+        `${mbps(runs.map((r) => r.seconds))} MB/s; fs.writeSync baseline ${mbps(baselines)} MB/s; recorder at ` +
+        `${range(ratios, 0)}% of it (goal at 64 KiB >= 50%); event loop held ${mbps(runs.map((r) => r.loopSeconds))} MB/s`,
+    );
+    const total = (f: Floor): number => f.memcpy + f.crc + (f.directWrite ?? 0);
+    const overFloor = runs.map((r, i) => r.cpuSeconds / total(floors[i]!));
+    const parts = [
+      `memcpy ${ns(floors.map((f) => f.memcpy))}`,
+      `CRC-32 ${ns(floors.map((f) => f.crc))}`,
+      floors.every((f) => f.directWrite !== null)
+        ? `direct write ${ns(floors.map((f) => f.directWrite ?? 0))}`
+        : "no direct write (no O_DIRECT here)",
+    ];
+    console.log(
+      `          recording's CPU (every thread) ${ns(runs.map((r) => r.cpuSeconds))} ns/B (goal at 64 KiB <= 0.4), ` +
+        `${range(overFloor, 2)}x its floor ${ns(floors.map(total))} ns/B = ${parts.join(" + ")}`,
     );
   }
 }
