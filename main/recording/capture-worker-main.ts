@@ -51,6 +51,8 @@ interface Region {
   bytes: Buffer;
   start: number;
   end: number;
+  /** Why its CRCs could not be filled in, if they couldn't: it fails in its turn. */
+  unwritable: string | null;
 }
 
 const parent = parentPort;
@@ -170,6 +172,7 @@ function attach({ port, fd, path, size, direct: wanted }: AttachFile): void {
   const writeNext = (): void => {
     while (!writing && waiting.length > 0) {
       const region = waiting.shift()!;
+      failure ??= region.unwritable;
       if (failure !== null) {
         answer();
         continue;
@@ -192,16 +195,21 @@ function attach({ port, fd, path, size, direct: wanted }: AttachFile): void {
   port.on("message", (m: ToCaptureThread) => {
     if ("buffer" in m) return void buffers.set(m.id, Buffer.from(m.buffer));
     if (!("end" in m)) return void buffers.delete(m.id);
-    const bytes = buffers.get(m.id) ?? Buffer.alloc(0);
+    const region: Region = {
+      bytes: buffers.get(m.id) ?? Buffer.alloc(0),
+      start: m.start,
+      end: m.end,
+      unwritable: null,
+    };
     if (failure === null) {
       try {
-        if (bytes.length === 0) throw new Error(`batch buffer ${m.id} was never shared`);
-        fillCrcs(bytes, m.start, m.end);
+        if (region.bytes.length === 0) throw new Error(`batch buffer ${m.id} was never shared`);
+        fillCrcs(region.bytes, m.start, m.end);
       } catch (err) {
-        failure = err instanceof Error ? err.message : String(err);
+        region.unwritable = err instanceof Error ? err.message : String(err);
       }
     }
-    waiting.push({ bytes, start: m.start, end: m.end });
+    waiting.push(region);
     writeNext();
   });
 }
