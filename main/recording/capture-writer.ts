@@ -46,9 +46,10 @@ export const FLUSH_BYTES = 4 * 1024 * 1024;
 /** ... and never keeps an appended record in its batch for longer than this. */
 export const FLUSH_INTERVAL_MS = 250;
 /**
- * At most this many bytes (and batch buffers of FLUSH_BYTES) are handed to the capture thread and not yet written:
- * past it the disk is slower than the traffic, and handing over the next batch waits (blocking the event loop,
- * which slows the sockets down too). So a writer's buffers never take more than this plus one batch.
+ * At most this many bytes (and regions, counted as FLUSH_BYTES each) are handed to the capture thread and not yet
+ * written: past it the disk is slower than the traffic, and handing over the next region waits (blocking the event
+ * loop, which slows the sockets down too). So a writer's buffers never take more than this plus one batch, besides
+ * those whose bytes its owner retains (retainFrom) and SPARE_BATCHES.
  */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /**
