@@ -6,7 +6,7 @@
  * as workerData): the thread bumps DOORBELL after every acknowledgement, so that a main thread blocked on it wakes
  * up, and sets ALIVE to 0 when it exits. Per capture file, the main thread sends an AttachFile over the worker's
  * port, then talks to the thread over the MessagePort it carries: ToCaptureThread messages in, one Written answer
- * per batch out, in order.
+ * per region written out, in order.
  */
 import type { MessagePort } from "node:worker_threads";
 
@@ -36,7 +36,10 @@ export interface AttachFile {
   direct: boolean;
 }
 
-/** A batch buffer shown to the thread once, which later messages name by `id`. */
+/**
+ * A batch buffer shown to the thread once, which later messages name by `id`. Page-aligned (aligned-memory.ts), so
+ * that the thread can write from it around the page cache.
+ */
 export interface ShareBatch {
   id: number;
   buffer: SharedArrayBuffer;
@@ -47,17 +50,24 @@ export interface UnshareBatch {
   id: number;
 }
 
-/** Write the first `used` bytes of batch buffer `id` (whole records, CRCs not filled in yet). */
+/**
+ * Write bytes `start` .. `end` of batch buffer `id` (whole records, CRCs not filled in yet) at the end of the file.
+ * `start` is where the end of the file falls in its block (start % PADDING_BLOCK == file size % PADDING_BLOCK): the
+ * bytes before it in the buffer, back to that block's start, are the thread's to fill in with the file's partial
+ * last block (or already hold it, when the batch's previous region ended there), so that the thread can write whole
+ * blocks from the buffer itself.
+ */
 export interface WriteBatch {
   id: number;
-  used: number;
+  start: number;
+  end: number;
 }
 
 /** What the main thread sends over a file's port. */
 export type ToCaptureThread = ShareBatch | UnshareBatch | WriteBatch;
 
 /**
- * The thread's answer to each WriteBatch, in order: null when it is written, else why it (or an earlier batch of
+ * The thread's answer to each WriteBatch, in order: null when it is written, else why it (or an earlier region of
  * the same file) was not.
  */
 export type Written = string | null;

@@ -1,8 +1,8 @@
 /**
  * The capture thread: where capture files are written, off the event loop that runs the sockets. A CaptureWriter
- * encodes records into batch buffers on the main thread and hands each full one over by number; the thread
- * (capture-worker-main.ts) fills in each record's CRC, writes the batch and says so. So the main thread never
- * computes a CRC or waits for the disk, except where CaptureWriter bounds its queue.
+ * encodes records into batch buffers on the main thread and hands regions of them over by number and offsets; the
+ * thread (capture-worker-main.ts) fills in each record's CRC, writes the region from the batch itself and says so. So
+ * the main thread never computes a CRC or waits for the disk, except where CaptureWriter bounds its queue.
  *
  * Where the file system allows it (Linux, O_DIRECT), the thread writes around the page cache: a buffered write
  * copies every byte into the page cache and costs the kernel more CPU than the proxy it records (on the 2-vCPU
@@ -10,13 +10,14 @@
  * padding up to the next block until the writer truncates it at close (a capture reopened after a crash ignores that
  * padding: see capture-reader.ts). Elsewhere (tmpfs, macOS, Windows) it writes through the page cache as before.
  *
- * Batch buffers are SharedArrayBuffers, shown to the thread once and reused: moving ArrayBuffers back and forth
- * instead would make V8 count every batch as new external memory and collect garbage far more often.
+ * Batch buffers are page-aligned SharedArrayBuffers (aligned-memory.ts), shown to the thread once and reused: moving
+ * ArrayBuffers back and forth instead would make V8 count every batch as new external memory and collect garbage far
+ * more often, and a direct write needs aligned memory (which spares the thread a copy into a staging buffer).
  *
  * One thread serves every capture of the process: started with the first one, it never keeps the process alive.
  * Its script is bundled from capture-worker-main.ts (or found prebuilt) once per process, as the sandbox worker's
  * is (main/workers/worker-bundle.ts). Each writer talks to it over a MessagePort of its own (a CaptureChannel), so
- * one file's batches are written in the order they were handed over, each acknowledged once.
+ * one file's regions are written in the order they were handed over, each acknowledged once.
  */
 import { fileURLToPath } from "node:url";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
@@ -47,8 +48,8 @@ function directWrites(): boolean {
 }
 
 /**
- * What the writer is told, once per batch handed over, in order: null when it is written, else why it (or an
- * earlier batch of the same file) was not.
+ * What the writer is told, once per region handed over, in order: null when it is written, else why it (or an
+ * earlier region of the same file) was not.
  */
 export type WrittenCallback = (error: Written) => void;
 
@@ -145,17 +146,18 @@ export class CaptureChannel {
   }
 
   /**
-   * Hands the first `used` bytes of batch buffer `id` (whole records) to the thread, which owns them until the
-   * batch is acknowledged: the writer must not touch them meanwhile.
+   * Hands bytes `start` .. `end` of batch buffer `id` (whole records, laid out as WriteBatch says) to the thread,
+   * which owns them, and the bytes in front of them back to their block's start, until the region is acknowledged:
+   * the writer must not touch them meanwhile. Regions are written in the order they are sent.
    */
-  send(id: number, used: number): void {
+  send(id: number, start: number, end: number): void {
     this.inFlight += 1;
     if (this.inFlight === 1) this.port.ref();
     if (!this.thread.alive) {
       queueMicrotask(() => this.threadStopped());
       return;
     }
-    this.post({ id, used });
+    this.post({ id, start, end });
   }
 
   /**

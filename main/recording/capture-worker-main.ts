@@ -2,20 +2,25 @@
  * The capture thread's entry point: capture-thread.ts starts it, with this file and what it imports bundled into
  * one script (main/workers/worker-bundle.ts). Messages are those of capture-thread-messages.ts.
  *
- * For every batch a CaptureWriter hands over, the thread fills in each record's CRC, writes the batch at the end of
- * its file and says so. Records are laid out as in capture-format.ts: u32 L, then L bytes whose last 4 are the CRC
- * of the L - 4 before them. After a failed write the file takes nothing more (a gap would hide the records after it).
+ * For every region of a batch a CaptureWriter hands over, the thread fills in each record's CRC, writes the region
+ * at the end of its file and says so, in the order they came. Records are laid out as in capture-format.ts: u32 L,
+ * then L bytes whose last 4 are the CRC of the L - 4 before them. A file's writes go one at a time, off this
+ * thread's loop (libuv's pool), so that the CRCs of the next region are computed while the last one is written.
+ * After a failed write the file takes nothing more (a gap would hide the records after it).
  *
  * Where the file system allows it (Linux, O_DIRECT) and the writer asks for it, a file is written around the page
- * cache: direct writes must start at a block boundary from an aligned buffer and be whole blocks, so each batch is
- * copied, behind the partial block the last write ended in, into one aligned staging buffer (WebAssembly memory is
- * page-aligned) and written as whole blocks from there. The file then ends in zero padding up to the next block,
+ * cache: direct writes must start at a block boundary from an aligned buffer and be whole blocks. Batch buffers are
+ * page-aligned and the writer lays records out in them at the offset they have in their block of the file, so the
+ * thread writes the region's whole blocks from the batch itself, the file's partial last block copied in front of
+ * them (it is the batch's own previous bytes when the region continues one), and the region's own partial last
+ * block from a small aligned buffer, padded with zeros. The file then ends in zero padding up to the next block,
  * which the writer cuts at close. Elsewhere (tmpfs, macOS, Windows) the thread writes through the writer's own
  * descriptor, through the page cache.
  */
 import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { crc32 } from "node:zlib";
+import { alignedBuffer } from "./aligned-memory.ts";
 import { PADDING_BLOCK } from "./capture-format.ts";
 import {
   ALIVE,
@@ -28,42 +33,32 @@ import {
 
 /** Direct writes are whole blocks of this many bytes at offsets that are multiples of it (a page: safe everywhere). */
 const DIRECT_BLOCK = PADDING_BLOCK;
-/** The size of a WebAssembly memory page, the unit the staging buffer grows by. */
-const WASM_PAGE = 65536;
-
-/**
- * The one part of WebAssembly used here, an aligned allocation: Node has it, but this project's lib (ES2023, no DOM)
- * declares no value for it.
- */
-declare const WebAssembly: {
-  Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
-};
 
 /** A file written around the page cache. */
 interface DirectFile {
   /** The thread's own O_DIRECT descriptor of the file. */
   fd: number;
-  /** Where the records end: the next batch goes here. */
+  /** Where the records end: the next region goes here. */
   position: number;
-  /** The bytes of the partial block the records end in, written again (with more after them) by the next batch. */
+  /** The file's partial last block: its first `position % DIRECT_BLOCK` bytes, written again before the next region. */
   carry: Buffer;
+  /** An aligned block for a region's partial last block, padded with zeros. */
+  tail: Buffer;
+}
+
+/** A region handed over, its CRCs filled in, waiting for its write. */
+interface Region {
+  bytes: Buffer;
+  start: number;
+  end: number;
+  /** Why its CRCs could not be filled in, if they couldn't: it fails in its turn. */
+  unwritable: string | null;
 }
 
 const parent = parentPort;
 if (parent === null) throw new Error("capture-worker-main.ts runs only as the capture thread");
 const control = new Int32Array((workerData as CaptureThreadData).control);
 process.on("exit", () => Atomics.store(control, ALIVE, 0));
-
-/** The aligned staging buffer of direct writes, grown as batches need; one for every file. */
-let staging: Buffer | null = null;
-
-function stagingFor(bytes: number): Buffer {
-  if (staging === null || staging.length < bytes) {
-    const pages = Math.ceil(bytes / WASM_PAGE);
-    staging = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
-  }
-  return staging;
-}
 
 /** A direct descriptor for `path`, whose records end at `size`; null where O_DIRECT can't be had (or isn't wanted). */
 function openDirect(path: string, size: number, wanted: boolean): DirectFile | null {
@@ -75,12 +70,12 @@ function openDirect(path: string, size: number, wanted: boolean): DirectFile | n
     return null;
   }
   const start = size - (size % DIRECT_BLOCK);
-  const carry = Buffer.alloc(size - start);
+  const carry = Buffer.alloc(DIRECT_BLOCK);
   try {
     const reader = fs.openSync(path, "r");
     try {
-      for (let done = 0; done < carry.length;) {
-        const n = fs.readSync(reader, carry, done, carry.length - done, start + done);
+      for (let done = 0; done < size - start;) {
+        const n = fs.readSync(reader, carry, done, size - start - done, start + done);
         if (n === 0) throw new Error("the file is shorter than its writer says");
         done += n;
       }
@@ -91,28 +86,57 @@ function openDirect(path: string, size: number, wanted: boolean): DirectFile | n
     fs.closeSync(fd);
     return null;
   }
-  return { fd, position: size, carry };
+  return { fd, position: size, carry, tail: alignedBuffer(DIRECT_BLOCK).subarray(0, DIRECT_BLOCK) };
 }
 
-/** Writes the first `used` bytes of `bytes` at the end of `file`, as whole blocks padded with zeros. */
-function writeDirect(file: DirectFile, bytes: Buffer, used: number): void {
-  const c = file.carry.length;
-  const end = c + used;
-  const padded = Math.ceil(end / DIRECT_BLOCK) * DIRECT_BLOCK;
-  const out = stagingFor(padded);
-  file.carry.copy(out, 0);
-  out.fill(bytes.subarray(0, used), c, end);
-  out.fill(0, end, padded);
-  const at = file.position - c;
-  for (let done = 0; done < padded;) done += fs.writeSync(file.fd, out, done, padded - done, at + done);
-  file.position += used;
-  const tail = end % DIRECT_BLOCK;
-  file.carry = Buffer.from(out.subarray(end - tail, end));
+/**
+ * Writes all of `buffers` to `fd` at `position` (null: at the descriptor's own position), going on after a short
+ * write; calls `done` once, from libuv's callback.
+ */
+function writeAll(fd: number, buffers: Buffer[], position: number | null, done: (err: Error | null) => void): void {
+  fs.writev(fd, buffers, position, (err, written) => {
+    if (err !== null) return done(err);
+    const rest: Buffer[] = [];
+    let skip = written;
+    for (const b of buffers) {
+      if (skip < b.length) rest.push(b.subarray(skip));
+      skip = Math.max(0, skip - b.length);
+    }
+    if (rest.length === 0) return done(null);
+    if (written === 0) return done(new Error("the disk took no bytes"));
+    writeAll(fd, rest, position === null ? null : position + written, done);
+  });
 }
 
-/** Fills in the CRC of every record in the first `used` bytes of `bytes`. */
-function fillCrcs(bytes: Buffer, used: number): void {
-  for (let p = 0; p < used;) {
+/**
+ * Starts writing `region` at the end of `file` as whole blocks: from the file's last block boundary, in place in the
+ * batch, then the region's partial last block padded with zeros. Throws, writing nothing, for a region that isn't
+ * laid out at its offset in the block.
+ */
+function writeDirect(file: DirectFile, { bytes, start, end }: Region, done: (err: Error | null) => void): void {
+  const carried = file.position % DIRECT_BLOCK;
+  const from = start - carried;
+  if (from < 0 || from % DIRECT_BLOCK !== 0) {
+    throw new Error(`region at ${start} is not laid out at its offset in the block (${carried})`);
+  }
+  // In front of a region that continues its batch these are the same bytes already.
+  file.carry.copy(bytes, from, 0, carried);
+  const whole = end - from - ((end - from) % DIRECT_BLOCK);
+  const buffers = whole > 0 ? [bytes.subarray(from, from + whole)] : [];
+  if (end > from + whole) {
+    file.tail.fill(0);
+    bytes.copy(file.tail, 0, from + whole, end);
+    buffers.push(file.tail);
+  }
+  bytes.copy(file.carry, 0, from + whole, end);
+  const at = file.position - carried;
+  file.position += end - start;
+  writeAll(file.fd, buffers, at, done);
+}
+
+/** Fills in the CRC of every record in bytes `start` .. `end` of `bytes`. */
+function fillCrcs(bytes: Buffer, start: number, end: number): void {
+  for (let p = start; p < end;) {
     const length = bytes.readUInt32LE(p);
     bytes.writeUInt32LE(crc32(bytes.subarray(p + 4, p + length)), p + length);
     p += 4 + length;
@@ -123,27 +147,70 @@ function fillCrcs(bytes: Buffer, used: number): void {
 function attach({ port, fd, path, size, direct: wanted }: AttachFile): void {
   const buffers = new Map<number, Buffer>();
   const direct = openDirect(path, size, wanted);
+  const waiting: Region[] = [];
+  let writing = false;
+  let closed = false;
   let failure: Written = null;
-  port.on("close", () => {
+
+  const closeDirect = (): void => {
     if (direct !== null) fs.closeSync(direct.fd);
-  });
-  port.on("message", (m: ToCaptureThread) => {
-    if ("buffer" in m) return void buffers.set(m.id, Buffer.from(m.buffer));
-    if (!("used" in m)) return void buffers.delete(m.id);
-    if (failure === null) {
-      try {
-        const bytes = buffers.get(m.id);
-        if (bytes === undefined) throw new Error(`batch buffer ${m.id} was never shared`);
-        fillCrcs(bytes, m.used);
-        if (direct !== null) writeDirect(direct, bytes, m.used);
-        else for (let done = 0; done < m.used;) done += fs.writeSync(fd, bytes, done, m.used - done);
-      } catch (err) {
-        failure = err instanceof Error ? err.message : String(err);
-      }
-    }
+  };
+  const answer = (): void => {
     port.postMessage(failure);
     Atomics.add(control, DOORBELL, 1);
     Atomics.notify(control, DOORBELL);
+  };
+  const written = (err: Error | null): void => {
+    writing = false;
+    if (err !== null) failure ??= err.message;
+    answer();
+    // The writer closes its port only once every region is answered: nothing is left to write.
+    if (closed) closeDirect();
+    else writeNext();
+  };
+  /** Starts the next region's write unless one is under way; answers at once for those a failure stops. */
+  const writeNext = (): void => {
+    while (!writing && waiting.length > 0) {
+      const region = waiting.shift()!;
+      failure ??= region.unwritable;
+      if (failure !== null) {
+        answer();
+        continue;
+      }
+      try {
+        if (direct !== null) writeDirect(direct, region, written);
+        else writeAll(fd, [region.bytes.subarray(region.start, region.end)], null, written);
+        writing = true;
+      } catch (err) {
+        failure = err instanceof Error ? err.message : String(err);
+        answer();
+      }
+    }
+  };
+
+  port.on("close", () => {
+    closed = true;
+    if (!writing) closeDirect();
+  });
+  port.on("message", (m: ToCaptureThread) => {
+    if ("buffer" in m) return void buffers.set(m.id, Buffer.from(m.buffer));
+    if (!("end" in m)) return void buffers.delete(m.id);
+    const region: Region = {
+      bytes: buffers.get(m.id) ?? Buffer.alloc(0),
+      start: m.start,
+      end: m.end,
+      unwritable: null,
+    };
+    if (failure === null) {
+      try {
+        if (region.bytes.length === 0) throw new Error(`batch buffer ${m.id} was never shared`);
+        fillCrcs(region.bytes, m.start, m.end);
+      } catch (err) {
+        region.unwritable = err instanceof Error ? err.message : String(err);
+      }
+    }
+    waiting.push(region);
+    writeNext();
   });
 }
 

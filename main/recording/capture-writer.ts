@@ -1,9 +1,10 @@
 /**
  * Appends records to one capture file (format in capture-format.ts) without making the event loop wait for the disk:
- * `append` encodes into a batch buffer on the main thread, and full batches go to the capture thread
- * (capture-thread.ts), which computes the CRCs and writes them. What stays on the main thread per record is its head
- * and one copy of its bytes into the batch; a chunk appended again unchanged (a proxy forwarding what it received) is
- * not copied at all but written as a 12-byte "data again" record.
+ * `append` encodes into a batch buffer on the main thread, and what it encoded goes to the capture thread
+ * (capture-thread.ts) in regions of up to FLUSH_BYTES, which the thread checksums and writes from the batch itself.
+ * What stays on the main thread per record is its head and one copy of its bytes into the batch; a chunk appended
+ * again unchanged (a proxy forwarding what it received) is not copied at all but written as a 12-byte "data again"
+ * record.
  */
 import * as fs from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -23,6 +24,7 @@ import {
   emptySummary,
   kindInVersion,
   MAX_PAYLOAD,
+  PADDING_BLOCK,
   RECORD_HEAD,
   RECORD_KIND,
   RECORD_OVERHEAD,
@@ -30,21 +32,24 @@ import {
   type CaptureMeta,
   type CaptureSummary,
 } from "./capture-format.ts";
+import { alignedSharedBuffer, WASM_PAGE } from "./aligned-memory.ts";
 import { CaptureIndex } from "./capture-index.ts";
 import type { CaptureReader } from "./capture-reader.ts";
 import { CaptureChannel, CaptureThread } from "./capture-thread.ts";
 
 /**
- * A writer hands its batch to the capture thread once it holds this much or the next record doesn't fit (and on its
- * timer, and on flush/close). Also the size of a batch buffer.
+ * A writer hands what it encoded to the capture thread once it is this much or the next record doesn't fit in the
+ * batch buffer (and on its timer, and on flush/close). A batch buffer holds this much, after room for the file's
+ * partial last block (see WriteBatch).
  */
 export const FLUSH_BYTES = 4 * 1024 * 1024;
 /** ... and never keeps an appended record in its batch for longer than this. */
 export const FLUSH_INTERVAL_MS = 250;
 /**
- * At most this many bytes (and batch buffers of FLUSH_BYTES) are handed to the capture thread and not yet written:
- * past it the disk is slower than the traffic, and handing over the next batch waits (blocking the event loop,
- * which slows the sockets down too). So a writer's buffers never take more than this plus one batch.
+ * At most this many bytes (and regions, counted as FLUSH_BYTES each) are handed to the capture thread and not yet
+ * written: past it the disk is slower than the traffic, and handing over the next region waits (blocking the event
+ * loop, which slows the sockets down too). So a writer's buffers never take more than this plus one batch, besides
+ * those whose bytes its owner retains (retainFrom) and SPARE_BATCHES.
  */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /**
@@ -57,6 +62,8 @@ export const DATA_AGAIN_MIN_BYTES = 64;
 
 /** Batch buffers a writer keeps for reuse once the thread is done with them (beyond the one being filled). */
 const SPARE_BATCHES = 2;
+/** The size of a batch buffer: FLUSH_BYTES after a block's room, in whole pages. */
+const BATCH_BYTES = Math.ceil((FLUSH_BYTES + PADDING_BLOCK) / WASM_PAGE) * WASM_PAGE;
 
 /** How a writer is set up. */
 export interface CaptureWriterOptions {
@@ -69,10 +76,16 @@ export interface CaptureWriterOptions {
 interface Batch {
   id: number;
   bytes: Buffer;
+  /** Its regions handed to the thread and not yet acknowledged. */
+  inFlight: number;
+  /** The last seq whose data bytes are in it (a "data again" record counts for the batch holding its bytes). */
+  lastSeq: number;
+  /** Counts the times it was released: a payload's location is good while its batch's generation is unchanged. */
+  generation: number;
 }
 
-/** A batch handed to the capture thread and not yet acknowledged. */
-interface QueuedBatch {
+/** A region of a batch handed to the capture thread and not yet acknowledged. */
+interface QueuedRegion {
   batch: Batch;
   /** Records in the file once it is written, and the offset just past them. */
   count: number;
@@ -86,16 +99,21 @@ interface QueuedBatch {
 
 /**
  * Appends records to one capture file. `append` is synchronous and never waits for the disk unless the queue is past
- * its bounds (MAX_QUEUED_BYTES, MAX_QUEUED_MS). A record reaches the capture thread when its batch passes
+ * its bounds (MAX_QUEUED_BYTES, MAX_QUEUED_MS). A record reaches the capture thread when what is waiting passes
  * FLUSH_BYTES, at most FLUSH_INTERVAL_MS after it was appended (an unref'd timer: it never keeps the process alive),
- * or on flush()/close(); the thread writes it at once. A record becomes readable (committed to `index`) when the
+ * or on flush()/close(); the thread writes it at once. A batch buffer is filled to its end, region after region,
+ * before the writer moves on to the next. A record becomes readable (committed to `index`) when the
  * thread says it is written. A failed write is kept in `error`, never thrown from append: the writer stops writing
  * and the caller carries on from memory. The owner must close() it.
  *
  * A chunk appended again (the same Uint8Array, as a proxy forwards what it received) is written as a reference to
  * the record that holds its bytes, so the caller must not change a chunk's bytes once it is appended.
  *
- * Memory: the batch being filled, at most MAX_QUEUED_BYTES in the thread's queue, SPARE_BATCHES kept for reuse.
+ * The bytes of the data events appended stay readable where they were encoded (`dataBuffer`, `dataOffset`) for as
+ * long as the owner says it reads them (`retainFrom`): the recorder's window holds no copy of its own.
+ *
+ * Memory: the batch being filled, the batches of at most MAX_QUEUED_BYTES in the thread's queue, those holding bytes
+ * retained, SPARE_BATCHES kept for reuse.
  */
 export class CaptureWriter {
   private readonly fd: number;
@@ -103,13 +121,16 @@ export class CaptureWriter {
   private readonly maxQueuedBytes: number;
   private readonly maxQueuedBatches: number;
   private readonly maxQueuedMs: number;
-  /** The batch being filled, and how much of it is. */
+  /** The batch being filled; its bytes `start` .. `used` are records not handed over yet. */
   private batch: Batch;
+  private start = 0;
   private used = 0;
-  /** Offset in the file at which `batch` starts: everything before it has been handed to the thread. */
-  private batchOffset: number;
-  private readonly queue: QueuedBatch[] = [];
+  /** Offset in the file at which `start` falls: everything before it has been handed to the thread. */
+  private regionOffset: number;
+  private readonly queue: QueuedRegion[] = [];
   private queuedBytes = 0;
+  /** Batches filled to their end with regions still in flight, oldest first. */
+  private readonly filled: Batch[] = [];
   private readonly spares: Batch[] = [];
   private batchesMade = 0;
   /** performance.now() when the batch being filled got its first record. */
@@ -121,6 +142,12 @@ export class CaptureWriter {
   /** The last chunk whose bytes went into the file, and its seq: a "data again" record may name it. */
   private lastData: Uint8Array | null = null;
   private lastDataSeq = 0;
+  /** Where its bytes are: the batch (in its generation then) and the offset in it. */
+  private lastDataBatch: Batch | null = null;
+  private lastDataGeneration = 0;
+  private lastDataAt = 0;
+  /** Batches holding the bytes of records from this seq on are kept (see retainFrom). */
+  private retained = Infinity;
 
   private constructor(
     thread: CaptureThread,
@@ -138,12 +165,13 @@ export class CaptureWriter {
     options: CaptureWriterOptions,
   ) {
     this.fd = fd;
-    this.batchOffset = index.end;
+    this.regionOffset = index.end;
     this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.maxQueuedBatches = Math.max(1, Math.floor(this.maxQueuedBytes / FLUSH_BYTES));
     this.maxQueuedMs = options.maxQueuedMs ?? MAX_QUEUED_MS;
     this.channel = new CaptureChannel(thread, fd, file, index.end, (error) => this.written(error));
-    this.batch = this.newBatch(FLUSH_BYTES);
+    this.batch = this.newBatch(BATCH_BYTES);
+    this.startBatch();
   }
 
   /**
@@ -195,7 +223,7 @@ export class CaptureWriter {
 
   /** Size of the file once everything appended is written. */
   get size(): number {
-    return this.batchOffset + this.used;
+    return this.regionOffset + this.used - this.start;
   }
 
   /** Bytes handed to the capture thread and not yet written. */
@@ -206,6 +234,27 @@ export class CaptureWriter {
   /** The write that failed, if one did: nothing appended since is in the file. */
   get error(): CaptureError | null {
     return this.failure;
+  }
+
+  /**
+   * The buffer holding the bytes of the last data event appended, at `dataOffset`: readable (never changed) until
+   * `retainFrom` is given a seq past that event's. Undefined before the first data event.
+   */
+  get dataBuffer(): Uint8Array | undefined {
+    return this.lastDataBatch?.bytes;
+  }
+
+  /** Where in `dataBuffer` the last data event's bytes start. */
+  get dataOffset(): number {
+    return this.lastDataAt;
+  }
+
+  /**
+   * Keeps the bytes of the data events from `seq` on where `dataBuffer` said they are; those of earlier ones may be
+   * reused from now on. `seq` never goes back. Until it is first called nothing is kept past its write.
+   */
+  retainFrom(seq: number): void {
+    this.retained = seq;
   }
 
   /**
@@ -224,7 +273,6 @@ export class CaptureWriter {
     const json = jsonPayload(e);
     this.checkPayload(json.length * 3);
     const kind = RECORD_KIND[e.kind];
-    if (this.failure !== null) return this.counted(e.t, kind, code, 0, RECORD_OVERHEAD + Buffer.byteLength(json));
     const p = this.reserve(RECORD_OVERHEAD + json.length * 3);
     const payloadBytes = this.batch.bytes.write(json, p + RECORD_HEAD, "utf8");
     writeRecordHead(this.batch.bytes, p, kind, code, e, payloadBytes);
@@ -234,22 +282,29 @@ export class CaptureWriter {
   private appendData(e: DataEvent, code: number): number {
     const bytes = e.data.byteLength;
     this.checkPayload(bytes);
+    // Its bytes must still be where they were encoded (their batch not reused since): the window reads them there.
     const again =
-      e.data === this.lastData && bytes >= DATA_AGAIN_MIN_BYTES && kindInVersion(RECORD_KIND.dataAgain, this.version);
+      e.data === this.lastData &&
+      bytes >= DATA_AGAIN_MIN_BYTES &&
+      kindInVersion(RECORD_KIND.dataAgain, this.version) &&
+      this.lastDataBatch?.generation === this.lastDataGeneration;
     const kind = again ? RECORD_KIND.dataAgain : RECORD_KIND.data;
     const size = RECORD_OVERHEAD + (again ? DATA_AGAIN_PAYLOAD : bytes);
-    if (this.failure !== null) return this.counted(e.t, kind, code, bytes, size);
     const p = this.reserve(size);
-    const target = this.batch.bytes;
+    const batch = this.batch;
     if (again) {
-      writeDataAgain(target, p + RECORD_HEAD, this.lastDataSeq, bytes);
+      writeDataAgain(batch.bytes, p + RECORD_HEAD, this.lastDataSeq, bytes);
+      this.lastDataBatch!.lastSeq = e.seq;
     } else {
       // fill, not set: set into shared memory is V8's element-by-element copy, several times slower than memcpy.
-      target.fill(e.data, p + RECORD_HEAD, p + RECORD_HEAD + bytes);
+      batch.bytes.fill(e.data, p + RECORD_HEAD, p + RECORD_HEAD + bytes);
       this.lastData = e.data;
-      this.lastDataSeq = e.seq;
+      this.lastDataSeq = batch.lastSeq = e.seq;
+      this.lastDataBatch = batch;
+      this.lastDataGeneration = batch.generation;
+      this.lastDataAt = p + RECORD_HEAD;
     }
-    writeRecordHead(target, p, kind, code, e, size - RECORD_OVERHEAD);
+    writeRecordHead(batch.bytes, p, kind, code, e, size - RECORD_OVERHEAD);
     return this.appended(e.t, kind, code, bytes, size);
   }
 
@@ -289,75 +344,112 @@ export class CaptureWriter {
     }
   }
 
-  /** Where a record of at most `size` bytes goes in `batch`; a record larger than a batch gets a buffer of its own. */
+  /**
+   * Where a record of at most `size` bytes goes in `batch`: after the last one (handing the region over first if the
+   * record would take it past FLUSH_BYTES), or at the start of the next batch buffer once this one is full (a record
+   * larger than a batch buffer gets one of its own).
+   */
   private reserve(size: number): number {
-    if (this.used + size > this.batch.bytes.length) this.handOver();
-    if (size > this.batch.bytes.length) {
-      if (this.spares.length < SPARE_BATCHES) this.spares.push(this.batch);
-      else this.channel.unshare(this.batch.id);
-      this.batch = this.newBatch(size);
-    }
+    if (this.used - this.start + size > FLUSH_BYTES) this.handOver();
+    if (this.used + size <= this.batch.bytes.length) return this.used;
+    this.handOver();
+    const own = size + PADDING_BLOCK > BATCH_BYTES;
+    this.retire(this.batch);
+    this.batch = own ? this.newBatch(size + PADDING_BLOCK) : this.nextBatch();
+    this.startBatch();
     return this.used;
   }
 
-  /** A new batch buffer of `size` bytes, shown to the capture thread. */
+  /** Lays the next record out in the batch just taken at its offset in the file's block (see WriteBatch). */
+  private startBatch(): void {
+    this.start = this.used = this.regionOffset % PADDING_BLOCK;
+  }
+
+  /** A new page-aligned batch buffer of at least `size` bytes, shown to the capture thread. */
   private newBatch(size: number): Batch {
-    const buffer = new SharedArrayBuffer(size);
-    const batch = { id: this.batchesMade++, bytes: Buffer.from(buffer) };
+    const buffer = alignedSharedBuffer(size);
+    const batch = { id: this.batchesMade++, bytes: Buffer.from(buffer), inFlight: 0, lastSeq: -1, generation: 0 };
     this.channel.share(batch.id, buffer);
     return batch;
   }
 
-  /** A batch buffer to fill next: a spare, or a new one while fewer than the queue's bound are in flight. */
+  /**
+   * A batch buffer to fill next: a spare, or a new one while fewer than the queue's bound are in flight. (Batches
+   * whose bytes are retained don't count: the owner's window bounds them.)
+   */
   private nextBatch(): Batch {
-    while (this.spares.length === 0 && this.queue.length >= this.maxQueuedBatches) this.channel.waitForOne();
-    return this.spares.pop() ?? this.newBatch(FLUSH_BYTES);
+    this.releaseFilled();
+    while (this.spares.length === 0 && this.queue.length >= this.maxQueuedBatches) {
+      this.channel.waitForOne();
+      this.releaseFilled();
+    }
+    return this.spares.pop() ?? this.newBatch(BATCH_BYTES);
+  }
+
+  /** Done with filling `batch`: kept until the thread and the owner are done with it. */
+  private retire(batch: Batch): void {
+    this.filled.push(batch);
+    this.releaseFilled();
+  }
+
+  /** Releases the oldest filled batches, as long as they are neither in flight nor retained. */
+  private releaseFilled(): void {
+    for (let b = this.filled[0]; b !== undefined && b.inFlight === 0 && b.lastSeq < this.retained; b = this.filled[0]) {
+      this.filled.shift();
+      b.generation += 1;
+      if (b.bytes.length === BATCH_BYTES && this.spares.length < SPARE_BATCHES) this.spares.push(b);
+      else this.channel.unshare(b.id);
+    }
   }
 
   /** Notes the record just encoded at `used`, and hands the batch over if it is full enough. */
   private appended(t: number, kind: number, code: number, dataBytes: number, size: number): number {
-    if (this.used === 0) {
+    if (this.used === this.start) {
       this.batchStartedAt = performance.now();
       // One timer at a time, left armed across batches: under heavy traffic it wakes every FLUSH_INTERVAL_MS to
       // find a young batch, instead of being set and cleared for every batch.
       this.timer ??= setTimeout(this.handOverOnTimer, FLUSH_INTERVAL_MS).unref();
     }
-    this.index.note(this.batchOffset + this.used);
+    // After a failed write records are still encoded (the window reads their bytes) but never reach the index.
+    if (this.failure === null) this.index.note(this.regionOffset + this.used - this.start);
     this.used += size;
     summarize(this.summary, t, kind, code, dataBytes);
-    if (this.used >= FLUSH_BYTES) this.handOver();
-    return size;
-  }
-
-  /** Counts a record that won't be written (the file failed). */
-  private counted(t: number, kind: number, code: number, dataBytes: number, size: number): number {
-    summarize(this.summary, t, kind, code, dataBytes);
+    if (this.used - this.start >= FLUSH_BYTES) this.handOver();
     return size;
   }
 
   /** Hands over the batch being filled once it is FLUSH_INTERVAL_MS old. */
   private readonly handOverOnTimer = (): void => {
     this.timer = null;
-    if (this.used === 0 || this.closing !== null) return;
+    if (this.used === this.start || this.closing !== null) return;
     const age = performance.now() - this.batchStartedAt;
     if (age < FLUSH_INTERVAL_MS) this.timer = setTimeout(this.handOverOnTimer, FLUSH_INTERVAL_MS - age).unref();
     else this.handOver();
   };
 
-  /** Hands the batch to the capture thread, once the queue is within its bounds. */
+  /**
+   * Hands the records not handed over yet to the capture thread, once the queue is within its bounds; the next ones
+   * go on in the same batch.
+   */
   private handOver(): void {
-    const bytes = this.used;
+    const start = this.start;
+    const bytes = this.used - start;
     if (bytes === 0) return;
-    this.used = 0;
-    if (this.failure !== null) return; // the file takes nothing more
+    if (this.failure !== null) {
+      // The file takes nothing more.
+      this.regionOffset += bytes;
+      this.start = this.used;
+      return;
+    }
     this.waitForQueue(bytes);
     const batch = this.batch;
-    const end = this.batchOffset + bytes;
+    const end = this.regionOffset + bytes;
     this.queue.push({ batch, count: this.summary.count, end, bytes, handedAt: performance.now(), waiters: null });
     this.queuedBytes += bytes;
-    this.batchOffset = end;
-    this.channel.send(batch.id, bytes);
-    this.batch = this.nextBatch();
+    batch.inFlight += 1;
+    this.regionOffset = end;
+    this.start = this.used;
+    this.channel.send(batch.id, start, this.used);
   }
 
   /**
@@ -382,9 +474,8 @@ export class CaptureWriter {
     } else if (this.failure === null) {
       this.index.commit(queued.count, queued.end);
     }
-    const reusable = queued.batch.bytes.length === FLUSH_BYTES; // not a large record's own buffer
-    if (reusable && this.spares.length < SPARE_BATCHES) this.spares.push(queued.batch);
-    else this.channel.unshare(queued.batch.id);
+    queued.batch.inFlight -= 1;
+    this.releaseFilled();
     for (const resolve of queued.waiters ?? []) resolve();
   }
 }

@@ -1,52 +1,13 @@
 /**
  * The recorder's in-memory window: the latest events of a timeline, so that the live tail needs no disk read.
  *
- * It holds no object per chunk. Data bytes are copied into one byte ring, allocated at the window's byte bound the
- * first time data comes (its pages are only touched as it fills), and their metadata goes into typed arrays; only
- * lifecycle and log events are kept as objects. Retaining the chunks themselves would keep hundreds of socket
- * buffers alive at a time: each one would outlive the young generation, and under heavy traffic V8 would spend more
- * time in full collections than the proxy spends forwarding. A read copies the bytes out again.
+ * It holds no object and no copy per chunk. A data event's bytes are read where the capture writer encoded them (its
+ * batch buffer, which the writer keeps while the window holds an event in it: CaptureWriter.retainFrom), and their
+ * metadata goes into typed arrays; only lifecycle and log events are kept as objects. Retaining the chunks themselves
+ * would keep hundreds of socket buffers alive at a time: each one would outlive the young generation, and under heavy
+ * traffic V8 would spend more time in full collections than the proxy spends forwarding. A read copies the bytes out.
  */
 import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
-
-/**
- * A circular byte queue: regions are allocated at the head and freed at the tail, in allocation order. A region is
- * never split: one that doesn't fit before the end starts again at 0.
- */
-class ByteRing {
-  readonly bytes: Uint8Array;
-  private head = 0;
-  private tail = 0;
-  private regions = 0;
-
-  constructor(capacity: number) {
-    this.bytes = new Uint8Array(capacity);
-  }
-
-  /** Where `n` bytes can go, or -1 if they don't fit until older regions are freed. */
-  allocate(n: number): number {
-    let at = -1;
-    if (this.regions === 0) this.head = this.tail = 0;
-    // head never catches up with tail from behind (the strict comparisons), so head == tail means no bytes in use.
-    if (this.head >= this.tail) {
-      // Used: [tail, head). Free: [head, end), then [0, tail).
-      if (this.bytes.length - this.head >= n) at = this.head;
-      else if (n < this.tail) at = 0;
-    } else if (this.tail - this.head > n) {
-      at = this.head; // Used: [tail, end) and [0, head). Free: [head, tail).
-    }
-    if (at < 0) return -1;
-    this.head = at + n;
-    this.regions += 1;
-    return at;
-  }
-
-  /** Frees the oldest region, which ends at `end`. */
-  free(end: number): void {
-    this.regions -= 1;
-    this.tail = end;
-  }
-}
 
 /**
  * The latest events of a timeline, at most `maxEvents` of them and `maxBytes` by size. The recorder adds every event
@@ -69,15 +30,10 @@ export class EventWindow {
   private readonly dir: Uint8Array;
   /** A process session's child fd + 1 (capture-format.ts's encoding), 0 for a socket's bytes. */
   private readonly fd: Uint16Array;
-  /** Where a data event's bytes are in `ring`, how many, and whether its eviction frees them. */
+  /** Where a data event's bytes are: the buffer holding them (null in other slots), the offset, how many. */
+  private readonly holders: (Uint8Array | null)[];
   private readonly at: Float64Array;
   private readonly byteLength: Float64Array;
-  private readonly frees: Uint8Array;
-  private ring: ByteRing | null = null;
-  /** The last chunk copied into the ring, by the event `lastSeq` in slot `lastSlot`: a chunk passed again shares it. */
-  private last: Uint8Array | null = null;
-  private lastSeq = -1;
-  private lastSlot = 0;
 
   constructor(
     /** seq of the next event added. */
@@ -92,22 +48,25 @@ export class EventWindow {
     this.conn = new Uint32Array(maxEvents);
     this.dir = new Uint8Array(maxEvents);
     this.fd = new Uint16Array(maxEvents);
+    this.holders = new Array<Uint8Array | null>(maxEvents).fill(null);
     this.at = new Float64Array(maxEvents);
     this.byteLength = new Float64Array(maxEvents);
-    this.frees = new Uint8Array(maxEvents);
   }
 
   /**
    * Adds the newest event (its seq must be `start + length`), counted as `size` bytes, dropping the oldest past
-   * either bound. An event larger than the byte bound on its own empties the window.
+   * either bound. An event larger than the byte bound on its own empties the window. A data event's bytes are read
+   * from `holder` at `at` as long as the window holds it: whoever gives them must not change them until then.
    */
-  add(event: TimelineEvent, size: number): void {
+  add(event: TimelineEvent, size: number, holder: Uint8Array | undefined, at: number): void {
     if (this.length === this.maxEvents) this.dropOldest();
     while (this.size + size > this.maxBytes && this.length > 0) this.dropOldest();
     if (size > this.maxBytes) return this.skip(event.seq);
     const slot = (this.first + this.length) % this.maxEvents;
     if (event.kind === "data") {
-      if (!this.keepBytes(event, slot)) return this.skip(event.seq);
+      this.holders[slot] = holder ?? null;
+      this.at[slot] = at;
+      this.byteLength[slot] = event.data.byteLength;
       this.objects[slot] = null;
       this.t[slot] = event.t;
       this.conn[slot] = event.conn;
@@ -131,8 +90,12 @@ export class EventWindow {
         events.push(object);
         continue;
       }
-      const at = this.at[slot]!;
-      const data = this.ring?.bytes.slice(at, at + this.byteLength[slot]!) ?? new Uint8Array(0);
+      const holder = this.holders[slot];
+      // A copy, and a plain Uint8Array whatever the holder is (Buffer's slice would be a view).
+      const data =
+        holder === null || holder === undefined
+          ? new Uint8Array(0)
+          : new Uint8Array(holder.buffer, holder.byteOffset + this.at[slot]!, this.byteLength[slot]).slice();
       const dir = this.dir[slot] === 0 ? "in" : "out";
       const event: DataEvent = { seq, t: this.t[slot]!, conn: this.conn[slot]!, kind: "data", dir, data };
       if (this.fd[slot]! > 0) event.fd = this.fd[slot]! - 1;
@@ -141,42 +104,13 @@ export class EventWindow {
     return events;
   }
 
-  /** Copies the event's bytes into the ring (or shares those of the chunk just before, if it is the same). */
-  private keepBytes(event: DataEvent, slot: number): boolean {
-    const n = event.data.byteLength;
-    if (n === 0) {
-      this.at[slot] = this.byteLength[slot] = this.frees[slot] = 0;
-      return true;
-    }
-    if (event.data === this.last && this.lastSeq >= this.start) {
-      this.at[slot] = this.at[this.lastSlot]!;
-      this.frees[this.lastSlot] = 0; // the newest event holding the bytes frees them
-    } else {
-      this.ring ??= new ByteRing(this.maxBytes);
-      let at = this.ring.allocate(n);
-      while (at < 0 && this.length > 0) {
-        this.dropOldest();
-        at = this.ring.allocate(n);
-      }
-      if (at < 0) return false;
-      this.ring.bytes.set(event.data, at);
-      this.at[slot] = at;
-      this.last = event.data;
-      this.lastSeq = event.seq;
-    }
-    this.byteLength[slot] = n;
-    this.frees[slot] = 1;
-    this.lastSlot = slot;
-    return true;
-  }
-
   private skip(seq: number): void {
     this.start = seq + 1;
   }
 
   private dropOldest(): void {
     const slot = this.first;
-    if (this.objects[slot] === null && this.frees[slot] === 1) this.ring!.free(this.at[slot]! + this.byteLength[slot]!);
+    this.holders[slot] = null;
     this.objects[slot] = null;
     this.size -= this.sizes[slot]!;
     this.first = (slot + 1) % this.maxEvents;

@@ -3,6 +3,7 @@
  * capture continues; a killed process loses at most the last second; a full disk doesn't stop the session.
  */
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -58,6 +59,17 @@ const newEvent: fc.Arbitrary<NewTimelineEvent> = fc.oneof(
     fields: jsonFields,
   }),
 );
+
+/** Events as strings, bytes as their length and SHA-1: compared much faster than element by element. */
+const digests = (events: TimelineEvent[]): string[] =>
+  events.map((e) =>
+    JSON.stringify(
+      e.kind === "data" ? { ...e, data: [e.data.byteLength, createHash("sha1").update(e.data).digest("hex")] } : e,
+    ),
+  );
+
+/** 256 KiB that differ from those of any other `i`. */
+const distinctChunk = (i: number): Uint8Array => new Uint8Array(256 * 1024).map((_, j) => (i * 7 + j) % 251);
 
 /** Expected result of read(from, count) over `all`, with the recorder's clamping. */
 function slice(all: TimelineEvent[], from: number, count: number): TimelineEvent[] {
@@ -245,6 +257,45 @@ describe("Recorder", () => {
     expect(reopened.stats()).toMatchObject({ count: 9, bytesIn: 3 * 64 * 1024, bytesOut: 3 * 64 * 1024 });
     expect(dataOf(await reopened.read(0, 9))).toEqual(expected);
     expect(dataOf(await reopened.read(5, 4))).toEqual(expected.slice(3));
+    await reopened.close();
+  });
+
+  it("reads the window's chunks intact while the capture writer reuses the buffers it encoded them in", async () => {
+    const file = path.join(dir, "reuse.wscap");
+    const recorder = await Recorder.create(file, {}, { windowEvents: 1000 });
+    const appended: TimelineEvent[] = [];
+    // 24 MiB through the writer's 4 MiB buffers, each written soon after (the flushes): all of it in the window.
+    for (let i = 0; i < 96; i += 1) {
+      appended.push(recorder.append({ kind: "data", dir: "in", conn: 1, t: i, data: distinctChunk(i) }));
+      if (i % 4 === 3) await recorder.flush();
+    }
+    expect(recorder.stats().window).toMatchObject({ from: 0, events: 96 });
+    expect(digests(await recorder.read(0, 96))).toEqual(digests(appended));
+    await recorder.close();
+  });
+
+  it("reads a chunk forwarded long after it was received intact, in the window and from the file", async () => {
+    const file = path.join(dir, "forwarded-late.wscap");
+    const recorder = await Recorder.create(file, {}, { windowEvents: 3 });
+    const text = "x".repeat(60 * 1024);
+    let received = distinctChunk(0);
+    const appended = [recorder.append({ kind: "data", dir: "in", conn: 1, t: 0, data: received })];
+    // Between receiving a chunk and forwarding it, 9 MiB of log events go through the writer's 4 MiB buffers: the
+    // one that held the chunk is written, leaves the window and is reused.
+    for (let i = 1; i <= 450; i += 1) {
+      appended.push(recorder.append({ kind: "log", level: "info", conn: 1, t: i, text, fields: {} }));
+      if (i % 10 === 0) await recorder.flush();
+      if (i % 150 === 0) {
+        appended.push(recorder.append({ kind: "data", dir: "out", conn: 2, t: i, data: received }));
+        expect(digests(await recorder.read(appended.length - 1, 1))).toEqual(digests(appended.slice(-1)));
+        received = distinctChunk(i);
+        appended.push(recorder.append({ kind: "data", dir: "in", conn: 1, t: i, data: received }));
+      }
+    }
+    expect(digests(await recorder.read(0, appended.length))).toEqual(digests(appended));
+    await recorder.close();
+    const reopened = await Recorder.open(file);
+    expect(digests(await reopened.read(0, appended.length))).toEqual(digests(appended));
     await reopened.close();
   });
 

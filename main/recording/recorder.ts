@@ -1,8 +1,9 @@
 /**
  * A session's recorder: numbers every event of the session's timeline, appends it to the session's capture file,
  * and keeps the most recent events in memory so that what the renderer looks at most (the live tail) needs no disk
- * read. Memory is bounded whatever the session's length: the window is capped by events and by bytes, the capture
- * writer's queue by MAX_QUEUED_BYTES, the index is sparse.
+ * read. Memory is bounded whatever the session's length: the window is capped by events and by bytes (its data
+ * bytes are read in the capture writer's batch buffers, which it keeps for it: at most about twice the window's bytes
+ * in whole buffers), the capture writer's queue by MAX_QUEUED_BYTES, the index is sparse.
  */
 import { performance } from "node:perf_hooks";
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
@@ -69,8 +70,8 @@ export interface RecorderStats {
 /**
  * Records one session. Created when the session starts (`create`) or to continue a saved capture (`open`); the
  * session owns it and closes it when the session ends. `append` is the hot path (every chunk): synchronous, O(1)
- * amortized beyond copying the bytes into the capture writer's batch and the window's ring (once each, however
- * often the same chunk is appended); the disk is written off the event loop.
+ * amortized beyond copying the bytes into the capture writer's batch, once however often the same chunk is appended
+ * (the window reads them there); the disk is written off the event loop.
  */
 export class Recorder {
   private readonly window: EventWindow;
@@ -164,7 +165,9 @@ export class Recorder {
         break;
     }
     const size = this.writer.append(event);
-    this.window.add(event, event.kind === "data" ? RECORD_OVERHEAD + event.data.byteLength : size);
+    const windowSize = event.kind === "data" ? RECORD_OVERHEAD + event.data.byteLength : size;
+    this.window.add(event, windowSize, this.writer.dataBuffer, this.writer.dataOffset);
+    this.writer.retainFrom(this.window.start);
     this.options.changes?.notifier.touch(this.options.changes.session, seq + 1);
     return event;
   }

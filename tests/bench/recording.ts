@@ -4,7 +4,10 @@
  * 1. memory after recording 1 GiB of 64 KiB chunks (rss, heapUsed, arrayBuffers before/after, peak rss), and
  *    the capture's size;
  * 2. append throughput of a Recorder at 64 KiB and 64 B chunks (events/s, MB/s), next to plain fs.writeSync of
- *    the same chunks as a baseline, and how long the event loop was held by it;
+ *    the same chunks as a baseline, and how long the event loop was held by it; recording's CPU per byte (every
+ *    thread: the copy, the CRC on the capture thread, the write) next to its floor on this machine, measured in the
+ *    same rounds: a copy of the bytes into memory that keeps the latest 32 MiB, zlib's CRC-32 of the copy, a direct
+ *    write of it (floorRun);
  * 3. a 1 GiB, 1M-event capture (1,150 B chunks and log events): time to read 100 events at its start, middle and
  *    end, from the live recorder (file + window) and after reopening it (which scans and checks the whole file).
  *
@@ -18,10 +21,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import * as zlib from "node:zlib";
+import { alignedBuffer } from "../../main/recording/aligned-memory.ts";
 import { Recorder, monotonicMicros } from "../../main/recording/recorder.ts";
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
+/** Rounds of each throughput figure (BENCH_ROUNDS, default 5). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -55,16 +62,23 @@ function chunkPair(size: number): [Uint8Array, Uint8Array] {
   return [randomChunk(size), randomChunk(size)];
 }
 
-/**
- * Appends `count` data events (alternating the two chunks) and returns the seconds it took (close included: all on
- * disk) and the seconds the appends themselves held the event loop.
- */
-async function appendRun(
-  file: string,
-  chunks: [Uint8Array, Uint8Array],
-  count: number,
-): Promise<{ seconds: number; loopSeconds: number }> {
+/** One recorder round: wall seconds to all on disk (close included), of them the appends', and CPU of every thread. */
+interface Run {
+  seconds: number;
+  loopSeconds: number;
+  cpuSeconds: number;
+}
+
+/** CPU seconds (user + system, every thread of the process) since `since`. */
+function cpuSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+}
+
+/** Appends `count` data events (alternating the two chunks) to a new capture. */
+async function appendRun(file: string, chunks: [Uint8Array, Uint8Array], count: number): Promise<Run> {
   const recorder = await Recorder.create(file, { session: "bench" });
+  const cpu = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < count; i += 1) {
     recorder.append({ kind: "data", dir: i & 1 ? "in" : "out", conn: 1, t: monotonicMicros(), data: chunks[i & 1] });
@@ -72,7 +86,7 @@ async function appendRun(
   const appended = performance.now();
   await recorder.close();
   const end = performance.now();
-  return { seconds: (end - start) / 1000, loopSeconds: (appended - start) / 1000 };
+  return { seconds: (end - start) / 1000, loopSeconds: (appended - start) / 1000, cpuSeconds: cpuSince(cpu) };
 }
 
 /** The same chunks written with fs.writeSync, no recorder: what the disk takes. */
@@ -95,35 +109,133 @@ function baselineRun(file: string, chunk: Uint8Array, count: number): number {
   return (performance.now() - start) / 1000;
 }
 
+/**
+ * What recording a byte can't cost less than on this machine: each part's CPU seconds (of the whole process, as the
+ * recorder's are counted) for `count` chunks.
+ */
+interface Floor {
+  memcpy: number;
+  crc: number;
+  /** null where O_DIRECT can't be had (not Linux, or a file system without it). */
+  directWrite: number | null;
+}
+
+/** Size of the floor's write buffers, as the recorder's. */
+const FLOOR_BLOCK = 4 * MiB;
+
+/**
+ * The least any recorder does, on one thread, with nothing else: copies each chunk into memory that keeps the latest
+ * 32 MiB (the recorder's window), and every 4 MiB takes zlib's CRC-32 of what was copied (64 KiB at a time) and
+ * writes it around the page cache (O_DIRECT, from aligned memory). Each part's CPU time is counted on its own.
+ */
+function floorRun(file: string, chunks: [Uint8Array, Uint8Array], count: number): Floor {
+  const size = chunks[0].byteLength;
+  const ring = alignedBuffer(32 * MiB);
+  let fd: number | null = null;
+  if (fs.constants.O_DIRECT !== undefined) {
+    try {
+      fd = fs.openSync(
+        file,
+        fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_DIRECT,
+      );
+    } catch {
+      fd = null;
+    }
+  }
+  const floor: Floor = { memcpy: 0, crc: 0, directWrite: fd === null ? null : 0 };
+  let crc = 0;
+  let block = 0;
+  let used = 0;
+  const writeBlock = (): void => {
+    const at = block * FLOOR_BLOCK;
+    let cpu = process.cpuUsage();
+    for (let p = at; p < at + used; p += 64 * 1024)
+      crc ^= zlib.crc32(ring.subarray(p, Math.min(p + 64 * 1024, at + used)));
+    floor.crc += cpuSince(cpu);
+    cpu = process.cpuUsage();
+    if (fd !== null) fs.writeSync(fd, ring, at, Math.ceil(used / 4096) * 4096);
+    if (floor.directWrite !== null) floor.directWrite += cpuSince(cpu);
+    block = (block + 1) % (ring.length / FLOOR_BLOCK);
+    used = 0;
+  };
+  try {
+    let cpu = process.cpuUsage();
+    for (let i = 0; i < count; i += 1) {
+      if (used + size > FLOOR_BLOCK) {
+        floor.memcpy += cpuSince(cpu);
+        writeBlock();
+        cpu = process.cpuUsage();
+      }
+      ring.set(chunks[i & 1], block * FLOOR_BLOCK + used);
+      used += size;
+    }
+    floor.memcpy += cpuSince(cpu);
+    writeBlock();
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+  if (crc === 0.5) console.log(crc); // keeps the CRCs from being optimized away
+  return floor;
+}
+
+function range(values: number[], digits = 2): string {
+  return `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}-${fmt(Math.max(...values), digits)})`;
+}
+
 async function throughput(dir: string): Promise<void> {
   console.log(
-    "2. append throughput (recorder: number, copy into the window's ring and the writer's batch, encode; " +
-      "CRC and write on the capture thread)",
+    `2. append throughput (recorder: number, encode and copy into the writer's batch, where the window reads it; ` +
+      `CRC and write on the capture thread), ${ROUNDS} rounds alternating with the baseline: median (min-max)`,
   );
   for (const [label, size, count] of [
     ["64 KiB", 64 * 1024, 4096],
     ["64 B", 64, 2_000_000],
   ] as const) {
     const chunks = chunkPair(size);
-    const rounds: number[] = [];
-    const loop: number[] = [];
+    const bytes = count * size;
+    const runs: Run[] = [];
+    const ratios: number[] = [];
     const baselines: number[] = [];
-    for (let round = 0; round < 3; round += 1) {
+    const floors: Floor[] = [];
+    for (let round = 0; round < ROUNDS; round += 1) {
       const file = path.join(dir, `throughput-${round}.wscap`);
       const run = await appendRun(file, chunks, count);
-      rounds.push(run.seconds);
-      loop.push(run.loopSeconds);
+      runs.push(run);
       fs.rmSync(file);
-      baselines.push(baselineRun(file, chunks[0], count));
+      const base = baselineRun(file, chunks[0], count);
+      baselines.push(base);
       fs.rmSync(file);
+      ratios.push((base / run.seconds) * 100);
+      floors.push(floorRun(file, chunks, count));
     }
-    const seconds = median(rounds);
-    const base = median(baselines);
-    const mb = (count * size) / 1e6;
+    const mbps = (seconds: number[]): string =>
+      range(
+        seconds.map((x) => bytes / 1e6 / x),
+        0,
+      );
+    const ns = (seconds: number[]): string =>
+      range(
+        seconds.map((x) => (x * 1e9) / bytes),
+        3,
+      );
     console.log(
-      `   ${label.padEnd(6)} chunks: ${fmt(count / seconds / 1e3)} k events/s, ${fmt(mb / seconds)} MB/s` +
-        `   (fs.writeSync baseline ${fmt(mb / base)} MB/s; recorder at ${fmt((base / seconds) * 100, 0)}% of it;` +
-        ` event loop held ${fmt(mb / median(loop))} MB/s)`,
+      `   ${label.padEnd(6)} chunks: ${fmt(count / median(runs.map((r) => r.seconds)) / 1e3)} k events/s, ` +
+        `${mbps(runs.map((r) => r.seconds))} MB/s; fs.writeSync baseline ${mbps(baselines)} MB/s; recorder at ` +
+        `${range(ratios, 0)}% of it (goal at 64 KiB >= 50%); event loop held ${mbps(runs.map((r) => r.loopSeconds))} MB/s`,
+    );
+    const total = (f: Floor): number => f.memcpy + f.crc + (f.directWrite ?? 0);
+    const overFloor = runs.map((r, i) => r.cpuSeconds / total(floors[i]!));
+    const parts = [
+      `memcpy ${ns(floors.map((f) => f.memcpy))}`,
+      `CRC-32 ${ns(floors.map((f) => f.crc))}`,
+      floors.every((f) => f.directWrite !== null)
+        ? `direct write ${ns(floors.map((f) => f.directWrite ?? 0))}`
+        : "no direct write (no O_DIRECT here)",
+    ];
+    console.log(
+      `          recording's CPU (every thread) ${ns(runs.map((r) => r.cpuSeconds))} ns/B (goal at 64 KiB <= 0.4), ` +
+        `${range(overFloor, 2)}x its floor ${ns(floors.map(total))} ns/B = ${parts.join(" + ")}`,
     );
   }
 }

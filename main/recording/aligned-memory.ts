@@ -1,0 +1,33 @@
+/**
+ * Page-aligned memory, for writes around the page cache (O_DIRECT wants the buffer aligned to the file system's
+ * block): WebAssembly memory is allocated by pages, so its buffer starts on a page boundary, which a plain
+ * ArrayBuffer or SharedArrayBuffer (malloc'd) doesn't promise.
+ */
+
+/** The size of a WebAssembly memory page: aligned buffers are a multiple of it. */
+export const WASM_PAGE = 65536;
+
+/**
+ * The one part of WebAssembly used here, an aligned allocation: Node has it, but this project's lib (ES2023, no DOM)
+ * declares no value for it.
+ */
+declare const WebAssembly: {
+  Memory: new (descriptor: { initial: number; maximum: number; shared?: boolean }) => {
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  };
+};
+
+/** A new zero-filled buffer of at least `bytes` bytes, page-aligned, its length a multiple of WASM_PAGE. */
+export function alignedBuffer(bytes: number): Buffer {
+  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
+  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer as ArrayBuffer);
+}
+
+/**
+ * The same, shared: a SharedArrayBuffer that another thread is shown (postMessage) without a copy, page-aligned on
+ * both sides.
+ */
+export function alignedSharedBuffer(bytes: number): SharedArrayBuffer {
+  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as SharedArrayBuffer;
+}
