@@ -29,7 +29,13 @@ import {
   type ClientHello,
 } from "../tls/client-hello.ts";
 import { detailsLine, tlsDetails } from "../tls/tls-details.ts";
-import { failureDetail, handshakeTimedOut, tlsFailure, type FailureContext } from "../tls/tls-errors.ts";
+import {
+  closedDuringHandshake,
+  failureDetail,
+  handshakeTimedOut,
+  tlsFailure,
+  type FailureContext,
+} from "../tls/tls-errors.ts";
 
 /** How long a handshake may take, the ClientHello included, before the connection is given up. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -180,10 +186,18 @@ export class TLSStage {
     return true;
   }
 
-  /** The peer shut its write side: before a whole ClientHello, the client gave up (true: the stage failed). */
+  /**
+   * The peer shut its write side. Before a whole ClientHello, the client gave up; during the handshake, the peer
+   * left it (a Node client that rejects the certificate closes without an alert). Either way the handshake can't
+   * complete: true, the stage failed (at once, not at the timeout).
+   */
   readClosed(): boolean {
-    if (this.reader === null) return false;
-    this.fail(tlsFailure(closedBeforeHello(), this.side, this.context.failureContext()));
+    if (this.reader !== null) {
+      this.fail(tlsFailure(closedBeforeHello(), this.side, this.context.failureContext()));
+      return true;
+    }
+    if (this.stage !== "handshaking") return false;
+    this.fail(closedDuringHandshake(this.side, this.context.failureContext()));
     return true;
   }
 

@@ -103,6 +103,27 @@ export function handshakeTimedOut(side: TLSFailure["side"], ms: number): TLSFail
   };
 }
 
+/**
+ * The TLSFailure of a peer that shut its side of the connection in the middle of the handshake, without an alert.
+ * Node's TLS clients do this when they reject the server's certificate (they check it after the handshake's
+ * messages, in JavaScript, and just close), so on the server side that is the likely cause.
+ */
+export function closedDuringHandshake(side: TLSFailure["side"], ctx: FailureContext): TLSFailure {
+  const trust =
+    ctx.certFile !== null
+      ? `trust your certificate's CA (${ctx.certFile}) in it`
+      : `trust ${ctx.caPath ?? "Wirescope's CA certificate"} in it (Settings > Certificate authority)`;
+  return {
+    side,
+    code: "closed",
+    message: `the ${side === "server" ? "client" : "server"} closed the connection during the TLS handshake`,
+    hint:
+      side === "server"
+        ? `a client that closes without an alert has usually rejected the certificate: ${trust}`
+        : "the server gave up on the handshake: check that it speaks TLS on this port and accepts this client",
+  };
+}
+
 /** A failure as the one-line detail of its "tls-failed" event: the sentence, then the fix. */
 export function failureDetail(failure: TLSFailure): string {
   return failure.hint === undefined ? failure.message : `${failure.message} — ${failure.hint}`;

@@ -119,6 +119,27 @@ describe("TLS listeners", () => {
     expect(next.authorized).toBe(true);
   });
 
+  it("tells a node:tls client's silent rejection at once, with the same fix, not at the timeout", async () => {
+    const { id, port } = await tlsListener();
+    const caPath = (await t.engine.ca()).certPath;
+    // Node's client checks the certificate after the handshake's messages and just closes: no alert.
+    const rejected = await new Promise<Error>((resolve) => {
+      const c = tls.connect({ host: "127.0.0.1", port, servername: "localhost" });
+      c.on("error", resolve);
+      c.on("secureConnect", () => resolve(new Error("the client trusted Wirescope's CA")));
+    });
+    expect(rejected.message).toMatch(/unable to verify/);
+    const events = await waitForTimeline(t.api, id, (e) => tlsFailureOf(e, 1) !== undefined, "the failure");
+    expect(tlsFailureOf(events, 1)).toEqual({
+      side: "server",
+      code: "closed",
+      message: "the client closed the connection during the TLS handshake",
+      hint:
+        "a client that closes without an alert has usually rejected the certificate: " +
+        `trust ${caPath} in it (Settings > Certificate authority)`,
+    });
+  });
+
   it("says so when a client speaks plain text instead of TLS", async () => {
     const { id, port } = await tlsListener();
     const plain = net.connect({ host: "127.0.0.1", port });
