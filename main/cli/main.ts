@@ -9,11 +9,13 @@ import * as path from "node:path";
 import { savedWorkspace } from "../settings/settings.ts";
 import { helpHint } from "./args.ts";
 import type { CliCommand } from "./command.ts";
+import { caCommand } from "./commands/ca.ts";
 import { connectCommand } from "./commands/connect.ts";
 import { decodeCommand } from "./commands/decode.ts";
 import { exportCommand } from "./commands/export.ts";
 import { importCommand } from "./commands/import.ts";
 import { listenCommand, proxyCommand } from "./commands/listen.ts";
+import { showCommand } from "./commands/show.ts";
 import { BadInputError, EXIT, InterruptedError, UsageError, exitCodeOf } from "./errors.ts";
 import { mainUsage } from "./help.ts";
 import { CliRun, type CliIo } from "./run.ts";
@@ -25,6 +27,8 @@ const COMMANDS: readonly CliCommand[] = [
   exportCommand,
   importCommand,
   decodeCommand,
+  showCommand,
+  caCommand,
 ];
 
 /**

@@ -8,6 +8,7 @@
  * The same engine runs in the Electron main process, in browser mode (`npm run serve`), and in the tests.
  */
 import * as fsp from "node:fs/promises";
+import * as path from "node:path";
 import { reactor as coreReactor, type IReactorNet } from "../../core/index.ts";
 import type {
   CommandResult,
@@ -24,7 +25,7 @@ import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";
 import { exportSession } from "../interchange/export.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
-import { CertificateAuthority } from "../tls/ca.ts";
+import { CA_CERT_FILE, CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
@@ -62,7 +63,10 @@ export interface EngineOptions {
    * The CLI aborts it at Ctrl+C and SIGTERM.
    */
   signal?: AbortSignal;
-  /** The folder of Wirescope's CA files (the settings folder, settingsDir(), unless given: tests give a temp one). */
+  /**
+   * The settings folder, where Wirescope's CA is kept (main/tls/ca.ts); default settingsDir(). Tests pass a
+   * temporary folder.
+   */
   configDir?: string;
   /** How long a TLS handshake may take, the ClientHello included (TLS_HANDSHAKE_TIMEOUT_MS unless given). */
   tlsHandshakeTimeoutMs?: number;
@@ -94,9 +98,8 @@ export class Engine implements WirescopeService {
   private readonly signal: AbortSignal | undefined;
   /** EngineOptions.configDir. */
   private readonly configDir: string;
-  /** Wirescope's CA, once asked for (`ca()`). */
-  private caPromise: Promise<CertificateAuthority> | null = null;
-  private caOpened: CertificateAuthority | null = null;
+  /** The CA being opened or open (ca()); null before the first call and after a failed open. */
+  private opening: Promise<CertificateAuthority> | null = null;
   /** What every session's TLS gets from the engine. */
   private readonly tls: EngineTLS;
 
@@ -105,7 +108,7 @@ export class Engine implements WirescopeService {
     this.configDir = options.configDir ?? settingsDir();
     this.tls = {
       ca: () => this.ca(),
-      caPath: () => this.caOpened?.certPath ?? null,
+      caPath: () => path.join(this.configDir, CA_CERT_FILE),
       handshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
       trustedCAs: options.trustedCAs ?? null,
     };
@@ -136,21 +139,6 @@ export class Engine implements WirescopeService {
     await fsp.mkdir(capturesDir(engine.workspace.root), { recursive: true });
     engine.library.watch();
     return engine;
-  }
-
-  /**
-   * Wirescope's CA, opened (made on first use) in the config folder the first time it is asked for; one shared
-   * promise. A CA that can't be opened is asked again next time.
-   */
-  ca(): Promise<CertificateAuthority> {
-    this.caPromise ??= CertificateAuthority.open(this.configDir).then(
-      (ca) => (this.caOpened = ca),
-      (err: unknown) => {
-        this.caPromise = null;
-        throw err;
-      },
-    );
-    return this.caPromise;
   }
 
   /** Where events go from now on (the adapter, once it runs). */
@@ -365,6 +353,46 @@ export class Engine implements WirescopeService {
     this.startProblem = null;
     await this.library.switchTo(next);
     return this.getSettings();
+  }
+
+  // --- certificate authority --------------------------------------------------------------------------------------
+
+  /**
+   * Wirescope's CA, in the settings folder: opened (made on first use) at the first call, then the same one for
+   * every caller — sessions that play a TLS server ask it for leaves. An open that failed (CAUnreadableError: a
+   * damaged file) is not kept: the next call reads the files again.
+   */
+  ca(): Promise<CertificateAuthority> {
+    return (this.opening ??= this.keepCA(CertificateAuthority.open(this.configDir)));
+  }
+
+  async caInfo(): Promise<CommandResult<"caInfo">> {
+    return (await this.ca()).info();
+  }
+
+  /**
+   * Replaces the CA with a new one (ca.ts's regenerate), or makes one over files that could not be read. Sessions
+   * started before keep the leaves they were given; later handshakes use the new CA.
+   */
+  async regenerateCA(): Promise<CommandResult<"regenerateCA">> {
+    const current = await this.ca().catch((err: unknown) => {
+      if (err instanceof CAUnreadableError) return null;
+      throw err;
+    });
+    if (current !== null) {
+      await current.regenerate();
+      return current.info();
+    }
+    const made = (this.opening = this.keepCA(CertificateAuthority.create(this.configDir)));
+    return (await made).info();
+  }
+
+  /** `opening`, forgotten if it fails, so that the next ca() tries again. */
+  private keepCA(opening: Promise<CertificateAuthority>): Promise<CertificateAuthority> {
+    opening.catch(() => {
+      if (this.opening === opening) this.opening = null;
+    });
+    return opening;
   }
 
   /**
