@@ -25,7 +25,7 @@ import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";
 import { exportSession } from "../interchange/export.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
-import { CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
+import { CA_CERT_FILE, CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError, NotSupportedYetError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
@@ -102,8 +102,6 @@ export class Engine implements WirescopeService {
   private readonly configDir: string;
   /** The CA being opened or open (ca()); null before the first call and after a failed open. */
   private opening: Promise<CertificateAuthority> | null = null;
-  /** The open CA, once ca() resolved: its path for the hints of TLS failures. */
-  private caOpened: CertificateAuthority | null = null;
   /** What every session's TLS gets from the engine. */
   private readonly tls: EngineTLS;
 
@@ -112,7 +110,7 @@ export class Engine implements WirescopeService {
     this.configDir = options.configDir ?? settingsDir();
     this.tls = {
       ca: () => this.ca(),
-      caPath: () => this.caOpened?.certPath ?? null,
+      caPath: () => path.join(this.configDir, CA_CERT_FILE),
       handshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
       trustedCAs: options.trustedCAs ?? null,
     };
@@ -429,14 +427,9 @@ export class Engine implements WirescopeService {
 
   /** `opening`, forgotten if it fails, so that the next ca() tries again. */
   private keepCA(opening: Promise<CertificateAuthority>): Promise<CertificateAuthority> {
-    opening.then(
-      (ca) => {
-        if (this.opening === opening) this.caOpened = ca;
-      },
-      () => {
-        if (this.opening === opening) this.opening = null;
-      },
-    );
+    opening.catch(() => {
+      if (this.opening === opening) this.opening = null;
+    });
     return opening;
   }
 
