@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
-import { bytesOf, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
+import { bytesOf, ok, startEngine, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { readText, sClient, TEST_TLS, tlsClient, tlsDetailsOf, tlsFailureOf } from "../helpers/tls.ts";
 
 const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-tls-config-"));
@@ -119,9 +119,13 @@ describe("TLS listeners", () => {
     expect(next.authorized).toBe(true);
   });
 
-  it("tells a node:tls client's silent rejection at once, with the same fix, not at the timeout", async () => {
-    const { id, port } = await tlsListener();
-    const caPath = (await t.engine.ca()).certPath;
+  it("tells a node:tls client's silent rejection when it closes, with the same fix, not at the timeout", async () => {
+    // An engine of its own with a handshake timeout far away: the failure must come from the client's close.
+    const own = await startEngine({ configDir, tlsHandshakeTimeoutMs: 120_000 });
+    defer(() => own.close());
+    const s = ok(await own.api.listen({ target: { port: 0 }, tls: {} }));
+    const port = Number(s.listeningOn!.split(":").pop());
+    const caPath = (await own.engine.ca()).certPath;
     // Node's client checks the certificate after the handshake's messages and just closes: no alert.
     const rejected = await new Promise<Error>((resolve) => {
       const c = tls.connect({ host: "127.0.0.1", port, servername: "localhost" });
@@ -129,7 +133,7 @@ describe("TLS listeners", () => {
       c.on("secureConnect", () => resolve(new Error("the client trusted Wirescope's CA")));
     });
     expect(rejected.message).toMatch(/unable to verify/);
-    const events = await waitForTimeline(t.api, id, (e) => tlsFailureOf(e, 1) !== undefined, "the failure");
+    const events = await waitForTimeline(own.api, s.id, (e) => tlsFailureOf(e, 1) !== undefined, "the failure");
     expect(tlsFailureOf(events, 1)).toEqual({
       side: "server",
       code: "closed",
