@@ -477,6 +477,16 @@ export const commands = {
     z.object({ path: filePath.trim().min(1, "the folder is empty: give a path") }),
     Settings,
   ),
+  caInfo: command(
+    "Wirescope's certificate authority (made on first use): its certificate file for clients to trust, and its fingerprint.",
+    none,
+    CAInfo,
+  ),
+  regenerateCA: command(
+    "Replace Wirescope's certificate authority with a new one: clients must trust the new certificate.",
+    none,
+    CAInfo,
+  ),
   exportPcapng: command(
     "Export a session, or one connection of it, as a pcapng file that Wireshark and tshark open, into the workspace's exports folder.",
     z.object({ session: sessionId, conn: conn.optional(), includeData: z.boolean().optional() }),

@@ -123,6 +123,10 @@ export const ERROR_CODES = {
   "workspace-unavailable": "failed",
   "settings-unwritable": "failed",
 
+  // Wirescope's certificate authority (main/tls/).
+  "ca-unreadable": "bad-input",
+  "bad-server-name": "usage",
+
   // The CLI's own (main/cli/errors.ts) and its Ctrl+C, which crosses the contract from a long read.
   usage: "usage",
   "bad-input-file": "bad-input",

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { savedWorkspace } from "../settings/settings.ts";
 import { helpHint } from "./args.ts";
 import type { CliCommand } from "./command.ts";
+import { caCommand } from "./commands/ca.ts";
 import { connectCommand } from "./commands/connect.ts";
 import { decodeCommand } from "./commands/decode.ts";
 import { exportCommand } from "./commands/export.ts";
@@ -25,6 +26,7 @@ const COMMANDS: readonly CliCommand[] = [
   exportCommand,
   importCommand,
   decodeCommand,
+  caCommand,
 ];
 
 /**

@@ -23,7 +23,8 @@ import { listTemplates } from "../workspace/templates.ts";
 import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";
 import { exportSession } from "../interchange/export.ts";
-import type { SettingsStore } from "../settings/settings.ts";
+import { settingsDir, type SettingsStore } from "../settings/settings.ts";
+import { CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
@@ -58,6 +59,11 @@ export interface EngineOptions {
    * The CLI aborts it at Ctrl+C and SIGTERM.
    */
   signal?: AbortSignal;
+  /**
+   * The settings folder, where Wirescope's CA is kept (main/tls/ca.ts); default settingsDir(). Tests pass a
+   * temporary folder.
+   */
+  configDir?: string;
 }
 
 /**
@@ -82,9 +88,14 @@ export class Engine implements WirescopeService {
   private closed = false;
   /** EngineOptions.signal. */
   private readonly signal: AbortSignal | undefined;
+  /** EngineOptions.configDir. */
+  private readonly configDir: string;
+  /** The CA being opened or open (ca()); null before the first call and after a failed open. */
+  private opening: Promise<CertificateAuthority> | null = null;
 
   private constructor(options: EngineOptions) {
     this.signal = options.signal;
+    this.configDir = options.configDir ?? settingsDir();
     this.settings = options.settings ?? null;
     this.startProblem = options.startProblem ?? null;
     this.emit = options.emit ?? (() => {});
@@ -308,6 +319,46 @@ export class Engine implements WirescopeService {
     this.startProblem = null;
     await this.library.switchTo(next);
     return this.getSettings();
+  }
+
+  // --- certificate authority --------------------------------------------------------------------------------------
+
+  /**
+   * Wirescope's CA, in the settings folder: opened (made on first use) at the first call, then the same one for
+   * every caller — sessions that play a TLS server ask it for leaves. An open that failed (CAUnreadableError: a
+   * damaged file) is not kept: the next call reads the files again.
+   */
+  ca(): Promise<CertificateAuthority> {
+    return (this.opening ??= this.keepCA(CertificateAuthority.open(this.configDir)));
+  }
+
+  async caInfo(): Promise<CommandResult<"caInfo">> {
+    return (await this.ca()).info();
+  }
+
+  /**
+   * Replaces the CA with a new one (ca.ts's regenerate), or makes one over files that could not be read. Sessions
+   * started before keep the leaves they were given; later handshakes use the new CA.
+   */
+  async regenerateCA(): Promise<CommandResult<"regenerateCA">> {
+    const current = await this.ca().catch((err: unknown) => {
+      if (err instanceof CAUnreadableError) return null;
+      throw err;
+    });
+    if (current !== null) {
+      await current.regenerate();
+      return current.info();
+    }
+    const made = (this.opening = this.keepCA(CertificateAuthority.create(this.configDir)));
+    return (await made).info();
+  }
+
+  /** `opening`, forgotten if it fails, so that the next ca() tries again. */
+  private keepCA(opening: Promise<CertificateAuthority>): Promise<CertificateAuthority> {
+    opening.catch(() => {
+      if (this.opening === opening) this.opening = null;
+    });
+    return opening;
   }
 
   /**

@@ -29,22 +29,28 @@ export async function syncDirectory(dir: string): Promise<void> {
 /**
  * Writes `content` to `target` atomically: a hidden temporary file in the same folder (same file system, so the
  * rename is atomic), fsync, then rename over the target (`exclusive`: link, which fails if the target exists).
- * On any failure the temporary file is removed and the target is untouched. Keeps an existing target's mode.
+ * On any failure the temporary file is removed and the target is untouched. Keeps an existing target's mode, unless
+ * `mode` is given (a private key's 0600): the file has that mode from its first byte.
  */
-export async function writeAtomically(target: string, content: string | Uint8Array, exclusive: boolean): Promise<void> {
+export async function writeAtomically(
+  target: string,
+  content: string | Uint8Array,
+  exclusive: boolean,
+  mode?: number,
+): Promise<void> {
   const dir = path.dirname(target);
   const temporary = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
-  let mode = 0o644;
-  if (!exclusive) {
+  let fileMode = mode ?? 0o644;
+  if (!exclusive && mode === undefined) {
     try {
-      mode = (await fsp.stat(target)).mode & 0o7777;
+      fileMode = (await fsp.stat(target)).mode & 0o7777;
     } catch (err) {
       if (!isErrno(err, "ENOENT")) throw err;
     }
   }
   let created = false;
   try {
-    const handle = await fsp.open(temporary, "wx", mode);
+    const handle = await fsp.open(temporary, "wx", fileMode);
     created = true;
     try {
       await handle.writeFile(content);

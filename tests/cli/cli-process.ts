@@ -40,6 +40,11 @@ export interface CliResult {
 /** Options of a run. */
 export interface RunOptions {
   workspace: string;
+  /**
+   * The settings folder (`$WIRESCOPE_CONFIG_DIR`: the CA's); default `<workspace>/.config`, a hidden folder the
+   * workspace ignores and removeWorkspace removes: a run never touches the user's.
+   */
+  configDir?: string;
   /** Written to stdin, which is then closed; without it stdin is /dev/null. */
   input?: string | Buffer;
   /** Leave stdin an open pipe after `input` (a producer that hasn't finished). */
@@ -50,7 +55,11 @@ export interface RunOptions {
 function spawnCli(args: string[], options: RunOptions): ChildProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: REPO,
-    env: { ...process.env, WIRESCOPE_WORKSPACE: options.workspace },
+    env: {
+      ...process.env,
+      WIRESCOPE_WORKSPACE: options.workspace,
+      WIRESCOPE_CONFIG_DIR: options.configDir ?? path.join(options.workspace, ".config"),
+    },
     stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
   running.add(child);

@@ -106,6 +106,15 @@ const session = {
   events: 4,
 };
 
+const SAMPLE_CA = {
+  path: "/home/u/.config/wirescope/wirescope-ca.pem",
+  pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+  subject: "CN=Wirescope CA, O=Wirescope",
+  validFrom: "Dec  5 18:00:00 2026 GMT",
+  validTo: "Dec  5 18:00:00 2036 GMT",
+  fingerprint256: "AB:CD:EF:01",
+};
+
 const protocolFile = { path: "resp.ts", size: 120, mtimeMs: 1_700_000_000_000, diagnostics: [], liveConnections: 1 };
 
 /**
@@ -166,6 +175,8 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
     args: { path: "/tmp/ws" },
     result: { workspace: "/tmp/ws", defaultWorkspace: "/home/u/Documents/Wirescope" },
   },
+  caInfo: { args: {}, result: SAMPLE_CA },
+  regenerateCA: { args: {}, result: { ...SAMPLE_CA, fingerprint256: "12:34:56:78" } },
   exportPcapng: {
     args: { session: "s1", conn: 1, includeData: true },
     result: {

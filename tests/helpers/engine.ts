@@ -25,6 +25,8 @@ export interface EngineUnderTest {
   /** The WebSocket URL (token included) `api` is connected to: for tests that send raw frames. */
   url: string;
   workspace: string;
+  /** The settings folder the engine keeps its CA in (EngineOptions.configDir): a temporary one unless given. */
+  configDir: string;
   /** Every event received, by name. */
   received: { [E in EventName]: EventPayload<E>[] };
   close(): Promise<void>;
@@ -32,11 +34,13 @@ export interface EngineUnderTest {
 
 /**
  * Starts an engine on a new workspace, serves it over WebSocket, and connects a client to it. `options` are passed
- * to Engine.open (a settings store, say); the workspace is always a new temporary folder.
+ * to Engine.open (a settings store, say); the workspace is always a new temporary folder, and so is the settings
+ * folder (where the CA is made) unless `options.configDir` names one: a test never touches the user's.
  */
 export async function startEngine(options: Omit<EngineOptions, "workspaceRoot"> = {}): Promise<EngineUnderTest> {
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-test-"));
-  const engine = await Engine.open({ ...options, workspaceRoot: workspace });
+  const configDir = options.configDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-test-config-"));
+  const engine = await Engine.open({ ...options, workspaceRoot: workspace, configDir });
   const server = await startWebSocketServer({ service: engine });
   engine.setEventSink(server.emit);
   const api = await connectWebSocketApi(server.url, { WebSocket: WebSocket as never });
@@ -49,12 +53,14 @@ export async function startEngine(options: Omit<EngineOptions, "workspaceRoot"> 
     api,
     url: server.url,
     workspace,
+    configDir,
     received,
     async close() {
       api.close();
       await server.close();
       await engine.close();
       fs.rmSync(workspace, { recursive: true, force: true });
+      if (options.configDir === undefined) fs.rmSync(configDir, { recursive: true, force: true });
     },
   };
 }
@@ -165,6 +171,9 @@ export function useEngine(options: Omit<EngineOptions, "workspaceRoot"> = {}): E
     },
     get workspace() {
       return running().workspace;
+    },
+    get configDir() {
+      return running().configDir;
     },
     get received() {
       return running().received;
