@@ -28,7 +28,7 @@ const UPSTREAM: TLSDetails = {
 
 function lifecycle(
   event: "tls" | "tls-failed",
-  fields: object | undefined,
+  fields: Record<string, unknown> | undefined,
   detail = "summary",
 ): LifecycleTimelineEvent {
   return { kind: "lifecycle", seq: 4, t: 1500, conn: 2, event, detail, ...(fields ? { fields } : {}) };

@@ -9,6 +9,7 @@ import { EXIT, RunFailedError, exitCodeOf } from "../errors.ts";
 import { chooseProtocol, withDiagnostics, type ProtocolChoice } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 import { clientTarget, listenTarget } from "../targets.ts";
+import { CERT_HELP, PROXY_TLS_OPTIONS, TLS_FILE_OPTIONS, listenTLS, proxyTLS } from "../tls-options.ts";
 
 const COMMON_HELP = `  --json                one JSON object per event ({"kind":"listening",...} first), and a summary at the end
   --hex                 hex dumps under each chunk (with --json: data as "hex" instead of "base64")
@@ -20,8 +21,11 @@ The first line printed is "listening on <address>" (the port chosen when you gav
 says backlog=N, capped by the kernel's net.core.somaxconn). Runs until Ctrl+C (or SIGTERM), then closes every
 connection cleanly, flushes the capture and prints where it is.
 
+A TLS handshake shows as a "tls" line (version, cipher, SNI, ALPN, the certificate and whether it was verified)
+or a "tls-failed" line (what failed and the likely fix); the data lines show the plaintext.
+
 Exit codes: 0 stopped by Ctrl+C; 1 could not listen (port in use, no such interface); 2 usage error;
-3 a protocol does not compile.
+3 a protocol does not compile, or a --cert/--key file that is not a certificate or key, or that do not match.
 `;
 
 const LISTEN_USAGE = `Usage: wirescope listen <endpoint> [options]
@@ -36,6 +40,9 @@ Options:
   --protocol <p>        run a protocol on each connection: a workspace file, a template ("template:echo"), or a
                         .ts file elsewhere (copied to <workspace>/cli/ for the run)
   --name <name>         the session's name in the capture
+  --tls                 speak TLS to every client, with a certificate from Wirescope's CA for the name it asks
+                        (or for localhost, 127.0.0.1 and ::1): trust the CA in the client ('wirescope ca')
+${CERT_HELP}
 ${COMMON_HELP}`;
 
 const PROXY_USAGE = `Usage: wirescope proxy <listen> <upstream> [options]
@@ -44,7 +51,8 @@ Listens, and forwards each accepted connection to the upstream; both legs are re
 accepted connection (your client's leg) is followed by the upstream leg opened for it (#1 and #2, #3 and #4...).
 
   <listen>              as for listen: "0", "127.0.0.1:6380", "tcp:6380"
-  <upstream>            as for connect: "127.0.0.1:6379", "tcp:host=127.0.0.1:port=6379"
+  <upstream>            as for connect: "127.0.0.1:6379", "tcp:host=127.0.0.1:port=6379" (with --tls, host:port
+                        or "ssl:host=...:port=..." is the TLS server; --starttls upgrades a plain one)
 
 Options:
   --protocol <p>        a protocol on both legs (a file exporting ClientLeg / ServerLeg, like template:resp-tap,
@@ -52,11 +60,27 @@ Options:
   --client-protocol <p> a protocol on the accepted (client-facing) leg only
   --server-protocol <p> a protocol on the upstream leg only
   --name <name>         the session's name in the capture
+  --tls                 terminate TLS: clients speak TLS to the proxy (a certificate from Wirescope's CA for the
+                        name they ask), the proxy speaks TLS to the upstream (their SNI and ALPN passed on); both
+                        legs are shown in plaintext
+  --starttls            both legs start plain; a leg protocol upgrades them when the protocol says so
+                        (this.transport.startTLS(), as template:smtp does); the options below apply then
+  --insecure-upstream   with --tls or --starttls: do not verify the upstream's certificate (the "tls" line says
+                        why it would have failed)
+${CERT_HELP}
 ${COMMON_HELP}`;
 
-const LISTEN_OPTIONS = { ...COMMON_OPTIONS, protocol: { type: "string" }, name: { type: "string" } } as const;
+const LISTEN_OPTIONS = {
+  ...COMMON_OPTIONS,
+  ...TLS_FILE_OPTIONS,
+  protocol: { type: "string" },
+  name: { type: "string" },
+} as const;
 const PROXY_OPTIONS = {
-  ...LISTEN_OPTIONS,
+  ...COMMON_OPTIONS,
+  ...PROXY_TLS_OPTIONS,
+  protocol: { type: "string" },
+  name: { type: "string" },
   "client-protocol": { type: "string" },
   "server-protocol": { type: "string" },
 } as const;
@@ -71,12 +95,14 @@ export const listenCommand: CliCommand = {
       names: ["endpoint"],
       required: 1,
     });
+    const tls = listenTLS(values);
     return preparedCommand(values, async (run) => {
       const choice = await chooseProtocol(run, "listen", values.protocol);
       return serveUntilStopped(run, [choice], choice === null, () =>
         run.service.call("listen", {
           target: listenTarget(positionals[0] ?? ""),
           protocol: choice?.ref ?? null,
+          ...(tls !== undefined ? { tls } : {}),
           ...(values.name !== undefined ? { name: values.name } : {}),
         }),
       );
@@ -94,6 +120,7 @@ export const proxyCommand: CliCommand = {
       names: ["listen", "upstream"],
       required: 2,
     });
+    const tls = proxyTLS(values);
     return preparedCommand(values, async (run) => {
       const both = values.protocol;
       const client = await chooseProtocol(run, "proxy", values["client-protocol"] ?? both);
@@ -104,6 +131,7 @@ export const proxyCommand: CliCommand = {
           upstream: clientTarget(positionals[1] ?? ""),
           clientProtocol: client?.ref ?? null,
           serverProtocol: server?.ref ?? null,
+          ...(tls !== undefined ? { tls } : {}),
           ...(values.name !== undefined ? { name: values.name } : {}),
         }),
       );
@@ -131,7 +159,13 @@ async function serveUntilStopped(
   }
   run.keepCapture(info.id);
   const address = info.listeningOn ?? info.target;
-  run.announce(`listening on ${address}`, { kind: "listening", session: info.id, address, backlog: info.backlog });
+  run.announce(`listening on ${address}`, {
+    kind: "listening",
+    session: info.id,
+    address,
+    backlog: info.backlog,
+    ...(info.tls !== undefined ? { tls: info.tls } : {}),
+  });
   run.follow(info, (e) => {
     if (closeAfterPeer && e.kind === "lifecycle" && e.event === "read-closed") {
       run.service.call("closeConnection", { session: info.id, conn: e.conn }).catch(() => {});
