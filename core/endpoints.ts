@@ -28,6 +28,7 @@ import { tcpAddress, UNIXAddress, type Address } from "./address.ts";
 import { CannotListenError, TwistedError } from "./errors.ts";
 import {
   isHalfCloseable,
+  isHandshakeListener,
   type Bytes,
   type ClientTLSOptions,
   type IConnector,
@@ -37,6 +38,7 @@ import {
   type IProtocolFactory,
   type IReactorNet,
   type ServerTLSOptions,
+  type TLSInfo,
 } from "./interfaces.ts";
 import { ClientFactory, Protocol } from "./protocol.ts";
 
@@ -524,7 +526,8 @@ export class UNIXServerEndpoint implements IStreamServerEndpoint {
 /**
  * Stands between the transport and the user's protocol (endpoints._WrappingProtocol): when the transport connects
  * it, it connects the user's protocol to the same transport and then settles the connect promise. Every later
- * event is passed through.
+ * event is passed through; `handshakeCompleted` too when the user's protocol has it (Twisted's wrapper provides
+ * IHandshakeListener then), so that it hears of a TLS handshake after `startTLS` or on an `ssl:` connection.
  */
 class WrappingProtocol<P extends IProtocol> extends Protocol {
   constructor(
@@ -533,6 +536,9 @@ class WrappingProtocol<P extends IProtocol> extends Protocol {
     private readonly onConnectFailed: (err: unknown) => void,
   ) {
     super();
+    if (isHandshakeListener(wrappedProtocol)) {
+      Object.assign(this, { handshakeCompleted: (info: TLSInfo) => wrappedProtocol.handshakeCompleted(info) });
+    }
   }
 
   /**

@@ -503,6 +503,18 @@ export const commands = {
       skipped: z.array(z.string()).optional(),
     }),
   ),
+  exportTLSKeys: command(
+    "The TLS session secrets of a session's connections (or of one), in SSLKEYLOGFILE format: Wireshark decrypts a capture of the same traffic with them.",
+    z.object({ session: sessionId, conn: conn.optional() }),
+    z.object({
+      /** The key log, one line per secret, each ending in a newline. */
+      text: z.string(),
+      /** How many lines it has. */
+      lines: z.number(),
+      /** How many connections had keys. */
+      connections: z.number(),
+    }),
+  ),
   importCapture: command(
     "Read a pcap or pcapng file (tcpdump, tshark, Wireshark), reassemble its TCP streams and list the conversations.",
     z
@@ -670,9 +682,28 @@ export function isCommandName(name: string): name is CommandName {
 export function toContractError(err: unknown): ContractError {
   if (err instanceof Error) {
     const code = (err as Error & { code?: unknown }).code;
-    return contractError(isErrorCode(code) ? code : "internal", shorten(err.message || err.name, MAX_REASON_LENGTH));
+    const message = shorten(err.message || err.name, MAX_REASON_LENGTH);
+    if (!isErrorCode(code)) return contractError("internal", message);
+    const issues = issuesOf(err);
+    return issues.length > 0 ? contractError(code, message, issues) : contractError(code, message);
   }
   return contractError("internal", shorten(String(err), MAX_REASON_LENGTH));
+}
+
+/**
+ * The `issues` an engine error names (BadCertificateError's field), each cut to MAX_QUOTED_LENGTH characters and at
+ * most MAX_ISSUES_NAMED of them; none for errors without.
+ */
+function issuesOf(err: Error): ArgumentIssue[] {
+  const issues = (err as Error & { issues?: unknown }).issues;
+  if (!Array.isArray(issues)) return [];
+  return issues
+    .filter((i): i is ArgumentIssue => typeof i?.path === "string" && typeof i?.message === "string")
+    .slice(0, MAX_ISSUES_NAMED)
+    .map(({ path, message }) => ({
+      path: shorten(path, MAX_QUOTED_LENGTH),
+      message: shorten(message, MAX_QUOTED_LENGTH),
+    }));
 }
 
 /** Bytes inside results and events (timeline data). Adapters that speak JSON encode them; see codec.ts. */

@@ -85,6 +85,7 @@ export const ERROR_CODES = {
   "bad-send-input": "usage",
   "connect-failed": "failed",
   "cannot-listen": "failed",
+  "bad-certificate": "bad-input",
 
   // Protocols (main/engine/, main/workspace/).
   "compile-error": "bad-input",
@@ -163,8 +164,9 @@ export interface ArgumentIssue {
 
 /**
  * What a person can act on, as every adapter answers it: a code of the table, its category, and a sentence.
- * `issues` comes with "invalid-arguments" only: each wrong field, in the order the message names them, so that a
- * form puts each next to its field without parsing the message.
+ * `issues` comes with "invalid-arguments" (each wrong field, in the order the message names them) and with the
+ * errors that blame one field of the arguments ("bad-certificate": "tls.keyFile"), so that a form puts each next to
+ * its field without parsing the message.
  */
 export interface ContractError {
   code: ErrorCode;

@@ -70,7 +70,8 @@ function unknownCommand(name: unknown): ContractError {
 function safeContractError(err: unknown): ContractError {
   try {
     const error = toContractError(err);
-    return contractError(error.code, String(error.message));
+    const issues = error.issues?.map((i) => ({ path: String(i.path), message: String(i.message) }));
+    return contractError(error.code, String(error.message), issues);
   } catch {
     return contractError("internal", "the engine failed with an error that could not be described");
   }

@@ -34,7 +34,10 @@ import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
 import { SessionRegistry, type SessionEntry } from "./session-registry.ts";
+import { defaultTLSContext, sessionTLSContext, type EngineTLS } from "./session-tls.ts";
 import { BadEndpointError } from "./targets.ts";
+import { exportTLSKeys } from "./tls-keys.ts";
+import { TLS_HANDSHAKE_TIMEOUT_MS } from "./tls-stage.ts";
 
 export interface EngineOptions {
   /** The workspace folder (protocols, profiles, captures). */
@@ -64,6 +67,10 @@ export interface EngineOptions {
    * temporary folder.
    */
   configDir?: string;
+  /** How long a TLS handshake may take, the ClientHello included (TLS_HANDSHAKE_TIMEOUT_MS unless given). */
+  tlsHandshakeTimeoutMs?: number;
+  /** PEM of CAs trusted for upstream (server) certificates besides the system's: an organisation's own CA. */
+  trustedCAs?: string;
 }
 
 /**
@@ -92,10 +99,20 @@ export class Engine implements WirescopeService {
   private readonly configDir: string;
   /** The CA being opened or open (ca()); null before the first call and after a failed open. */
   private opening: Promise<CertificateAuthority> | null = null;
+  /** The CA once open, for the hints that name its file. */
+  private caOpened: CertificateAuthority | null = null;
+  /** What every session's TLS gets from the engine. */
+  private readonly tls: EngineTLS;
 
   private constructor(options: EngineOptions) {
     this.signal = options.signal;
     this.configDir = options.configDir ?? settingsDir();
+    this.tls = {
+      ca: () => this.ca(),
+      caPath: () => this.caOpened?.certPath ?? null,
+      handshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
+      trustedCAs: options.trustedCAs ?? null,
+    };
     this.settings = options.settings ?? null;
     this.startProblem = options.startProblem ?? null;
     this.emit = options.emit ?? (() => {});
@@ -107,7 +124,13 @@ export class Engine implements WirescopeService {
       emit,
       running: () => this.sessions.entries(),
     });
-    this.sessions = new SessionRegistry({ reactor: this.reactor, sandbox: this.sandbox, library: this.library, emit });
+    this.sessions = new SessionRegistry({
+      reactor: this.reactor,
+      sandbox: this.sandbox,
+      library: this.library,
+      emit,
+      tls: defaultTLSContext(this.tls),
+    });
   }
 
   /** Opens the workspace (creating its folders) and starts watching it for edits made in other editors. */
@@ -150,7 +173,8 @@ export class Engine implements WirescopeService {
     const protocol = await this.library.resolve(args.protocol);
     const entry = await this.sessions.create("listener", args.name, [protocol]);
     try {
-      await entry.session.startListener(args.target, protocol);
+      const tls = args.tls && (await sessionTLSContext(args.tls, "terminate", this.tls));
+      await entry.session.startListener(args.target, protocol, tls);
     } catch (err) {
       await this.sessions.drop(entry);
       throw err;
@@ -164,7 +188,8 @@ export class Engine implements WirescopeService {
     const serverProtocol = await this.library.resolve(args.serverProtocol);
     const entry = await this.sessions.create("proxy", args.name, [clientProtocol, serverProtocol]);
     try {
-      await entry.session.startProxy(args.listen, args.upstream, clientProtocol, serverProtocol);
+      const tls = args.tls && (await sessionTLSContext(args.tls, args.tls.mode, this.tls));
+      await entry.session.startProxy(args.listen, args.upstream, clientProtocol, serverProtocol, tls);
     } catch (err) {
       await this.sessions.drop(entry);
       throw err;
@@ -214,6 +239,16 @@ export class Engine implements WirescopeService {
     const data = decodeSendData(args.data, args.encoding);
     session.send(args.conn, data);
     return { bytes: data.byteLength };
+  }
+
+  /**
+   * The TLS key log of a session's connections (or of connection `conn`), in SSLKEYLOGFILE format, for Wireshark to
+   * decrypt a capture of the same traffic (tls-keys.ts).
+   */
+  async exportTLSKeys(args: Parameters<WirescopeService["exportTLSKeys"]>[0]): Promise<CommandResult<"exportTLSKeys">> {
+    const { session } = this.sessions.get(args.session);
+    const records = args.conn !== undefined ? [session.connection(args.conn)] : [...session.connections.values()];
+    return exportTLSKeys(records);
   }
 
   /**
@@ -355,9 +390,12 @@ export class Engine implements WirescopeService {
 
   /** `opening`, forgotten if it fails, so that the next ca() tries again. */
   private keepCA(opening: Promise<CertificateAuthority>): Promise<CertificateAuthority> {
-    opening.catch(() => {
-      if (this.opening === opening) this.opening = null;
-    });
+    opening.then(
+      (ca) => (this.caOpened = ca),
+      () => {
+        if (this.opening === opening) this.opening = null;
+      },
+    );
     return opening;
   }
 

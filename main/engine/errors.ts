@@ -2,7 +2,7 @@
  * The engine's errors: small classes with a stable `code` of preload/errors.ts's table, which crosses the contract
  * as `{ code, category, message }`. Messages say what was wrong and what to do.
  */
-import type { ErrorCode } from "../../preload/errors.ts";
+import type { ArgumentIssue, ErrorCode } from "../../preload/errors.ts";
 
 /** Base of every engine error. */
 export class EngineError extends Error {
@@ -54,5 +54,17 @@ export class OfflineSessionError extends EngineError {
       "offline-session",
       `Session '${session}' shows recorded traffic and has no sockets: can't ${what}. Replay it to send its bytes to a peer.`,
     );
+  }
+}
+
+/**
+ * A certificate or key file the user gave for TLS that can't be used (not a key, not a certificate, not the key's
+ * certificate, unreadable). Crosses the contract with `issues` naming the field, so a form shows it there.
+ */
+export class BadCertificateError extends EngineError {
+  readonly issues: ArgumentIssue[];
+  constructor(field: "tls.certFile" | "tls.keyFile", message: string, cause?: unknown) {
+    super("bad-certificate", message, { cause });
+    this.issues = [{ path: field, message }];
   }
 }

@@ -15,8 +15,14 @@
  * Closing is the proxy's business, not the protocols': a FIN on one leg shuts the other leg's write side, and a
  * leg's loss closes the other — each only after the leg's protocol has passed on what arrived before (a sandboxed
  * protocol consumes in its worker, later), so nothing it forwards is cut off.
+ *
+ * TLS is the pair's too (tls-pair.ts): a terminating proxy upgrades both legs as soon as they are connected, and a
+ * leg protocol's `this.transport.startTLS()` upgrades both legs at that byte (STARTTLS). Both leg protocols then
+ * hear `handshakeCompleted(details)` for their own leg and go on receiving plaintext.
  */
+import type * as tls from "node:tls";
 import {
+  CannotStartTLSError,
   checkBytes,
   Protocol,
   type Address,
@@ -25,9 +31,21 @@ import {
   type IProtocol,
   type IPushProducer,
   type ITransport,
+  type TLSInfo,
 } from "../../core/index.ts";
+import type { TLSDetails } from "../../preload/contract.ts";
 import type { Leg } from "../../preload/timeline.ts";
+import type { TLSRequest } from "../tls/tls-request.ts";
 import type { ConnectionRecord, RecordingProtocol } from "./recording-protocol.ts";
+import { isTLSHandshakeListener, type TLSHandshakeListener } from "./tls-stage.ts";
+
+/** How a proxied pair turns TLS; given by the session to each accepted leg. */
+export interface PairTLS {
+  /** A terminating proxy: the pair upgrades as soon as both legs are connected, before any byte is read. */
+  readonly terminate: boolean;
+  /** Upgrades the pair (tls-pair.ts's upgradePair with the session's upstream); throws CannotStartTLSError. */
+  upgrade(client: RecordingProtocol, server: RecordingProtocol, request: TLSRequest): void;
+}
 
 /** A protocol that consumes what it is given after `dataReceived` returns (a sandboxed one, in its worker). */
 export interface DeferredConsumer {
@@ -54,7 +72,7 @@ type Hold = "upstream" | "peer" | "protocol";
  * A leg whose protocol is halted (it threw, or its worker was stopped) forwards nothing: the protocol owns
  * forwarding on its leg, and the bytes that arrive are recorded but go nowhere until a saved fix resumes it.
  */
-export class ProxyLeg extends Protocol implements IHalfCloseableProtocol {
+export class ProxyLeg extends Protocol implements IHalfCloseableProtocol, TLSHandshakeListener {
   /** The other leg, from when both are connected until this leg's loss has been passed on. */
   peer: ProxyLeg | null = null;
   /** What this leg's protocol writes to: the other side. */
@@ -82,24 +100,48 @@ export class ProxyLeg extends Protocol implements IHalfCloseableProtocol {
     private readonly openUpstream: ((client: ProxyLeg) => void) | null,
     /** Server leg: the client leg it was opened for. */
     private readonly client: ProxyLeg | null,
+    /** How the pair turns TLS (kept by the client leg; the server leg asks its client's). */
+    private readonly pairTLS: PairTLS,
   ) {
     super();
     this.waiting = leg === "client" ? [] : null;
   }
 
   /** The leg of an accepted connection; `openUpstream` is called once it is connected. */
-  static accepted(protocol: IProtocol | null, openUpstream: (client: ProxyLeg) => void): ProxyLeg {
-    return new ProxyLeg("client", protocol, openUpstream, null);
+  static accepted(protocol: IProtocol | null, openUpstream: (client: ProxyLeg) => void, pairTLS: PairTLS): ProxyLeg {
+    return new ProxyLeg("client", protocol, openUpstream, null, pairTLS);
   }
 
   /** The upstream leg opened for `client`. */
   static upstream(client: ProxyLeg, protocol: IProtocol | null): ProxyLeg {
-    return new ProxyLeg("server", protocol, null, client);
+    return new ProxyLeg("server", protocol, null, client, client.pairTLS);
+  }
+
+  /** The recording wrapper of this leg's connection: its transport. */
+  wrapper(): RecordingProtocol {
+    return this.transport as RecordingProtocol;
   }
 
   /** The recorded connection this leg runs on (its transport is the RecordingProtocol). */
   record(): ConnectionRecord {
-    return (this.transport as RecordingProtocol).connection;
+    return this.wrapper().connection;
+  }
+
+  /**
+   * Upgrades this proxied connection to TLS now, both legs (see PairTLS): called through a leg protocol's
+   * ForwardingTransport. Throws CannotStartTLSError when the other leg is not connected, or either leg can't.
+   */
+  startTLS(request: TLSRequest): void {
+    const peer = this.peer;
+    if (peer === null)
+      throw new CannotStartTLSError("The other leg of this proxied connection is not connected: TLS can't start.");
+    const [client, server] = this.leg === "client" ? [this, peer] : [peer, this];
+    this.pairTLS.upgrade(client.wrapper(), server.wrapper(), request);
+  }
+
+  /** This leg's handshake completed (after its "tls" event): its protocol hears of it. */
+  handshakeCompleted(details: TLSDetails): void {
+    if (this.protocolConnected && isTLSHandshakeListener(this.protocol)) this.protocol.handshakeCompleted(details);
   }
 
   override connectionMade(): void {
@@ -118,6 +160,8 @@ export class ProxyLeg extends Protocol implements IHalfCloseableProtocol {
     client.peer = this;
     this.transport.registerProducer(client.asProducer, true);
     client.transport.registerProducer(this.asProducer, true);
+    // Terminating: both legs turn TLS before anything kept or read is passed on (held, then sent encrypted).
+    if (this.pairTLS.terminate) this.pairTLS.upgrade(client.wrapper(), this.wrapper(), {});
     client.paired();
     this.connectProtocol();
   }
@@ -290,6 +334,24 @@ export class ForwardingTransport implements ITransport {
 
   stopProducing(): void {
     this.leg.transport.stopProducing();
+  }
+
+  /**
+   * Upgrades the proxied connection to TLS (both legs, ProxyLeg.startTLS): what was forwarded before goes out in
+   * clear, what is forwarded after, encrypted. Throws CannotStartTLSError.
+   */
+  startTLS(request: TLSRequest = {}): void {
+    this.leg.startTLS(request);
+  }
+
+  /** What this leg's handshake agreed on, once it completed; null before and without TLS. */
+  getTLSInfo(): TLSInfo | null {
+    return this.leg.wrapper().getTLSInfo();
+  }
+
+  /** This leg's peer's certificate once its handshake completed; null otherwise. */
+  getPeerCertificate(): tls.PeerCertificate | null {
+    return this.leg.wrapper().getPeerCertificate();
   }
 
   registerProducer(): never {

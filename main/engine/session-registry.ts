@@ -17,6 +17,7 @@ import { TooManySessionsError, UnknownSessionError } from "./errors.ts";
 import type { ProtocolLibrary, RunningProtocols } from "./protocol-library.ts";
 import { sandboxedProtocols, wireGroup } from "./sandboxed-protocols.ts";
 import { rawProtocols, Session, type SessionKind, type SessionOptions } from "./session.ts";
+import type { SessionTLSContext } from "./tls-stage.ts";
 
 /** How often, at most, the session list is sent to the renderer. */
 const SESSIONS_NOTICE_MS = 100;
@@ -46,6 +47,8 @@ export interface SessionRegistryOptions {
   library: ProtocolLibrary;
   /** Where onSessionsChanged and onTimelineGrew go (the engine's current sink). */
   emit: EventSink;
+  /** The TLS of sessions without TLS settings of their own (session-tls.ts's defaultTLSContext). */
+  tls?: SessionTLSContext;
 }
 
 /** The engine's sessions. Owned by the engine, which calls `close()` when it closes. */
@@ -150,6 +153,7 @@ export class SessionRegistry {
       timeline: recorder,
       protocols: group ? sandboxedProtocols(group, recorder) : rawProtocols,
       changed: () => this.changed(),
+      ...(this.#options.tls !== undefined ? { tls: this.#options.tls } : {}),
     });
     if (group) wireGroup(group, session, recorder);
     const entry: SessionEntry = { session, recorder, group, workspaceRoot };

@@ -19,7 +19,8 @@ import {
   type IProtocolFactory,
   type IReactorNet,
 } from "../../core/index.ts";
-import type { ClientTarget, ListenTarget, SessionInfo } from "../../preload/contract.ts";
+import { isIP } from "node:net";
+import type { ClientTarget, ListenTarget, SessionInfo, SessionTLS } from "../../preload/contract.ts";
 import { isErrorCode } from "../../preload/errors.ts";
 import { MAX_LISTED_CONNECTIONS, MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, Leg } from "../../preload/timeline.ts";
@@ -34,8 +35,10 @@ import {
   type RecordingProtocol,
   type TimelineSink,
 } from "./recording-protocol.ts";
-import { ProxyLeg } from "./proxy-leg.ts";
-import { BadEndpointError, clientDescription, formatAddress, serverDescription } from "./targets.ts";
+import { ProxyLeg, type PairTLS } from "./proxy-leg.ts";
+import { BadEndpointError, clientDescription, formatAddress, plainUpstream, serverDescription } from "./targets.ts";
+import { upgradePair } from "./tls-pair.ts";
+import { NO_SERVER_TLS, type SessionTLSContext } from "./tls-stage.ts";
 
 /** Raw bytes: no protocol. Half-closeable, so that the peer's FIN leaves the connection open for the user to close. */
 export class RawProtocol extends Protocol implements IHalfCloseableProtocol {
@@ -73,6 +76,14 @@ export interface SessionOptions {
   target?: string;
   /** The protocol file an offline session was decoded with. */
   protocol?: string;
+  /** TLS for connections that turn TLS without settings of the session's own (session-tls.ts's default). */
+  tls?: SessionTLSContext;
+}
+
+/** A listener's or proxy's TLS settings, made by session-tls.ts: its context, and what the session list shows. */
+export interface SessionTLSSettings {
+  context: SessionTLSContext;
+  shown: SessionTLS;
 }
 
 /** Turns a failure of the core into a sentence: "ConnectionRefusedError: Connection was refused by other side: ...". */
@@ -122,6 +133,12 @@ export class Session {
   readonly timeline: SessionOptions["timeline"];
   private protocols: ProtocolProvider;
   private readonly changed: () => void;
+  /** Where the session's connections get TLS from (`startTLS`, a TLS listener, a proxy's pair upgrade). */
+  private tlsContext: SessionTLSContext;
+  /** A listener's or proxy's TLS settings, as the session list shows them. */
+  private tlsShown: SessionTLS | undefined;
+  /** A proxy's upstream host, when it is a name: asked for (SNI) when a client asks for none. */
+  private upstreamName: string | null = null;
 
   constructor(options: SessionOptions) {
     this.id = options.id;
@@ -131,6 +148,7 @@ export class Session {
     this.timeline = options.timeline;
     this.protocols = options.protocols;
     this.changed = options.changed;
+    this.tlsContext = options.tls ?? NO_SERVER_TLS;
     this.#state = this.offline ? "closed" : "connecting";
     this.#source = options.source;
     this.#epochMs = options.epochMs ?? epochMs;
@@ -214,13 +232,27 @@ export class Session {
    * given, is the connection already shown as "connecting" (a client's attempt); otherwise each accepted
    * connection gets a new number.
    */
-  private recordingFactory(leg: Leg, protocol: string | null, record?: ConnectionRecord): RecordingFactory {
+  private recordingFactory(
+    leg: Leg,
+    protocol: string | null,
+    record?: ConnectionRecord,
+    tlsAtOnce = false,
+  ): RecordingFactory {
     return new RecordingFactory(
       () => record ?? this.newConnection(leg),
       (connection) => this.protocols.create(protocol, this, connection),
       this.timeline,
       this.changed,
+      this.tlsContext,
+      tlsAtOnce,
     );
+  }
+
+  /** Takes a listener's or proxy's TLS settings, before it starts. */
+  private useTLS(tls: SessionTLSSettings | undefined): void {
+    if (tls === undefined) return;
+    this.tlsContext = tls.context;
+    this.tlsShown = tls.shown;
   }
 
   // --- client sessions ------------------------------------------------------------------------------------------
@@ -287,12 +319,19 @@ export class Session {
 
   // --- listeners --------------------------------------------------------------------------------------------------
 
-  /** Starts listening; resolves once bound. A port in use fails with a CannotListenError's message. */
-  async startListener(target: ListenTarget, protocol: string | null): Promise<void> {
+  /**
+   * Starts listening; resolves once bound. A port in use fails with a CannotListenError's message. With `tls`, every
+   * accepted connection turns TLS at once (its protocol sees only plaintext).
+   */
+  async startListener(target: ListenTarget, protocol: string | null, tls?: SessionTLSSettings): Promise<void> {
     const description = serverDescription(target);
     this.target = description;
     this.protocol = protocol;
-    this.port = await this.listenOn(description, this.recordingFactory("client", protocol));
+    this.useTLS(tls);
+    this.port = await this.listenOn(
+      description,
+      this.recordingFactory("client", protocol, undefined, tls !== undefined),
+    );
   }
 
   private async listenOn(description: string, factory: IProtocolFactory): Promise<IListeningPort> {
@@ -327,22 +366,33 @@ export class Session {
    * ways with each transport registered as the other's producer (Twisted's portforward), so a slow side slows the
    * other instead of buffering without bound. Both legs are recorded on this session. `clientProtocol` runs on
    * each accepted leg and `serverProtocol` on each upstream leg (null: raw bytes are relayed); what such a
-   * protocol writes goes to the other leg (see ProxyLeg).
+   * protocol writes goes to the other leg (see ProxyLeg). TLS (`tls`): "terminate" upgrades each pair as soon as
+   * both legs are connected (the upstream is connected as TCP, an `ssl:` one too, and turned TLS by the proxy);
+   * "starttls" (and a proxy without TLS settings) upgrades a pair when a leg protocol calls `startTLS`.
    */
   async startProxy(
     listen: ListenTarget,
     upstream: ClientTarget,
     clientProtocol: string | null,
     serverProtocol: string | null,
+    tls?: SessionTLSSettings,
   ): Promise<void> {
-    this.upstreamDescription = clientDescription(upstream);
+    const asked = clientDescription(upstream);
+    const plain = plainUpstream(asked);
+    this.upstreamDescription = tls?.shown.mode === "terminate" ? plain.description : asked;
+    this.upstreamName = plain.host !== null && isIP(plain.host) === 0 ? plain.host : null;
     // Parse the upstream now, so that a bad description fails before anything listens.
     try {
       clientFromString(this.reactor, this.upstreamDescription);
     } catch (err) {
       throw err instanceof EndpointParseError ? new BadEndpointError(err.message, err) : err;
     }
-    this.upstream = this.upstreamDescription;
+    this.useTLS(tls);
+    const pairTLS: PairTLS = {
+      terminate: tls?.shown.mode === "terminate",
+      upgrade: (client, server, request) => upgradePair(client, server, request, this.upstreamName),
+    };
+    this.upstream = asked;
     this.protocol = clientProtocol;
     this.serverProtocol = serverProtocol;
     const description = serverDescription(listen);
@@ -350,9 +400,10 @@ export class Session {
     const accept = new RecordingFactory(
       () => this.newConnection("client"),
       (connection) =>
-        ProxyLeg.accepted(this.legProtocol(clientProtocol, connection), (client) => this.openUpstream(client)),
+        ProxyLeg.accepted(this.legProtocol(clientProtocol, connection), (client) => this.openUpstream(client), pairTLS),
       this.timeline,
       this.changed,
+      this.tlsContext,
     );
     this.port = await this.listenOn(description, accept);
   }
@@ -375,6 +426,7 @@ export class Session {
       (connection) => ProxyLeg.upstream(clientLeg, this.legProtocol(this.serverProtocol, connection)),
       this.timeline,
       this.changed,
+      this.tlsContext,
     );
     clientFromString(this.reactor, description)
       .connect(factory)
@@ -399,6 +451,7 @@ export class Session {
       (connection) => request.accept(events(connection)),
       this.timeline,
       this.changed,
+      this.tlsContext,
     );
     new TCP4ClientEndpoint(this.reactor, request.host, request.port, request.timeout)
       .connect(factory, { signal: request.signal })
@@ -479,6 +532,7 @@ export class Session {
       protocol: this.protocol,
       epochMs: this.epochMs,
       ...(this.listeningOn !== undefined ? { listeningOn: this.listeningOn } : {}),
+      ...(this.tlsShown !== undefined ? { tls: this.tlsShown } : {}),
       ...(this.backlog !== undefined ? { backlog: this.backlog } : {}),
       connections,
       ...(unlisted > 0 ? { unlistedConnections: unlisted } : {}),

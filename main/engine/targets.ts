@@ -25,6 +25,21 @@ export function clientDescription(target: ClientTarget): string {
 }
 
 /**
+ * An upstream's description as plain TCP, and its host: a terminating proxy connects to an `ssl:` upstream as TCP
+ * and makes the TLS itself (with the client's SNI and ALPN). Other descriptions are kept; `host` is null for one
+ * without a host (a UNIX path). Throws BadEndpointError for a description that doesn't parse.
+ */
+export function plainUpstream(description: string): { description: string; host: string | null } {
+  const parsed = check(description);
+  const type = parsed.type.toLowerCase();
+  const host = parsed.kwargs.host ?? parsed.args[0] ?? null;
+  if (type !== "ssl") return { description, host: type === "unix" ? null : host };
+  const port = parsed.kwargs.port ?? parsed.args[1];
+  if (host === null || port === undefined) return { description, host };
+  return { description: `tcp:host=${quoteStringArgument(host)}:port=${port}`, host };
+}
+
+/**
  * The listen backlog of the app's listeners and proxies: how many connections the kernel queues, handshake done,
  * before the engine accepts them. Twisted's default of 50 (the core's, kept for `listenTCP`) overflows when a load
  * test opens hundreds of connections at once, and the kernel resets the ones past it before the engine sees them;

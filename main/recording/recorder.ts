@@ -156,6 +156,7 @@ export class Recorder {
         break;
       case "lifecycle":
         event = { seq, t, conn: e.conn, kind: "lifecycle", event: e.event, detail: e.detail };
+        if (e.fields !== undefined) event.fields = e.fields;
         break;
       case "log":
         event = { seq, t, conn: e.conn, kind: "log", level: e.level, text: e.text, fields: e.fields };

@@ -34,10 +34,14 @@ const THROWN = [
 
 /**
  * Codes main/ writes that are not the contract's, each with why: the sandbox worker's answer to the engine's load
- * request, which the engine turns into "protocol-error" before anything crosses.
+ * request, which the engine turns into "protocol-error" before anything crosses; what failed in a TLS handshake,
+ * which is a "tls-failed" timeline event's field (the contract's TLSFailure), never an error answered.
  */
 const NOT_CONTRACT_CODES: Record<string, string[]> = {
   "main/sandbox/runtime.ts": ["EVALUATION_FAILED"],
+  "main/engine/tls-pair.ts": ["client-failed"],
+  "main/tls/client-hello.ts": ["not-tls"],
+  "main/tls/tls-errors.ts": ["timeout"],
 };
 
 function thrownCodes(files: Array<[string, string]>): Array<[string, string]> {

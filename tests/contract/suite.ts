@@ -186,6 +186,14 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
       data: new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]),
     },
   },
+  exportTLSKeys: {
+    args: { session: "s1", conn: 1 },
+    result: {
+      text: `CLIENT_HANDSHAKE_TRAFFIC_SECRET ${"ab".repeat(32)} ${"cd".repeat(48)}\n`,
+      lines: 1,
+      connections: 1,
+    },
+  },
   importCapture: {
     args: { name: "redis.pcapng", data: new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]) },
     result: {
