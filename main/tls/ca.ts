@@ -87,6 +87,8 @@ interface Authority {
   /** The key pair every leaf of this CA carries. */
   leafKeys: webcrypto.CryptoKeyPair;
   leafKeyPem: string;
+  /** The leaves' subject and authority key identifiers: the same in every leaf, so made once (each is a hash). */
+  leafKeyIds: x509.Extension[];
 }
 
 /** A cache entry: the leaf once made, with its SecureContext made on first use by a server. */
@@ -165,7 +167,7 @@ export class CertificateAuthority {
    * (`await leafFor(fallback)`) — or, without one, the default leaf, which covers localhost, 127.0.0.1 and ::1.
    */
   serverOptions(fallback?: string): ServerTLSOptions {
-    const leaf = fallback === undefined ? this.#defaultLeaf : this.#entry(fallback).leaf;
+    const leaf = fallback === undefined ? this.#defaultLeaf : this.#leaves.get(normalizeName(fallback))?.leaf;
     if (leaf === undefined)
       throw new Error(`serverOptions: the leaf for '${fallback}' is not made yet: await leafFor first`);
     return {
@@ -311,7 +313,7 @@ async function parseAuthority(certPath: string, certPem: string, keyPath: string
     if (err instanceof CAUnreadableError) throw err;
     throw new CAUnreadableError(keyPath, "is damaged: it is not an ECDSA P-256 private key in PEM", err);
   }
-  return { keys, cert, certPem, ...(await makeLeafKeys()) };
+  return { keys, cert, certPem, ...(await makeLeafKeys(keys)) };
 }
 
 /**
@@ -341,13 +343,19 @@ async function createAuthority(dir: string, exclusive: boolean): Promise<Authori
   await mkdir(dir, { recursive: true });
   await writeAtomically(path.join(dir, CA_KEY_FILE), keyPem, exclusive, KEY_MODE);
   await writeAtomically(path.join(dir, CA_CERT_FILE), certPem, exclusive);
-  return { keys, cert, certPem, ...(await makeLeafKeys()) };
+  return { keys, cert, certPem, ...(await makeLeafKeys(keys)) };
 }
 
-/** The key pair every leaf of a CA shares, with its private key as PEM. */
-async function makeLeafKeys(): Promise<Pick<Authority, "leafKeys" | "leafKeyPem">> {
+/** The key pair every leaf of the CA of `keys` shares, its private key as PEM, and the leaves' key identifiers. */
+async function makeLeafKeys(
+  keys: webcrypto.CryptoKeyPair,
+): Promise<Pick<Authority, "leafKeys" | "leafKeyPem" | "leafKeyIds">> {
   const leafKeys = await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
-  return { leafKeys, leafKeyPem: privateKeyPem(leafKeys.privateKey) };
+  const leafKeyIds = [
+    await x509.SubjectKeyIdentifierExtension.create(leafKeys.publicKey),
+    await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey),
+  ];
+  return { leafKeys, leafKeyPem: privateKeyPem(leafKeys.privateKey), leafKeyIds };
 }
 
 /** A leaf for `names` (normalized; IPs become IP SANs), signed by `authority`, for a TLS server. */
@@ -358,7 +366,7 @@ async function makeLeaf(authority: Authority, names: readonly string[]): Promise
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
     subject: first.length <= MAX_COMMON_NAME_LENGTH ? `CN=${first}, O=Wirescope` : "O=Wirescope",
-    issuer: authority.cert.subject,
+    issuer: authority.cert.subjectName,
     notBefore,
     notAfter,
     signingAlgorithm: ALGORITHM,
@@ -369,8 +377,7 @@ async function makeLeaf(authority: Authority, names: readonly string[]): Promise
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(names.map((n) => ({ type: isIP(n) === 0 ? "dns" : "ip", value: n }))),
-      await x509.SubjectKeyIdentifierExtension.create(authority.leafKeys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(authority.keys.publicKey),
+      ...authority.leafKeyIds,
     ],
   });
   return { cert: cert.toString("pem") + "\n", key: authority.leafKeyPem };

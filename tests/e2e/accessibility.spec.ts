@@ -3,7 +3,8 @@
  * the welcome view, the new-connection dialog showing a field error, a client session's traffic view with traffic
  * (the Hex and Conversation tabs), and the protocol editor; the interchange screens: the import dialog with
  * a bad file and with a capture's conversations, an imported session, the decode dialog and a decode session, the
- * replay dialog and the replay view. Every screen must have no violation at all.
+ * replay dialog and the replay view; the settings dialog asking to regenerate the CA. Every screen must have no
+ * violation at all.
  */
 import { AxeBuilder } from "@axe-core/playwright";
 import type { Page } from "@playwright/test";
@@ -16,6 +17,7 @@ import {
   field,
   fillFields,
   openNewSessionDialog,
+  openSettings,
   openTab,
   protocolEditor,
   protocolItem,
@@ -159,4 +161,12 @@ test("the replay dialog and the replay view", async ({ app, echo }) => {
   const view = app.getByRole("region", { name: "Replay" });
   await expect(view.getByRole("status")).toHaveText(/1 the same, 0 different/);
   await expectAccessible(app, "the replay view");
+});
+
+test("the settings dialog with the certificate authority, asking to regenerate it", async ({ app }) => {
+  const section = (await openSettings(app)).getByRole("region", { name: "Certificate authority" });
+  await expect(section.getByText(/^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/)).toBeVisible();
+  await section.getByRole("button", { name: "Regenerate…" }).click();
+  await expect(section.getByRole("group", { name: "Regenerate the certificate authority?" })).toBeVisible();
+  await expectAccessible(app, "the settings dialog asking to regenerate the CA");
 });

@@ -32,6 +32,8 @@ export interface BrowserMode {
   token: string;
   /** The workspace folder (removed by `stop()`). */
   workspace: string;
+  /** Its settings folder ($WIRESCOPE_CONFIG_DIR: settings.json, Wirescope's CA; removed by `stop()`). */
+  config: string;
   /** Everything the server printed so far (stdout and stderr), for failure reports. */
   output(): string;
   /** Stops the server (SIGTERM, then SIGKILL) and removes the workspace. */
@@ -98,7 +100,16 @@ export async function startBrowserMode(options: { savedWorkspace?: string } = {}
     const parsed = new URL(url);
     if (parsed.hostname !== "127.0.0.1") throw new Error(`browser mode is not on 127.0.0.1: ${url}`);
     if (parsed.searchParams.get("token") !== token) throw new Error(`browser mode ignored WIRESCOPE_TOKEN: ${url}`);
-    return { url, origin: parsed.origin, port: Number(parsed.port), token, workspace, output: () => output, stop };
+    return {
+      url,
+      origin: parsed.origin,
+      port: Number(parsed.port),
+      token,
+      workspace,
+      config,
+      output: () => output,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -233,6 +233,14 @@ export async function saveScreens(page: Page, name: string, testInfo: TestInfo =
   await page.emulateMedia({ colorScheme: "light" });
 }
 
+/** Opens the settings dialog from the status bar's "Settings" and returns it. */
+export async function openSettings(page: Page): Promise<Locator> {
+  await page.getByRole("contentinfo").getByRole("button", { name: "Settings" }).click();
+  const dialog = page.getByRole("dialog", { name: "Settings" });
+  await expect(dialog).toBeVisible();
+  return dialog;
+}
+
 // --- sessions and their actions --------------------------------------------------------------------------------------
 
 /** Opens a client session to 127.0.0.1:`port` through the new-connection dialog and selects it once connected. */

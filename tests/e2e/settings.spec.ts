@@ -6,17 +6,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Page } from "@playwright/test";
 import { startBrowserMode } from "./browser-mode.ts";
-import { expect, protocolItem, protocolsList, saveScreens, test } from "./fixtures.ts";
-
-/** Opens the settings dialog from the status bar. */
-async function openSettings(page: Page) {
-  await page.getByRole("contentinfo").getByRole("button", { name: "Settings" }).click();
-  const dialog = page.getByRole("dialog", { name: "Settings" });
-  await expect(dialog).toBeVisible();
-  return dialog;
-}
+import { expect, openSettings, protocolItem, protocolsList, saveScreens, test } from "./fixtures.ts";
 
 test("moving the workspace to another folder shows that folder's protocols", async ({ app, wirescope }) => {
   const other = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-e2e-other-"));

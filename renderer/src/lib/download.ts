@@ -1,7 +1,8 @@
 /**
  * Hands a file to the user as a download, the way a web page does: a click on an `<a download>` to the address the
  * server streams it from. Used in browser mode, where the engine's file lands in the workspace on the machine that
- * serves the workbench and the user may want a copy where the browser keeps downloads.
+ * serves the workbench and the user may want a copy where the browser keeps downloads; and for small files the page
+ * already holds (the CA certificate), from memory.
  */
 
 /**
@@ -17,6 +18,16 @@ export function offerLink(url: string, fileName: string): void {
   document.body.append(link);
   link.click();
   link.remove();
+}
+
+/** How long a download made from memory keeps its object URL: the browser reads it after the click returns. */
+const OBJECT_URL_LIFETIME_MS = 60_000;
+
+/** Offers `text` as a download named `fileName` of MIME type `type`, from memory: for a small file the page holds. */
+export function offerText(text: string, fileName: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  offerLink(url, fileName);
+  setTimeout(() => URL.revokeObjectURL(url), OBJECT_URL_LIFETIME_MS);
 }
 
 /** The last part of a path, whichever separator it uses ("/ws/exports/a.pcapng" -> "a.pcapng"). */
