@@ -80,6 +80,30 @@ describe("the CLI's tls lines", () => {
     );
   });
 
+  it("keeps a failure on one line when OpenSSL's message has several", () => {
+    const failure: TLSFailure = {
+      side: "server",
+      code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+      message: "unknown CA (ssl3_read_bytes:tlsv1 alert unknown ca:SSL alert number 48\n)",
+      hint: "trust the CA",
+    };
+    expect(printed(false, lifecycle("tls-failed", failure))).toBe(
+      "0.000000 #2 tls-failed server ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: unknown CA (ssl3_read_bytes:tlsv1 alert" +
+        " unknown ca:SSL alert number 48 ) — trust the CA\n",
+    );
+  });
+
+  it("prints any lifecycle event on one line", () => {
+    const lost: LifecycleTimelineEvent = {
+      ...lifecycle("tls", undefined),
+      event: "lost",
+      detail: "SSLError: An SSL error occurred: unknown CA (SSL alert number 48\n).",
+    };
+    expect(printed(false, lost)).toBe(
+      "0.000000 #2 lost SSLError: An SSL error occurred: unknown CA (SSL alert number 48 ).\n",
+    );
+  });
+
   it("prints the detail of an event without fields of the right shape", () => {
     expect(printed(false, lifecycle("tls", undefined, "TLSv1.2 somehow"))).toBe("0.000000 #2 tls TLSv1.2 somehow\n");
     expect(printed(false, lifecycle("tls-failed", { side: "nobody" }, "it failed"))).toBe(

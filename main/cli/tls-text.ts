@@ -7,6 +7,7 @@
  *   tls-failed client CERT_HAS_EXPIRED: the upstream's certificate has expired — use --insecure-upstream to skip
  *
  * An event whose fields are missing or not of that shape (a capture written by another version) prints its detail.
+ * Every lifecycle event prints on one line, whatever newlines its detail holds.
  */
 import { TLSDetails, TLSFailure } from "../../preload/contract.ts";
 import type { LifecycleTimelineEvent } from "../../preload/timeline.ts";
@@ -24,12 +25,20 @@ export function tlsDetailsText(d: TLSDetails): string {
   return `${head} peer=${subjectOf(d.peerCertificate)} ${verdict}`;
 }
 
-/** A failed handshake: which side Wirescope played, the code, what failed and the likely fix. */
-export function tlsFailureText(f: TLSFailure): string {
-  return `${f.side} ${f.code}: ${f.message}${f.hint ? ` — ${f.hint}` : ""}`;
+/** `text` on one line (one event, one line): OpenSSL's messages end in a newline, and some hold several. */
+export function oneLine(text: string): string {
+  return text.trim().replace(/\s*\n\s*/g, " ");
 }
 
-/** The detail to print after a lifecycle event's name: from its fields for `tls` / `tls-failed`, else its detail. */
+/** A failed handshake: which side Wirescope played, the code, what failed and the likely fix; on one line. */
+export function tlsFailureText(f: TLSFailure): string {
+  return oneLine(`${f.side} ${f.code}: ${f.message}${f.hint ? ` — ${f.hint}` : ""}`);
+}
+
+/**
+ * The detail to print after a lifecycle event's name, on one line: from its fields for `tls` / `tls-failed`, else
+ * its detail (a connection lost to an SSLError carries OpenSSL's multi-line message).
+ */
 export function lifecycleDetail(e: LifecycleTimelineEvent): string {
   if (e.event === "tls") {
     const parsed = TLSDetails.safeParse(e.fields);
@@ -38,5 +47,5 @@ export function lifecycleDetail(e: LifecycleTimelineEvent): string {
     const parsed = TLSFailure.safeParse(e.fields);
     if (parsed.success) return tlsFailureText(parsed.data);
   }
-  return e.detail;
+  return oneLine(e.detail);
 }
