@@ -43,6 +43,11 @@ describe("listen's TLS options", () => {
       "listen: unknown option --insecure-upstream",
     );
   });
+
+  it("takes --keylog with or without --tls (a protocol may upgrade a plain connection)", () => {
+    expect(listenCommand.prepare(["0", "--keylog", "keys.log"]).help).toBe(false);
+    expect(listenCommand.prepare(["0", "--tls", "--keylog", "keys.log"]).help).toBe(false);
+  });
 });
 
 describe("proxy's TLS options", () => {

@@ -10,11 +10,12 @@ import type { ListenTLS, ProxyTLS } from "../../preload/contract.ts";
 import { helpHint } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
-/** The TLS options of every session command that accepts connections. */
+/** The TLS options of every session command that accepts connections (`--keylog` too: see keylog-file.ts). */
 export const TLS_FILE_OPTIONS = {
   tls: { type: "boolean" },
   cert: { type: "string" },
   key: { type: "string" },
+  keylog: { type: "string" },
 } as const;
 
 /** `proxy`'s, on top of TLS_FILE_OPTIONS. */

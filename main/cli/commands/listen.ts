@@ -6,10 +6,11 @@ import type { SessionInfo } from "../../../preload/contract.ts";
 import { COMMON_OPTIONS, parseCommandLine } from "../args.ts";
 import { aborted, preparedCommand, type CliCommand } from "../command.ts";
 import { EXIT, RunFailedError, exitCodeOf } from "../errors.ts";
+import type { KeylogFile } from "../keylog-file.ts";
 import { chooseProtocol, withDiagnostics, type ProtocolChoice } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 import { clientTarget, listenTarget } from "../targets.ts";
-import { CERT_HELP, PROXY_TLS_OPTIONS, TLS_FILE_OPTIONS, listenTLS, proxyTLS } from "../tls-options.ts";
+import { CERT_HELP, KEYLOG_HELP, PROXY_TLS_OPTIONS, TLS_FILE_OPTIONS, listenTLS, proxyTLS } from "../tls-options.ts";
 
 const COMMON_HELP = `  --json                one JSON object per event ({"kind":"listening",...} first), and a summary at the end
   --hex                 hex dumps under each chunk (with --json: data as "hex" instead of "base64")
@@ -43,6 +44,7 @@ Options:
   --tls                 speak TLS to every client, with a certificate from Wirescope's CA for the name it asks
                         (or for localhost, 127.0.0.1 and ::1): trust the CA in the client ('wirescope ca')
 ${CERT_HELP}
+${KEYLOG_HELP}
 ${COMMON_HELP}`;
 
 const PROXY_USAGE = `Usage: wirescope proxy <listen> <upstream> [options]
@@ -68,6 +70,7 @@ Options:
   --insecure-upstream   with --tls or --starttls: do not verify the upstream's certificate (the "tls" line says
                         why it would have failed)
 ${CERT_HELP}
+${KEYLOG_HELP}
 ${COMMON_HELP}`;
 
 const LISTEN_OPTIONS = {
@@ -98,7 +101,8 @@ export const listenCommand: CliCommand = {
     const tls = listenTLS(values);
     return preparedCommand(values, async (run) => {
       const choice = await chooseProtocol(run, "listen", values.protocol);
-      return serveUntilStopped(run, [choice], choice === null, () =>
+      const keylog = values.keylog !== undefined ? await run.openKeylog("listen", values.keylog) : null;
+      return serveUntilStopped(run, [choice], choice === null, keylog, () =>
         run.service.call("listen", {
           target: listenTarget(positionals[0] ?? ""),
           protocol: choice?.ref ?? null,
@@ -125,7 +129,8 @@ export const proxyCommand: CliCommand = {
       const both = values.protocol;
       const client = await chooseProtocol(run, "proxy", values["client-protocol"] ?? both);
       const server = await chooseProtocol(run, "proxy", values["server-protocol"] ?? both);
-      return serveUntilStopped(run, [client, server], false, () =>
+      const keylog = values.keylog !== undefined ? await run.openKeylog("proxy", values.keylog) : null;
+      return serveUntilStopped(run, [client, server], false, keylog, () =>
         run.service.call("proxy", {
           listen: listenTarget(positionals[0] ?? ""),
           upstream: clientTarget(positionals[1] ?? ""),
@@ -142,12 +147,14 @@ export const proxyCommand: CliCommand = {
 /**
  * Starts the session, says where it listens, prints its timeline until Ctrl+C. With `closeAfterPeer` (a raw
  * listener: nobody is there to answer or to close), a connection whose peer shut its side (FIN) is closed in turn,
- * as netcat does, instead of staying half-open for a user who would close it in the app.
+ * as netcat does, instead of staying half-open for a user who would close it in the app. `keylog` (--keylog)
+ * receives the session's events once it has started.
  */
 async function serveUntilStopped(
   run: CliRun,
   choices: (ProtocolChoice | null)[],
   closeAfterPeer: boolean,
+  keylog: KeylogFile | null,
   start: () => Promise<SessionInfo>,
 ): Promise<number> {
   let info: SessionInfo;
@@ -166,7 +173,9 @@ async function serveUntilStopped(
     backlog: info.backlog,
     ...(info.tls !== undefined ? { tls: info.tls } : {}),
   });
+  keylog?.follows(info.id);
   run.follow(info, (e) => {
+    keylog?.saw(e);
     if (closeAfterPeer && e.kind === "lifecycle" && e.event === "read-closed") {
       run.service.call("closeConnection", { session: info.id, conn: e.conn }).catch(() => {});
     }
