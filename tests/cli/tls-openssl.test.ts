@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TLSDetails } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import { capturePath, readCapture, startCli, useWorkspace } from "./cli-process.ts";
+import { freePort, waitFor } from "../helpers/net.ts";
+import { capturePath, jsonLines, readCapture, startCli, useWorkspace } from "./cli-process.ts";
 import {
   keylogLines,
   makeTestPKI,
@@ -59,6 +60,8 @@ describe("wirescope listen --tls", () => {
     const ca = await wirescopeCA(ws.path);
     const cli = startCli(["listen", "0", "--tls", "--protocol", "template:echo"], { workspace: ws.path });
     const [, port] = await cli.waitForOutput(/^listening on 127\.0\.0\.1:(\d+)\n/);
+    const note = `tls: clients get certificates from Wirescope's CA: trust ${ca}\n`;
+    await waitFor(() => cli.stderr.includes(note), "the CLI to say where the CA is");
 
     const byName = startSClient(Number(port), verifying(ca, ...BY_NAME));
     await byName.waitFor(/Verification: OK/);
@@ -123,6 +126,20 @@ describe("wirescope listen --tls", () => {
 });
 
 describe("wirescope proxy --tls", () => {
+  it("gives a script a STARTTLS proxy's settings on its first JSON line", async () => {
+    const upstream = await freePort(); // nothing connects: the settings are what is checked
+    const cli = startCli(["proxy", "0", `127.0.0.1:${upstream}`, "--starttls", "--insecure-upstream", "--json"], {
+      workspace: ws.path,
+    });
+    await cli.waitForOutput(/"kind":"listening"/);
+    const r = await cli.stop("SIGINT");
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonLines(r.stdout)[0]).toMatchObject({
+      kind: "listening",
+      tls: { mode: "starttls", certificate: "wirescope-ca", insecureUpstream: true },
+    });
+  });
+
   it("carries s_client's bytes to s_server and back, both verified, both legs in plaintext", async () => {
     const ca = await wirescopeCA(ws.path);
     const server = await startSServer(pki.good);

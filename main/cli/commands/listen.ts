@@ -20,7 +20,8 @@ const COMMON_HELP = `  --json                one JSON object per event ({"kind":
 The first line printed is "listening on <address>" (the port chosen when you gave 0; with --json, its
 "backlog" is how many connections the kernel queues before they are accepted: 4096 unless the endpoint string
 says backlog=N, capped by the kernel's net.core.somaxconn). Runs until Ctrl+C (or SIGTERM), then closes every
-connection cleanly, flushes the capture and prints where it is.
+connection cleanly, flushes the capture and prints where it is. With TLS and no --cert, stderr says where
+Wirescope's CA is, for the clients to trust; with --json, "tls" in the first line gives the session's TLS settings.
 
 A TLS handshake shows as a "tls" line (version, cipher, SNI, ALPN, the certificate and whether it was verified)
 or a "tls-failed" line (what failed and the likely fix); the data lines show the plaintext.
@@ -173,6 +174,11 @@ async function serveUntilStopped(
     backlog: info.backlog,
     ...(info.tls !== undefined ? { tls: info.tls } : {}),
   });
+  if (info.tls?.certificate === "wirescope-ca") {
+    // Where the CA is, for the client to trust: what a first handshake that fails would ask for anyway.
+    const ca = await run.service.call("caInfo", {});
+    run.note(`tls: clients get certificates from Wirescope's CA: trust ${ca.path}`);
+  }
   keylog?.follows(info.id);
   run.follow(info, (e) => {
     keylog?.saw(e);
