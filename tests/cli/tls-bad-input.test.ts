@@ -10,7 +10,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, startCli, useWorkspace } from "./cli-process.ts";
-import { makeTestPKI, startSClient, startSServer, usePeers, wirescopeCA, type TestPKI } from "./tls-peers.ts";
+import {
+  PEER_TEST_TIMEOUT_MS,
+  makeTestPKI,
+  startSClient,
+  startSServer,
+  usePeers,
+  wirescopeCA,
+  type TestPKI,
+} from "./tls-peers.ts";
 
 const ws = useWorkspace();
 usePeers();
@@ -37,7 +45,7 @@ function plainClient(port: number, text: string): Promise<void> {
   });
 }
 
-describe("TLS that goes wrong, through the CLI", () => {
+describe("TLS that goes wrong, through the CLI", { timeout: PEER_TEST_TIMEOUT_MS }, () => {
   it("says a client rejected Wirescope's CA and where the CA is, says a plain-text client is not TLS, serves the next", async () => {
     const ca = await wirescopeCA(ws.path);
     const cli = startCli(["listen", "0", "--tls", "--protocol", "template:echo"], { workspace: ws.path });

@@ -14,6 +14,7 @@ import type { TimelineEvent } from "../../preload/timeline.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
 import { capturePath, jsonLines, readCapture, startCli, useWorkspace } from "./cli-process.ts";
 import {
+  PEER_TEST_TIMEOUT_MS,
   keylogLines,
   makeTestPKI,
   startSClient,
@@ -55,7 +56,7 @@ function verifying(ca: string, ...how: string[]): string[] {
 const BY_NAME = ["-servername", "localhost", "-verify_hostname", "localhost"];
 const BY_IP = ["-noservername", "-verify_ip", "127.0.0.1"];
 
-describe("wirescope listen --tls", () => {
+describe("wirescope listen --tls", { timeout: PEER_TEST_TIMEOUT_MS }, () => {
   it("is verified by openssl s_client by name and by bare 127.0.0.1, and shows what it types in plaintext", async () => {
     const ca = await wirescopeCA(ws.path);
     const cli = startCli(["listen", "0", "--tls", "--protocol", "template:echo"], { workspace: ws.path });
@@ -125,7 +126,7 @@ describe("wirescope listen --tls", () => {
   });
 });
 
-describe("wirescope proxy --tls", () => {
+describe("wirescope proxy --tls", { timeout: PEER_TEST_TIMEOUT_MS }, () => {
   it("gives a script a STARTTLS proxy's settings on its first JSON line", async () => {
     const upstream = await freePort(); // nothing connects: the settings are what is checked
     const cli = startCli(["proxy", "0", `127.0.0.1:${upstream}`, "--starttls", "--insecure-upstream", "--json"], {

@@ -15,6 +15,12 @@ export const OPENSSL = "/usr/bin/openssl";
 /** How long a peer may take to start or to answer before the test fails (ms). */
 const PEER_WAIT_MS = 15_000;
 
+/**
+ * How long one test with real peers may take (ms): several CLI processes (each opens the engine, some a sandboxed
+ * protocol) and OpenSSL peers, one after the other, on a machine that may be busy.
+ */
+export const PEER_TEST_TIMEOUT_MS = 90_000;
+
 const peers = new Set<ChildProcess>();
 
 /** Kills every peer a test started and left running. Registered by `usePeers`. */

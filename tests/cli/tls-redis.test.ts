@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDIS_SERVER } from "../helpers/engine.ts";
 import { freePort } from "../helpers/net.ts";
 import { startCli, useWorkspace } from "./cli-process.ts";
-import { makeTestPKI, startPeer, usePeers, wirescopeCA, type TestPKI } from "./tls-peers.ts";
+import { PEER_TEST_TIMEOUT_MS, makeTestPKI, startPeer, usePeers, wirescopeCA, type TestPKI } from "./tls-peers.ts";
 
 const REDIS_CLI = "/usr/bin/redis-cli";
 
@@ -45,7 +45,7 @@ async function redisCli(ca: string, port: number, ...command: string[]): Promise
   return cli.stdout;
 }
 
-describe("wirescope proxy --tls in front of redis-server's TLS port", () => {
+describe("wirescope proxy --tls in front of redis-server's TLS port", { timeout: PEER_TEST_TIMEOUT_MS }, () => {
   it("serves redis-cli --tls trusting Wirescope's CA, and shows the RESP in plaintext", async () => {
     const ca = await wirescopeCA(ws.path);
     const redisPort = await startTLSRedis();
