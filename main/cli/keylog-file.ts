@@ -24,8 +24,7 @@ export class KeylogFile {
   /** Writes are chained so that lines go out in the order they were asked for, one export at a time. */
   private queue: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
-  /** How many lines this run appended. */
-  lines = 0;
+  private appended = 0;
   /** The session whose keys are written, once it has started (`follows`). */
   private session: string | null = null;
 
@@ -40,14 +39,20 @@ export class KeylogFile {
    * so that a path that can't be written fails the command first. Throws UsageError naming the file.
    */
   static async open(command: string, file: string, service: CliService): Promise<KeylogFile> {
-    let handle: FileHandle;
+    let handle: FileHandle | null = null;
     try {
       handle = await open(file, "a", KEYLOG_MODE);
       await handle.chmod(KEYLOG_MODE);
+      return new KeylogFile(file, handle, service);
     } catch (err) {
+      await handle?.close().catch(() => {});
       throw new UsageError(`${command}: --keylog ${file}: ${(err as Error).message}`, helpHint(command));
     }
-    return new KeylogFile(file, handle, service);
+  }
+
+  /** How many lines this run appended. */
+  get lines(): number {
+    return this.appended;
   }
 
   /** The session has started: its events are passed to `saw` from now on. */
@@ -76,7 +81,7 @@ export class KeylogFile {
         if (fresh.length === 0) return;
         await this.handle.appendFile(fresh.join("\n") + "\n");
         this.written.set(conn, all.length);
-        this.lines += fresh.length;
+        this.appended += fresh.length;
       } catch (err) {
         this.failure = err as Error;
       }

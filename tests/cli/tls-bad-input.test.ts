@@ -131,6 +131,14 @@ describe("TLS that goes wrong, through the CLI", { timeout: PEER_TEST_TIMEOUT_MS
     expect((await cli.stop("SIGINT")).code).toBe(0);
   });
 
+  it("refuses a --keylog file it can't write before it listens", async () => {
+    const nowhere = path.join(ws.path, "no-such-folder", "keys.log");
+    const r = await runCli(["listen", "0", "--tls", "--keylog", nowhere], { workspace: ws.path });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`wirescope: listen: --keylog ${nowhere}: ENOENT`);
+    expect(r.stdout).not.toMatch(/listening on/);
+  });
+
   it("refuses a key file that is not a key, swapped files, and a key of another certificate, naming the file", async () => {
     const listen = (cert: string, key: string) =>
       runCli(["listen", "0", "--tls", "--cert", cert, "--key", key], { workspace: ws.path });
