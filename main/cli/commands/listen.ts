@@ -69,7 +69,8 @@ Options:
   --starttls            both legs start plain; a leg protocol upgrades them when the protocol says so
                         (this.transport.startTLS(), as template:smtp does); the options below apply then
   --insecure-upstream   with --tls or --starttls: do not verify the upstream's certificate (the "tls" line says
-                        why it would have failed)
+                        why it would have failed); to verify one whose CA the system does not trust, give that
+                        CA to Node instead: NODE_EXTRA_CA_CERTS=its-ca.pem wirescope proxy ...
 ${CERT_HELP}
 ${KEYLOG_HELP}
 ${COMMON_HELP}`;
