@@ -44,6 +44,7 @@ import {
   type IProtocol,
   type IProtocolFactory,
   type ListenTCPOptions,
+  type TLSInfo,
 } from "./interfaces.ts";
 import { ClientFactory, Factory, Protocol } from "./protocol.ts";
 import { reactor } from "./reactor.ts";
@@ -843,6 +844,22 @@ describe("endpoints over real sockets (127.0.0.1)", () => {
       const port = await echoServer(serverDescription());
       const client = await clientFromString(reactor, `ssl:127.0.0.1:${portNumber(port)}`).connect(new TestFactory());
       await roundTrip(client, "hello over tls");
+    });
+
+    it("the user's protocol hears handshakeCompleted through the endpoint's wrapper", async () => {
+      const port = await echoServer(serverDescription());
+      const handshakes: TLSInfo[] = [];
+      class Listening extends TestProtocol {
+        handshakeCompleted(info: TLSInfo): void {
+          handshakes.push(info);
+        }
+      }
+      const factory = new TestFactory();
+      factory.buildProtocol = () => new Listening();
+      const client = await clientFromString(reactor, `ssl:127.0.0.1:${portNumber(port)}`).connect(factory);
+      await waitFor(() => handshakes.length === 1, "handshakeCompleted");
+      expect(handshakes[0]).toMatchObject({ version: "TLSv1.3", servername: null });
+      await roundTrip(client, "heard");
     });
 
     it("with hostname and caCertsDir: verifies the certificate for that name", async () => {

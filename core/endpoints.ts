@@ -526,8 +526,7 @@ export class UNIXServerEndpoint implements IStreamServerEndpoint {
 /**
  * Stands between the transport and the user's protocol (endpoints._WrappingProtocol): when the transport connects
  * it, it connects the user's protocol to the same transport and then settles the connect promise. Every later
- * event is passed through; `handshakeCompleted` too when the user's protocol has it (Twisted's wrapper provides
- * IHandshakeListener then), so that it hears of a TLS handshake after `startTLS` or on an `ssl:` connection.
+ * event is passed through.
  */
 class WrappingProtocol<P extends IProtocol> extends Protocol {
   constructor(
@@ -536,9 +535,6 @@ class WrappingProtocol<P extends IProtocol> extends Protocol {
     private readonly onConnectFailed: (err: unknown) => void,
   ) {
     super();
-    if (isHandshakeListener(wrappedProtocol)) {
-      Object.assign(this, { handshakeCompleted: (info: TLSInfo) => wrappedProtocol.handshakeCompleted(info) });
-    }
   }
 
   /**
@@ -562,6 +558,15 @@ class WrappingProtocol<P extends IProtocol> extends Protocol {
   override connectionLost(reason: Error): void {
     super.connectionLost(reason);
     this.wrappedProtocol.connectionLost(reason);
+  }
+
+  /**
+   * A TLS handshake completed (an ssl: endpoint's, or after the protocol's `startTLS`): passed on to the user's
+   * protocol if it listens (IHandshakeListener), as Twisted's _WrappingProtocol does.
+   */
+  handshakeCompleted(info: TLSInfo): void {
+    const wrapped = this.wrappedProtocol;
+    if (isHandshakeListener(wrapped)) wrapped.handshakeCompleted(info);
   }
 }
 

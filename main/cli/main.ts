@@ -15,6 +15,7 @@ import { decodeCommand } from "./commands/decode.ts";
 import { exportCommand } from "./commands/export.ts";
 import { importCommand } from "./commands/import.ts";
 import { listenCommand, proxyCommand } from "./commands/listen.ts";
+import { showCommand } from "./commands/show.ts";
 import { BadInputError, EXIT, InterruptedError, UsageError, exitCodeOf } from "./errors.ts";
 import { mainUsage } from "./help.ts";
 import { CliRun, type CliIo } from "./run.ts";
@@ -26,6 +27,7 @@ const COMMANDS: readonly CliCommand[] = [
   exportCommand,
   importCommand,
   decodeCommand,
+  showCommand,
   caCommand,
 ];
 

@@ -100,11 +100,13 @@ export class CliRun {
 
   /**
    * Prints `session`'s timeline from its first event, and every event recorded from now on until the run ends;
-   * `watch` sees each event after it is printed. Returns the follower (its `drain()` catches up now).
+   * `watch` sees each event after it is printed; `only`, if given, picks the events printed (and watched). Returns
+   * the follower (its `drain()` catches up now).
    */
-  follow(session: SessionInfo, watch?: EventWatcher): TimelineFollower {
+  follow(session: SessionInfo, watch?: EventWatcher, only?: (e: TimelineEvent) => boolean): TimelineFollower {
     const printer = new TimelinePrinter(this.io.stdout, this.options, session.epochMs);
     const follower = new TimelineFollower(this.service, session.id, (e) => {
+      if (only !== undefined && !only(e)) return;
       printer.event(e);
       watch?.(e);
     });

@@ -8,6 +8,7 @@
  * The same engine runs in the Electron main process, in browser mode (`npm run serve`), and in the tests.
  */
 import * as fsp from "node:fs/promises";
+import * as path from "node:path";
 import { reactor as coreReactor, type IReactorNet } from "../../core/index.ts";
 import type {
   CommandResult,
@@ -24,7 +25,7 @@ import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";
 import { exportSession } from "../interchange/export.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
-import { CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
+import { CA_CERT_FILE, CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { EngineError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
@@ -99,8 +100,6 @@ export class Engine implements WirescopeService {
   private readonly configDir: string;
   /** The CA being opened or open (ca()); null before the first call and after a failed open. */
   private opening: Promise<CertificateAuthority> | null = null;
-  /** The CA once open, for the hints that name its file. */
-  private caOpened: CertificateAuthority | null = null;
   /** What every session's TLS gets from the engine. */
   private readonly tls: EngineTLS;
 
@@ -109,7 +108,7 @@ export class Engine implements WirescopeService {
     this.configDir = options.configDir ?? settingsDir();
     this.tls = {
       ca: () => this.ca(),
-      caPath: () => this.caOpened?.certPath ?? null,
+      caPath: () => path.join(this.configDir, CA_CERT_FILE),
       handshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
       trustedCAs: options.trustedCAs ?? null,
     };
@@ -390,12 +389,9 @@ export class Engine implements WirescopeService {
 
   /** `opening`, forgotten if it fails, so that the next ca() tries again. */
   private keepCA(opening: Promise<CertificateAuthority>): Promise<CertificateAuthority> {
-    opening.then(
-      (ca) => (this.caOpened = ca),
-      () => {
-        if (this.opening === opening) this.opening = null;
-      },
-    );
+    opening.catch(() => {
+      if (this.opening === opening) this.opening = null;
+    });
     return opening;
   }
 

@@ -39,6 +39,7 @@ export function tlsDetails(
   identityError: Error | null,
 ): TLSDetails {
   const verified = side === "server" || socket.authorized;
+  // Node's typings say Error; it is the failed check's code ("CERT_HAS_EXPIRED"), or null.
   const code = socket.authorizationError as unknown as string | null;
   return {
     side,

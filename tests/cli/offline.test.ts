@@ -126,6 +126,56 @@ describe("wirescope decode", () => {
   });
 });
 
+describe("wirescope show", () => {
+  it("prints a capture's timeline as the command that recorded it did, in lines and in JSON", async () => {
+    const redis = await startRedis();
+    let recorded: Record<string, unknown>[];
+    try {
+      const sends = SENT.flatMap((s) => ["--send", escaped(s)]);
+      const r = await runCli(["connect", `127.0.0.1:${redis.port}`, ...sends, "--idle", "300", "--json"], {
+        workspace,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      recorded = jsonLines(r.stdout).filter((e) => e.kind !== "summary");
+    } finally {
+      await redis.stop();
+    }
+    const shown = await runCli(["show", "last", "--json"], { workspace });
+    expect(shown.code, shown.stderr).toBe(0);
+    const events = jsonLines(shown.stdout).filter((e) => e.kind !== "summary");
+    // The same events, numbered and timed alike; the capture also holds what came after connect stopped printing
+    // (the session's close).
+    expect(events.slice(0, recorded.length)).toEqual(recorded);
+    expect(events.slice(recorded.length).map((e) => e.event)).toEqual(["closed"]);
+    const bytes = (dir: string) =>
+      events
+        .filter((e) => e.kind === "data" && e.dir === dir)
+        .map((e) => Buffer.from(String(e.base64), "base64").toString())
+        .join("");
+    expect(bytes("out")).toBe(SENT.join(""));
+    expect(bytes("in")).toBe(ANSWER);
+
+    const human = await runCli(["show", "last", "--hex"], { workspace });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^\d+\.\d{6} #1 -> 14 B {2}\*1\\r\\n\$4\\r\\nPING\\r\\n$/m);
+    expect(human.stdout).toMatch(/^\d+\.\d{6} #1 <- \d+ B {2}\+PONG/m);
+    expect(human.stdout).toMatch(/^ {4}00000000 {2}2a 31 0d 0a 24 34 0d 0a {2}50 49 4e 47 0d 0a/m);
+    expect(human.stdout).toMatch(/#1 lost ConnectionDone/);
+  });
+
+  it("shows one connection with --conn, and says which there are when it isn't one", async () => {
+    const one = await runCli(["show", capture, "--conn", "1"], { workspace });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).not.toMatch(/ -- /);
+    expect(one.stdout).toMatch(/#1 connected/);
+    const none = await runCli(["show", capture, "--conn", "2"], { workspace });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/has connection\(s\) 1 \(no 2\)/);
+    const missing = await runCli(["show", path.join(workspace, "nope.wscap")], { workspace });
+    expect(missing.code).toBe(2);
+  });
+});
+
 describe("npx wirescope", () => {
   it("runs this checkout's CLI with the registry out of reach", async () => {
     const { stdout } = await run("npx", ["wirescope", "--help"], {

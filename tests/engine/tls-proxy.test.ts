@@ -164,3 +164,23 @@ describe("TLS-terminating proxies", () => {
     ).toBe(true);
   });
 });
+
+describe("TLS client sessions", () => {
+  it("records an ssl: connection's handshake as its tls event, verified against the given CAs", async () => {
+    const upstream = await upperCaseTLSServer(pki.good);
+    defer(() => upstream.close());
+    const cas = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-cas-"));
+    defer(() => fs.rmSync(cas, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(cas, "test-ca.pem"), pki.ca);
+    const endpoint = `ssl:host=127.0.0.1:port=${upstream.port}:hostname=localhost:caCertsDir=${cas}`;
+    const s = ok(await t.api.connect({ target: { endpoint } }));
+    ok(await t.api.send({ session: s.id, conn: 1, data: "hi", encoding: "text" }));
+    const events = await waitForTimeline(t.api, s.id, (e) => bytesOf(e, 1, "in").toString() === "HI", "the answer");
+    expect(tlsDetailsOf(events, 1)).toMatchObject({
+      side: "client",
+      sni: "localhost",
+      verified: true,
+      peerCertificate: { subject: "CN=localhost", issuer: "CN=Wirescope test CA" },
+    });
+  });
+});

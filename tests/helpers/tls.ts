@@ -187,13 +187,14 @@ export interface UpstreamSeen {
 
 /**
  * A node:tls server on 127.0.0.1 that answers each chunk in upper case, with `cert`/`key`, choosing "http/1.1" from
- * what a client offers by ALPN. `seen` lists each client's SNI and ALPN offer.
+ * what a client offers by ALPN. `seen` lists each client's SNI and ALPN offer. `close` drops its clients too.
  */
 export async function upperCaseTLSServer(identity: {
   cert: string;
   key: string;
 }): Promise<{ port: number; seen: UpstreamSeen[]; close(): Promise<void> }> {
   const seen: UpstreamSeen[] = [];
+  const clients = new Set<tls.TLSSocket>();
   const server = tls.createServer(
     {
       ...identity,
@@ -203,6 +204,8 @@ export async function upperCaseTLSServer(identity: {
       },
     },
     (socket) => {
+      clients.add(socket);
+      socket.on("close", () => clients.delete(socket));
       socket.on("data", (d: Buffer) => socket.write(d.toString("latin1").toUpperCase()));
       socket.on("error", () => {});
     },
@@ -212,7 +215,11 @@ export async function upperCaseTLSServer(identity: {
   return {
     port: (server.address() as net.AddressInfo).port,
     seen,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const client of clients) client.destroy();
+      }),
   };
 }
 
