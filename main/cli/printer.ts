@@ -10,11 +10,13 @@
  *
  * JSON lines: `{"kind":"data","seq":3,"t":0.001234,"time":"2024-...Z","conn":1,"dir":"out","size":14,"base64":"..."}`
  * (with `--hex`, `"hex"` instead of `"base64"`), `{"kind":"lifecycle",...,"event":"connected","detail":"..."}`,
+ * (`"fields"` too where the event has them: a `tls` event's handshake details, a `tls-failed` one's failure),
  * `{"kind":"log",...,"level":"info","text":"...","fields":{...}}`; announcements and the summary have kinds of their
  * own ("listening", "conversations", "summary").
  */
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { escapedPreview, hexDump } from "./bytes-text.ts";
+import { lifecycleDetail } from "./tls-text.ts";
 
 /** Where printed lines go: the process's stdout, or a test's buffer. */
 export interface LineSink {
@@ -66,9 +68,11 @@ export class TimelinePrinter {
         if (this.options.hex) for (const line of hexDump(e.data)) this.out.write(`    ${line}\n`);
         break;
       }
-      case "lifecycle":
-        this.out.write(`${head} ${e.event}${e.detail ? ` ${e.detail}` : ""}\n`);
+      case "lifecycle": {
+        const detail = lifecycleDetail(e);
+        this.out.write(`${head} ${e.event}${detail ? ` ${detail}` : ""}\n`);
         break;
+      }
       case "log":
         this.out.write(`${head} ${e.level}: ${e.text}\n`);
         break;
@@ -91,7 +95,7 @@ export class TimelinePrinter {
         return { ...base, dir: e.dir, ...fd, size: e.data.byteLength, ...encoded };
       }
       case "lifecycle":
-        return { ...base, event: e.event, detail: e.detail };
+        return { ...base, event: e.event, detail: e.detail, ...(e.fields !== undefined ? { fields: e.fields } : {}) };
       case "log":
         return { ...base, level: e.level, text: e.text, fields: e.fields };
     }

@@ -9,6 +9,7 @@ import type { TimelineEvent } from "../../preload/timeline.ts";
 import { Engine } from "../engine/engine.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { TimelineFollower } from "./follow.ts";
+import { KeylogFile } from "./keylog-file.ts";
 import { announce, TimelinePrinter, type LineSink, type PrinterOptions } from "./printer.ts";
 import { CliService } from "./service.ts";
 
@@ -36,6 +37,8 @@ export class CliRun {
   private readonly kept: string[] = [];
   /** Sessions made only to read a file (a reopened capture's copy): their captures are deleted at the end. */
   private readonly discarded: string[] = [];
+  /** `--keylog` files: closed (their last lines written) once the timelines are printed to their end. */
+  private readonly keylogs: KeylogFile[] = [];
 
   private constructor(
     readonly engine: Engine,
@@ -80,6 +83,16 @@ export class CliRun {
     if (!this.kept.includes(session)) this.kept.push(session);
   }
 
+  /**
+   * Opens `--keylog <file>` for `command` (see keylog-file.ts); the run closes it at the end and says how many lines
+   * it wrote. Throws UsageError when the file can't be opened.
+   */
+  async openKeylog(command: string, file: string): Promise<KeylogFile> {
+    const keylog = await KeylogFile.open(command, file, this.service);
+    this.keylogs.push(keylog);
+    return keylog;
+  }
+
   /** `session` only served to read a file: its capture is deleted at the end. */
   discardCapture(session: string): void {
     this.discarded.push(session);
@@ -115,7 +128,7 @@ export class CliRun {
 
   /**
    * Ends the run: closes the kept sessions and waits briefly for their connections to close, prints every followed
-   * timeline to its end, closes the engine (which closes the sessions and
+   * timeline to its end, writes the key logs' last lines, closes the engine (which closes the sessions and
    * flushes their captures), deletes the discarded captures, and reports each kept one (a line on stderr; in JSON,
    * the summary on stdout, with `error` when the command failed). Returns the exit code: `exitCode`, or 1 if
    * ending failed. Never throws.
@@ -129,6 +142,13 @@ export class CliRun {
       await this.connectionsClosed();
       await Promise.all([...this.followers.values()].map((f) => f.drain().catch(() => {})));
       for (const f of this.followers.values()) f.stop();
+      for (const keylog of this.keylogs) {
+        const failure = await keylog.close();
+        if (failure !== null) {
+          this.note(`wirescope: writing the key log ${keylog.path} failed: ${failure.message}`);
+          exitCode ||= 1;
+        } else if (!this.options.json) this.note(`keylog: ${keylog.path} (${keylog.lines} lines)`);
+      }
       const infos = await this.service.call("listSessions", {});
       for (const info of infos) {
         if (this.kept.includes(info.id)) sessions.push({ ...info, capture: this.engine.captureFileOf(info.id) });
@@ -152,6 +172,7 @@ export class CliRun {
       kind: "summary",
       exitCode,
       ...(error !== null ? { error } : {}),
+      ...(this.keylogs.length > 0 ? { keylogs: this.keylogs.map((k) => ({ file: k.path, lines: k.lines })) } : {}),
       sessions: sessions.map((s) => ({
         id: s.id,
         kind: s.kind,

@@ -50,6 +50,8 @@ export interface RunOptions {
   /** Leave stdin an open pipe after `input` (a producer that hasn't finished). */
   keepStdinOpen?: boolean;
   timeoutMs?: number;
+  /** More environment variables (NODE_EXTRA_CA_CERTS: an upstream CA the CLI's node:tls trusts). */
+  env?: Record<string, string>;
 }
 
 function spawnCli(args: string[], options: RunOptions): ChildProcess {
@@ -59,6 +61,7 @@ function spawnCli(args: string[], options: RunOptions): ChildProcess {
       ...process.env,
       WIRESCOPE_WORKSPACE: options.workspace,
       WIRESCOPE_CONFIG_DIR: options.configDir ?? path.join(options.workspace, ".config"),
+      ...options.env,
     },
     stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });

@@ -10,6 +10,7 @@ import { EXIT, RunFailedError, exitCodeOf } from "../errors.ts";
 import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 import { clientTarget } from "../targets.ts";
+import { KEYLOG_HELP } from "../tls-options.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
 import { sendEach, sendsOf, sendStream, type Send } from "./input.ts";
 
@@ -38,6 +39,7 @@ Options:
                         (default ${DEFAULT_IDLE_MS} with input; without input, only when given)
   --half-close          shut our write side (FIN) once the input is sent, and keep reading
   --name <name>         the session's name in the capture
+${KEYLOG_HELP}
   --json                one JSON object per event, and a summary object at the end
   --hex                 hex dumps under each chunk (with --json: data as "hex" instead of "base64")
   --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
@@ -63,6 +65,7 @@ const OPTIONS = {
   idle: { type: "string" },
   "half-close": { type: "boolean" },
   name: { type: "string" },
+  keylog: { type: "string" },
 } as const;
 
 /** `connect`. */
@@ -85,6 +88,7 @@ export const connectCommand: CliCommand = {
         sends,
         idle,
         halfClose: values["half-close"] === true,
+        keylog: values.keylog,
       }),
     );
   },
@@ -97,11 +101,14 @@ interface ConnectPlan {
   sends: Send[];
   idle: number | null;
   halfClose: boolean;
+  /** `--keylog <file>`: where the connection's TLS secrets go, if it speaks TLS. */
+  keylog: string | undefined;
 }
 
 async function connect(run: CliRun, plan: ConnectPlan): Promise<number> {
   const { service, signal } = run;
   const choice = await chooseProtocol(run, "connect", plan.protocol);
+  const keylog = plan.keylog !== undefined ? await run.openKeylog("connect", plan.keylog) : null;
   let info: SessionInfo;
   try {
     info = await withDiagnostics(service, [choice], () =>
@@ -124,7 +131,11 @@ async function connect(run: CliRun, plan: ConnectPlan): Promise<number> {
   run.keepCapture(info.id);
   const conn = info.connections[0]!.conn;
   const watch = new ConnectionWatch(conn);
-  run.follow(info, (e) => watch.saw(e));
+  keylog?.follows(info.id);
+  run.follow(info, (e) => {
+    keylog?.saw(e);
+    watch.saw(e);
+  });
 
   const stdin = plan.sends.length === 0 && run.io.stdin.isTTY !== true ? run.io.stdin : null;
   const hasInput = plan.sends.length > 0 || stdin !== null;

@@ -6,9 +6,11 @@ import type { SessionInfo } from "../../../preload/contract.ts";
 import { COMMON_OPTIONS, parseCommandLine } from "../args.ts";
 import { aborted, preparedCommand, type CliCommand } from "../command.ts";
 import { EXIT, RunFailedError, exitCodeOf } from "../errors.ts";
+import type { KeylogFile } from "../keylog-file.ts";
 import { chooseProtocol, withDiagnostics, type ProtocolChoice } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 import { clientTarget, listenTarget } from "../targets.ts";
+import { CERT_HELP, KEYLOG_HELP, PROXY_TLS_OPTIONS, TLS_FILE_OPTIONS, listenTLS, proxyTLS } from "../tls-options.ts";
 
 const COMMON_HELP = `  --json                one JSON object per event ({"kind":"listening",...} first), and a summary at the end
   --hex                 hex dumps under each chunk (with --json: data as "hex" instead of "base64")
@@ -18,10 +20,14 @@ const COMMON_HELP = `  --json                one JSON object per event ({"kind":
 The first line printed is "listening on <address>" (the port chosen when you gave 0; with --json, its
 "backlog" is how many connections the kernel queues before they are accepted: 4096 unless the endpoint string
 says backlog=N, capped by the kernel's net.core.somaxconn). Runs until Ctrl+C (or SIGTERM), then closes every
-connection cleanly, flushes the capture and prints where it is.
+connection cleanly, flushes the capture and prints where it is. With TLS and no --cert, stderr says where
+Wirescope's CA is, for the clients to trust; with --json, "tls" in the first line gives the session's TLS settings.
+
+A TLS handshake shows as a "tls" line (version, cipher, SNI, ALPN, the certificate and whether it was verified)
+or a "tls-failed" line (what failed and the likely fix); the data lines show the plaintext.
 
 Exit codes: 0 stopped by Ctrl+C; 1 could not listen (port in use, no such interface); 2 usage error;
-3 a protocol does not compile.
+3 a protocol does not compile, or a --cert/--key file that is not a certificate or key, or that do not match.
 `;
 
 const LISTEN_USAGE = `Usage: wirescope listen <endpoint> [options]
@@ -36,6 +42,10 @@ Options:
   --protocol <p>        run a protocol on each connection: a workspace file, a template ("template:echo"), or a
                         .ts file elsewhere (copied to <workspace>/cli/ for the run)
   --name <name>         the session's name in the capture
+  --tls                 speak TLS to every client, with a certificate from Wirescope's CA for the name it asks
+                        (or for localhost, 127.0.0.1 and ::1): trust the CA in the client ('wirescope ca')
+${CERT_HELP}
+${KEYLOG_HELP}
 ${COMMON_HELP}`;
 
 const PROXY_USAGE = `Usage: wirescope proxy <listen> <upstream> [options]
@@ -44,7 +54,8 @@ Listens, and forwards each accepted connection to the upstream; both legs are re
 accepted connection (your client's leg) is followed by the upstream leg opened for it (#1 and #2, #3 and #4...).
 
   <listen>              as for listen: "0", "127.0.0.1:6380", "tcp:6380"
-  <upstream>            as for connect: "127.0.0.1:6379", "tcp:host=127.0.0.1:port=6379"
+  <upstream>            as for connect: "127.0.0.1:6379", "tcp:host=127.0.0.1:port=6379" (with --tls, host:port
+                        or "ssl:host=...:port=..." is the TLS server; --starttls upgrades a plain one)
 
 Options:
   --protocol <p>        a protocol on both legs (a file exporting ClientLeg / ServerLeg, like template:resp-tap,
@@ -52,11 +63,29 @@ Options:
   --client-protocol <p> a protocol on the accepted (client-facing) leg only
   --server-protocol <p> a protocol on the upstream leg only
   --name <name>         the session's name in the capture
+  --tls                 terminate TLS: clients speak TLS to the proxy (a certificate from Wirescope's CA for the
+                        name they ask), the proxy speaks TLS to the upstream (their SNI and ALPN passed on); both
+                        legs are shown in plaintext
+  --starttls            both legs start plain; a leg protocol upgrades them when the protocol says so
+                        (this.transport.startTLS(), as template:smtp does); the options below apply then
+  --insecure-upstream   with --tls or --starttls: do not verify the upstream's certificate (the "tls" line says
+                        why it would have failed); to verify one whose CA the system does not trust, give that
+                        CA to Node instead: NODE_EXTRA_CA_CERTS=its-ca.pem wirescope proxy ...
+${CERT_HELP}
+${KEYLOG_HELP}
 ${COMMON_HELP}`;
 
-const LISTEN_OPTIONS = { ...COMMON_OPTIONS, protocol: { type: "string" }, name: { type: "string" } } as const;
+const LISTEN_OPTIONS = {
+  ...COMMON_OPTIONS,
+  ...TLS_FILE_OPTIONS,
+  protocol: { type: "string" },
+  name: { type: "string" },
+} as const;
 const PROXY_OPTIONS = {
-  ...LISTEN_OPTIONS,
+  ...COMMON_OPTIONS,
+  ...PROXY_TLS_OPTIONS,
+  protocol: { type: "string" },
+  name: { type: "string" },
   "client-protocol": { type: "string" },
   "server-protocol": { type: "string" },
 } as const;
@@ -71,12 +100,15 @@ export const listenCommand: CliCommand = {
       names: ["endpoint"],
       required: 1,
     });
+    const tls = listenTLS(values);
     return preparedCommand(values, async (run) => {
       const choice = await chooseProtocol(run, "listen", values.protocol);
-      return serveUntilStopped(run, [choice], choice === null, () =>
+      const keylog = values.keylog !== undefined ? await run.openKeylog("listen", values.keylog) : null;
+      return serveUntilStopped(run, [choice], choice === null, keylog, () =>
         run.service.call("listen", {
           target: listenTarget(positionals[0] ?? ""),
           protocol: choice?.ref ?? null,
+          ...(tls !== undefined ? { tls } : {}),
           ...(values.name !== undefined ? { name: values.name } : {}),
         }),
       );
@@ -94,16 +126,19 @@ export const proxyCommand: CliCommand = {
       names: ["listen", "upstream"],
       required: 2,
     });
+    const tls = proxyTLS(values);
     return preparedCommand(values, async (run) => {
       const both = values.protocol;
       const client = await chooseProtocol(run, "proxy", values["client-protocol"] ?? both);
       const server = await chooseProtocol(run, "proxy", values["server-protocol"] ?? both);
-      return serveUntilStopped(run, [client, server], false, () =>
+      const keylog = values.keylog !== undefined ? await run.openKeylog("proxy", values.keylog) : null;
+      return serveUntilStopped(run, [client, server], false, keylog, () =>
         run.service.call("proxy", {
           listen: listenTarget(positionals[0] ?? ""),
           upstream: clientTarget(positionals[1] ?? ""),
           clientProtocol: client?.ref ?? null,
           serverProtocol: server?.ref ?? null,
+          ...(tls !== undefined ? { tls } : {}),
           ...(values.name !== undefined ? { name: values.name } : {}),
         }),
       );
@@ -114,12 +149,14 @@ export const proxyCommand: CliCommand = {
 /**
  * Starts the session, says where it listens, prints its timeline until Ctrl+C. With `closeAfterPeer` (a raw
  * listener: nobody is there to answer or to close), a connection whose peer shut its side (FIN) is closed in turn,
- * as netcat does, instead of staying half-open for a user who would close it in the app.
+ * as netcat does, instead of staying half-open for a user who would close it in the app. `keylog` (--keylog)
+ * receives the session's events once it has started.
  */
 async function serveUntilStopped(
   run: CliRun,
   choices: (ProtocolChoice | null)[],
   closeAfterPeer: boolean,
+  keylog: KeylogFile | null,
   start: () => Promise<SessionInfo>,
 ): Promise<number> {
   let info: SessionInfo;
@@ -131,8 +168,21 @@ async function serveUntilStopped(
   }
   run.keepCapture(info.id);
   const address = info.listeningOn ?? info.target;
-  run.announce(`listening on ${address}`, { kind: "listening", session: info.id, address, backlog: info.backlog });
+  run.announce(`listening on ${address}`, {
+    kind: "listening",
+    session: info.id,
+    address,
+    backlog: info.backlog,
+    ...(info.tls !== undefined ? { tls: info.tls } : {}),
+  });
+  if (info.tls?.certificate === "wirescope-ca") {
+    // Where the CA is, for the client to trust: what a first handshake that fails would ask for anyway.
+    const ca = await run.service.call("caInfo", {});
+    run.note(`tls: clients get certificates from Wirescope's CA: trust ${ca.path}`);
+  }
+  keylog?.follows(info.id);
   run.follow(info, (e) => {
+    keylog?.saw(e);
     if (closeAfterPeer && e.kind === "lifecycle" && e.event === "read-closed") {
       run.service.call("closeConnection", { session: info.id, conn: e.conn }).catch(() => {});
     }
