@@ -78,10 +78,12 @@ export class ProtocolLibrary {
   #workspace: Workspace;
   readonly #compiled = new Map<string, CompiledFile>();
   /**
-   * The code last hot-loaded into the running sessions, per file: a reload of the same code (the watcher's echo of
-   * our own save, arriving once a later save has been written) is not done twice.
+   * The code each session's sandbox group last loaded, per file — when the session started (loadInto) or at a
+   * reload: a reload of the same code is not done twice (the watcher's echo of our own save, arriving once a later
+   * save has been written; the watcher's news of a file a template brought along, which the session's first load
+   * already bundled).
    */
-  readonly #loadedCode = new Map<string, string>();
+  readonly #loadedCode = new WeakMap<SandboxGroup, Map<string, string>>();
   /** Reloads run one after another, so that two triggers of the same change can't both load it. */
   #reloads: Promise<unknown> = Promise.resolve();
   readonly #options: ProtocolLibraryOptions;
@@ -112,7 +114,6 @@ export class ProtocolLibrary {
     this.#stopWatching?.();
     this.#workspace = next;
     this.#compiled.clear();
-    this.#loadedCode.clear();
     this.watch();
     await this.emitProtocols();
   }
@@ -141,12 +142,22 @@ export class ProtocolLibrary {
     }
     const loaded = await group.load(file, compiled.result.code, sourceMapPayload(compiled.result));
     if (!loaded.ok) throw new EngineError("protocol-error", `${file} could not be loaded: ${loaded.error.message}`);
+    this.loaded(group, file, compiled.result.code);
+  }
+
+  /** Remembers that `group` runs `code` for `file` now. */
+  private loaded(group: SandboxGroup, file: string, code: string): void {
+    let files = this.#loadedCode.get(group);
+    if (files === undefined) this.#loadedCode.set(group, (files = new Map()));
+    files.set(file, code);
   }
 
   private async compile(file: string): Promise<CompiledFile> {
     const source = await this.#workspace.read(file);
     const cached = this.#compiled.get(file);
-    if (cached && cached.source === source) return cached;
+    // A failure is not reused: it may be an import that was missing then (a template's second file not written
+    // yet, a file saved before the one it imports) and is there now.
+    if (cached && cached.source === source && cached.result.ok) return cached;
     const result = await compileProtocol(this.#workspace.root, file);
     const compiled = { result, source };
     this.#compiled.set(file, compiled);
@@ -200,7 +211,6 @@ export class ProtocolLibrary {
   async delete(file: string): Promise<void> {
     await this.#workspace.delete(file);
     this.#compiled.delete(file);
-    this.#loadedCode.delete(file);
     void this.emitProtocols();
   }
 
@@ -243,24 +253,22 @@ export class ProtocolLibrary {
         continue;
       }
       const code = compiled.result.code;
-      const alreadyLoaded = this.#loadedCode.get(target) === code;
-      let failed = false;
       for (const running of this.#options.running()) {
-        if (running.group === null || !this.runs(running, target)) continue;
-        if (alreadyLoaded) {
+        const group = running.group;
+        if (group === null || !this.runs(running, target)) continue;
+        if (this.#loadedCode.get(group)?.get(target) === code) {
           reloaded += liveConnectionsOf(running.session, target);
           continue;
         }
-        const loaded = await running.group.load(target, compiled.result.code, sourceMapPayload(compiled.result));
-        if (loaded.ok) reloaded += liveConnectionsOf(running.session, target);
-        else {
-          failed = true;
+        const loaded = await group.load(target, code, sourceMapPayload(compiled.result));
+        if (loaded.ok) {
+          this.loaded(group, target, code);
+          reloaded += liveConnectionsOf(running.session, target);
+        } else {
+          // Not remembered: code a session could not load is tried again on the next save, even unchanged.
           running.session.note("protocol-error", `${target} could not be reloaded: ${loaded.error.message}`);
         }
       }
-      // Code that some session could not load is tried again on the next save, even unchanged.
-      if (failed) this.#loadedCode.delete(target);
-      else this.#loadedCode.set(target, code);
     }
     return { diagnostics, reloaded };
   }

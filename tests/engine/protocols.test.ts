@@ -296,6 +296,17 @@ describe("imports between workspace files", () => {
     peer.socket.write("toi\r\n");
     await peer.until("bonjour toi");
   });
+
+  it("a file that failed to compile for a missing import compiles once the import is saved", async () => {
+    const greeter = `import { LineReceiver } from "wirescope";\nimport { GREETING } from "./later.ts";\nexport default class Greeter extends LineReceiver {\n  override lineReceived(line: Buffer): void { this.sendLine(Buffer.from(GREETING + " " + line.toString())); }\n}\n`;
+    const early = await save("greeter.ts", greeter);
+    expect(early.diagnostics.map((d) => d.message).join()).toMatch(/Could not resolve "\.\/later\.ts"/);
+    await save("later.ts", `export const GREETING = "salut";\n`);
+    const { port } = await listenWith("greeter.ts");
+    const peer = await Peer.connect(port);
+    peer.socket.write("toi\r\n");
+    await peer.until("salut toi");
+  });
 });
 
 describe("connections opened by user code", () => {
