@@ -292,6 +292,22 @@ export default class Pass extends Protocol {
     ]);
   });
 
+  it("a template's first load is its only one: saving the file it brought, unchanged, reloads nothing", async () => {
+    const { session, port } = await proxy("template:resp-tap", "template:resp-tap");
+    const client = await Client.connect(port);
+    defer(() => client.socket.destroy());
+    client.socket.write("PING\r\n");
+    await waitFor(() => client.received === "+PONG\r\n", "redis's answer");
+    // What the watcher does when it reports resp.ts, which the template wrote: resp-tap.ts imports it, and its
+    // code is the same as the one the session loaded at its start.
+    const source = ok(await t.api.readProtocol({ path: "resp.ts" })).content;
+    await save("resp.ts", source);
+    // A reload would tell each live connection in the worker's next batch, and the watcher's echo comes later.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const events = await timeline(t.api, session);
+    expect(events.filter((e) => e.kind === "lifecycle" && e.event === "protocol-reloaded")).toEqual([]);
+  });
+
   it("a client that sends and half-closes still gets its answer through protocol legs", async () => {
     const { session, port } = await proxy("template:resp-tap", "template:resp-tap");
     const client = await Client.connect(port);
