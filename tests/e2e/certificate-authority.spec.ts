@@ -46,6 +46,8 @@ test("regenerating asks first; once confirmed, the CA on disk and on screen is a
 }) => {
   const dialog = await openSettings(app);
   const section = caSection(dialog);
+  // The engine makes the CA when the section first asks for it: read the file once the section shows it.
+  await expect(section.getByText(path.join(wirescope.config, "wirescope-ca.pem"), { exact: true })).toBeVisible();
   const before = fingerprintOnDisk(wirescope.config);
   await expect(section.getByText(before, { exact: true })).toBeVisible();
 
