@@ -59,6 +59,9 @@ describe("listTemplates / templateSource", () => {
       "tls-client",
       "http",
       "netstring",
+      "lsp",
+      "jsonl-rpc",
+      "bc",
     ]);
     expect(listTemplates()[0]).toMatchObject({ id: "raw", hasSource: false });
     expect(await templateSource("raw")).toBeNull();

@@ -120,10 +120,10 @@ class StdioRelay implements ProcessTap {
     const out = childFD === 2 ? this.stderr : this.stdout;
     if (out.write(data) || this.#full.has(out)) return;
     this.#full.add(out);
-    if (this.#full.size === 1) this.#child?.pauseReading();
+    if (this.#full.size === 1) this.#child?.pauseReading("tap");
     out.once("drain", () => {
       this.#full.delete(out);
-      if (this.#full.size === 0) this.#child?.resumeReading();
+      if (this.#full.size === 0) this.#child?.resumeReading("tap");
     });
   }
 
