@@ -201,7 +201,7 @@ describe("process sessions", () => {
     const badFolder = await t.api.spawn({ argv: ["cat"], cwd: "no/such/folder" });
     expect(!badFolder.ok && badFolder.error).toMatchObject({ code: "spawn-failed" });
     const withProtocol = await t.api.spawn({ argv: ["cat"], protocol: "no-such-protocol.ts" });
-    expect(!withProtocol.ok && withProtocol.error).toMatchObject({ code: "protocol-not-found" });
+    expect(!withProtocol.ok && withProtocol.error).toMatchObject({ code: "not-found" });
     const empty = await t.api.spawn({ argv: [] });
     expect(!empty.ok && empty.error).toMatchObject({ code: "invalid-arguments" });
 
