@@ -59,6 +59,8 @@ export interface ChildProtocol {
   childConnectionLost(childFD: number): void;
   processExited(reason: ProcessExitReason): void;
   processEnded(reason: ProcessExitReason): void;
+  /** Calls `callback` once the protocol has finished with the child's end (what it logged then is recorded). */
+  whenFinished(callback: () => void): void;
 }
 
 /** Who may pause reading the child's output: a tap that can't keep up, or a protocol that lags behind. */
@@ -242,9 +244,14 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     c.closedAt = nowMicros();
     c.reason = describeExit(reason);
     this.note("ended", c.reason);
-    this.#resolveEnded();
     this.tap?.processEnded(reason);
-    this.protocol?.protocol.processEnded(reason);
+    const protocol = this.protocol?.protocol;
+    if (protocol === undefined) {
+      this.#resolveEnded();
+      return;
+    }
+    protocol.processEnded(reason);
+    protocol.whenFinished(this.#resolveEnded);
   }
 
   /** The child's stdin is full: it is not reading. Recorded once per stall. */

@@ -428,6 +428,7 @@ export class SandboxGroup {
           this.connectRequested(op);
           break;
         case "closed":
+          this.connections.get(op.id)?.workerClosed();
           this.connections.delete(op.id);
           break;
         case "cancelConnect": {

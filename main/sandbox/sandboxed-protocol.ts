@@ -134,6 +134,8 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   private producer: (IPushProducer & IPullProducer) | null = null;
   /** Called once the worker has consumed every byte sent so far (see whenConsumed). */
   private consumedWaiters: (() => void)[] = [];
+  /** Called once no worker holds the protocol any more (see whenFinished). */
+  private finishedWaiters: (() => void)[] = [];
 
   constructor(
     private readonly link: SandboxLink,
@@ -254,7 +256,25 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     else this.consumedWaiters.push(callback);
   }
 
+  /**
+   * Calls `callback` once no worker holds the protocol any more: the worker delivered the connection's end (and
+   * sent what the protocol logged on it), or it is halted by a dead worker, or was never attached. A process
+   * session waits for it before its child counts as ended, so that a capture closed then holds the protocol's last
+   * words.
+   */
+  whenFinished(callback: () => void): void {
+    if (!this.attached) callback();
+    else this.finishedWaiters.push(callback);
+  }
+
   // ---- called by the group ----
+
+  /** The worker delivered the connection's loss and forgot it. */
+  workerClosed(): void {
+    this.attached = false;
+    this.consumed();
+    this.finished();
+  }
 
   /** Asks the worker to build this connection's protocol and connect it. */
   attach(): void {
@@ -297,6 +317,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       this.transport?.unregisterProducer();
     }
     this.consumed();
+    this.finished();
     if (this.closed || this.haltReason === reason) return;
     this.haltReason = reason;
     if (notify) this.emit("onHalted", reason);
@@ -437,6 +458,17 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   private consumed(): void {
     const waiters = this.consumedWaiters;
     this.consumedWaiters = [];
+    this.run(waiters);
+  }
+
+  /** No worker holds the protocol any more: run what waited for that. */
+  private finished(): void {
+    const waiters = this.finishedWaiters;
+    this.finishedWaiters = [];
+    this.run(waiters);
+  }
+
+  private run(waiters: (() => void)[]): void {
     for (const waiter of waiters) {
       try {
         waiter();

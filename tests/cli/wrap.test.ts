@@ -14,6 +14,7 @@ import { BIN, capturePath, readCapture, REPO, startCli, useWorkspace } from "./c
 
 const ws = useWorkspace();
 const PYLSP = "/usr/bin/pylsp";
+const CLANGD = "/usr/bin/clangd";
 /** How long one LSP conversation may take (pylsp starts jedi on the first hover). */
 const LSP_TIMEOUT_MS = 30_000;
 
@@ -56,11 +57,26 @@ interface LspRun {
   code: number | null;
 }
 
+/** The document an LSP conversation opens, and where it hovers. */
+interface LspDocument {
+  name: string;
+  languageId: string;
+  text: string;
+  hover: { line: number; character: number };
+}
+
+const PYTHON_DOCUMENT: LspDocument = {
+  name: "sample.py",
+  languageId: "python",
+  text: "import os\nsize = len([1, 2])\nprint(size, os.sep)\n",
+  hover: { line: 1, character: 8 },
+};
+
 /**
  * Plays an editor against the server `argv` runs: initialize, initialized, didOpen (waiting for its diagnostics),
  * a hover, shutdown and exit, each request waiting for its answer, as an editor does.
  */
-async function lspConversation(argv: string[], folder: string): Promise<LspRun> {
+async function lspConversation(argv: string[], folder: string, document = PYTHON_DOCUMENT): Promise<LspRun> {
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO,
     env: { ...process.env, WIRESCOPE_WORKSPACE: ws.path },
@@ -102,18 +118,18 @@ async function lspConversation(argv: string[], folder: string): Promise<LspRun> 
       waiters.push({ matches, resolve: () => (clearTimeout(timer), resolve()) });
     });
 
-  const uri = `file://${folder}/sample.py`;
-  const text = "import os\nsize = len([1, 2])\nprint(size, os.sep)\n";
+  const uri = `file://${folder}/${document.name}`;
+  const { text, languageId } = document;
   send({ id: 1, method: "initialize", params: { processId: null, rootUri: `file://${folder}`, capabilities: {} } });
   await answer((m) => m.id === 1, "initialize result");
   send({ method: "initialized", params: {} });
   const diagnostics = answer((m) => m.method === "textDocument/publishDiagnostics", "diagnostics");
   send({
     method: "textDocument/didOpen",
-    params: { textDocument: { uri, languageId: "python", version: 1, text } },
+    params: { textDocument: { uri, languageId, version: 1, text } },
   });
   await diagnostics;
-  send({ id: 2, method: "textDocument/hover", params: { textDocument: { uri }, position: { line: 1, character: 8 } } });
+  send({ id: 2, method: "textDocument/hover", params: { textDocument: { uri }, position: document.hover } });
   await answer((m) => m.id === 2, "hover result");
   send({ id: 3, method: "shutdown" });
   await answer((m) => m.id === 3, "shutdown result");
@@ -145,6 +161,81 @@ describe("wirescope wrap", () => {
       } finally {
         fs.rmSync(folder, { recursive: true, force: true });
       }
+    },
+    2 * LSP_TIMEOUT_MS,
+  );
+
+  /**
+   * Runs the LSP conversation with `server` directly, then through `wrap --protocol template:lsp`: the replies must
+   * be the same bytes, and the capture must hold each message decoded, responses paired with their requests.
+   */
+  async function decodedThroughWrap(server: string[], document: LspDocument): Promise<void> {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-lsp-"));
+    try {
+      const direct = await lspConversation(server, folder, document);
+      const wrap = [process.execPath, BIN, "wrap", "--protocol", "template:lsp", "--", ...server];
+      const wrapped = await lspConversation(wrap, folder, document);
+      expect(direct.code, direct.stderr).toBe(0);
+      expect(wrapped.code, wrapped.stderr).toBe(0);
+      expect(direct.stdout.toString()).toMatch(/"id":2,("jsonrpc":"2.0",)?"result":\{/);
+      expect(wrapped.stdout.equals(direct.stdout)).toBe(true);
+      const events = await readCapture(capturePath(wrapped.stderr));
+      expect(fdBytes(events, 0).equals(wrapped.sent)).toBe(true);
+      expect(fdBytes(events, 1).equals(wrapped.stdout)).toBe(true);
+      const logs = events.flatMap((e) => (e.kind === "log" && e.conn === 1 ? [e.text] : []));
+      const client = logs.filter((l) => l.startsWith("client "));
+      expect(client).toEqual([
+        expect.stringMatching(/^client request #1 initialize \{"processId":null,"rootUri":"file:\/\//),
+        "client notification initialized {}",
+        expect.stringMatching(/^client notification textDocument\/didOpen \{"textDocument":/),
+        expect.stringMatching(/^client request #2 textDocument\/hover \{"textDocument":/),
+        "client request #3 shutdown ",
+        "client notification exit ",
+      ]);
+      for (const [id, method] of [
+        [1, "initialize"],
+        [2, "textDocument/hover"],
+        [3, "shutdown"],
+      ] as const) {
+        const response = new RegExp(`^server response #${id} to ${method.replace("/", "\\/")} in [\\d.]+ ms: `);
+        expect(
+          logs.filter((l) => response.test(l)),
+          `${method} paired`,
+        ).toHaveLength(1);
+      }
+      expect(logs).toContainEqual(expect.stringMatching(/^server notification textDocument\/publishDiagnostics /));
+      const paired = events.filter((e) => e.kind === "log" && typeof e.fields["latencyMs"] === "number");
+      expect(paired.length).toBeGreaterThanOrEqual(3);
+      expect(events.at(-1)).toMatchObject({ kind: "lifecycle", conn: 0, event: "closed" });
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  }
+
+  it(
+    "decodes pylsp's conversation with --protocol template:lsp, without changing a byte of it",
+    async () => {
+      if (!fs.existsSync(PYLSP)) {
+        throw new Error("This test needs pylsp as a real server: apt-get install python3-pylsp (.ci/run does this).");
+      }
+      await decodedThroughWrap([PYLSP], PYTHON_DOCUMENT);
+    },
+    2 * LSP_TIMEOUT_MS,
+  );
+
+  it(
+    "decodes clangd's conversation with --protocol template:lsp, without changing a byte of it",
+    async () => {
+      if (!fs.existsSync(CLANGD)) {
+        throw new Error("This test needs clangd as a real server: apt-get install clangd (.ci/run does this).");
+      }
+      const document = {
+        name: "sample.cpp",
+        languageId: "cpp",
+        text: "int twice(int x) { return 2 * x; }\nint main() { return twice(21); }\n",
+        hover: { line: 1, character: 21 },
+      };
+      await decodedThroughWrap([CLANGD], document);
     },
     2 * LSP_TIMEOUT_MS,
   );
