@@ -42,8 +42,8 @@ Options:
   --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
                         (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
-Input: the --send and --send-hex values; without them, standard input when it is not a terminal (a pipe or a
-file; use < /dev/null to send nothing), passed on as it arrives and held while the command doesn't read. Once
+Input: the --send and --send-hex values; without them and without --protocol, standard input when it is not a
+terminal (a pipe or a file; use < /dev/null to send nothing), passed on as it arrives and held while the command doesn't read. Once
 the input is all sent, the command's stdin is closed, as at the end of a pipe.
 
 When it exits: when the command has ended (and every pipe closed), or --idle after the input, or at Ctrl+C,
@@ -118,7 +118,9 @@ async function spawn(run: CliRun, plan: SpawnPlan): Promise<number> {
     stdinState.saw(e);
   });
 
-  const stdin = plan.sends.length === 0 && run.io.stdin.isTTY !== true ? run.io.stdin : null;
+  // A protocol drives the child itself: standard input is not read, so that its end doesn't close the child's stdin.
+  const piped = plan.sends.length === 0 && plan.protocol === undefined && run.io.stdin.isTTY !== true;
+  const stdin = piped ? run.io.stdin : null;
   const hasInput = plan.sends.length > 0 || stdin !== null;
   let sentAll: boolean;
   try {
