@@ -29,12 +29,13 @@ function fdBytes(events: TimelineEvent[], fd: number): Buffer {
   return Buffer.concat(events.flatMap((e) => (e.kind === "data" && e.conn === 1 && e.fd === fd ? [e.data] : [])));
 }
 
-/** Runs `wirescope wrap -- ...argv` with `input` on its stdin, to its end; stdout as bytes. */
+/** Runs `wirescope wrap ...options -- ...argv` with `input` on its stdin, to its end; stdout as bytes. */
 async function runWrap(
   argv: string[],
   input: Buffer,
+  options: string[] = [],
 ): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
-  const child = spawn(process.execPath, [BIN, "wrap", "--", ...argv], {
+  const child = spawn(process.execPath, [BIN, "wrap", ...options, "--", ...argv], {
     cwd: REPO,
     env: { ...process.env, WIRESCOPE_WORKSPACE: ws.path },
     stdio: ["pipe", "pipe", "pipe"],
@@ -250,6 +251,17 @@ describe("wirescope wrap", () => {
     expect(fdBytes(events, 0).equals(input)).toBe(true);
     expect(fdBytes(events, 1).equals(input)).toBe(true);
     expect(r.stderr.startsWith("to stderr\n")).toBe(true);
+  });
+
+  it("runs a protocol passively: what it writes and closes goes nowhere, the relay is unchanged", async () => {
+    // The bc template writes its questions to stdin and then closes it: on a wrap, neither reaches cat.
+    const input = Buffer.from("from the program\n".repeat(1000));
+    const r = await runWrap(["cat"], input, ["--protocol", "template:bc"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.equals(input)).toBe(true);
+    const events = await readCapture(capturePath(r.stderr));
+    expect(fdBytes(events, 0).equals(input)).toBe(true);
+    expect(events.filter((e) => e.kind === "log" && e.conn === 1).length).toBeGreaterThan(0);
   });
 
   it("passes SIGTERM and SIGINT on to the command, exits 128 + the signal, with the capture complete", async () => {
