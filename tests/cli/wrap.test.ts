@@ -29,11 +29,14 @@ function fdBytes(events: TimelineEvent[], fd: number): Buffer {
   return Buffer.concat(events.flatMap((e) => (e.kind === "data" && e.conn === 1 && e.fd === fd ? [e.data] : [])));
 }
 
-/** Runs `wirescope wrap ...options -- ...argv` with `input` on its stdin, to its end; stdout as bytes. */
+/**
+ * Runs `wirescope wrap ...options -- ...argv` with `input` on its stdin, to its end; stdout as bytes. With
+ * `holdStdinMs`, its stdin stays open that long after the input was written.
+ */
 async function runWrap(
   argv: string[],
   input: Buffer,
-  options: string[] = [],
+  { options = [], holdStdinMs = 0 }: { options?: string[]; holdStdinMs?: number } = {},
 ): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
   const child = spawn(process.execPath, [BIN, "wrap", ...options, "--", ...argv], {
     cwd: REPO,
@@ -45,7 +48,8 @@ async function runWrap(
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => out.push(d));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(input);
+  child.stdin.write(input);
+  setTimeout(() => child.stdin.end(), holdStdinMs);
   const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
   return { stdout: Buffer.concat(out), stderr, code };
 }
@@ -256,7 +260,8 @@ describe("wirescope wrap", () => {
   it("runs a protocol passively: what it writes and closes goes nowhere, the relay is unchanged", async () => {
     // The bc template writes its questions to stdin and then closes it: on a wrap, neither reaches cat.
     const input = Buffer.from("from the program\n".repeat(1000));
-    const r = await runWrap(["cat"], input, ["--protocol", "template:bc"]);
+    // Stdin stays open meanwhile: were the protocol not passive, its writes would reach cat and come back.
+    const r = await runWrap(["cat"], input, { options: ["--protocol", "template:bc"], holdStdinMs: 1000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.equals(input)).toBe(true);
     const events = await readCapture(capturePath(r.stderr));
