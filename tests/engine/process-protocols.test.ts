@@ -38,7 +38,9 @@ describe("protocols on process sessions", () => {
   it("the bc template drives bc: asks each expression, logs each answer, closes stdin, bc exits 0", async () => {
     const s = ok(await t.api.spawn({ argv: ["bc", "-q"], protocol: "template:bc" }));
     expect(s.connections[0]!.protocol).toMatchObject({ file: "bc.ts", state: "running" });
-    const events = await waitForTimeline(t.api, s.id, ended, "bc to end");
+    // The protocol hears of the end after it is recorded: its last log line follows the "ended" event.
+    const over = (e: TimelineEvent[]) => ended(e) && logs(e).some((l) => l.startsWith("bc ended"));
+    const events = await waitForTimeline(t.api, s.id, over, "bc to end");
     expect(logs(events)).toEqual([
       "2+3 = 5",
       "2^64 = 18446744073709551616",
