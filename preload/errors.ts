@@ -90,7 +90,6 @@ export const ERROR_CODES = {
   // Process sessions (main/engine/process-session.ts).
   "spawn-failed": "failed",
   "not-a-process": "usage",
-  "not-supported-yet": "usage",
 
   // Protocols (main/engine/, main/workspace/).
   "compile-error": "bad-input",

@@ -27,11 +27,13 @@ import { exportSession } from "../interchange/export.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
 import { CA_CERT_FILE, CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
-import { EngineError, NotSupportedYetError } from "./errors.ts";
+import { EngineError } from "./errors.ts";
 import { CaptureImports } from "./imports.ts";
 import { ProtocolLibrary } from "./protocol-library.ts";
 import { processSession, ProcessSession } from "./process-session.ts";
 import type { ProcessTap } from "./recording-process-protocol.ts";
+import type { ConnectionRecord } from "./recording-protocol.ts";
+import { processProtocol } from "./sandboxed-protocols.ts";
 import { reopenRecording } from "./reopen-recording.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
 import { replayOf, startReplay } from "./replay.ts";
@@ -202,22 +204,30 @@ export class Engine implements WirescopeService {
   /**
    * Runs a command as a process session (process-session.ts). Its working folder is taken from the workspace's when
    * relative or absent; its environment is the engine's plus `env`. A command that can't run leaves no session.
-   * `tap` is for callers in the engine's own process (`wirescope wrap`): it sees the child's pipes as they flow.
+   * `tap` is for callers in the engine's own process (`wirescope wrap`): it sees the child's pipes as they flow,
+   * and the protocol, if any, only watches them (a passive decoder of both directions).
    */
   async spawn(args: Parameters<WirescopeService["spawn"]>[0], tap: ProcessTap | null = null): Promise<SessionInfo> {
-    if (args.protocol != null) {
-      throw new NotSupportedYetError("Protocols on process sessions are not supported yet: run it as raw bytes.");
-    }
+    const file = await this.library.resolve(args.protocol ?? null);
     const program = path.basename(args.argv[0]!);
-    const entry = await this.sessions.create("process", args.name ?? program, []);
+    const entry = await this.sessions.create("process", args.name ?? program, [file]);
+    const { session, group, recorder } = entry;
+    const protocols =
+      file === null || group === null
+        ? null
+        : {
+            file,
+            create: (connection: ConnectionRecord) => processProtocol(group, recorder, file, session, connection),
+          };
     try {
-      await processSession(entry.session, "run a command").start(
+      await processSession(session, "run a command").start(
         {
           argv: args.argv,
           cwd: path.resolve(this.workspace.root, args.cwd ?? "."),
           env: args.env ?? {},
         },
         tap,
+        protocols,
       );
     } catch (err) {
       await this.sessions.drop(entry);

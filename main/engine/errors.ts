@@ -82,10 +82,3 @@ export class NotAProcessError extends EngineError {
     super("not-a-process", `Session '${session}' runs no process: can't ${what}. Choose a process session.`);
   }
 }
-
-/** Something the contract names but the engine does not do yet; the message says what works today. */
-export class NotSupportedYetError extends EngineError {
-  constructor(message: string) {
-    super("not-supported-yet", message);
-  }
-}

@@ -192,7 +192,7 @@ describe("process sessions", () => {
     expect(after.at(-1)).toMatchObject({ conn: 0, event: "closed" });
   });
 
-  it("refuses a command that can't run, and a protocol, leaving no session and no capture behind", async () => {
+  it("refuses a command that can't run, and a missing protocol, leaving no session and no capture behind", async () => {
     const missing = await t.api.spawn({ argv: ["wirescope-no-such-program", "--flag"] });
     expect(!missing.ok && missing.error).toMatchObject({ code: "spawn-failed", category: "failed" });
     expect(!missing.ok && missing.error.message).toMatch(
@@ -200,8 +200,8 @@ describe("process sessions", () => {
     );
     const badFolder = await t.api.spawn({ argv: ["cat"], cwd: "no/such/folder" });
     expect(!badFolder.ok && badFolder.error).toMatchObject({ code: "spawn-failed" });
-    const withProtocol = await t.api.spawn({ argv: ["cat"], protocol: "template:echo" });
-    expect(!withProtocol.ok && withProtocol.error).toMatchObject({ code: "not-supported-yet", category: "usage" });
+    const withProtocol = await t.api.spawn({ argv: ["cat"], protocol: "no-such-protocol.ts" });
+    expect(!withProtocol.ok && withProtocol.error).toMatchObject({ code: "not-found" });
     const empty = await t.api.spawn({ argv: [] });
     expect(!empty.ok && empty.error).toMatchObject({ code: "invalid-arguments" });
 

@@ -1,8 +1,8 @@
 /**
  * Process sessions: a command the user runs, as a session like any other. Its child is connection 1 (each restart a
  * new connection on the same timeline), run by the core's spawnProcess and recorded by a RecordingProcessProtocol:
- * what is sent goes to its stdin, its stdout and stderr come back with their fd. Raw bytes only for now: running a
- * protocol on a process comes with the sandbox's support for ProcessProtocols.
+ * what is sent goes to its stdin, its stdout and stderr come back with their fd. A protocol, if the session runs one,
+ * is built for each child (ChildProtocol: a sandboxed ProcessProtocol or Protocol); when it halts, the child runs on.
  *
  * The connection controls keep their meaning: `send` writes to stdin, a half-close closes stdin, a close stops the
  * child (SIGTERM, then SIGKILL), an abort kills it (SIGKILL). `signal` sends what the user picks.
@@ -12,8 +12,20 @@ import type { ProcessSignal, SessionInfo } from "../../preload/contract.ts";
 import { quoteCommandLine } from "../../preload/command-line.ts";
 import { shorten } from "../../preload/limits.ts";
 import { ConnectionClosedError, EngineError, NotAProcessError, SpawnFailedError } from "./errors.ts";
-import { RecordingProcessProtocol, type ProcessCommand, type ProcessTap } from "./recording-process-protocol.ts";
+import {
+  RecordingProcessProtocol,
+  type ChildProtocol,
+  type ProcessCommand,
+  type ProcessTap,
+} from "./recording-process-protocol.ts";
+import type { ConnectionRecord } from "./recording-protocol.ts";
 import { Session, type SessionOptions } from "./session.ts";
+
+/** The protocol a process session runs: its file (hot-reloaded on save), and how a child's instance is built. */
+export interface ChildProtocols {
+  file: string;
+  create(connection: ConnectionRecord): ChildProtocol;
+}
 
 /**
  * A process session. Created by the session registry for kind "process", then started with `start`; the engine
@@ -22,6 +34,7 @@ import { Session, type SessionOptions } from "./session.ts";
 export class ProcessSession extends Session {
   #command: ProcessCommand | null = null;
   #tap: ProcessTap | null = null;
+  #protocols: ChildProtocols | null = null;
   /** The child of the latest run; null before the first. */
   #current: RecordingProcessProtocol | null = null;
   readonly #notify: () => void;
@@ -32,12 +45,19 @@ export class ProcessSession extends Session {
   }
 
   /**
-   * Runs `command` as connection 1; `tap`, if given, sees each of its children as it runs (see ProcessTap). Throws
-   * SpawnFailedError when it can't be run.
+   * Runs `command` as connection 1; `tap`, if given, sees each of its children as it runs (see ProcessTap), and
+   * `protocols`, if given, build the protocol each child runs — passive when there is a tap: the tap's program owns
+   * the conversation (see ChildProtocolTransport). Throws SpawnFailedError when it can't be run.
    */
-  async start(command: ProcessCommand, tap: ProcessTap | null = null): Promise<void> {
+  async start(
+    command: ProcessCommand,
+    tap: ProcessTap | null = null,
+    protocols: ChildProtocols | null = null,
+  ): Promise<void> {
     this.#command = command;
     this.#tap = tap;
+    this.#protocols = protocols;
+    this.protocol = protocols?.file ?? null;
     this.target = quoteCommandLine(command.argv);
     await this.#spawn();
   }
@@ -55,7 +75,9 @@ export class ProcessSession extends Session {
     const command = this.#command;
     if (command === null) throw new EngineError("internal", `Session '${this.id}' was never started.`);
     const record = this.newConnection("server");
-    const child = new RecordingProcessProtocol(record, command, this.timeline, this.#notify, this.#tap);
+    const protocols = this.#protocols;
+    const protocol = protocols === null ? null : { protocol: protocols.create(record), passive: this.#tap !== null };
+    const child = new RecordingProcessProtocol(record, command, this.timeline, this.#notify, this.#tap, protocol);
     const shown = shorten(this.target);
     try {
       spawnProcess(child, command.argv[0]!, command.argv, {

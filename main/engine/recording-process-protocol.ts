@@ -18,6 +18,7 @@ import { quoteCommandLine } from "../../preload/command-line.ts";
 import { MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent } from "../../preload/timeline.ts";
 import { monotonicMicros as nowMicros } from "../recording/recorder.ts";
+import { ChildProtocolTransport } from "./child-protocol-transport.ts";
 import type { ConnectionRecord, TimelineSink } from "./recording-protocol.ts";
 
 /** How long a child has to exit after SIGTERM before `stop` kills it, and to close its pipes after it exited. */
@@ -48,6 +49,23 @@ export interface ProcessTap {
   processEnded(reason: ProcessExitReason): void;
 }
 
+/**
+ * The protocol a process session runs on its child (the main-thread half of a sandboxed protocol): told everything
+ * the child does, after it is recorded, and what others write to the child's stdin as fd 0.
+ */
+export interface ChildProtocol {
+  makeConnection(transport: ChildProtocolTransport): void;
+  childDataReceived(childFD: number, data: Bytes): void;
+  childConnectionLost(childFD: number): void;
+  processExited(reason: ProcessExitReason): void;
+  processEnded(reason: ProcessExitReason): void;
+  /** Calls `callback` once the protocol has finished with the child's end (what it logged then is recorded). */
+  whenFinished(callback: () => void): void;
+}
+
+/** Who may pause reading the child's output: a tap that can't keep up, or a protocol that lags behind. */
+export type ReadingPauser = "tap" | "protocol";
+
 /** The names the timeline gives a child's first three fds. */
 const FD_NAMES = ["stdin", "stdout", "stderr"];
 
@@ -74,6 +92,8 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
   #stdinOpen = true;
   #writingPaused = false;
   #stopping: Promise<void> | null = null;
+  /** Who asked to pause reading the child's output: it is read while nobody does. */
+  readonly #readingPausedBy = new Set<ReadingPauser>();
   #resolveExited!: () => void;
   #resolveEnded!: () => void;
 
@@ -83,6 +103,8 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     private readonly timeline: TimelineSink,
     private readonly changed: () => void,
     private readonly tap: ProcessTap | null = null,
+    /** The session's protocol on this child, and whether it only watches (on a wrap: see ChildProtocolTransport). */
+    private readonly protocol: { protocol: ChildProtocol; passive: boolean } | null = null,
   ) {
     super();
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
@@ -115,10 +137,16 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     this.note("spawned", `${this.connection.peer} (pid ${pid})`, { pid, argv, cwd });
     this.transport.registerProducer(this, true);
     this.tap?.started(this);
+    if (this.protocol !== null) {
+      this.protocol.protocol.makeConnection(new ChildProtocolTransport(this, this.protocol.passive));
+    }
   }
 
-  /** Writes `data` to the child's stdin, recorded as "out" on fd 0. The session checks `acceptsInput` first. */
-  write(data: Bytes): void {
+  /**
+   * Writes `data` to the child's stdin, recorded as "out" on fd 0. The session checks `acceptsInput` first. The
+   * protocol is told of what `by` others wrote (as fd 0), not of its own writes.
+   */
+  write(data: Bytes, by: "protocol" | "other" = "other"): void {
     if (data.byteLength === 0) return;
     const c = this.connection;
     c.bytesOut += data.byteLength;
@@ -126,6 +154,7 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     this.timeline.append({ kind: "data", t: nowMicros(), conn: c.conn, dir: "out", fd: 0, data });
     this.changed();
     this.transport.write(data);
+    if (by === "other") this.protocol?.protocol.childDataReceived(0, data);
   }
 
   /** Closes the child's stdin once what was written is flushed: it reads end-of-file. */
@@ -134,18 +163,20 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     this.transport.closeStdin();
   }
 
-  /** Stops reading the child's stdout and stderr: once their pipes are full, a child writing more waits. */
-  pauseReading(): void {
-    this.transport.pauseProducing();
+  /** Stops reading the child's stdout and stderr for `by`: once their pipes are full, a child writing more waits. */
+  pauseReading(by: ReadingPauser): void {
+    this.#readingPausedBy.add(by);
+    if (this.#readingPausedBy.size === 1) this.transport.pauseProducing();
   }
 
-  /** Reads the child's output again after `pauseReading`. */
-  resumeReading(): void {
+  /** `by` no longer needs the pause: the child's output is read again once nobody does. */
+  resumeReading(by: ReadingPauser): void {
+    if (!this.#readingPausedBy.delete(by) || this.#readingPausedBy.size > 0) return;
     this.transport.resumeProducing();
   }
 
   /** Sends `signal` to the child. Throws the core's ProcessExitedAlready once it has exited. */
-  signal(signal: NodeJS.Signals): void {
+  signal(signal: NodeJS.Signals | number): void {
     this.transport.signalProcess(signal);
   }
 
@@ -183,6 +214,7 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     this.timeline.append({ kind: "data", t: nowMicros(), conn: c.conn, dir: "in", fd: childFD, data });
     this.changed();
     this.tap?.childDataReceived(childFD, data);
+    this.protocol?.protocol.childDataReceived(childFD, data);
   }
 
   override childConnectionLost(childFD: number): void {
@@ -191,6 +223,7 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
       if (this.connection.state === "connected") this.connection.state = "half-closed";
     }
     this.note("fd-closed", `${FD_NAMES[childFD] ?? `fd ${childFD}`} closed`, { fd: childFD });
+    this.protocol?.protocol.childConnectionLost(childFD);
   }
 
   override processExited(reason: ProcessExitReason): void {
@@ -199,6 +232,7 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     this.exitSignal = reason.signal;
     this.note("exited", describeExit(reason), { code: reason.exitCode, signal: reason.signal });
     this.#resolveExited();
+    this.protocol?.protocol.processExited(reason);
   }
 
   override processEnded(reason: ProcessExitReason): void {
@@ -210,8 +244,14 @@ export class RecordingProcessProtocol extends ProcessProtocol implements IPushPr
     c.closedAt = nowMicros();
     c.reason = describeExit(reason);
     this.note("ended", c.reason);
-    this.#resolveEnded();
     this.tap?.processEnded(reason);
+    const protocol = this.protocol?.protocol;
+    if (protocol === undefined) {
+      this.#resolveEnded();
+      return;
+    }
+    protocol.processEnded(reason);
+    protocol.whenFinished(this.#resolveEnded);
   }
 
   /** The child's stdin is full: it is not reading. Recorded once per stall. */

@@ -7,7 +7,7 @@ import { MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
 import { monotonicMicros, type Recorder } from "../recording/recorder.ts";
 import type { SandboxGroup } from "../sandbox/host.ts";
-import type { SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
+import type { SandboxedProtocol, SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
 import { rawProtocols, type ProtocolProvider, type Session } from "./session.ts";
 
@@ -31,6 +31,22 @@ export function sandboxedProtocols(group: SandboxGroup, recorder: Recorder): Pro
       return group.attach(exportName === null ? { moduleKey: file } : { moduleKey: file, exportName }, events);
     },
   };
+}
+
+/**
+ * The sandboxed protocol of one child of a process session: the default export of `file` (a ProcessProtocol
+ * subclass, or a plain Protocol that gets the child's stdout), built by `group` for `connection`, its events on the
+ * session's timeline. Called by the process session for each run of its command.
+ */
+export function processProtocol(
+  group: SandboxGroup,
+  recorder: Recorder,
+  file: string,
+  session: Session,
+  connection: ConnectionRecord,
+): SandboxedProtocol {
+  connection.protocol = { file, className: "default", state: "running" };
+  return group.attach({ moduleKey: file }, protocolEvents(session, connection, recorder));
 }
 
 /**

@@ -51,7 +51,7 @@ export class BridgeTransport extends BaseTCPTransport implements ITLSTransport {
     readonly id: number,
     peer: Address,
     host: Address,
-    private readonly sink: TransportSink,
+    protected readonly sink: TransportSink,
     tls: WireTLSState = { capable: false, handshake: null },
   ) {
     super(host, peer);

@@ -157,7 +157,7 @@ export class SandboxGroup {
   /** What the group's SandboxedProtocols call. */
   private readonly link: SandboxLink = {
     post: (op) => this.outbox.push(op),
-    postData: (id, data) => this.outbox.pushBytes("data", id, data),
+    postData: (id, data, fd) => this.outbox.pushBytes("data", id, data, fd),
     connectionMade: (protocol) => this.connectionMade(protocol),
     connectionGone: (protocol) => this.connectionGone(protocol),
   };
@@ -428,6 +428,7 @@ export class SandboxGroup {
           this.connectRequested(op);
           break;
         case "closed":
+          this.connections.get(op.id)?.workerClosed();
           this.connections.delete(op.id);
           break;
         case "cancelConnect": {

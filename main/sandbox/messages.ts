@@ -19,6 +19,12 @@ export type WireAddress =
   | { family: "UNIX"; name: string | null }
   | { family: "Process" };
 
+/** How a child process ended, as it crosses threads (the core's ProcessDone / ProcessTerminated are rebuilt). */
+export interface WireExit {
+  exitCode: number | null;
+  signal: string | null;
+}
+
 /** An error as it crosses threads: the core's error classes are found again by `name` on the other side. */
 export interface WireError {
   name: string;
@@ -93,13 +99,21 @@ export type ToWorker =
       peer: WireAddress;
       host: WireAddress;
       tls: WireTLSState;
+      /** A process session's child: its pid (the peer is then a "Process" address). */
+      pid?: number;
     }
   | { op: "attachRequested"; id: number; requestId: number; peer: WireAddress; host: WireAddress; tls: WireTLSState }
   | { op: "connectFailed"; requestId: number; reason: WireError }
-  | { op: "data"; id: number; offset: number; length: number }
+  /** Bytes received; `fd` on a process session's child: the fd it wrote them to (0: what was written to its stdin). */
+  | { op: "data"; id: number; offset: number; length: number; fd?: number }
+  /** A process session's child: the pipe to its fd `fd` closed. */
+  | { op: "childConnectionLost"; id: number; fd: number }
+  /** A process session's child exited (output may follow). */
+  | { op: "processExited"; id: number; exit: WireExit }
   | { op: "readConnectionLost"; id: number }
   | { op: "writeConnectionLost"; id: number }
-  | { op: "connectionLost"; id: number; reason: WireError }
+  /** `exit` on a process session's child: it ended so (the protocol's processEnded, or connectionLost). */
+  | { op: "connectionLost"; id: number; reason: WireError; exit?: WireExit }
   | { op: "producer"; id: number; call: ProducerCall }
   /** The connection's TLS handshake completed: the protocol's `handshakeCompleted` runs. */
   | { op: "handshakeCompleted"; id: number; report: HandshakeReport }
@@ -122,6 +136,8 @@ export type FromWorker =
   | { op: "pauseProducing"; id: number }
   | { op: "resumeProducing"; id: number }
   | { op: "setTcpNoDelay"; id: number; enabled: boolean }
+  /** A process session's protocol signals its child (`transport.signalProcess`). */
+  | { op: "signalProcess"; id: number; signal: string | number }
   | { op: "setTcpKeepAlive"; id: number; enabled: boolean }
   | { op: "registerProducer"; id: number; streaming: boolean }
   | { op: "unregisterProducer"; id: number }
@@ -163,7 +179,7 @@ export interface Batch<Op> {
 }
 
 /** The byte-carrying operations of either direction. */
-type ByteOp = { op: "data" | "write"; id: number; offset: number; length: number };
+type ByteOp = { op: "data" | "write"; id: number; offset: number; length: number; fd?: number };
 
 /**
  * Collects the operations of one event-loop turn and sends them as one batch.
@@ -193,17 +209,19 @@ export class Outbox<Op extends { op: string }> {
   }
 
   /**
-   * Queues `data` for connection `id` as a `kind` operation. Adjacent byte operations of the same kind and
-   * connection are merged: their bytes are contiguous in the batch.
+   * Queues `data` for connection `id` as a `kind` operation (`fd`: from a child's fd). Adjacent byte operations of
+   * the same kind, connection and fd are merged: their bytes are contiguous in the batch.
    */
-  pushBytes(kind: "data" | "write", id: number, data: Uint8Array): void {
+  pushBytes(kind: "data" | "write", id: number, data: Uint8Array, fd?: number): void {
     if (data.byteLength === 0) return;
     // Both directions' Op unions contain their ByteOp; the generic Op cannot say so, hence the casts.
     const last = this.ops[this.ops.length - 1] as unknown as ByteOp | undefined;
-    if (last !== undefined && last.op === kind && last.id === id && last.offset + last.length === this.size) {
+    const follows = last !== undefined && last.op === kind && last.id === id && last.fd === fd;
+    if (follows && last.offset + last.length === this.size) {
       last.length += data.byteLength;
     } else {
       const op: ByteOp = { op: kind, id, offset: this.size, length: data.byteLength };
+      if (fd !== undefined) op.fd = fd;
       this.ops.push(op as unknown as Op);
     }
     this.chunks.push(data);

@@ -17,10 +17,12 @@ import { getHeapStatistics } from "node:v8";
 import * as core from "../../core/index.ts";
 import type { Address } from "../../core/address.ts";
 import type { Bytes, IProtocol } from "../../core/interfaces.ts";
+import type { IProcessProtocol, ProcessExitReason } from "../../core/process.ts";
 import { isHalfCloseable, isHandshakeListener } from "../../core/interfaces.ts";
 import { reactorTime } from "../../core/base.ts";
 import { formatEvent, globalLogPublisher, type LogEvent } from "../../core/logger.ts";
 import { BridgeReactor, type BridgeConnector, type ReactorHost } from "./bridge-reactor.ts";
+import { BridgeProcessTransport } from "./bridge-process-transport.ts";
 import { BridgeTransport, type TransportSink } from "./bridge-transport.ts";
 import {
   Outbox,
@@ -35,6 +37,7 @@ import {
   type WireError,
   type WireTLSState,
 } from "./messages.ts";
+import { exitReason, isProcessProtocol, streamSide, type UserProtocol } from "./process-side.ts";
 import { haltReason, StackMapper } from "./stack-map.ts";
 import { VirtualClock } from "./virtual-clock.ts";
 
@@ -54,7 +57,7 @@ interface WorkerConnection {
   /** The export the protocol class was taken from, once built from a module; null for factory-built protocols. */
   exportName: string | null;
   /** The user's protocol; null until built (a failed build leaves it null until a reload succeeds). */
-  protocol: IProtocol | null;
+  protocol: UserProtocol | null;
   readonly transport: BridgeTransport;
   /** No more callbacks until a reload of its module. */
   halted: boolean;
@@ -71,13 +74,14 @@ interface ModuleRecord {
   readonly exports: Record<string, unknown>;
 }
 
-type ProtocolClass = new () => IProtocol;
+type ProtocolClass = new () => UserProtocol;
 
-/** A value user code exported that can be instantiated as a protocol. */
+/** A value user code exported that can be instantiated as a protocol: a stream protocol or a process protocol. */
 function isProtocolClass(value: unknown): value is ProtocolClass {
   if (typeof value !== "function") return false;
-  const proto = (value as { prototype?: unknown }).prototype as Partial<IProtocol> | undefined;
-  return typeof proto?.makeConnection === "function" && typeof proto.dataReceived === "function";
+  const proto = (value as { prototype?: unknown }).prototype as Partial<IProtocol & IProcessProtocol> | undefined;
+  const receives = typeof proto?.dataReceived === "function" || typeof proto?.childDataReceived === "function";
+  return typeof proto?.makeConnection === "function" && receives;
 }
 
 /** Rebuilds a core Address from its wire form. */
@@ -230,7 +234,7 @@ export class SandboxRuntime {
         this.load(op.loadId, op.moduleKey, op.code, op.sourceMap);
         return;
       case "attach":
-        this.attach(op.id, op.moduleKey, op.exportName, toAddress(op.peer), toAddress(op.host), op.tls);
+        this.attach(op.id, op.moduleKey, op.exportName, toAddress(op.peer), toAddress(op.host), op.tls, op.pid ?? null);
         return;
       case "attachRequested":
         this.attachRequested(op.id, op.requestId, toAddress(op.peer), toAddress(op.host), op.tls);
@@ -244,15 +248,25 @@ export class SandboxRuntime {
         this.acks.set(op.id, (this.acks.get(op.id) ?? 0) + op.length);
         const record = this.live(op.id);
         if (record === null || record.transport.disconnecting || bytes === null) return;
-        const chunk: Bytes = Buffer.from(bytes, op.offset, op.length);
-        const protocol = record.protocol!;
-        this.runAs(record, "dataReceived", () => protocol.dataReceived(chunk));
+        this.dataReceived(record, Buffer.from(bytes, op.offset, op.length), op.fd);
         return;
       }
+      case "childConnectionLost": {
+        const record = this.live(op.id);
+        const protocol = record?.protocol;
+        if (record && protocol && isProcessProtocol(protocol)) {
+          this.runAs(record, "childConnectionLost", () => protocol.childConnectionLost(op.fd));
+        }
+        return;
+      }
+      case "processExited":
+        this.processExited(op.id, exitReason(op.exit));
+        return;
       case "readConnectionLost": {
         const record = this.live(op.id);
         if (record === null) return;
-        const protocol = record.protocol!;
+        const protocol = streamSide(record.protocol!);
+        if (protocol === null) return;
         if (isHalfCloseable(protocol) && !record.transport.disconnecting) {
           this.runAs(record, "readConnectionLost", () => protocol.readConnectionLost());
         } else {
@@ -262,14 +276,14 @@ export class SandboxRuntime {
       }
       case "writeConnectionLost": {
         const record = this.live(op.id);
-        const protocol = record?.protocol;
+        const protocol = record?.protocol ? streamSide(record.protocol) : null;
         if (record && protocol && isHalfCloseable(protocol)) {
           this.runAs(record, "writeConnectionLost", () => protocol.writeConnectionLost());
         }
         return;
       }
       case "connectionLost":
-        this.connectionLost(op.id, reviveError(op.reason));
+        this.connectionLost(op.id, op.exit ? exitReason(op.exit) : reviveError(op.reason));
         return;
       case "producer": {
         const record = this.live(op.id);
@@ -289,6 +303,30 @@ export class SandboxRuntime {
         this.clock?.advanceTo(op.to);
         this.outbox.push({ op: "advanced", advanceId: op.advanceId });
         return;
+    }
+  }
+
+  /**
+   * Bytes for a live connection's protocol: a stream protocol gets them as dataReceived — on a process session only
+   * the child's stdout — and a process protocol gets every fd's through childDataReceived.
+   */
+  private dataReceived(record: WorkerConnection, chunk: Bytes, fd: number | undefined): void {
+    const protocol = record.protocol!;
+    if (isProcessProtocol(protocol)) {
+      if (fd !== undefined) this.runAs(record, "childDataReceived", () => protocol.childDataReceived(fd, chunk));
+    } else if (fd === undefined || fd === 1) {
+      this.runAs(record, "dataReceived", () => protocol.dataReceived(chunk));
+    }
+  }
+
+  /** A process session's child exited: it can't be signalled any more; a process protocol hears it. */
+  private processExited(id: number, reason: ProcessExitReason): void {
+    const transport = this.records.get(id)?.transport;
+    if (transport instanceof BridgeProcessTransport) transport.exited();
+    const record = this.live(id);
+    const protocol = record?.protocol;
+    if (record && protocol && isProcessProtocol(protocol)) {
+      this.runAs(record, "processExited", () => protocol.processExited(reason));
     }
   }
 
@@ -457,6 +495,7 @@ export class SandboxRuntime {
     peer: Address,
     host: Address,
     tls: WireTLSState,
+    pid: number | null = null,
   ): WorkerConnection {
     const record: WorkerConnection = {
       id,
@@ -464,7 +503,10 @@ export class SandboxRuntime {
       requestedExport,
       exportName: null,
       protocol: null,
-      transport: new BridgeTransport(id, peer, host, this.sink, tls),
+      transport:
+        peer instanceof core.ProcessAddress
+          ? new BridgeProcessTransport(id, peer, host, this.sink, tls, pid)
+          : new BridgeTransport(id, peer, host, this.sink, tls),
       halted: false,
       parked: [],
       closed: false,
@@ -482,8 +524,9 @@ export class SandboxRuntime {
     peer: Address,
     host: Address,
     tls: WireTLSState,
+    pid: number | null,
   ): void {
-    this.build(this.newRecord(id, moduleKey, exportName, peer, host, tls));
+    this.build(this.newRecord(id, moduleKey, exportName, peer, host, tls, pid));
   }
 
   /** Builds the protocol of `record` from its module and calls makeConnection. Returns false if that failed. */
@@ -512,8 +555,18 @@ export class SandboxRuntime {
     const protocol = record.protocol;
     if (protocol === null || record.halted) return false;
     this.byProtocol.set(protocol, record);
-    this.runAs(record, "connectionMade", () => protocol.makeConnection(record.transport));
-    const info = record.transport.getTLSInfo();
+    const transport = record.transport;
+    if (isProcessProtocol(protocol)) {
+      if (!(transport instanceof BridgeProcessTransport)) {
+        const name = protocol.constructor.name;
+        this.halt(record, "attach", new TypeError(`${name} is a ProcessProtocol: it runs on process sessions only`));
+        return false;
+      }
+      this.runAs(record, "connectionMade", () => protocol.makeConnection(transport));
+      return !record.halted;
+    }
+    this.runAs(record, "connectionMade", () => protocol.makeConnection(transport));
+    const info = transport.getTLSInfo();
     if (info !== null && isHandshakeListener(protocol)) {
       this.runAs(record, "handshakeCompleted", () => protocol.handshakeCompleted(info));
     }
@@ -528,7 +581,7 @@ export class SandboxRuntime {
     const record = this.records.get(id);
     if (record === undefined || record.closed) return;
     const info = record.transport.handshakeCompleted(report);
-    const protocol = record.protocol;
+    const protocol = record.protocol === null ? null : streamSide(record.protocol);
     if (info === null || protocol === null || !isHandshakeListener(protocol)) return;
     const call = () => this.runAs(record, "handshakeCompleted", () => protocol.handshakeCompleted(info));
     if (record.halted) record.parked.push(call);
@@ -565,7 +618,13 @@ export class SandboxRuntime {
     this.records.delete(id);
     record.transport.lost();
     const protocol = record.protocol;
-    if (protocol !== null) this.runAs(record, "connectionLost", () => protocol.connectionLost(reason));
+    if (protocol !== null && isProcessProtocol(protocol)) {
+      // Only a process session's end reaches a process protocol: its reason is a ProcessDone or ProcessTerminated.
+      const ended = reason as ProcessExitReason;
+      this.runAs(record, "processEnded", () => protocol.processEnded(ended));
+    } else if (protocol !== null) {
+      this.runAs(record, "connectionLost", () => protocol.connectionLost(reason));
+    }
     record.connector?.connectionLost(reason);
     this.outbox.push({ op: "closed", id });
   }

@@ -14,6 +14,7 @@ import {
   type ITransport,
 } from "../../core/interfaces.ts";
 import { Logger } from "../../core/logger.ts";
+import type { ProcessExitReason } from "../../core/process.ts";
 import type { TLSDetails } from "../../preload/contract.ts";
 import { parseTLSRequest, type TLSRequest } from "../tls/tls-request.ts";
 import {
@@ -24,9 +25,27 @@ import {
   type SandboxLogEvent,
   type ToWorker,
   type WireAddress,
+  type WireExit,
 } from "./messages.ts";
 
 const log = new Logger("wirescope.sandbox");
+
+/** The transport of a process session's child, as the engine gives it to a sandboxed protocol. */
+export interface ChildTransport extends ITransport {
+  /** The child's pid while it runs; null once it exited. */
+  readonly pid: number | null;
+  /** Sends `signal` ("SIGTERM", "TERM", 15, ...) to the child; throws once it exited or for an unknown name. */
+  signalProcess(signal: string | number): void;
+}
+
+function isChildTransport(transport: ITransport): transport is ChildTransport {
+  return typeof (transport as Partial<ChildTransport>).signalProcess === "function";
+}
+
+/** How a child ended, as it crosses threads. */
+function toWireExit(reason: ProcessExitReason): WireExit {
+  return { exitCode: reason.exitCode, signal: reason.signal };
+}
 
 /** Unconsumed bytes in flight to the worker above which the real socket stops being read... */
 export const FLOW_HIGH_WATER = 1024 * 1024;
@@ -65,8 +84,8 @@ export type AttachTarget =
 export interface SandboxLink {
   /** Queues an operation for the worker. */
   post(op: ToWorker): void;
-  /** Queues bytes received on connection `id` for the worker. */
-  postData(id: number, data: Bytes): void;
+  /** Queues bytes received on connection `id` for the worker (`fd`: the child fd they came from, on a process). */
+  postData(id: number, data: Bytes, fd?: number): void;
   /** The real transport connected `protocol`: attach it in the worker (or halt it if the worker is dead). */
   connectionMade(protocol: SandboxedProtocol): void;
   /** The real connection is gone. */
@@ -115,6 +134,8 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   private producer: (IPushProducer & IPullProducer) | null = null;
   /** Called once the worker has consumed every byte sent so far (see whenConsumed). */
   private consumedWaiters: (() => void)[] = [];
+  /** Called once no worker holds the protocol any more (see whenFinished). */
+  private finishedWaiters: (() => void)[] = [];
 
   constructor(
     private readonly link: SandboxLink,
@@ -138,8 +159,39 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
 
   /** Called by the real transport with each chunk; forwarded unless the protocol is halted. */
   dataReceived(data: Bytes): void {
+    this.received(data);
+  }
+
+  /**
+   * On a process session (RecordingProcessProtocol calls it): a chunk from the child's fd `childFD`, or, for fd 0,
+   * what someone else wrote to its stdin (the send box, the program a wrap relays for). Forwarded unless halted.
+   */
+  childDataReceived(childFD: number, data: Bytes): void {
+    this.received(data, childFD);
+  }
+
+  /** On a process session: the pipe to the child's fd `childFD` closed. */
+  childConnectionLost(childFD: number): void {
+    if (this.attached && this.haltReason === null && !this.closed) {
+      this.link.post({ op: "childConnectionLost", id: this.id, fd: childFD });
+    }
+  }
+
+  /** On a process session: the child exited; its output may still follow. */
+  processExited(reason: ProcessExitReason): void {
+    if (this.attached && this.haltReason === null && !this.closed) {
+      this.link.post({ op: "processExited", id: this.id, exit: toWireExit(reason) });
+    }
+  }
+
+  /** On a process session: the child ended (every pipe closed), the connection's loss. */
+  processEnded(reason: ProcessExitReason): void {
+    this.lost(reason, toWireExit(reason));
+  }
+
+  private received(data: Bytes, fd?: number): void {
     if (!this.attached || this.haltReason !== null || this.closed) return;
-    this.link.postData(this.id, data);
+    this.link.postData(this.id, data, fd);
     this.unacked += data.byteLength;
     if (!this.flowPaused && this.unacked > FLOW_HIGH_WATER) {
       this.flowPaused = true;
@@ -149,10 +201,17 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
 
   /** Called by the real transport once, when the connection is gone. */
   connectionLost(reason: Error): void {
+    this.lost(reason);
+  }
+
+  private lost(reason: Error, exit?: WireExit): void {
     if (this.closed) return;
     this.closed = true;
     this.connected = false;
-    if (this.attached) this.link.post({ op: "connectionLost", id: this.id, reason: toWireError(reason) });
+    if (this.attached) {
+      const op: ToWorker = { op: "connectionLost", id: this.id, reason: toWireError(reason) };
+      this.link.post(exit === undefined ? op : { ...op, exit });
+    }
     this.link.connectionGone(this);
   }
 
@@ -197,7 +256,25 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     else this.consumedWaiters.push(callback);
   }
 
+  /**
+   * Calls `callback` once no worker holds the protocol any more: the worker delivered the connection's end (and
+   * sent what the protocol logged on it), or it is halted by a dead worker, or was never attached. A process
+   * session waits for it before its child counts as ended, so that a capture closed then holds the protocol's last
+   * words.
+   */
+  whenFinished(callback: () => void): void {
+    if (!this.attached) callback();
+    else this.finishedWaiters.push(callback);
+  }
+
   // ---- called by the group ----
+
+  /** The worker delivered the connection's loss and forgot it. */
+  workerClosed(): void {
+    this.attached = false;
+    this.consumed();
+    this.finished();
+  }
 
   /** Asks the worker to build this connection's protocol and connect it. */
   attach(): void {
@@ -210,7 +287,9 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     const target = this.target;
     if (target.kind === "module") {
       const { moduleKey, exportName } = target;
-      this.link.post({ op: "attach", id: this.id, moduleKey, exportName, peer, host, tls });
+      const pid = isChildTransport(transport) ? transport.pid : null;
+      const op: ToWorker = { op: "attach", id: this.id, moduleKey, exportName, peer, host, tls };
+      this.link.post(pid === null ? op : { ...op, pid });
     } else {
       this.link.post({ op: "attachRequested", id: this.id, requestId: target.requestId, peer, host, tls });
     }
@@ -238,6 +317,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       this.transport?.unregisterProducer();
     }
     this.consumed();
+    this.finished();
     if (this.closed || this.haltReason === reason) return;
     this.haltReason = reason;
     if (notify) this.emit("onHalted", reason);
@@ -273,6 +353,9 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
         return;
       case "setTcpKeepAlive":
         t.setTcpKeepAlive(op.enabled);
+        return;
+      case "signalProcess":
+        this.signalProcess(t, op.signal);
         return;
       case "registerProducer":
         this.registerProducer(t, op.streaming);
@@ -357,10 +440,35 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     }
   }
 
+  /**
+   * The protocol of a process session signalled its child. A refusal (it exited already, an unknown signal) comes
+   * after the user's call returned: it is reported as an error of the protocol, without halting it.
+   */
+  private signalProcess(t: ITransport, signal: string | number): void {
+    try {
+      if (!isChildTransport(t)) throw new Error("This connection is not a process: it can't be signalled.");
+      t.signalProcess(signal);
+    } catch (err) {
+      const reason = toWireError(err);
+      this.emit("onError", { callback: "signalProcess", message: `${reason.name}: ${reason.message}`, stack: "" });
+    }
+  }
+
   /** Nothing waits in the worker any more: run what waited for that. */
   private consumed(): void {
     const waiters = this.consumedWaiters;
     this.consumedWaiters = [];
+    this.run(waiters);
+  }
+
+  /** No worker holds the protocol any more: run what waited for that. */
+  private finished(): void {
+    const waiters = this.finishedWaiters;
+    this.finishedWaiters = [];
+    this.run(waiters);
+  }
+
+  private run(waiters: (() => void)[]): void {
     for (const waiter of waiters) {
       try {
         waiter();

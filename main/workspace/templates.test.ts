@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { formatEvent, globalLogPublisher, StringTransport, type LogEvent } from "../../core/index.ts";
 import { listTemplates, templateSource } from "./templates.ts";
 import { HttpClient, type HttpResponse } from "./templates/http.ts";
+import { JsonlRpcTap } from "./templates/jsonl-rpc.ts";
+import { LspTap } from "./templates/lsp.ts";
 import { ClientLeg, ServerLeg } from "./templates/resp-tap.ts";
 import { NEED_MORE, RespClient, RespDecoder, RespError, RespProtocolError, type RespReply } from "./templates/resp.ts";
 
@@ -59,6 +61,9 @@ describe("listTemplates / templateSource", () => {
       "tls-client",
       "http",
       "netstring",
+      "lsp",
+      "jsonl-rpc",
+      "bc",
     ]);
     expect(listTemplates()[0]).toMatchObject({ id: "raw", hasSource: false });
     expect(await templateSource("raw")).toBeNull();
@@ -285,5 +290,76 @@ describe("HTTP template: response parser", () => {
     const events = logsOf(client, () => client.dataReceived(Buffer.from(input)));
     expect(transport.disconnecting).toBe(true);
     expect(events.filter((e) => e.log_level === "error")).toMatchObject([{ what: expect.stringContaining(what) }]);
+  });
+});
+
+/** A message framed as LSP frames it: a Content-Length header counting the UTF-8 body's bytes. */
+function lspFrame(message: object): string {
+  const body = JSON.stringify(message);
+  return `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/** What a JSON-RPC tap logged: sender, kind of message, method, id, and the summary or outcome. */
+function rpcLogs(events: LogEvent[]): string[] {
+  return events.map((e) => {
+    const f = e as Record<string, unknown>;
+    const kind = "latencyMs" in f ? "response" : "id" in f ? "request" : "notification";
+    return `${String(f["sender"])} ${kind} ${String(f["method"])} ${String(f["id"] ?? "-")} ${String(f["params"] ?? f["outcome"])}`;
+  });
+}
+
+describe("LSP template (Content-Length framed JSON-RPC)", () => {
+  const request = lspFrame({ jsonrpc: "2.0", id: 1, method: "textDocument/hover", params: { text: "héllo" } });
+  const notification = lspFrame({ jsonrpc: "2.0", method: "initialized", params: {} });
+  const response = lspFrame({ jsonrpc: "2.0", id: 1, result: { contents: "ünïcode" } });
+
+  it("decodes both directions and pairs the response with its request, however the bytes are split", () => {
+    for (const [way, chunks] of chunkings(request + notification)) {
+      const tap = new LspTap();
+      const events = logsOf(tap, () => {
+        for (const chunk of chunks) tap.childDataReceived(0, chunk);
+        // The response byte by byte (chunkings' second way).
+        for (const byte of chunkings(response)[1]![1]) tap.childDataReceived(1, byte);
+        tap.childDataReceived(2, Buffer.from("a log line of the server\n"));
+      });
+      expect(rpcLogs(events), way).toEqual([
+        'client request textDocument/hover 1 {"text":"héllo"}',
+        "client notification initialized - {}",
+        'server response textDocument/hover 1 {"contents":"ünïcode"}',
+      ]);
+    }
+  });
+
+  it("stops decoding a direction whose framing is broken, with a warning, and goes on with the other", () => {
+    const tap = new LspTap();
+    const events = logsOf(tap, () => {
+      tap.childDataReceived(0, Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      tap.childDataReceived(0, Buffer.from(request));
+      tap.childDataReceived(1, Buffer.from(lspFrame({ jsonrpc: "2.0", method: "window/logMessage", params: {} })));
+    });
+    expect(events.map((e) => formatEvent(e))).toEqual([
+      'client: header line without a colon: "GET / HTTP/1.1": not decoded from here',
+      "server notification window/logMessage {}",
+    ]);
+  });
+});
+
+describe("JSON Lines JSON-RPC template (MCP stdio)", () => {
+  it("decodes each line both ways and pairs responses with requests, however the bytes are split", () => {
+    const client =
+      '{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"é"}}\n\n{"jsonrpc":"2.0","method":"x"}\r\n';
+    const server = '{"jsonrpc":"2.0","id":"a","error":{"code":-32601,"message":"no such tool"}}\n';
+    for (const [way, chunks] of chunkings(client)) {
+      const tap = new JsonlRpcTap();
+      const events = logsOf(tap, () => {
+        for (const chunk of chunks) tap.childDataReceived(0, chunk);
+        tap.childDataReceived(1, Buffer.from(server));
+      });
+      expect(rpcLogs(events), way).toEqual([
+        'client request tools/call a {"name":"é"}',
+        "client notification x - ",
+        "server response tools/call a error -32601 no such tool",
+      ]);
+    }
   });
 });

@@ -128,6 +128,37 @@ const TEMPLATES: readonly TemplateEntry[] = [
     file: "netstring.ts",
     className: "NetstringProtocol",
   },
+  {
+    id: "lsp",
+    title: "Language Server Protocol (stdio)",
+    description:
+      "For a process session or 'wirescope wrap' running a language server: decodes each Content-Length framed " +
+      "JSON-RPC message both ways (method, id, params or result) and pairs responses with requests, with latency.",
+    hasSource: true,
+    file: "lsp.ts",
+    className: "LspTap",
+  },
+  {
+    id: "jsonl-rpc",
+    title: "JSON-RPC over JSON Lines (MCP stdio)",
+    description:
+      "For a process session or 'wirescope wrap' running an MCP server (or any newline-delimited JSON-RPC): logs " +
+      "each message both ways and pairs responses with requests, with latency. Uses the LSP template's pairing.",
+    hasSource: true,
+    file: "jsonl-rpc.ts",
+    className: "JsonlRpcTap",
+    imports: ["lsp"],
+  },
+  {
+    id: "bc",
+    title: "Process driver (bc)",
+    description:
+      "A ProcessProtocol for a process session running 'bc -q': sends expressions to its stdin and logs each " +
+      "answer from its stdout. The shape of driving any interactive program.",
+    hasSource: true,
+    file: "bc.ts",
+    className: "BcDriver",
+  },
 ];
 
 /** The folder the template files are read from, beside this module (or the bundle it is built into). */

@@ -34,6 +34,18 @@ describe("wirescope spawn", () => {
     expect(shown.stdout).toMatch(/^\d+\.\d{6} #1 <- 2 B \[fd 1\] {2}5\\n$/m);
   });
 
+  it("with --protocol template:bc, the protocol drives bc: its questions on fd 0, its log lines, bc's exit", async () => {
+    // Standard input (/dev/null here) is not read with a protocol: its end would close bc's stdin at once.
+    const r = await runCli(["spawn", "--protocol", "template:bc", "--", "bc", "-q"], { workspace: ws.path });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\d+\.\d{6} #1 -> 4 B \[fd 0\] {2}2\+3\\n$/m);
+    expect(r.stdout).toMatch(/^\d+\.\d{6} #1 info: 2\^64 = 18446744073709551616$/m);
+    expect(r.stdout).toMatch(/^\d+\.\d{6} #1 info: sqrt\(144\) = 12\.0000000000$/m);
+    expect(r.stdout).toMatch(/^\d+\.\d{6} #1 ended exit code 0$/m);
+    const events = await readCapture(capturePath(r.stderr));
+    expect(fdBytes(events, 0).toString()).toBe("2+3\n2^64\nscale=10; 1/3\nsqrt(144)\n");
+  });
+
   it("exits with the command's exit code, its stderr shown as fd 2", async () => {
     const r = await runCli(["spawn", "--", "sh", "-c", "echo oops >&2; exit 3"], { workspace: ws.path });
     expect(r.code, r.stderr).toBe(3);

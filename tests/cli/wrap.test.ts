@@ -14,6 +14,7 @@ import { BIN, capturePath, readCapture, REPO, startCli, useWorkspace } from "./c
 
 const ws = useWorkspace();
 const PYLSP = "/usr/bin/pylsp";
+const CLANGD = "/usr/bin/clangd";
 /** How long one LSP conversation may take (pylsp starts jedi on the first hover). */
 const LSP_TIMEOUT_MS = 30_000;
 
@@ -28,12 +29,16 @@ function fdBytes(events: TimelineEvent[], fd: number): Buffer {
   return Buffer.concat(events.flatMap((e) => (e.kind === "data" && e.conn === 1 && e.fd === fd ? [e.data] : [])));
 }
 
-/** Runs `wirescope wrap -- ...argv` with `input` on its stdin, to its end; stdout as bytes. */
+/**
+ * Runs `wirescope wrap ...options -- ...argv` with `input` on its stdin, to its end; stdout as bytes. With
+ * `holdStdinMs`, its stdin stays open that long after the input was written.
+ */
 async function runWrap(
   argv: string[],
   input: Buffer,
+  { options = [], holdStdinMs = 0 }: { options?: string[]; holdStdinMs?: number } = {},
 ): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
-  const child = spawn(process.execPath, [BIN, "wrap", "--", ...argv], {
+  const child = spawn(process.execPath, [BIN, "wrap", ...options, "--", ...argv], {
     cwd: REPO,
     env: { ...process.env, WIRESCOPE_WORKSPACE: ws.path },
     stdio: ["pipe", "pipe", "pipe"],
@@ -43,7 +48,8 @@ async function runWrap(
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => out.push(d));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(input);
+  child.stdin.write(input);
+  setTimeout(() => child.stdin.end(), holdStdinMs);
   const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
   return { stdout: Buffer.concat(out), stderr, code };
 }
@@ -56,11 +62,26 @@ interface LspRun {
   code: number | null;
 }
 
+/** The document an LSP conversation opens, and where it hovers. */
+interface LspDocument {
+  name: string;
+  languageId: string;
+  text: string;
+  hover: { line: number; character: number };
+}
+
+const PYTHON_DOCUMENT: LspDocument = {
+  name: "sample.py",
+  languageId: "python",
+  text: "import os\nsize = len([1, 2])\nprint(size, os.sep)\n",
+  hover: { line: 1, character: 8 },
+};
+
 /**
  * Plays an editor against the server `argv` runs: initialize, initialized, didOpen (waiting for its diagnostics),
  * a hover, shutdown and exit, each request waiting for its answer, as an editor does.
  */
-async function lspConversation(argv: string[], folder: string): Promise<LspRun> {
+async function lspConversation(argv: string[], folder: string, document = PYTHON_DOCUMENT): Promise<LspRun> {
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO,
     env: { ...process.env, WIRESCOPE_WORKSPACE: ws.path },
@@ -102,18 +123,18 @@ async function lspConversation(argv: string[], folder: string): Promise<LspRun> 
       waiters.push({ matches, resolve: () => (clearTimeout(timer), resolve()) });
     });
 
-  const uri = `file://${folder}/sample.py`;
-  const text = "import os\nsize = len([1, 2])\nprint(size, os.sep)\n";
+  const uri = `file://${folder}/${document.name}`;
+  const { text, languageId } = document;
   send({ id: 1, method: "initialize", params: { processId: null, rootUri: `file://${folder}`, capabilities: {} } });
   await answer((m) => m.id === 1, "initialize result");
   send({ method: "initialized", params: {} });
   const diagnostics = answer((m) => m.method === "textDocument/publishDiagnostics", "diagnostics");
   send({
     method: "textDocument/didOpen",
-    params: { textDocument: { uri, languageId: "python", version: 1, text } },
+    params: { textDocument: { uri, languageId, version: 1, text } },
   });
   await diagnostics;
-  send({ id: 2, method: "textDocument/hover", params: { textDocument: { uri }, position: { line: 1, character: 8 } } });
+  send({ id: 2, method: "textDocument/hover", params: { textDocument: { uri }, position: document.hover } });
   await answer((m) => m.id === 2, "hover result");
   send({ id: 3, method: "shutdown" });
   await answer((m) => m.id === 3, "shutdown result");
@@ -149,6 +170,81 @@ describe("wirescope wrap", () => {
     2 * LSP_TIMEOUT_MS,
   );
 
+  /**
+   * Runs the LSP conversation with `server` directly, then through `wrap --protocol template:lsp`: the replies must
+   * be the same bytes, and the capture must hold each message decoded, responses paired with their requests.
+   */
+  async function decodedThroughWrap(server: string[], document: LspDocument): Promise<void> {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-lsp-"));
+    try {
+      const direct = await lspConversation(server, folder, document);
+      const wrap = [process.execPath, BIN, "wrap", "--protocol", "template:lsp", "--", ...server];
+      const wrapped = await lspConversation(wrap, folder, document);
+      expect(direct.code, direct.stderr).toBe(0);
+      expect(wrapped.code, wrapped.stderr).toBe(0);
+      expect(direct.stdout.toString()).toMatch(/"id":2,("jsonrpc":"2.0",)?"result":\{/);
+      expect(wrapped.stdout.equals(direct.stdout)).toBe(true);
+      const events = await readCapture(capturePath(wrapped.stderr));
+      expect(fdBytes(events, 0).equals(wrapped.sent)).toBe(true);
+      expect(fdBytes(events, 1).equals(wrapped.stdout)).toBe(true);
+      const logs = events.flatMap((e) => (e.kind === "log" && e.conn === 1 ? [e.text] : []));
+      const client = logs.filter((l) => l.startsWith("client "));
+      expect(client).toEqual([
+        expect.stringMatching(/^client request #1 initialize \{"processId":null,"rootUri":"file:\/\//),
+        "client notification initialized {}",
+        expect.stringMatching(/^client notification textDocument\/didOpen \{"textDocument":/),
+        expect.stringMatching(/^client request #2 textDocument\/hover \{"textDocument":/),
+        "client request #3 shutdown ",
+        "client notification exit ",
+      ]);
+      for (const [id, method] of [
+        [1, "initialize"],
+        [2, "textDocument/hover"],
+        [3, "shutdown"],
+      ] as const) {
+        const response = new RegExp(`^server response #${id} to ${method.replace("/", "\\/")} in [\\d.]+ ms: `);
+        expect(
+          logs.filter((l) => response.test(l)),
+          `${method} paired`,
+        ).toHaveLength(1);
+      }
+      expect(logs).toContainEqual(expect.stringMatching(/^server notification textDocument\/publishDiagnostics /));
+      const paired = events.filter((e) => e.kind === "log" && typeof e.fields["latencyMs"] === "number");
+      expect(paired.length).toBeGreaterThanOrEqual(3);
+      expect(events.at(-1)).toMatchObject({ kind: "lifecycle", conn: 0, event: "closed" });
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  }
+
+  it(
+    "decodes pylsp's conversation with --protocol template:lsp, without changing a byte of it",
+    async () => {
+      if (!fs.existsSync(PYLSP)) {
+        throw new Error("This test needs pylsp as a real server: apt-get install python3-pylsp (.ci/run does this).");
+      }
+      await decodedThroughWrap([PYLSP], PYTHON_DOCUMENT);
+    },
+    2 * LSP_TIMEOUT_MS,
+  );
+
+  it(
+    "decodes clangd's conversation with --protocol template:lsp, without changing a byte of it",
+    async () => {
+      if (!fs.existsSync(CLANGD)) {
+        throw new Error("This test needs clangd as a real server: apt-get install clangd (.ci/run does this).");
+      }
+      const document = {
+        name: "sample.cpp",
+        languageId: "cpp",
+        text: "int twice(int x) { return 2 * x; }\nint main() { return twice(21); }\n",
+        hover: { line: 1, character: 21 },
+      };
+      await decodedThroughWrap([CLANGD], document);
+    },
+    2 * LSP_TIMEOUT_MS,
+  );
+
   it("relays binary stdin to stdout and stderr unchanged, adds nothing to stdout, and exits with the code", async () => {
     const input = Buffer.alloc(1024 * 1024);
     for (let i = 0; i < input.length; i++) input[i] = (i * 31 + (i >> 8)) & 0xff;
@@ -159,6 +255,18 @@ describe("wirescope wrap", () => {
     expect(fdBytes(events, 0).equals(input)).toBe(true);
     expect(fdBytes(events, 1).equals(input)).toBe(true);
     expect(r.stderr.startsWith("to stderr\n")).toBe(true);
+  });
+
+  it("runs a protocol passively: what it writes and closes goes nowhere, the relay is unchanged", async () => {
+    // The bc template writes its questions to stdin and then closes it: on a wrap, neither reaches cat.
+    const input = Buffer.from("from the program\n".repeat(1000));
+    // Stdin stays open meanwhile: were the protocol not passive, its writes would reach cat and come back.
+    const r = await runWrap(["cat"], input, { options: ["--protocol", "template:bc"], holdStdinMs: 1000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.equals(input)).toBe(true);
+    const events = await readCapture(capturePath(r.stderr));
+    expect(fdBytes(events, 0).equals(input)).toBe(true);
+    expect(events.filter((e) => e.kind === "log" && e.conn === 1).length).toBeGreaterThan(0);
   });
 
   it("passes SIGTERM and SIGINT on to the command, exits 128 + the signal, with the capture complete", async () => {

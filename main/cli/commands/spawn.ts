@@ -9,6 +9,7 @@ import type { TimelineEvent } from "../../../preload/timeline.ts";
 import { COMMON_OPTIONS, helpHint, intOption, parseCommandLine } from "../args.ts";
 import { preparedCommand, sleep, type CliCommand } from "../command.ts";
 import { EXIT, RunFailedError, UsageError } from "../errors.ts";
+import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
 import { sendEach, sendsOf, sendStream, type Send } from "./input.ts";
@@ -29,6 +30,10 @@ Options:
   --send <text>         write text to its stdin; escapes \\r \\n \\t \\0 \\\\ and \\xNN stand for one byte each
                         (repeatable; each is one write, in order)
   --send-hex <hex>      write bytes given as hex pairs ("de ad be ef"); may be mixed with --send
+  --protocol <p>        run a protocol on the command's pipes: a ProcessProtocol (stdout and stderr with their fd,
+                        what is sent as fd 0) or a Protocol (stdout as its stream, its writes to stdin); a
+                        workspace file ("bc.ts"), a template ("template:bc", "template:lsp"), or a .ts file
+                        elsewhere (copied to <workspace>/cli/ for the run). What it logs is on the timeline.
   --idle <ms>           once the input is sent, stop the command (SIGTERM, then SIGKILL) when nothing has passed
                         either way for this long (default: wait for it to end)
   --name <name>         the session's name in the capture (default: the program's name)
@@ -37,15 +42,16 @@ Options:
   --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
                         (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
-Input: the --send and --send-hex values; without them, standard input when it is not a terminal (a pipe or a
-file; use < /dev/null to send nothing), passed on as it arrives and held while the command doesn't read. Once
+Input: the --send and --send-hex values; without them and without --protocol, standard input when it is not a
+terminal (a pipe or a file; use < /dev/null to send nothing), passed on as it arrives and held while the command doesn't read. Once
 the input is all sent, the command's stdin is closed, as at the end of a pipe.
 
 When it exits: when the command has ended (and every pipe closed), or --idle after the input, or at Ctrl+C,
 which is passed on to the command as SIGINT.
 
 Exit codes: the command's own exit code, or 128 + the signal's number if a signal ended it (130 for SIGINT);
-1 the command could not be run (not found, not executable, no such folder); 2 usage error.
+1 the command could not be run (not found, not executable, no such folder); 2 usage error; 3 the protocol does not
+compile.
 `;
 
 const OPTIONS = {
@@ -54,6 +60,7 @@ const OPTIONS = {
   "send-hex": { type: "string", multiple: true },
   idle: { type: "string" },
   name: { type: "string" },
+  protocol: { type: "string" },
 } as const;
 
 /** `spawn`. */
@@ -76,26 +83,32 @@ export const spawnCommand: CliCommand = {
     const { values, order } = parseCommandLine("spawn", own, OPTIONS, { names: [], required: 0 });
     const sends = sendsOf("spawn", order);
     const idle = values.idle === undefined ? null : intOption("spawn", "idle", values.idle, 0, 86_400_000);
-    return preparedCommand(values, (run) => spawn(run, { argv: command, name: values.name, sends, idle }));
+    return preparedCommand(values, (run) =>
+      spawn(run, { argv: command, name: values.name, protocol: values.protocol, sends, idle }),
+    );
   },
 };
 
 interface SpawnPlan {
   argv: string[];
   name: string | undefined;
+  protocol: string | undefined;
   sends: Send[];
   idle: number | null;
 }
 
 async function spawn(run: CliRun, plan: SpawnPlan): Promise<number> {
   const { service, signal } = run;
-  const info = await service.call("spawn", {
-    argv: plan.argv,
-    cwd: process.cwd(),
-    env: {},
-    protocol: null,
-    ...(plan.name !== undefined ? { name: plan.name } : {}),
-  });
+  const choice = await chooseProtocol(run, "spawn", plan.protocol);
+  const info = await withDiagnostics(service, [choice], () =>
+    service.call("spawn", {
+      argv: plan.argv,
+      cwd: process.cwd(),
+      env: {},
+      protocol: choice?.ref ?? null,
+      ...(plan.name !== undefined ? { name: plan.name } : {}),
+    }),
+  );
   run.keepCapture(info.id);
   const conn = info.connections[0]!.conn;
   const watch = new ConnectionWatch(conn);
@@ -105,7 +118,9 @@ async function spawn(run: CliRun, plan: SpawnPlan): Promise<number> {
     stdinState.saw(e);
   });
 
-  const stdin = plan.sends.length === 0 && run.io.stdin.isTTY !== true ? run.io.stdin : null;
+  // A protocol drives the child itself: standard input is not read, so that its end doesn't close the child's stdin.
+  const piped = plan.sends.length === 0 && plan.protocol === undefined && run.io.stdin.isTTY !== true;
+  const stdin = piped ? run.io.stdin : null;
   const hasInput = plan.sends.length > 0 || stdin !== null;
   let sentAll: boolean;
   try {

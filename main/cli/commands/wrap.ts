@@ -11,6 +11,7 @@ import type { ProcessTap, RecordingProcessProtocol } from "../../engine/recordin
 import { helpHint, parseCommandLine } from "../args.ts";
 import { preparedCommand, type CliCommand } from "../command.ts";
 import { UsageError } from "../errors.ts";
+import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 
 /** The signals passed on to the command as they arrive. */
@@ -25,6 +26,11 @@ what it would be without wrap. Both directions are recorded into a capture in th
 end. The command runs in the current folder with this environment; its words are used as given.
 
 Options:
+  --protocol <p>        decode the conversation with a protocol, as a passive watcher: what the program sends the
+                        command reaches it as fd 0, the command's stdout as fd 1 (a ProcessProtocol; a Protocol
+                        gets stdout only); what it writes goes nowhere, not a byte of the relay changes. A
+                        workspace file, a template ("template:lsp", "template:jsonl-rpc"), or a .ts file
+                        elsewhere (copied to <workspace>/cli/ for the run). What it logs is in the capture.
   --name <name>         the session's name in the capture (default: the program's name)
   --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
                         (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
@@ -32,13 +38,14 @@ Options:
 SIGINT, SIGTERM and SIGHUP are passed on to the command; wrap ends when it has ended (every pipe closed).
 
 Exit codes: the command's own exit code, or 128 + the signal's number if a signal ended it; 1 the command could
-not be run (not found, not executable); 2 usage error.
+not be run (not found, not executable); 2 usage error; 3 the protocol does not compile.
 `;
 
 const OPTIONS = {
   workspace: { type: "string" },
   help: { type: "boolean", short: "h" },
   name: { type: "string" },
+  protocol: { type: "string" },
 } as const;
 
 /** `wrap`. */
@@ -57,19 +64,27 @@ export const wrapCommand: CliCommand = {
         helpHint("wrap"),
       );
     }
-    return preparedCommand(values, (run) => wrap(run, command, values.name));
+    return preparedCommand(values, (run) => wrap(run, command, values.name, values.protocol));
   },
 };
 
-async function wrap(run: CliRun, argv: string[], name: string | undefined): Promise<number> {
+async function wrap(
+  run: CliRun,
+  argv: string[],
+  name: string | undefined,
+  protocol: string | undefined,
+): Promise<number> {
+  const choice = await chooseProtocol(run, "wrap", protocol);
   const relay = new StdioRelay(process.stdin, process.stdout, process.stderr);
   const forward = (signal: NodeJS.Signals): void => relay.signal(signal);
   for (const signal of FORWARDED) process.on(signal, forward);
   try {
     // In-process, not through the contract: the tap sees the child's pipes as they flow.
-    const info = await run.engine.spawn(
-      { argv, cwd: process.cwd(), env: {}, protocol: null, ...(name !== undefined ? { name } : {}) },
-      relay,
+    const info = await withDiagnostics(run.service, [choice], () =>
+      run.engine.spawn(
+        { argv, cwd: process.cwd(), env: {}, protocol: choice?.ref ?? null, ...(name !== undefined ? { name } : {}) },
+        relay,
+      ),
     );
     run.keepCapture(info.id);
     return exitCodeOf(await relay.ended);
@@ -120,10 +135,10 @@ class StdioRelay implements ProcessTap {
     const out = childFD === 2 ? this.stderr : this.stdout;
     if (out.write(data) || this.#full.has(out)) return;
     this.#full.add(out);
-    if (this.#full.size === 1) this.#child?.pauseReading();
+    if (this.#full.size === 1) this.#child?.pauseReading("tap");
     out.once("drain", () => {
       this.#full.delete(out);
-      if (this.#full.size === 0) this.#child?.resumeReading();
+      if (this.#full.size === 0) this.#child?.resumeReading("tap");
     });
   }
 
