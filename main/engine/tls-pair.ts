@@ -18,7 +18,8 @@ import { TLSStageFailed, type TLSStage } from "./tls-stage.ts";
 
 /**
  * Upgrades the pair `client` (the accepted leg) and `server` (the upstream leg). `upstreamName` is the upstream's
- * host name, asked for (SNI) when the client asked for none (null when the upstream is an address). Throws
+ * host name, asked for (SNI) and verified unless the protocol names another; null when the upstream is an address,
+ * and then the client's SNI is passed on. Throws
  * CannotStartTLSError, starting nothing, when either leg can't turn TLS (already TLS, closing, closed).
  */
 export function upgradePair(
@@ -52,9 +53,13 @@ async function run(
     up.fail({ side: "client", code: "client-failed", message: "the client's side of the TLS upgrade failed first" });
     return;
   }
+  // The name asked of the upstream (SNI) and checked on its certificate: the protocol's, else the upstream's host
+  // name as the user gave it (the server the user means, whatever name the client used for Wirescope), else the
+  // client's SNI (an upstream given by address: the client's name is the only one there is).
+  const servername = request.servername ?? upstreamName ?? hello.servername;
   const asked: TLSRequest = {
     ...request,
-    ...(request.servername === undefined && hello.servername !== null ? { servername: hello.servername } : {}),
+    ...(servername !== null ? { servername } : {}),
     ...(request.ALPNProtocols === undefined && hello.alpn.length > 0 ? { ALPNProtocols: hello.alpn } : {}),
   };
   let upstream;

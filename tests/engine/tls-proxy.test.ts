@@ -30,13 +30,13 @@ afterAll(() => {
 const { t, defer } = useEngine({ configDir, trustedCAs: pki.ca, tlsHandshakeTimeoutMs: 2000 });
 
 /** A terminating proxy to a node:tls upstream with `identity`; the session id, the proxy's port, the upstream. */
-async function proxyTo(identity: { cert: string; key: string }, tls: Partial<ProxyTLS> = {}) {
+async function proxyTo(identity: { cert: string; key: string }, tls: Partial<ProxyTLS> = {}, host = "localhost") {
   const upstream = await upperCaseTLSServer(identity);
   defer(() => upstream.close());
   const s = ok(
     await t.api.proxy({
       listen: { port: 0 },
-      upstream: { endpoint: `ssl:host=localhost:port=${upstream.port}` },
+      upstream: { endpoint: `ssl:host=${host}:port=${upstream.port}` },
       tls: { mode: "terminate", ...tls },
     }),
   );
@@ -74,6 +74,27 @@ describe("TLS-terminating proxies", () => {
     });
     const [session] = ok(await t.api.listSessions({}));
     expect(session!.tls).toEqual({ mode: "terminate", certificate: "wirescope-ca" });
+  });
+
+  it("asks a named upstream for its own name, whatever name the client used for Wirescope", async () => {
+    const { id, port, upstream } = await proxyTo(pki.good);
+    const ca = (await t.engine.ca()).certPem;
+    const client = await tlsClient(port, { servername: "wirescope.test", ca, ALPNProtocols: ["http/1.1"] });
+    defer(() => client.destroy());
+    expect(client.authorized).toBe(true);
+    expect(client.getPeerCertificate().subject.CN).toBe("wirescope.test");
+    expect(upstream.seen).toEqual([{ servername: "localhost", alpn: ["http/1.1"] }]);
+    const events = await waitForTimeline(t.api, id, (e) => tlsDetailsOf(e, 2) !== undefined, "the upstream's tls");
+    expect(tlsDetailsOf(events, 2)).toMatchObject({ sni: "localhost", verified: true });
+  });
+
+  it("passes the client's name on to an upstream given by address", async () => {
+    const { port, upstream } = await proxyTo(pki.good, {}, "127.0.0.1");
+    const ca = (await t.engine.ca()).certPem;
+    const client = await tlsClient(port, { servername: "localhost", ca, ALPNProtocols: ["http/1.1"] });
+    defer(() => client.destroy());
+    expect(client.authorized).toBe(true);
+    expect(upstream.seen).toEqual([{ servername: "localhost", alpn: ["http/1.1"] }]);
   });
 
   it("refuses an upstream whose certificate expired, saying so on both legs", async () => {
