@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contractError } from "../../../preload/errors.ts";
 import { buildSpawnRequest, parseEnvLines, spawnErrorFields } from "./process-form.ts";
 
 describe("the process fields", () => {
@@ -38,9 +39,9 @@ describe("the process fields", () => {
   });
 
   it("put the engine's refusal to run the program on the command line", () => {
-    const error = { code: "spawn-failed" as const, message: "Could not run nope: no such program" };
+    const error = contractError("spawn-failed", "Could not run nope: no such program");
     expect(spawnErrorFields(error)).toEqual({ command: "Could not run nope: no such program" });
-    const issues = { code: "invalid-arguments" as const, message: "bad", issues: [{ path: "cwd", message: "empty" }] };
+    const issues = contractError("invalid-arguments", "bad", [{ path: "cwd", message: "empty" }]);
     expect(spawnErrorFields(issues)).toEqual({ cwd: "Empty" });
   });
 });
