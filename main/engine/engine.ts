@@ -452,7 +452,12 @@ export class Engine implements WirescopeService {
     if (args.conn !== undefined) session.connection(args.conn);
     const folder = exportsDir(this.workspace.root);
     const { skipped, ...written } = await exportSession(
-      { info: session.info(), connections: this.connectionsOf(args.session), timeline: recorder },
+      {
+        info: session.info(),
+        connections: this.connectionsOf(args.session),
+        capture: recorder.file,
+        timeline: recorder,
+      },
       folder,
       args.conn,
       this.signal,

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import type { ConnectionInfo, SessionInfo } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { fileStem } from "../../preload/file-stem.ts";
+import { quoteCommandLine } from "../../preload/command-line.ts";
 import { ConversationError, ConversationTracker } from "./conversation.ts";
 import { PcapngWriter, type PcapngPacket, type PcapngSection } from "./pcapng-writer.ts";
 import { betweenBlocks } from "./stop-check.ts";
@@ -34,6 +35,8 @@ export interface RecordedSession {
    * SessionInfo lists: those left out of the list are exported too.
    */
   connections: ConnectionInfo[];
+  /** The Wirescope capture (.wscap) the session records to: where a process session's export points instead. */
+  capture?: string;
   timeline: {
     /** Events on the timeline now; the export covers those. */
     readonly count: number;
@@ -92,6 +95,7 @@ export async function exportSession(
   signal?: AbortSignal,
 ): Promise<ExportResult> {
   const { info, connections } = session;
+  if (info.kind === "process") throw new NothingToExportError(pipesMessage(info, session.capture));
   const chosen = conn === undefined ? connections : connections.filter((c) => c.conn === conn);
   if (conn !== undefined && chosen.length === 0) {
     throw new NothingToExportError(`Session '${info.name}' has no connection ${conn}: pick one from the session list.`);
@@ -155,6 +159,24 @@ function synthOf(stream: Stream): TcpSynthesizer {
 function whyNotTcp(c: ConnectionInfo): string {
   if (c.host === "" && c.peer === "") return c.state === "connecting" ? "still connecting" : "never connected";
   return `not a TCP connection (${[c.host, c.peer].filter((a) => a !== "").join(" -> ")})`;
+}
+
+/**
+ * Why a process session has no pcapng: its bytes went through pipes, which have no addresses, ports or link type for
+ * a packet to carry; and where its bytes are instead (its capture, which `wirescope show` prints and the workbench
+ * reopens).
+ */
+function pipesMessage(info: SessionHeader, capture: string | undefined): string {
+  const where =
+    capture === undefined
+      ? "its Wirescope capture (.wscap) in the workspace's captures folder"
+      : `its Wirescope capture ${capture}`;
+  const show = `wirescope show --json ${capture === undefined ? "<capture>" : quoteCommandLine([capture])}`;
+  return (
+    `pcapng has no place for a process's pipes (stdin, stdout, stderr): it holds network packets only. ` +
+    `Session '${info.name}' is recorded in ${where}: read it with \`${show}\`, or reopen it in the workbench ` +
+    `(Import capture…, a Wirescope recording).`
+  );
 }
 
 function nothingMessage(info: SessionHeader, conn: number | undefined, skipped: string[]): string {

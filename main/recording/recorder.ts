@@ -29,8 +29,13 @@ export function monotonicMicros(): number {
 /** Default bounds of the in-memory window. */
 export const WINDOW_EVENTS = 50_000;
 export const WINDOW_BYTES = 32 * 1024 * 1024;
-/** A read returns fewer events than asked rather than more payload than this (always at least one event). */
-export const READ_MAX_BYTES = 32 * 1024 * 1024;
+/**
+ * A read returns fewer events than asked rather than more payload than this (always at least one event). Small
+ * enough that the workbench's few reads in flight (base64 makes them 4/3 bigger) stay well under what browser mode
+ * lets wait for one client before it drops it as too slow (ws-server.ts MAX_BUFFERED_AMOUNT, 64 MiB): a timeline of
+ * 64 KiB chunks (a process writing as fast as it can) is read a few dozen rows at a time, not 500.
+ */
+export const READ_MAX_BYTES = 4 * 1024 * 1024;
 
 /** How a recorder is set up. */
 export interface RecorderOptions {

@@ -1,6 +1,7 @@
 /**
  * Basic accessibility checks (axe-core, WCAG 2 A and AA rules) on the main screens, in the light and the dark theme:
- * the welcome view, the new-connection dialog showing a field error, the new-listener dialog with TLS fields, a
+ * the welcome view, the new-connection dialog showing a field error, the new-listener dialog with TLS fields, the
+ * new-process dialog (its parsed command, a program that doesn't exist) and a process session's view, a
  * client session's traffic view with traffic (the Hex and Conversation tabs), and the protocol editor; the
  * interchange screens: the import dialog with a bad file and with a capture's conversations, an imported session,
  * the decode dialog and a decode session, the replay dialog and the replay view; the settings dialog asking to
@@ -75,6 +76,22 @@ test("the new-listener dialog with TLS from own files and a field error", async 
   await dialog.getByRole("button", { name: "Listen" }).click();
   await expectFieldError(dialog, field(dialog, "Key file"), /key/i);
   await expectAccessible(app, "the new-listener dialog with TLS");
+});
+
+test("the new-process dialog with its parsed command and a field error, and a process session", async ({ app }) => {
+  const dialog = await openNewSessionDialog(app, "process");
+  await fillFields(dialog, { "Command line": "no-such-program-wirescope 'an argument'", Environment: "LANG=C" });
+  await expect(dialog.getByRole("list", { name: "Parsed command" }).getByRole("listitem")).toHaveCount(2);
+  await dialog.getByRole("button", { name: "Run" }).click();
+  await expectFieldError(dialog, field(dialog, "Command line"), /no-such-program-wirescope/);
+  await expectAccessible(app, "the new-process dialog");
+
+  await fillFields(dialog, { "Command line": `sh -c 'echo fine; echo oops >&2; exit 3'` });
+  await dialog.getByRole("button", { name: "Run" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(trafficView(app).getByRole("heading", { level: 2 })).toContainText("exited with code 3");
+  await expect(timelineRows(app, "← stderr", "oops")).toHaveCount(1);
+  await expectAccessible(app, "a process session's traffic view");
 });
 
 test("a client session's traffic view, its Hex and Conversation tabs", async ({ app, echo }) => {

@@ -164,15 +164,16 @@ export function colourOf(element: Locator): Promise<string> {
 
 // --- the new-session dialog --------------------------------------------------------------------------------------
 
-export type SessionKind = "connection" | "listener" | "proxy";
+export type SessionKind = "connection" | "listener" | "proxy" | "process";
 
 const DIALOG_TITLE: Record<SessionKind, string> = {
   connection: "New connection",
   listener: "New listener",
   proxy: "New proxy",
+  process: "New process",
 };
 
-/** Presses "New connection" / "New listener" / "New proxy" in the sidebar and returns the dialog it opened. */
+/** Presses "New connection" / "New listener" / "New proxy" / "New process" in the sidebar and returns the dialog it opened. */
 export async function openNewSessionDialog(page: Page, kind: SessionKind): Promise<Locator> {
   await sidebar(page).getByRole("button", { name: DIALOG_TITLE[kind], exact: true }).click();
   const dialog = page.getByRole("dialog", { name: DIALOG_TITLE[kind] });

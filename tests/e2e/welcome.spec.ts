@@ -3,7 +3,7 @@ import { expect, saveScreens, sessionItems, sidebar, test } from "./fixtures.ts"
 
 test("a new workspace shows the empty state with the ways to start", async ({ app }) => {
   const side = sidebar(app);
-  for (const name of ["New connection", "New listener", "New proxy"]) {
+  for (const name of ["New connection", "New listener", "New proxy", "New process"]) {
     await expect(side.getByRole("button", { name, exact: true })).toBeVisible();
   }
   await expect(sessionItems(app)).toHaveCount(0);

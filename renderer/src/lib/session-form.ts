@@ -13,15 +13,22 @@ import {
   type ErrorCode,
 } from "../../../preload/contract.ts";
 import { addError, argumentIssues } from "./form-errors.ts";
+import {
+  buildSpawnRequest,
+  initialProcessFields,
+  spawnErrorFields,
+  SPAWN_PATHS,
+  type ProcessFormFields,
+} from "./process-form.ts";
 import { initialTLS, listenTLSArgument, proxyTLSArgument, TLS_PATHS, type TLSFormFields } from "./tls-form.ts";
 
-export type SessionKind = "client" | "listener" | "proxy";
+export type SessionKind = "client" | "listener" | "proxy" | "process";
 
 /**
  * What the dialog's fields hold, as typed. Unused fields for a kind are ignored; the TLS fields (lib/tls-form.ts)
- * are a listener's and a proxy's.
+ * are a listener's and a proxy's; the process fields (lib/process-form.ts) a process's.
  */
-export interface SessionForm extends TLSFormFields {
+export interface SessionForm extends TLSFormFields, ProcessFormFields {
   /** A Twisted endpoint string: where a client connects, or where a listener or proxy listens. */
   endpoint: string;
   host: string;
@@ -44,7 +51,8 @@ export type FieldErrors = Partial<Record<Field, string>>;
 export type SessionRequest =
   | { kind: "client"; args: CommandArgs<"connect"> }
   | { kind: "listener"; args: CommandArgs<"listen"> }
-  | { kind: "proxy"; args: CommandArgs<"proxy"> };
+  | { kind: "proxy"; args: CommandArgs<"proxy"> }
+  | { kind: "process"; args: CommandArgs<"spawn"> };
 
 /** An empty form, or one filled from a saved profile. */
 export function initialForm(profile?: Profile): SessionForm {
@@ -54,6 +62,7 @@ export function initialForm(profile?: Profile): SessionForm {
     port: "",
     tls: false,
     ...initialTLS(),
+    ...initialProcessFields(),
     interface: "",
     upstreamEndpoint: profile?.upstream ?? "",
     upstreamHost: "",
@@ -106,6 +115,7 @@ const PATHS: Record<SessionKind, Record<string, Field>> = {
     name: "profileName",
     ...TLS_PATHS,
   },
+  process: SPAWN_PATHS,
 };
 
 function fieldFor(kind: SessionKind, path: string): Field {
@@ -170,6 +180,10 @@ export function buildRequest(
   kind: SessionKind,
   form: SessionForm,
 ): { ok: true; request: SessionRequest } | { ok: false; errors: FieldErrors } {
+  if (kind === "process") {
+    const built = buildSpawnRequest(form);
+    return built.ok ? { ok: true, request: { kind, args: built.args } } : built;
+  }
   const errors: FieldErrors = {};
   const protocol = form.protocol === "" ? null : form.protocol;
   let name: string | undefined;
@@ -233,6 +247,7 @@ const CONNECT_FAILURES: Partial<Record<ErrorCode, "host" | "port">> = {
  * is shown for the whole form.
  */
 export function engineErrorFields(kind: SessionKind, form: SessionForm, error: ContractError): FieldErrors {
+  if (kind === "process") return spawnErrorFields(error);
   const errors: FieldErrors = {};
   const usesEndpoint = form.endpoint.trim() !== "";
   const usesUpstreamEndpoint = kind === "proxy" && form.upstreamEndpoint.trim() !== "";

@@ -2,8 +2,9 @@
  * How a timeline event reads in one row of the grid: its time, its direction (or what happened), its length and a
  * preview. Pure; Timeline.svelte and the detail pane use it.
  */
-import type { TimelineEvent } from "../../../preload/timeline.ts";
+import type { DataEvent, TimelineEvent } from "../../../preload/timeline.ts";
 import { previewBytes, showControls } from "./bytes.ts";
+import { fdLabel } from "./process-format.ts";
 
 /** Seconds since the first event, with microseconds: "12.345678". Never negative (clock skew between sources). */
 export function formatRelative(t: number, firstT: number): string {
@@ -24,16 +25,29 @@ export function formatAbsolute(epochMs: number, t: number): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${frac}`;
 }
 
-/** The direction column: "→" out, "←" in, the lifecycle event's name, or the log level. */
+/**
+ * The direction column: "→" out, "←" in (a process's chunk with its pipe: "→ stdin", "← stdout", "← stderr"), the
+ * lifecycle event's name, or the log level.
+ */
 export function directionLabel(e: TimelineEvent): string {
   switch (e.kind) {
-    case "data":
-      return e.dir === "out" ? "→" : "←";
+    case "data": {
+      const arrow = e.dir === "out" ? "→" : "←";
+      const fd = fdLabel(e);
+      return fd === null ? arrow : `${arrow} ${fd}`;
+    }
     case "lifecycle":
       return e.event;
     case "log":
       return e.level;
   }
+}
+
+/** What the direction column's tooltip says of a chunk: "received", "sent", or which of a child's pipes it took. */
+export function dataTitle(e: DataEvent): string {
+  const fd = fdLabel(e);
+  if (fd === null) return e.dir === "in" ? "received" : "sent";
+  return e.dir === "in" ? `the child wrote it to its ${fd}` : `written to the child's ${fd}`;
 }
 
 /** The length column: bytes of a chunk; nothing for other events. */
@@ -64,10 +78,18 @@ export function isTrouble(e: TimelineEvent): boolean {
       e.event === "error" ||
       e.event === "protocol-error" ||
       e.event === "protocol-halted" ||
-      e.event === "tls-failed"
+      e.event === "tls-failed" ||
+      (e.event === "exited" && exitedBadly(e.fields))
     );
   }
   return e.kind === "log" && (e.level === "error" || e.level === "critical");
+}
+
+/** Whether an "exited" event's fields ({code, signal}) say the child failed: a non-zero code, or a signal. */
+function exitedBadly(fields: Record<string, unknown> | undefined): boolean {
+  const code = fields?.["code"];
+  const signal = fields?.["signal"];
+  return (typeof signal === "string" && signal !== "") || (typeof code === "number" && code !== 0);
 }
 
 /** "Connection 3", or "Session" for events of the session itself (conn 0). */

@@ -1,0 +1,143 @@
+/**
+ * Process sessions in the workbench: a command run from the New process dialog (shown word by word before it runs),
+ * its stdin written from the send box, its stdout and stderr on the timeline with their pipe, its state in the
+ * heading, and the controls (Close stdin, signals, Restart). Real programs: cat, bc, head, sh.
+ */
+import type { Locator, Page } from "@playwright/test";
+import {
+  actions,
+  colourOf,
+  expect,
+  expectFieldError,
+  field,
+  openNewSessionDialog,
+  selectItem,
+  send,
+  sessionItem,
+  sessionItems,
+  test,
+  timelineRows,
+  trafficView,
+} from "./fixtures.ts";
+
+/** The page's own object, read by `evaluate` (Chromium's non-standard heap figures). */
+declare const performance: { memory: { usedJSHeapSize: number } };
+
+/** The traffic view's heading: the command, its pid and the child's state. */
+function heading(page: Page): Locator {
+  return trafficView(page).getByRole("heading", { level: 2 });
+}
+
+/** The controls above a process's timeline. */
+function control(page: Page, name: string): Locator {
+  return trafficView(page).getByRole("toolbar", { name: "Process controls" }).getByRole("button", { name });
+}
+
+/**
+ * Runs `command` from the New process dialog, after checking it is shown as the words `argv`, and selects the new
+ * session.
+ */
+async function run(page: Page, command: string, argv: string[]): Promise<void> {
+  const dialog = await openNewSessionDialog(page, "process");
+  await field(dialog, "Command line").fill(command);
+  await expect(dialog.getByRole("list", { name: "Parsed command" }).getByRole("listitem")).toHaveText(argv);
+  await dialog.getByRole("button", { name: "Run" }).click();
+  await expect(dialog).toBeHidden();
+  await selectItem(sessionItem(page, argv[0]!));
+}
+
+test("cat: what is sent comes back on stdout; closing stdin ends it with exit code 0", async ({ app }) => {
+  await run(app, "cat", ["cat"]);
+  await expect(heading(app)).toContainText("running");
+  await expect(heading(app)).toContainText(/pid \d+/);
+
+  await send(app, "hello", { lineEnding: "LF" });
+  await expect(timelineRows(app, "→ stdin", "hello")).toHaveCount(1);
+  await expect(timelineRows(app, "← stdout", "hello"), "cat wrote it back").toHaveCount(1);
+
+  await control(app, "Close stdin").click();
+  await expect(heading(app)).toContainText("exited with code 0");
+  await expect(heading(app), "no pid once it exited").not.toContainText(/pid \d+/);
+  await expect(timelineRows(app, "fd-closed", "stdin")).toHaveCount(1);
+  await expect(timelineRows(app, "exited", "exit code 0")).toHaveCount(1);
+  await expect(timelineRows(app, "ended")).toHaveCount(1);
+  await expect(control(app, "SIGTERM"), "nothing left to signal").toBeDisabled();
+});
+
+test("bc: 2+3 gives 5", async ({ app }) => {
+  await run(app, "bc -q", ["bc", "-q"]);
+  await send(app, "2+3", { lineEnding: "LF" });
+  await expect(timelineRows(app, "← stdout", "5·")).toHaveCount(1);
+  await send(app, "quit", { lineEnding: "LF" });
+  await expect(heading(app)).toContainText("exited with code 0");
+});
+
+test("100 MB on stdout: the view keeps up, its memory stays bounded", async ({ app }) => {
+  test.setTimeout(180_000);
+  await run(app, "head -c 100000000 /dev/zero", ["head", "-c", "100000000", "/dev/zero"]);
+  const grid = trafficView(app).getByRole("grid", { name: "Timeline" });
+  // Responsive while the bytes pour in: a filter toggles at once.
+  const incoming = trafficView(app).getByRole("checkbox", { name: "Incoming" });
+  await incoming.uncheck();
+  await expect(incoming).not.toBeChecked();
+  await incoming.check();
+  await expect(heading(app)).toContainText("exited with code 0", { timeout: 150_000 });
+  await expect(timelineRows(app, "ended")).toHaveCount(1);
+  // Pipes carry at most 64 KiB a read: 100 MB is at least 1,526 chunks, every one a row of the timeline.
+  await expect
+    .poll(async () => Number(await grid.getAttribute("aria-rowcount")), { message: "every chunk is a row" })
+    .toBeGreaterThan(Math.ceil(100_000_000 / 65_536));
+  await expect(sessionItem(app, "head"), "every byte counted (100,000,000 B)").toHaveAccessibleName(/\b95 MiB in\b/);
+  const heap = await app.evaluate(() => performance.memory.usedJSHeapSize);
+  expect(heap, "the workbench holds the rows it shows, not the 100 MB").toBeLessThan(64 * 1024 * 1024);
+});
+
+test("a command that exits non-zero: its stderr stands out, its state says the code", async ({ app }) => {
+  await run(app, `sh -c 'echo fine; echo oops >&2; exit 3'`, ["sh", "-c", "echo fine; echo oops >&2; exit 3"]);
+  await expect(heading(app)).toContainText("exited with code 3");
+  const stderr = timelineRows(app, "← stderr", "oops");
+  const stdout = timelineRows(app, "← stdout", "fine");
+  await expect(stderr).toHaveCount(1);
+  await expect(stdout).toHaveCount(1);
+  const dir = (row: Locator) => row.getByRole("gridcell").nth(2);
+  expect(await colourOf(dir(stderr)), "stderr is not coloured as stdout").not.toBe(await colourOf(dir(stdout)));
+  await expect(timelineRows(app, "exited", "exit code 3")).toHaveCount(1);
+
+  // pcapng has no place for pipes: the export says so, and where the capture is instead.
+  await actions(app).getByRole("button", { name: "Export as pcapng" }).click();
+  const status = app.getByRole("contentinfo");
+  await expect(status).toContainText("pcapng has no place for a process's pipes");
+  await expect(status).toContainText(/wirescope show --json \S+\.wscap/);
+});
+
+test("SIGKILL from its button kills it; Restart runs it again", async ({ app }) => {
+  await run(app, "cat", ["cat"]);
+  await expect(heading(app)).toContainText("running");
+  await control(app, "SIGKILL").click();
+  await expect(heading(app)).toContainText("killed by SIGKILL");
+  await expect(timelineRows(app, "exited", "SIGKILL")).toHaveCount(1);
+
+  await control(app, "Restart").click();
+  await expect(heading(app)).toContainText("running");
+  await expect(timelineRows(app, "spawned"), "a second child on the same timeline").toHaveCount(2);
+  await send(app, "again", { lineEnding: "LF" });
+  await expect(timelineRows(app, "← stdout", "again")).toHaveCount(1);
+  await control(app, "SIGTERM").click();
+  await expect(heading(app)).toContainText("killed by SIGTERM");
+});
+
+test("a command that doesn't exist: the error under the field, no session left behind", async ({ app }) => {
+  const dialog = await openNewSessionDialog(app, "process");
+  const command = field(dialog, "Command line");
+  await command.fill("echo 'unclosed");
+  await expect(command, "the parse problem is said as it is typed").toHaveAccessibleDescription(/never closed/);
+  await dialog.getByRole("button", { name: "Run" }).click();
+  await expectFieldError(dialog, command, /single quote at character 6 is never closed/);
+
+  await command.fill("no-such-program-wirescope --help");
+  await dialog.getByRole("button", { name: "Run" }).click();
+  await expectFieldError(dialog, command, /no-such-program-wirescope/);
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(sessionItems(app)).toHaveCount(0);
+});
