@@ -477,7 +477,9 @@ export const commands = {
       argv: Argv,
       cwd: filePath.trim().min(1, "the working folder is empty: give a path or leave it out").optional(),
       env: Env.optional(),
-      protocol: protocolRef.describe("raw bytes only for now: a protocol on a process is refused as not supported yet"),
+      protocol: protocolRef.describe(
+        "drives the child: a ProcessProtocol, or a Protocol reading stdout and writing stdin",
+      ),
       name: givenName.optional(),
     }),
     SessionInfo,

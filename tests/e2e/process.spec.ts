@@ -72,6 +72,21 @@ test("bc: 2+3 gives 5", async ({ app }) => {
   await expect(heading(app)).toContainText("exited with code 0");
 });
 
+test("a protocol chosen in the dialog drives the child: the bc template asks, and logs each answer", async ({
+  app,
+}) => {
+  const dialog = await openNewSessionDialog(app, "process");
+  await field(dialog, "Command line").fill("bc -q");
+  await field(dialog, "Protocol").selectOption({ label: "Template: Process driver (bc)" });
+  await dialog.getByRole("button", { name: "Run" }).click();
+  await expect(dialog).toBeHidden();
+  await selectItem(sessionItem(app, "bc"));
+  // The timeline follows its end: the template's last question and answer are in view.
+  await expect(timelineRows(app, "→ stdin", "sqrt(144)")).toHaveCount(1);
+  await expect(timelineRows(app, "info", "sqrt(144) = 12")).toHaveCount(1);
+  await expect(heading(app), "the template closes stdin after its last question").toContainText("exited with code 0");
+});
+
 test("100 MB on stdout: the view keeps up, its memory stays bounded", async ({ app }) => {
   test.setTimeout(180_000);
   await run(app, "head -c 100000000 /dev/zero", ["head", "-c", "100000000", "/dev/zero"]);

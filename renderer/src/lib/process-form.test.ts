@@ -20,6 +20,17 @@ describe("the process fields", () => {
     });
   });
 
+  it("run the protocol chosen on the child, or none for raw bytes", () => {
+    expect(buildSpawnRequest({ command: "bc -q", cwd: "", env: "", protocol: "template:bc" })).toEqual({
+      ok: true,
+      args: { argv: ["bc", "-q"], protocol: "template:bc" },
+    });
+    expect(buildSpawnRequest({ command: "bc -q", cwd: "", env: "", protocol: "" })).toEqual({
+      ok: true,
+      args: { argv: ["bc", "-q"], protocol: null },
+    });
+  });
+
   it("leave out an empty folder and environment", () => {
     expect(buildSpawnRequest({ command: "cat", cwd: "", env: "  \n" })).toEqual({
       ok: true,

@@ -16,6 +16,8 @@ export interface ProcessFormFields {
   cwd: string;
   /** KEY=value lines added to the engine's environment; blank lines are ignored. */
   env: string;
+  /** The protocol that drives the child (a workspace file or "template:<id>"); empty for raw bytes. */
+  protocol?: string;
 }
 
 export type ProcessField = keyof ProcessFormFields | "protocol" | "form";
@@ -64,7 +66,7 @@ export function buildSpawnRequest(
     argv: parsed.argv,
     ...(cwd !== "" ? { cwd } : {}),
     ...(Object.keys(env.env).length > 0 ? { env: env.env } : {}),
-    protocol: null,
+    protocol: fields.protocol === undefined || fields.protocol === "" ? null : fields.protocol,
   };
   const checked = commands.spawn.args.safeParse(args);
   if (checked.success) return { ok: true, args: checked.data };
