@@ -64,6 +64,12 @@ export class ConnectionRecord {
   pairedWith: number | undefined;
   /** The wrapper once connected: the session writes and closes through it. */
   wrapper: RecordingProtocol | null = null;
+  /**
+   * The host name this connection was opened to (a client session's target, a protocol's connectTCP host), when it
+   * is a name and not an address: what a TLS client started on it asks for (SNI) and checks the certificate
+   * against, unless the protocol names another.
+   */
+  dialedName: string | null = null;
   /** What the protocol column shows; set by whoever attaches a protocol. */
   protocol: ConnectionInfo["protocol"] = null;
   /** What its TLS handshake agreed on, once one completed. */
@@ -190,7 +196,7 @@ export class RecordingProtocol extends TrafficLoggingProtocol implements TLSStag
   startTLS(request: TLSRequest = {}): void {
     const stage = this.newTLSStage();
     if (stage.side === "client") {
-      void stage.begin(clientOptions(request, this.tlsContext));
+      void stage.begin(clientOptions(request, this.tlsContext, this.connection.dialedName));
       return;
     }
     const base = hasOwnCertificate(request) ? Promise.resolve({}) : this.tlsContext.serverOptions();

@@ -19,7 +19,6 @@ import {
   type IProtocolFactory,
   type IReactorNet,
 } from "../../core/index.ts";
-import { isIP } from "node:net";
 import type { ClientTarget, ListenTarget, SessionInfo, SessionTLS } from "../../preload/contract.ts";
 import { isErrorCode } from "../../preload/errors.ts";
 import { MAX_LISTED_CONNECTIONS, MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
@@ -36,7 +35,14 @@ import {
   type TimelineSink,
 } from "./recording-protocol.ts";
 import { ProxyLeg, type PairTLS } from "./proxy-leg.ts";
-import { BadEndpointError, clientDescription, formatAddress, plainUpstream, serverDescription } from "./targets.ts";
+import {
+  BadEndpointError,
+  clientDescription,
+  formatAddress,
+  hostName,
+  plainUpstream,
+  serverDescription,
+} from "./targets.ts";
 import { upgradePair } from "./tls-pair.ts";
 import { NO_SERVER_TLS, type SessionTLSContext } from "./tls-stage.ts";
 
@@ -277,6 +283,7 @@ export class Session {
       );
     }
     const record = this.newConnection("server");
+    record.dialedName = hostName(plainUpstream(this.clientDescription).host);
     this.#state = "connecting";
     this.#error = undefined;
     this.note("connecting", this.clientDescription, record.conn);
@@ -380,7 +387,7 @@ export class Session {
     const asked = clientDescription(upstream);
     const plain = plainUpstream(asked);
     this.upstreamDescription = tls?.shown.mode === "terminate" ? plain.description : asked;
-    this.upstreamName = plain.host !== null && isIP(plain.host) === 0 ? plain.host : null;
+    this.upstreamName = hostName(plain.host);
     // Parse the upstream now, so that a bad description fails before anything listens.
     try {
       clientFromString(this.reactor, this.upstreamDescription);
@@ -444,6 +451,7 @@ export class Session {
    */
   openRequested(request: ConnectRequest, events: (connection: ConnectionRecord) => SandboxEvents): void {
     const record = this.newConnection("server");
+    record.dialedName = hostName(request.host);
     const where = `${request.host}:${request.port}`;
     this.note("connecting", `${where} (opened by the protocol)`, record.conn);
     const factory = new RecordingFactory(

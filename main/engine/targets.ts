@@ -3,6 +3,7 @@
  * becomes one description that the core's endpoints parse. Listeners bind 127.0.0.1 unless the user names an
  * interface, and queue up to LISTEN_BACKLOG connections unless the user names a backlog.
  */
+import { isIP } from "node:net";
 import { EndpointParseError, parseEndpointString, quoteStringArgument } from "../../core/index.ts";
 import type { ClientTarget, ListenTarget } from "../../preload/contract.ts";
 import { EngineError } from "./errors.ts";
@@ -37,6 +38,11 @@ export function plainUpstream(description: string): { description: string; host:
   const port = parsed.kwargs.port ?? parsed.args[1];
   if (host === null || port === undefined) return { description, host };
   return { description: `tcp:host=${quoteStringArgument(host)}:port=${port}`, host };
+}
+
+/** `host` when it is a host name, null when it is an address or absent: a name TLS may ask for and verify. */
+export function hostName(host: string | null | undefined): string | null {
+  return host !== null && host !== undefined && host !== "" && isIP(host) === 0 ? host : null;
 }
 
 /**
