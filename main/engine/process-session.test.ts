@@ -41,6 +41,30 @@ async function waitForState(id: string, state: SessionInfo["state"], timeoutMs =
   }
 }
 
+/**
+ * The pids of session `id`'s children (every connection's "spawned") that still run; the test kills them, so that
+ * a failure leaves none behind.
+ */
+async function runningChildren(id: string): Promise<number[]> {
+  const pids = (await timeline(t.api, id)).flatMap((e) => {
+    const pid = e.kind === "lifecycle" && e.event === "spawned" ? e.fields?.["pid"] : undefined;
+    return typeof pid === "number" ? [pid] : [];
+  });
+  const running = pids.filter(isRunning);
+  for (const pid of running) process.kill(pid, "SIGKILL");
+  return running;
+}
+
+/** Whether process `pid` exists (signal 0 checks without sending). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("process sessions", () => {
   it("runs cat: what is sent comes back on stdout, closing stdin ends it, all on the timeline and in the capture", async () => {
     const s = ok(await t.api.spawn({ argv: ["cat"] }));
@@ -190,6 +214,24 @@ describe("process sessions", () => {
     const after = await timeline(t.api, s.id);
     expect(lifecycle(after, 2).find((e) => e.event === "exited")?.detail).toBe("killed by SIGTERM");
     expect(after.at(-1)).toMatchObject({ conn: 0, event: "closed" });
+  });
+
+  it("leaves no child running after two reconnects at once and a close, nor after a close during a restart", async () => {
+    const s = ok(await t.api.spawn({ argv: ["sleep", "30"] }));
+    // A double click on Reconnect: both ask while the first child still runs.
+    const twice = await Promise.all([t.api.reconnect({ session: s.id }), t.api.reconnect({ session: s.id })]);
+    expect(twice.every((r) => r.ok)).toBe(true);
+    ok(await t.api.closeSession({ session: s.id }));
+    expect(await runningChildren(s.id)).toEqual([]);
+
+    const other = ok(await t.api.spawn({ argv: ["sleep", "30"] }));
+    // Closed while the restart waits for the first child to stop: the restart spawns nothing.
+    const [, closed] = await Promise.all([
+      t.api.reconnect({ session: other.id }),
+      t.api.closeSession({ session: other.id }),
+    ]);
+    ok(closed);
+    expect(await runningChildren(other.id)).toEqual([]);
   });
 
   it("refuses a command that can't run, and a missing protocol, leaving no session and no capture behind", async () => {

@@ -37,6 +37,13 @@ export class ProcessSession extends Session {
   #protocols: ChildProtocols | null = null;
   /** The child of the latest run; null before the first. */
   #current: RecordingProcessProtocol | null = null;
+  /**
+   * Restarts and the close, one after the other: each waits for the one before, so that a child spawned by one
+   * is the `#current` the next one stops (two reconnects at once, a close during a restart).
+   */
+  #queue: Promise<void> = Promise.resolve();
+  /** Set by `close`: from then on no child is spawned. */
+  #closing = false;
   readonly #notify: () => void;
 
   constructor(options: SessionOptions) {
@@ -64,11 +71,24 @@ export class ProcessSession extends Session {
 
   /**
    * Runs the command again as a new connection; a child still running is stopped first (see `stop`). Throws
-   * SpawnFailedError when it can't be run any more (the program was removed): the timeline says so.
+   * SpawnFailedError when it can't be run any more (the program was removed): the timeline says so. Runs after the
+   * restarts and close before it; refused (connection-closed) once the session is closing, even mid-way.
    */
-  async restart(): Promise<void> {
-    if (this.#current !== null && !this.#current.hasEnded) await this.#current.stop();
-    await this.#spawn();
+  restart(): Promise<void> {
+    return this.#inTurn(async () => {
+      if (this.#current !== null && !this.#current.hasEnded) await this.#current.stop();
+      if (this.#closing) {
+        throw new EngineError("connection-closed", `Session '${this.id}' is closed: it won't run its command again.`);
+      }
+      await this.#spawn();
+    });
+  }
+
+  /** Runs `step` once every restart and close before it has settled; settles as it does. */
+  #inTurn(step: () => Promise<void>): Promise<void> {
+    const turn = this.#queue.then(step);
+    this.#queue = turn.catch(() => {});
+    return turn;
   }
 
   async #spawn(): Promise<void> {
@@ -140,10 +160,16 @@ export class ProcessSession extends Session {
     child.signal(signal);
   }
 
-  /** Stops the child, if it runs, and waits for its end before the session closes: its capture is complete. */
-  override async close(): Promise<void> {
-    await this.#current?.stop();
-    await super.close();
+  /**
+   * Stops the child, if it runs, and waits for its end before the session closes: its capture is complete. A restart
+   * under way finishes first, without spawning; none spawns after.
+   */
+  override close(): Promise<void> {
+    this.#closing = true;
+    return this.#inTurn(async () => {
+      await this.#current?.stop();
+      await super.close();
+    });
   }
 
   /** The session's info, with the command and how its latest child is doing. */

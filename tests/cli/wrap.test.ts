@@ -144,6 +144,24 @@ async function lspConversation(argv: string[], folder: string, document = PYTHON
   return { stdout: Buffer.concat(out), sent: Buffer.concat(sent), stderr, code };
 }
 
+/** Every event of the one capture in the workspace (found by listing: wrap's stderr may be closed). */
+async function onlyCapture(): Promise<TimelineEvent[]> {
+  const folder = path.join(ws.path, "captures");
+  const files = fs.readdirSync(folder, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".wscap"));
+  expect(files).toHaveLength(1);
+  return readCapture(path.join(folder, files[0]!));
+}
+
+/** Whether process `pid` exists (signal 0 checks without sending). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("wirescope wrap", () => {
   it(
     "is invisible to an LSP client: pylsp's replies through it are byte for byte those without it, and recorded",
@@ -267,6 +285,34 @@ describe("wirescope wrap", () => {
     const events = await readCapture(capturePath(r.stderr));
     expect(fdBytes(events, 0).equals(input)).toBe(true);
     expect(events.filter((e) => e.kind === "log" && e.conn === 1).length).toBeGreaterThan(0);
+  });
+
+  it("stops the command and exits 141 when the program closes wrap's stdout or stderr, keeping its stdin open", async () => {
+    for (const fd of [1, 2] as const) {
+      const child = spawn(process.execPath, [BIN, "wrap", "--", "sh", "-c", fd === 1 ? "exec yes" : "exec yes >&2"], {
+        cwd: REPO,
+        env: { ...process.env, WIRESCOPE_WORKSPACE: ws.path },
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      children.add(child);
+      const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      const output = fd === 1 ? child.stdout : child.stderr;
+      // The program reads a little, then closes its end: the command keeps writing, stdin stays open.
+      await new Promise((resolve) => output.once("data", resolve));
+      output.destroy();
+      const code = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve("running"), 10_000))]);
+      expect(code, `wrap with fd ${fd} closed`).toBe(141);
+      const events = await onlyCapture();
+      const spawned = events.find((e) => e.kind === "lifecycle" && e.event === "spawned");
+      const pid = spawned?.kind === "lifecycle" ? spawned.fields?.["pid"] : undefined;
+      expect(pid).toEqual(expect.any(Number));
+      expect(isRunning(pid as number), `the command of fd ${fd}`).toBe(false);
+      expect(events.find((e) => e.kind === "lifecycle" && e.event === "exited")).toMatchObject({
+        detail: "killed by SIGTERM",
+      });
+      child.stdin.end();
+      fs.rmSync(path.join(ws.path, "captures"), { recursive: true, force: true });
+    }
   });
 
   it("passes SIGTERM and SIGINT on to the command, exits 128 + the signal, with the capture complete", async () => {

@@ -10,7 +10,7 @@ import type { Bytes, ProcessExitReason } from "../../../core/index.ts";
 import type { ProcessTap, RecordingProcessProtocol } from "../../engine/recording-process-protocol.ts";
 import { helpHint, parseCommandLine } from "../args.ts";
 import { preparedCommand, type CliCommand } from "../command.ts";
-import { UsageError } from "../errors.ts";
+import { InterruptedError, UsageError } from "../errors.ts";
 import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
 import type { CliRun } from "../run.ts";
 
@@ -35,10 +35,12 @@ Options:
   --workspace <folder>  the workspace (default: $WIRESCOPE_WORKSPACE, else the one chosen in the app's Settings
                         (~/.config/wirescope/settings.json), else ~/Documents/Wirescope)
 
-SIGINT, SIGTERM and SIGHUP are passed on to the command; wrap ends when it has ended (every pipe closed).
+SIGINT, SIGTERM and SIGHUP are passed on to the command; wrap ends when it has ended (every pipe closed). When
+the program closes wrap's stdout or stderr, wrap stops the command (SIGTERM, then SIGKILL) and ends.
 
-Exit codes: the command's own exit code, or 128 + the signal's number if a signal ended it; 1 the command could
-not be run (not found, not executable); 2 usage error; 3 the protocol does not compile.
+Exit codes: the command's own exit code, or 128 + the signal's number if a signal ended it; 141 (128 + SIGPIPE, as
+for a writer whose reader went away) when wrap's stdout or stderr was closed; 1 the command could not be run (not
+found, not executable); 2 usage error; 3 the protocol does not compile.
 `;
 
 const OPTIONS = {
@@ -78,6 +80,13 @@ async function wrap(
   const relay = new StdioRelay(process.stdin, process.stdout, process.stderr);
   const forward = (signal: NodeJS.Signals): void => relay.signal(signal);
   for (const signal of FORWARDED) process.on(signal, forward);
+  // main.ts aborts the run when stdout's reader went away (EPIPE); an interrupt is forwarded above instead.
+  const aborted = (): void => {
+    if (!(run.signal.reason instanceof InterruptedError)) relay.outputLost();
+  };
+  run.signal.addEventListener("abort", aborted);
+  // Kept to the end of the process: the run's last line (where the capture is) goes to stderr too.
+  process.stderr.on("error", () => relay.outputLost());
   try {
     // In-process, not through the contract: the tap sees the child's pipes as they flow.
     const info = await withDiagnostics(run.service, [choice], () =>
@@ -87,9 +96,11 @@ async function wrap(
       ),
     );
     run.keepCapture(info.id);
-    return exitCodeOf(await relay.ended);
+    const reason = await relay.ended;
+    return relay.lostOutput ? 128 + osConstants.signals.SIGPIPE : exitCodeOf(reason);
   } finally {
     for (const signal of FORWARDED) process.off(signal, forward);
+    run.signal.removeEventListener("abort", aborted);
   }
 }
 
@@ -110,6 +121,7 @@ class StdioRelay implements ProcessTap {
   #child: RecordingProcessProtocol | null = null;
   /** Outputs the child's output waits for (their "drain"). */
   readonly #full = new Set<Writable>();
+  #lostOutput = false;
 
   constructor(
     private readonly stdin: Readable,
@@ -119,8 +131,14 @@ class StdioRelay implements ProcessTap {
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
   }
 
+  /** Whether wrap's stdout or stderr went away while the child ran (see `outputLost`). */
+  get lostOutput(): boolean {
+    return this.#lostOutput;
+  }
+
   started(child: RecordingProcessProtocol): void {
     this.#child = child;
+    if (this.#lostOutput) void child.stop();
     this.stdin.on("data", (chunk: Buffer) => {
       if (child.acceptsInput) child.write(chunk);
     });
@@ -132,6 +150,8 @@ class StdioRelay implements ProcessTap {
   }
 
   childDataReceived(childFD: number, data: Bytes): void {
+    // Nowhere to go: recorded, and dropped while the child stops.
+    if (this.#lostOutput) return;
     const out = childFD === 2 ? this.stderr : this.stdout;
     if (out.write(data) || this.#full.has(out)) return;
     this.#full.add(out);
@@ -150,6 +170,21 @@ class StdioRelay implements ProcessTap {
   processEnded(reason: ProcessExitReason): void {
     this.stdin.pause();
     this.#resolveEnded(reason);
+  }
+
+  /**
+   * Called when wrap's stdout or stderr went away (their reader closed them: EPIPE). Nothing more can be relayed,
+   * and no "drain" will come: the child's output is read again (recorded, then dropped) and the child is stopped
+   * (SIGTERM, then SIGKILL), so that `ended` resolves.
+   */
+  outputLost(): void {
+    if (this.#lostOutput) return;
+    this.#lostOutput = true;
+    this.#full.clear();
+    const child = this.#child;
+    if (child === null) return;
+    child.resumeReading("tap");
+    void child.stop();
   }
 
   /** Passes `signal` on to the child, while it runs. */
