@@ -4,7 +4,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
@@ -89,6 +89,14 @@ describe("the CA's files", () => {
 
     const again = await CertificateAuthority.open(config);
     expect(again.info().fingerprint256).toBe(info.fingerprint256);
+  });
+
+  it("a key file that others can read is made private again when the CA is opened", async () => {
+    await CertificateAuthority.open(dir);
+    const keyFile = path.join(dir, CA_KEY_FILE);
+    chmodSync(keyFile, 0o644);
+    await CertificateAuthority.open(dir);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
   });
 
   it("two processes opening a new folder at once end up with one CA", async () => {

@@ -15,7 +15,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { KeyObject, X509Certificate, createPrivateKey, createPublicKey, randomBytes, webcrypto } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import { isIP } from "node:net";
 import path from "node:path";
 import { createSecureContext } from "node:tls";
@@ -110,6 +110,8 @@ export class CertificateAuthority {
   /** Map order is the LRU order: the first entry is the least recently asked for. */
   #leaves = new Map<string, CachedLeaf>();
   #defaultLeaf: Leaf;
+  /** The regeneration under way, if any: the next waits for it. */
+  #regenerating: Promise<unknown> = Promise.resolve();
 
   private constructor(dir: string, authority: Authority, defaultLeaf: Leaf) {
     this.certPath = path.join(dir, CA_CERT_FILE);
@@ -196,7 +198,15 @@ export class CertificateAuthority {
    * Replaces the CA (and the leaves' key pair) with a new one, on disk first: clients must trust the new certificate.
    * Leaves cached so far are forgotten.
    */
-  async regenerate(): Promise<void> {
+  regenerate(): Promise<void> {
+    // One at a time: two at once would interleave their key and certificate writes (key of one, certificate of
+    // the other on disk).
+    const run = this.#regenerating.then(() => this.#regenerateNow());
+    this.#regenerating = run.catch(() => {});
+    return run;
+  }
+
+  async #regenerateNow(): Promise<void> {
     const authority = await createAuthority(path.dirname(this.certPath), false);
     const defaultLeaf = await makeLeaf(authority, DEFAULT_LEAF_NAMES);
     this.#authority = authority;
@@ -255,7 +265,26 @@ async function loadOrCreate(dir: string): Promise<Authority> {
   }
   if (certPem === undefined) throw new CAUnreadableError(certPath, "is missing while its key is there");
   if (keyPem === undefined) throw new CAUnreadableError(keyPath, "is missing while its certificate is there");
-  return await parseAuthority(certPath, certPem, keyPath, keyPem);
+  const authority = await parseAuthority(certPath, certPem, keyPath, keyPem);
+  await keepPrivate(keyPath);
+  return authority;
+}
+
+/**
+ * Makes the key file readable by its owner only again when others can read or write it (restored from a backup,
+ * copied by a sync tool): whoever reads it can sign a certificate for any name that clients trusting the CA accept.
+ */
+async function keepPrivate(keyPath: string): Promise<void> {
+  try {
+    if (((await stat(keyPath)).mode & 0o077) !== 0) await chmod(keyPath, KEY_MODE);
+  } catch (err) {
+    throw new CAUnreadableError(
+      keyPath,
+      `is readable by others and could not be made private (${err instanceof Error ? err.message : String(err)}): ` +
+        `run chmod 600 on it`,
+      err,
+    );
+  }
 }
 
 /** Another process made the CA while this one tried to: its key is there; waits for its certificate, then loads. */
