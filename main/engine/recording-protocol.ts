@@ -282,9 +282,16 @@ export class RecordingProtocol extends TrafficLoggingProtocol implements TLSStag
     if (this.connection.tlsKeys.length < MAX_TLS_KEY_LINES) this.connection.tlsKeys.push(line);
   }
 
+  /** Sends what the stage held, now that TLS is on: recorded as sent now (never if the handshake failed). */
   writeThrough(chunks: readonly Bytes[]): void {
-    if (chunks.length === 1) this.transport.write(chunks[0]!);
-    else this.transport.writeSequence(chunks);
+    const connectionNumber = this.connectionNumber;
+    if (chunks.length === 1) {
+      this.sink.record({ kind: "write", connectionNumber, data: chunks[0]! });
+      this.transport.write(chunks[0]!);
+    } else {
+      this.sink.record({ kind: "writeSequence", connectionNumber, data: Buffer.concat(chunks), sequence: chunks });
+      this.transport.writeSequence(chunks);
+    }
   }
 
   abort(): void {
@@ -299,23 +306,19 @@ export class RecordingProtocol extends TrafficLoggingProtocol implements TLSStag
     super.dataReceived(data);
   }
 
-  /** Writes while the TLS stage waits are recorded now and sent once TLS is on (held by the stage). */
+  /**
+   * Writes while the TLS stage waits are held by it, and recorded when they are sent, encrypted, once TLS is on
+   * (writeThrough); a failed handshake drops them, and the timeline never shows them as sent.
+   */
   override write(data: Bytes): void {
     checkBytes(data);
-    if (this.tlsStage?.hold([data])) {
-      this.sink.record({ kind: "write", connectionNumber: this.connectionNumber, data });
-      return;
-    }
+    if (this.tlsStage?.hold([data])) return;
     super.write(data);
   }
 
   override writeSequence(sequence: readonly Bytes[]): void {
     for (const chunk of sequence) checkBytes(chunk);
-    if (this.tlsStage?.hold(sequence)) {
-      const data = sequence.length === 1 ? sequence[0]! : Buffer.concat(sequence);
-      this.sink.record({ kind: "writeSequence", connectionNumber: this.connectionNumber, data, sequence });
-      return;
-    }
+    if (this.tlsStage?.hold(sequence)) return;
     super.writeSequence(sequence);
   }
 

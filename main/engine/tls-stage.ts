@@ -113,8 +113,9 @@ export class TLSStageFailed extends SSLError {
  * One connection's way to TLS. Created by the RecordingProtocol on its first `startTLS` (or by the pair upgrade),
  * which then calls `begin` at once (a TLS client), or `readHello` and then `begin` (a TLS server); the pair upgrade
  * holds the upstream leg's writes (`holdWrites`) until its turn. Guarantees: exactly one "tls" or
- * "tls-failed" event; writes made while the stage waits (for the ClientHello, the upstream, a certificate) are
- * held and sent after `startTLS`, encrypted, or dropped if TLS fails, never sent in clear; a handshake not done
+ * "tls-failed" event; writes made while the stage waits (for the ClientHello, the upstream, a certificate, the
+ * handshake) are held and sent once the handshake completed, encrypted, after the "tls" event, or dropped if TLS
+ * fails — never sent in clear, and never recorded as sent when they weren't; a handshake not done
  * within the context's timeout fails with a "timeout" TLSFailure and the connection is aborted.
  */
 export class TLSStage {
@@ -146,7 +147,7 @@ export class TLSStage {
     return this.stage === "secure" || this.stage === "failed";
   }
 
-  /** Writes are held from now until `begin` (sent then, encrypted). */
+  /** Writes are held from now until the handshake completed (sent then, encrypted), or dropped if it fails. */
   holdWrites(): void {
     this.held ??= [];
   }
@@ -203,7 +204,7 @@ export class TLSStage {
 
   /**
    * Turns the connection TLS now with node:tls `options` (the core's startTLS), handing back the bytes read for the
-   * ClientHello, then sends what was held. Resolves with the details once the handshake completed.
+   * ClientHello; writes are held until the handshake completed. Resolves with the details once it did.
    */
   begin(options: TLSOptions): Promise<TLSDetails> {
     const conn = this.host.coreConnection();
@@ -219,6 +220,7 @@ export class TLSStage {
       return this.completed;
     }
     this.stage = "handshaking";
+    this.holdWrites(); // until the handshake completed: what TLS would only buffer is not recorded as sent yet
     if (unread !== null && unread.byteLength > 0) {
       // Before the TLS socket's first read (next tick): it takes the plain socket's buffered bytes first.
       plain.pause();
@@ -226,9 +228,6 @@ export class TLSStage {
     }
     conn.socket.on("keylog", (line: Buffer) => this.host.keyLogged(line.toString("latin1").trimEnd()));
     this.arm();
-    const held = this.held ?? [];
-    this.held = null;
-    for (const chunks of held) this.host.writeThrough(chunks);
     return this.completed;
   }
 
@@ -255,6 +254,10 @@ export class TLSStage {
     this.disarm();
     const details = tlsDetails(socket, this.side, info, this.identityError);
     this.host.noteTLS("tls", detailsLine(details), details);
+    // What was written while the handshake went on leaves now, encrypted, and is recorded as sent from here.
+    const held = this.held ?? [];
+    this.held = null;
+    for (const chunks of held) this.host.writeThrough(chunks);
     this.host.handshakeDone(details);
     this.done.resolve(details);
   }

@@ -144,6 +144,33 @@ describe("TLS listeners", () => {
     });
   });
 
+  it("never shows as sent what a protocol wrote before a handshake that then failed", async () => {
+    ok(
+      await t.api.saveProtocol({
+        path: "greeter.ts",
+        content: `import { Protocol } from "wirescope";
+export default class Greeter extends Protocol {
+  override connectionMade(): void {
+    this.transport.write(Buffer.from("220 ready\\r\\n"));
+  }
+}
+`,
+      }),
+    );
+    const s = ok(await t.api.listen({ target: { port: 0 }, protocol: "greeter.ts", tls: {} }));
+    const port = Number(s.listeningOn!.split(":").pop());
+    const run = await sClient(
+      port,
+      ["-servername", "localhost", "-CAfile", TEST_TLS.caFile, "-verify_return_error"],
+      "",
+    );
+    expect(run.code).not.toBe(0);
+    const events = await waitForTimeline(t.api, s.id, (e) => tlsFailureOf(e, 1) !== undefined, "the failure");
+    expect(bytesOf(events, 1, "out")).toHaveLength(0);
+    const [session] = ok(await t.api.listSessions({}));
+    expect(session!.connections[0]!.bytesOut).toBe(0);
+  });
+
   it("says so when a client speaks plain text instead of TLS", async () => {
     const { id, port } = await tlsListener();
     const plain = net.connect({ host: "127.0.0.1", port });
