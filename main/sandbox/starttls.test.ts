@@ -293,3 +293,28 @@ test("a transport that refuses startTLS later: a protocol error on the timeline,
   expect(events.errors[1]?.message).toBe("CannotStartTLSError: TLS is already started on this connection.");
   expect(events.halted).toEqual([]);
 });
+
+/** A server that turns TLS at once with `options` and writes a secret right after: bytes meant for TLS only. */
+const secretAfterStartTLS = (options: string) => `
+import { Protocol, type ITLSTransport } from "wirescope";
+export default class Secret extends Protocol {
+  declare transport: ITLSTransport;
+  override connectionMade(): void {
+    this.transport.write(Buffer.from("220 ready\\r\\n"));
+    this.transport.startTLS(${options});
+    this.transport.write(Buffer.from("AUTH PLAIN c2VjcmV0\\r\\n"));
+  }
+}`;
+
+test("startTLS options past the engine's limits throw at the call: the secret after it is never written", async () => {
+  await load("secret.ts", secretAfterStartTLS(`{ servername: "a".repeat(300) }`));
+  const { port, portNumber, recorders } = await serveSandboxed(group, "secret.ts");
+  cleanups.push(() => port.stopListening());
+  const client = new UpgradingClient(portNumber);
+  await waitFor(() => recorders[0]?.events.halted.length === 1 || client.received.includes("AUTH"), "the halt");
+  const events = recorders[0]!.events;
+  expect(events.halted[0]).toBe("TypeError: startTLS: 'servername' is at most 253 characters at secret.ts:7:20");
+  expect(events.errors[0]).toMatchObject({ callback: "connectionMade", source: { file: "secret.ts", line: 7 } });
+  await client.until("220 ready\r\n");
+  expect(client.received).toBe("220 ready\r\n");
+});
