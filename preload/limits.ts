@@ -25,6 +25,13 @@ export const MAX_SOURCE_LENGTH = 2 * 1024 * 1024;
 /** A capture file sent as data rather than named by path (bytes); a bigger one is imported by its path. */
 export const MAX_CAPTURE_DATA_BYTES = 64 * 1024 * 1024;
 
+/** A PEM text a protocol's `startTLS` passes (a certificate chain, a key, CAs); a few certificates fit easily. */
+export const MAX_PEM_LENGTH = 64 * 1024;
+/** ALPN protocols a protocol's `startTLS` offers or accepts. */
+export const MAX_ALPN_PROTOCOLS = 32;
+/** An ALPN protocol name: its length is one byte on the wire (RFC 7301 §3.1). */
+export const MAX_ALPN_NAME_LENGTH = 255;
+
 /** The words of a command a process session runs (its argv). */
 export const MAX_ARGV_ENTRIES = 1024;
 /** The characters of a command's words added up (Linux takes 128 KiB for a single one: MAX_ARG_STRLEN). */

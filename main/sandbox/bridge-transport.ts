@@ -91,8 +91,9 @@ export class BridgeTransport extends BaseTCPTransport implements ITLSTransport {
    * the session's TLS settings). `options` are the TLSRequest subset of node:tls's (checkTLSRequest).
    *
    * Throws CannotStartTLSError at once where the worker can tell (a transport that can't do TLS, TLS already
-   * started, the connection closing or closed) and a TypeError for options it can't take. A refusal the main
-   * thread finds later (the real transport's) shows on the timeline as a protocol error and leaves TLS off.
+   * started, the connection closing or closed) and a TypeError for options it can't take or past the engine's
+   * limits. A refusal the main thread finds later (the real transport's) shows on the timeline as a protocol error
+   * and aborts the connection: what the protocol writes after this call never goes out in clear.
    */
   startTLS(options?: TLSOptions): void {
     if (!this.tlsCapable) throw new CannotStartTLSError("This connection can't turn TLS (it is not a TCP connection).");

@@ -56,6 +56,13 @@ export const HANG_REASON = "did not return within 2 s — an infinite loop?";
  * watchdog tick on a busy machine and for stopping the worker and halting its connections.
  */
 const EXAMINE_TIMEOUT_MS = 200;
+/**
+ * What the main thread keeps of one unfinished turn of a worker (partial batches, see Batch.partial): operations,
+ * and bytes written. A turn that logs in an endless loop would grow it without limit; past either bound the worker
+ * is stopped as hung, as if it had gone silent. A turn this large is not one a user waits for: 10,000 log events.
+ */
+const MAX_TURN_OPS = 10_000;
+const MAX_TURN_BYTES = 64 * 1024 * 1024;
 
 /** Options of a SandboxHost. */
 export interface SandboxHostOptions {
@@ -147,10 +154,15 @@ export class SandboxGroup {
   private nextAdvanceId = 1;
   /** While the watchdog examines a silent worker (hang-locator.ts). */
   private examining = false;
-  /** performance.now() when the worker was last heard from. */
+  /** performance.now() when the worker was last heard from: a batch that ends a turn (a partial one does not). */
   private lastHeard = 0;
   /** Partial batches of the worker's current turn, applied with its last batch (see Batch.partial). */
   private turn: Batch<FromWorker>[] = [];
+  /** The operations and bytes in `turn`, against MAX_TURN_OPS and MAX_TURN_BYTES. */
+  private turnOps = 0;
+  private turnBytes = 0;
+  /** The current turn passed its bounds: the worker is being stopped, and nothing more of it is applied. */
+  private turnOverflowed = false;
   /** The worker's heap in use (bytes) at its last heartbeat. */
   private lastHeapUsed = 0;
   private readonly outbox = new Outbox<ToWorker>((batch, transfer) => this.worker?.postMessage(batch, transfer));
@@ -397,19 +409,37 @@ export class SandboxGroup {
   }
 
   private received(worker: Worker, batch: Batch<FromWorker>): void {
-    if (worker !== this.worker) return; // A late message of a worker already stopped.
-    this.lastHeard = performance.now();
+    if (worker !== this.worker || this.turnOverflowed) return; // A worker already stopped, or being stopped.
     if (batch.partial) {
-      this.turn.push(batch);
+      // Not a sign of life: the turn is not over, and a turn that never ends is a hang (it may log forever).
+      this.keepPartial(worker, batch);
       return;
     }
+    this.lastHeard = performance.now();
     this.applyTurn();
     this.apply(batch);
   }
 
+  /** Keeps a partial batch until its turn ends; past the turn's bounds, stops the worker as hung instead. */
+  private keepPartial(worker: Worker, batch: Batch<FromWorker>): void {
+    this.turnOps += batch.ops.length;
+    this.turnBytes += batch.bytes?.byteLength ?? 0;
+    if (this.turnOps <= MAX_TURN_OPS && this.turnBytes <= MAX_TURN_BYTES) {
+      this.turn.push(batch);
+      return;
+    }
+    // What the turn sent within its bounds is applied when the worker dies (as after a hang); the rest is dropped.
+    this.turnOverflowed = true;
+    if (!this.examining) this.silent(worker);
+  }
+
   /** Applies the partial batches kept so far, in order. */
   private applyTurn(): void {
-    for (const partial of this.turn.splice(0)) this.apply(partial);
+    const turn = this.turn;
+    this.turn = [];
+    this.turnOps = 0;
+    this.turnBytes = 0;
+    for (const partial of turn) this.apply(partial);
   }
 
   private apply(batch: Batch<FromWorker>): void {
@@ -519,6 +549,9 @@ export class SandboxGroup {
   private stopWorker(reason: string, notify: boolean): void {
     this.worker = null;
     this.turn = [];
+    this.turnOps = 0;
+    this.turnBytes = 0;
+    this.turnOverflowed = false;
     this.deathReason = reason;
     this.outbox.clear();
     this.outbox.setOpen(false);

@@ -127,6 +127,11 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   closed = false;
   /** The connection's completed TLS handshake, told to every instance the worker builds for it. */
   private handshake: HandshakeReport | null = null;
+  /**
+   * A startTLS of the protocol was refused here: the connection is being aborted, and nothing the protocol wrote
+   * after that call is sent (it meant those bytes for TLS, not for the wire in clear).
+   */
+  private tlsRefused = false;
   private unacked = 0;
   private flowPaused = false;
   private userPaused = false;
@@ -329,7 +334,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     if (t === null || !this.attached) return;
     switch (op.op) {
       case "write":
-        if (bytes !== null) t.write(Buffer.from(bytes, op.offset, op.length));
+        if (bytes !== null && !this.tlsRefused) t.write(Buffer.from(bytes, op.offset, op.length));
         return;
       case "loseConnection":
         t.loseConnection();
@@ -422,8 +427,9 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
    * The protocol called `startTLS(request)`: its transport turns TLS — the engine's recording wrapper (a direct
    * connection) or a proxy leg's ForwardingTransport (the pair upgrade). The worker already checked what it could
    * (tls-request-check.ts); the request is checked again here against the engine's limits (parseTLSRequest), as it
-   * comes from user code. A refusal here comes after the user's call returned: it is reported as an error of the
-   * protocol (the timeline's protocol-error), without halting it, and the worker learns TLS stayed off.
+   * comes from user code. A refusal here comes after the user's call returned, and the protocol may already have
+   * written what it meant for TLS: it fails closed. The refusal is reported as an error of the protocol (the
+   * timeline's protocol-error), the connection is aborted, and nothing written after the call reaches the peer.
    */
   private startTLS(t: ITransport, request: TLSRequest): void {
     try {
@@ -431,12 +437,14 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       t.startTLS(parseTLSRequest(request));
     } catch (err) {
       const reason = toWireError(err);
+      this.tlsRefused = true;
       this.link.post({ op: "startTLSFailed", id: this.id, reason });
       this.emit("onError", {
         callback: "startTLS",
-        message: `${reason.name}: ${reason.message}`,
+        message: `${reason.name}: ${reason.message} (the connection was aborted: nothing written after startTLS was sent)`,
         stack: reason.stack ?? "",
       });
+      t.abortConnection();
     }
   }
 

@@ -251,7 +251,7 @@ test("startTLS on a connection that can't do TLS throws CannotStartTLSError at t
   expect(events.halted[0]).toMatch(/^CannotStartTLSError: This connection can't turn TLS/);
 });
 
-test("a transport that refuses startTLS later: a protocol error on the timeline, the protocol keeps running", async () => {
+test("a transport that refuses startTLS later: a protocol error on the timeline, the connection aborted", async () => {
   /** A transport that says it can do TLS, and refuses when asked (as a TLS listener's connection does). */
   class RefusingTransport extends StringTransport {
     startTLS(): void {
@@ -270,8 +270,10 @@ test("a transport that refuses startTLS later: a protocol error on the timeline,
      export default class Asks extends Protocol {
        declare transport: ITLSTransport;
        override dataReceived(data: Uint8Array): void {
-         if (Buffer.from(data).toString() === "upgrade") this.transport.startTLS();
-         else this.transport.write(data);
+         if (Buffer.from(data).toString() === "upgrade") {
+           this.transport.startTLS();
+           this.transport.write(Buffer.from("for TLS only"));
+         } else this.transport.write(data);
        }
      }`,
   );
@@ -279,17 +281,57 @@ test("a transport that refuses startTLS later: a protocol error on the timeline,
   const transport = new RefusingTransport();
   const sandboxed = group.attach({ moduleKey: "asks.ts" }, events);
   sandboxed.makeConnection(transport);
+  sandboxed.dataReceived(Buffer.from("echo"));
+  await waitFor(() => transport.value().toString() === "echo", "the echo");
   sandboxed.dataReceived(Buffer.from("upgrade"));
   await waitFor(() => events.errors.length === 1, "the refusal");
   expect(events.errors[0]).toMatchObject({
     callback: "startTLS",
-    message: "CannotStartTLSError: TLS is already started on this connection.",
+    message:
+      "CannotStartTLSError: TLS is already started on this connection. " +
+      "(the connection was aborted: nothing written after startTLS was sent)",
   });
-  // Refused, not halted: the protocol goes on, and may ask again.
-  sandboxed.dataReceived(Buffer.from("echo"));
-  await waitFor(() => transport.value().toString() === "echo", "the echo");
-  sandboxed.dataReceived(Buffer.from("upgrade"));
-  await waitFor(() => events.errors.length === 2, "the second refusal");
-  expect(events.errors[1]?.message).toBe("CannotStartTLSError: TLS is already started on this connection.");
+  // Fails closed: what the protocol wrote after its startTLS call is not sent in clear.
+  expect(transport.aborted).toBe(true);
+  expect(transport.value().toString()).toBe("echo");
   expect(events.halted).toEqual([]);
+});
+
+/** A server that turns TLS at once with `options` and writes a secret right after: bytes meant for TLS only. */
+const secretAfterStartTLS = (options: string) => `
+import { Protocol, type ITLSTransport } from "wirescope";
+export default class Secret extends Protocol {
+  declare transport: ITLSTransport;
+  override connectionMade(): void {
+    this.transport.write(Buffer.from("220 ready\\r\\n"));
+    this.transport.startTLS(${options});
+    this.transport.write(Buffer.from("AUTH PLAIN c2VjcmV0\\r\\n"));
+  }
+}`;
+
+test("startTLS refused by the main thread: the connection is aborted, the bytes written after it never sent", async () => {
+  await load("secret.ts", secretAfterStartTLS(`{ cert: "not a certificate", key: "not a key" }`));
+  const { port, portNumber, recorders } = await serveSandboxed(group, "secret.ts");
+  cleanups.push(() => port.stopListening());
+  const client = new UpgradingClient(portNumber);
+  await waitFor(() => client.closed || client.received.includes("AUTH"), "the connection to be aborted");
+  expect(client.received).toBe("220 ready\r\n");
+  expect(client.closed).toBe(true);
+  const events = recorders[0]!.events;
+  expect(events.errors).toHaveLength(1);
+  expect(events.errors[0]).toMatchObject({ callback: "startTLS" });
+  expect(events.errors[0]!.message).toContain("the connection was aborted: nothing written after startTLS was sent");
+});
+
+test("startTLS options past the engine's limits throw at the call: the secret after it is never written", async () => {
+  await load("secret.ts", secretAfterStartTLS(`{ servername: "a".repeat(300) }`));
+  const { port, portNumber, recorders } = await serveSandboxed(group, "secret.ts");
+  cleanups.push(() => port.stopListening());
+  const client = new UpgradingClient(portNumber);
+  await waitFor(() => recorders[0]?.events.halted.length === 1 || client.received.includes("AUTH"), "the halt");
+  const events = recorders[0]!.events;
+  expect(events.halted[0]).toBe("TypeError: startTLS: 'servername' is at most 253 characters at secret.ts:7:20");
+  expect(events.errors[0]).toMatchObject({ callback: "connectionMade", source: { file: "secret.ts", line: 7 } });
+  await client.until("220 ready\r\n");
+  expect(client.received).toBe("220 ready\r\n");
 });

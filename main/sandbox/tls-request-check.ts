@@ -1,11 +1,12 @@
 /**
  * The check a sandboxed protocol's `startTLS(options)` makes in the worker, before anything crosses to the main
  * thread: the options must be what a TLSRequest carries (plain strings, booleans and a list of strings that can be
- * cloned across threads), so that a mistake is thrown at the user's call, with its source line, rather than found
- * later on the main thread. The main thread then checks the request against the engine's limits (parseTLSRequest,
- * main/tls/tls-request.ts): that schema is not used here because it would bring zod into every sandbox worker
- * (its bundle would grow from about 0.2 MB to 0.75 MB).
+ * cloned across threads), within the engine's limits, so that a mistake is thrown at the user's call, with its
+ * source line, rather than found later on the main thread. The main thread checks the request again
+ * (parseTLSRequest, main/tls/tls-request.ts, with the same limits): that schema is not used here because it would
+ * bring zod into every sandbox worker (its bundle would grow from about 0.2 MB to 0.75 MB).
  */
+import { MAX_ALPN_NAME_LENGTH, MAX_ALPN_PROTOCOLS, MAX_HOST_LENGTH, MAX_PEM_LENGTH } from "../../preload/limits.ts";
 import type { TLSRequest } from "../tls/tls-request.ts";
 
 /** The options a sandboxed `startTLS` takes, and what each must be. */
@@ -51,6 +52,9 @@ export function checkTLSRequest(options: unknown): TLSRequest {
     switch (FIELDS[name]) {
       case "string":
         if (typeof value !== "string") throw new TypeError(`startTLS: '${name}' must be a string`);
+        if (value.length > MAX_HOST_LENGTH) {
+          throw new TypeError(`startTLS: '${name}' is at most ${MAX_HOST_LENGTH} characters`);
+        }
         request.servername = value;
         break;
       case "boolean":
@@ -61,13 +65,21 @@ export function checkTLSRequest(options: unknown): TLSRequest {
         if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
           throw new TypeError(`startTLS: '${name}' must be a list of strings, such as ["h2", "http/1.1"]`);
         }
+        if (value.length > MAX_ALPN_PROTOCOLS) throw new TypeError(`startTLS: at most ${MAX_ALPN_PROTOCOLS} '${name}'`);
+        if (value.some((item: string) => item.length === 0 || item.length > MAX_ALPN_NAME_LENGTH)) {
+          throw new TypeError(`startTLS: an ALPN protocol name is 1 to ${MAX_ALPN_NAME_LENGTH} characters`);
+        }
         request.ALPNProtocols = [...(value as string[])];
         break;
       case "pem": {
         const items: unknown[] = Array.isArray(value) ? value : [value];
         const texts = items.map(pemText);
         if (texts.some((text) => text === null)) throw new TypeError(`startTLS: '${name}' must be PEM text or bytes`);
-        request[name as "ca" | "cert" | "key"] = texts.join("\n");
+        const text = texts.join("\n");
+        if (text.length > MAX_PEM_LENGTH) {
+          throw new TypeError(`startTLS: '${name}' is at most ${MAX_PEM_LENGTH.toLocaleString("en-US")} characters`);
+        }
+        request[name as "ca" | "cert" | "key"] = text;
         break;
       }
     }

@@ -204,3 +204,36 @@ test("a loop that only makes garbage is a hang, not memory, and is located at it
   await waitFor(() => events.halted.length === 1, "the watchdog", 3000);
   expect(events.halted[0]).toMatch(new RegExp(`^${HANG_REASON.replace("?", "\\?")} at churn\\.ts:11:\\d+$`));
 });
+
+/** Logging forever, as fast as it can (its unfinished turn passes its bounds) or slowly (the watchdog's silence). */
+const chatters = {
+  fast: 'while (true) this.log.info("tick");',
+  slow: 'while (true) { const until = Date.now() + 10; while (Date.now() < until) {} this.log.info("tick"); }',
+};
+
+test.each(Object.entries(chatters))(
+  "a loop that logs forever (%s) is a hang: stopped within 2 s, a fix resumes",
+  async (_, chatter) => {
+    const group = host.createGroup("chatters");
+    await load(group, "chatter.ts", misbehaving("v1", "chatter", chatter));
+    const { peer, recorders } = await serve(group, "chatter.ts");
+    await waitFor(() => peer.lines.length === 1, "the greeting");
+
+    const busy = mainThreadBusy();
+    const sent = performance.now();
+    peer.send("chatter\r\n");
+    const events = recorders[0]!.events;
+    await waitFor(() => events.halted.length === 1, "the watchdog", 3000);
+    expect(busy.stop()).toBeLessThan(MAIN_THREAD_BUSY_MS);
+    expect(events.halted).toEqual([HANG_REASON]);
+    expect(events.haltedAt[0]! - sent).toBeLessThan(2000);
+    expect(group.running).toBe(false);
+    expect(peer.closed).toBe(false);
+
+    await load(group, "chatter.ts", misbehaving("v2", "chatter", "/* fixed */"));
+    expect(events.resumed).toBe(1);
+    peer.send("chatter\r\n");
+    await waitFor(() => peer.lines.length === 3, "the fixed reply");
+    expect(peer.lines).toEqual(["hello 1", "hello 1", "v2 chatter"]);
+  },
+);

@@ -8,9 +8,7 @@
  * `key`, the session's own files or a certificate from Wirescope's CA for the name the client asks (SNI).
  */
 import { z } from "zod";
-
-/** A PEM text (a certificate chain, a key, CAs); a few certificates fit easily. */
-const MAX_PEM_LENGTH = 64 * 1024;
+import { MAX_ALPN_NAME_LENGTH, MAX_ALPN_PROTOCOLS, MAX_HOST_LENGTH, MAX_PEM_LENGTH } from "../../preload/limits.ts";
 
 const pem = z
   .string()
@@ -19,11 +17,13 @@ const pem = z
 export const TLSRequest = z
   .object({
     /** Client side: the name to verify and send as SNI. */
-    servername: z.string().max(253, "a server name is at most 253 characters").optional(),
+    servername: z.string().max(MAX_HOST_LENGTH, `a server name is at most ${MAX_HOST_LENGTH} characters`).optional(),
     /** The ALPN protocols to offer (client) or accept (server). */
     ALPNProtocols: z
-      .array(z.string().min(1).max(255, "an ALPN protocol name is at most 255 bytes"))
-      .max(32, "at most 32 ALPN protocols")
+      .array(
+        z.string().min(1).max(MAX_ALPN_NAME_LENGTH, `an ALPN protocol name is at most ${MAX_ALPN_NAME_LENGTH} bytes`),
+      )
+      .max(MAX_ALPN_PROTOCOLS, `at most ${MAX_ALPN_PROTOCOLS} ALPN protocols`)
       .optional(),
     /** Client side: false to skip verifying the server's certificate. */
     rejectUnauthorized: z.boolean().optional(),
