@@ -50,6 +50,14 @@ export async function readCertificateFiles(certFile: string, keyFile: string): P
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key)) {
+      throw new BadCertificateError(
+        "tls.keyFile",
+        `${keyFile} is encrypted with a passphrase, which Wirescope can't ask for: give a copy without one ` +
+          `(openssl pkey -in ${keyFile} -out key.pem)`,
+        err,
+      );
+    }
     throw new BadCertificateError(
       "tls.keyFile",
       `${keyFile} is not a private key: give the PEM file with the certificate's key ("-----BEGIN PRIVATE KEY-----")`,

@@ -243,6 +243,25 @@ export default class Greeter extends Protocol {
       message: `${TEST_TLS.certFile} is not a private key: give the PEM file with the certificate's key ("-----BEGIN PRIVATE KEY-----")`,
       issues: [{ path: "tls.keyFile" }],
     });
+    const encryptedKey = path.join(configDir, "encrypted.key");
+    fs.writeFileSync(
+      encryptedKey,
+      generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({
+        type: "pkcs8",
+        format: "pem",
+        cipher: "aes-256-cbc",
+        passphrase: "secret",
+      }),
+    );
+    const encrypted = await t.api.listen({
+      target: { port: 0 },
+      tls: { certFile: TEST_TLS.certFile, keyFile: encryptedKey },
+    });
+    expect(!encrypted.ok && encrypted.error).toMatchObject({
+      code: "bad-certificate",
+      message: expect.stringContaining(`${encryptedKey} is encrypted with a passphrase`),
+      issues: [{ path: "tls.keyFile" }],
+    });
     const otherKey = path.join(configDir, "other.key");
     fs.writeFileSync(
       otherKey,
