@@ -122,6 +122,8 @@ export class TLSStage {
   private stage: Stage = "pending";
   private held: (readonly Bytes[])[] | null = null;
   private reader: ClientHelloReader | null = null;
+  /** The client's whole ClientHello was read (a close from then on is during the handshake, not before it). */
+  private helloRead = false;
   private timer: NodeJS.Timeout | null = null;
   /** The reason the connection's loss is recorded with, once the stage failed. */
   private failure: SSLError | null = null;
@@ -170,7 +172,10 @@ export class TLSStage {
     this.reader = reader;
     this.arm();
     reader.hello.then(
-      () => this.disarm(),
+      () => {
+        this.helloRead = true;
+        this.disarm();
+      },
       (err: Error) => this.fail(tlsFailure(err, this.side, this.context.failureContext())),
     );
     return reader.hello;
@@ -193,11 +198,12 @@ export class TLSStage {
    * complete: true, the stage failed (at once, not at the timeout).
    */
   readClosed(): boolean {
-    if (this.reader !== null) {
+    if (this.settled) return false;
+    if (this.reader !== null && !this.helloRead) {
       this.fail(tlsFailure(closedBeforeHello(), this.side, this.context.failureContext()));
       return true;
     }
-    if (this.stage !== "handshaking") return false;
+    if (this.stage !== "handshaking" && !this.helloRead) return false;
     this.fail(closedDuringHandshake(this.side, this.context.failureContext()));
     return true;
   }
@@ -284,8 +290,12 @@ export class TLSStage {
    */
   lost(reason: Error): Error {
     if (!this.settled) {
-      const err = this.reader !== null ? closedBeforeHello() : reason;
-      this.fail(tlsFailure(err, this.side, this.context.failureContext()));
+      if (this.helloRead && !(reason instanceof SSLError))
+        this.fail(closedDuringHandshake(this.side, this.context.failureContext()));
+      else {
+        const err = this.reader !== null ? closedBeforeHello() : reason;
+        this.fail(tlsFailure(err, this.side, this.context.failureContext()));
+      }
       return reason instanceof SSLError ? reason : (this.failure ?? reason);
     }
     return this.failure ?? reason;

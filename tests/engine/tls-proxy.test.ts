@@ -8,7 +8,9 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as tls from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
+import { waitFor } from "../helpers/net.ts";
 import type { ProxyTLS } from "../../preload/contract.ts";
 import { bytesOf, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import {
@@ -183,6 +185,44 @@ describe("TLS-terminating proxies", () => {
     expect(
       events.some((e) => e.kind === "lifecycle" && e.event === "tls-failed" && /'EHLO there'/.test(e.detail)),
     ).toBe(true);
+  });
+});
+
+describe("a client that leaves while the upstream's handshake is under way", () => {
+  it("is told as closed during the handshake, not before its ClientHello", async () => {
+    // An upstream that accepts TCP and never answers a ClientHello: the proxy waits on it, hello in hand.
+    const sockets: net.Socket[] = [];
+    let hellos = 0;
+    const mute = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.once("data", () => (hellos += 1));
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => mute.listen(0, "127.0.0.1", resolve));
+    defer(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => mute.close(() => resolve()));
+    });
+    const upstreamPort = (mute.address() as net.AddressInfo).port;
+    const s = ok(
+      await t.api.proxy({
+        listen: { port: 0 },
+        upstream: { endpoint: `tcp:host=localhost:port=${upstreamPort}` },
+        tls: { mode: "terminate" },
+      }),
+    );
+    const port = Number(s.listeningOn!.split(":").pop());
+    const client = tls.connect({ host: "127.0.0.1", port, servername: "localhost" });
+    client.on("error", () => {});
+    defer(() => client.destroy());
+    // The proxy's own ClientHello reaching the upstream means it read the client's.
+    await waitFor(() => hellos === 1, "the proxy's ClientHello upstream");
+    client.destroy();
+    const events = await waitForTimeline(t.api, s.id, (e) => tlsFailureOf(e, 1) !== undefined, "the failure");
+    expect(tlsFailureOf(events, 1)).toMatchObject({
+      code: "closed",
+      message: "the client closed the connection during the TLS handshake",
+    });
   });
 });
 
