@@ -91,13 +91,27 @@ export class ConnectionRows {
     }
   }
 
-  /** Connections the recording leaves open end where the recording ends. */
+  /** Connections the recording leaves open end where the recording ends; `resume` undoes it. */
   finish(lastT: number): void {
     for (const record of this.records.values()) {
       if (record.state === "closed") continue;
+      this.ended.push([record, record.state]);
       record.state = "closed";
       record.closedAt = lastT;
       record.reason = "ConnectionLost: the recording ends before the connection closed.";
     }
+  }
+
+  /** Connections `finish` ended, with the state each had: `resume` reopens them. */
+  private ended: [ConnectionRecord, ConnectionRecord["state"]][] = [];
+
+  /** The recording goes on after all (it was still being written): connections `finish` ended are open again. */
+  resume(): void {
+    for (const [record, state] of this.ended) {
+      record.state = state;
+      record.closedAt = undefined;
+      record.reason = undefined;
+    }
+    this.ended = [];
   }
 }

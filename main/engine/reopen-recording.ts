@@ -7,14 +7,16 @@
  * The copy is the new session's own capture (in the workspace's captures folder, like any session's): the original
  * file is only read, never resumed or repaired, so a capture still being written by another Wirescope is safe.
  */
-import { access } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import * as path from "node:path";
 import type { SessionInfo } from "../../preload/contract.ts";
+import { PADDING_BLOCK } from "../recording/capture-format.ts";
 import { CaptureReader } from "../recording/capture-reader.ts";
 import { CAPTURES_DIR, capturesDir } from "../workspace/layout.ts";
 import { ConnectionRows } from "./connection-rows.ts";
 import { copyEvents, finishCopy } from "./copy-recording.ts";
 import { EngineError } from "./errors.ts";
+import { RecordingFollower } from "./follow-recording.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 
 /** A capture file that isn't there. */
@@ -53,7 +55,9 @@ export async function locateRecording(given: string, workspaceRoot: string): Pro
 /**
  * The `openRecording` command: finds the capture `given` (locateRecording), makes a new "imported" session named
  * after it, and copies the capture onto it (copy-recording.ts). A copy that fails or is stopped by `signal` leaves no
- * session and no capture behind. The reader is closed in every case.
+ * session and no capture behind. A capture that may still be written — without its session's close, with no more
+ * than a record or padding unread at its end, changed in the last FRESH_MS — is then watched as long as the session
+ * is listed (RecordingFollower): once it grows, the session follows it. Otherwise the reader is closed on return.
  */
 export async function reopenRecording(
   given: string,
@@ -61,6 +65,7 @@ export async function reopenRecording(
 ): Promise<SessionInfo> {
   const file = await locateRecording(given, where.root);
   const reader = await CaptureReader.open(file);
+  let follower: RecordingFollower | null = null;
   try {
     const meta = reader.meta;
     const entry = await where.sessions.createOffline("imported", {
@@ -73,13 +78,29 @@ export async function reopenRecording(
     try {
       const closed = await copyEvents(reader, 0, rows, entry.recorder, where.signal);
       await finishCopy(reader, entry.session, rows, entry.recorder, closed);
+      if (!closed && reader.lostBytes <= PADDING_BLOCK && (await stillWritten(file))) {
+        follower = new RecordingFollower(reader, rows, entry, where.sessions);
+      }
     } catch (err) {
       await where.sessions.drop(entry);
       throw err;
     }
+    follower?.start();
     where.sessions.changed();
     return entry.session.info();
   } finally {
-    await reader.close();
+    if (follower === null) await reader.close();
   }
 }
+
+/**
+ * Whether another process seems to still write `file`: it changed in the last FRESH_MS. A capture without its
+ * session's close that has not changed for longer is taken as finished (its writer stopped or crashed).
+ */
+async function stillWritten(file: string): Promise<boolean> {
+  const { mtimeMs } = await stat(file);
+  return Date.now() - mtimeMs < FRESH_MS;
+}
+
+/** A capture changed this recently when opened is followed (stillWritten). */
+const FRESH_MS = 10_000;
