@@ -360,6 +360,12 @@ export const SessionInfo = z.object({
   error: z.string().optional(),
   /** For imported, decode and replay sessions: where the traffic came from ("redis.pcapng, conversation 3"). */
   source: z.string().optional(),
+  /**
+   * For an imported session: true while the capture it reopened is still being written and new records are added
+   * to its timeline as they land (openRecording); absent once it stopped following (the capture's session closed,
+   * the file is damaged, or the session was removed) and for every other session.
+   */
+  following: z.literal(true).optional(),
   /** For process sessions: the command and how its child is doing. */
   process: ProcessInfo.optional(),
 });

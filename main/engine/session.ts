@@ -193,11 +193,31 @@ export class Session {
   }
 
   /**
-   * The capture this offline session reopened was cut short (reopen-recording.ts's cutShort): the session stays
+   * The capture this offline session reopened was cut short (copy-recording.ts's cutShort): the session stays
    * closed, and its error says where the recording stops.
    */
   recordingCutShort(reason: string): void {
     this.#error = reason;
+    this.changed();
+  }
+
+  /**
+   * For an imported session: true while the capture it reopened is followed as it grows (follow-recording.ts), which
+   * alone sets it. Shown as SessionInfo.following.
+   */
+  get following(): boolean {
+    return this.#following;
+  }
+
+  #following = false;
+
+  /**
+   * The capture this imported session reopened grows (`true`: another process still writes it, so what
+   * recordingCutShort said no longer holds and the error is cleared) or no longer does (`false`).
+   */
+  followingRecording(on: boolean): void {
+    this.#following = on;
+    if (on) this.#error = undefined;
     this.changed();
   }
 
@@ -549,6 +569,7 @@ export class Session {
       events: this.timeline.count,
       ...(this.error !== undefined ? { error: this.error } : {}),
       ...(this.source !== undefined ? { source: this.source } : {}),
+      ...(this.following ? { following: true as const } : {}),
     };
   }
 }

@@ -67,6 +67,33 @@ async function isPadding(cursor: BlockCursor, pos: number, size: number): Promis
   return true;
 }
 
+/**
+ * Checks the records from the index's end on (CRC, numbering) through `cursor`, up to its limit, noting each valid
+ * one in `index` and `summary` and committing them; stops at the first that fails or doesn't fit. Returns where the
+ * valid records end.
+ */
+async function scanRecords(
+  cursor: BlockCursor,
+  version: number,
+  index: CaptureIndex,
+  summary: CaptureSummary,
+): Promise<number> {
+  let pos = index.end;
+  while (true) {
+    let p = await cursor.at(pos, RECORD_HEAD);
+    if (p < 0 || !headIsPlausible(cursor.buf, p, summary.count, version)) break;
+    const body = cursor.buf.readUInt32LE(p);
+    p = await cursor.at(pos, 4 + body);
+    if (p < 0 || !recordIsValid(cursor.buf, p, body, summary.count)) break;
+    index.note(pos);
+    const b = cursor.buf;
+    summarize(summary, b.readDoubleLE(p + 20), b[p + 4]!, b[p + 5]!, dataBytesOf(b, p, body));
+    pos += 4 + body;
+  }
+  index.commit(summary.count, pos);
+  return pos;
+}
+
 /** Reads and checks the header; returns the meta, version and where records start. */
 async function readHeader(
   handle: FileHandle,
@@ -136,19 +163,7 @@ export class CaptureReader {
       const index = new CaptureIndex(firstRecord);
       const summary = emptySummary();
       const cursor = new BlockCursor(handle, size, SCAN_BLOCK);
-      let pos = firstRecord;
-      while (true) {
-        let p = await cursor.at(pos, RECORD_HEAD);
-        if (p < 0 || !headIsPlausible(cursor.buf, p, summary.count, version)) break;
-        const body = cursor.buf.readUInt32LE(p);
-        p = await cursor.at(pos, 4 + body);
-        if (p < 0 || !recordIsValid(cursor.buf, p, body, summary.count)) break;
-        index.note(pos);
-        const b = cursor.buf;
-        summarize(summary, b.readDoubleLE(p + 20), b[p + 4]!, b[p + 5]!, dataBytesOf(b, p, body));
-        pos += 4 + body;
-      }
-      index.commit(summary.count, pos);
+      const pos = await scanRecords(cursor, version, index, summary);
       const lost = (await isPadding(cursor, pos, size)) ? 0 : size - pos;
       return new CaptureReader(file, handle, meta, version, index, summary, size, lost, false);
     } catch (err) {
@@ -172,6 +187,32 @@ export class CaptureReader {
       0,
       true,
     );
+  }
+
+  /**
+   * Reads on into what another process appended to the file since it was opened or last grown (a capture still
+   * being written), checking each new record as `open` does and making it readable; `summary` counts them too. Reads
+   * at most about `maxBytes` new bytes (all that was appended when the next record alone is larger), so a call's work is bounded.
+   * Returns the file's size now and the bytes past the last valid record: a record still being written, the
+   * writer's padding (`padding` true), or damage. Not for a reader following a writer in this process (`follow`).
+   */
+  async grow(maxBytes: number): Promise<{ size: number; unread: number; padding: boolean }> {
+    const size = (await this.handle.stat()).size;
+    const from = this.index.end;
+    if (size > from) {
+      await scanRecords(
+        new BlockCursor(this.handle, Math.min(size, from + maxBytes), READ_BLOCK),
+        this.version,
+        this.index,
+        this.summary,
+      );
+      if (this.index.end === from && size > from + maxBytes) {
+        await scanRecords(new BlockCursor(this.handle, size, READ_BLOCK), this.version, this.index, this.summary);
+      }
+    }
+    const end = this.index.end;
+    const padding = await isPadding(new BlockCursor(this.handle, size, READ_BLOCK), end, size);
+    return { size, unread: Math.max(0, size - end), padding };
   }
 
   /** Records readable now. */

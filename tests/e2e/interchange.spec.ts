@@ -1,7 +1,8 @@
 /**
  * Captures in and out of the workbench: export a recorded session as pcapng (the file lands in the workspace and,
  * in browser mode, as a download; tshark reads back exactly the bytes that went over the wire), import it again
- * and open its conversation as a session, and a file that isn't a capture explained in the import dialog.
+ * and open its conversation as a session, and a file that isn't a capture explained in the import dialog; a
+ * recording still being written, reopened, follows what its session records next.
  */
 import * as fs from "node:fs";
 import { capturesDir } from "../../main/workspace/layout.ts";
@@ -14,6 +15,7 @@ import {
   saveScreens,
   selectItem,
   send,
+  sessionItem,
   sendBox,
   sessionItems,
   sidebar,
@@ -142,4 +144,32 @@ test("reopen a Wirescope recording by its name in the captures folder; a wrong n
   await expect(dialog).toBeHidden();
   await expect(timelineRows(app, "→", "recorded")).toHaveCount(1);
   await expect(sendBox(app)).toHaveCount(0);
+});
+
+test("a recording still being written is followed: what its session records next appears in the reopened one", async ({
+  app,
+  echo,
+  wirescope,
+}) => {
+  const client = await connectClient(app, echo.port);
+  await send(app, String.raw`before\n`);
+  await expect(timelineRows(app, "←", "before")).toHaveCount(1);
+  const [recording] = fs.readdirSync(capturesDir(wirescope.workspace)).filter((f) => f.endsWith(".wscap"));
+
+  const dialog = await openImport(app);
+  await field(dialog, "Recording file").fill(recording!);
+  await dialog.getByRole("button", { name: "Open recording" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(timelineRows(app, "→", "before")).toHaveCount(1);
+  await expect(trafficView(app).getByText("following, live"), "not before it grew").toHaveCount(0);
+
+  // The client session, still running, writes on into the recording the workbench reopened.
+  await selectItem(client);
+  await send(app, String.raw`after\n`);
+  await expect(timelineRows(app, "←", "after")).toHaveCount(1);
+  await selectItem(sessionItem(app, recording!));
+  await expect(timelineRows(app, "→", "after")).toHaveCount(1);
+  await expect(timelineRows(app, "←", "after")).toHaveCount(1);
+  await expect(trafficView(app).getByText("following, live")).toBeVisible();
+  await saveScreens(app, "recording-followed");
 });
