@@ -12,16 +12,11 @@
  */
 import { z } from "zod";
 import {
-  MAX_ARGV_ENTRIES,
-  MAX_ARGV_LENGTH,
   MAX_CAPTURE_DATA_BYTES,
-  MAX_ENV_ENTRIES,
-  MAX_ENV_LENGTH,
   MAX_ENDPOINT_LENGTH,
   MAX_HOST_LENGTH,
   MAX_ID_LENGTH,
   MAX_NAME_LENGTH,
-  MAX_PATH_LENGTH,
   MAX_PROTOCOL_PATH_LENGTH,
   MAX_QUOTED_LENGTH,
   MAX_REASON_LENGTH,
@@ -32,28 +27,18 @@ import {
 import { contractError, invalidArguments, isErrorCode, type ArgumentIssue, type ContractError } from "./errors.ts";
 import { ConversationSummary, ReplayReport, ResplitReport } from "./interchange.ts";
 import type { TimelineEvent } from "./timeline.ts";
+import { filePath, text } from "./contract-text.ts";
+import { Argv, Env, ProcessInfo, ProcessSignal } from "./process-shapes.ts";
+import { CAInfo, ListenTLS, ProxyTLS, SessionTLS, TLSDetails } from "./tls-shapes.ts";
+
+export { CAInfo, CertificateSummary, ListenTLS, ProxyTLS, SessionTLS, TLSDetails, TLSFailure } from "./tls-shapes.ts";
+export { ProcessInfo, ProcessSignal } from "./process-shapes.ts";
 
 // --- shared shapes ----------------------------------------------------------------------------------------------
-
-/**
- * A string of at most `max` characters (limits.ts), checked before anything else so that a huge one costs no more
- * work; over it, the message says what was wrong and what to do: "the host is 15,728,640 characters; at most 253".
- */
-function text(what: string, max: number): z.ZodString {
-  return z.string().max(max, {
-    error: (issue) =>
-      `${what} is ${lengthOf(issue.input).toLocaleString("en-US")} characters; at most ${max.toLocaleString("en-US")}`,
-  });
-}
-
-function lengthOf(input: unknown): number {
-  return typeof input === "string" ? input.length : 0;
-}
 
 const sessionId = text("the session id", MAX_ID_LENGTH).min(1, "a session id is required");
 /** A name a person gives (a session's, a profile's). */
 const givenName = text("the name", MAX_NAME_LENGTH);
-const filePath = text("the path", MAX_PATH_LENGTH);
 /** A protocol file in the workspace ("redis.ts"): the workspace refuses a longer one (protocol-path.ts). */
 const protocolPath = text("the protocol path", MAX_PROTOCOL_PATH_LENGTH);
 const endpoint = text("the endpoint", MAX_ENDPOINT_LENGTH);
@@ -117,117 +102,6 @@ export const ListenTarget = z
   });
 export type ListenTarget = z.infer<typeof ListenTarget>;
 
-// --- TLS ---------------------------------------------------------------------------------------------------------
-
-/** A certificate as the workbench shows it (node:tls's PeerCertificate, cut to what a person reads). */
-export const CertificateSummary = z.object({
-  /** "CN=localhost, O=Wirescope" */
-  subject: z.string(),
-  issuer: z.string(),
-  /** node:tls's dates ("Dec  6 18:00:00 2026 GMT"). */
-  validFrom: z.string(),
-  validTo: z.string(),
-  /** SHA-256 of the DER, as "AB:CD:..." (node:tls's fingerprint256). */
-  fingerprint256: z.string(),
-  /** "DNS:localhost, IP Address:127.0.0.1" */
-  subjectAltName: z.string().optional(),
-});
-export type CertificateSummary = z.infer<typeof CertificateSummary>;
-
-/**
- * What a completed TLS handshake on one connection agreed on, from Wirescope's side of it. Carried by the
- * connection's "tls" lifecycle event (its fields) and by ConnectionInfo.tls.
- */
-export const TLSDetails = z.object({
-  /** Which end Wirescope played: "server" toward a client that connected to it, "client" toward a server. */
-  side: z.enum(["client", "server"]),
-  /** "TLSv1.3" */
-  version: z.string(),
-  /** "TLS_AES_256_GCM_SHA384" */
-  cipher: z.string(),
-  /** The protocol ALPN settled on ("h2"), or null. */
-  alpn: z.string().nullable(),
-  /** The server name the client asked for (SNI), or null when it sent none. */
-  sni: z.string().nullable(),
-  /** The certificate the peer presented (a server's; a client's only when it sent one), or null. */
-  peerCertificate: CertificateSummary.nullable(),
-  /** The certificate Wirescope presented, on the server side. */
-  localCertificate: CertificateSummary.nullable(),
-  /**
-   * Client side: whether the peer's certificate was verified against the trusted CAs and the name. False with
-   * `verifyError` ("certificate has expired") when verification failed but was skipped (insecure upstream).
-   * Server side: true (Wirescope does not ask clients for certificates).
-   */
-  verified: z.boolean(),
-  verifyError: z.string().optional(),
-});
-export type TLSDetails = z.infer<typeof TLSDetails>;
-
-/** A TLS handshake that failed: the fields of a "tls-failed" lifecycle event. */
-export const TLSFailure = z.object({
-  side: z.enum(["client", "server"]),
-  /** OpenSSL's or Node's code ("UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_SSL_WRONG_VERSION_NUMBER", "timeout"). */
-  code: z.string(),
-  /** What failed, in a sentence. */
-  message: z.string(),
-  /** The likely fix ("trust Wirescope's CA in the client: its certificate is at /root/.config/wirescope/ca.pem"). */
-  hint: z.string().optional(),
-});
-export type TLSFailure = z.infer<typeof TLSFailure>;
-
-const certFiles = {
-  /** A PEM certificate (chain) file; with keyFile. Absent: a certificate from Wirescope's CA for the SNI asked. */
-  certFile: filePath.trim().min(1, "the certificate file is empty: give a path or leave both files out").optional(),
-  /** The PEM private key of certFile. */
-  keyFile: filePath.trim().min(1, "the key file is empty: give a path or leave both files out").optional(),
-};
-
-function bothFilesOrNeither(t: { certFile?: string; keyFile?: string }, ctx: z.RefinementCtx): void {
-  if (t.certFile !== undefined && t.keyFile === undefined)
-    ctx.addIssue({ code: "custom", path: ["keyFile"], message: "give the certificate's key file too" });
-  if (t.keyFile !== undefined && t.certFile === undefined)
-    ctx.addIssue({ code: "custom", path: ["certFile"], message: "give the key's certificate file too" });
-}
-
-/** TLS on a listener: every accepted connection is TLS; the certificate is Wirescope's CA's, or the user's files. */
-export const ListenTLS = z.object(certFiles).strict().superRefine(bothFilesOrNeither);
-export type ListenTLS = z.infer<typeof ListenTLS>;
-
-/**
- * TLS on a proxy. "terminate": clients speak TLS to Wirescope from the first byte (a certificate for the SNI they
- * ask), Wirescope speaks TLS to the upstream (SNI and ALPN passed through). "starttls": both legs start plain and a
- * leg protocol upgrades them at the right byte (`this.transport.startTLS()`); these settings apply then. Upstream
- * certificates are verified unless `insecureUpstream`.
- */
-export const ProxyTLS = z
-  .object({ mode: z.enum(["terminate", "starttls"]), ...certFiles, insecureUpstream: z.boolean().optional() })
-  .strict()
-  .superRefine(bothFilesOrNeither);
-export type ProxyTLS = z.infer<typeof ProxyTLS>;
-
-/** How a session does TLS, as the session list shows it. */
-export const SessionTLS = z.object({
-  mode: z.enum(["terminate", "starttls"]),
-  /** Whose certificate clients see: Wirescope's CA's leaf certificates, or the user's own files. */
-  certificate: z.enum(["wirescope-ca", "own"]),
-  certFile: z.string().optional(),
-  insecureUpstream: z.boolean().optional(),
-});
-export type SessionTLS = z.infer<typeof SessionTLS>;
-
-/** Wirescope's certificate authority, as Settings shows it. */
-export const CAInfo = z.object({
-  /** The CA certificate's file (PEM), to give to a client to trust. */
-  path: z.string(),
-  /** The certificate itself, PEM. */
-  pem: z.string(),
-  subject: z.string(),
-  validFrom: z.string(),
-  validTo: z.string(),
-  fingerprint256: z.string(),
-});
-export type CAInfo = z.infer<typeof CAInfo>;
-
 /** How the user typed bytes to send. "text" understands the escapes \r \n \t \0 \\ and \xNN. */
 export const SendEncoding = z.enum(["text", "hex", "base64"]);
 
@@ -264,61 +138,6 @@ export const ConnectionInfo = z.object({
   tlsKeys: z.number().optional(),
 });
 export type ConnectionInfo = z.infer<typeof ConnectionInfo>;
-
-/**
- * The command a process session runs: its words (argv[0] is the program, found in PATH as a shell would), the
- * working folder (the workspace's by default), and environment entries added to the engine's own environment.
- */
-const noNul = { error: "it holds a NUL character, which no program can receive" };
-const argvWord = text("a word of the command", MAX_ARGV_LENGTH).refine((w) => !w.includes("\0"), noNul);
-const envName = text("an environment variable's name", MAX_ENV_LENGTH).regex(/^[^=\0]+$/, {
-  error: "an environment variable's name is not empty and holds no '=' or NUL character",
-});
-const envValue = text("an environment variable's value", MAX_ENV_LENGTH).refine((v) => !v.includes("\0"), noNul);
-const Argv = z
-  .array(argvWord)
-  .min(1, "the command is empty: give the program to run")
-  .max(MAX_ARGV_ENTRIES, `a command has at most ${MAX_ARGV_ENTRIES.toLocaleString("en-US")} words`)
-  .refine((argv) => argv[0] !== "", { error: "the program's name is empty" })
-  .refine((argv) => totalLength(argv) <= MAX_ARGV_LENGTH, {
-    error: (issue) => `the command is ${lengthsOf(issue.input)}; at most ${MAX_ARGV_LENGTH.toLocaleString("en-US")}`,
-  });
-const Env = z
-  .record(envName, envValue)
-  .refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, {
-    error: `at most ${MAX_ENV_ENTRIES} environment entries`,
-  })
-  .refine((env) => totalLength(Object.entries(env).flat()) <= MAX_ENV_LENGTH, {
-    error: (issue) =>
-      `the environment entries are ${lengthsOf(Object.entries(issue.input as object).flat())}; at most ${MAX_ENV_LENGTH.toLocaleString("en-US")}`,
-  });
-
-/** "131,073 characters": the words of `input` added up. */
-function lengthsOf(input: unknown): string {
-  const words = Array.isArray(input) ? input.filter((w): w is string => typeof w === "string") : [];
-  return `${totalLength(words).toLocaleString("en-US")} characters`;
-}
-
-function totalLength(words: readonly string[]): number {
-  return words.reduce((n, w) => n + w.length, 0);
-}
-
-/** The signals the workbench sends to a process session's child. */
-export const ProcessSignal = z.enum(["SIGINT", "SIGTERM", "SIGKILL", "SIGHUP"]);
-export type ProcessSignal = z.infer<typeof ProcessSignal>;
-
-/** A process session's command and, once known, how its current child ended. */
-export const ProcessInfo = z.object({
-  argv: z.array(z.string()),
-  /** The working folder, absolute. */
-  cwd: z.string(),
-  /** The running child's process id; absent once it exited. */
-  pid: z.number().optional(),
-  /** How the last child ended: its exit code, or the signal that killed it ("SIGKILL"). */
-  exitCode: z.number().optional(),
-  signal: z.string().optional(),
-});
-export type ProcessInfo = z.infer<typeof ProcessInfo>;
 
 /**
  * What a session is. Live ones: client, listener, proxy, and process (a command the user runs: connection 1 is its
