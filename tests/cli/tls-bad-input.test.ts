@@ -4,32 +4,15 @@
  * that are not what they should be. Each gives a clear line (on the timeline, or on stderr for the files) naming
  * the likely fix, and the listener goes on serving the next client.
  */
-import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli, startCli, useWorkspace } from "./cli-process.ts";
-import {
-  PEER_TEST_TIMEOUT_MS,
-  makeTestPKI,
-  startSClient,
-  startSServer,
-  usePeers,
-  wirescopeCA,
-  type TestPKI,
-} from "./tls-peers.ts";
+import { PEER_TEST_TIMEOUT_MS, startSClient, startSServer, usePeers, useTestPKI, wirescopeCA } from "./tls-peers.ts";
 
 const ws = useWorkspace();
 usePeers();
-let pkiDir: string;
-let pki: TestPKI;
-
-beforeAll(() => {
-  pkiDir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-pki-"));
-  pki = makeTestPKI(pkiDir);
-});
-afterAll(() => fs.rmSync(pkiDir, { recursive: true, force: true }));
+const pki = useTestPKI();
 
 /** A plain-text client: sends `text`, resolves once the other side has closed; fails if it hasn't within 10 s. */
 function plainClient(port: number, text: string): Promise<void> {

@@ -6,9 +6,8 @@
  * `--keylog` writes the very secrets OpenSSL's own key log holds.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TLSDetails } from "../../preload/contract.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
@@ -16,24 +15,16 @@ import { capturePath, jsonLines, readCapture, startCli, useWorkspace } from "./c
 import {
   PEER_TEST_TIMEOUT_MS,
   keylogLines,
-  makeTestPKI,
   startSClient,
   startSServer,
   usePeers,
+  useTestPKI,
   wirescopeCA,
-  type TestPKI,
 } from "./tls-peers.ts";
 
 const ws = useWorkspace();
 usePeers();
-let pkiDir: string;
-let pki: TestPKI;
-
-beforeAll(() => {
-  pkiDir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-pki-"));
-  pki = makeTestPKI(pkiDir);
-});
-afterAll(() => fs.rmSync(pkiDir, { recursive: true, force: true }));
+const pki = useTestPKI();
 
 /** What went `dir` on connection `conn`, as text. */
 function text(events: TimelineEvent[], conn: number, dir: "in" | "out"): string {

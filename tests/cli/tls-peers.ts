@@ -6,8 +6,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach } from "vitest";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { runCli } from "./cli-process.ts";
 
 export const OPENSSL = "/usr/bin/openssl";
@@ -94,6 +95,21 @@ function leaf(dir: string, name: string, cn: string, san: string, dates: string[
 }
 
 /** Makes an upstream CA and its leaves in `dir` with openssl (a second or so). */
+/**
+ * Called once at the top of a test file: a test PKI made in a temporary folder before its tests and removed after
+ * them. The object is filled in by `beforeAll`, so it can be kept in a const and read inside tests.
+ */
+export function useTestPKI(): TestPKI {
+  const pki = {} as TestPKI;
+  let dir = "";
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-pki-"));
+    Object.assign(pki, makeTestPKI(dir));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return pki;
+}
+
 export function makeTestPKI(dir: string): TestPKI {
   fs.writeFileSync(path.join(dir, "ca.cnf"), CA_CONFIG);
   fs.writeFileSync(path.join(dir, "index.txt"), "");

@@ -2,27 +2,17 @@
  * Debian's redis-server on its TLS port behind `wirescope proxy --tls`, with redis-cli speaking TLS to the proxy
  * and trusting Wirescope's CA: SET and GET work end to end, and the timeline shows the RESP in plaintext on both legs.
  */
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { REDIS_SERVER } from "../helpers/engine.ts";
 import { freePort } from "../helpers/net.ts";
 import { startCli, useWorkspace } from "./cli-process.ts";
-import { PEER_TEST_TIMEOUT_MS, makeTestPKI, startPeer, usePeers, wirescopeCA, type TestPKI } from "./tls-peers.ts";
+import { PEER_TEST_TIMEOUT_MS, startPeer, usePeers, useTestPKI, wirescopeCA } from "./tls-peers.ts";
 
 const REDIS_CLI = "/usr/bin/redis-cli";
 
 const ws = useWorkspace();
 usePeers();
-let pkiDir: string;
-let pki: TestPKI;
-
-beforeAll(() => {
-  pkiDir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-pki-"));
-  pki = makeTestPKI(pkiDir);
-});
-afterAll(() => fs.rmSync(pkiDir, { recursive: true, force: true }));
+const pki = useTestPKI();
 
 /** redis-server with TLS only (`--port 0`) on a free port of 127.0.0.1, its certificate from the upstream CA. */
 async function startTLSRedis(): Promise<number> {
