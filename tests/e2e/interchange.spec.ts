@@ -155,6 +155,14 @@ test("a recording still being written is followed: what its session records next
   await send(app, String.raw`before\n`);
   await expect(timelineRows(app, "←", "before")).toHaveCount(1);
   const [recording] = fs.readdirSync(capturesDir(wirescope.workspace)).filter((f) => f.endsWith(".wscap"));
+  // The recorder writes within its flush interval: open the file once both "before" events are in it, so that
+  // what it gains next is only what the session records after the open.
+  const holdsBefore = () =>
+    fs
+      .readFileSync(`${capturesDir(wirescope.workspace)}/${recording!}`)
+      .toString("latin1")
+      .split("before\n").length - 1;
+  await expect.poll(holdsBefore, { message: "the sent and echoed 'before' in the file" }).toBe(2);
 
   const dialog = await openImport(app);
   await field(dialog, "Recording file").fill(recording!);
