@@ -29,6 +29,49 @@ export interface LogEvent {
   [field: string]: unknown;
 }
 
+/**
+ * A run of bytes of one connection's stream in one direction (the app's timeline spans): `offset` counts the bytes
+ * that went that way on that connection before it, from 0. `fd` tells a child's stdout (1) from its stderr (2).
+ */
+export interface Span {
+  dir: "in" | "out";
+  offset: number;
+  length: number;
+  fd?: number;
+}
+
+/** What `Logger.message` reports beyond the format and fields. Every part is optional. */
+export interface MessageOptions {
+  /**
+   * The bytes the message was decoded from. Default: the span of the message a framer is delivering now (its
+   * source's `messageSpan`, set during `lineReceived`, `stringReceived`...), or none when there is no such span.
+   */
+  spans?: Span[];
+  /**
+   * Narrower spans of single fields, by dotted path into `fields` ("key", "args.1"): a Span, or `[start, length]`
+   * counted from the start of the message's first span (the framer's message when `spans` is not given).
+   */
+  fieldSpans?: Record<string, Span | [start: number, length: number]>;
+  /** This message is a request a later message answers: `true` pairs in order, a string or number pairs by id. */
+  request?: true | string | number;
+  /** This message answers an earlier request: `true` the oldest unanswered one, a string or number by id. */
+  response?: true | string | number;
+  /** The level of the event; "info" by default. */
+  level?: LogLevel;
+}
+
+/** What a decoded message's event carries as `log_message` (resolved when emitted: spans are absolute). */
+export interface LoggedMessage {
+  spans: Span[];
+  fieldSpans?: Record<string, Span[]>;
+  pair?: { role: "request" | "response"; key?: string };
+}
+
+/** What `Logger.message` asks of a logger's source: the span of the message being delivered now, or null. */
+export interface MessageSpanSource {
+  readonly messageSpan: Span | null;
+}
+
 /** Receives every published event. Must not throw; a throwing observer is removed and reported. */
 export type LogObserver = (event: LogEvent) => void;
 
@@ -178,9 +221,47 @@ export class Logger {
     this.emit("critical", format, fields);
   }
 
+  /**
+   * Reports a decoded message: an event (at "info" unless `options.level` says otherwise) whose fields are the
+   * message's, carrying `log_message` with the bytes it was decoded from. Called from a framer's callback
+   * (`lineReceived`, `stringReceived`...), the span of the current message is attached without the caller writing
+   * offsets; `options` can give spans, spans of single fields, and request/response pairing.
+   *
+   *     this.log.message("{command} {key}", { command: "SET", key }, { request: true });
+   */
+  message(format: string, fields?: Record<string, unknown>, options: MessageOptions = {}): void {
+    this.emit(options.level ?? "info", format, { ...fields, log_message: resolveMessage(this.source, options) });
+  }
+
   /** Emits a critical event carrying `error` as `log_failure` (twisted's `log.failure`). */
   failure(format: string, error: unknown, fields?: Record<string, unknown>, level: LogLevel = "critical"): void {
     const failure = error instanceof Error ? error : new Error(String(error));
     this.emit(level, format, { ...fields, log_failure: failure });
   }
+}
+
+/** The `log_message` of a message reported by `source` with `options`, its spans made absolute now. */
+function resolveMessage(source: unknown, options: MessageOptions): LoggedMessage {
+  const current =
+    source !== null && typeof source === "object" && "messageSpan" in source
+      ? (source as MessageSpanSource).messageSpan
+      : null;
+  const spans = options.spans ?? (current ? [current] : []);
+  const message: LoggedMessage = { spans: spans.map((s) => ({ ...s })) };
+  if (options.fieldSpans !== undefined) {
+    const base = spans[0];
+    const fieldSpans: Record<string, Span[]> = {};
+    for (const [path, given] of Object.entries(options.fieldSpans)) {
+      if (!Array.isArray(given)) fieldSpans[path] = [{ ...given }];
+      else if (base) fieldSpans[path] = [{ ...base, offset: base.offset + given[0], length: given[1] }];
+    }
+    message.fieldSpans = fieldSpans;
+  }
+  if (options.request !== undefined) message.pair = pairOf("request", options.request);
+  else if (options.response !== undefined) message.pair = pairOf("response", options.response);
+  return message;
+}
+
+function pairOf(role: "request" | "response", key: true | string | number): LoggedMessage["pair"] {
+  return key === true ? { role } : { role, key: String(key) };
 }

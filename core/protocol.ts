@@ -8,7 +8,7 @@
 import type { Address } from "./address.ts";
 import { ConnectionDone } from "./errors.ts";
 import type { Bytes, IConnector, IProtocol, IProtocolFactory, ITransport } from "./interfaces.ts";
-import { Logger } from "./logger.ts";
+import { Logger, type Span } from "./logger.ts";
 
 /** The reason `connectionLost` receives after a clean close (Twisted's `connectionDone` failure). */
 export const connectionDone = (): ConnectionDone => new ConnectionDone();
@@ -24,6 +24,11 @@ export class BaseProtocol {
    * Declared non-null for convenience: it is only null before the connection is made.
    */
   transport!: ITransport;
+  /**
+   * The stream bytes of the message a framer is delivering now: set by LineReceiver, the string receivers and
+   * StatefulProtocol around each callback, null between them. `log.message` attaches it to what it reports.
+   */
+  messageSpan: Span | null = null;
   #log: Logger | undefined;
 
   /**

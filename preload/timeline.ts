@@ -73,7 +73,37 @@ export interface LifecycleTimelineEvent extends EventBase {
   fields?: Record<string, unknown>;
 }
 
-/** Something a protocol reported through its `log` ("decoded SET key=foo"), or the engine's own notes. */
+/**
+ * A run of bytes of one connection's stream in one direction: `offset` counts the bytes that went that way on that
+ * connection before it (from 0), so a span means the same bytes however the stream was chunked. `fd` tells a process
+ * session's stdout (1) from its stderr (2) for "in"; absent for sockets.
+ */
+export interface Span {
+  dir: Direction;
+  offset: number;
+  length: number;
+  fd?: number;
+}
+
+/**
+ * How a decoded message takes part in request/response pairing. The protocol marks it (`role`, and `key` when
+ * messages pair by id, as LSP's do; without a key they pair in order, as RESP's and HTTP/1.1's do); the engine pairs
+ * a response with the oldest unanswered request of the same key on the same connection, or on the other leg of the
+ * same proxied connection, and fills in `request` and `latency` on the response.
+ */
+export interface MessagePair {
+  role: "request" | "response";
+  key?: string;
+  /** Responses the engine paired: the seq of the request answered. */
+  request?: number;
+  /** Responses the engine paired: microseconds from the request's event to this one. */
+  latency?: number;
+}
+
+/**
+ * Something a protocol reported through its `log` ("decoded SET key=foo"), or the engine's own notes. A decoded
+ * message (reported with `log.message`) is a log event with `spans`: the bytes it was decoded from.
+ */
 export interface LogTimelineEvent extends EventBase {
   kind: "log";
   level: "debug" | "info" | "warn" | "error" | "critical";
@@ -81,6 +111,12 @@ export interface LogTimelineEvent extends EventBase {
   text: string;
   /** The structured fields, as JSON-safe values (bytes as their latin1 string). */
   fields: Record<string, unknown>;
+  /** Decoded messages only: the stream bytes the message was decoded from (empty when not known). */
+  spans?: Span[];
+  /** Decoded messages only: narrower spans of single fields, by dotted path into `fields` ("args.1", "key"). */
+  fieldSpans?: Record<string, Span[]>;
+  /** Decoded messages only: its part in request/response pairing. */
+  pair?: MessagePair;
 }
 
 export type TimelineEvent = DataEvent | LifecycleTimelineEvent | LogTimelineEvent;
