@@ -69,6 +69,16 @@ const inProcess: ProtocolProvider = {
 };
 
 describe("client sessions", () => {
+  it("closed twice (the CLI, then the engine at exit), notes its close once", async () => {
+    const port = await echoServer();
+    const { s, timeline } = session("client");
+    await s.startClient({ host: "127.0.0.1", port }, null);
+    await Promise.all([s.close(), s.close()]);
+    await s.close();
+    const closes = timeline.events.filter((e) => e.kind === "lifecycle" && e.event === "closed");
+    expect(closes).toHaveLength(1);
+  });
+
   it("connects, sends, records both directions and the lifecycle", async () => {
     const port = await echoServer();
     const { s, timeline } = session("client");

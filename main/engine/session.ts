@@ -523,8 +523,19 @@ export class Session {
     this.openWrapper(conn, "half-close it").loseWriteConnection();
   }
 
-  /** Stops listening and closes every open connection (cleanly). Resolves once the port is released. */
-  async close(): Promise<void> {
+  /** The first `close`'s work: a session is closed, and its "closed" noted, once. */
+  #closing: Promise<void> | null = null;
+
+  /**
+   * Stops listening and closes every open connection (cleanly). Resolves once the port is released. Later calls
+   * wait for the first (the CLI closes its sessions, then the engine closes whatever is left).
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     if (this.offline) return;
     const port = this.port;
     this.port = null;
