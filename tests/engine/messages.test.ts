@@ -96,4 +96,34 @@ describe("decoded messages", () => {
       expect(response.pair!.latency).toBeGreaterThan(0);
     }
   });
+
+  it("keep their exact bytes after the protocol was halted, missed bytes, and was resumed by a fix", async () => {
+    const version = (throws: boolean) => `
+import { LineReceiver } from "wirescope";
+export default class Lines extends LineReceiver {
+  override lineReceived(line: Buffer): void {
+    const text = line.toString("latin1");
+    ${throws ? 'if (text === "boom") throw new Error("boom");' : ""}
+    this.log.message("line {text}", { text });
+  }
+}
+`;
+    ok(await t.api.saveProtocol({ path: "lines.ts", content: version(true) }));
+    const s = ok(await t.api.listen({ target: { port: 0 }, protocol: "lines.ts" }));
+    const client = net.connect({ host: "127.0.0.1", port: Number(s.listeningOn!.split(":")[1]) });
+    client.on("error", () => {});
+    defer(() => client.destroy());
+    const lifecycle = (events: TimelineEvent[]) =>
+      events.flatMap((e) => (e.kind === "lifecycle" && e.conn === 1 ? [e.event] : []));
+    client.write("first\r\nboom\r\n");
+    await waitForTimeline(t.api, s.id, (e) => lifecycle(e).includes("protocol-halted"), "the halt");
+    // Recorded, never given to the halted protocol.
+    client.write("missed while halted\r\n");
+    await waitForTimeline(t.api, s.id, (e) => bytesOf(e, 1, "in").includes("halted"), "the missed bytes");
+    ok(await t.api.saveProtocol({ path: "lines.ts", content: version(false) }));
+    await waitForTimeline(t.api, s.id, (e) => lifecycle(e).includes("protocol-reloaded"), "the reload");
+    client.write("after the fix\r\n");
+    const events = await waitForTimeline(t.api, s.id, (e) => messages(e).length >= 2, "two decoded lines");
+    expect(messages(events).map((m) => bytesAt(events, m.spans!))).toEqual(["first\r\n", "after the fix\r\n"]);
+  });
 });
