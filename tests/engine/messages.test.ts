@@ -126,4 +126,55 @@ export default class Lines extends LineReceiver {
     const events = await waitForTimeline(t.api, s.id, (e) => messages(e).length >= 2, "two decoded lines");
     expect(messages(events).map((m) => bytesAt(events, m.spans!))).toEqual(["first\r\n", "after the fix\r\n"]);
   });
+
+  it("of a LineReceiver on a child's stdout carry fd 1 and give back the child's lines", async () => {
+    const protocol = `
+import { LineReceiver } from "wirescope";
+export default class Lines extends LineReceiver {
+  override delimiter = Buffer.from("\\n");
+  override lineReceived(line: Buffer): void {
+    this.log.message("line {text}", { text: line.toString("latin1") });
+  }
+}
+`;
+    ok(await t.api.saveProtocol({ path: "stdout-lines.ts", content: protocol }));
+    const script =
+      "import sys\nfor i in range(3): print('line', i, 'x' * (i * 5000), flush=True)\nsys.stderr.write('no\\n')";
+    const s = ok(await t.api.spawn({ argv: ["/usr/bin/python3", "-c", script], protocol: "stdout-lines.ts" }));
+    const events = await waitForTimeline(t.api, s.id, (e) => messages(e).length >= 3, "three decoded lines");
+    const stdout = Buffer.concat(events.flatMap((e) => (e.kind === "data" && e.fd === 1 ? [e.data] : [])));
+    const found = messages(events);
+    expect(found.map((m) => m.spans!.map((span) => span.fd))).toEqual([[1], [1], [1]]);
+    expect(
+      found.map((m) => stdout.subarray(m.spans![0]!.offset, m.spans![0]!.offset + m.spans![0]!.length).toString()),
+    ).toEqual([0, 1, 2].map((i) => `line ${i} ${"x".repeat(i * 5000)}\n`));
+  });
+
+  it("that break the limits are recorded as plain log lines, with a protocol error saying why", async () => {
+    const protocol = `
+import { Protocol } from "wirescope";
+export default class TooMany extends Protocol {
+  override dataReceived(): void {
+    const spans = Array.from({ length: 65 }, (_, i) => ({ dir: "in" as const, offset: i, length: 1 }));
+    this.log.message("too many spans", {}, { spans });
+  }
+}
+`;
+    ok(await t.api.saveProtocol({ path: "too-many.ts", content: protocol }));
+    const s = ok(await t.api.listen({ target: { port: 0 }, protocol: "too-many.ts" }));
+    const client = net.connect({ host: "127.0.0.1", port: Number(s.listeningOn!.split(":")[1]) });
+    client.on("error", () => {});
+    defer(() => client.destroy());
+    client.write("x");
+    const events = await waitForTimeline(
+      t.api,
+      s.id,
+      (e) => e.some((x) => x.kind === "log" && x.text === "too many spans"),
+      "the log line",
+    );
+    const line = events.find((e) => e.kind === "log" && e.text === "too many spans") as LogTimelineEvent;
+    expect(line.spans).toBeUndefined();
+    const error = events.find((e) => e.kind === "lifecycle" && e.event === "protocol-error");
+    expect(error).toMatchObject({ conn: 1, detail: "log.message: more than 64 spans" });
+  });
 });
