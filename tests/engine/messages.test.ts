@@ -177,4 +177,54 @@ export default class TooMany extends Protocol {
     const error = events.find((e) => e.kind === "lifecycle" && e.event === "protocol-error");
     expect(error).toMatchObject({ conn: 1, detail: "log.message: more than 64 spans" });
   });
+
+  it("decoded offline, both sides at once, keep their exact bytes and pair replies with commands", async () => {
+    const replier = `
+import { LineReceiver } from "wirescope";
+export default class Replier extends LineReceiver {
+  override lineReceived(line: Buffer): void { this.sendLine(Buffer.from("OK " + line.toString("latin1"))); }
+}
+`;
+    // Run as the server (it reads the client's bytes): commands; as the client (it reads the server's): replies.
+    const decoder = `
+import { LineReceiver } from "wirescope";
+export class ClientLeg extends LineReceiver {
+  override lineReceived(line: Buffer): void {
+    this.log.message("command {text}", { text: line.toString("latin1") }, { request: true });
+  }
+}
+export class ServerLeg extends LineReceiver {
+  override lineReceived(line: Buffer): void {
+    this.log.message("reply {text}", { text: line.toString("latin1") }, { response: true });
+  }
+}
+`;
+    ok(await t.api.saveProtocol({ path: "replier.ts", content: replier }));
+    ok(await t.api.saveProtocol({ path: "decoder.ts", content: decoder }));
+    const s = ok(await t.api.listen({ target: { port: 0 }, protocol: "replier.ts" }));
+    const client = net.connect({ host: "127.0.0.1", port: Number(s.listeningOn!.split(":")[1]) });
+    client.on("error", () => {});
+    defer(() => client.destroy());
+    for (const chunk of ["GE", "T a\r\nSET", " b c\r\n"]) {
+      client.write(chunk);
+      await sleep(20);
+    }
+    await waitForTimeline(t.api, s.id, (e) => bytesOf(e, 1, "out").includes("OK SET b c"), "both replies");
+    ok(await t.api.closeConnection({ session: s.id, conn: 1 }));
+    await waitForTimeline(t.api, s.id, (e) => e.some((x) => x.kind === "lifecycle" && x.event === "lost"), "the close");
+
+    const result = ok(await t.api.decode({ session: s.id, conn: 1, protocol: "decoder.ts", side: "both" }));
+    const events = await waitForTimeline(t.api, result.session.id, (e) => messages(e).length >= 4, "four messages");
+    const found = messages(events);
+    const commands = found.filter((m) => m.pair?.role === "request");
+    const replies = found.filter((m) => m.pair?.role === "response");
+    // The decode's timeline is the client's view: what the client sent is "out".
+    expect(commands.map((m) => m.spans)).toEqual([
+      [{ dir: "out", offset: 0, length: 7 }],
+      [{ dir: "out", offset: 7, length: 9 }],
+    ]);
+    expect(commands.map((m) => bytesAt(events, m.spans!))).toEqual(["GET a\r\n", "SET b c\r\n"]);
+    expect(replies.map((m) => bytesAt(events, m.spans!))).toEqual(["OK GET a\r\n", "OK SET b c\r\n"]);
+    expect(replies.map((m) => m.pair!.request)).toEqual(commands.map((m) => m.seq));
+  });
 });
