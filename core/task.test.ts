@@ -486,10 +486,12 @@ describe("LoopingCall failures and promises (ReactorLoopTests)", () => {
       times.push(reactorTime.seconds());
       if (times.length === 8) lc.stop();
     });
-    expect(await outcome(lc.start(0.02))).toEqual({ value: lc });
+    expect(await outcome(lc.start(0.05))).toEqual({ value: lc });
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    // A late tick shortens the next gap (the loop keeps to its boundaries), but never to a double tick.
-    expect(Math.min(...gaps)).toBeGreaterThan(0.005);
+    // A late tick shortens the next gap (the loop keeps to its boundaries), but never to a double tick: two calls
+    // for one boundary come a timer's early firing apart (well under a millisecond). On a loaded machine a tick can
+    // be late by most of an interval, so the bound is small and the interval long.
+    expect(Math.min(...gaps)).toBeGreaterThan(0.002);
   });
 });
 
