@@ -227,4 +227,45 @@ export class ServerLeg extends LineReceiver {
     expect(replies.map((m) => bytesAt(events, m.spans!))).toEqual(["OK GET a\r\n", "OK SET b c\r\n"]);
     expect(replies.map((m) => m.pair!.request)).toEqual(commands.map((m) => m.seq));
   });
+
+  it("on a proxy pair across legs: a reply on the upstream leg answers the command on the client leg", async () => {
+    const tap = `
+import { LineReceiver } from "wirescope";
+/** Passes every line on, reporting it: commands on the client leg, replies on the upstream leg. */
+class Tap extends LineReceiver {
+  role: "request" | "response" = "request";
+  override lineReceived(line: Buffer): void {
+    const text = line.toString("latin1");
+    this.log.message("{text}", { text }, this.role === "request" ? { request: true } : { response: true });
+    this.sendLine(line);
+  }
+}
+export class ClientLeg extends Tap {}
+export class ServerLeg extends Tap {
+  override role = "response" as const;
+}
+`;
+    ok(await t.api.saveProtocol({ path: "tap.ts", content: tap }));
+    const port = await pipelinedServer();
+    const s = ok(
+      await t.api.proxy({
+        listen: { port: 0 },
+        upstream: { host: "127.0.0.1", port },
+        clientProtocol: "tap.ts",
+        serverProtocol: "tap.ts",
+      }),
+    );
+    const client = net.connect({ host: "127.0.0.1", port: Number(s.listeningOn!.split(":")[1]) });
+    client.on("error", () => {});
+    defer(() => client.destroy());
+    client.write(COMMANDS.map((c) => `${c}\r\n`).join(""));
+    const events = await waitForTimeline(t.api, s.id, (e) => messages(e).length >= 6, "six decoded messages");
+    const found = messages(events);
+    const requests = found.filter((m) => m.pair?.role === "request");
+    const responses = found.filter((m) => m.pair?.role === "response");
+    expect(new Set(requests.map((m) => m.conn)).size).toBe(1);
+    expect(new Set(responses.map((m) => m.conn)).size).toBe(1);
+    expect(responses[0]!.conn).not.toBe(requests[0]!.conn);
+    expect(responses.map((m) => m.pair!.request)).toEqual(requests.map((m) => m.seq));
+  });
 });
