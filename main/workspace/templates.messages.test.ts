@@ -1,0 +1,116 @@
+/**
+ * The templates report decoded messages (`log.message`): fields, the bytes each came from and request/response
+ * pairing, over StringTransport, the stream fed whole, in small packets and split at every point. Each message's
+ * spans must give back exactly its bytes, and each field span exactly the field's bytes.
+ */
+import { describe, expect, it } from "vitest";
+import { StringTransport } from "../../core/index.ts";
+import { chunkings, feed, logsOf, messagesOf, spannedText } from "./template-test-helpers.ts";
+import { ClientLeg, ServerLeg } from "./templates/resp-tap.ts";
+import { RespClient } from "./templates/resp.ts";
+
+/** For each message: its text's bytes, and each field span's bytes, by path. */
+function spanned(events: ReturnType<typeof messagesOf>, streams: Parameters<typeof spannedText>[1]) {
+  return events.map((e) => ({
+    bytes: spannedText(e.log_message.spans, streams),
+    fields: Object.fromEntries(
+      Object.entries(e.log_message.fieldSpans ?? {}).map(([path, spans]) => [path, spannedText(spans, streams)]),
+    ),
+    pair: e.log_message.pair,
+  }));
+}
+
+describe("RESP client template", () => {
+  const REPLIES = [
+    "+OK\r\n",
+    "-ERR no\r\n",
+    ":42\r\n",
+    "$6\r\nhé!\r\n\r\n",
+    "$-1\r\n",
+    "*0\r\n",
+    "*3\r\n:1\r\n*1\r\n$1\r\na\r\n+x\r\n",
+  ];
+
+  it.each(chunkings(REPLIES.join("")))("reports each reply with its bytes, answering in order, %s", (_way, chunks) => {
+    const client = new RespClient();
+    client.makeConnection(new StringTransport());
+    const events = messagesOf(logsOf(client, () => feed(client, chunks)));
+    const stream = Buffer.from(REPLIES.join(""));
+    expect(spanned(events, { in: stream })).toEqual([
+      { bytes: "+OK\r\n", fields: { reply: "OK" }, pair: { role: "response" } },
+      { bytes: "-ERR no\r\n", fields: { reply: "ERR no" }, pair: { role: "response" } },
+      { bytes: ":42\r\n", fields: { reply: "42" }, pair: { role: "response" } },
+      { bytes: "$6\r\nhÃ©!\r\n\r\n", fields: { reply: "hÃ©!\r\n" }, pair: { role: "response" } },
+      { bytes: "$-1\r\n", fields: { reply: "-1" }, pair: { role: "response" } },
+      { bytes: "*0\r\n", fields: { reply: "*0\r\n" }, pair: { role: "response" } },
+      {
+        bytes: "*3\r\n:1\r\n*1\r\n$1\r\na\r\n+x\r\n",
+        fields: { "reply.0": "1", "reply.1": "*1\r\n$1\r\na\r\n", "reply.2": "x" },
+        pair: { role: "response" },
+      },
+    ]);
+  });
+
+  it("reports each command it sends as a request, with the bytes it wrote", () => {
+    const client = new RespClient();
+    const transport = new StringTransport();
+    client.makeConnection(transport);
+    const events = messagesOf(
+      logsOf(client, () => {
+        client.sendCommand("PING");
+        client.sendCommand("SET", "greeting", "héllo");
+      }),
+    );
+    expect(events.map((e) => [e.command, e.args, e.line])).toEqual([
+      ["PING", [], "PING"],
+      ["SET", ["greeting", "héllo"], "SET greeting héllo"],
+    ]);
+    expect(spanned(events, { out: transport.value() })).toEqual([
+      { bytes: "*1\r\n$4\r\nPING\r\n", fields: { command: "PING" }, pair: { role: "request" } },
+      {
+        bytes: "*3\r\n$3\r\nSET\r\n$8\r\ngreeting\r\n$6\r\nhÃ©llo\r\n",
+        fields: { command: "SET", "args.0": "greeting", "args.1": "hÃ©llo" },
+        pair: { role: "request" },
+      },
+    ]);
+  });
+});
+
+describe("RESP tap template", () => {
+  const COMMANDS = "set greeting hello\r\n\n*2\r\n$3\r\nGET\r\n$8\r\ngreeting\r\n  PING  \n";
+
+  it.each(chunkings(COMMANDS))("reports each command with its bytes and its words' bytes, %s", (_way, chunks) => {
+    const tap = new ClientLeg();
+    tap.makeConnection(new StringTransport());
+    const events = messagesOf(logsOf(tap, () => feed(tap, chunks)));
+    expect(events.map((e) => [e.command, e.args])).toEqual([
+      ["SET", ["greeting", "hello"]],
+      ["GET", ["greeting"]],
+      ["PING", []],
+    ]);
+    expect(spanned(events, { in: Buffer.from(COMMANDS) })).toEqual([
+      {
+        bytes: "set greeting hello\r\n",
+        fields: { command: "set", "args.0": "greeting", "args.1": "hello" },
+        pair: { role: "request" },
+      },
+      {
+        bytes: "*2\r\n$3\r\nGET\r\n$8\r\ngreeting\r\n",
+        fields: { command: "GET", "args.0": "greeting" },
+        pair: { role: "request" },
+      },
+      { bytes: "  PING  \n", fields: { command: "PING" }, pair: { role: "request" } },
+    ]);
+  });
+
+  it("reports each reply on the upstream leg as a response, with its bytes", () => {
+    const replies = "+OK\r\n$5\r\nhello\r\n";
+    const tap = new ServerLeg();
+    tap.makeConnection(new StringTransport());
+    const events = messagesOf(logsOf(tap, () => feed(tap, [Buffer.from(replies)])));
+    expect(spanned(events, { in: Buffer.from(replies) })).toEqual([
+      { bytes: "+OK\r\n", fields: { reply: "OK" }, pair: { role: "response" } },
+      { bytes: "$5\r\nhello\r\n", fields: { reply: "hello" }, pair: { role: "response" } },
+    ]);
+  });
+});
