@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { StringTransport } from "../../core/index.ts";
 import { chunkings, feed, logsOf, messagesOf, spannedText } from "./template-test-helpers.ts";
+import { HttpClient } from "./templates/http.ts";
 import { ClientLeg, ServerLeg } from "./templates/resp-tap.ts";
 import { RespClient } from "./templates/resp.ts";
 
@@ -111,6 +112,52 @@ describe("RESP tap template", () => {
     expect(spanned(events, { in: Buffer.from(replies) })).toEqual([
       { bytes: "+OK\r\n", fields: { reply: "OK" }, pair: { role: "response" } },
       { bytes: "$5\r\nhello\r\n", fields: { reply: "hello" }, pair: { role: "response" } },
+    ]);
+  });
+});
+
+describe("HTTP/1.1 client template", () => {
+  const HEAD_200 = "HTTP/1.1 200 OK\r\nContent-Type:  text/plain \r\nContent-Length: 11\r\n\r\n";
+  const HEAD_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+  const HEAD_201 = "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const CHUNKED = "5;ext=1\r\nhello\r\n8\r\n, wörld\r\n0\r\nX-Trailer: t\r\n\r\n";
+  const HEAD_204 = "HTTP/1.1 204 No Content\r\n\r\n";
+  const STREAM = `\r\n${HEAD_100}${HEAD_200}hello world${HEAD_201}${CHUNKED}${HEAD_204}`;
+  const latin1 = (text: string) => Buffer.from(text).toString("latin1");
+
+  it.each(chunkings(STREAM))("reports each head and body with its bytes, heads answering, %s", (_way, chunks) => {
+    const client = new HttpClient();
+    const transport = new StringTransport();
+    const events = messagesOf(
+      logsOf(client, () => {
+        client.makeConnection(transport);
+        feed(client, chunks);
+      }),
+    );
+    const found = spanned(events, { in: Buffer.from(STREAM), out: transport.value() });
+    const request = transport.value().toString("latin1");
+    expect(found).toEqual([
+      { bytes: request, fields: { method: "GET", target: "/" }, pair: { role: "request" } },
+      { bytes: HEAD_100, fields: { status: "100", reason: "Continue" }, pair: undefined },
+      {
+        bytes: HEAD_200,
+        fields: { status: "200", reason: "OK", "headers.0.1": "text/plain", "headers.1.1": "11" },
+        pair: { role: "response" },
+      },
+      { bytes: "hello world", fields: {}, pair: undefined },
+      {
+        bytes: HEAD_201,
+        fields: { status: "201", reason: "Created", "headers.0.1": "chunked" },
+        pair: { role: "response" },
+      },
+      { bytes: latin1(CHUNKED), fields: {}, pair: undefined },
+      { bytes: HEAD_204, fields: { status: "204", reason: "No Content" }, pair: { role: "response" } },
+      { bytes: "", fields: {}, pair: undefined },
+    ]);
+    expect(events.map((e) => e.log_format)).toEqual([
+      "request {method} {target}",
+      ...["response {status} {reason}", "response {status} {reason}", "body {length} bytes"],
+      ...["response {status} {reason}", "body {length} bytes", "response {status} {reason}", "body {length} bytes"],
     ]);
   });
 });
