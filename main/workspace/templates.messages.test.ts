@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import { StringTransport } from "../../core/index.ts";
 import { chunkings, feed, logsOf, messagesOf, spannedText } from "./template-test-helpers.ts";
 import { HttpClient } from "./templates/http.ts";
+import { JsonlRpcTap } from "./templates/jsonl-rpc.ts";
+import { LspTap } from "./templates/lsp.ts";
 import { ClientLeg, ServerLeg } from "./templates/resp-tap.ts";
 import { RespClient } from "./templates/resp.ts";
 
@@ -159,5 +161,55 @@ describe("HTTP/1.1 client template", () => {
       ...["response {status} {reason}", "response {status} {reason}", "body {length} bytes"],
       ...["response {status} {reason}", "body {length} bytes", "response {status} {reason}", "body {length} bytes"],
     ]);
+  });
+});
+
+describe("LSP and JSON Lines JSON-RPC templates", () => {
+  const frame = (message: object) => {
+    const body = JSON.stringify(message);
+    return `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+  const REQUEST = frame({ jsonrpc: "2.0", id: 1, method: "textDocument/hover", params: { text: "héllo" } });
+  const NOTIFICATION = frame({ jsonrpc: "2.0", method: "initialized", params: {} });
+  const SERVER_REQUEST = frame({ jsonrpc: "2.0", id: 1, method: "workspace/configuration", params: {} });
+  const RESPONSE = frame({ jsonrpc: "2.0", id: 1, result: { contents: "ünïcode" } });
+  const latin1 = (text: string) => Buffer.from(text).toString("latin1");
+
+  it.each(chunkings(REQUEST + NOTIFICATION))("LSP: each frame's bytes, paired by sender and id, %s", (_way, chunks) => {
+    const tap = new LspTap();
+    const events = messagesOf(
+      logsOf(tap, () => {
+        for (const chunk of chunks) tap.childDataReceived(0, chunk);
+        tap.childDataReceived(1, Buffer.from(SERVER_REQUEST + RESPONSE));
+      }),
+    );
+    const streams = { "out:0": Buffer.from(REQUEST + NOTIFICATION), "in:1": Buffer.from(SERVER_REQUEST + RESPONSE) };
+    expect(spanned(events, streams)).toEqual([
+      { bytes: latin1(REQUEST), fields: {}, pair: { role: "request", key: "client:1" } },
+      { bytes: NOTIFICATION, fields: {}, pair: undefined },
+      { bytes: SERVER_REQUEST, fields: {}, pair: { role: "request", key: "server:1" } },
+      { bytes: latin1(RESPONSE), fields: {}, pair: { role: "response", key: "client:1" } },
+    ]);
+  });
+
+  it("JSON Lines: each line's bytes, its newline included, however the bytes are split", () => {
+    const client =
+      '{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"é"}}\n\n{"jsonrpc":"2.0","method":"x"}\r\n';
+    const server = '{"jsonrpc":"2.0","id":"a","result":{}}\n';
+    const [first, second] = client.split("\n\n") as [string, string];
+    for (const [way, chunks] of chunkings(client)) {
+      const tap = new JsonlRpcTap();
+      const events = messagesOf(
+        logsOf(tap, () => {
+          for (const chunk of chunks) tap.childDataReceived(0, chunk);
+          tap.childDataReceived(1, Buffer.from(server));
+        }),
+      );
+      expect(spanned(events, { "out:0": Buffer.from(client), "in:1": Buffer.from(server) }), way).toEqual([
+        { bytes: latin1(`${first}\n`), fields: {}, pair: { role: "request", key: "client:a" } },
+        { bytes: second, fields: {}, pair: undefined },
+        { bytes: server, fields: {}, pair: { role: "response", key: "client:a" } },
+      ]);
+    }
   });
 });
