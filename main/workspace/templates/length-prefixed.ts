@@ -2,7 +2,7 @@
  * Length-prefixed messages: each one preceded by its length as a 4-byte big-endian unsigned integer
  * (twisted.protocols.basic.Int32StringReceiver), the framing of many binary protocols.
  *
- * Each message is logged on the connection's timeline and sent back in a frame of its own. Lengths above
+ * Each message is reported on the connection's timeline as a decoded message, tied to its bytes, and sent back in a frame of its own. Lengths above
  * `MAX_LENGTH` close the connection as soon as their prefix arrives. For 2- or 1-byte prefixes extend
  * Int16StringReceiver or Int8StringReceiver instead.
  */
@@ -15,7 +15,8 @@ export class LengthPrefixedProtocol extends Int32StringReceiver {
 
   /** Called with each complete message, prefix removed. */
   override stringReceived(message: Buffer): void {
-    this.log.info("message {message} ({length} bytes)", { message, length: message.length });
+    // A decoded message: the framer ties it to its bytes (prefix included).
+    this.log.message("message {message} ({length} bytes)", { message, length: message.length });
     this.sendString(message);
   }
 }
