@@ -12,7 +12,7 @@
  *
  * The protocol: https://www.postgresql.org/docs/current/protocol-flow.html and protocol-message-formats.html.
  */
-import { Protocol, type Bytes, type ITLSTransport, type TLSInfo } from "wirescope";
+import { deliverMessage, Protocol, type Bytes, type ITLSTransport, type TLSInfo } from "wirescope";
 
 /** The codes of the untyped messages a client may open with, in place of a type byte. */
 const REQUESTS: Readonly<Record<number, string>> = {
@@ -219,13 +219,7 @@ export class PostgresTap extends Protocol {
    * reports with `log.message` is tied to those bytes.
    */
   private delivering(at: number, length: number, report: () => void): void {
-    const outer = this.messageSpan;
-    this.messageSpan = { dir: "in", offset: this.bufferOffset + at, length };
-    try {
-      report();
-    } finally {
-      this.messageSpan = outer;
-    }
+    deliverMessage(this, { dir: "in", offset: this.bufferOffset + at, length }, report);
   }
 
   /** The server's first byte: 'S' or 'N' answers an SSLRequest (or a GSSENCRequest), else messages begin. */

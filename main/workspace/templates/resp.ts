@@ -111,8 +111,6 @@ export class RespDecoder {
   readonly #arrays: PendingArray[] = [];
   /** The top-level value the last step completed, until `next()` returns it. */
   #completed: { value: RespReply; extent: RespMessageExtent } | null = null;
-  /** How many bytes were appended, all told: the stream offset of `#received.end`. */
-  #appended = 0;
   /** Stream offset of the first byte of the top-level value being decoded (its type byte, or an inline line's). */
   #valueOffset = 0;
   /** The bytes of the value `next()` returned last; null before the first. */
@@ -129,7 +127,6 @@ export class RespDecoder {
   append(data: Bytes): void {
     if (this.#broken !== null) return;
     this.#received.append(data);
-    this.#appended += data.length;
   }
 
   /**
@@ -139,11 +136,6 @@ export class RespDecoder {
    */
   get lastMessage(): RespMessageExtent | null {
     return this.#lastMessage;
-  }
-
-  /** The stream offset of `#received.bytes[index]`. */
-  #offsetOf(index: number): number {
-    return this.#appended - (this.#received.end - index);
   }
 
   /**
@@ -179,11 +171,11 @@ export class RespDecoder {
     this.#scanned = 0;
     if (lf - start > this.MAX_LINE_LENGTH) this.#fail(`a line longer than ${this.MAX_LINE_LENGTH}`);
     const type = bytes[start];
-    if (this.#arrays.length === 0) this.#valueOffset = this.#offsetOf(start);
+    if (this.#arrays.length === 0) this.#valueOffset = this.#received.offsetOf(start);
     if (this.sender === "client" && this.#arrays.length === 0 && type !== STAR) return this.#inline(lf);
     if (lf === start || bytes[lf - 1] !== CR) this.#fail("a line not ended by CRLF");
     const text = bytes.toString("utf8", start + 1, lf - 1);
-    const textExtent = { offset: this.#offsetOf(start + 1), length: lf - 1 - (start + 1) };
+    const textExtent = { offset: this.#received.offsetOf(start + 1), length: lf - 1 - (start + 1) };
     received.start = lf + 1;
     switch (type) {
       case PLUS:
@@ -215,12 +207,12 @@ export class RespDecoder {
     for (const match of bytes.toString("latin1", start, lineEnd).matchAll(/\S+/g)) {
       const at = start + match.index;
       words.push(bytes.toString("utf8", at, at + match[0].length));
-      if (extents.length < MAX_ITEM_EXTENTS) extents.push({ offset: this.#offsetOf(at), length: match[0].length });
+      if (extents.length < MAX_ITEM_EXTENTS) extents.push({ offset: received.offsetOf(at), length: match[0].length });
     }
     received.start = lf + 1;
     if (words.length === 0) return true;
     const offset = this.#valueOffset;
-    return this.#push(words, { offset, length: this.#offsetOf(received.start) - offset, items: extents });
+    return this.#push(words, { offset, length: received.offsetOf(received.start) - offset, items: extents });
   }
 
   /** `$<length>`: null for -1, else the body follows; its length is checked before any of it is buffered. */
@@ -255,7 +247,7 @@ export class RespDecoder {
       this.#fail("a bulk string not followed by CRLF");
     }
     const text = received.bytes.toString("utf8", received.start, bodyEnd);
-    const extent = { offset: this.#offsetOf(received.start), length };
+    const extent = { offset: received.offsetOf(received.start), length };
     received.start = bodyEnd + 2;
     this.#state = "header";
     return this.#push(text, extent);
@@ -277,11 +269,11 @@ export class RespDecoder {
       if (open.remaining > 0) return true;
       this.#arrays.pop();
       done = open.items;
-      doneExtent = { offset: open.offset, length: this.#offsetOf(this.#received.start) - open.offset };
+      doneExtent = { offset: open.offset, length: this.#received.offsetOf(this.#received.start) - open.offset };
       if (open.extents !== null) doneExtent.items = open.extents;
     }
     const offset = this.#valueOffset;
-    const length = this.#offsetOf(this.#received.start) - offset;
+    const length = this.#received.offsetOf(this.#received.start) - offset;
     this.#completed = { value: done, extent: { offset, length, value: doneExtent } };
     return true;
   }

@@ -13,7 +13,7 @@
  *
  * SMTP: RFC 5321 (commands, replies: section 4.2), STARTTLS: RFC 3207.
  */
-import { LineReceiver, type Bytes, type ITLSTransport, type Span, type TLSInfo } from "wirescope";
+import { deliverMessage, LineReceiver, type Bytes, type ITLSTransport, type Span, type TLSInfo } from "wirescope";
 
 /** Decodes one direction of an SMTP conversation, line by line, after forwarding the bytes unchanged. */
 export class SmtpTap extends LineReceiver {
@@ -122,13 +122,9 @@ export class ServerLeg extends SmtpTap {
     const lines = this.pending;
     this.pending = [];
     // While replyReceived runs, the message being delivered is the whole reply, not only its last line.
-    const lastLine = this.messageSpan;
-    this.messageSpan = spanning(this.replyStart, lastLine);
-    try {
-      this.replyReceived(code, lines.join("\n"));
-    } finally {
-      this.messageSpan = lastLine;
-    }
+    const reply = spanning(this.replyStart, this.messageSpan);
+    if (reply === null) this.replyReceived(code, lines.join("\n"));
+    else deliverMessage(this, reply, () => this.replyReceived(code, lines.join("\n")));
   }
 
   /**
