@@ -4,11 +4,14 @@
  * spans must give back exactly its bytes, and each field span exactly the field's bytes.
  */
 import { describe, expect, it } from "vitest";
-import { StringTransport } from "../../core/index.ts";
+import { StringTransport, type Protocol } from "../../core/index.ts";
 import { chunkings, feed, logsOf, messagesOf, spannedText } from "./template-test-helpers.ts";
 import { HttpClient } from "./templates/http.ts";
 import { JsonlRpcTap } from "./templates/jsonl-rpc.ts";
+import { LengthPrefixedProtocol } from "./templates/length-prefixed.ts";
+import { LineProtocol } from "./templates/line.ts";
 import { LspTap } from "./templates/lsp.ts";
+import { NetstringProtocol } from "./templates/netstring.ts";
 import { ClientLeg, ServerLeg } from "./templates/resp-tap.ts";
 import { RespClient } from "./templates/resp.ts";
 
@@ -210,6 +213,37 @@ describe("LSP and JSON Lines JSON-RPC templates", () => {
         { bytes: second, fields: {}, pair: undefined },
         { bytes: server, fields: {}, pair: { role: "response", key: "client:a" } },
       ]);
+    }
+  });
+});
+
+describe("framed templates: line, length-prefixed, netstring", () => {
+  const int32 = (text: string) => {
+    const frame = Buffer.alloc(4 + text.length);
+    frame.writeUInt32BE(text.length);
+    frame.write(text, 4, "latin1");
+    return frame.toString("latin1");
+  };
+  const cases: [name: string, make: () => Protocol, frames: string[]][] = [
+    ["line", () => new LineProtocol(), ["hello\r\n", "\r\n", "wörld\r\n"]],
+    ["length-prefixed", () => new LengthPrefixedProtocol(), [int32("one"), int32(""), int32("three")]],
+    ["netstring", () => new NetstringProtocol(), ["5:hello,", "0:,", "3:abc,"]],
+  ];
+
+  it.each(cases)("%s: each message's spans are its whole frame, however the stream is split", (_name, make, frames) => {
+    const stream = Buffer.from(frames.join(""), "latin1");
+    for (const [way, chunks] of chunkings(stream)) {
+      const protocol = make();
+      const events = messagesOf(
+        logsOf(protocol, () => {
+          protocol.makeConnection(new StringTransport());
+          for (const chunk of chunks) protocol.dataReceived(chunk);
+        }),
+      );
+      expect(
+        spanned(events, { in: stream }).map((m) => m.bytes),
+        way,
+      ).toEqual(frames);
     }
   });
 });

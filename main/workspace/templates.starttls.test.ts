@@ -55,7 +55,7 @@ describe("SMTP tap", () => {
   it.each(chunkings(replies))(
     "ServerLeg, %s: joins multi-line replies, upgrades right after the second 220",
     (_, c) => {
-      const { forwarded, logs, at } = tap(new smtp.ServerLeg(), c);
+      const { forwarded, logs, at, events } = tap(new smtp.ServerLeg(), c);
       expect(forwarded.equals(replies)).toBe(true);
       expect(logs).toEqual([
         "reply 220 mail.example ESMTP",
@@ -63,6 +63,14 @@ describe("SMTP tap", () => {
         "reply 220 Ready to start TLS",
       ]);
       expect(at).toEqual([replies.length]);
+      // Each reply is tied to all its lines' bytes, and answers a command (but the greeting).
+      const messages = messagesOf(events);
+      expect(messages.map((e) => spannedText(e.log_message.spans, { in: replies }))).toEqual([
+        "220 mail.example ESMTP\r\n",
+        "250-mail.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+        "220 Ready to start TLS\r\n",
+      ]);
+      expect(messages.map((e) => e.log_message.pair?.role)).toEqual([undefined, "response", "response"]);
     },
   );
 
@@ -71,8 +79,20 @@ describe("SMTP tap", () => {
       "Subject: hello\r\n\r\nbody line\r\n..dot-stuffed\r\n.\r\nQUIT\r\n",
   );
   it.each(chunkings(commands))("ClientLeg, %s: commands with their arguments, a message summed up", (_, c) => {
-    const { forwarded, logs, at } = tap(new smtp.ClientLeg(), c);
+    const { forwarded, logs, at, events } = tap(new smtp.ClientLeg(), c);
     expect(forwarded.equals(commands)).toBe(true);
+    // Each command, and the whole message up to its ".", is a request tied to its bytes.
+    const messages = messagesOf(events);
+    expect(messages.map((e) => spannedText(e.log_message.spans, { in: commands }))).toEqual([
+      "EHLO client\r\n",
+      "AUTH PLAIN AHVzZXIAcGFzcw==\r\n",
+      "mail from:<a@example.org>\r\n",
+      "DATA\r\n",
+      "Subject: hello\r\n\r\nbody line\r\n..dot-stuffed\r\n.\r\n",
+      "QUIT\r\n",
+    ]);
+    expect(messages.every((e) => e.log_message.pair?.role === "request")).toBe(true);
+    expect(spannedText(messages[2]!.log_message.fieldSpans!["command"]!, { in: commands })).toBe("mail");
     expect(logs).toEqual([
       "command EHLO client",
       "command AUTH PLAIN AHVzZXIAcGFzcw==",
