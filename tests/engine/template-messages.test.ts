@@ -90,7 +90,8 @@ describe("RESP templates against redis-server", () => {
 
     const commands = messagesOf(events, 1);
     const replies = messagesOf(events, 2);
-    expect(commands.map((m) => m.fields["line"])).toEqual(COMMANDS.map((c) => c.join(" ")));
+    expect(commands.map((m) => m.fields["command"])).toEqual(COMMANDS.map((c) => c[0]));
+    expect(commands[1]!.text).toBe("command GET big");
     // The messages of each stream cover it end to end, and each span is exactly one value.
     expect(Buffer.concat(commands.map((m) => spannedBytes(events, 1, m.spans))).equals(streamOf(events, 1, "in"))).toBe(
       true,

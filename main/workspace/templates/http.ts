@@ -42,6 +42,8 @@ const STATUS_LINE = /^HTTP\/(\d\.\d) (\d{3})(?: (.*))?$/;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/;
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/;
 const UNSAFE = /[\r\n\0]/;
+/** How many headers of a response get a field span (the engine keeps at most 256 field spans per message). */
+const MAX_HEADER_SPANS = 64;
 
 /** Sends requests and parses the responses, logging each on the connection's timeline. */
 export class HttpClient extends LineReceiver {
@@ -171,12 +173,11 @@ export class HttpClient extends LineReceiver {
     if (match === null) return this.#protocolError(`a bad header line ${JSON.stringify(text)}`);
     const name = match[1]!;
     const value = match[2]!;
-    const valueStart = name.length + 1 + /^[ \t]*/.exec(text.slice(name.length + 1))![0].length;
-    this.#fieldSpans[`headers.${this.#response.headers.length}.1`] = {
-      dir: "in",
-      offset: at + valueStart,
-      length: value.length,
-    };
+    const index = this.#response.headers.length;
+    if (index < MAX_HEADER_SPANS) {
+      const valueStart = name.length + 1 + /^[ \t]*/.exec(text.slice(name.length + 1))![0].length;
+      this.#fieldSpans[`headers.${index}.1`] = { dir: "in", offset: at + valueStart, length: value.length };
+    }
     this.#response.headers.push([name, value]);
   }
 

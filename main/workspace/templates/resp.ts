@@ -59,6 +59,9 @@ export interface RespMessageExtent {
   value: RespExtent;
 }
 
+/** The longest `line` (a command's words, as the timeline's row shows them) a command message carries whole. */
+export const MAX_LINE_SHOWN = 1024;
+
 /** How many elements of a top-level array get an extent of their own (the command and its first arguments). */
 export const MAX_ITEM_EXTENTS = 16;
 
@@ -288,7 +291,7 @@ export class RespDecoder {
 
 /**
  * A decoded command, as `log.message` reports it: `command` (its name, upper-cased: Redis reads it so), `args`, and
- * `line`, the words as sent; the name's and the first arguments' bytes as field spans. `dir` is the direction the
+ * `line`, the words as sent (cut at MAX_LINE_SHOWN characters); the name's and the first arguments' bytes as field spans. `dir` is the direction the
  * command went on this connection; `extent` where it is in that direction's stream.
  */
 export function commandMessage(
@@ -303,7 +306,7 @@ export function commandMessage(
     fieldSpans[i === 0 ? "command" : `args.${i - 1}`] = { dir, offset: item.offset, length: item.length };
   });
   return {
-    fields: { command: name.toUpperCase(), args, line: words.join(" ") },
+    fields: { command: name.toUpperCase(), args, line: shorten(words.join(" "), MAX_LINE_SHOWN) },
     options: { spans: [{ dir, offset: extent.offset, length: extent.length }], fieldSpans, request: true },
   };
 }
@@ -395,6 +398,11 @@ export class RespClient extends Protocol {
     this.sentBytes += size;
     this.transport.write(Buffer.concat(parts));
   }
+}
+
+/** `text`, cut to `max` characters with an ellipsis: a row of the timeline, not a copy of a big value. */
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /** A RESP integer as a number, or a bigint when a number would lose digits. */
