@@ -1,6 +1,7 @@
 /**
  * A tap for a proxy in front of redis-server: forwards every byte unchanged and logs what passes, decoded — each
- * command the client sends ("command SET greeting hello") and each reply the server sends ("reply OK").
+ * command the client sends ("command SET greeting hello") and each reply the server sends ("reply OK"), as
+ * messages tied to their bytes, each reply answering the oldest command of the client leg.
  *
  * Run it on both legs of a proxy (listen locally, upstream `tcp:host=127.0.0.1:port=6379`). On a proxy leg,
  * `this.transport.write()` sends to the other side, as a Twisted portforward Proxy writes to its peer's transport:

@@ -3,8 +3,9 @@
  *
  * Connect it to a redis-server (`tcp:host=127.0.0.1:port=6379`). It sends nothing by itself: call
  * `this.sendCommand("SET", "greeting", "hello")` from your code (in `connectionMade`, say), or send raw bytes from
- * the app (`PING\r\n` works too: Redis accepts inline commands). Every reply is decoded and logged as
- * "reply {reply}"; override `replyReceived` to act on replies.
+ * the app (`PING\r\n` works too: Redis accepts inline commands). Every reply is decoded and reported as a message,
+ * "reply {reply}", tied to its bytes and answering the oldest command (replies come in order); override
+ * `replyReceived` to act on replies.
  *
  * The decoder (RespDecoder) is resumable and never touches a socket, in the style of node-redis's
  * (packages/client/lib/RESP/decoder.ts). Other files import it from here: the resp-tap template decodes what
@@ -128,8 +129,7 @@ export class RespDecoder {
 
   /** Adds received bytes. Never copies when nothing is pending; the caller may not reuse `data`'s memory. */
   append(data: Bytes): void {
-    if (this.#broken !== null) return;
-    this.#received.append(data);
+    if (this.#broken === null) this.#received.append(data);
   }
 
   /**
@@ -291,8 +291,8 @@ export class RespDecoder {
 
 /**
  * A decoded command, as `log.message` reports it: `command` (its name, upper-cased: Redis reads it so), `args`, and
- * `line`, the words as sent (cut at MAX_LINE_SHOWN characters); the name's and the first arguments' bytes as field spans. `dir` is the direction the
- * command went on this connection; `extent` where it is in that direction's stream.
+ * `line`, the words as sent (cut at MAX_LINE_SHOWN characters); the bytes of the name and of the first arguments as
+ * field spans. `dir` is the direction the command went on this connection; `extent` where it is in that stream.
  */
 export function commandMessage(
   command: RespReply,
