@@ -56,6 +56,7 @@ export {
   type ProtocolFactoryOf,
 } from "./endpoints.ts";
 export {
+  deliverMessage,
   Int16StringReceiver,
   Int32StringReceiver,
   Int8StringReceiver,

@@ -295,8 +295,8 @@ describe("RESP client template against redis-server", () => {
     const error = await reply("NOSUCHCOMMAND");
     expect(String(error)).toMatch(/^RespError: ERR unknown command/);
 
-    const commands = events.filter((e) => e.log_source === client && e.log_format === "command {command}");
-    expect(commands[2]?.command).toBe("GET wirescope:greeting");
+    const commands = events.filter((e) => e.log_source === client && e.log_format === "command {line}");
+    expect(commands[2]).toMatchObject({ command: "GET", line: "GET wirescope:greeting" });
     expect(client.transport.disconnecting).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { formatEvent, globalLogPublisher, StringTransport, type LogEvent } from "../../core/index.ts";
 import * as postgres from "./templates/postgres.ts";
 import * as smtp from "./templates/smtp.ts";
+import { messagesOf, spannedText } from "./template-test-helpers.ts";
 
 /** A proxy leg's transport as a tap sees it: records what is forwarded, and how much of it before `startTLS`. */
 class LegTransport extends StringTransport {
@@ -54,7 +55,7 @@ describe("SMTP tap", () => {
   it.each(chunkings(replies))(
     "ServerLeg, %s: joins multi-line replies, upgrades right after the second 220",
     (_, c) => {
-      const { forwarded, logs, at } = tap(new smtp.ServerLeg(), c);
+      const { forwarded, logs, at, events } = tap(new smtp.ServerLeg(), c);
       expect(forwarded.equals(replies)).toBe(true);
       expect(logs).toEqual([
         "reply 220 mail.example ESMTP",
@@ -62,6 +63,14 @@ describe("SMTP tap", () => {
         "reply 220 Ready to start TLS",
       ]);
       expect(at).toEqual([replies.length]);
+      // Each reply is tied to all its lines' bytes, and answers a command (but the greeting).
+      const messages = messagesOf(events);
+      expect(messages.map((e) => spannedText(e.log_message.spans, { in: replies }))).toEqual([
+        "220 mail.example ESMTP\r\n",
+        "250-mail.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+        "220 Ready to start TLS\r\n",
+      ]);
+      expect(messages.map((e) => e.log_message.pair?.role)).toEqual([undefined, "response", "response"]);
     },
   );
 
@@ -70,8 +79,20 @@ describe("SMTP tap", () => {
       "Subject: hello\r\n\r\nbody line\r\n..dot-stuffed\r\n.\r\nQUIT\r\n",
   );
   it.each(chunkings(commands))("ClientLeg, %s: commands with their arguments, a message summed up", (_, c) => {
-    const { forwarded, logs, at } = tap(new smtp.ClientLeg(), c);
+    const { forwarded, logs, at, events } = tap(new smtp.ClientLeg(), c);
     expect(forwarded.equals(commands)).toBe(true);
+    // Each command, and the whole message up to its ".", is a request tied to its bytes.
+    const messages = messagesOf(events);
+    expect(messages.map((e) => spannedText(e.log_message.spans, { in: commands }))).toEqual([
+      "EHLO client\r\n",
+      "AUTH PLAIN AHVzZXIAcGFzcw==\r\n",
+      "mail from:<a@example.org>\r\n",
+      "DATA\r\n",
+      "Subject: hello\r\n\r\nbody line\r\n..dot-stuffed\r\n.\r\n",
+      "QUIT\r\n",
+    ]);
+    expect(messages.every((e) => e.log_message.pair?.role === "request")).toBe(true);
+    expect(spannedText(messages[2]!.log_message.fieldSpans!["command"]!, { in: commands })).toBe("mail");
     expect(logs).toEqual([
       "command EHLO client",
       "command AUTH PLAIN AHVzZXIAcGFzcw==",
@@ -110,13 +131,14 @@ function startup(code: number, ...parts: string[]): Buffer {
 const int16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
 
 describe("PostgreSQL tap", () => {
-  const frontend = Buffer.concat([
+  const frontendMessages = [
     startup(80877103),
     startup(196608, "user", "alice", "database", "shop"),
     message("p", "secret"),
     message("Q", "SELECT 1"),
     message("X"),
-  ]);
+  ];
+  const frontend = Buffer.concat(frontendMessages);
   it.each(chunkings(frontend))("ClientLeg, %s: SSLRequest, startup parameters, then messages by type", (_, c) => {
     const { forwarded, logs, events } = tap(new postgres.ClientLeg(), c);
     expect(forwarded.equals(frontend)).toBe(true);
@@ -128,12 +150,25 @@ describe("PostgreSQL tap", () => {
       "Terminate",
     ]);
     expect(events[1]?.parameters).toEqual({ user: "alice", database: "shop" });
+    // Each is a decoded message tied to exactly its bytes; the SSLRequest, the startup and the query are requests.
+    const messages = messagesOf(events);
+    expect(messages.map((e) => spannedText(e.log_message.spans, { in: frontend }))).toEqual(
+      frontendMessages.map((m) => m.toString("latin1")),
+    );
+    expect(messages.map((e) => e.log_message.pair?.role)).toEqual([
+      "request",
+      "request",
+      undefined,
+      "request",
+      undefined,
+    ]);
+    expect(spannedText(messages[3]!.log_message.fieldSpans!["sql"]!, { in: frontend })).toBe("SELECT 1");
   });
 
   const row = Buffer.concat([int16(2), part(1), Buffer.from("1"), part(-1)]);
   const field = (name: string, oid: number) =>
     Buffer.concat([part(name), part(0), int16(0), part(oid), int16(4), part(-1), int16(0)]);
-  const backend = Buffer.concat([
+  const backendMessages = [
     Buffer.from("S"),
     message("R", 0),
     message("S", "server_version", "15.18"),
@@ -152,7 +187,8 @@ describe("PostgreSQL tap", () => {
       Buffer.from([0]),
     ),
     message("Z", Buffer.from("E")),
-  ]);
+  ];
+  const backend = Buffer.concat(backendMessages);
   it.each(chunkings(backend))("ServerLeg, %s: upgrades right after the 'S', then decodes by type", (_, c) => {
     const { forwarded, logs, at, events } = tap(new postgres.ServerLeg(), c);
     expect(forwarded.equals(backend)).toBe(true);
@@ -171,6 +207,13 @@ describe("PostgreSQL tap", () => {
       "ReadyForQuery in a failed transaction",
     ]);
     expect(events[5]?.values).toEqual(["1", null]);
+    // Each is a decoded message tied to exactly its bytes; the 'S' and each ReadyForQuery answer a request.
+    const messages = messagesOf(events);
+    expect(messages.map((e) => spannedText(e.log_message.spans, { in: backend }))).toEqual(
+      backendMessages.map((m) => m.toString("latin1")),
+    );
+    const roles = messages.map((e) => e.log_message.pair?.role);
+    expect(roles).toEqual(["response", ...Array<undefined>(2), "response", ...Array<undefined>(4), "response"]);
   });
 
   it("ServerLeg: an 'N' leaves the connection plaintext; a message too long to decode is skipped, not buffered", () => {

@@ -3,48 +3,14 @@
  * one chunk, byte by byte, and split at every point. (Each template against a real peer: templates.peers.test.ts.)
  */
 import { describe, expect, it } from "vitest";
-import { formatEvent, globalLogPublisher, StringTransport, type LogEvent } from "../../core/index.ts";
+import { formatEvent, StringTransport, type LogEvent } from "../../core/index.ts";
+import { chunkings, feed, logsOf } from "./template-test-helpers.ts";
 import { listTemplates, templateSource } from "./templates.ts";
 import { HttpClient, type HttpResponse } from "./templates/http.ts";
 import { JsonlRpcTap } from "./templates/jsonl-rpc.ts";
 import { LspTap } from "./templates/lsp.ts";
 import { ClientLeg, ServerLeg } from "./templates/resp-tap.ts";
 import { NEED_MORE, RespClient, RespDecoder, RespError, RespProtocolError, type RespReply } from "./templates/resp.ts";
-
-/** Every way a stream is fed: whole, 1..9-byte packets (1 is byte by byte), and split in two everywhere. */
-function chunkings(input: string): [way: string, chunks: Buffer[]][] {
-  const data = Buffer.from(input, "utf8");
-  const ways: [string, Buffer[]][] = [["one chunk", [data]]];
-  for (let size = 1; size <= 9; size++) {
-    const chunks: Buffer[] = [];
-    for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
-    ways.push([`${size}-byte chunks`, chunks]);
-  }
-  for (let i = 1; i < data.length; i++) ways.push([`split at ${i}`, [data.subarray(0, i), data.subarray(i)]]);
-  return ways;
-}
-
-/** Feeds chunks as a real transport does: nothing more once the protocol asked to disconnect. */
-function feed(protocol: { dataReceived(data: Buffer): void; transport: { disconnecting: boolean } }, chunks: Buffer[]) {
-  for (const chunk of chunks) {
-    if (protocol.transport.disconnecting) return;
-    protocol.dataReceived(chunk);
-  }
-}
-
-/** The events `protocol` logs while `run` runs. */
-function logsOf(protocol: object, run: () => void): LogEvent[] {
-  const events: LogEvent[] = [];
-  const stop = globalLogPublisher.addObserver((e) => {
-    if (e.log_source === protocol) events.push(e);
-  });
-  try {
-    run();
-  } finally {
-    stop();
-  }
-  return events;
-}
 
 describe("listTemplates / templateSource", () => {
   it("offers raw first, then a file for each protocol template", async () => {
@@ -118,7 +84,7 @@ describe("RESP template: decoder", () => {
     expect(transport.disconnecting).toBe(false);
   });
 
-  it("logs each reply as 'reply {reply}', and each command it sends as 'command {command}'", () => {
+  it("logs each reply as 'reply {reply}', and each command it sends as 'command {line}'", () => {
     const client = new RespClient();
     const transport = new StringTransport();
     client.makeConnection(transport);
@@ -129,8 +95,8 @@ describe("RESP template: decoder", () => {
     expect(transport.value().toString("latin1")).toBe(
       "*4\r\n$3\r\nSET\r\n$8\r\ngreeting\r\n$1\r\n5\r\n$2\r\n\x00\x01\r\n",
     );
-    expect(events.map((e) => [e.log_format, e.command ?? e.reply])).toEqual([
-      ["command {command}", "SET greeting 5 <2 bytes>"],
+    expect(events.map((e) => [e.log_format, e.line ?? e.reply])).toEqual([
+      ["command {line}", "SET greeting 5 <2 bytes>"],
       ["reply {reply}", "OK"],
       ["reply {reply}", ["a", new RespError("ERR x")]],
     ]);

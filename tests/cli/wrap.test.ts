@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
+import { messagesOf, spannedBytes, streamOf } from "../helpers/spans.ts";
 import { BIN, capturePath, readCapture, REPO, startCli, useWorkspace } from "./cli-process.ts";
 
 const ws = useWorkspace();
@@ -144,6 +145,37 @@ async function lspConversation(argv: string[], folder: string, document = PYTHON
   return { stdout: Buffer.concat(out), sent: Buffer.concat(sent), stderr, code };
 }
 
+/**
+ * Each decoded message of connection 1 is tied to exactly one whole Content-Length frame: the client's messages'
+ * spans, end to end, are all it wrote to the server's stdin, the server's all it wrote to its stdout; and each
+ * response is paired with the request of its id, with the engine's latency.
+ */
+function expectFramesSpanned(events: TimelineEvent[]): void {
+  const messages = messagesOf(events, 1);
+  for (const [sender, dir] of [
+    ["client", "out"],
+    ["server", "in"],
+  ] as const) {
+    const sent = messages.filter((m) => m.fields["sender"] === sender);
+    const frames = sent.map((m) => spannedBytes(events, 1, m.spans));
+    expect(Buffer.concat(frames).equals(streamOf(events, 1, dir))).toBe(true);
+    for (const frame of frames) {
+      const body = frame.subarray(frame.indexOf("\r\n\r\n") + 4);
+      const head = frame.subarray(0, frame.length - body.length).toString();
+      expect(head).toMatch(/^([\w-]+: [^\r\n]*\r\n)*\r\n$/);
+      expect(head).toMatch(new RegExp(`(^|\\n)Content-Length: ${body.length}\\r\\n`, "i"));
+      expect(() => JSON.parse(body.toString())).not.toThrow();
+    }
+  }
+  const requests = messages.filter((m) => m.pair?.role === "request" && m.fields["sender"] === "client");
+  for (const request of requests) {
+    const response = messages.find((m) => m.pair?.role === "response" && m.pair.key === request.pair!.key);
+    expect(response?.fields["id"], `the response to ${request.text}`).toBe(request.fields["id"]);
+    expect(response!.pair).toMatchObject({ request: request.seq, latency: response!.t - request.t });
+  }
+  expect(requests).toHaveLength(3);
+}
+
 /** Every event of the one capture in the workspace (found by listing: wrap's stderr may be closed). */
 async function onlyCapture(): Promise<TimelineEvent[]> {
   const folder = path.join(ws.path, "captures");
@@ -229,6 +261,7 @@ describe("wirescope wrap", () => {
       expect(logs).toContainEqual(expect.stringMatching(/^server notification textDocument\/publishDiagnostics /));
       const paired = events.filter((e) => e.kind === "log" && typeof e.fields["latencyMs"] === "number");
       expect(paired.length).toBeGreaterThanOrEqual(3);
+      expectFramesSpanned(events);
       expect(events.at(-1)).toMatchObject({ kind: "lifecycle", conn: 0, event: "closed" });
     } finally {
       fs.rmSync(folder, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { bytesOf, freePort, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { startPostgres } from "../helpers/postgres.ts";
+import { messagesOf, spannedBytes, streamOf } from "../helpers/spans.ts";
 
 const FIXTURES = path.join(import.meta.dirname, "../fixtures");
 const CERT = path.join(FIXTURES, "tls/server.crt");
@@ -40,6 +41,19 @@ const tlsEventOn = (conn: number) => (e: TimelineEvent) =>
   e.kind === "lifecycle" && e.event === "tls" && e.conn === conn;
 const logOn = (conn: number, prefix: string) => (e: TimelineEvent) =>
   e.kind === "log" && e.conn === conn && e.text.startsWith(prefix);
+
+/**
+ * The decoded messages of a tap's leg `conn`, end to end, are exactly the plaintext it received (every byte is part
+ * of one message), and every message it reports as a response is paired with a request of the other leg.
+ */
+function expectMessagesCover(events: TimelineEvent[], conn: number): void {
+  const messages = messagesOf(events, conn);
+  const spanned = Buffer.concat(messages.map((m) => spannedBytes(events, conn, m.spans)));
+  expect(spanned.equals(streamOf(events, conn, "in")), `the messages of connection ${conn}`).toBe(true);
+  for (const response of messages.filter((m) => m.pair?.role === "response")) {
+    expect(response.pair!.request, `what "${response.text}" answers`).toBeTypeOf("number");
+  }
+}
 
 /** A session's timeline without its bytes, one line per event: what a failed exchange's message shows. */
 async function story(session: string): Promise<string> {
@@ -161,6 +175,7 @@ describe("template:smtp with swaks and aiosmtpd", () => {
     expect(bytesOf(events, 1, "in").toString()).toContain("MAIL FROM:<alice@example.org>\r\n");
     expect(bytesOf(events, 2, "out").toString()).toContain("hello over STARTTLS");
     expect(logsOn(events, 1)).toContainEqual(expect.stringMatching(/^TLS TLSv1\.[23] /));
+    for (const conn of [1, 2]) expectMessagesCover(events, conn);
 
     // Decoding the recorded upstream leg runs ServerLeg again: its startTLS does nothing there (what was recorded
     // after the upgrade is plaintext already), so it decodes on to the end instead of being halted.
@@ -208,6 +223,7 @@ describe("template:postgres with psql and a throwaway cluster", () => {
     expect(bytesOf(events, 2, "out").toString()).toContain("SELECT 1 AS answer");
     const query = indexOf(events, logOn(1, "Query"));
     for (const conn of [1, 2]) expect(indexOf(events, tlsEventOn(conn))).toBeLessThan(query);
+    for (const conn of [1, 2]) expectMessagesCover(events, conn);
   });
 });
 

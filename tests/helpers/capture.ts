@@ -148,10 +148,10 @@ export interface Nginx {
 
 /**
  * Starts nginx in the foreground, one process (`daemon off; master_process off`: no worker dropping privileges, so no
- * `user` directive is needed as root or as anyone else), serving `root` on a free 127.0.0.1 port. Every path it
- * writes (pid, logs, temp folders) is in `dir`.
+ * `user` directive is needed as root or as anyone else), serving `root` on a free 127.0.0.1 port, with `directives`
+ * added to its server block (`ssi on;`, say). Every path it writes (pid, logs, temp folders) is in `dir`.
  */
-export async function startNginx(root: string, dir: string): Promise<Nginx> {
+export async function startNginx(root: string, dir: string, directives: string[] = []): Promise<Nginx> {
   if (!fs.existsSync(NGINX)) throw new Error("These tests need nginx: apt-get install nginx (.ci/run does this).");
   const port = await freePort();
   const conf = path.join(dir, "nginx.conf");
@@ -173,7 +173,7 @@ export async function startNginx(root: string, dir: string): Promise<Nginx> {
       `  uwsgi_temp_path ${temp("uwsgi")};`,
       `  scgi_temp_path ${temp("scgi")};`,
       "  default_type application/octet-stream;",
-      `  server { listen 127.0.0.1:${port}; root ${root}; }`,
+      `  server { listen 127.0.0.1:${port}; root ${root}; ${directives.join(" ")} }`,
       "}",
     ].join("\n"),
   );

@@ -4,11 +4,12 @@
  * the close of the connection. Built on LineReceiver as Twisted's HTTPClient is (twisted.web.http): line mode for
  * the status line, headers and chunk sizes, raw mode for body bytes.
  *
- * Logs "request {method} {target}", "response {status} {reason}" with the headers, and "body {length} bytes".
- * Send more requests on the same connection with `this.sendRequest("GET", "/other")`; override
- * `responseReceived` to act on whole responses.
+ * Reports each as a decoded message with the bytes it came from: "request {method} {target}" (a request),
+ * "response {status} {reason}" with the headers (the response to the oldest request: HTTP/1.1 answers in order),
+ * and "body {length} bytes". Send more requests on the same connection with `this.sendRequest("GET", "/other")`;
+ * override `responseReceived` to act on whole responses.
  */
-import { LineReceiver, type Address, type Bytes } from "wirescope";
+import { LineReceiver, type Address, type Bytes, type Span } from "wirescope";
 
 /** A whole response, as `responseReceived` gets it. */
 export interface HttpResponse {
@@ -21,6 +22,8 @@ export interface HttpResponse {
   body: Buffer;
   /** Whether the body came in chunked transfer coding. */
   chunked: boolean;
+  /** Where the body is in the stream received, its chunked framing included (length 0 for no body). */
+  bodySpan: Span;
 }
 
 /** Where the parser is in the current response. Body states are raw mode; the others are line mode. */
@@ -39,6 +42,8 @@ const STATUS_LINE = /^HTTP\/(\d\.\d) (\d{3})(?: (.*))?$/;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/;
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/;
 const UNSAFE = /[\r\n\0]/;
+/** How many headers of a response get a field span (the engine keeps at most 256 field spans per message). */
+const MAX_HEADER_SPANS = 64;
 
 /** Sends requests and parses the responses, logging each on the connection's timeline. */
 export class HttpClient extends LineReceiver {
@@ -48,11 +53,26 @@ export class HttpClient extends LineReceiver {
   #state: ResponseState = "status";
   /** Methods of the requests sent and not yet answered, oldest first: a response to HEAD has no body. */
   readonly #methods: string[] = [];
-  #response: Omit<HttpResponse, "body"> = emptyResponse();
+  #response: Omit<HttpResponse, "body" | "bodySpan"> = emptyResponse();
   #body: Buffer[] = [];
   #bodyLength = 0;
   /** Bytes still expected of the Content-Length body or of the current chunk. */
   #remaining = 0;
+  /**
+   * How many bytes of the stream received the parser consumed: the offset of the next byte it reads. (The framer's
+   * `messageSpan` covers one line or one raw chunk; a response spans many, so the client counts.)
+   */
+  #consumed = 0;
+  /** Where the current response's status line starts, and the spans of its fields (by path) so far. */
+  #headStart = 0;
+  #fieldSpans: Record<string, Span> = {};
+  /** Where the current response's body starts. */
+  #bodyStart = 0;
+  /**
+   * How many bytes `sendRequest` wrote: where the next request starts in what this connection sent. Bytes sent from
+   * the app's send box on the same connection are not counted, so requests sent after them show shifted bytes.
+   */
+  sentBytes = 0;
 
   /** Called once connected: sends `GET /`. */
   override connectionMade(): void {
@@ -76,19 +96,35 @@ export class HttpClient extends LineReceiver {
     }
     const lines = [`${method} ${target} HTTP/1.1`, ...Object.entries(all).map(([name, value]) => `${name}: ${value}`)];
     const head = Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
+    const request = body === undefined ? head : Buffer.concat([head, body]);
     this.#methods.push(method.toUpperCase());
-    this.log.info("request {method} {target}", { method, target, headers: all });
-    this.transport.write(body === undefined ? head : Buffer.concat([head, body]));
+    const at = this.sentBytes;
+    this.log.message(
+      "request {method} {target}",
+      { method, target, headers: all },
+      {
+        spans: [{ dir: "out", offset: at, length: request.length }],
+        fieldSpans: {
+          method: [0, Buffer.byteLength(method, "latin1")],
+          target: [method.length + 1, Buffer.byteLength(target, "latin1")],
+        },
+        request: true,
+      },
+    );
+    this.sentBytes += request.length;
+    this.transport.write(request);
   }
 
   /** Called with each line in line mode: the status line, headers, chunk sizes, trailers. */
   override lineReceived(line: Buffer): void {
     const text = line.toString("latin1");
+    const at = this.#consumed;
+    this.#consumed += line.length + this.delimiter.length;
     switch (this.#state) {
       case "status":
-        return this.#statusLine(text);
+        return this.#statusLine(text, at);
       case "headers":
-        return this.#headerLine(text);
+        return this.#headerLine(text, at);
       case "chunk-size":
         return this.#chunkSizeLine(text);
       case "chunk-end":
@@ -102,9 +138,13 @@ export class HttpClient extends LineReceiver {
 
   /** Called with body bytes in raw mode; hands the bytes after the body or chunk back to line mode. */
   override rawDataReceived(data: Buffer): void {
-    if (this.#state === "until-close") return void this.#addBody(data);
+    if (this.#state === "until-close") {
+      this.#consumed += data.length;
+      return void this.#addBody(data);
+    }
     if (this.#state !== "body" && this.#state !== "chunk-data") return undefined;
     const take = Math.min(this.#remaining, data.length);
+    this.#consumed += take;
     if (!this.#addBody(data.subarray(0, take))) return undefined;
     this.#remaining -= take;
     if (this.#remaining > 0) return undefined;
@@ -114,27 +154,51 @@ export class HttpClient extends LineReceiver {
   }
 
   /** `HTTP/1.1 200 OK`. Empty lines before it are ignored (RFC 9112 section 2.2). */
-  #statusLine(text: string): void {
+  #statusLine(text: string, at: number): void {
     if (text === "") return;
     const match = STATUS_LINE.exec(text);
     if (match === null) return this.#protocolError(`a bad status line ${JSON.stringify(text)}`);
     this.#response = { ...emptyResponse(), version: match[1]!, status: Number(match[2]), reason: match[3] ?? "" };
+    this.#headStart = at;
+    // "HTTP/1.1 " is 9 bytes, the status 3, then a space and the reason.
+    this.#fieldSpans = { status: { dir: "in", offset: at + 9, length: 3 } };
+    if (match[3]) this.#fieldSpans["reason"] = { dir: "in", offset: at + 13, length: match[3].length };
     this.#state = "headers";
   }
 
   /** `Name: value`, until the empty line that ends the headers. */
-  #headerLine(text: string): void {
+  #headerLine(text: string, at: number): void {
     if (text === "") return this.#headersReceived();
     const match = HEADER_LINE.exec(text);
     if (match === null) return this.#protocolError(`a bad header line ${JSON.stringify(text)}`);
-    this.#response.headers.push([match[1]!, match[2]!]);
+    const name = match[1]!;
+    const value = match[2]!;
+    const index = this.#response.headers.length;
+    if (index < MAX_HEADER_SPANS) {
+      const valueStart = name.length + 1 + /^[ \t]*/.exec(text.slice(name.length + 1))![0].length;
+      this.#fieldSpans[`headers.${index}.1`] = { dir: "in", offset: at + valueStart, length: value.length };
+    }
+    this.#response.headers.push([name, value]);
   }
 
-  /** Decides how the body is delimited (RFC 9112 section 6.3). */
+  /**
+   * Reports the response's head and decides how the body is delimited (RFC 9112 section 6.3). An interim (1xx)
+   * response answers no request: the final one does.
+   */
   #headersReceived(): void {
-    const { status, reason, headers } = this.#response;
-    this.log.info("response {status} {reason}", { status, reason, headers });
-    if (status >= 100 && status < 200 && status !== 101) {
+    const { version, status, reason, headers } = this.#response;
+    const interim = status >= 100 && status < 200 && status !== 101;
+    this.#bodyStart = this.#consumed;
+    this.log.message(
+      "response {status} {reason}",
+      { version, status, reason, headers },
+      {
+        spans: [{ dir: "in", offset: this.#headStart, length: this.#consumed - this.#headStart }],
+        fieldSpans: this.#fieldSpans,
+        ...(interim ? {} : { response: true as const }),
+      },
+    );
+    if (interim) {
       this.#state = "status"; // an interim response: the real one follows
       return;
     }
@@ -190,7 +254,8 @@ export class HttpClient extends LineReceiver {
 
   /** The response is complete: hand it over and get ready for the next one. */
   #finish(): void {
-    const response: HttpResponse = { ...this.#response, body: Buffer.concat(this.#body) };
+    const bodySpan: Span = { dir: "in", offset: this.#bodyStart, length: this.#consumed - this.#bodyStart };
+    const response: HttpResponse = { ...this.#response, body: Buffer.concat(this.#body), bodySpan };
     this.#methods.shift();
     this.#body = [];
     this.#bodyLength = 0;
@@ -210,13 +275,14 @@ export class HttpClient extends LineReceiver {
   }
 
   /**
-   * Called with each complete response, in order. The default logs the body's length and its first KiB as text.
-   * Override it to act on responses.
+   * Called with each complete response, in order. The default reports the body as a message: its length, its first
+   * KiB as text, and its bytes (chunked framing included). Override it to act on responses.
    */
   responseReceived(response: HttpResponse): void {
-    const { body, status, chunked } = response;
+    const { body, status, chunked, bodySpan } = response;
     const preview = body.toString("utf8", 0, Math.min(body.length, 1024));
-    this.log.info("body {length} bytes", { length: body.length, status, chunked, preview });
+    const spans = bodySpan.length === 0 ? [] : [bodySpan];
+    this.log.message("body {length} bytes", { length: body.length, status, chunked, preview }, { spans });
   }
 
   /** Called when the connection is gone: a body delimited by the close is complete now. */
@@ -235,7 +301,7 @@ function hostHeader(peer: Address): string {
   return peer.port === 80 ? host : `${host}:${peer.port}`;
 }
 
-function emptyResponse(): Omit<HttpResponse, "body"> {
+function emptyResponse(): Omit<HttpResponse, "body" | "bodySpan"> {
   return { version: "1.1", status: 0, reason: "", headers: [], chunked: false };
 }
 

@@ -7,8 +7,8 @@
  * decoded and each response paired with its request, with its latency, by the LSP template's RpcConversation
  * (./lsp.ts, created beside this file if it was missing). It only reads: nothing is written to the server.
  */
-import { ProcessProtocol, type Bytes } from "wirescope";
-import { RpcConversation, summary, type Sender } from "./lsp.ts";
+import { ProcessProtocol, type Bytes, type Span } from "wirescope";
+import { RpcConversation, senderSpan, summary, type Sender } from "./lsp.ts";
 
 /** The longest line accepted: a longer one is logged cut and skipped. */
 export const MAX_LINE_LENGTH = 16 * 1024 * 1024;
@@ -19,6 +19,8 @@ export class JsonlRpcTap extends ProcessProtocol {
   private partial: Partial<Record<Sender, Buffer>> = {};
   /** Sides whose current line went over MAX_LINE_LENGTH: skipped up to its end. */
   private skipping = new Set<Sender>();
+  /** Where each side's `partial` starts in its stream: the bytes of its complete lines so far. */
+  private consumed: Record<Sender, number> = { client: 0, server: 0 };
   private conversation: RpcConversation | null = null;
 
   /** fd 0: what the client wrote to the server's stdin; fd 1: the server's stdout; fd 2 (its log) is left alone. */
@@ -28,9 +30,11 @@ export class JsonlRpcTap extends ProcessProtocol {
     let buffer = Buffer.concat([this.partial[sender] ?? Buffer.alloc(0), data]);
     for (let end = buffer.indexOf(10); end >= 0; end = buffer.indexOf(10)) {
       const line = buffer.subarray(0, end).toString("utf8").replace(/\r$/, "");
+      const span = senderSpan(sender, this.consumed[sender], end + 1);
       buffer = buffer.subarray(end + 1);
+      this.consumed[sender] += end + 1;
       if (this.skipping.delete(sender)) continue;
-      if (line.trim() !== "") this.lineReceived(sender, line);
+      if (line.trim() !== "") this.lineReceived(sender, line, span);
     }
     if (buffer.length > MAX_LINE_LENGTH) {
       this.log.warn("{sender}: a line over {max} bytes, skipped: {start}", {
@@ -39,14 +43,18 @@ export class JsonlRpcTap extends ProcessProtocol {
         start: summary(buffer.subarray(0, 200).toString("utf8")),
       });
       this.skipping.add(sender);
+      this.consumed[sender] += buffer.length;
       buffer = Buffer.alloc(0);
     }
     this.partial[sender] = buffer;
   }
 
-  /** Called with each line `sender` sent, without its "\n". The default decodes and logs it. */
-  lineReceived(sender: Sender, line: string): void {
-    (this.conversation ??= new RpcConversation(this.log)).messageReceived(sender, line);
+  /**
+   * Called with each line `sender` sent, without its "\n", and where it is in that side's stream (its "\n"
+   * included). The default reports it decoded.
+   */
+  lineReceived(sender: Sender, line: string, span: Span): void {
+    (this.conversation ??= new RpcConversation(this.log)).messageReceived(sender, line, [span]);
   }
 }
 

@@ -9,7 +9,7 @@
  * its params or result — and each response is paired with its request by id, with the latency between them. It only
  * reads: nothing is written to the server.
  */
-import { ProcessProtocol, reactor, type Bytes, type Logger } from "wirescope";
+import { ProcessProtocol, reactor, type Bytes, type Logger, type Span } from "wirescope";
 
 /** The longest header block accepted, CRLFs included: LSP's has one or two short fields. */
 export const MAX_HEADER_LENGTH = 8 * 1024;
@@ -40,6 +40,15 @@ export class ContentLengthDecoder {
   private buffer = Buffer.alloc(0);
   /** The body length announced by the header being consumed; null while reading a header. */
   private bodyLength: number | null = null;
+  /** The stream offset of `buffer[0]`: how many bytes were consumed before it, from the first byte appended. */
+  private consumed = 0;
+  /** Where the frame being consumed starts in the stream. */
+  private frameStart = 0;
+  /**
+   * Where the frame of the body `next()` returned last is in the stream appended (offset 0 is the first byte
+   * appended): its header and its body. Null before the first.
+   */
+  lastFrame: { offset: number; length: number } | null = null;
 
   append(data: Bytes): void {
     this.buffer = this.buffer.length === 0 ? Buffer.from(data) : Buffer.concat([this.buffer, data]);
@@ -52,7 +61,9 @@ export class ContentLengthDecoder {
     if (this.buffer.length < length) return NEED_MORE;
     const body = this.buffer.subarray(0, length);
     this.buffer = this.buffer.subarray(length);
+    this.consumed += length;
     this.bodyLength = null;
+    this.lastFrame = { offset: this.frameStart, length: this.consumed - this.frameStart };
     return body;
   }
 
@@ -76,6 +87,8 @@ export class ContentLengthDecoder {
     if (length === null) throw new FramingError("no Content-Length");
     if (length > MAX_MESSAGE_LENGTH) throw new FramingError(`a message of ${length} bytes`);
     this.bodyLength = length;
+    this.frameStart = this.consumed;
+    this.consumed += end + 4;
     this.buffer = this.buffer.subarray(end + 4);
     return true;
   }
@@ -98,8 +111,17 @@ export function summary(value: unknown): string {
 }
 
 /**
- * One JSON-RPC conversation, both directions: logs each message and pairs each response with its request by id
- * (either side may send requests: servers ask editors too). Shared by the LSP and the JSON Lines templates.
+ * Where a message `sender` sent is in a process's streams: the client writes the server's stdin (fd 0, "out"), the
+ * server its stdout (fd 1, "in"). `offset` and `length` count that stream's bytes.
+ */
+export function senderSpan(sender: Sender, offset: number, length: number): Span {
+  return sender === "client" ? { dir: "out", fd: 0, offset, length } : { dir: "in", fd: 1, offset, length };
+}
+
+/**
+ * One JSON-RPC conversation, both directions: reports each message decoded, with its bytes, and pairs each response
+ * with its request by id (either side may send requests: servers ask editors too), for the timeline (pairing keys
+ * "client:1", "server:7") and in its own text (the latency). Shared by the LSP and the JSON Lines templates.
  */
 export class RpcConversation {
   /** Requests without a response yet, by sender and id: their method and when they were seen (reactor seconds). */
@@ -107,8 +129,8 @@ export class RpcConversation {
 
   constructor(private readonly log: Logger) {}
 
-  /** Called with each message body `sender` sent. */
-  messageReceived(sender: Sender, body: string): void {
+  /** Called with each message body `sender` sent, and `spans`, the bytes it was decoded from (framing included). */
+  messageReceived(sender: Sender, body: string, spans: Span[] = []): void {
     let message: RpcMessage;
     try {
       message = JSON.parse(body) as RpcMessage;
@@ -119,20 +141,23 @@ export class RpcConversation {
     const { id, method } = message;
     if (method !== undefined && id !== undefined && id !== null) {
       this.pending.set(`${sender}:${id}`, { method, at: reactor.seconds() });
-      this.log.info("{sender} request #{id} {method} {params}", {
-        sender,
-        id,
-        method,
-        params: summary(message.params),
-      });
+      this.log.message(
+        "{sender} request #{id} {method} {params}",
+        { sender, id, method, params: summary(message.params) },
+        { spans, request: `${sender}:${id}` },
+      );
     } else if (method !== undefined) {
-      this.log.info("{sender} notification {method} {params}", { sender, method, params: summary(message.params) });
+      this.log.message(
+        "{sender} notification {method} {params}",
+        { sender, method, params: summary(message.params) },
+        { spans },
+      );
     } else {
-      this.responseReceived(sender, message);
+      this.responseReceived(sender, message, spans);
     }
   }
 
-  private responseReceived(sender: Sender, message: RpcMessage): void {
+  private responseReceived(sender: Sender, message: RpcMessage, spans: Span[]): void {
     const asker = sender === "client" ? "server" : "client";
     const key = `${asker}:${message.id}`;
     const request = this.pending.get(key);
@@ -143,14 +168,18 @@ export class RpcConversation {
       message.error !== undefined
         ? `error ${message.error.code ?? "?"} ${message.error.message ?? ""}`
         : summary(message.result);
-    this.log.info("{sender} response #{id} to {method} in {latencyMs} ms: {outcome}", {
-      sender,
-      id: message.id,
-      method,
-      latencyMs,
-      outcome,
-      ...(message.error !== undefined ? { error: message.error } : {}),
-    });
+    this.log.message(
+      "{sender} response #{id} to {method} in {latencyMs} ms: {outcome}",
+      {
+        sender,
+        id: message.id,
+        method,
+        latencyMs,
+        outcome,
+        ...(message.error !== undefined ? { error: message.error } : {}),
+      },
+      { spans, response: key },
+    );
   }
 }
 
@@ -180,7 +209,8 @@ export class LspTap extends ProcessProtocol {
         return;
       }
       if (body === NEED_MORE) return;
-      conversation.messageReceived(sender, body.toString("utf8"));
+      const frame = decoder.lastFrame!;
+      conversation.messageReceived(sender, body.toString("utf8"), [senderSpan(sender, frame.offset, frame.length)]);
     }
   }
 }

@@ -12,7 +12,7 @@
  *
  * The protocol: https://www.postgresql.org/docs/current/protocol-flow.html and protocol-message-formats.html.
  */
-import { Protocol, type Bytes, type ITLSTransport, type TLSInfo } from "wirescope";
+import { deliverMessage, Protocol, type Bytes, type ITLSTransport, type TLSInfo } from "wirescope";
 
 /** The codes of the untyped messages a client may open with, in place of a type byte. */
 const REQUESTS: Readonly<Record<number, string>> = {
@@ -153,6 +153,8 @@ export class PostgresTap extends Protocol {
   /** Bytes received and not decoded yet: `buffer` from `offset` on. Plain fields: hot reload keeps instances. */
   private buffer = Buffer.alloc(0);
   private offset = 0;
+  /** Where `buffer[0]` is in the stream received: how many bytes came before it. */
+  private bufferOffset = 0;
   /** Bytes of a message too long to decode that are still to come (skipped). */
   private skipping = 0;
   /** Set once the bytes made no sense: from then on they are only forwarded. */
@@ -163,6 +165,7 @@ export class PostgresTap extends Protocol {
     this.transport.write(data);
     if (this.undecodable) return;
     const rest = this.buffer.subarray(this.offset);
+    this.bufferOffset += this.offset;
     this.buffer = rest.length === 0 ? Buffer.from(data) : Buffer.concat([rest, data]);
     this.offset = 0;
     while (!this.undecodable && this.step()) {
@@ -194,32 +197,53 @@ export class PostgresTap extends Protocol {
     const code = this.buffer.readInt32BE(at + 4);
     this.offset += length;
     const name = REQUESTS[code] ?? `startup request ${code}`;
-    if (name === "StartupMessage") {
-      const parameters: Record<string, string> = {};
-      for (let key = body.cstring(); key !== ""; key = body.cstring()) parameters[key] = body.cstring();
-      this.log.info("StartupMessage user={user} database={database}", { type: name, ...parameters, parameters });
-      this.phase = "messages";
-    } else if (name === "CancelRequest") {
-      this.log.info("CancelRequest for backend {pid}", { type: name, pid: body.int32() });
-    } else {
-      this.log.info(name, { type: name });
-    }
+    this.delivering(at, length, () => {
+      if (name === "StartupMessage") {
+        const parameters: Record<string, string> = {};
+        for (let key = body.cstring(); key !== ""; key = body.cstring()) parameters[key] = body.cstring();
+        const fields = { type: name, ...parameters, parameters };
+        this.log.message("StartupMessage user={user} database={database}", fields, { request: true });
+        this.phase = "messages";
+      } else if (name === "CancelRequest") {
+        this.log.message("CancelRequest for backend {pid}", { type: name, pid: body.int32() });
+      } else {
+        // SSLRequest, GSSENCRequest: the server's one-byte answer pairs with it.
+        this.log.message(name, { type: name }, { request: true });
+      }
+    });
     return true;
+  }
+
+  /**
+   * Runs `report` with `messageSpan` set to `buffer[at, at + length)` in the stream received, so that what it
+   * reports with `log.message` is tied to those bytes.
+   */
+  private delivering(at: number, length: number, report: () => void): void {
+    deliverMessage(this, { dir: "in", offset: this.bufferOffset + at, length }, report);
   }
 
   /** The server's first byte: 'S' or 'N' answers an SSLRequest (or a GSSENCRequest), else messages begin. */
   private startupAnswer(): boolean {
-    const answer = String.fromCharCode(this.buffer[this.offset]!);
+    const at = this.offset;
+    const answer = String.fromCharCode(this.buffer[at]!);
     if (answer === "S") {
       this.offset += 1;
-      this.log.info("SSL accepted: upgrading the connection", { type: "SSLResponse", answer });
+      this.delivering(at, 1, () =>
+        this.log.message("SSL accepted: upgrading the connection", { type: "SSLResponse", answer }, { response: true }),
+      );
       // The 'S' was forwarded already, so the client reads it in clear; the TLS handshakes come next.
       this.transport.startTLS();
       return true;
     }
     if (answer === "N") {
       this.offset += 1; // Refused: the client goes on in plaintext (or asks for SSL after GSSAPI was refused).
-      this.log.info("SSL refused: the connection stays plaintext", { type: "SSLResponse", answer });
+      this.delivering(at, 1, () =>
+        this.log.message(
+          "SSL refused: the connection stays plaintext",
+          { type: "SSLResponse", answer },
+          { response: true },
+        ),
+      );
       return true;
     }
     if (answer === "G") return this.giveUp("GSSAPI encryption, which this tap cannot follow");
@@ -237,38 +261,58 @@ export class PostgresTap extends Protocol {
     const names: Readonly<Record<string, string>> = NAMES[this.sender];
     const name = names[type] ?? `message '${type}'`;
     if (length > MAX_DECODED_LENGTH) {
-      this.log.info("{type} of {length} bytes: forwarded, not decoded", { type: name, length });
+      this.delivering(at, 1 + length, () =>
+        this.log.message("{type} of {length} bytes: forwarded, not decoded", { type: name, length }),
+      );
       this.skipping = 1 + length;
       return true;
     }
     if (this.buffer.length - at < 1 + length) return false;
     const body = new BodyReader(this.buffer.subarray(at + 5, at + 1 + length));
     this.offset += 1 + length;
-    if (this.sender === "client") this.clientMessage(name, body);
-    else this.serverMessage(name, body);
+    this.delivering(at, 1 + length, () => {
+      if (this.sender === "client") this.clientMessage(name, body);
+      else this.serverMessage(name, body);
+    });
     return true;
   }
 
-  /** Called with each message the client sent after its startup. Logs the ones worth reading, by name. */
+  /**
+   * Called with each message the client sent after its startup (`messageSpan` is its bytes). Reports each as a
+   * decoded message, the ones worth reading in words; a Query or a Sync is a request the server's next
+   * ReadyForQuery answers.
+   */
   clientMessage(type: string, body: BodyReader): void {
     switch (type) {
-      case "Query":
-        this.log.info("Query {sql}", { type, sql: body.cstring() });
+      case "Query": {
+        const sql = body.cstring();
+        this.log.message(
+          "Query {sql}",
+          { type, sql },
+          { fieldSpans: { sql: [5, Buffer.byteLength(sql)] }, request: true },
+        );
         return;
+      }
       case "Parse": {
         const statement = body.cstring();
-        this.log.info("Parse {sql}", { type, statement, sql: body.cstring() });
+        this.log.message("Parse {sql}", { type, statement, sql: body.cstring() });
         return;
       }
       case "PasswordMessage":
-        this.log.info("PasswordMessage ({length} bytes, not shown)", { type, length: body.left });
+        this.log.message("PasswordMessage ({length} bytes, not shown)", { type, length: body.left });
+        return;
+      case "Sync":
+        this.log.message(type, { type, length: body.left }, { request: true });
         return;
       default:
-        this.log.info(type, { type, length: body.left });
+        this.log.message(type, { type, length: body.left });
     }
   }
 
-  /** Called with each message the server sent. Logs the ones worth reading, by name. */
+  /**
+   * Called with each message the server sent (`messageSpan` is its bytes). Reports each as a decoded message, the
+   * ones worth reading in words; ReadyForQuery answers the client's StartupMessage, Query or Sync, in order.
+   */
   serverMessage(type: string, body: BodyReader): void {
     switch (type) {
       case "Authentication": {
@@ -277,12 +321,12 @@ export class PostgresTap extends Protocol {
         if (code === 10) for (let m = body.cstring(); m !== ""; m = body.cstring()) mechanisms.push(m);
         const method = AUTH_METHODS[code] ?? `code ${code}`;
         const format = mechanisms.length > 0 ? "Authentication {method}: {mechanisms}" : "Authentication {method}";
-        this.log.info(format, { type, method, mechanisms: mechanisms.join(" ") });
+        this.log.message(format, { type, method, mechanisms: mechanisms.join(" ") });
         return;
       }
       case "ParameterStatus": {
         const name = body.cstring();
-        this.log.info("ParameterStatus {name}={value}", { type, name, value: body.cstring() });
+        this.log.message("ParameterStatus {name}={value}", { type, name, value: body.cstring() });
         return;
       }
       case "RowDescription": {
@@ -293,7 +337,7 @@ export class PostgresTap extends Protocol {
           fields.push({ name, typeOid: body.int32() });
           body.bytes(8); // type size, type modifier, format code
         }
-        this.log.info("RowDescription {names}", { type, names: fields.map((f) => f.name).join(", "), fields });
+        this.log.message("RowDescription {names}", { type, names: fields.map((f) => f.name).join(", "), fields });
         return;
       }
       case "DataRow": {
@@ -303,11 +347,11 @@ export class PostgresTap extends Protocol {
           values.push(length === -1 ? null : body.bytes(length).toString("utf8"));
         }
         const columns = values.length === 1 ? "1 column" : `${values.length} columns`;
-        this.log.info("DataRow {columns}", { type, columns, count: values.length, values });
+        this.log.message("DataRow {columns}", { type, columns, count: values.length, values });
         return;
       }
       case "CommandComplete":
-        this.log.info("CommandComplete {tag}", { type, tag: body.cstring() });
+        this.log.message("CommandComplete {tag}", { type, tag: body.cstring() });
         return;
       case "ErrorResponse":
       case "NoticeResponse": {
@@ -317,16 +361,17 @@ export class PostgresTap extends Protocol {
           if (code === "\0") break;
           fields[ERROR_FIELDS[code] ?? code] = body.cstring();
         }
-        this.log.info("{type} {severity} {code}: {message}", { type, ...fields });
+        this.log.message("{type} {severity} {code}: {message}", { type, ...fields });
         return;
       }
       case "ReadyForQuery": {
         const status = body.byte();
-        this.log.info("ReadyForQuery {status}", { type, status: TRANSACTION_STATUS[status] ?? status });
+        const fields = { type, status: TRANSACTION_STATUS[status] ?? status };
+        this.log.message("ReadyForQuery {status}", fields, { response: true });
         return;
       }
       default:
-        this.log.info(type, { type, length: body.left });
+        this.log.message(type, { type, length: body.left });
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * A tap for a proxy in front of redis-server: forwards every byte unchanged and logs what passes, decoded — each
- * command the client sends ("command SET greeting hello") and each reply the server sends ("reply OK").
+ * command the client sends ("command SET greeting hello") and each reply the server sends ("reply OK"), as
+ * messages tied to their bytes, each reply answering the oldest command of the client leg.
  *
  * Run it on both legs of a proxy (listen locally, upstream `tcp:host=127.0.0.1:port=6379`). On a proxy leg,
  * `this.transport.write()` sends to the other side, as a Twisted portforward Proxy writes to its peer's transport:
@@ -11,7 +12,7 @@
  * It decodes with the RESP template's decoder (./resp.ts, created beside this file if it was missing).
  */
 import { Protocol, type Bytes } from "wirescope";
-import { NEED_MORE, RespDecoder, RespProtocolError, type RespReply } from "./resp.ts";
+import { commandMessage, NEED_MORE, replyMessage, RespDecoder, RespProtocolError, type RespReply } from "./resp.ts";
 
 /** Forwards what this leg receives unchanged, and logs it decoded. */
 export class RespTap extends Protocol {
@@ -44,15 +45,19 @@ export class RespTap extends Protocol {
     }
   }
 
-  /** Called with each command the client sent (its words). The default logs "command SET greeting hello". */
+  /**
+   * Called with each command the client sent (its words). The default reports it as a message, "command SET
+   * greeting hello", with its bytes: a request, which the reply on the other leg answers.
+   */
   commandReceived(command: RespReply): void {
-    const words = Array.isArray(command) ? command.map((word) => String(word)).join(" ") : String(command);
-    this.log.info("command {command}", { command: words });
+    const { fields, options } = commandMessage(command, this.decoder!.lastMessage!, "in");
+    this.log.message("command {line}", fields, options);
   }
 
-  /** Called with each reply the server sent. The default logs "reply OK". */
+  /** Called with each reply the server sent. The default reports it as a message, "reply OK", with its bytes. */
   replyReceived(reply: RespReply): void {
-    this.log.info("reply {reply}", { reply });
+    const { fields, options } = replyMessage(reply, this.decoder!.lastMessage!, "in");
+    this.log.message("reply {reply}", fields, options);
   }
 }
 

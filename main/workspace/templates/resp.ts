@@ -3,14 +3,15 @@
  *
  * Connect it to a redis-server (`tcp:host=127.0.0.1:port=6379`). It sends nothing by itself: call
  * `this.sendCommand("SET", "greeting", "hello")` from your code (in `connectionMade`, say), or send raw bytes from
- * the app (`PING\r\n` works too: Redis accepts inline commands). Every reply is decoded and logged as
- * "reply {reply}"; override `replyReceived` to act on replies.
+ * the app (`PING\r\n` works too: Redis accepts inline commands). Every reply is decoded and reported as a message,
+ * "reply {reply}", tied to its bytes and answering the oldest command (replies come in order); override
+ * `replyReceived` to act on replies.
  *
  * The decoder (RespDecoder) is resumable and never touches a socket, in the style of node-redis's
  * (packages/client/lib/RESP/decoder.ts). Other files import it from here: the resp-tap template decodes what
  * passes through a proxy with it.
  */
-import { Protocol, ReceiveBuffer, type Bytes } from "wirescope";
+import { Protocol, ReceiveBuffer, type Bytes, type MessageOptions, type Span } from "wirescope";
 
 /** An error reply ("-ERR unknown command ..."): a value the server sent, not an exception. */
 export class RespError extends Error {
@@ -41,10 +42,38 @@ const STAR = 0x2a; // *array
 const CRLF = Buffer.from("\r\n");
 const INTEGER = /^-?\d{1,20}$/;
 
+/**
+ * Where a decoded value's bytes are in the stream, counted from the decoder's first byte: a string's or an
+ * integer's own bytes (a bulk string's body, a simple string's text), an array's whole encoding. A top-level array
+ * also has the extents of its first MAX_ITEM_EXTENTS elements, in order.
+ */
+export interface RespExtent {
+  offset: number;
+  length: number;
+  items?: RespExtent[];
+}
+
+/** Where the value `RespDecoder.next()` returned last came from: its whole encoding, and the value's own extent. */
+export interface RespMessageExtent {
+  offset: number;
+  length: number;
+  value: RespExtent;
+}
+
+/** The longest `line` (a command's words, as the timeline's row shows them) a command message carries whole. */
+export const MAX_LINE_SHOWN = 1024;
+
+/** How many elements of a top-level array get an extent of their own (the command and its first arguments). */
+export const MAX_ITEM_EXTENTS = 16;
+
 /** An array whose elements are still arriving. */
 interface PendingArray {
   items: RespReply[];
   remaining: number;
+  /** Stream offset of its `*` byte. */
+  offset: number;
+  /** Its elements' extents, kept for a top-level array only. */
+  extents: RespExtent[] | null;
 }
 
 /** Thrown by `RespDecoder.next()` when the bytes are not RESP2: nothing after them can be trusted to be aligned. */
@@ -85,7 +114,11 @@ export class RespDecoder {
   /** The arrays being filled, outermost first. */
   readonly #arrays: PendingArray[] = [];
   /** The top-level value the last step completed, until `next()` returns it. */
-  #completed: { value: RespReply } | null = null;
+  #completed: { value: RespReply; extent: RespMessageExtent } | null = null;
+  /** Stream offset of the first byte of the top-level value being decoded (its type byte, or an inline line's). */
+  #valueOffset = 0;
+  /** The bytes of the value `next()` returned last; null before the first. */
+  #lastMessage: RespMessageExtent | null = null;
   /** Set for good once the bytes broke the protocol. */
   #broken: RespProtocolError | null = null;
 
@@ -97,6 +130,15 @@ export class RespDecoder {
   /** Adds received bytes. Never copies when nothing is pending; the caller may not reuse `data`'s memory. */
   append(data: Bytes): void {
     if (this.#broken === null) this.#received.append(data);
+  }
+
+  /**
+   * Where the value `next()` returned last is in the stream appended (offset 0 is the first byte appended): its
+   * whole encoding, and `value`, the value's own bytes (with `items`, a top-level array's first elements'). Null
+   * before the first value. Valid until the next call of `next()`.
+   */
+  get lastMessage(): RespMessageExtent | null {
+    return this.#lastMessage;
   }
 
   /**
@@ -112,8 +154,9 @@ export class RespDecoder {
         return NEED_MORE;
       }
     }
-    const { value } = this.#completed;
+    const { value, extent } = this.#completed;
     this.#completed = null;
+    this.#lastMessage = extent;
     return value;
   }
 
@@ -131,41 +174,55 @@ export class RespDecoder {
     this.#scanned = 0;
     if (lf - start > this.MAX_LINE_LENGTH) this.#fail(`a line longer than ${this.MAX_LINE_LENGTH}`);
     const type = bytes[start];
+    if (this.#arrays.length === 0) this.#valueOffset = this.#received.offsetOf(start);
     if (this.sender === "client" && this.#arrays.length === 0 && type !== STAR) return this.#inline(lf);
     if (lf === start || bytes[lf - 1] !== CR) this.#fail("a line not ended by CRLF");
     const text = bytes.toString("utf8", start + 1, lf - 1);
+    const textExtent = { offset: this.#received.offsetOf(start + 1), length: lf - 1 - (start + 1) };
     received.start = lf + 1;
     switch (type) {
       case PLUS:
-        return this.#push(text);
+        return this.#push(text, textExtent);
       case MINUS:
-        return this.#push(new RespError(text));
+        return this.#push(new RespError(text), textExtent);
       case COLON:
         if (!INTEGER.test(text)) this.#fail(`a bad integer ${text}`);
-        return this.#push(toInteger(text));
+        return this.#push(toInteger(text), textExtent);
       case DOLLAR:
-        return this.#bulkHeader(text);
+        return this.#bulkHeader(text, textExtent);
       case STAR:
-        return this.#arrayHeader(text);
+        return this.#arrayHeader(text, textExtent);
       default:
         this.#fail(`an unknown type byte ${JSON.stringify(String.fromCharCode(type ?? 0))}`);
     }
   }
 
-  /** An inline command (a client's line ending at `lf`): its words; an empty line is skipped, as Redis does. */
+  /**
+   * An inline command (a client's line ending at `lf`): its words, each with its extent; an empty line is skipped,
+   * as Redis does. Words are split on ASCII whitespace, which never occurs inside a UTF-8 sequence.
+   */
   #inline(lf: number): boolean {
     const received = this.#received;
-    const lineEnd = lf > received.start && received.bytes[lf - 1] === CR ? lf - 1 : lf;
-    const words = received.bytes.toString("utf8", received.start, lineEnd).split(/\s+/).filter(Boolean);
+    const { bytes, start } = received;
+    const lineEnd = lf > start && bytes[lf - 1] === CR ? lf - 1 : lf;
+    const words: string[] = [];
+    const extents: RespExtent[] = [];
+    for (const match of bytes.toString("latin1", start, lineEnd).matchAll(/\S+/g)) {
+      const at = start + match.index;
+      words.push(bytes.toString("utf8", at, at + match[0].length));
+      if (extents.length < MAX_ITEM_EXTENTS) extents.push({ offset: received.offsetOf(at), length: match[0].length });
+    }
     received.start = lf + 1;
-    return words.length === 0 || this.#push(words);
+    if (words.length === 0) return true;
+    const offset = this.#valueOffset;
+    return this.#push(words, { offset, length: received.offsetOf(received.start) - offset, items: extents });
   }
 
   /** `$<length>`: null for -1, else the body follows; its length is checked before any of it is buffered. */
-  #bulkHeader(text: string): boolean {
+  #bulkHeader(text: string, textExtent: RespExtent): boolean {
     const length = Number(text);
     if (!INTEGER.test(text) || length < -1) this.#fail(`a bad bulk length ${text}`);
-    if (length === -1) return this.#push(null);
+    if (length === -1) return this.#push(null, textExtent);
     if (length > this.MAX_BULK_LENGTH) this.#fail(`a bulk string of ${length} bytes, over MAX_BULK_LENGTH`);
     this.#bulkLength = length;
     this.#state = "bulk";
@@ -173,12 +230,13 @@ export class RespDecoder {
   }
 
   /** `*<count>`: null for -1, [] for 0, else the next `count` values are its elements. */
-  #arrayHeader(text: string): boolean {
+  #arrayHeader(text: string, textExtent: RespExtent): boolean {
     const count = Number(text);
     if (!INTEGER.test(text) || count < -1) this.#fail(`a bad array length ${text}`);
-    if (count === -1) return this.#push(null);
-    if (count === 0) return this.#push([]);
-    this.#arrays.push({ items: [], remaining: count });
+    if (count === -1) return this.#push(null, textExtent);
+    const offset = textExtent.offset - 1;
+    if (count === 0) return this.#push([], { offset, length: textExtent.length + 3 });
+    this.#arrays.push({ items: [], remaining: count, offset, extents: this.#arrays.length === 0 ? [] : null });
     return true;
   }
 
@@ -192,24 +250,34 @@ export class RespDecoder {
       this.#fail("a bulk string not followed by CRLF");
     }
     const text = received.bytes.toString("utf8", received.start, bodyEnd);
+    const extent = { offset: received.offsetOf(received.start), length };
     received.start = bodyEnd + 2;
     this.#state = "header";
-    return this.#push(text);
+    return this.#push(text, extent);
   }
 
-  /** Adds a decoded value to the innermost open array, closing arrays it completes; a top-level value is done. */
-  #push(value: RespReply): true {
+  /**
+   * Adds a decoded value (and the extent of its bytes) to the innermost open array, closing arrays it completes; a
+   * top-level value is done, its extent widened to its whole encoding.
+   */
+  #push(value: RespReply, extent: RespExtent): true {
     let done = value;
+    let doneExtent = extent;
     for (;;) {
       const open = this.#arrays.at(-1);
       if (open === undefined) break;
       open.items.push(done);
+      if (open.extents !== null && open.extents.length < MAX_ITEM_EXTENTS) open.extents.push(doneExtent);
       open.remaining -= 1;
       if (open.remaining > 0) return true;
       this.#arrays.pop();
       done = open.items;
+      doneExtent = { offset: open.offset, length: this.#received.offsetOf(this.#received.start) - open.offset };
+      if (open.extents !== null) doneExtent.items = open.extents;
     }
-    this.#completed = { value: done };
+    const offset = this.#valueOffset;
+    const length = this.#received.offsetOf(this.#received.start) - offset;
+    this.#completed = { value: done, extent: { offset, length, value: doneExtent } };
     return true;
   }
 
@@ -221,12 +289,58 @@ export class RespDecoder {
   }
 }
 
-/** Sends commands as RESP arrays and decodes every reply, logging both on the connection's timeline. */
+/**
+ * A decoded command, as `log.message` reports it: `command` (its name, upper-cased: Redis reads it so), `args`, and
+ * `line`, the words as sent (cut at MAX_LINE_SHOWN characters); the bytes of the name and of the first arguments as
+ * field spans. `dir` is the direction the command went on this connection; `extent` where it is in that stream.
+ */
+export function commandMessage(
+  command: RespReply,
+  extent: RespMessageExtent,
+  dir: Span["dir"],
+): { fields: Record<string, unknown>; options: MessageOptions } {
+  const words = Array.isArray(command) ? command.map((word) => String(word)) : [String(command)];
+  const [name = "", ...args] = words;
+  const fieldSpans: Record<string, Span> = {};
+  extent.value.items?.forEach((item, i) => {
+    fieldSpans[i === 0 ? "command" : `args.${i - 1}`] = { dir, offset: item.offset, length: item.length };
+  });
+  return {
+    fields: { command: name.toUpperCase(), args, line: shorten(words.join(" "), MAX_LINE_SHOWN) },
+    options: { spans: [{ dir, offset: extent.offset, length: extent.length }], fieldSpans, request: true },
+  };
+}
+
+/**
+ * A decoded reply, as `log.message` reports it: `reply` (the value), with the bytes of the value, or of a reply
+ * array's first elements (`reply.0`, `reply.1`...), as field spans. Replies answer commands in order.
+ */
+export function replyMessage(
+  reply: RespReply,
+  extent: RespMessageExtent,
+  dir: Span["dir"],
+): { fields: Record<string, unknown>; options: MessageOptions } {
+  const { value } = extent;
+  const fieldSpans: Record<string, Span> = {};
+  if (value.items === undefined) fieldSpans["reply"] = { dir, offset: value.offset, length: value.length };
+  else value.items.forEach((item, i) => (fieldSpans[`reply.${i}`] = { dir, offset: item.offset, length: item.length }));
+  return {
+    fields: { reply },
+    options: { spans: [{ dir, offset: extent.offset, length: extent.length }], fieldSpans, response: true },
+  };
+}
+
+/** Sends commands as RESP arrays and decodes every reply, reporting both as messages on the connection's timeline. */
 export class RespClient extends Protocol {
   /** Decodes the server's replies; set its MAX_BULK_LENGTH / MAX_LINE_LENGTH to change the limits. */
   readonly decoder = new RespDecoder("server");
   /** Set for good, after closing the connection, when the server sent something that is not RESP2. */
   brokenPeer = false;
+  /**
+   * How many bytes `sendCommand` wrote: where the next command starts in what this connection sent. Bytes sent
+   * from the app's send box on the same connection are not counted, so commands sent after them show shifted bytes.
+   */
+  sentBytes = 0;
 
   /** Called by the transport with each chunk; hands on every reply it completes, in order. */
   override dataReceived(data: Bytes): void {
@@ -251,27 +365,44 @@ export class RespClient extends Protocol {
 
   /**
    * Called with each complete reply, in the order the server sent them (which is the order of the commands).
-   * The default logs it. Override it to act on replies; call `super.replyReceived(reply)` to keep the log.
+   * The default reports it as a message answering the oldest command ("reply {reply}", its bytes as spans).
+   * Override it to act on replies; call `super.replyReceived(reply)` to keep the report.
    */
   replyReceived(reply: RespReply): void {
-    this.log.info("reply {reply}", { reply });
+    const { fields, options } = replyMessage(reply, this.decoder.lastMessage!, "in");
+    this.log.message("reply {reply}", fields, options);
   }
 
   /**
    * Sends a command as a RESP array of bulk strings, e.g. `sendCommand("SET", "key", "value")`; numbers are sent
-   * as their decimal text, bytes as they are. Logged as "command {command}" before it is written in one write.
+   * as their decimal text, bytes as they are. Reported as a message ("command {line}", a request that the next
+   * reply answers) before it is written in one write.
    */
   sendCommand(...args: (string | number | Bytes)[]): void {
     if (args.length === 0) throw new TypeError("sendCommand needs at least the command name");
     const parts: Uint8Array[] = [Buffer.from(`*${args.length}\r\n`)];
+    const items: RespExtent[] = [];
+    let size = parts[0]!.length;
     for (const arg of args) {
       const bytes = typeof arg === "string" || typeof arg === "number" ? Buffer.from(String(arg), "utf8") : arg;
-      parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+      const header = Buffer.from(`$${bytes.length}\r\n`);
+      if (items.length < MAX_ITEM_EXTENTS)
+        items.push({ offset: this.sentBytes + size + header.length, length: bytes.length });
+      parts.push(header, bytes, CRLF);
+      size += header.length + bytes.length + CRLF.length;
     }
-    const command = args.map((arg) => (typeof arg === "object" ? `<${arg.length} bytes>` : String(arg))).join(" ");
-    this.log.info("command {command}", { command });
+    const words = args.map((arg) => (typeof arg === "object" ? `<${arg.length} bytes>` : String(arg)));
+    const extent = { offset: this.sentBytes, length: size, value: { offset: this.sentBytes, length: size, items } };
+    const { fields, options } = commandMessage(words, extent, "out");
+    this.log.message("command {line}", fields, options);
+    this.sentBytes += size;
     this.transport.write(Buffer.concat(parts));
   }
+}
+
+/** `text`, cut to `max` characters with an ellipsis: a row of the timeline, not a copy of a big value. */
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /** A RESP integer as a number, or a bigint when a number would lose digits. */

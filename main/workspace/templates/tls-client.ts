@@ -63,7 +63,7 @@ export class TlsClient extends LineReceiver {
 
   /** Called with each line the server sends (before TLS, and after it in plaintext). */
   override lineReceived(line: Buffer): void {
-    this.log.info("line {line}", { line: line.toString("utf8"), tls: this.transport.getTLSInfo() !== null });
+    this.log.message("line {line}", { line: line.toString("utf8"), tls: this.transport.getTLSInfo() !== null });
   }
 }
 
