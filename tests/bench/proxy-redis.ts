@@ -19,6 +19,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startRedis, REDIS_SERVER } from "../helpers/engine.ts";
 import { freePort, pollConnect } from "../helpers/net.ts";
+import { cpuSeconds } from "./proc-cpu.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = 10;
@@ -53,17 +54,6 @@ interface Run {
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-
-/**
- * User + system CPU seconds of a process, every thread, and of its children that ended (socat's forks, one per
- * connection): fields 14 to 17 of /proc/<pid>/stat, in clock ticks.
- */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0);
-  return ticks / 100; // CLK_TCK is 100 on Linux
-}
 
 function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => {
