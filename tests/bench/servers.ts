@@ -65,7 +65,10 @@ function counting(kind: "core-lines" | "core-line-only", meter: () => Meter): Fa
   return Factory.forProtocol(kind === "core-lines" ? CountingLines : CountingLineOnly);
 }
 
-/** The hand-written baseline: find CRLFs in each chunk, carry the unterminated tail. */
+/**
+ * The hand-written baseline, as tight as plain code gets: Buffer.concat of the unterminated tail and the chunk, then
+ * indexOf of the LF byte (a memchr) and a look at the byte before it for the CR.
+ */
 function handWrittenLineCounter(meter: () => Meter): (socket: net.Socket) => void {
   return (socket) => {
     const m = meter();
@@ -78,9 +81,10 @@ function handWrittenLineCounter(meter: () => Meter): (socket: net.Socket) => voi
       }
       let from = 0;
       let n = 0;
-      for (let i = buf.indexOf("\r\n", from); i !== -1; i = buf.indexOf("\r\n", from)) {
+      for (let i = buf.indexOf(0x0a, from + 1); i !== -1; i = buf.indexOf(0x0a, i + 1)) {
+        if (buf[i - 1] !== 0x0d) continue;
         n += 1;
-        from = i + 2;
+        from = i + 1;
       }
       if (n > 0) m.lines(n);
       if (from < buf.length) tail = buf.subarray(from);
