@@ -2,7 +2,8 @@
  * A real client through each proxy: Debian's redis-benchmark (10 clients, SET and GET) against redis-server on
  * 127.0.0.1, directly and through
  *
- * - socat as a plain relay (the baseline the ratios are against);
+ * - socat as a plain relay (the baseline the ratios are against; it forks a process per connection);
+ * - a relay written by hand on node:net in one process (what one Node event loop does with no recording);
  * - `wirescope proxy`, raw (no protocol: every chunk of both legs recorded);
  * - `wirescope proxy --protocol template:resp-tap` (RESP decoded on both legs, every message logged and recorded).
  *
@@ -12,6 +13,10 @@
  * steadier than the rate on a busy machine). The wirescope proxies run as a user runs them, `node bin/wirescope.js proxy`
  * in a process of their own with their timeline printed to a file. Rounds alternate the order of the paths; medians.
  * What is missing (socat, redis-benchmark, redis-server) is said plainly, and what needs it is skipped.
+ *
+ * Reading the figures: socat serves each client in a forked process of its own, so on a machine busy with other
+ * work its 10 processes get 10 shares of the CPUs where a Node proxy's one event loop gets one; the CPU per request
+ * is then the fairer comparison, and the hand-written node:net relay shows what one event loop does at best.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -74,6 +79,32 @@ async function socatPath(upstream: number): Promise<Path> {
   });
   if (!(await pollConnect(port, { gaveUp: () => child.exitCode !== null }))) throw new Error("socat did not start");
   return { name: "socat (plain relay, baseline)", port, pid: child.pid!, stop: () => stopChild(child, "SIGTERM") };
+}
+
+/**
+ * A relay written by hand on node:net, in a process of its own: each client's bytes written to its upstream
+ * connection as they arrive, and back. What one Node event loop does with no recording: the floor under Wirescope's
+ * own proxy, where socat forks a process per connection.
+ */
+const NODE_RELAY = `
+const net = require("node:net");
+const [listen, upstream] = process.argv.slice(1).map(Number);
+net.createServer((client) => {
+  const up = net.connect(upstream, "127.0.0.1");
+  client.on("data", (d) => up.write(d));
+  up.on("data", (d) => client.write(d));
+  client.on("end", () => up.end());
+  up.on("end", () => client.end());
+  client.on("error", () => up.destroy());
+  up.on("error", () => client.destroy());
+}).listen(listen, "127.0.0.1");
+`;
+
+async function nodeRelayPath(upstream: number): Promise<Path> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["-e", NODE_RELAY, String(port), String(upstream)], { stdio: "ignore" });
+  if (!(await pollConnect(port, { gaveUp: () => child.exitCode !== null }))) throw new Error("the relay did not start");
+  return { name: "node:net relay by hand (1 process)", port, pid: child.pid!, stop: () => stopChild(child, "SIGTERM") };
 }
 
 /** `wirescope proxy 0 127.0.0.1:<upstream> [args]`, its timeline printed to a file; waits for "listening on". */
@@ -158,6 +189,7 @@ async function main(): Promise<void> {
   try {
     paths.push({ name: "direct to redis-server", port: redis.port, pid: null, stop: async () => {} });
     paths.push(await socatPath(redis.port));
+    paths.push(await nodeRelayPath(redis.port));
     paths.push(await wirescopePath("wirescope proxy, raw", redis.port, workspace, []));
     paths.push(
       await wirescopePath("wirescope proxy, resp-tap both legs", redis.port, workspace, [
@@ -195,7 +227,7 @@ function report(paths: Path[], modes: Mode[], runs: Map<string, Run[]>): void {
       cpu: cpu.length > 0 ? median(cpu) : null,
     };
   };
-  const [direct, socat, raw, tap] = paths as [Path, Path, Path, Path];
+  const [direct, socat, , raw, tap] = paths as [Path, Path, Path, Path, Path];
   for (const mode of modes) {
     const title = mode === "single" ? "one command per round trip" : `pipelined ${PIPELINE} deep`;
     console.log(`  ${title} (${REQUESTS[mode].toLocaleString("en-US")} requests per test):`);
@@ -219,7 +251,11 @@ function report(paths: Path[], modes: Mode[], runs: Map<string, Run[]>): void {
     for (const mode of modes) {
       const ratio = at(p, mode).rps / at(socat, mode).rps;
       const verdict = ratio >= goals[mode] ? "met" : "NOT met";
-      console.log(`    ${p.name}, ${mode}: ${ratio.toFixed(2)}x, goal >= ${goals[mode]}x: ${verdict}`);
+      const cpu = at(p, mode).cpu! / at(socat, mode).cpu!;
+      console.log(
+        `    ${p.name}, ${mode}: ${ratio.toFixed(2)}x, goal >= ${goals[mode]}x: ${verdict}` +
+          ` (CPU per request ${cpu.toFixed(2)}x socat's)`,
+      );
     }
   }
 }
