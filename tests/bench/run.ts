@@ -185,7 +185,7 @@ async function compare(
   measure: (c: Contender) => Promise<Figure>,
   rounds: number,
   cpuUnit: { name: string; count: number },
-): Promise<number[]> {
+): Promise<Figure[]> {
   const results = contenders.map(() => [] as Figure[]);
   for (const c of contenders) await measure(c); // warm-up (JIT)
   for (let round = 0; round < rounds; round++) {
@@ -195,28 +195,35 @@ async function compare(
     for (const i of order) results[i]!.push(await measure(contenders[i]!));
   }
   const medians = results.map((r) => median(r.map((f) => f.rate)));
+  const cpuMedians = results.map((r) => {
+    const cpus = r.flatMap((f) => (f.cpu === null ? [] : [f.cpu]));
+    return cpus.length > 0 ? median(cpus) : null;
+  });
   console.log(`\n${title} (${rounds} rounds, medians; ratios vs the last row)`);
   for (const [i, c] of contenders.entries()) {
     const ratio = medians[i]! / medians[medians.length - 1]!;
-    const cpus = results[i]!.flatMap((f) => (f.cpu === null ? [] : [f.cpu]));
-    const cpu =
-      cpus.length > 0 ? `   server CPU ${fmt((median(cpus) / cpuUnit.count) * 1e9, 2)} ns/${cpuUnit.name}` : "";
+    const used = cpuMedians[i]!;
+    const cpu = used !== null ? `   server CPU ${fmt((used / cpuUnit.count) * 1e9, 2)} ns/${cpuUnit.name}` : "";
     const spread = results[i]!.map((f) => f.rate);
     console.log(
       `  ${c.name.padEnd(34)} ${fmt(medians[i]!, 0).padStart(12)} ${unit}   ${fmt(ratio, 2)}x` +
         `   (${fmt(Math.min(...spread), 0)}-${fmt(Math.max(...spread), 0)})${cpu}`,
     );
   }
-  return medians;
+  return medians.map((rate, i) => ({ rate, cpu: cpuMedians[i]! }));
 }
 
 async function main(): Promise<void> {
   console.log(`Wirescope core benchmark — node ${process.version}`);
   const verdicts: string[] = [];
-  const verdict = (what: string, ratio: number, goal: number) =>
+  /** The rate's ratio against the goal; beside it, where measured, the ratio of work done per CPU second. */
+  const verdict = (what: string, ours: Figure, theirs: Figure, goal: number) => {
+    const ratio = ours.rate / theirs.rate;
+    const cpu = ours.cpu !== null && theirs.cpu !== null ? `  (per CPU second: ${fmt(theirs.cpu / ours.cpu, 2)}x)` : "";
     verdicts.push(
-      `  ${what.padEnd(52, ".")} ${fmt(ratio, 2)}x  goal >= ${goal}x: ${ratio >= goal ? "met" : "NOT met"}`,
+      `  ${what.padEnd(52, ".")} ${fmt(ratio, 2)}x  goal >= ${goal}x: ${ratio >= goal ? "met" : "NOT met"}${cpu}`,
     );
+  };
   const perByte = { name: "B", count: PASSTHROUGH_BYTES * 2 }; // each byte read and written
   const perLine = { name: "line", count: LINE_COUNT };
 
@@ -236,7 +243,7 @@ async function main(): Promise<void> {
       perByte,
     );
     for (const c of echo) await c.close();
-    verdict(`passthrough vs node:net, ${own ? "own processes" : "in-process"}`, core! / base!, GOALS.passthrough);
+    verdict(`passthrough vs node:net, ${own ? "own processes" : "in-process"}`, core!, base!, GOALS.passthrough);
 
     const counters = [
       await start("core LineReceiver", "core-lines"),
@@ -247,7 +254,7 @@ async function main(): Promise<void> {
     if (twisted !== null && typeof twisted !== "string") counters.push(twisted);
     counters.push(await start("node:net, indexOf('\\r\\n') (ref.)", "net-lines-crlf-string"));
     counters.push(await start("node:net line counter (baseline)", "net-lines"));
-    const rates = await compare(
+    const figures = await compare(
       `lines, ${where}: ${fmt(LINE_COUNT / 1e6, 0)}M lines of 64 bytes, sent in 64 KiB writes`,
       "lines/s",
       counters,
@@ -257,14 +264,11 @@ async function main(): Promise<void> {
     );
     if (typeof twisted === "string") console.log(`  Twisted 22.4 LineReceiver          ${twisted}`);
     for (const c of counters) await c.close();
-    const lr = rates[0]!;
-    verdict(
-      `LineReceiver vs hand-written loop, ${own ? "own processes" : "in-process"}`,
-      lr / rates.at(-1)!,
-      GOALS.linesVsHand,
-    );
+    const lr = figures[0]!;
+    const setup = own ? "own processes" : "in-process";
+    verdict(`LineReceiver vs hand-written loop, ${setup}`, lr, figures.at(-1)!, GOALS.linesVsHand);
     if (twisted !== null && typeof twisted !== "string") {
-      verdict("LineReceiver vs Twisted 22.4's, own processes", lr / rates.at(-3)!, GOALS.linesVsTwisted);
+      verdict("LineReceiver vs Twisted 22.4's, own processes", lr, figures.at(-3)!, GOALS.linesVsTwisted);
     }
   }
   console.log("\nGoals:");
