@@ -10,8 +10,8 @@ import type { CliService } from "./service.ts";
 const READ_BATCH = 10_000;
 
 /**
- * Reads one session's timeline from the start and passes every event to `onEvents`, in order, a batch per read. Created and owned by
- * the command following the session; `grew()` is called by the run's event sink.
+ * Reads one session's timeline from the start and passes every event to `onEvents`, in order, a batch per read.
+ * Created and owned by the command following the session; `grew()` is called by the run's event sink.
  */
 export class TimelineFollower {
   /** The next event to read. */
