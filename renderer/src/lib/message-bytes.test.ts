@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Span } from "../../../preload/timeline.ts";
 import { assembleMessage, fieldAt, rangesOf, spansLength, streamPositionOf } from "./message-bytes.ts";
+import { loadMessageBytes } from "./message-loader.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -64,4 +65,33 @@ it("keeps the spans of a message in two directions apart", () => {
     (s) => (s === 0 ? enc("ab") : enc("cd")),
   );
   expect(rangesOf([{ dir: "in", offset: 1, length: 1 }], message.segments)).toEqual([{ start: 3, end: 4 }]);
+});
+
+describe("loadMessageBytes", () => {
+  it("reads the chunks a message's spans lie in, nearby ones together, and puts its bytes together", async () => {
+    const events = [
+      { kind: "data" as const, seq: 10, t: 0, conn: 1, dir: "in" as const, data: enc("xxSE") },
+      { kind: "lifecycle" as const, seq: 11, t: 0, conn: 1, event: "paused" as const, detail: "" },
+      { kind: "data" as const, seq: 12, t: 0, conn: 1, dir: "in" as const, data: enc("T\r\n") },
+    ];
+    const reads: [number, number][] = [];
+    const loaded = await loadMessageBytes(
+      async () => ({
+        ok: true,
+        value: {
+          pieces: [
+            { seq: 10, start: 2, end: 4, spanIndex: 0 },
+            { seq: 12, start: 0, end: 3, spanIndex: 0 },
+          ],
+        },
+      }),
+      async (from, count) => {
+        reads.push([from, count]);
+        return { events: events.filter((e) => e.seq >= from && e.seq < from + count), total: 13 };
+      },
+      [{ dir: "in", offset: 2, length: 5 }],
+    );
+    expect(reads).toEqual([[10, 3]]);
+    expect(loaded.ok && new TextDecoder().decode(loaded.bytes.data)).toBe("SET\r\n");
+  });
 });
