@@ -79,7 +79,7 @@ describe("FoundIndex", () => {
         calls++;
         return {
           ok: false,
-          error: { code: "bad-filter", category: "user", message: "at column 9: expected a value after '=='" },
+          error: { code: "bad-filter", category: "usage", message: "at column 9: expected a value after '=='" },
         } as Result<FoundPage>;
       },
       { filter: "command ==", conn: null },

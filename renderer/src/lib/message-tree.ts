@@ -47,7 +47,7 @@ function nodeOf(path: string, key: string, value: unknown, fieldSpans: Record<st
   return {
     path,
     key,
-    label: entries.length > 0 || isContainer(value) ? sizeLabel(value, entries.length) : leafLabel(value),
+    label: isContainer(value) ? sizeLabel(value, entries.length) : leafLabel(value),
     copy: typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)),
     children,
     spans: fieldSpans?.[path],
