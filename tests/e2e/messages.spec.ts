@@ -1,0 +1,207 @@
+/**
+ * Decoded messages in the workbench: a message's fields as a tree beside its bytes (a field's bytes highlighted
+ * across chunk boundaries; a byte clicked selects its field, in the message or in a chunk), the Messages view
+ * keeping the selection, the filter box over a capture longer than the old 100,000-event window, a wrong expression
+ * explained, and the I/O graph of a live session.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Locator, Page } from "@playwright/test";
+import { Recorder } from "../../main/recording/recorder.ts";
+import { capturesDir } from "../../main/workspace/layout.ts";
+import {
+  chooseOption,
+  expect,
+  field,
+  fillFields,
+  openImportDialog,
+  openNewSessionDialog,
+  openTab,
+  protocolItem,
+  saveScreens,
+  selectItem,
+  send,
+  sessionItem,
+  test,
+  timelineRows,
+  trafficView,
+} from "./fixtures.ts";
+
+/**
+ * A workspace protocol reading "COMMAND key value" lines (CRLF) and reporting each as a decoded message: its fields,
+ * the bytes of the line and of each field. It counts the stream's offsets itself, so that the test does not depend
+ * on which framers set the message's span.
+ */
+const COMMANDS_PROTOCOL = `import { Protocol } from "wirescope";
+
+export class Commands extends Protocol {
+  private pending = "";
+  private offset = 0;
+
+  override dataReceived(data: Buffer): void {
+    this.pending += data.toString("latin1");
+    for (let end = this.pending.indexOf("\\r\\n"); end !== -1; end = this.pending.indexOf("\\r\\n")) {
+      const [command = "", key = "", value = ""] = this.pending.slice(0, end).split(" ");
+      this.log.message(
+        "{command} {key}",
+        { command, key, value },
+        {
+          spans: [{ dir: "in", offset: this.offset, length: end + 2 }],
+          fieldSpans: {
+            command: [0, command.length],
+            key: [command.length + 1, key.length],
+            value: [command.length + key.length + 2, value.length],
+          },
+        },
+      );
+      this.offset += end + 2;
+      this.pending = this.pending.slice(end + 2);
+    }
+  }
+}
+
+export default Commands;
+`;
+
+/** Writes the protocol into the workspace and opens a client to the echo server running it. */
+async function connectWithCommands(app: Page, workspace: string, port: number): Promise<void> {
+  fs.writeFileSync(path.join(workspace, "commands.ts"), COMMANDS_PROTOCOL);
+  await expect(protocolItem(app, "commands.ts")).toBeVisible();
+  const dialog = await openNewSessionDialog(app, "connection");
+  await fillFields(dialog, { Host: "127.0.0.1", Port: String(port) });
+  await chooseOption(field(dialog, "Protocol"), /commands\.ts/);
+  await dialog.getByRole("button", { name: "Connect" }).click();
+  await expect(dialog).toBeHidden();
+  const session = sessionItem(app, String(port));
+  await expect(session).toContainText(/connected/i);
+  await selectItem(session);
+}
+
+/** The hex column's highlighted bytes in `region`, joined: "67 72 65". */
+async function highlighted(region: Locator): Promise<string> {
+  return (await region.locator(".hex mark").allTextContents()).join(" ");
+}
+
+const hexOf = (text: string) =>
+  Array.from(Buffer.from(text, "latin1"), (b) => b.toString(16).padStart(2, "0")).join(" ");
+
+test("a decoded message's fields as a tree: a field's bytes highlighted across chunks, a byte selecting its field", async ({
+  app,
+  echo,
+  wirescope,
+}) => {
+  await connectWithCommands(app, wirescope.workspace, echo.port);
+  // Two writes, each echoed before the next: the message comes back in two chunks, split inside "greeting".
+  await send(app, "SET gree");
+  await expect(timelineRows(app, "←", "SET gree")).toHaveCount(1);
+  await send(app, String.raw`ting hello\r\n`);
+  const message = timelineRows(app, "SET greeting");
+  await expect(message, "the decoded message's row").toHaveCount(1);
+
+  await message.click();
+  const panel = await openTab(app, "Decoded");
+  const tree = panel.getByRole("tree", { name: "Fields" });
+  await expect(tree.getByRole("treeitem")).toHaveCount(3);
+  const bytes = panel.getByRole("region", { name: "Message bytes" });
+  await expect(panel).toContainText("from 2 chunks");
+
+  // Click a field: exactly its bytes are highlighted, across the chunk boundary.
+  await tree.getByRole("treeitem", { name: /^key/ }).click();
+  await expect.poll(() => highlighted(bytes), { message: "the bytes of 'greeting'" }).toBe(hexOf("greeting"));
+  // The keys of a tree: down to "value", and its bytes.
+  await app.keyboard.press("ArrowDown");
+  await expect(tree.getByRole("treeitem", { name: /^value/ })).toHaveAttribute("aria-selected", "true");
+  await expect.poll(() => highlighted(bytes)).toBe(hexOf("hello"));
+  await saveScreens(app, "message-fields");
+
+  // Click a byte of the message: the field holding it is selected.
+  await bytes.locator('.hex [data-i="0"]').click();
+  await expect(tree.getByRole("treeitem", { name: /^command/ })).toHaveAttribute("aria-selected", "true");
+  await expect.poll(() => highlighted(bytes)).toBe(hexOf("SET"));
+
+  // Click a byte of a chunk: the message holding it is selected, with that byte's field.
+  await timelineRows(app, "←", "SET gree").click();
+  const hex = await openTab(app, "Hex");
+  await hex.getByRole("region", { name: "Hex dump" }).locator('.hex [data-i="5"]').click();
+  await expect(trafficView(app).getByRole("tab", { name: "Decoded" })).toHaveAttribute("aria-selected", "true");
+  await expect(message).toHaveAttribute("aria-selected", "true");
+  await expect(tree.getByRole("treeitem", { name: /^key/ })).toHaveAttribute("aria-selected", "true");
+});
+
+test("the Messages view shows one row per decoded message and keeps the selection", async ({
+  app,
+  echo,
+  wirescope,
+}) => {
+  await connectWithCommands(app, wirescope.workspace, echo.port);
+  await send(app, String.raw`SET a 1\r\nGET a\r\n`);
+  await expect(timelineRows(app, "GET a")).toHaveCount(1);
+
+  const chunk = timelineRows(app, "←", "SET a 1");
+  await chunk.click();
+  await trafficView(app).getByRole("switch", { name: "Messages" }).click();
+  const grid = trafficView(app).getByRole("grid", { name: "Timeline" });
+  await expect(grid.getByRole("columnheader", { name: "Latency" })).toBeVisible();
+  const setRow = timelineRows(app, "SET a");
+  await expect(setRow, "the message covering the chunk's first byte").toHaveAttribute("aria-selected", "true");
+  await expect(timelineRows(app, "←")).toHaveCount(2);
+  await expect(setRow.getByRole("gridcell").nth(4), "its size: the bytes of its line").toHaveText("9");
+  await saveScreens(app, "messages-view");
+
+  await trafficView(app).getByRole("switch", { name: "Messages" }).click();
+  await expect(chunk, "back to the chunk holding its first byte").toHaveAttribute("aria-selected", "true");
+});
+
+test("a filter finds events at the start of a capture longer than 100,000 events; a wrong one is explained", async ({
+  app,
+  wirescope,
+}) => {
+  test.setTimeout(120_000);
+  const file = path.join(capturesDir(wirescope.workspace), "long.wscap");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const recorder = await Recorder.create(file, { kind: "client", name: "long" });
+  recorder.append({ kind: "data", t: 1, conn: 1, dir: "out", data: Buffer.from("needle at the start\n") });
+  for (let i = 1; i < 120_000; i++) {
+    recorder.append({ kind: "data", t: 1 + i, conn: 1, dir: i % 2 ? "in" : "out", data: Buffer.from(`hay ${i}\n`) });
+  }
+  await recorder.close();
+
+  const dialog = await openImportDialog(app);
+  await field(dialog, "Recording file").fill("long.wscap");
+  await dialog.getByRole("button", { name: "Open recording" }).click();
+  await expect(dialog).toBeHidden();
+
+  const search = trafficView(app).getByRole("searchbox", { name: "Search" });
+  await search.fill("needle");
+  await expect(timelineRows(app, "needle at the start"), "the capture's first event").toHaveCount(1);
+  await expect(
+    trafficView(app)
+      .getByRole("status")
+      .filter({ hasText: /1 match/ }),
+  ).toContainText("in all 120,000 events");
+  await search.fill("out && size > 15");
+  await expect(trafficView(app).getByRole("status").filter({ hasText: /match/ })).toHaveText(
+    "1 match in all 120,000 events.",
+  );
+
+  await search.fill("size >");
+  await expect(search).toHaveAttribute("aria-invalid", "true");
+  await expect(search).toHaveAccessibleDescription(/column 7: expected a value after '>'/);
+  await saveScreens(app, "filter-error");
+});
+
+test("the I/O graph of a live session: bytes and messages per second, drawn as they grow", async ({
+  app,
+  echo,
+  wirescope,
+}) => {
+  await connectWithCommands(app, wirescope.workspace, echo.port);
+  await send(app, String.raw`SET k v\r\n`);
+  await expect(timelineRows(app, "SET k")).toHaveCount(1);
+  const panel = await openTab(app, "I/O graph");
+  await expect(panel.getByRole("img", { name: /^Bytes per second/ })).toBeVisible();
+  await expect(panel).toContainText("← 9 B, 1 messages");
+  await send(app, String.raw`SET k2 v2\r\n`);
+  await expect(panel, "redrawn as the session grows").toContainText("← 20 B, 2 messages");
+  await saveScreens(app, "io-graph");
+});
