@@ -96,7 +96,13 @@ export function histogramBars(
     const lo = edgesUs[i];
     const hi = edgesUs[i + 1];
     const range = lo === undefined ? "" : hi === undefined ? `≥ ${format(lo)}` : `${format(lo)}–${format(hi)}`;
-    return { x: round(i * width), y: round(plot.height - height), width: round(width), height: round(height), label: `${range}: ${c}` };
+    return {
+      x: round(i * width),
+      y: round(plot.height - height),
+      width: round(width),
+      height: round(height),
+      label: `${range}: ${c}`,
+    };
   });
 }
 

@@ -45,7 +45,7 @@ export async function loadMessageBytes(
   }
   const chunks = new Map<number, Uint8Array>();
   const seqs = [...new Set(pieces.map((p) => p.seq))].sort((a, b) => a - b);
-  for (let i = 0; i < seqs.length; ) {
+  for (let i = 0; i < seqs.length;) {
     const from = seqs[i]!;
     let j = i + 1;
     while (j < seqs.length && seqs[j]! - seqs[j - 1]! <= READ_GAP && seqs[j]! - from < READ_RUN) j++;

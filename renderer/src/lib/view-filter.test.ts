@@ -26,7 +26,9 @@ describe("viewExpression", () => {
   });
 
   it("says when the boxes leave nothing to show", () => {
-    expect(viewExpression("x", { incoming: false, outgoing: false, lifecycle: false, decoded: false, messages: false })).toBeNull();
+    expect(
+      viewExpression("x", { incoming: false, outgoing: false, lifecycle: false, decoded: false, messages: false }),
+    ).toBeNull();
     expect(viewExpression("", { ...all, incoming: false, outgoing: false, messages: true })).toBeNull();
   });
 });
