@@ -178,6 +178,9 @@ export class Recorder {
         break;
       case "log":
         event = { seq, t, conn: e.conn, kind: "log", level: e.level, text: e.text, fields: e.fields };
+        if (e.spans !== undefined) event.spans = e.spans;
+        if (e.fieldSpans !== undefined) event.fieldSpans = e.fieldSpans;
+        if (e.pair !== undefined) event.pair = e.pair;
         break;
     }
     const size = this.writer.append(event);

@@ -11,7 +11,7 @@
  *
  * Seqs fit in 32 bits here (a timeline of 4 billion events is far beyond what a capture file holds in practice).
  */
-import type { Direction, NewTimelineEvent, Span } from "../../preload/timeline.ts";
+import type { Direction, NewTimelineEvent, Span, TimelineEvent } from "../../preload/timeline.ts";
 
 /** Events per block (a power of two: the block of a seq is `seq >>> BLOCK_SHIFT`). */
 const BLOCK_SHIFT = 16;
@@ -304,6 +304,27 @@ export class TimelineIndex {
       if (this.kindOf(s) === EVENT_KIND.data && this.keyOf(s) === key) offset += this.sizeOf(s);
     }
     return offset;
+  }
+
+  /**
+   * Sets `offset` (the stream offset) on every data event of `events`, events read from this timeline in seq order:
+   * from the index for the first chunk of each stream among them, then by adding up when they follow each other.
+   */
+  fillOffsets(events: TimelineEvent[]): void {
+    /** Per stream: the seq of its last chunk among `events`, and where its bytes ended. */
+    const last = new Map<number, { seq: number; end: number }>();
+    // Where the current run of consecutive seqs began: a gap may hide chunks of the same stream.
+    let runStart = -1;
+    let previous = -2;
+    for (const e of events) {
+      if (e.seq !== previous + 1) runStart = e.seq;
+      previous = e.seq;
+      if (e.kind !== "data" || e.seq >= this.count) continue;
+      const key = this.keyOf(e.seq);
+      const seen = last.get(key);
+      e.offset = seen !== undefined && seen.seq >= runStart ? seen.end : this.streamOffsetOf(e.seq);
+      last.set(key, { seq: e.seq, end: e.offset + e.data.byteLength });
+    }
   }
 
   /**
