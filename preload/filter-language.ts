@@ -141,8 +141,13 @@ class Parser {
   private at = 0;
   constructor(private readonly tokens: Token[]) {}
 
+  /** The current token. */
   private get token(): Token {
     return this.tokens[this.at]!;
+  }
+
+  private atEnd(): boolean {
+    return this.token.kind === "end";
   }
 
   private next(): Token {
@@ -154,9 +159,9 @@ class Parser {
   }
 
   parse(): FilterExpr {
-    if (this.token.kind === "end") return { type: "all" };
+    if (this.atEnd()) return { type: "all" };
     const filter = this.or();
-    if (this.token.kind !== "end") throw this.unexpected("an operator (and, or) or the end");
+    if (!this.atEnd()) throw this.unexpected("an operator (and, or) or the end");
     return filter;
   }
 
