@@ -3,30 +3,6 @@
  * polylines, the latency histogram as bars, and the mapping between a pixel and a time of the timeline (for a drag
  * that zooms and a click that jumps). Pure arithmetic; IOGraph.svelte draws what it returns.
  */
-
-/** Bytes and decoded messages per bucket, one direction. */
-export interface IoSeries {
-  bytes: number[];
-  messages: number[];
-}
-
-/** What `ioGraph` answers (the contract's shape). */
-export interface IoGraphData {
-  from: number;
-  to: number;
-  bucketUs: number;
-  in: IoSeries;
-  out: IoSeries;
-  latency: {
-    count: number;
-    p50: number | null;
-    p95: number | null;
-    p99: number | null;
-    edgesUs: number[];
-    counts: number[];
-  };
-}
-
 /** A chart's drawing area, in pixels. */
 export interface Plot {
   width: number;
