@@ -20,11 +20,12 @@
  */
 import { ConnectionAborted, ConnectionDone, ConnectionLost } from "../../core/errors.ts";
 import type { ResplitReport } from "../../preload/contract.ts";
-import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
+import type { LifecycleEvent, NewTimelineEvent, Span } from "../../preload/timeline.ts";
 import { otherSide, type Conversation, type Side } from "../interchange/conversation.ts";
 import { betweenBlocks } from "../interchange/stop-check.ts";
 import type { SandboxGroup } from "../sandbox/host.ts";
 import type { SandboxedProtocol } from "../sandbox/sandboxed-protocol.ts";
+import { checkMessage, type CheckedMessage } from "./message-check.ts";
 import { endpointAddress, PassiveTransport } from "./passive-transport.ts";
 import { firstDifference, resplitConversation, runRandom, type DecodedMessage } from "./resplit.ts";
 
@@ -49,6 +50,8 @@ export type DecodeOutput = { t: number } & (
       fields: Record<string, unknown>;
       /** Logged by the protocol (compared by re-split runs), not a line the decoder wrote ("would write ..."). */
       fromProtocol: boolean;
+      /** A decoded message's spans, field spans and pairing, in the decode session's directions. */
+      message?: CheckedMessage;
     }
   | { kind: "lifecycle"; event: LifecycleEvent; detail: string }
 );
@@ -116,7 +119,20 @@ export async function decodeOnce(
     run.classes[role] = exportName ?? "default";
     const protocol = group.attach(exportName === undefined ? { moduleKey: file } : { moduleKey: file, exportName }, {
       onLog: (e) => {
-        out({ t: now, kind: "log", level: e.level, text: prefix + e.text, fields: e.fields, fromProtocol: true });
+        const output: DecodeOutput = {
+          t: now,
+          kind: "log",
+          level: e.level,
+          text: prefix + e.text,
+          fields: e.fields,
+          fromProtocol: true,
+        };
+        if (e.message !== undefined) {
+          const checked = checkMessage(e.message);
+          if (checked.ok) output.message = role === "client" ? checked.message : seenFromServer(checked.message);
+          else note(prefix, "protocol-error", checked.reason);
+        }
+        out(output);
         run.messages.push({ text: prefix + e.text, fields: e.fields });
       },
       onError: (info) => {
@@ -184,6 +200,19 @@ function stopped(run: DecodeRun, group: SandboxGroup, now: number): DecodeRun {
   run.stopped = group.stoppedBecause ?? "the sandbox worker stopped";
   run.outputs.push({ t: now, kind: "lifecycle", event: "protocol-halted", detail: run.stopped });
   return run;
+}
+
+/**
+ * A message the server side decoded, in the decode session's directions: that timeline is recorded as the client
+ * saw it (offline.ts's recordConversation), so what the server received is "out" there and what it sent is "in".
+ */
+function seenFromServer(message: CheckedMessage): CheckedMessage {
+  const flip = (spans: Span[]): Span[] => spans.map((s) => ({ ...s, dir: s.dir === "in" ? "out" : "in" }));
+  const flipped: CheckedMessage = { ...message, spans: flip(message.spans ?? []) };
+  if (message.fieldSpans !== undefined) {
+    flipped.fieldSpans = Object.fromEntries(Object.entries(message.fieldSpans).map(([k, v]) => [k, flip(v)]));
+  }
+  return flipped;
 }
 
 /** How the recording ends, as the reason a real transport would give connectionLost. */
@@ -288,7 +317,7 @@ export function mergeTimeline(
 ): NewTimelineEvent[] {
   const decoded: NewTimelineEvent[] = outputs.map((o) =>
     o.kind === "log"
-      ? { kind: "log", t: o.t, conn, level: o.level, text: o.text, fields: o.fields }
+      ? { kind: "log", t: o.t, conn, level: o.level, text: o.text, fields: o.fields, ...o.message }
       : { kind: "lifecycle", t: o.t, conn, event: o.event, detail: o.detail },
   );
   const merged: NewTimelineEvent[] = [];

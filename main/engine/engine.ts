@@ -215,13 +215,13 @@ export class Engine implements WirescopeService {
     const file = await this.library.resolve(args.protocol ?? null);
     const program = path.basename(args.argv[0]!);
     const entry = await this.sessions.create("process", args.name ?? program, [file]);
-    const { session, group, recorder } = entry;
+    const { session, group } = entry;
     const protocols =
       file === null || group === null
         ? null
         : {
             file,
-            create: (connection: ConnectionRecord) => processProtocol(group, recorder, file, session, connection),
+            create: (connection: ConnectionRecord) => processProtocol(group, file, session, connection),
           };
     try {
       await processSession(session, "run a command").start(
@@ -539,7 +539,7 @@ export class Engine implements WirescopeService {
               epochMs: conversation.epochMs,
               protocol: file,
             });
-            return { session: created.session, timeline: created.recorder };
+            return { session: created.session, timeline: created.session.timeline };
           },
         },
         conversation,

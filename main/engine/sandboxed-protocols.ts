@@ -5,9 +5,11 @@
 import type { IProtocol } from "../../core/index.ts";
 import { MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
-import { monotonicMicros, type Recorder } from "../recording/recorder.ts";
+import { monotonicMicros } from "../recording/recorder.ts";
 import type { SandboxGroup } from "../sandbox/host.ts";
+import type { SandboxLogEvent } from "../sandbox/messages.ts";
 import type { SandboxedProtocol, SandboxEvents } from "../sandbox/sandboxed-protocol.ts";
+import { checkMessage } from "./message-check.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
 import { rawProtocols, type ProtocolProvider, type Session } from "./session.ts";
 
@@ -20,14 +22,14 @@ const LEG_EXPORTS = { client: "ClientLeg", server: "ServerLeg" } as const;
  * so that one file can run on both legs and know which way the bytes it receives go (the resp-tap template).
  * The session is passed in with each connection, so the provider can exist before the session does.
  */
-export function sandboxedProtocols(group: SandboxGroup, recorder: Recorder): ProtocolProvider {
+export function sandboxedProtocols(group: SandboxGroup): ProtocolProvider {
   return {
     create: (file: string | null, session: Session, connection: ConnectionRecord): IProtocol => {
       if (file === null) return rawProtocols.create(null, session, connection);
       const legExport = session.kind === "proxy" ? LEG_EXPORTS[connection.leg] : null;
       const exportName = legExport !== null && group.exportsOf(file).includes(legExport) ? legExport : null;
       connection.protocol = { file, className: exportName ?? "default", state: "running" };
-      const events = protocolEvents(session, connection, recorder);
+      const events = protocolEvents(session, connection);
       return group.attach(exportName === null ? { moduleKey: file } : { moduleKey: file, exportName }, events);
     },
   };
@@ -40,42 +42,50 @@ export function sandboxedProtocols(group: SandboxGroup, recorder: Recorder): Pro
  */
 export function processProtocol(
   group: SandboxGroup,
-  recorder: Recorder,
   file: string,
   session: Session,
   connection: ConnectionRecord,
 ): SandboxedProtocol {
   connection.protocol = { file, className: "default", state: "running" };
-  return group.attach({ moduleKey: file }, protocolEvents(session, connection, recorder));
+  return group.attach({ moduleKey: file }, protocolEvents(session, connection));
 }
 
 /**
  * Wires `group`'s session-wide callbacks to `session`, once the session exists: connections its protocols open
  * (`reactor.connectTCP` in user code), log lines outside any connection, and errors of the group itself.
  */
-export function wireGroup(group: SandboxGroup, session: Session, recorder: Recorder): void {
+export function wireGroup(group: SandboxGroup, session: Session): void {
   group.onConnectRequest = (request) =>
-    session.openRequested(request, (connection) => protocolEvents(session, connection, recorder));
-  group.onLog = (e) =>
-    recorder.append({ kind: "log", t: monotonicMicros(), conn: 0, level: e.level, text: e.text, fields: e.fields });
+    session.openRequested(request, (connection) => protocolEvents(session, connection));
+  group.onLog = (e) => session.timeline.append(logEvent(e, 0, (reason) => session.note("protocol-error", reason)));
   group.onError = (info) => session.note("protocol-error", info.message);
 }
 
+/**
+ * The timeline event of a protocol's log event on `conn`, now: a decoded message's spans, field spans and pairing
+ * when they pass message-check.ts; when they don't, the plain log line, and `refused` is told why.
+ */
+function logEvent(e: SandboxLogEvent, conn: number, refused: (reason: string) => void): NewTimelineEvent {
+  const event: NewTimelineEvent = {
+    kind: "log",
+    t: monotonicMicros(),
+    conn,
+    level: e.level,
+    text: e.text,
+    fields: e.fields,
+  };
+  if (e.message === undefined) return event;
+  const checked = checkMessage(e.message);
+  if (checked.ok) return { ...event, ...checked.message };
+  refused(checked.reason);
+  return event;
+}
+
 /** Puts what the sandbox says about one connection on its timeline and its row. */
-function protocolEvents(session: Session, connection: ConnectionRecord, recorder: Recorder): SandboxEvents {
+function protocolEvents(session: Session, connection: ConnectionRecord): SandboxEvents {
   const note = (event: LifecycleEvent, detail: string) => session.note(event, detail, connection.conn);
   return {
-    onLog: (e) => {
-      const event: NewTimelineEvent = {
-        kind: "log",
-        t: monotonicMicros(),
-        conn: connection.conn,
-        level: e.level,
-        text: e.text,
-        fields: e.fields,
-      };
-      recorder.append(event);
-    },
+    onLog: (e) => session.timeline.append(logEvent(e, connection.conn, (reason) => note("protocol-error", reason))),
     onError: (info) => {
       const where = info.source ? ` at ${info.source.file}:${info.source.line}:${info.source.column}` : "";
       note("protocol-error", `${info.callback}: ${info.message}${where}`);

@@ -15,6 +15,7 @@ import { capturesDir } from "../workspace/layout.ts";
 import { MAX_SESSIONS } from "../../preload/limits.ts";
 import { TooManySessionsError, UnknownSessionError } from "./errors.ts";
 import type { ProtocolLibrary, RunningProtocols } from "./protocol-library.ts";
+import { legsOf, PairingTimeline } from "./message-pairing.ts";
 import { sandboxedProtocols, wireGroup } from "./sandboxed-protocols.ts";
 import { ProcessSession } from "./process-session.ts";
 import { rawProtocols, Session, type SessionKind, type SessionOptions } from "./session.ts";
@@ -142,7 +143,8 @@ export class SessionRegistry {
       await group?.dispose();
       throw err;
     }
-    const session = new (kind === "process" ? ProcessSession : Session)({
+    const timeline = new PairingTimeline(recorder, (conn) => legsOf(session, conn));
+    const session: Session = new (kind === "process" ? ProcessSession : Session)({
       source: shown.source,
       epochMs: shown.epochMs,
       target: shown.target,
@@ -151,12 +153,12 @@ export class SessionRegistry {
       kind,
       name: name ?? `${kind} ${id.slice(1)}`,
       reactor,
-      timeline: recorder,
-      protocols: group ? sandboxedProtocols(group, recorder) : rawProtocols,
+      timeline,
+      protocols: group ? sandboxedProtocols(group) : rawProtocols,
       changed: () => this.changed(),
       ...(this.#options.tls !== undefined ? { tls: this.#options.tls } : {}),
     });
-    if (group) wireGroup(group, session, recorder);
+    if (group) wireGroup(group, session);
     const entry: SessionEntry = { session, recorder, group, workspaceRoot };
     this.#sessions.set(id, entry);
     return entry;

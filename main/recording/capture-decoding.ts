@@ -3,7 +3,7 @@
  * first, the CRC next, then the event. Pure functions of the bytes: the file is capture-reader.ts's.
  */
 import { crc32 } from "node:zlib";
-import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
+import type { DataEvent, LogTimelineEvent, MessagePair, Span, TimelineEvent } from "../../preload/timeline.ts";
 import {
   BODY_FIXED,
   CaptureError,
@@ -98,7 +98,16 @@ export function decodeRecord(buf: Buffer, p: number, body: number, file: string)
       : { seq, t, conn, kind: "lifecycle", event, detail };
   }
   const text = typeof json.text === "string" ? json.text : "";
-  const fields =
-    typeof json.fields === "object" && json.fields !== null ? (json.fields as Record<string, unknown>) : {};
-  return { seq, t, conn, kind: "log", level: LOG_LEVELS[code]!, text, fields };
+  const fields = isObject(json.fields) ? json.fields : {};
+  const event: LogTimelineEvent = { seq, t, conn, kind: "log", level: LOG_LEVELS[code]!, text, fields };
+  // Written by the recorder after the engine checked them (message-check.ts), under the record's CRC; files from
+  // before decoded messages have none of them.
+  if (Array.isArray(json.spans)) event.spans = json.spans as Span[];
+  if (isObject(json.fieldSpans)) event.fieldSpans = json.fieldSpans as Record<string, Span[]>;
+  if (isObject(json.pair)) event.pair = json.pair as unknown as MessagePair;
+  return event;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

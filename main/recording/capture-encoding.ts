@@ -22,13 +22,22 @@ export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): strin
     return JSON.stringify(e.fields === undefined ? { detail: e.detail } : { detail: e.detail, fields: e.fields });
   }
   try {
-    return JSON.stringify({ text: e.text, fields: e.fields });
+    return JSON.stringify({ text: e.text, fields: e.fields, ...messageParts(e) });
   } catch (err) {
     // A bigint or a cycle in the fields must not cost the event: keep it, say why its fields are gone, and make
     // the in-memory event say the same as the file.
     e.fields = { unserializable: err instanceof Error ? err.message : String(err) };
-    return JSON.stringify({ text: e.text, fields: e.fields });
+    return JSON.stringify({ text: e.text, fields: e.fields, ...messageParts(e) });
   }
+}
+
+/** A decoded message's spans, field spans and pairing, for its payload (nothing for a plain log line). */
+function messageParts(e: LogTimelineEvent): Pick<LogTimelineEvent, "spans" | "fieldSpans" | "pair"> {
+  const parts: Pick<LogTimelineEvent, "spans" | "fieldSpans" | "pair"> = {};
+  if (e.spans !== undefined) parts.spans = e.spans;
+  if (e.fieldSpans !== undefined) parts.fieldSpans = e.fieldSpans;
+  if (e.pair !== undefined) parts.pair = e.pair;
+  return parts;
 }
 
 /** The code `e` is stored with, or undefined for an event the format has no code for. */

@@ -20,7 +20,8 @@
  *              8    4    u32 conn
  *              12   8    f64 seq (dense from 0: equal to the record's position in the file)
  *              20   8    f64 t, monotonic microseconds (see CaptureMeta.timeOrigin)
- *              28   P    payload: data, the raw bytes; lifecycle, JSON {"detail"} or {"detail","fields"}; log, JSON {"text","fields"};
+ *              28   P    payload: data, the raw bytes; lifecycle, JSON {"detail"} or {"detail","fields"}; log, JSON {"text","fields"},
+ *                        a decoded message's with "spans" and, if it has them, "fieldSpans" and "pair" (LogTimelineEvent's);
  *                        data again (P = 12), f64 seq of an earlier data record (kind 1) and u32 length of its
  *                        bytes: the same bytes passed again, as when a proxy forwards the chunk it just received
  *              28+P 4    u32 CRC-32 (zlib's) of bytes 4 .. 28+P

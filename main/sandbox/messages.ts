@@ -60,6 +60,11 @@ export interface SandboxLogEvent {
   fields: Record<string, unknown>;
   /** Wall-clock seconds, the core's `log_time`. */
   time: number;
+  /**
+   * A decoded message (`log.message`): its spans, field spans and pairing as the protocol gave them, made JSON-safe
+   * but not checked (main checks them before recording: message-check.ts).
+   */
+  message?: unknown;
 }
 
 /** The result of loading a module into a group (`SandboxGroup.load`). */

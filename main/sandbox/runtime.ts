@@ -654,7 +654,30 @@ export class SandboxRuntime {
       fields,
       time: event.log_time,
     };
+    if (event.log_message !== undefined) rendered.message = this.messageOf(record, event.log_message);
     this.outbox.push({ op: "log", id: record?.id ?? null, event: rendered });
     this.outbox.flush(true);
+  }
+
+  /**
+   * A decoded message's `log_message`, JSON-safe, with fd 1 on the "in" spans of a stream protocol run on a process
+   * session's child: what it receives is the child's stdout, and the timeline tells stdout from stderr by fd.
+   */
+  private messageOf(record: WorkerConnection | null, logged: unknown): unknown {
+    const message = jsonSafe(logged);
+    const protocol = record?.protocol;
+    const onStdout = record?.transport instanceof BridgeProcessTransport && protocol && !isProcessProtocol(protocol);
+    if (!onStdout || typeof message !== "object" || message === null) return message;
+    const { spans, fieldSpans } = message as { spans?: unknown; fieldSpans?: unknown };
+    const withFd = (list: unknown) => {
+      if (!Array.isArray(list)) return;
+      for (const span of list as unknown[]) {
+        const s = span as { dir?: unknown; fd?: unknown } | null;
+        if (typeof s === "object" && s !== null && s.dir === "in" && s.fd === undefined) s.fd = 1;
+      }
+    };
+    withFd(spans);
+    if (typeof fieldSpans === "object" && fieldSpans !== null) Object.values(fieldSpans).forEach(withFd);
+    return message;
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * Checking a decoded message as it comes out of the sandbox (`log.message`'s `log_message`, JSON-safe but
+ * unchecked: user code can put anything in it) before the engine records it as a LogTimelineEvent's spans,
+ * fieldSpans and pair. Bounded, so one protocol can't make every event of a capture huge.
+ */
+import type { LogTimelineEvent, MessagePair, Span } from "../../preload/timeline.ts";
+
+/** At most this many spans per message. */
+export const MAX_MESSAGE_SPANS = 64;
+/** At most this many field spans per message, over all its fields. */
+export const MAX_FIELD_SPANS = 256;
+/** The longest pairing key, and the longest field path. */
+export const MAX_MESSAGE_KEY_LENGTH = 256;
+
+/** What a checked message adds to its log event. */
+export type CheckedMessage = Pick<LogTimelineEvent, "spans" | "fieldSpans" | "pair">;
+
+/** A checked message, or why it was refused (said as "log.message: ..."). */
+export type MessageCheck = { ok: true; message: CheckedMessage } | { ok: false; reason: string };
+
+class BadMessage extends Error {}
+
+/**
+ * `raw` as the spans, field spans and pairing of a log event, or why not: at most MAX_MESSAGE_SPANS spans and
+ * MAX_FIELD_SPANS field spans, keys and paths of at most MAX_MESSAGE_KEY_LENGTH characters, offsets and lengths
+ * whole, finite and not negative. Never throws. Pairing results (`request`, `latency`) are the engine's to fill:
+ * whatever the protocol put there is ignored.
+ */
+export function checkMessage(raw: unknown): MessageCheck {
+  try {
+    if (!isRecord(raw)) throw new BadMessage("not an object");
+    if (!Array.isArray(raw.spans)) throw new BadMessage("spans is not a list");
+    if (raw.spans.length > MAX_MESSAGE_SPANS) throw new BadMessage(`more than ${MAX_MESSAGE_SPANS} spans`);
+    const message: CheckedMessage = { spans: raw.spans.map((s) => checkSpan(s, "spans")) };
+    if (raw.fieldSpans !== undefined) message.fieldSpans = checkFieldSpans(raw.fieldSpans);
+    if (raw.pair !== undefined) message.pair = checkPair(raw.pair);
+    return { ok: true, message };
+  } catch (err) {
+    if (!(err instanceof BadMessage)) throw err;
+    return { ok: false, reason: `log.message: ${err.message}` };
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function count(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new BadMessage(`${what} is not a whole number >= 0`);
+  }
+  return value;
+}
+
+function checkSpan(raw: unknown, where: string): Span {
+  if (!isRecord(raw)) throw new BadMessage(`a span of ${where} is not an object`);
+  if (raw.dir !== "in" && raw.dir !== "out") throw new BadMessage(`a span of ${where} has no dir "in" or "out"`);
+  const span: Span = {
+    dir: raw.dir,
+    offset: count(raw.offset, "a span's offset"),
+    length: count(raw.length, "a span's length"),
+  };
+  if (raw.fd !== undefined) span.fd = count(raw.fd, "a span's fd");
+  return span;
+}
+
+function checkFieldSpans(raw: unknown): Record<string, Span[]> {
+  if (!isRecord(raw)) throw new BadMessage("fieldSpans is not an object");
+  const fieldSpans: Record<string, Span[]> = {};
+  let total = 0;
+  for (const [path, list] of Object.entries(raw)) {
+    if (path.length > MAX_MESSAGE_KEY_LENGTH)
+      throw new BadMessage(`a field path is longer than ${MAX_MESSAGE_KEY_LENGTH}`);
+    if (!Array.isArray(list)) throw new BadMessage(`fieldSpans.${path} is not a list`);
+    total += list.length;
+    if (total > MAX_FIELD_SPANS) throw new BadMessage(`more than ${MAX_FIELD_SPANS} field spans`);
+    fieldSpans[path] = list.map((s) => checkSpan(s, `fieldSpans.${path}`));
+  }
+  return fieldSpans;
+}
+
+function checkPair(raw: unknown): MessagePair {
+  if (!isRecord(raw) || (raw.role !== "request" && raw.role !== "response")) {
+    throw new BadMessage('pair has no role "request" or "response"');
+  }
+  if (raw.key === undefined) return { role: raw.role };
+  if (typeof raw.key !== "string") throw new BadMessage("a pairing key is not a string");
+  if (raw.key.length > MAX_MESSAGE_KEY_LENGTH) {
+    throw new BadMessage(`a pairing key is longer than ${MAX_MESSAGE_KEY_LENGTH}`);
+  }
+  return { role: raw.role, key: raw.key };
+}
