@@ -83,7 +83,9 @@ function eventAt(i: number, t: number): NewTimelineEvent {
   return { kind: "data", t, conn, dir, data };
 }
 
-async function record(recorder: Recorder): Promise<{ seconds: number; bigValue: { seq: number; span: [number, number] } }> {
+async function record(
+  recorder: Recorder,
+): Promise<{ seconds: number; bigValue: { seq: number; span: [number, number] } }> {
   const started = performance.now();
   let t = 0;
   let bigValue = { seq: -1, span: [0, 0] as [number, number] };
@@ -116,7 +118,10 @@ async function record(recorder: Recorder): Promise<{ seconds: number; bigValue: 
 }
 
 /** Calls findTimeline as the workbench does until `PAGE` matches or the end: seconds, calls, matches. */
-async function firstPage(recorder: Recorder, filter: string): Promise<{ seconds: number; calls: number; seqs: number[] }> {
+async function firstPage(
+  recorder: Recorder,
+  filter: string,
+): Promise<{ seconds: number; calls: number; seqs: number[] }> {
   const parsed = parseFilter(filter);
   if (!parsed.ok) throw new Error(parsed.message);
   const started = performance.now();
@@ -134,7 +139,7 @@ async function firstPage(recorder: Recorder, filter: string): Promise<{ seconds:
 async function firstPageWithoutIndex(recorder: Recorder, test: (e: TimelineEvent) => boolean): Promise<number> {
   const started = performance.now();
   let found = 0;
-  for (let from = 0; from < recorder.count && found < PAGE; ) {
+  for (let from = 0; from < recorder.count && found < PAGE;) {
     const events = await recorder.read(from, 4096);
     for (const e of events) if (test(e) && ++found === PAGE) break;
     from += events.length;
@@ -207,10 +212,10 @@ async function main(): Promise<void> {
       const again = locateSpans(recorder, 1, [spanned]);
       const first = again[0]!.seq;
       const last = again.at(-1)!.seq;
-      for (let from = first; from <= last; ) from += (await recorder.read(from, last - from + 1)).length;
+      for (let from = first; from <= last;) from += (await recorder.read(from, last - from + 1)).length;
       highlightTimes.push(performance.now() - started);
       started = performance.now();
-      for (let from = first; from <= last; ) from += (await recorder.read(from, last - from + 1)).length;
+      for (let from = first; from <= last;) from += (await recorder.read(from, last - from + 1)).length;
       rangeTimes.push(performance.now() - started);
     }
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss / MiB);
