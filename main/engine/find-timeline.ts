@@ -19,7 +19,7 @@ const STEP = 4096;
 /** Undecided events this close together are read in one range rather than two. */
 const READ_GAP = 64;
 /** Events read at a time, at most: the budget is checked between reads. */
-const READ_SLICE = 256;
+const READ_SLICE = 2048;
 
 /** What to find. */
 export interface FindQuery {

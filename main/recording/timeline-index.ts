@@ -268,6 +268,18 @@ export class TimelineIndex {
     return this.blocks[seq >>> BLOCK_SHIFT]!;
   }
 
+  /** Bytes the index's arrays take (for figures: what the index costs a session). */
+  get memoryBytes(): number {
+    let bytes = 0;
+    for (const b of this.blocks) bytes += b.meta.byteLength + b.conn.byteLength + b.size.byteLength + b.t.byteLength;
+    for (const s of this.streams.values()) bytes += s.seqs.values.byteLength + s.offsets.values.byteLength;
+    for (const s of this.spans.values()) {
+      bytes += s.starts.values.byteLength + s.lengths.values.byteLength + s.seqs.values.byteLength;
+      bytes += s.blockMax.values.byteLength;
+    }
+    return bytes + this.messageSeqs.values.byteLength + this.latencies.values.byteLength;
+  }
+
   /** EVENT_KIND of event `seq`. */
   kindOf(seq: number): EventKindCode {
     return (this.block(seq).meta[seq & (BLOCK_EVENTS - 1)]! & KIND_MASK) as EventKindCode;

@@ -226,9 +226,12 @@ async function main(): Promise<void> {
         `${fmt(median(rangeTimes), 1)} ms`,
     );
     const rssNow = rssMiB();
+    const usage = process.memoryUsage();
+    const parts = `heap ${fmt(usage.heapUsed / MiB, 0)} MiB, array buffers ${fmt(usage.arrayBuffers / MiB, 0)} MiB`;
     console.log(
       `engine RSS while answering (goal < 300 MB): ${fmt(Math.max(rssPeak, rssNow), 0)} MiB peak, ${fmt(rssNow, 0)} MiB ` +
-        `after gc   baseline, before recording: ${fmt(rssBefore, 0)} MiB`,
+        `after gc (${parts}; the index ${fmt(recorder.index.memoryBytes / MiB, 0)} MiB)   baseline, before recording: ` +
+        `${fmt(rssBefore, 0)} MiB`,
     );
     await recorder.close();
   } finally {
