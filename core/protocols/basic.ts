@@ -8,10 +8,15 @@
  * that joined the chunks it spanned. So a chunk given to `dataReceived` must not be modified afterwards (Node's
  * sockets hand out a fresh Buffer per read and never touch it again). Keep a message past the callback freely;
  * copy it (`Buffer.from(line)`) only to let a large chunk be collected sooner.
+ *
+ * Each framer counts the bytes it received and sets `messageSpan` to the whole frame of the message it delivers
+ * (delimiter, prefix, trailing comma included) during the callback, so `this.log.message(...)` called there ties
+ * the decoded message to its bytes however the stream was chunked.
  */
 import { NetstringParseError, StringTooLongError } from "../errors.ts";
 import type { Bytes, IPushProducer } from "../interfaces.ts";
-import { Protocol } from "../protocol.ts";
+import type { Span } from "../logger.ts";
+import { Protocol, type BaseProtocol } from "../protocol.ts";
 
 const EMPTY = Buffer.alloc(0);
 const COLON = 0x3a;
@@ -41,16 +46,23 @@ export class ReceiveBuffer {
   start = 0;
   /** Index in `bytes` just past the last received byte. */
   end = 0;
+  /** Bytes of the stream received so far, counted by `append`: the stream offset of `bytes[end]`. */
+  received = 0;
 
   /** How many bytes are pending. */
   get length(): number {
     return this.end - this.start;
   }
 
-  /** Adds `data` after the pending bytes. Called by `dataReceived`; never copies when nothing is pending. */
-  append(data: Uint8Array): void {
+  /**
+   * Adds `data` after the pending bytes. Called by `dataReceived`; never copies when nothing is pending. `fresh`
+   * false: `data` is the tail of what was already received, handed back (LineReceiver's `setLineMode(extra)`), so it
+   * is not counted again.
+   */
+  append(data: Uint8Array, fresh = true): void {
     const size = data.length;
     if (size === 0) return;
+    if (fresh) this.received += size;
     if (this.start === this.end) {
       this.bytes = asBuffer(data);
       this.start = 0;
@@ -67,6 +79,16 @@ export class ReceiveBuffer {
       this.start = 0;
       this.end = pending + size;
     }
+  }
+
+  /** The stream offset of `bytes[index]` (an index between `start` and `end`). */
+  offsetOf(index: number): number {
+    return this.received - (this.end - index);
+  }
+
+  /** The span of the received bytes `bytes[from, to)`. */
+  span(from: number, to: number): Span {
+    return { dir: "in", offset: this.offsetOf(from), length: to - from };
   }
 
   /** Consumes every pending byte and returns them (a view, no copy). */
@@ -109,6 +131,20 @@ function findDelimiter(bytes: Buffer, delimiter: Bytes, from: number, end: numbe
     if (k === last) return begin;
   }
   return -1;
+}
+
+/**
+ * Calls `callback` with `protocol.messageSpan` set to `span`, and puts back what it was (null between messages; the
+ * outer message's when a callback feeds the protocol more bytes). Returns what the callback returned.
+ */
+export function deliverMessage<T>(protocol: BaseProtocol, span: Span, callback: () => T): T {
+  const outer = protocol.messageSpan;
+  protocol.messageSpan = span;
+  try {
+    return callback();
+  } finally {
+    protocol.messageSpan = outer;
+  }
 }
 
 function notImplemented(self: object, method: string): Error {
@@ -172,6 +208,8 @@ export class LineReceiver extends PauseableProtocol {
   lineMode = true;
   readonly #received = new ReceiveBuffer();
   #busyReceiving = false;
+  /** Set by `setLineMode(extra)` for the `dataReceived(extra)` it makes: those bytes were counted already. */
+  #handedBack = false;
 
   /**
    * Called by the transport with each chunk; delivers the lines (or raw data) it completes, in order. Called again
@@ -179,7 +217,9 @@ export class LineReceiver extends PauseableProtocol {
    * loop already running picks them up. Returns what a callback returned to stop delivery, else undefined.
    */
   override dataReceived(data: Bytes): unknown {
-    this.#received.append(data);
+    const fresh = !this.#handedBack;
+    this.#handedBack = false;
+    this.#received.append(data, fresh);
     if (this.#busyReceiving) return undefined;
     this.#busyReceiving = true;
     try {
@@ -210,18 +250,21 @@ export class LineReceiver extends PauseableProtocol {
       return end - start >= this.MAX_LENGTH + delimiter.length ? this.#lengthExceeded(received) : undefined;
     }
     if (at - start > this.MAX_LENGTH) return this.#lengthExceeded(received);
+    const span = received.span(start, at + delimiter.length);
     received.start = at + delimiter.length;
-    return this.#stopIf(this.lineReceived(bytes.subarray(start, at)));
+    return this.#stopIf(deliverMessage(this, span, () => this.lineReceived(bytes.subarray(start, at))));
   }
 
   /** Hands every buffered byte to `rawDataReceived`. */
   #rawStep(received: ReceiveBuffer): unknown {
-    return this.#stopIf(this.rawDataReceived(received.takeAll()));
+    const span = received.span(received.start, received.end);
+    return this.#stopIf(deliverMessage(this, span, () => this.rawDataReceived(received.takeAll())));
   }
 
   /** Hands the over-long line and everything after it (line + delimiter + rest, as in Twisted) to the hook. */
   #lengthExceeded(received: ReceiveBuffer): unknown {
-    return this.#stopIf(this.lineLengthExceeded(received.takeAll()));
+    const span = received.span(received.start, received.end);
+    return this.#stopIf(deliverMessage(this, span, () => this.lineLengthExceeded(received.takeAll())));
   }
 
   /** A callback's truthy return value stops delivery (and is returned from `dataReceived`); else go on. */
@@ -237,8 +280,9 @@ export class LineReceiver extends PauseableProtocol {
    */
   setLineMode(extra: Bytes = EMPTY): unknown {
     this.lineMode = true;
-    if (extra.length > 0) return this.dataReceived(extra);
-    return undefined;
+    if (extra.length === 0) return undefined;
+    this.#handedBack = true;
+    return this.dataReceived(extra);
   }
 
   /**
@@ -309,17 +353,19 @@ export class LineOnlyReceiver extends Protocol {
       const at = findDelimiter(bytes, delimiter, start, end);
       if (at === -1) break;
       if (this.transport?.disconnecting) return;
+      const span = received.span(start, at + delimiter.length);
       received.start = at + delimiter.length;
       if (at - start > this.MAX_LENGTH) {
         // As in Twisted, the complete lines after the long one are dropped; the unterminated tail stays.
         received.start = bytes.lastIndexOf(delimiter, end - delimiter.length) + delimiter.length;
-        this.lineLengthExceeded(bytes.subarray(start, at));
+        deliverMessage(this, span, () => this.lineLengthExceeded(bytes.subarray(start, at)));
         return;
       }
-      this.lineReceived(bytes.subarray(start, at));
+      deliverMessage(this, span, () => this.lineReceived(bytes.subarray(start, at)));
     }
     if (received.length >= this.MAX_LENGTH + delimiter.length) {
-      this.lineLengthExceeded(received.bytes.subarray(received.start, received.end));
+      const span = received.span(received.start, received.end);
+      deliverMessage(this, span, () => this.lineLengthExceeded(received.bytes.subarray(received.start, received.end)));
       return;
     }
     received.settle();
@@ -394,7 +440,9 @@ export abstract class IntNStringReceiver extends PauseableProtocol {
     const stringEnd = stringStart + length;
     if (stringEnd > end) return false;
     received.start = stringEnd;
-    this.stringReceived(bytes.subarray(stringStart, stringEnd));
+    deliverMessage(this, received.span(start, stringEnd), () =>
+      this.stringReceived(bytes.subarray(stringStart, stringEnd)),
+    );
     return true;
   }
 
@@ -476,6 +524,8 @@ export class NetstringReceiver extends Protocol {
   #parsingPayload = false;
   /** The payload's length plus one, for the trailing comma. */
   #expectedPayloadSize = 0;
+  /** The stream offset of the netstring being parsed (its length's first digit). */
+  #frameOffset = 0;
 
   /** Called by the transport with each chunk; delivers every netstring it completes, in order. */
   override dataReceived(data: Bytes): void {
@@ -488,7 +538,9 @@ export class NetstringReceiver extends Protocol {
       while (!this.transport?.disconnecting) {
         const payload = this.#nextPayload(received);
         if (payload === null) break;
-        this.stringReceived(payload);
+        const frameEnd = received.offsetOf(received.start);
+        const span: Span = { dir: "in", offset: this.#frameOffset, length: frameEnd - this.#frameOffset };
+        deliverMessage(this, span, () => this.stringReceived(payload));
       }
       received.settle();
     } finally {
@@ -525,6 +577,7 @@ export class NetstringReceiver extends Protocol {
     if (length > this.MAX_LENGTH) throw new NetstringParseError(tooLong(this.MAX_LENGTH));
     if (at === end) return false;
     if (bytes[at] !== COLON) throw new NetstringParseError(MISSING_LENGTH);
+    this.#frameOffset = received.offsetOf(start);
     received.start = at + 1;
     this.#expectedPayloadSize = length + 1;
     this.#parsingPayload = true;

@@ -10,7 +10,7 @@
  */
 import type { Bytes, ITransport } from "../interfaces.ts";
 import { Protocol } from "../protocol.ts";
-import { ReceiveBuffer } from "./basic.ts";
+import { deliverMessage, ReceiveBuffer } from "./basic.ts";
 
 /**
  * Called with exactly the number of bytes its state asked for (a view, no copy), with `this` set to the
@@ -24,7 +24,8 @@ export type StatefulState = readonly [handler: StateHandler, size: number];
 /**
  * Delivers the stream in pieces whose sizes the protocol chooses as it goes
  * (twisted.protocols.stateful.StatefulProtocol). Delivery stops for good once `transport.disconnecting` is set:
- * no state function is called after the one that closed the connection.
+ * no state function is called after the one that closed the connection. During each state function, `messageSpan`
+ * is the span of the bytes it was given.
  */
 export abstract class StatefulProtocol extends Protocol {
   #state: StatefulState | null = null;
@@ -54,8 +55,11 @@ export abstract class StatefulProtocol extends Protocol {
     try {
       while (received.length >= state[1] && !this.transport?.disconnecting) {
         const { bytes, start } = received;
-        received.start = start + state[1];
-        const next = state[0].call(this, bytes.subarray(start, received.start));
+        const end = (received.start = start + state[1]);
+        const handler = state[0];
+        const next = deliverMessage(this, received.span(start, end), () =>
+          handler.call(this, bytes.subarray(start, end)),
+        );
         if (next) state = next;
       }
       received.settle();

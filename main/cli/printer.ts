@@ -6,13 +6,16 @@
  * Human lines: `12.345678 #1 -> 14 B  *1\r\n$4\r\nPING\r\n` — seconds since the session's first event, the
  * connection (`--` for the session itself), `->` sent / `<-` received with the size (a process's fd after it:
  * `<- 12 B [fd 2]`) and an escaped preview, or the lifecycle event and its detail, or the log level and the
- * decoded message. `--hex` adds a hex dump under each chunk.
+ * decoded message; a paired response ends with what it answers and how long that took: `(answers seq 4 in
+ * 1.250 ms)`. `--hex` adds a hex dump under each chunk.
  *
  * JSON lines: `{"kind":"data","seq":3,"t":0.001234,"time":"2024-...Z","conn":1,"dir":"out","size":14,"base64":"..."}`
  * (with `--hex`, `"hex"` instead of `"base64"`), `{"kind":"lifecycle",...,"event":"connected","detail":"..."}`,
  * (`"fields"` too where the event has them: a `tls` event's handshake details, a `tls-failed` one's failure),
- * `{"kind":"log",...,"level":"info","text":"...","fields":{...}}`; announcements and the summary have kinds of their
- * own ("listening", "conversations", "summary").
+ * `{"kind":"log",...,"level":"info","text":"...","fields":{...}}`, a decoded message's with
+ * `"spans":[{"dir":"in","offset":N,"length":M}]` and, when it has them, `"fieldSpans"` and `"pair"`
+ * (`{"role":"response","request":4,"latency":1250}`, latency in µs); announcements and the summary have kinds of
+ * their own ("listening", "conversations", "summary").
  */
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { escapedPreview, hexDump } from "./bytes-text.ts";
@@ -36,18 +39,26 @@ function seconds(us: number): string {
   return `${Math.floor(whole / 1_000_000)}.${String(whole % 1_000_000).padStart(6, "0")}`;
 }
 
+/** " in 1.250 ms" for a latency in µs: µs below a millisecond, ms below a second, else seconds. */
+function took(latency: number | undefined): string {
+  if (latency === undefined) return "";
+  if (latency < 1_000) return ` in ${latency} µs`;
+  if (latency < 1_000_000) return ` in ${(latency / 1_000).toFixed(3)} ms`;
+  return ` in ${(latency / 1_000_000).toFixed(3)} s`;
+}
+
 /**
  * Prints the events of one session, in order, relative to the first one it is given. Owned by the command that
  * follows the session; stateless beyond the time origin.
  */
 export class TimelinePrinter {
-  private firstT: number | null = null;
-
   constructor(
     private readonly out: LineSink,
     private readonly options: PrinterOptions,
     /** Wall-clock ms at timeline time 0 (SessionInfo.epochMs), for JSON's "time". */
     private readonly epochMs: number,
+    /** Times are printed since this `t`: the timeline's first event's, or by default the first event printed. */
+    private firstT: number | null = null,
   ) {}
 
   /** Prints one event. */
@@ -73,9 +84,11 @@ export class TimelinePrinter {
         this.out.write(`${head} ${e.event}${detail ? ` ${detail}` : ""}\n`);
         break;
       }
-      case "log":
-        this.out.write(`${head} ${e.level}: ${e.text}\n`);
+      case "log": {
+        const answers = e.pair?.request === undefined ? "" : `  (answers seq ${e.pair.request}${took(e.pair.latency)})`;
+        this.out.write(`${head} ${e.level}: ${e.text}${answers}\n`);
         break;
+      }
     }
   }
 
@@ -96,8 +109,14 @@ export class TimelinePrinter {
       }
       case "lifecycle":
         return { ...base, event: e.event, detail: e.detail, ...(e.fields !== undefined ? { fields: e.fields } : {}) };
-      case "log":
-        return { ...base, level: e.level, text: e.text, fields: e.fields };
+      case "log": {
+        const message = {
+          ...(e.spans !== undefined ? { spans: e.spans } : {}),
+          ...(e.fieldSpans !== undefined ? { fieldSpans: e.fieldSpans } : {}),
+          ...(e.pair !== undefined ? { pair: e.pair } : {}),
+        };
+        return { ...base, level: e.level, text: e.text, fields: e.fields, ...message };
+      }
     }
   }
 }

@@ -5,7 +5,7 @@
  * it always answers.
  */
 import type { FilterExpr, FilterOperator } from "../../preload/filter-language.ts";
-import type { TimelineEvent } from "../../preload/timeline.ts";
+import type { LifecycleTimelineEvent, LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import { EVENT_KIND, type TimelineIndex } from "../recording/timeline-index.ts";
 
 /** Whether event `seq` matches `filter`: from the index alone (null: read the event), or with `event` read. */
@@ -39,7 +39,10 @@ export function verdict(filter: FilterExpr, index: TimelineIndex, seq: number, e
     case "measure":
       return measured(filter.name, index, seq, filter.op, filter.value);
     case "text":
-      return event === undefined ? null : searchableText(event).includes(filter.text);
+      if (event === undefined) return null;
+      return event.kind === "data"
+        ? includesFolded(event.data, folded(filter.text))
+        : searchableText(event).includes(filter.text);
     case "bytes":
       if (index.kindOf(seq) !== EVENT_KIND.data) return false;
       return event?.kind === "data" ? bytesOf(event.data).indexOf(filter.bytes) !== -1 : null;
@@ -93,11 +96,55 @@ function bytesOf(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** What a text search looks in, in lower case: a chunk as Latin-1, a lifecycle event, a log's text and values. */
-function searchableText(event: TimelineEvent): string {
+/** A lower-case text as the bytes a chunk read as Latin-1 would hold, each in lower and upper case. */
+interface FoldedText {
+  lower: Uint8Array;
+  upper: Uint8Array;
+}
+
+/** Folded texts by text: a search folds its text once, not once per chunk. */
+const foldedTexts = new Map<string, FoldedText | null>();
+
+/** `text` folded, or null when it has a character no Latin-1 byte is (it can't be in a chunk read as Latin-1). */
+function folded(text: string): FoldedText | null {
+  let found = foldedTexts.get(text);
+  if (found !== undefined) return found;
+  const lower = new Uint8Array(text.length);
+  const upper = new Uint8Array(text.length);
+  found = { lower, upper };
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    const up = text[i]!.toUpperCase();
+    if (code > 0xff) found = null;
+    lower[i] = code;
+    upper[i] = up.length === 1 && up.charCodeAt(0) <= 0xff ? up.charCodeAt(0) : code;
+  }
+  if (foldedTexts.size > 64) foldedTexts.clear();
+  foldedTexts.set(text, found);
+  return found;
+}
+
+/** Whether `data`, read as Latin-1, holds the folded text in any case: a chunk's text search, without a string. */
+function includesFolded(data: Uint8Array, text: FoldedText | null): boolean {
+  if (text === null) return false;
+  const { lower, upper } = text;
+  const n = lower.length;
+  if (n === 0) return true;
+  outer: for (let i = 0; i + n <= data.length; i += 1) {
+    const b = data[i];
+    if (b !== lower[0] && b !== upper[0]) continue;
+    for (let j = 1; j < n; j += 1) {
+      const c = data[i + j];
+      if (c !== lower[j] && c !== upper[j]) continue outer;
+    }
+    return true;
+  }
+  return false;
+}
+
+/** What a text search looks in, in lower case: a lifecycle event, a log's text and values. */
+function searchableText(event: LifecycleTimelineEvent | LogTimelineEvent): string {
   switch (event.kind) {
-    case "data":
-      return bytesOf(event.data).toString("latin1").toLowerCase();
     case "lifecycle":
       return `${event.event} ${event.detail}`.toLowerCase();
     case "log": {

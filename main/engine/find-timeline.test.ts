@@ -35,7 +35,14 @@ function eventAt(i: number): NewTimelineEvent {
       pair: { role: "response", request: i - 1, latency: i % 100 === 9 ? 20_000 : 500 },
     };
   }
-  const body = i === 7 ? "a needle in the haystack" : i === 12_345 ? "\xde\xad\xbe\xef" : `chunk ${i} `;
+  const body =
+    i === 7
+      ? "a needle in the haystack"
+      : i === 13
+        ? "\xdcn\xefcode"
+        : i === 12_345
+          ? "\xde\xad\xbe\xef"
+          : `chunk ${i} `;
   return { kind: "data", t, conn, dir: i % 2 === 0 ? "in" : "out", data: Buffer.from(body, "latin1") };
 }
 
@@ -87,6 +94,7 @@ describe("findTimeline", () => {
 
   it("finds text and bytes at the start of the capture, far outside the recorder's window", async () => {
     expect(await all("NEEDLE")).toEqual([7]);
+    expect(await all("üNÏCODE")).toEqual([13]); // Latin-1 letters in any case too
     expect(await all('"pause number 5999"')).toEqual([5999]);
     expect(await all("hex: de ad be ef")).toEqual([12_345]);
   });

@@ -1,13 +1,13 @@
 /**
  * The `findTimeline` command: the seqs of a timeline's events that match a filter, a page at a time, over the
  * whole timeline however long. Each call does bounded work: it walks the index (timeline-index.ts) a step at a time,
- * reads from the capture only the events the columns can't decide (filter-evaluator.ts), and returns at `limit`
+ * reads from the capture only the events the columns can't decide (filter-evaluator.ts; Recorder.scan, no copy), and returns at `limit`
  * matches, after about FIND_TIME_MS, or once about FIND_READ_BYTES were read, whichever comes first. The caller
  * goes on from `next` (and shows progress from it), or stops by not calling again.
  */
 import type { FilterExpr } from "../../preload/filter-language.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import type { Recorder } from "../recording/recorder.ts";
+import { READ_MAX_BYTES, type Recorder } from "../recording/recorder.ts";
 import { verdict } from "./filter-evaluator.ts";
 
 /** A call returns after about this long... */
@@ -19,7 +19,7 @@ const STEP = 4096;
 /** Undecided events this close together are read in one range rather than two. */
 const READ_GAP = 64;
 /** Events read at a time, at most: the budget is checked between reads. */
-const READ_SLICE = 256;
+const READ_SLICE = 2048;
 
 /** What to find. */
 export interface FindQuery {
@@ -68,18 +68,18 @@ export async function findTimeline(recorder: Recorder, query: FindQuery): Promis
       verdicts[i] = v === null ? -1 : v ? 1 : 0;
       if (v === null) undecided.push(seq);
     }
-    const read = await readEvents(recorder, undecided, FIND_READ_BYTES - bytesRead, started);
+    const read = await readVerdicts(recorder, query.filter, undecided, FIND_READ_BYTES - bytesRead, started);
     bytesRead += read.bytes;
     for (let i = 0; i < order.length; i += 1) {
       const seq = order[i]!;
       let v = verdicts[i] === 1;
       if (verdicts[i] === -1) {
-        const event = read.events.get(seq);
-        if (event === undefined) {
+        const decided = read.verdicts.get(seq);
+        if (decided === undefined) {
           pos = seq; // not read within the budget: the next call starts here
           return done();
         }
-        v = verdict(query.filter, index, seq, event) === true;
+        v = decided;
       }
       scanned += 1;
       pos = backward ? seq - 1 : seq + 1;
@@ -100,19 +100,24 @@ function stepFrom(pos: number, backward: boolean, total: number): number[] {
 }
 
 /**
- * The events `seqs` (in the order they are looked at), read in ranges of at most READ_SLICE events, in that order,
- * until `budget` bytes were read or FIND_TIME_MS passed since `started`; at least the first range. What was not
- * read is absent from `events`, and everything before it in that order is present.
+ * The verdicts of `filter` on the events `seqs` (in the order they are looked at), read from the capture in ranges
+ * of at most READ_SLICE events, in that order, until `budget` bytes were read or FIND_TIME_MS passed since
+ * `started`; at least the first range. Events not read are absent, and everything before them in that order present.
  */
-async function readEvents(
+async function readVerdicts(
   recorder: Recorder,
+  filter: FilterExpr,
   seqs: number[],
   budget: number,
   started: number,
-): Promise<{ events: Map<number, TimelineEvent>; bytes: number }> {
-  const events = new Map<number, TimelineEvent>();
+): Promise<{ verdicts: Map<number, boolean>; bytes: number }> {
+  const verdicts = new Map<number, boolean>();
   const wanted = new Set(seqs);
   let bytes = 0;
+  const visit = (e: TimelineEvent): void => {
+    bytes += weightOf(e);
+    if (wanted.has(e.seq)) verdicts.set(e.seq, verdict(filter, recorder.index, e.seq, e) === true);
+  };
   const spent = (): boolean => bytes >= budget || performance.now() - started >= FIND_TIME_MS;
   for (let i = 0; i < seqs.length;) {
     // A run of seqs close together, [lo, hi], read in slices in the order they are looked at.
@@ -125,19 +130,15 @@ async function readEvents(
       const a = backward ? Math.max(lo, hi - (k + 1) * READ_SLICE + 1) : lo + k * READ_SLICE;
       const b = backward ? hi - k * READ_SLICE : Math.min(hi, a + READ_SLICE - 1);
       for (let from = a; from <= b;) {
-        const got = await recorder.read(from, b - from + 1);
-        if (got.length === 0) return { events, bytes };
-        for (const e of got) {
-          bytes += weightOf(e);
-          if (wanted.has(e.seq)) events.set(e.seq, e);
-        }
-        from += got.length;
+        const visited = await recorder.scan(from, b - from + 1, READ_MAX_BYTES, visit);
+        if (visited === 0) return { verdicts, bytes };
+        from += visited;
       }
-      if (spent()) return { events, bytes };
+      if (spent()) return { verdicts, bytes };
     }
     i = j + 1;
   }
-  return { events, bytes };
+  return { verdicts, bytes };
 }
 
 /** About what an event weighs, read. */

@@ -51,7 +51,7 @@ class PendingQueue {
     return undefined;
   }
 
-  /** Drops the answered entries at the front; true when nothing unanswered is left at the front. */
+  /** Drops the answered entries at the front; true when no unanswered entry is left. */
   prune(): boolean {
     while (this.#head < this.#items.length && this.#items[this.#head]!.answered) this.#head++;
     this.#compact();

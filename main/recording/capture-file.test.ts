@@ -79,6 +79,30 @@ describe("CaptureWriter and CaptureReader", () => {
     await reader.close();
   });
 
+  it("round-trips a decoded message's spans, field spans and pairing; a plain log line gets none", async () => {
+    const file = path.join(dir, "messages.wscap");
+    const base = { kind: "log" as const, level: "info" as const, conn: 1, fields: { command: "SET", key: "k" } };
+    const events: TimelineEvent[] = [
+      { ...base, seq: 0, t: 1, text: "plain" },
+      {
+        ...base,
+        seq: 1,
+        t: 2,
+        text: "SET k",
+        spans: [{ dir: "in", offset: 0, length: 9 }],
+        fieldSpans: { key: [{ dir: "in", offset: 4, length: 1 }] },
+        pair: { role: "request", key: "7" },
+      },
+      { ...base, seq: 2, t: 3, text: "+OK", spans: [], pair: { role: "response", key: "7", request: 1, latency: 1 } },
+      { ...base, seq: 3, t: 4, text: "stdout", spans: [{ dir: "in", offset: 3, length: 2, fd: 1 }] },
+    ];
+    await write(file, events);
+    const { reader, events: read } = await readAll(file);
+    expect(read).toEqual(events);
+    expect(Object.keys(read[0]!)).not.toContain("spans");
+    await reader.close();
+  });
+
   it("reads any range, clamped, across index marks and records larger than a read block", async () => {
     const file = path.join(dir, "ranges.wscap");
     // 2,000 records from 0 bytes to 300 KiB: marks come both every 256 records and every MiB.

@@ -128,8 +128,9 @@ export class Recorder {
       const axisShift = (engineTimeOrigin - reader.meta.timeOrigin) * 1000;
       const offset = Math.max(axisShift, (reader.summary.lastT ?? -Infinity) - monotonicMicros());
       const recorder = new Recorder(writer, reader, offset, reader.lostBytes, options);
+      const index = (e: TimelineEvent): void => recorder.index.add(e.seq, e.t, e);
       for (let from = 0; from < reader.count; from = recorder.index.count) {
-        for (const e of await reader.read(from, INDEX_BATCH)) recorder.index.add(e.seq, e.t, e);
+        await reader.scan(from, INDEX_BATCH, READ_MAX_BYTES, index);
       }
       return recorder;
     } catch (err) {
@@ -212,6 +213,28 @@ export class Recorder {
     const head = await this.reader.read(start, fileEnd - start, READ_MAX_BYTES);
     if (head.length < fileEnd - start) return head;
     return takeWithin(tail, READ_MAX_BYTES - payloadBytes(head), head);
+  }
+
+  /**
+   * Hands events `from` .. `from + count - 1` (clamped to the timeline) to `visit` in order, as `read` finds them,
+   * without copying the chunks read from the file: their bytes are valid only during the call. At least one event,
+   * then none past `maxBytes` of payload. Resolves with how many were visited. For searches (findTimeline), which look
+   * at every event and keep none.
+   */
+  async scan(from: number, count: number, maxBytes: number, visit: (e: TimelineEvent) => void): Promise<number> {
+    if (this.closed) throw new CaptureError("closed", this.file, `${this.file}: recorder is closed`);
+    const total = this.count;
+    const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
+    const end = Math.min(total, start + Math.max(0, Math.trunc(count) || 0));
+    const windowStart = this.window.start;
+    if (start >= windowStart) {
+      const tail = takeWithin(this.window.slice(start, end), maxBytes, []);
+      tail.forEach(visit);
+      return tail.length;
+    }
+    const fileEnd = Math.min(end, windowStart);
+    if (this.writer.index.count < fileEnd) await this.flush();
+    return this.reader.scan(start, fileEnd - start, maxBytes, visit);
   }
 
   /** The recorder's figures now. */

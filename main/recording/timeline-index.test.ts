@@ -116,4 +116,27 @@ describe("TimelineIndex", () => {
     expect(index.messageAt(1, "in", undefined, 6)).toBe(4);
     expect(index.messageAt(1, "in", undefined, 32)).toBe(3);
   });
+
+  it("finds the message of every byte among thousands, in order or not", () => {
+    const index = new TimelineIndex();
+    // Messages of 10 bytes back to back, then one message over bytes 5000..5019 recorded last.
+    const spans = Array.from({ length: 1000 }, (_, i) => ({ offset: i * 10, length: 10 }));
+    spans.push({ offset: 5000, length: 20 });
+    spans.forEach((span, seq) =>
+      index.add(seq, seq, {
+        kind: "log",
+        t: 0,
+        conn: 1,
+        level: "info",
+        text: "m",
+        fields: {},
+        spans: [{ dir: "out", ...span }],
+      }),
+    );
+    for (let offset = 0; offset < 10_000; offset += 7) {
+      const expected = offset >= 5000 && offset < 5020 ? 1000 : Math.floor(offset / 10);
+      expect(index.messageAt(1, "out", undefined, offset)).toBe(expected);
+    }
+    expect(index.messageAt(1, "out", undefined, 10_000)).toBeNull();
+  });
 });

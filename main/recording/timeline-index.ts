@@ -3,9 +3,9 @@
  * a session, which goes through the same recorder): what a filter, the I/O graph, the hex view's highlight and
  * "which message holds this byte" need to know without reading the capture file.
  *
- * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 13 bytes per event
- * (kind, direction and fd in one byte; connection; time as a delta from its block's first event; size), plus, per
- * decoded message, its seq and pair latency and its spans (about 50 bytes). The stream offset of a chunk is not
+ * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 11 bytes per event
+ * (kind, direction and fd in one byte; connection in 16 bits; time as a delta from its block's first event; size), plus,
+ * per decoded message, its seq and pair latency and its spans (about 24 bytes). The stream offset of a chunk is not
  * stored per event: each stream (connection, direction, fd) keeps a mark every STREAM_MARK_EVERY chunks, and an
  * offset is counted from the nearest mark.
  *
@@ -35,7 +35,8 @@ const HAS_DIR = 0b1000_0000;
 /** One block of columns. */
 class Block {
   meta: Uint8Array;
-  conn: Uint32Array;
+  /** Connections in 16 bits while they fit (they nearly always do), else 32. */
+  conn: Uint16Array | Uint32Array;
   size: Uint32Array;
   /** `t` less `tBase`, in whole µs while they fit in 32 bits (else the block's times are kept as they are). */
   t: Uint32Array | Float64Array;
@@ -44,7 +45,7 @@ class Block {
 
   constructor(capacity: number) {
     this.meta = new Uint8Array(capacity);
-    this.conn = new Uint32Array(capacity);
+    this.conn = new Uint16Array(capacity);
     this.size = new Uint32Array(capacity);
     this.t = new Uint32Array(capacity);
   }
@@ -56,9 +57,18 @@ class Block {
   grow(): void {
     const capacity = Math.min(BLOCK_EVENTS, this.capacity * 2);
     this.meta = copyInto(new Uint8Array(capacity), this.meta);
-    this.conn = copyInto(new Uint32Array(capacity), this.conn);
+    this.conn =
+      this.conn instanceof Uint16Array
+        ? copyInto(new Uint16Array(capacity), this.conn)
+        : copyInto(new Uint32Array(capacity), this.conn);
     this.size = copyInto(new Uint32Array(capacity), this.size);
     this.t = this.t instanceof Uint32Array ? copyInto(new Uint32Array(capacity), this.t) : this.wideTimes(capacity);
+  }
+
+  setConn(i: number, conn: number): void {
+    if (conn > 0xffff && this.conn instanceof Uint16Array)
+      this.conn = copyInto(new Uint32Array(this.capacity), this.conn);
+    this.conn[i] = conn;
   }
 
   setT(i: number, t: number): void {
@@ -82,22 +92,24 @@ class Block {
   }
 }
 
-function copyInto<T extends Uint8Array | Uint32Array | Float64Array>(into: T, from: T): T {
+function copyInto<T extends NumberArray>(into: T, from: NumberArray): T {
   into.set(from);
   return into;
 }
 
-/** A growable Float64Array. */
+type NumberArray = Uint8Array | Uint16Array | Uint32Array | Float32Array | Float64Array;
+
+/** A growable typed array, of the kind `make` makes. */
 class Column {
-  values = new Float64Array(16);
+  values: NumberArray;
   length = 0;
 
+  constructor(private readonly make: (length: number) => NumberArray = (n) => new Float64Array(n)) {
+    this.values = make(16);
+  }
+
   push(value: number): void {
-    if (this.length === this.values.length) {
-      const grown = new Float64Array(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
-    }
+    if (this.length === this.values.length) this.values = copyInto(this.make(this.values.length * 2), this.values);
     this.values[this.length++] = value;
   }
 
@@ -119,6 +131,8 @@ class Column {
   }
 }
 
+const uint32 = (n: number): Uint32Array => new Uint32Array(n);
+
 /** One stream's chunks, sparsely: (seq, offset) every STREAM_MARK_EVERY chunks, and its length so far. */
 interface StreamMarks {
   seqs: Column;
@@ -127,13 +141,19 @@ interface StreamMarks {
   bytes: number;
 }
 
+/** Spans per block of StreamSpans.blockMax. */
+const SPAN_BLOCK_SHIFT = 6;
+
 /** The spans of the messages decoded from one stream, in the order the messages were recorded. */
 interface StreamSpans {
   starts: Column;
-  ends: Column;
-  /** The largest end among spans 0..i: a walk back stops where no earlier span reaches the offset. */
-  maxEnds: Column;
+  lengths: Column;
   seqs: Column;
+  /**
+   * Per block of 1 << SPAN_BLOCK_SHIFT spans, the largest end among all spans up to that block's last: a walk back
+   * stops at a block where no span so far reaches the offset.
+   */
+  blockMax: Column;
   /** Whether starts never went down: then the last span starting at or before an offset is found by bisection. */
   sorted: boolean;
 }
@@ -163,8 +183,9 @@ export class TimelineIndex {
   /** Events indexed. */
   count = 0;
   private readonly streams = new Map<number, StreamMarks>();
-  private readonly messageSeqs = new Column();
-  private readonly latencies = new Column();
+  private readonly messageSeqs = new Column(uint32);
+  /** µs in 32-bit floats: exact to the µs up to 16 s, within a millionth beyond. */
+  private readonly latencies = new Column((n) => new Float32Array(n));
   private readonly spans = new Map<number, StreamSpans>();
 
   /** Indexes event `seq` (the next one: `count`), recorded at `t` (the timeline's time, as stored). */
@@ -194,7 +215,7 @@ export class TimelineIndex {
       meta = e.kind === "log" ? EVENT_KIND.log : EVENT_KIND.lifecycle;
     }
     block.meta[i] = meta;
-    block.conn[i] = e.conn;
+    block.setConn(i, e.conn);
     block.size[i] = Math.min(size, 0xffff_ffff);
     block.setT(i, t);
     block.length += 1;
@@ -222,21 +243,41 @@ export class TimelineIndex {
       const key = streamKey(conn, span.dir === "out", fdCodeOf(span.fd));
       let s = this.spans.get(key);
       if (s === undefined) {
-        s = { starts: new Column(), ends: new Column(), maxEnds: new Column(), seqs: new Column(), sorted: true };
+        s = {
+          starts: new Column(),
+          lengths: new Column(uint32),
+          seqs: new Column(uint32),
+          blockMax: new Column(),
+          sorted: true,
+        };
         this.spans.set(key, s);
       }
-      const end = span.offset + span.length;
       const n = s.starts.length;
       if (n > 0 && span.offset < s.starts.values[n - 1]!) s.sorted = false;
       s.starts.push(span.offset);
-      s.ends.push(end);
-      s.maxEnds.push(n > 0 ? Math.max(end, s.maxEnds.values[n - 1]!) : end);
+      s.lengths.push(span.length);
       s.seqs.push(seq);
+      const end = span.offset + span.length;
+      const block = n >> SPAN_BLOCK_SHIFT;
+      if (block === s.blockMax.length) s.blockMax.push(Math.max(end, block > 0 ? s.blockMax.values[block - 1]! : 0));
+      else s.blockMax.values[block] = Math.max(end, s.blockMax.values[block]!);
     }
   }
 
   private block(seq: number): Block {
     return this.blocks[seq >>> BLOCK_SHIFT]!;
+  }
+
+  /** Bytes the index's arrays take (for figures: what the index costs a session). */
+  get memoryBytes(): number {
+    let bytes = 0;
+    for (const b of this.blocks) bytes += b.meta.byteLength + b.conn.byteLength + b.size.byteLength + b.t.byteLength;
+    for (const s of this.streams.values()) bytes += s.seqs.values.byteLength + s.offsets.values.byteLength;
+    for (const s of this.spans.values()) {
+      bytes += s.starts.values.byteLength + s.lengths.values.byteLength + s.seqs.values.byteLength;
+      bytes += s.blockMax.values.byteLength;
+    }
+    return bytes + this.messageSeqs.values.byteLength + this.latencies.values.byteLength;
   }
 
   /** EVENT_KIND of event `seq`. */
@@ -362,8 +403,11 @@ export class TimelineIndex {
     const s = this.spans.get(streamKey(conn, dir === "out", fdCodeOf(fd)));
     if (s === undefined) return null;
     const from = s.sorted ? s.starts.lastAtMost(offset) : s.starts.length - 1;
-    for (let j = from; j >= 0 && s.maxEnds.values[j]! > offset; j -= 1) {
-      if (s.starts.values[j]! <= offset && s.ends.values[j]! > offset) return s.seqs.values[j]!;
+    const last = (1 << SPAN_BLOCK_SHIFT) - 1;
+    for (let j = from; j >= 0; j -= 1) {
+      if ((j === from || (j & last) === last) && s.blockMax.values[j >> SPAN_BLOCK_SHIFT]! <= offset) break;
+      const start = s.starts.values[j]!;
+      if (start <= offset && offset < start + s.lengths.values[j]!) return s.seqs.values[j]!;
     }
     return null;
   }

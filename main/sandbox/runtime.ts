@@ -66,6 +66,10 @@ interface WorkerConnection {
   closed: boolean;
   /** The connector, for connections opened by user code with connectTCP. */
   connector: BridgeConnector<WorkerConnection> | null;
+  /** Bytes this worker got for the connection, by fd (-1 for a socket's). */
+  readonly received: Map<number, number>;
+  /** `received` when the protocol instance was built: where its framers' offsets start. */
+  receivedBefore: ReadonlyMap<number, number>;
 }
 
 /** A module as last evaluated successfully. */
@@ -246,6 +250,8 @@ export class SandboxRuntime {
       }
       case "data": {
         this.acks.set(op.id, (this.acks.get(op.id) ?? 0) + op.length);
+        const got = this.records.get(op.id)?.received;
+        got?.set(op.fd ?? -1, (got.get(op.fd ?? -1) ?? 0) + op.length);
         const record = this.live(op.id);
         if (record === null || record.transport.disconnecting || bytes === null) return;
         this.dataReceived(record, Buffer.from(bytes, op.offset, op.length), op.fd);
@@ -511,6 +517,8 @@ export class SandboxRuntime {
       parked: [],
       closed: false,
       connector: null,
+      received: new Map(),
+      receivedBefore: new Map(),
     };
     this.records.set(id, record);
     return record;
@@ -540,6 +548,7 @@ export class SandboxRuntime {
       this.halt(record, "attach", err);
       return false;
     }
+    record.receivedBefore = new Map(record.received);
     this.runAs(record, "constructor", () => {
       record.protocol = new cls();
     });
@@ -660,24 +669,28 @@ export class SandboxRuntime {
   }
 
   /**
-   * A decoded message's `log_message`, JSON-safe, with fd 1 on the "in" spans of a stream protocol run on a process
-   * session's child: what it receives is the child's stdout, and the timeline tells stdout from stderr by fd.
+   * A decoded message's `log_message`, JSON-safe, its "in" spans counted among the bytes this worker got for the
+   * connection (a framer counts from its instance's start; main maps them onto the stream: stream-offsets.ts). A
+   * stream protocol run on a process session's child receives the child's stdout: its "in" spans get fd 1.
    */
   private messageOf(record: WorkerConnection | null, logged: unknown): unknown {
     const message = jsonSafe(logged);
-    const protocol = record?.protocol;
-    const onStdout = record?.transport instanceof BridgeProcessTransport && protocol && !isProcessProtocol(protocol);
-    if (!onStdout || typeof message !== "object" || message === null) return message;
+    if (record === null || typeof message !== "object" || message === null) return message;
+    const protocol = record.protocol;
+    const onStdout = record.transport instanceof BridgeProcessTransport && protocol && !isProcessProtocol(protocol);
     const { spans, fieldSpans } = message as { spans?: unknown; fieldSpans?: unknown };
-    const withFd = (list: unknown) => {
+    const place = (list: unknown) => {
       if (!Array.isArray(list)) return;
       for (const span of list as unknown[]) {
-        const s = span as { dir?: unknown; fd?: unknown } | null;
-        if (typeof s === "object" && s !== null && s.dir === "in" && s.fd === undefined) s.fd = 1;
+        const s = span as { dir?: unknown; fd?: unknown; offset?: unknown } | null;
+        if (typeof s !== "object" || s === null || s.dir !== "in") continue;
+        if (onStdout && s.fd === undefined) s.fd = 1;
+        const before = record.receivedBefore.get(typeof s.fd === "number" ? s.fd : -1) ?? 0;
+        if (typeof s.offset === "number") s.offset += before;
       }
     };
-    withFd(spans);
-    if (typeof fieldSpans === "object" && fieldSpans !== null) Object.values(fieldSpans).forEach(withFd);
+    place(spans);
+    if (typeof fieldSpans === "object" && fieldSpans !== null) Object.values(fieldSpans).forEach(place);
     return message;
   }
 }

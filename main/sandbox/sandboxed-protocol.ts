@@ -17,6 +17,7 @@ import { Logger } from "../../core/logger.ts";
 import type { ProcessExitReason } from "../../core/process.ts";
 import type { TLSDetails } from "../../preload/contract.ts";
 import { parseTLSRequest, type TLSRequest } from "../tls/tls-request.ts";
+import { StreamOffsets } from "./stream-offsets.ts";
 import {
   toWireError,
   type ConnectionOp,
@@ -137,6 +138,8 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   private userPaused = false;
   private readingPaused = false;
   private producer: (IPushProducer & IPullProducer) | null = null;
+  /** Where the bytes sent to the worker sit in the connection's streams, for decoded messages' spans. */
+  private readonly offsets = new StreamOffsets();
   /** Called once the worker has consumed every byte sent so far (see whenConsumed). */
   private consumedWaiters: (() => void)[] = [];
   /** Called once no worker holds the protocol any more (see whenFinished). */
@@ -195,7 +198,9 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
   }
 
   private received(data: Bytes, fd?: number): void {
-    if (!this.attached || this.haltReason !== null || this.closed) return;
+    const sent = this.attached && this.haltReason === null && !this.closed;
+    this.offsets.received(data.byteLength, fd, sent);
+    if (!sent) return;
     this.link.postData(this.id, data, fd);
     this.unacked += data.byteLength;
     if (!this.flowPaused && this.unacked > FLOW_HIGH_WATER) {
@@ -286,6 +291,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     const transport = this.transport;
     if (transport === null) return;
     this.attached = true;
+    this.offsets.attached();
     const peer = toWireAddress(transport.getPeer());
     const host = toWireAddress(transport.getHost());
     const tls = { capable: isTLSTransport(transport), handshake: this.handshake };
@@ -383,6 +389,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
         if (this.unacked === 0) this.consumed();
         return;
       case "log":
+        if (op.event.message !== undefined) this.offsets.mapMessage(op.event.message);
         this.emit("onLog", op.event);
         return;
       case "halted":
