@@ -149,4 +149,20 @@ test("the I/O graph of a live session: bytes and messages per second, drawn as t
   await send(app, String.raw`SET k2 v2\r\n`);
   await expect(panel, "redrawn as the session grows").toContainText("← 20 B, 2 messages");
   await saveScreens(app, "io-graph");
+
+  // A click jumps to that time in the timeline: at the chart's right end, the last exchange.
+  const chart = panel.getByRole("img", { name: /^Bytes per second/ });
+  const box = (await chart.boundingBox())!;
+  await app.mouse.click(box.x + box.width - 2, box.y + box.height / 2);
+  const grid = trafficView(app).getByRole("grid", { name: "Timeline" });
+  await expect(grid.locator('[role="row"][aria-selected="true"]')).toContainText("SET k2");
+  // A drag zooms to the range dragged across; "Whole capture" goes back.
+  await app.mouse.move(box.x + box.width * 0.1, box.y + 20);
+  await app.mouse.down();
+  await app.mouse.move(box.x + box.width * 0.6, box.y + 20, { steps: 5 });
+  await app.mouse.up();
+  const whole = panel.getByRole("button", { name: "Whole capture" });
+  await expect(whole).toBeVisible();
+  await whole.click();
+  await expect(whole).toHaveCount(0);
 });

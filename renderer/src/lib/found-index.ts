@@ -26,8 +26,13 @@ export interface FindQuery {
   conn: number | null;
 }
 
-/** Calls `findTimeline` forward from `from` for at most `limit` matches. */
-export type FindTimeline = (query: FindQuery, from: number, limit: number) => Promise<Result<FoundPage>>;
+/** Calls `findTimeline` from `from` (forward, or `backward`) for at most `limit` matches. */
+export type FindTimeline = (
+  query: FindQuery,
+  from: number,
+  limit: number,
+  backward?: boolean,
+) => Promise<Result<FoundPage>>;
 
 /** Matches asked for per call (the contract allows 10,000). */
 export const FIND_LIMIT = 5000;
