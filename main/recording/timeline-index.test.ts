@@ -55,6 +55,9 @@ describe("TimelineIndex", () => {
     expect([0, 1, 2, 3].map((s) => index.tOf(s))).toEqual([100, 150, 180, 2 ** 40]);
     expect([0, 1, 2, 3].map((s) => index.sizeOf(s))).toEqual([0, 6, 0, 7]);
     expect(index.connOf(3)).toBe(70_000);
+    index.add(4, 2 ** 40, chunk(1, "in", "x".repeat(100_000)));
+    expect([1, 3, 4].map((s) => index.sizeOf(s))).toEqual([6, 7, 100_000]);
+    expect(index.connOf(1)).toBe(1);
     expect(index.latencyOf(3)).toBe(1234);
     expect(index.latencyOf(1)).toBeNaN();
     expect(index.seqAtT(160)).toBe(2);
