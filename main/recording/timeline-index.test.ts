@@ -91,6 +91,9 @@ describe("TimelineIndex", () => {
     index.add(2, 0, chunk(1, "in", "out2", 1));
     expect(index.streamOffsetOf(2)).toBe(4);
     expect(index.locate(1, { dir: "in", fd: 2, offset: 0, length: 4 })).toEqual([{ seq: 1, start: 0, end: 4 }]);
+    // What went to its stdin (fd 0) is the connection's one stream out, with or without the fd.
+    index.add(3, 0, chunk(1, "out", "in1", 0));
+    expect(index.locate(1, { dir: "out", offset: 1, length: 2 })).toEqual([{ seq: 3, start: 1, end: 3 }]);
   });
 
   it("finds the latest message covering a byte", () => {

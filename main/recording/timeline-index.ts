@@ -177,9 +177,13 @@ export interface ChunkPiece {
   end: number;
 }
 
-/** The key of a stream: connection, direction and fd code (0 for a socket, fd + 1 for a process's pipes). */
+/**
+ * The key of a stream: connection, direction and, for what came in, the fd code (0 for a socket, fd + 1 for a
+ * process's stdout and stderr). A connection has one stream out whatever its fd says: a process's stdin chunks carry
+ * fd 0, and a span of them may leave it out.
+ */
 function streamKey(conn: number, out: boolean, fdCode: number): number {
-  return conn * 16 + (out ? 8 : 0) + fdCode;
+  return conn * 16 + (out ? 8 : fdCode);
 }
 
 function fdCodeOf(fd: number | undefined): number {
