@@ -39,6 +39,11 @@ class BlockCursor {
     private readonly block: number,
   ) {}
 
+  /** Where bytes [pos, pos+n) are in `buf` if they are there already, else -1 (without reading). */
+  loaded(pos: number, n: number): number {
+    return pos >= this.start && pos + n <= this.start + this.length ? pos - this.start : -1;
+  }
+
   /** Where bytes [pos, pos+n) are in `buf`, or -1 if the file (up to the limit) ends first. */
   async at(pos: number, n: number): Promise<number> {
     if (pos >= this.start && pos + n <= this.start + this.length) return pos - this.start;
@@ -237,7 +242,7 @@ export class CaptureReader {
    */
   scan(from: number, count: number, maxBytes: number, visit: (e: TimelineEvent) => void): Promise<number> {
     return this.track(
-      this.walk(from, count, maxBytes, async (buf, p, body, seq) => {
+      this.walk(from, count, maxBytes, (buf, p, body, seq) => {
         if (buf[p + 4] === RECORD_KIND.data) {
           const data = buf.subarray(p + RECORD_HEAD, p + body);
           const dir = buf[p + 5] === 0 ? "in" : "out";
@@ -249,7 +254,7 @@ export class CaptureReader {
             ),
           );
         } else if (buf[p + 4] === RECORD_KIND.dataAgain) {
-          visit(await this.dataAgain(buf, p, seq, undefined));
+          return this.dataAgain(buf, p, seq, undefined).then(visit);
         } else {
           visit(decodeRecord(buf, p, body, this.file));
         }
@@ -288,6 +293,30 @@ export class CaptureReader {
 
   /** Where the checked record `seq` at `pos` is in `cursor.buf`, and its body length. */
   private async checked(cursor: BlockCursor, pos: number, seq: number): Promise<{ p: number; body: number }> {
+    return this.checkedIfLoaded(cursor, pos, seq) ?? this.checkedAfterReading(cursor, pos, seq);
+  }
+
+  /**
+   * `checked` without awaiting, when the whole record is in the cursor's block already (nearly always, walking
+   * forward): null when it isn't. A walk checks record after record this way without a promise for each.
+   */
+  private checkedIfLoaded(cursor: BlockCursor, pos: number, seq: number): { p: number; body: number } | null {
+    const head = cursor.loaded(pos, RECORD_HEAD);
+    if (head < 0) return null;
+    const body = cursor.buf.readUInt32LE(head);
+    const p = cursor.loaded(pos, 4 + body);
+    if (p < 0) return null;
+    if (!headIsPlausible(cursor.buf, p, seq, this.version) || !recordIsValid(cursor.buf, p, body, seq)) {
+      throw this.corrupt(seq);
+    }
+    return { p, body };
+  }
+
+  private async checkedAfterReading(
+    cursor: BlockCursor,
+    pos: number,
+    seq: number,
+  ): Promise<{ p: number; body: number }> {
     let p = await cursor.at(pos, RECORD_HEAD);
     if (p < 0 || !headIsPlausible(cursor.buf, p, seq, this.version)) throw this.corrupt(seq);
     const body = cursor.buf.readUInt32LE(p);
@@ -305,7 +334,7 @@ export class CaptureReader {
     from: number,
     count: number,
     maxBytes: number,
-    onRecord: (buf: Buffer, p: number, body: number, seq: number) => Promise<void>,
+    onRecord: (buf: Buffer, p: number, body: number, seq: number) => Promise<void> | void,
   ): Promise<number> {
     const total = this.index.count;
     const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
@@ -315,10 +344,11 @@ export class CaptureReader {
     let bytes = 0;
     let seq = start;
     for (let pos = first; seq < end; seq += 1) {
-      const { p, body } = await this.checked(cursor, pos, seq);
+      const { p, body } = this.checkedIfLoaded(cursor, pos, seq) ?? (await this.checkedAfterReading(cursor, pos, seq));
       bytes += dataBytesOf(cursor.buf, p, body);
       if (bytes > maxBytes && seq > start) break;
-      await onRecord(cursor.buf, p, body, seq);
+      const handled = onRecord(cursor.buf, p, body, seq);
+      if (handled !== undefined) await handled;
       pos += 4 + body;
     }
     return seq - start;
@@ -327,11 +357,13 @@ export class CaptureReader {
   private async readRange(from: number, count: number, maxBytes: number): Promise<TimelineEvent[]> {
     const events: TimelineEvent[] = [];
     const start = Math.max(0, Math.trunc(from) || 0);
-    await this.walk(from, count, maxBytes, async (buf, p, body, seq) => {
+    await this.walk(from, count, maxBytes, (buf, p, body, seq) => {
       if (buf[p + 4] !== RECORD_KIND.dataAgain) return void events.push(decodeRecord(buf, p, body, this.file));
       const source = buf.readDoubleLE(p + RECORD_HEAD);
       const earlier = source >= start ? events[source - start] : undefined;
-      events.push(await this.dataAgain(buf, p, seq, earlier?.kind === "data" ? earlier.data : undefined));
+      return this.dataAgain(buf, p, seq, earlier?.kind === "data" ? earlier.data : undefined).then((e) => {
+        events.push(e);
+      });
     });
     return events;
   }

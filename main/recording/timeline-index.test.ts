@@ -55,6 +55,9 @@ describe("TimelineIndex", () => {
     expect([0, 1, 2, 3].map((s) => index.tOf(s))).toEqual([100, 150, 180, 2 ** 40]);
     expect([0, 1, 2, 3].map((s) => index.sizeOf(s))).toEqual([0, 6, 0, 7]);
     expect(index.connOf(3)).toBe(70_000);
+    index.add(4, 2 ** 40, chunk(1, "in", "x".repeat(100_000)));
+    expect([1, 3, 4].map((s) => index.sizeOf(s))).toEqual([6, 7, 100_000]);
+    expect(index.connOf(1)).toBe(1);
     expect(index.latencyOf(3)).toBe(1234);
     expect(index.latencyOf(1)).toBeNaN();
     expect(index.seqAtT(160)).toBe(2);
@@ -88,6 +91,9 @@ describe("TimelineIndex", () => {
     index.add(2, 0, chunk(1, "in", "out2", 1));
     expect(index.streamOffsetOf(2)).toBe(4);
     expect(index.locate(1, { dir: "in", fd: 2, offset: 0, length: 4 })).toEqual([{ seq: 1, start: 0, end: 4 }]);
+    // What went to its stdin (fd 0) is the connection's one stream out, with or without the fd.
+    index.add(3, 0, chunk(1, "out", "in1", 0));
+    expect(index.locate(1, { dir: "out", offset: 1, length: 2 })).toEqual([{ seq: 3, start: 1, end: 3 }]);
   });
 
   it("finds the latest message covering a byte", () => {

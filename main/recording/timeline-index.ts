@@ -3,11 +3,11 @@
  * a session, which goes through the same recorder): what a filter, the I/O graph, the hex view's highlight and
  * "which message holds this byte" need to know without reading the capture file.
  *
- * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 11 bytes per event
- * (kind, direction and fd in one byte; connection in 16 bits; time as a delta from its block's first event; size), plus,
- * per decoded message, its seq and pair latency and its spans (about 24 bytes). The stream offset of a chunk is not
- * stored per event: each stream (connection, direction, fd) keeps a mark every STREAM_MARK_EVERY chunks, and an
- * offset is counted from the nearest mark.
+ * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 9 bytes per event
+ * (kind, direction and fd in one byte; connection and size in 16 bits while they fit; time as a delta from its
+ * block's first event), plus, per decoded message, its seq and pair latency and its spans (about 24 bytes). The
+ * stream offset of a chunk is not stored per event: each stream (connection, direction, fd) keeps a mark every
+ * STREAM_MARK_EVERY chunks, and an offset is counted from the nearest mark.
  *
  * Seqs fit in 32 bits here (a timeline of 4 billion events is far beyond what a capture file holds in practice).
  */
@@ -37,7 +37,8 @@ class Block {
   meta: Uint8Array;
   /** Connections in 16 bits while they fit (they nearly always do), else 32. */
   conn: Uint16Array | Uint32Array;
-  size: Uint32Array;
+  /** Sizes likewise: a block of chunks of 64 KiB or more keeps them in 32 bits. */
+  size: Uint16Array | Uint32Array;
   /** `t` less `tBase`, in whole µs while they fit in 32 bits (else the block's times are kept as they are). */
   t: Uint32Array | Float64Array;
   tBase = NaN;
@@ -46,7 +47,7 @@ class Block {
   constructor(capacity: number) {
     this.meta = new Uint8Array(capacity);
     this.conn = new Uint16Array(capacity);
-    this.size = new Uint32Array(capacity);
+    this.size = new Uint16Array(capacity);
     this.t = new Uint32Array(capacity);
   }
 
@@ -57,18 +58,19 @@ class Block {
   grow(): void {
     const capacity = Math.min(BLOCK_EVENTS, this.capacity * 2);
     this.meta = copyInto(new Uint8Array(capacity), this.meta);
-    this.conn =
-      this.conn instanceof Uint16Array
-        ? copyInto(new Uint16Array(capacity), this.conn)
-        : copyInto(new Uint32Array(capacity), this.conn);
-    this.size = copyInto(new Uint32Array(capacity), this.size);
+    this.conn = resized(this.conn, capacity);
+    this.size = resized(this.size, capacity);
     this.t = this.t instanceof Uint32Array ? copyInto(new Uint32Array(capacity), this.t) : this.wideTimes(capacity);
   }
 
   setConn(i: number, conn: number): void {
-    if (conn > 0xffff && this.conn instanceof Uint16Array)
-      this.conn = copyInto(new Uint32Array(this.capacity), this.conn);
+    if (conn > 0xffff && this.conn instanceof Uint16Array) this.conn = resized(this.conn, this.capacity, true);
     this.conn[i] = conn;
+  }
+
+  setSize(i: number, size: number): void {
+    if (size > 0xffff && this.size instanceof Uint16Array) this.size = resized(this.size, this.capacity, true);
+    this.size[i] = size;
   }
 
   setT(i: number, t: number): void {
@@ -92,6 +94,13 @@ class Block {
   }
 }
 
+/** `array`'s values in a new array of `capacity`, of the same width or, when `widen`, 32 bits. */
+function resized(array: Uint16Array | Uint32Array, capacity: number, widen = false): Uint16Array | Uint32Array {
+  return array instanceof Uint16Array && !widen
+    ? copyInto(new Uint16Array(capacity), array)
+    : copyInto(new Uint32Array(capacity), array);
+}
+
 function copyInto<T extends NumberArray>(into: T, from: NumberArray): T {
   into.set(from);
   return into;
@@ -109,7 +118,10 @@ class Column {
   }
 
   push(value: number): void {
-    if (this.length === this.values.length) this.values = copyInto(this.make(this.values.length * 2), this.values);
+    // Grown by a quarter: the index's largest columns (a busy stream's spans) waste little past their length.
+    if (this.length === this.values.length) {
+      this.values = copyInto(this.make(this.values.length + Math.max(16, this.values.length >> 2)), this.values);
+    }
     this.values[this.length++] = value;
   }
 
@@ -165,9 +177,13 @@ export interface ChunkPiece {
   end: number;
 }
 
-/** The key of a stream: connection, direction and fd code (0 for a socket, fd + 1 for a process's pipes). */
+/**
+ * The key of a stream: connection, direction and, for what came in, the fd code (0 for a socket, fd + 1 for a
+ * process's stdout and stderr). A connection has one stream out whatever its fd says: a process's stdin chunks carry
+ * fd 0, and a span of them may leave it out.
+ */
 function streamKey(conn: number, out: boolean, fdCode: number): number {
-  return conn * 16 + (out ? 8 : 0) + fdCode;
+  return conn * 16 + (out ? 8 : fdCode);
 }
 
 function fdCodeOf(fd: number | undefined): number {
@@ -216,7 +232,7 @@ export class TimelineIndex {
     }
     block.meta[i] = meta;
     block.setConn(i, e.conn);
-    block.size[i] = Math.min(size, 0xffff_ffff);
+    block.setSize(i, Math.min(size, 0xffff_ffff));
     block.setT(i, t);
     block.length += 1;
     this.count += 1;

@@ -9,18 +9,21 @@
  *    (`size > 1000`), a text search (`needle`) and a field predicate (`command == "DEL"`), through findTimeline
  *    called as the workbench calls it; baseline: the same page found by reading the events from the start and
  *    testing each, with no index (what a filter costs without one), and a plain sequential read of the whole file;
- * 2. the process's RSS while answering (the recorder, its window and the index: what the engine holds for the
- *    session), beside the RSS before recording and the index's own arrays;
+ * 2. the RSS of a fresh process that reopened the capture (Recorder.open: the index built reading it once) while it
+ *    answers, beside its RSS before opening it; and the recording process's RSS and index, for comparison;
  * 3. locateSpans for the message spanning 1,000 chunks, and the same plus reading those chunks (what the hex view's
  *    highlight needs); baseline: reading the same 1,000 events by range.
  *
- * Everything goes to a temporary directory that is removed at the end. A few minutes at full size; set
+ * The answers are measured in that fresh process (this script again, with --answer). Everything goes to a temporary
+ * directory that is removed at the end. A few minutes at full size; set
  * SEARCH_BENCH_EVENTS=1000000 for a quick run.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setFlagsFromString } from "node:v8";
+import { fileURLToPath } from "node:url";
 import { runInNewContext } from "node:vm";
 import { parseFilter } from "../../preload/filter-language.ts";
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
@@ -88,7 +91,7 @@ async function record(
 ): Promise<{ seconds: number; bigValue: { seq: number; span: [number, number] } }> {
   const started = performance.now();
   let t = 0;
-  let bigValue = { seq: -1, span: [0, 0] as [number, number] };
+  let bigValue: BigValue = { seq: -1, span: [0, 0] };
   for (let i = 0; recorder.count < EVENTS; i += 1) {
     t += 3;
     if (i === Math.floor(EVENTS / 2)) {
@@ -159,6 +162,13 @@ async function sequentialRead(file: string): Promise<{ seconds: number; bytes: n
 
 const latin1 = (e: TimelineEvent): string => (e.kind === "data" ? Buffer.from(e.data).toString("latin1") : "");
 
+/** Where the 1,000-chunk value is: passed to the answering process. */
+interface BigValue {
+  seq: number;
+  span: [number, number];
+}
+
+/** Records the capture in this process, then has a fresh one reopen it and answer. */
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wirescope-search-bench-"));
   try {
@@ -166,77 +176,103 @@ async function main(): Promise<void> {
     const recorder = await Recorder.create(path.join(dir, "bench.wscap"), { kind: "client", name: "bench" });
     const recorded = await record(recorder);
     const fileBytes = recorder.stats().fileBytes;
+    const rssRecording = rssMiB();
+    const indexBytes = recorder.index.memoryBytes;
+    await recorder.close();
     console.log(
       `capture: ${EVENTS.toLocaleString("en-US")} events, ${fmt(fileBytes / 1e9, 2)} GB, recorded in ` +
-        `${fmt(recorded.seconds)} s (${fmt(EVENTS / recorded.seconds / 1e6, 2)} M events/s), index kept as it recorded`,
+        `${fmt(recorded.seconds)} s (${fmt(EVENTS / recorded.seconds / 1e6, 2)} M events/s); the recording process's ` +
+        `RSS at the end ${fmt(rssRecording, 0)} MiB (before: ${fmt(rssBefore, 0)} MiB), its index ${fmt(indexBytes / MiB, 0)} MiB`,
     );
-    const plain = await sequentialRead(recorder.file);
-    console.log(
-      `baseline: plain sequential read of the whole file: ${fmt(plain.seconds, 2)} s (${fmt(plain.bytes / plain.seconds / 1e6, 0)} MB/s)`,
+    const child = spawnSync(
+      process.execPath,
+      [
+        ...process.execArgv,
+        fileURLToPath(import.meta.url),
+        "--answer",
+        recorder.file,
+        JSON.stringify(recorded.bigValue),
+      ],
+      { stdio: "inherit" },
     );
-
-    let rssPeak = rssMiB();
-    const filters: [string, string, (e: TimelineEvent) => boolean][] = [
-      ["columns", "size > 1000", (e) => e.kind === "data" && e.data.byteLength > 1000],
-      ["text", "needle", (e) => latin1(e).toLowerCase().includes("needle")],
-      ["field", 'command == "DEL"', (e) => e.kind === "log" && e.spans !== undefined && e.fields.command === "DEL"],
-    ];
-    console.log(`first page (${PAGE} matches) of a filter matching 1 event in 1,000 (goal < 1 s; field < 3 s):`);
-    for (const [what, filter, test] of filters) {
-      const page = await firstPage(recorder, filter);
-      rssPeak = Math.max(rssPeak, process.memoryUsage().rss / MiB);
-      const without = await firstPageWithoutIndex(recorder, test);
-      console.log(
-        `  ${what.padEnd(8)} ${filter.padEnd(18)} ${fmt(page.seconds * 1000, 0).padStart(6)} ms ` +
-          `(${page.calls} calls, ${page.seqs.length} matches, last seq ${page.seqs.at(-1)})` +
-          `   baseline, reading and testing every event: ${fmt(without * 1000, 0)} ms`,
-      );
-    }
-    const whole = await firstPage(recorder, "size > 1000 && conn == 51");
-    console.log(
-      `  columns, to the end: "size > 1000 && conn == 51" over all ${EVENTS.toLocaleString("en-US")} events: ` +
-        `${fmt(whole.seconds, 2)} s (${whole.calls} calls)`,
-    );
-
-    const spanned = { dir: "in" as const, offset: recorded.bigValue.span[0], length: recorded.bigValue.span[1] };
-    const locateTimes: number[] = [];
-    const highlightTimes: number[] = [];
-    const rangeTimes: number[] = [];
-    let pieces = 0;
-    for (let round = 0; round < 5; round += 1) {
-      let started = performance.now();
-      const found = locateSpans(recorder, 1, [spanned]);
-      locateTimes.push(performance.now() - started);
-      pieces = found.length;
-      started = performance.now();
-      const again = locateSpans(recorder, 1, [spanned]);
-      const first = again[0]!.seq;
-      const last = again.at(-1)!.seq;
-      for (let from = first; from <= last;) from += (await recorder.read(from, last - from + 1)).length;
-      highlightTimes.push(performance.now() - started);
-      started = performance.now();
-      for (let from = first; from <= last;) from += (await recorder.read(from, last - from + 1)).length;
-      rangeTimes.push(performance.now() - started);
-    }
-    rssPeak = Math.max(rssPeak, process.memoryUsage().rss / MiB);
-    const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-    console.log(
-      `locateSpans, a message spanning ${pieces} chunks (goal < 100 ms): ${fmt(median(locateTimes), 2)} ms; ` +
-        `with reading those chunks: ${fmt(median(highlightTimes), 1)} ms   baseline, reading the chunks by range: ` +
-        `${fmt(median(rangeTimes), 1)} ms`,
-    );
-    const rssNow = rssMiB();
-    const usage = process.memoryUsage();
-    const parts = `heap ${fmt(usage.heapUsed / MiB, 0)} MiB, array buffers ${fmt(usage.arrayBuffers / MiB, 0)} MiB`;
-    console.log(
-      `engine RSS while answering (goal < 300 MB): ${fmt(Math.max(rssPeak, rssNow), 0)} MiB peak, ${fmt(rssNow, 0)} MiB ` +
-        `after gc (${parts}; the index ${fmt(recorder.index.memoryBytes / MiB, 0)} MiB)   baseline, before recording: ` +
-        `${fmt(rssBefore, 0)} MiB`,
-    );
-    await recorder.close();
+    if (child.status !== 0) throw new Error(`the answering process failed (${child.status ?? child.signal})`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+/** In a fresh process (the engine reopening a capture): opens `file`, indexes it, answers, and says what it cost. */
+async function answer(file: string, bigValue: BigValue): Promise<void> {
+  const rssBefore = rssMiB();
+  const plain = await sequentialRead(file);
+  console.log(
+    `baseline: plain sequential read of the whole file: ${fmt(plain.seconds, 2)} s (${fmt(plain.bytes / plain.seconds / 1e6, 0)} MB/s)`,
+  );
+  let started = performance.now();
+  const recorder = await Recorder.open(file);
+  const opened = (performance.now() - started) / 1000;
+  console.log(
+    `reopened in a fresh process (the index built reading the file once): ${fmt(opened, 1)} s, index ` +
+      `${fmt(recorder.index.memoryBytes / MiB, 0)} MiB`,
+  );
+  let rssPeak = rssMiB();
+  const filters: [string, string, (e: TimelineEvent) => boolean][] = [
+    ["columns", "size > 1000", (e) => e.kind === "data" && e.data.byteLength > 1000],
+    ["text", "needle", (e) => latin1(e).toLowerCase().includes("needle")],
+    ["field", 'command == "DEL"', (e) => e.kind === "log" && e.spans !== undefined && e.fields.command === "DEL"],
+  ];
+  console.log(`first page (${PAGE} matches) of a filter matching 1 event in 1,000 (goal < 1 s; field < 3 s):`);
+  for (const [what, filter, test] of filters) {
+    const page = await firstPage(recorder, filter);
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss / MiB);
+    const without = await firstPageWithoutIndex(recorder, test);
+    console.log(
+      `  ${what.padEnd(8)} ${filter.padEnd(18)} ${fmt(page.seconds * 1000, 0).padStart(6)} ms ` +
+        `(${page.calls} calls, ${page.seqs.length} matches, last seq ${page.seqs.at(-1)})` +
+        `   baseline, reading and testing every event: ${fmt(without * 1000, 0)} ms`,
+    );
+  }
+  const whole = await firstPage(recorder, "size > 1000 && conn == 52");
+  rssPeak = Math.max(rssPeak, process.memoryUsage().rss / MiB);
+  console.log(
+    `  columns, no match, to the end: "size > 1000 && conn == 52" over all ${EVENTS.toLocaleString("en-US")} events: ` +
+      `${fmt(whole.seconds, 2)} s (${whole.calls} calls)   baseline: the plain read above`,
+  );
+
+  const spanned = { dir: "in" as const, offset: bigValue.span[0], length: bigValue.span[1] };
+  const locateTimes: number[] = [];
+  const highlightTimes: number[] = [];
+  const rangeTimes: number[] = [];
+  let pieces = 0;
+  for (let round = 0; round < 5; round += 1) {
+    started = performance.now();
+    pieces = locateSpans(recorder, 1, [spanned]).length;
+    locateTimes.push(performance.now() - started);
+    started = performance.now();
+    const again = locateSpans(recorder, 1, [spanned]);
+    const [first, last] = [again[0]!.seq, again.at(-1)!.seq];
+    for (let from = first; from <= last;) from += (await recorder.read(from, last - from + 1)).length;
+    highlightTimes.push(performance.now() - started);
+    started = performance.now();
+    for (let from = first; from <= last;) from += (await recorder.read(from, last - from + 1)).length;
+    rangeTimes.push(performance.now() - started);
+  }
+  rssPeak = Math.max(rssPeak, process.memoryUsage().rss / MiB);
+  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  console.log(
+    `locateSpans, a message spanning ${pieces} chunks (goal < 100 ms): ${fmt(median(locateTimes), 2)} ms; ` +
+      `with reading those chunks: ${fmt(median(highlightTimes), 1)} ms   baseline, reading the chunks by range: ` +
+      `${fmt(median(rangeTimes), 1)} ms`,
+  );
+  const rssNow = rssMiB();
+  const usage = process.memoryUsage();
+  console.log(
+    `engine RSS while answering (goal < 300 MB): ${fmt(Math.max(rssPeak, rssNow), 0)} MiB peak, ${fmt(rssNow, 0)} MiB ` +
+      `after gc (heap ${fmt(usage.heapUsed / MiB, 0)} MiB, array buffers ${fmt(usage.arrayBuffers / MiB, 0)} MiB)` +
+      `   baseline, the same process before opening the capture: ${fmt(rssBefore, 0)} MiB`,
+  );
+  await recorder.close();
+}
+
+if (process.argv[2] === "--answer") await answer(process.argv[3]!, JSON.parse(process.argv[4]!) as BigValue);
+else await main();
