@@ -95,3 +95,14 @@ describe("loadMessageBytes", () => {
     expect(loaded.ok && new TextDecoder().decode(loaded.bytes.data)).toBe("SET\r\n");
   });
 });
+
+it("takes a process's stdin as one stream out, whether a span names fd 0 or not", () => {
+  const message = assembleMessage(
+    [{ dir: "out", offset: 0, length: 3 }],
+    [{ seq: 2, start: 0, end: 3, spanIndex: 0 }],
+    () => enc("abc"),
+  );
+  expect(rangesOf([{ dir: "out", fd: 0, offset: 1, length: 1 }], message.segments)).toEqual([{ start: 1, end: 2 }]);
+  expect(fieldAt({ b: [{ dir: "out", offset: 1, length: 1 }] }, "out", 0, 1)).toBe("b");
+  expect(fieldAt({ b: [{ dir: "in", fd: 1, offset: 1, length: 1 }] }, "in", 2, 1)).toBeNull();
+});

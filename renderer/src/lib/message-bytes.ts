@@ -91,7 +91,7 @@ export function rangesOf(spans: readonly Span[], segments: readonly Segment[]): 
   const out: ByteRange[] = [];
   for (const span of spans) {
     for (const seg of segments) {
-      if (seg.dir !== span.dir || seg.fd !== span.fd) continue;
+      if (!sameStream(seg, span)) continue;
       const from = Math.max(span.offset, seg.offset);
       const to = Math.min(span.offset + span.length, seg.offset + seg.length);
       if (from < to) out.push({ start: seg.start + from - seg.offset, end: seg.start + to - seg.offset });
@@ -133,12 +133,24 @@ export function fieldAt(
   let best: { path: string; length: number } | null = null;
   for (const [path, spans] of Object.entries(fieldSpans ?? {})) {
     for (const s of spans) {
-      if (s.dir !== dir || s.fd !== fd || offset < s.offset || offset >= s.offset + s.length) continue;
+      if (!sameStream(s, { dir, fd }) || offset < s.offset || offset >= s.offset + s.length) continue;
       const deeper = best !== null && s.length === best.length && path.split(".").length > best.path.split(".").length;
       if (best === null || s.length < best.length || deeper) best = { path, length: s.length };
     }
   }
   return best?.path ?? null;
+}
+
+/**
+ * Whether two spans are of the same stream: the same direction and pipe. A process's stdin is one stream out
+ * whether a span names fd 0 or no fd (sockets name none either way).
+ */
+function sameStream(
+  a: { dir: Direction; fd?: number | undefined },
+  b: { dir: Direction; fd?: number | undefined },
+): boolean {
+  const fd = (s: typeof a) => s.fd ?? (s.dir === "out" ? 0 : undefined);
+  return a.dir === b.dir && fd(a) === fd(b);
 }
 
 /** The total length of a message's spans: its size in the Messages view. */
