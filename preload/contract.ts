@@ -30,9 +30,23 @@ import type { TimelineEvent } from "./timeline.ts";
 import { filePath, text } from "./contract-text.ts";
 import { Argv, Env, ProcessInfo, ProcessSignal } from "./process-shapes.ts";
 import { CAInfo, ListenTLS, ProxyTLS, SessionTLS, TLSDetails } from "./tls-shapes.ts";
+import {
+  filterText,
+  FindResult,
+  IoGraphResult,
+  LocateResult,
+  MAX_FIND_LIMIT,
+  MAX_IO_BUCKETS,
+  MAX_LOCATE_SPANS,
+  MessageAtResult,
+  PipeFd,
+  SpanShape,
+  StreamOffset,
+} from "./search-shapes.ts";
 
 export { CAInfo, CertificateSummary, ListenTLS, ProxyTLS, SessionTLS, TLSDetails, TLSFailure } from "./tls-shapes.ts";
 export { ProcessInfo, ProcessSignal } from "./process-shapes.ts";
+export { IoGraphResult, SpanShape } from "./search-shapes.ts";
 
 // --- shared shapes ----------------------------------------------------------------------------------------------
 
@@ -358,6 +372,51 @@ export const commands = {
     }),
     z.object({ events: z.array(TimelineEventSchema), total: z.number() }),
     "ask for fewer events (a smaller count)",
+  ),
+  findTimeline: command(
+    "Find the events of a session's timeline that match a filter (the filter language: preload/filter-language.ts), a page at a time over the whole timeline: a call stops at `limit` matches or after about 100 ms; go on from `next` (-1: all looked at). A wrong filter is a 'bad-filter' error saying where.",
+    z.object({
+      session: sessionId,
+      filter: filterText,
+      conn: z.number().int().min(0).optional().describe("only this connection's events"),
+      from: z.number().int().min(0).describe("the seq to start at, inclusive"),
+      backward: z.boolean().optional(),
+      limit: z
+        .number()
+        .int()
+        .min(1, "ask for at least one match")
+        .max(MAX_FIND_LIMIT, `at most ${MAX_FIND_LIMIT.toLocaleString("en-US")} matches a call`),
+    }),
+    FindResult,
+  ),
+  ioGraph: command(
+    "Bytes and decoded messages per time bucket, each direction apart, and paired responses' latency distribution, for a session or one connection, from the engine's index.",
+    z.object({
+      session: sessionId,
+      conn: conn.optional(),
+      from: z.number().optional().describe("timeline µs; default the first event's"),
+      to: z.number().optional().describe("timeline µs, exclusive; default just past the last event's"),
+      buckets: z
+        .number()
+        .int()
+        .min(1, "at least one bucket")
+        .max(MAX_IO_BUCKETS, `at most ${MAX_IO_BUCKETS.toLocaleString("en-US")} buckets`),
+    }),
+    IoGraphResult,
+  ),
+  locateSpans: command(
+    "The data events holding the bytes of a connection's spans (a decoded message's, a field's), with the range within each chunk, in stream order.",
+    z.object({
+      session: sessionId,
+      conn,
+      spans: z.array(SpanShape).max(MAX_LOCATE_SPANS, `at most ${MAX_LOCATE_SPANS} spans a call`),
+    }),
+    LocateResult,
+  ),
+  messageAt: command(
+    "The decoded message whose spans cover a byte of a connection's stream (the latest if several), and its narrowest field covering it.",
+    z.object({ session: sessionId, conn, dir: z.enum(["in", "out"]), fd: PipeFd, offset: StreamOffset }),
+    MessageAtResult,
   ),
   listProtocols: command("The workspace's protocol files.", none, z.array(ProtocolFile)),
   readProtocol: command(

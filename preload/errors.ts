@@ -106,6 +106,7 @@ export const ERROR_CODES = {
   "not-a-tcp-conversation": "bad-input",
   "conversation-too-big": "bad-input",
   "not-a-replay": "usage",
+  "bad-filter": "usage",
   "bad-address": "bad-input",
   "nothing-to-export": "usage",
   "export-names-exhausted": "failed",

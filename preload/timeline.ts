@@ -60,6 +60,11 @@ export interface DataEvent extends EventBase {
    * 1 its stdout and 2 its stderr ("in"). Absent for sockets.
    */
   fd?: number;
+  /**
+   * The stream offset of the chunk's first byte: the bytes that went the same way on the same connection (and fd)
+   * before it. Filled by the engine on reads (readTimeline), so that spans can be matched to chunks.
+   */
+  offset?: number;
 }
 
 export interface LifecycleTimelineEvent extends EventBase {

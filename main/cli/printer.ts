@@ -52,13 +52,13 @@ function took(latency: number | undefined): string {
  * follows the session; stateless beyond the time origin.
  */
 export class TimelinePrinter {
-  private firstT: number | null = null;
-
   constructor(
     private readonly out: LineSink,
     private readonly options: PrinterOptions,
     /** Wall-clock ms at timeline time 0 (SessionInfo.epochMs), for JSON's "time". */
     private readonly epochMs: number,
+    /** Times are printed since this `t`: the timeline's first event's, or by default the first event printed. */
+    private firstT: number | null = null,
   ) {}
 
   /**

@@ -27,7 +27,11 @@ import { exportSession } from "../interchange/export.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
 import { CA_CERT_FILE, CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
-import { EngineError } from "./errors.ts";
+import { parseFilter } from "../../preload/filter-language.ts";
+import { BadFilterError, EngineError } from "./errors.ts";
+import { findTimeline } from "./find-timeline.ts";
+import { ioGraph } from "./io-graph.ts";
+import { locateSpans, messageAt } from "./message-bytes.ts";
 import { CaptureImports } from "./imports.ts";
 import { ProtocolLibrary } from "./protocol-library.ts";
 import { processSession, ProcessSession } from "./process-session.ts";
@@ -324,10 +328,35 @@ export class Engine implements WirescopeService {
     return [...this.sessions.get(session).session.connections.values()].map((record) => record.info());
   }
 
+  /** Events by range, each chunk with its stream offset (DataEvent.offset) from the timeline's index. */
   async readTimeline(args: { session: string; from: number; count: number }): Promise<CommandResult<"readTimeline">> {
     const { recorder } = this.sessions.get(args.session);
     const events = await recorder.read(args.from, args.count);
+    recorder.index.fillOffsets(events);
     return { events, total: recorder.count };
+  }
+
+  /** A page of the events matching a filter (find-timeline.ts). Throws BadFilterError for one that doesn't parse. */
+  async findTimeline(args: Parameters<WirescopeService["findTimeline"]>[0]): Promise<CommandResult<"findTimeline">> {
+    const { recorder } = this.sessions.get(args.session);
+    const parsed = parseFilter(args.filter);
+    if (!parsed.ok) throw new BadFilterError(parsed.message, parsed.column);
+    return findTimeline(recorder, { ...args, filter: parsed.filter });
+  }
+
+  /** The I/O graph of a session or connection, from its timeline's index (io-graph.ts). */
+  async ioGraph(args: Parameters<WirescopeService["ioGraph"]>[0]): Promise<CommandResult<"ioGraph">> {
+    return ioGraph(this.sessions.get(args.session).recorder.index, args);
+  }
+
+  /** The chunks holding a connection's spans (message-bytes.ts). */
+  async locateSpans(args: Parameters<WirescopeService["locateSpans"]>[0]): Promise<CommandResult<"locateSpans">> {
+    return { pieces: locateSpans(this.sessions.get(args.session).recorder, args.conn, args.spans) };
+  }
+
+  /** The decoded message, and its field, holding a byte of a connection's stream (message-bytes.ts). */
+  async messageAt(args: Parameters<WirescopeService["messageAt"]>[0]): Promise<CommandResult<"messageAt">> {
+    return messageAt(this.sessions.get(args.session).recorder, args);
   }
 
   // --- protocols --------------------------------------------------------------------------------------------------

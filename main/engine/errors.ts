@@ -82,3 +82,19 @@ export class NotAProcessError extends EngineError {
     super("not-a-process", `Session '${session}' runs no process: can't ${what}. Choose a process session.`);
   }
 }
+
+/**
+ * A filter (findTimeline, `show --filter`) that doesn't parse: the message says what and at which column; `issues`
+ * puts it on the filter field.
+ */
+export class BadFilterError extends EngineError {
+  readonly issues: ArgumentIssue[];
+  constructor(
+    message: string,
+    /** Where the mistake is, from 1. */
+    readonly column: number,
+  ) {
+    super("bad-filter", `The filter is wrong ${message}`);
+    this.issues = [{ path: "filter", message }];
+  }
+}

@@ -4,7 +4,7 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { open as openFile } from "node:fs/promises";
-import type { TimelineEvent } from "../../preload/timeline.ts";
+import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
 import { dataBytesOf, decodeRecord, headIsPlausible, parseJson, recordIsValid, withFd } from "./capture-decoding.ts";
 import {
   CAPTURE_VERSION,
@@ -38,6 +38,11 @@ class BlockCursor {
     private readonly limit: number,
     private readonly block: number,
   ) {}
+
+  /** Where bytes [pos, pos+n) are in `buf` if they are there already, else -1 (without reading). */
+  loaded(pos: number, n: number): number {
+    return pos >= this.start && pos + n <= this.start + this.length ? pos - this.start : -1;
+  }
 
   /** Where bytes [pos, pos+n) are in `buf`, or -1 if the file (up to the limit) ends first. */
   async at(pos: number, n: number): Promise<number> {
@@ -227,8 +232,39 @@ export class CaptureReader {
    * if a record changed since it was indexed, "closed" after close().
    */
   read(from: number, count: number, maxBytes = Infinity): Promise<TimelineEvent[]> {
+    return this.track(this.readRange(from, count, maxBytes));
+  }
+
+  /**
+   * Like `read`, but hands each event to `visit` as it is decoded, with a chunk's bytes a view into the reader's
+   * block rather than a copy: valid only during the call (`visit` must not keep them). For searches that look at
+   * every event and keep none. Resolves with how many events were visited.
+   */
+  scan(from: number, count: number, maxBytes: number, visit: (e: TimelineEvent) => void): Promise<number> {
+    return this.track(
+      this.walk(from, count, maxBytes, (buf, p, body, seq) => {
+        if (buf[p + 4] === RECORD_KIND.data) {
+          const data = buf.subarray(p + RECORD_HEAD, p + body);
+          const dir = buf[p + 5] === 0 ? "in" : "out";
+          visit(
+            withFd(
+              { seq, t: buf.readDoubleLE(p + 20), conn: buf.readUInt32LE(p + 8), kind: "data", dir, data },
+              buf,
+              p,
+            ),
+          );
+        } else if (buf[p + 4] === RECORD_KIND.dataAgain) {
+          return this.dataAgain(buf, p, seq, undefined).then(visit);
+        } else {
+          visit(decodeRecord(buf, p, body, this.file));
+        }
+      }),
+    );
+  }
+
+  /** `reading`, waited for by close(). */
+  private track<T>(reading: Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new CaptureError("closed", this.file, `${this.file}: reader is closed`));
-    const reading = this.readRange(from, count, maxBytes);
     this.inFlight.add(reading);
     const untrack = (): void => void this.inFlight.delete(reading);
     reading.then(untrack, untrack);
@@ -257,6 +293,30 @@ export class CaptureReader {
 
   /** Where the checked record `seq` at `pos` is in `cursor.buf`, and its body length. */
   private async checked(cursor: BlockCursor, pos: number, seq: number): Promise<{ p: number; body: number }> {
+    return this.checkedIfLoaded(cursor, pos, seq) ?? this.checkedAfterReading(cursor, pos, seq);
+  }
+
+  /**
+   * `checked` without awaiting, when the whole record is in the cursor's block already (nearly always, walking
+   * forward): null when it isn't. A walk checks record after record this way without a promise for each.
+   */
+  private checkedIfLoaded(cursor: BlockCursor, pos: number, seq: number): { p: number; body: number } | null {
+    const head = cursor.loaded(pos, RECORD_HEAD);
+    if (head < 0) return null;
+    const body = cursor.buf.readUInt32LE(head);
+    const p = cursor.loaded(pos, 4 + body);
+    if (p < 0) return null;
+    if (!headIsPlausible(cursor.buf, p, seq, this.version) || !recordIsValid(cursor.buf, p, body, seq)) {
+      throw this.corrupt(seq);
+    }
+    return { p, body };
+  }
+
+  private async checkedAfterReading(
+    cursor: BlockCursor,
+    pos: number,
+    seq: number,
+  ): Promise<{ p: number; body: number }> {
     let p = await cursor.at(pos, RECORD_HEAD);
     if (p < 0 || !headIsPlausible(cursor.buf, p, seq, this.version)) throw this.corrupt(seq);
     const body = cursor.buf.readUInt32LE(p);
@@ -265,34 +325,60 @@ export class CaptureReader {
     return { p, body };
   }
 
-  private async readRange(from: number, count: number, maxBytes: number): Promise<TimelineEvent[]> {
+  /**
+   * Walks the checked records `from` .. `from + count - 1`, clamped to the readable ones, handing each to `onRecord`
+   * where it is in the block (`buf`, `p`, its body length); stops early, after at least one record, before the data
+   * bytes would pass `maxBytes`. Resolves with how many were walked.
+   */
+  private async walk(
+    from: number,
+    count: number,
+    maxBytes: number,
+    onRecord: (buf: Buffer, p: number, body: number, seq: number) => Promise<void> | void,
+  ): Promise<number> {
     const total = this.index.count;
     const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
     const end = Math.min(total, start + Math.max(0, Math.trunc(count) || 0));
-    if (start >= end) return [];
+    if (start >= end) return 0;
     const { cursor, pos: first } = await this.seek(start);
-    const events: TimelineEvent[] = [];
     let bytes = 0;
-    for (let seq = start, pos = first; seq < end; seq += 1) {
-      const { p, body } = await this.checked(cursor, pos, seq);
-      const buf = cursor.buf;
-      bytes += dataBytesOf(buf, p, body);
-      if (bytes > maxBytes && events.length > 0) break;
-      if (buf[p + 4] === RECORD_KIND.dataAgain) {
-        const source = buf.readDoubleLE(p + RECORD_HEAD);
-        const length = buf.readUInt32LE(p + RECORD_HEAD + 8);
-        const dir = buf[p + 5] === 0 ? "in" : "out";
-        const [t, conn] = [buf.readDoubleLE(p + 20), buf.readUInt32LE(p + 8)];
-        const earlier = source >= start ? events[source - start] : undefined;
-        const data = earlier?.kind === "data" ? earlier.data : await this.dataOf(source);
-        if (data.byteLength !== length) throw this.corrupt(seq);
-        events.push(withFd({ seq, t, conn, kind: "data", dir, data }, buf, p));
-      } else {
-        events.push(decodeRecord(buf, p, body, this.file));
-      }
+    let seq = start;
+    for (let pos = first; seq < end; seq += 1) {
+      const { p, body } = this.checkedIfLoaded(cursor, pos, seq) ?? (await this.checkedAfterReading(cursor, pos, seq));
+      bytes += dataBytesOf(cursor.buf, p, body);
+      if (bytes > maxBytes && seq > start) break;
+      const handled = onRecord(cursor.buf, p, body, seq);
+      if (handled !== undefined) await handled;
       pos += 4 + body;
     }
+    return seq - start;
+  }
+
+  private async readRange(from: number, count: number, maxBytes: number): Promise<TimelineEvent[]> {
+    const events: TimelineEvent[] = [];
+    const start = Math.max(0, Math.trunc(from) || 0);
+    await this.walk(from, count, maxBytes, (buf, p, body, seq) => {
+      if (buf[p + 4] !== RECORD_KIND.dataAgain) return void events.push(decodeRecord(buf, p, body, this.file));
+      const source = buf.readDoubleLE(p + RECORD_HEAD);
+      const earlier = source >= start ? events[source - start] : undefined;
+      return this.dataAgain(buf, p, seq, earlier?.kind === "data" ? earlier.data : undefined).then((e) => {
+        events.push(e);
+      });
+    });
     return events;
+  }
+
+  /** The event of the "data again" record `seq` at `p`: its source's bytes (`known`, or read), not a copy of them. */
+  private async dataAgain(buf: Buffer, p: number, seq: number, known: Uint8Array | undefined): Promise<DataEvent> {
+    const source = buf.readDoubleLE(p + RECORD_HEAD);
+    const length = buf.readUInt32LE(p + RECORD_HEAD + 8);
+    const dir = buf[p + 5] === 0 ? "in" : "out";
+    const [t, conn, fd] = [buf.readDoubleLE(p + 20), buf.readUInt32LE(p + 8), buf.readUInt16LE(p + 6)];
+    const data = known ?? (await this.dataOf(source));
+    if (data.byteLength !== length) throw this.corrupt(seq);
+    const event: DataEvent = { seq, t, conn, kind: "data", dir, data };
+    if (fd > 0) event.fd = fd - 1;
+    return event;
   }
 
   /** The bytes of data record `seq`, which a "data again" record before the range being read names. */

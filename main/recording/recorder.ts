@@ -12,6 +12,7 @@ import { CaptureReader } from "./capture-reader.ts";
 import { CaptureWriter, type CaptureWriterOptions } from "./capture-writer.ts";
 import { EventWindow } from "./event-window.ts";
 import type { ChangeNotifier } from "./notifier.ts";
+import { TimelineIndex } from "./timeline-index.ts";
 
 const ENGINE_START = process.hrtime.bigint();
 
@@ -25,6 +26,9 @@ export const engineTimeOrigin = performance.timeOrigin + performance.now();
 export function monotonicMicros(): number {
   return Math.floor(Number(process.hrtime.bigint() - ENGINE_START) / 1000);
 }
+
+/** Events read at a time to index a capture that is continued. */
+const INDEX_BATCH = 4096;
 
 /** Default bounds of the in-memory window. */
 export const WINDOW_EVENTS = 50_000;
@@ -81,6 +85,8 @@ export interface RecorderStats {
 export class Recorder {
   private readonly window: EventWindow;
   private closed = false;
+  /** The timeline's index (timeline-index.ts): every event appended is in it as soon as `append` returns. */
+  readonly index = new TimelineIndex();
 
   private constructor(
     private readonly writer: CaptureWriter,
@@ -111,7 +117,8 @@ export class Recorder {
   /**
    * Continues the capture in `file`: a torn tail (the process was killed mid-write) is cut off and reported in
    * `stats().lostBytes`, numbering continues after the last valid event, and new events' `t` are shifted onto the
-   * capture's time axis (`timeOffset`), never before its last event. Throws CaptureError for a file that is not
+   * capture's time axis (`timeOffset`), never before its last event. Its events are indexed first (read once,
+   * INDEX_BATCH at a time). Throws CaptureError for a file that is not
    * a capture or is of a newer format.
    */
   static async open(file: string, options: RecorderOptions = {}): Promise<Recorder> {
@@ -120,7 +127,12 @@ export class Recorder {
       const writer = await CaptureWriter.resume(reader, options.writer);
       const axisShift = (engineTimeOrigin - reader.meta.timeOrigin) * 1000;
       const offset = Math.max(axisShift, (reader.summary.lastT ?? -Infinity) - monotonicMicros());
-      return new Recorder(writer, reader, offset, reader.lostBytes, options);
+      const recorder = new Recorder(writer, reader, offset, reader.lostBytes, options);
+      const index = (e: TimelineEvent): void => recorder.index.add(e.seq, e.t, e);
+      for (let from = 0; from < reader.count; from = recorder.index.count) {
+        await reader.scan(from, INDEX_BATCH, READ_MAX_BYTES, index);
+      }
+      return recorder;
     } catch (err) {
       await reader.close();
       throw err;
@@ -173,6 +185,7 @@ export class Recorder {
         break;
     }
     const size = this.writer.append(event);
+    this.index.add(seq, t, e);
     const windowSize = event.kind === "data" ? RECORD_OVERHEAD + event.data.byteLength : size;
     this.window.add(event, windowSize, this.writer.dataBuffer, this.writer.dataOffset);
     this.writer.retainFrom(this.window.start);
@@ -200,6 +213,28 @@ export class Recorder {
     const head = await this.reader.read(start, fileEnd - start, READ_MAX_BYTES);
     if (head.length < fileEnd - start) return head;
     return takeWithin(tail, READ_MAX_BYTES - payloadBytes(head), head);
+  }
+
+  /**
+   * Hands events `from` .. `from + count - 1` (clamped to the timeline) to `visit` in order, as `read` finds them,
+   * without copying the chunks read from the file: their bytes are valid only during the call. At least one event,
+   * then none past `maxBytes` of payload. Resolves with how many were visited. For searches (findTimeline), which look
+   * at every event and keep none.
+   */
+  async scan(from: number, count: number, maxBytes: number, visit: (e: TimelineEvent) => void): Promise<number> {
+    if (this.closed) throw new CaptureError("closed", this.file, `${this.file}: recorder is closed`);
+    const total = this.count;
+    const start = Math.max(0, Math.min(total, Math.trunc(from) || 0));
+    const end = Math.min(total, start + Math.max(0, Math.trunc(count) || 0));
+    const windowStart = this.window.start;
+    if (start >= windowStart) {
+      const tail = takeWithin(this.window.slice(start, end), maxBytes, []);
+      tail.forEach(visit);
+      return tail.length;
+    }
+    const fileEnd = Math.min(end, windowStart);
+    if (this.writer.index.count < fileEnd) await this.flush();
+    return this.reader.scan(start, fileEnd - start, maxBytes, visit);
   }
 
   /** The recorder's figures now. */

@@ -173,6 +173,29 @@ describe("wirescope show", () => {
     const missing = await runCli(["show", path.join(workspace, "nope.wscap")], { workspace });
     expect(missing.code).toBe(2);
   });
+
+  it("prints only the events a --filter matches, and points at a filter's mistake", async () => {
+    const all = jsonLines((await runCli(["show", capture, "--json"], { workspace })).stdout);
+    const shown = await runCli(["show", capture, "--json", "--filter", 'in && "hello" || connected'], { workspace });
+    expect(shown.code, shown.stderr).toBe(0);
+    const events = jsonLines(shown.stdout).filter((e) => e.kind !== "summary");
+    const connected = all.find((e) => e.event === "connected")!;
+    const hello = all.find((e) => e.dir === "in" && Buffer.from(String(e.base64), "base64").includes("hello"))!;
+    // The same lines as without the filter, times counted from the capture's first event alike.
+    expect(events).toEqual([connected, hello]);
+
+    const human = await runCli(["show", capture, "--filter", "out size >= 14B"], { workspace });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout.trim().split("\n")).toEqual([
+      expect.stringMatching(/^\d+\.\d{6} #1 -> 14 B {2}\*1\\r\\n\$4\\r\\nPING\\r\\n$/),
+      expect.stringMatching(/^\d+\.\d{6} #1 -> 25 B {2}\*2\\r\\n\$4\\r\\nECHO/),
+    ]);
+
+    const wrong = await runCli(["show", capture, "--filter", "conn == "], { workspace });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("show: the filter is wrong at column 9: expected a value after '=='");
+    expect(wrong.stderr).toContain("  conn == \n          ^");
+  });
 });
 
 describe("npx wirescope", () => {

@@ -163,6 +163,26 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
   halfCloseConnection: { args: { session: "s1", conn: 1 }, result: {} },
   send: { args: { session: "s1", conn: 1, data: "PING\\r\\n", encoding: "text" }, result: { bytes: 6 } },
   readTimeline: { args: { session: "s1", from: 0, count: 5 }, result: { events: timelineSample, total: 5 } },
+  findTimeline: {
+    args: { session: "s1", filter: 'conn == 1 && command == "SET"', from: 0, limit: 100 },
+    result: { seqs: [3, 7], next: -1, scanned: 5, total: 5 },
+  },
+  ioGraph: {
+    args: { session: "s1", conn: 1, buckets: 2 },
+    result: {
+      from: 10,
+      to: 30,
+      bucketUs: 10,
+      in: { bytes: [0, 256], messages: [0, 1] },
+      out: { bytes: [14, 0], messages: [1, 0] },
+      latency: { count: 1, p50: 12, p95: 12, p99: 12, edgesUs: [12, 13], counts: [1] },
+    },
+  },
+  locateSpans: {
+    args: { session: "s1", conn: 1, spans: [{ dir: "in", offset: 0, length: 300 }] },
+    result: { pieces: [{ seq: 2, start: 0, end: 256, spanIndex: 0 }] },
+  },
+  messageAt: { args: { session: "s1", conn: 1, dir: "in", offset: 4 }, result: { seq: 4, field: "key" } },
   listProtocols: { args: {}, result: [protocolFile] },
   readProtocol: { args: { path: "resp.ts" }, result: { content: "export class Resp {}\n" } },
   saveProtocol: {

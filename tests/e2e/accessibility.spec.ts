@@ -28,6 +28,7 @@ import {
   timelineRows,
   trafficView,
 } from "./fixtures.ts";
+import { connectWithCommands } from "./commands-protocol.ts";
 
 /** One line per violation and per element it was found on: rule, impact, target, and what axe says is wrong. */
 function describeViolations(violations: Awaited<ReturnType<AxeBuilder["analyze"]>>["violations"]): string {
@@ -109,6 +110,26 @@ test("a client session's traffic view, its Hex and Conversation tabs", async ({ 
   const conversation = await openTab(app, "Conversation");
   await expect(conversation.locator(".dir-in").filter({ hasText: "Hi!" }).first()).toBeVisible();
   await expectAccessible(app, "the traffic view, Conversation tab");
+});
+
+test("a decoded message's field tree beside its bytes, the Messages view and the I/O graph", async ({
+  app,
+  echo,
+  wirescope,
+}) => {
+  await connectWithCommands(app, wirescope.workspace, echo.port);
+  await send(app, String.raw`SET greeting hello\r\n`);
+  await timelineRows(app, "info", "SET greeting").click();
+  const decoded = await openTab(app, "Decoded");
+  await decoded.getByRole("treeitem", { name: /^key/ }).click();
+  await expect(decoded.getByRole("region", { name: "Message bytes" }).locator("mark").first()).toBeVisible();
+  await expectAccessible(app, "a decoded message's Decoded tab");
+
+  await trafficView(app).getByRole("switch", { name: "Messages" }).click();
+  await expect(trafficView(app).getByRole("columnheader", { name: "Latency" })).toBeVisible();
+  const graph = await openTab(app, "I/O graph");
+  await expect(graph.getByRole("img", { name: /^Bytes per second/ })).toBeVisible();
+  await expectAccessible(app, "the Messages view and the I/O graph");
 });
 
 test("the protocol editor, on a file from the line template", async ({ app }) => {

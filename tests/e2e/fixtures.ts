@@ -117,8 +117,11 @@ async function visibleText(page: Page): Promise<string> {
   return text.trim().slice(0, 500);
 }
 
-/** Opens the detail tab `name` ("Hex", "Text", "Decoded", "Conversation", "TLS") and returns its panel. */
-export async function openTab(page: Page, name: "Hex" | "Text" | "Decoded" | "Conversation" | "TLS"): Promise<Locator> {
+/** Opens the detail tab `name` ("Hex", "Text", "Decoded", "Conversation", "TLS", "I/O graph") and returns its panel. */
+export async function openTab(
+  page: Page,
+  name: "Hex" | "Text" | "Decoded" | "Conversation" | "TLS" | "I/O graph",
+): Promise<Locator> {
   const tab = trafficView(page).getByRole("tab", { name });
   await tab.click();
   await expect(tab).toHaveAttribute("aria-selected", "true");
@@ -232,6 +235,14 @@ export async function saveScreens(page: Page, name: string, testInfo: TestInfo =
     await testInfo.attach(`${name}-${colorScheme}`, { path: file, contentType: "image/png" });
   }
   await page.emulateMedia({ colorScheme: "light" });
+}
+
+/** Opens the import dialog from the sidebar's "Import capture…" and returns it. */
+export async function openImportDialog(page: Page): Promise<Locator> {
+  await sidebar(page).getByRole("button", { name: "Import capture…" }).click();
+  const dialog = page.getByRole("dialog", { name: "Import capture" });
+  await expect(dialog).toBeVisible();
+  return dialog;
 }
 
 /** Opens the settings dialog from the status bar's "Settings" and returns it. */

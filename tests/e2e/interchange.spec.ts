@@ -12,13 +12,13 @@ import {
   connectionItem,
   expect,
   field,
+  openImportDialog,
   saveScreens,
   selectItem,
   send,
   sessionItem,
   sendBox,
   sessionItems,
-  sidebar,
   test,
   timelineRows,
   trafficView,
@@ -32,13 +32,6 @@ function status(page: Page) {
 }
 
 /** Opens "Import capture…" from the sidebar and returns the dialog. */
-async function openImport(page: Page) {
-  await sidebar(page).getByRole("button", { name: "Import capture…" }).click();
-  const dialog = page.getByRole("dialog", { name: "Import capture" });
-  await expect(dialog).toBeVisible();
-  return dialog;
-}
-
 test("export a client session as pcapng, read it back with tshark, import it and open its conversation", async ({
   app,
   echo,
@@ -78,7 +71,7 @@ test("export a client session as pcapng, read it back with tshark, import it and
     console.warn(`interchange: the tshark check of the exported pcapng was skipped (${reason})`);
   }
 
-  const dialog = await openImport(app);
+  const dialog = await openImportDialog(app);
   await field(dialog, "Capture file").setInputFiles(saved);
   const conversations = dialog.getByRole("table", { name: "Conversations" });
   await expect(conversations.getByRole("row")).toHaveCount(2);
@@ -103,7 +96,7 @@ test("a file that isn't a capture is explained in the import dialog, and nothing
   await connectClient(app, echo.port);
   const before = await sessionItems(app).count();
 
-  const dialog = await openImport(app);
+  const dialog = await openImportDialog(app);
   const input = field(dialog, "Capture file");
   await input.setInputFiles({
     name: "notes.pcapng",
@@ -132,7 +125,7 @@ test("reopen a Wirescope recording by its name in the captures folder; a wrong n
   const recordings = fs.readdirSync(capturesDir(wirescope.workspace)).filter((f) => f.endsWith(".wscap"));
   expect(recordings).toHaveLength(1);
 
-  const dialog = await openImport(app);
+  const dialog = await openImportDialog(app);
   const input = field(dialog, "Recording file");
   await input.fill("no-such-recording.wscap");
   await dialog.getByRole("button", { name: "Open recording" }).click();
@@ -164,7 +157,7 @@ test("a recording still being written is followed: what its session records next
       .split("before\n").length - 1;
   await expect.poll(holdsBefore, { message: "the sent and echoed 'before' in the file" }).toBe(2);
 
-  const dialog = await openImport(app);
+  const dialog = await openImportDialog(app);
   await field(dialog, "Recording file").fill(recording!);
   await dialog.getByRole("button", { name: "Open recording" }).click();
   await expect(dialog).toBeHidden();

@@ -29,12 +29,13 @@ export function toHex(data: Uint8Array, separator = " "): string {
   let out = "";
   for (let i = 0; i < data.length; i++) {
     if (i > 0) out += separator;
-    out += HEX[data[i]!];
+    out += HEX_PAIRS[data[i]!];
   }
   return out;
 }
 
-const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+/** Each byte's two lowercase hex digits, by value. */
+export const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 export { HEX_LINE_BYTES, hexDumpLine, hexDumpLineCount, type HexLine } from "../../../preload/hex-dump.ts";
 

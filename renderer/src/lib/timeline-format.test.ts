@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { TimelineEvent } from "../../../preload/timeline.ts";
+import type { LogTimelineEvent, TimelineEvent } from "../../../preload/timeline.ts";
 import {
   directionLabel,
   formatAbsolute,
+  formatLatency,
   formatRelative,
   isTrouble,
+  latencyLabel,
   lengthLabel,
+  messageDirection,
   previewLabel,
 } from "./timeline-format.ts";
 
@@ -38,5 +41,28 @@ describe("a row's columns", () => {
     const tls = { seq: 3, t: 9, conn: 1, kind: "lifecycle" as const, detail: "" };
     expect(isTrouble({ ...tls, event: "tls-failed" })).toBe(true);
     expect(isTrouble({ ...tls, event: "tls" })).toBe(false);
+  });
+});
+
+describe("decoded messages", () => {
+  const message = (extra: Partial<LogTimelineEvent>): LogTimelineEvent => ({
+    kind: "log",
+    seq: 4,
+    t: 0,
+    conn: 1,
+    level: "info",
+    text: "reply OK",
+    fields: {},
+    ...extra,
+  });
+
+  it("reads a message's direction from its bytes, and a paired response's latency", () => {
+    expect(messageDirection(message({ spans: [{ dir: "in", offset: 0, length: 5 }] }))).toBe("in");
+    expect(messageDirection(message({}))).toBeNull();
+    expect(latencyLabel(message({ pair: { role: "response", request: 2, latency: 12_345 } }))).toBe("12.3 ms");
+    expect(latencyLabel(message({ pair: { role: "request" } }))).toBe("");
+    expect(formatLatency(850)).toBe("850 µs");
+    expect(formatLatency(1500)).toBe("1.50 ms");
+    expect(formatLatency(2_500_000)).toBe("2.50 s");
   });
 });

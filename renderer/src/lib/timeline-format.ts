@@ -2,7 +2,7 @@
  * How a timeline event reads in one row of the grid: its time, its direction (or what happened), its length and a
  * preview. Pure; Timeline.svelte and the detail pane use it.
  */
-import type { DataEvent, TimelineEvent } from "../../../preload/timeline.ts";
+import type { DataEvent, Direction, LogTimelineEvent, TimelineEvent } from "../../../preload/timeline.ts";
 import { previewBytes, showControls } from "./bytes.ts";
 import { fdLabel } from "./process-format.ts";
 
@@ -95,4 +95,21 @@ function exitedBadly(fields: Record<string, unknown> | undefined): boolean {
 /** "Connection 3", or "Session" for events of the session itself (conn 0). */
 export function connectionLabel(conn: number): string {
   return conn === 0 ? "Session" : `Connection ${conn}`;
+}
+
+/** Which way a decoded message's bytes went (its first span's direction), or null when it names no bytes. */
+export function messageDirection(e: LogTimelineEvent): Direction | null {
+  return e.spans?.[0]?.dir ?? null;
+}
+
+/** A latency in microseconds, for people: "850 µs", "12.3 ms", "1.20 s". */
+export function formatLatency(us: number): string {
+  if (us < 1000) return `${Math.round(us)} µs`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`;
+  return `${(us / 1_000_000).toFixed(2)} s`;
+}
+
+/** The Messages view's latency column: a paired response's latency; empty for anything else. */
+export function latencyLabel(e: LogTimelineEvent): string {
+  return e.pair?.latency !== undefined ? formatLatency(e.pair.latency) : "";
 }
