@@ -3,10 +3,10 @@
  * a session, which goes through the same recorder): what a filter, the I/O graph, the hex view's highlight and
  * "which message holds this byte" need to know without reading the capture file.
  *
- * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 9 bytes per event
- * (kind, direction and fd in one byte; connection and size in 16 bits while they fit; time as a delta from its
- * block's first event), plus, per decoded message, its seq and pair latency and its spans (about 24 bytes). The
- * stream offset of a chunk is not stored per event: each stream (connection, direction, fd) keeps a mark every
+ * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 7 bytes per event
+ * (kind, direction and fd in one byte; connection, size and time in 16 bits while they fit: see Block), plus, per
+ * decoded message, its seq and pair latency and its spans (about 24 bytes). The stream offset of a chunk is not
+ * stored per event: each stream (connection, direction, fd) keeps a mark every
  * STREAM_MARK_EVERY chunks, and an offset is counted from the nearest mark.
  *
  * Seqs fit in 32 bits here (a timeline of 4 billion events is far beyond what a capture file holds in practice).
@@ -18,6 +18,9 @@ const BLOCK_SHIFT = 16;
 const BLOCK_EVENTS = 1 << BLOCK_SHIFT;
 /** The first block starts this small and doubles: an idle session's index costs a few KiB. */
 const FIRST_BLOCK_EVENTS = 1024;
+/** Events per run of times kept in 16 bits (Block.t). */
+const TIME_RUN_SHIFT = 8;
+const TIME_RUN = 1 << TIME_RUN_SHIFT;
 /** A stream keeps its offset at every this many chunks of it: counting an offset walks at most that many. */
 const STREAM_MARK_EVERY = 64;
 
@@ -39,8 +42,13 @@ class Block {
   conn: Uint16Array | Uint32Array;
   /** Sizes likewise: a block of chunks of 64 KiB or more keeps them in 32 bits. */
   size: Uint16Array | Uint32Array;
-  /** `t` less `tBase`, in whole µs while they fit in 32 bits (else the block's times are kept as they are). */
-  t: Uint32Array | Float64Array;
+  /**
+   * `t` in the narrowest way that holds the block's times so far: whole µs since the first event of its run of
+   * TIME_RUN events (`runBase`) in 16 bits (busy traffic: a run within 65 ms), else since the block's first event
+   * (`tBase`) in 32 bits, else as they are.
+   */
+  t: Uint16Array | Uint32Array | Float64Array;
+  runBase: Float64Array;
   tBase = NaN;
   length = 0;
 
@@ -48,7 +56,8 @@ class Block {
     this.meta = new Uint8Array(capacity);
     this.conn = new Uint16Array(capacity);
     this.size = new Uint16Array(capacity);
-    this.t = new Uint32Array(capacity);
+    this.t = new Uint16Array(capacity);
+    this.runBase = new Float64Array(capacity >> TIME_RUN_SHIFT);
   }
 
   get capacity(): number {
@@ -60,7 +69,13 @@ class Block {
     this.meta = copyInto(new Uint8Array(capacity), this.meta);
     this.conn = resized(this.conn, capacity);
     this.size = resized(this.size, capacity);
-    this.t = this.t instanceof Uint32Array ? copyInto(new Uint32Array(capacity), this.t) : this.wideTimes(capacity);
+    this.runBase = copyInto(new Float64Array(capacity >> TIME_RUN_SHIFT), this.runBase);
+    this.t =
+      this.t instanceof Uint16Array
+        ? copyInto(new Uint16Array(capacity), this.t)
+        : this.t instanceof Uint32Array
+          ? copyInto(new Uint32Array(capacity), this.t)
+          : copyInto(new Float64Array(capacity), this.t);
   }
 
   setConn(i: number, conn: number): void {
@@ -75,23 +90,43 @@ class Block {
 
   setT(i: number, t: number): void {
     if (i === 0) this.tBase = t;
-    const delta = t - this.tBase;
-    if (this.t instanceof Uint32Array && !(Number.isInteger(delta) && delta >= 0 && delta <= 0xffff_ffff)) {
-      this.t = this.wideTimes(this.capacity);
+    if (this.t instanceof Uint16Array) {
+      const run = i >> TIME_RUN_SHIFT;
+      if ((i & (TIME_RUN - 1)) === 0) this.runBase[run] = t;
+      const delta = t - this.runBase[run]!;
+      if (fits(delta, 0xffff)) return void (this.t[i] = delta);
+      this.t = this.widerTimes(t);
     }
-    this.t[i] = this.t instanceof Uint32Array ? delta : t;
+    if (this.t instanceof Uint32Array) {
+      const delta = t - this.tBase;
+      if (fits(delta, 0xffff_ffff)) return void (this.t[i] = delta);
+      this.t = this.widerTimes(t);
+    }
+    this.t[i] = t;
   }
 
   tAt(i: number): number {
+    if (this.t instanceof Uint16Array) return this.runBase[i >> TIME_RUN_SHIFT]! + this.t[i]!;
     return this.t instanceof Uint32Array ? this.tBase + this.t[i]! : this.t[i]!;
   }
 
-  /** The times so far as they are, in a Float64Array of `capacity`. */
-  private wideTimes(capacity: number): Float64Array {
-    const wide = new Float64Array(capacity);
-    for (let i = 0; i < this.length; i += 1) wide[i] = this.tAt(i);
-    return wide;
+  /**
+   * The times so far (and `next`, about to be set) in the next wider way that holds them all: 32 bits from `tBase`
+   * if they fit, else as they are.
+   */
+  private widerTimes(next: number): Uint32Array | Float64Array {
+    const times = Array.from({ length: this.length }, (_, i) => this.tAt(i));
+    const narrow =
+      this.t instanceof Uint16Array && [...times, next].every((time) => fits(time - this.tBase, 0xffff_ffff));
+    const wider = narrow ? new Uint32Array(this.capacity) : new Float64Array(this.capacity);
+    times.forEach((time, i) => (wider[i] = narrow ? time - this.tBase : time));
+    return wider;
   }
+}
+
+/** Whether `delta` is a whole number from 0 to `max`. */
+function fits(delta: number, max: number): boolean {
+  return Number.isInteger(delta) && delta >= 0 && delta <= max;
 }
 
 /** `array`'s values in a new array of `capacity`, of the same width or, when `widen`, 32 bits. */
@@ -287,7 +322,9 @@ export class TimelineIndex {
   /** Bytes the index's arrays take (for figures: what the index costs a session). */
   get memoryBytes(): number {
     let bytes = 0;
-    for (const b of this.blocks) bytes += b.meta.byteLength + b.conn.byteLength + b.size.byteLength + b.t.byteLength;
+    for (const b of this.blocks) {
+      bytes += b.meta.byteLength + b.conn.byteLength + b.size.byteLength + b.t.byteLength + b.runBase.byteLength;
+    }
     for (const s of this.streams.values()) bytes += s.seqs.values.byteLength + s.offsets.values.byteLength;
     for (const s of this.spans.values()) {
       bytes += s.starts.values.byteLength + s.lengths.values.byteLength + s.seqs.values.byteLength;
