@@ -63,6 +63,13 @@ describe("TimelineIndex", () => {
     expect(index.seqAtT(160)).toBe(2);
   });
 
+  it("keeps every event's connection, a few or hundreds in a block", () => {
+    const index = new TimelineIndex();
+    const conns = Array.from({ length: 600 }, (_, i) => (i === 400 ? 100_000 : 1 + (i % 300)));
+    for (const conn of conns) index.add(index.count, 0, chunk(conn, "in", "x"));
+    expect(conns.map((_, seq) => index.connOf(seq))).toEqual(conns);
+  });
+
   it("keeps every event's time, in runs close together or far apart", () => {
     const index = new TimelineIndex();
     const times = [5, 6, 70_000, 70_001, 3_000_000_000, 3_000_000_000.5, 3_000_000_001];

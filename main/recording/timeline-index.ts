@@ -3,10 +3,10 @@
  * a session, which goes through the same recorder): what a filter, the I/O graph, the hex view's highlight and
  * "which message holds this byte" need to know without reading the capture file.
  *
- * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 7 bytes per event
- * (kind, direction and fd in one byte; connection, size and time in 16 bits while they fit: see Block), plus, per
- * decoded message, its seq and pair latency and its spans (about 24 bytes). The stream offset of a chunk is not
- * stored per event: each stream (connection, direction, fd) keeps a mark every
+ * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 6 bytes per event
+ * (kind, direction and fd in one byte; connection in one while a block has at most 256; size and time in 16 bits
+ * while they fit: see Block), plus, per decoded message, its seq and pair latency and its spans (about 24 bytes).
+ * The stream offset of a chunk is not stored per event: each stream (connection, direction, fd) keeps a mark every
  * STREAM_MARK_EVERY chunks, and an offset is counted from the nearest mark.
  *
  * Seqs fit in 32 bits here (a timeline of 4 billion events is far beyond what a capture file holds in practice).
@@ -38,8 +38,14 @@ const HAS_DIR = 0b1000_0000;
 /** One block of columns. */
 class Block {
   meta: Uint8Array;
-  /** Connections in 16 bits while they fit (they nearly always do), else 32. */
-  conn: Uint16Array | Uint32Array;
+  /** Connections: ids into `connTable` in 8 bits, else connections in 16 bits while they fit, else 32. */
+  conn: Uint8Array | Uint16Array | Uint32Array;
+  /**
+   * While `conn` is a Uint8Array, it holds ids into this table of the block's connections (at most 256 of them:
+   * a block of busy traffic is a few connections'); null once the block keeps connections themselves.
+   */
+  connTable: number[] | null = [];
+  private readonly connIds = new Map<number, number>();
   /** Sizes likewise: a block of chunks of 64 KiB or more keeps them in 32 bits. */
   size: Uint16Array | Uint32Array;
   /**
@@ -54,7 +60,7 @@ class Block {
 
   constructor(capacity: number) {
     this.meta = new Uint8Array(capacity);
-    this.conn = new Uint16Array(capacity);
+    this.conn = new Uint8Array(capacity);
     this.size = new Uint16Array(capacity);
     this.t = new Uint16Array(capacity);
     this.runBase = new Float64Array(capacity >> TIME_RUN_SHIFT);
@@ -67,7 +73,8 @@ class Block {
   grow(): void {
     const capacity = Math.min(BLOCK_EVENTS, this.capacity * 2);
     this.meta = copyInto(new Uint8Array(capacity), this.meta);
-    this.conn = resized(this.conn, capacity);
+    this.conn =
+      this.conn instanceof Uint8Array ? copyInto(new Uint8Array(capacity), this.conn) : resized(this.conn, capacity);
     this.size = resized(this.size, capacity);
     this.runBase = copyInto(new Float64Array(capacity >> TIME_RUN_SHIFT), this.runBase);
     this.t =
@@ -79,8 +86,29 @@ class Block {
   }
 
   setConn(i: number, conn: number): void {
+    if (this.conn instanceof Uint8Array) {
+      const table = this.connTable!;
+      let id = this.connIds.get(conn);
+      if (id === undefined && table.length < 256) {
+        id = table.length;
+        table.push(conn);
+        this.connIds.set(conn, id);
+      }
+      if (id !== undefined) return void (this.conn[i] = id);
+      // A 257th connection: the block keeps connections themselves from now on.
+      const wide = Math.max(conn, ...table) > 0xffff ? new Uint32Array(this.capacity) : new Uint16Array(this.capacity);
+      for (let j = 0; j < this.length; j += 1) wide[j] = table[this.conn[j]!]!;
+      this.conn = wide;
+      this.connTable = null;
+      this.connIds.clear();
+    }
     if (conn > 0xffff && this.conn instanceof Uint16Array) this.conn = resized(this.conn, this.capacity, true);
     this.conn[i] = conn;
+  }
+
+  connAt(i: number): number {
+    const value = this.conn[i]!;
+    return this.connTable === null ? value : this.connTable[value]!;
   }
 
   setSize(i: number, size: number): void {
@@ -346,7 +374,7 @@ export class TimelineIndex {
   }
 
   connOf(seq: number): number {
-    return this.block(seq).conn[seq & (BLOCK_EVENTS - 1)]!;
+    return this.block(seq).connAt(seq & (BLOCK_EVENTS - 1));
   }
 
   /** The event's `t`, as recorded. */
