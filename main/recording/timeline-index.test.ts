@@ -63,6 +63,30 @@ describe("TimelineIndex", () => {
     expect(index.seqAtT(160)).toBe(2);
   });
 
+  it("keeps every event's connection, a few or hundreds in a block", () => {
+    const index = new TimelineIndex();
+    const conns = Array.from({ length: 600 }, (_, i) => (i === 400 ? 100_000 : 1 + (i % 300)));
+    for (const conn of conns) index.add(index.count, 0, chunk(conn, "in", "x"));
+    expect(conns.map((_, seq) => index.connOf(seq))).toEqual(conns);
+  });
+
+  it("keeps every event's time, in runs close together or far apart", () => {
+    const index = new TimelineIndex();
+    const times = [5, 6, 70_000, 70_001, 3_000_000_000, 3_000_000_000.5, 3_000_000_001];
+    for (let block = 0; block < 3; block += 1) {
+      // Close times (16 bits), then a gap of seconds (32 bits), then a fraction (kept as it is).
+      const base = block * 1e9;
+      const these = block === 0 ? Array.from({ length: 70_000 }, (_, i) => base + i) : times.map((t) => base + t);
+      for (const t of these)
+        index.add(index.count, t, { kind: "lifecycle", t: 0, conn: 1, event: "paused", detail: "" });
+    }
+    expect(index.tOf(0)).toBe(0);
+    expect(index.tOf(69_999)).toBe(69_999);
+    const at = (block: number, i: number): number => index.tOf(70_000 + block * times.length + i);
+    expect(times.map((_, i) => at(0, i))).toEqual(times.map((t) => 1e9 + t));
+    expect(times.map((_, i) => at(1, i))).toEqual(times.map((t) => 2e9 + t));
+  });
+
   it("counts every chunk's stream offset, streams interleaved over many marks", () => {
     const { index, expected } = interleaved();
     for (const [seq, offset] of expected) expect(index.streamOffsetOf(seq)).toBe(offset);

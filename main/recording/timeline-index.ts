@@ -3,10 +3,10 @@
  * a session, which goes through the same recorder): what a filter, the I/O graph, the hex view's highlight and
  * "which message holds this byte" need to know without reading the capture file.
  *
- * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 9 bytes per event
- * (kind, direction and fd in one byte; connection and size in 16 bits while they fit; time as a delta from its
- * block's first event), plus, per decoded message, its seq and pair latency and its spans (about 24 bytes). The
- * stream offset of a chunk is not stored per event: each stream (connection, direction, fd) keeps a mark every
+ * Columns in typed arrays, in blocks of BLOCK_EVENTS events, never an object per event: about 6 bytes per event
+ * (kind, direction and fd in one byte; connection in one while a block has at most 256; size and time in 16 bits
+ * while they fit: see Block), plus, per decoded message, its seq and pair latency and its spans (about 24 bytes).
+ * The stream offset of a chunk is not stored per event: each stream (connection, direction, fd) keeps a mark every
  * STREAM_MARK_EVERY chunks, and an offset is counted from the nearest mark.
  *
  * Seqs fit in 32 bits here (a timeline of 4 billion events is far beyond what a capture file holds in practice).
@@ -18,6 +18,9 @@ const BLOCK_SHIFT = 16;
 const BLOCK_EVENTS = 1 << BLOCK_SHIFT;
 /** The first block starts this small and doubles: an idle session's index costs a few KiB. */
 const FIRST_BLOCK_EVENTS = 1024;
+/** Events per run of times kept in 16 bits (Block.t). */
+const TIME_RUN_SHIFT = 8;
+const TIME_RUN = 1 << TIME_RUN_SHIFT;
 /** A stream keeps its offset at every this many chunks of it: counting an offset walks at most that many. */
 const STREAM_MARK_EVERY = 64;
 
@@ -35,20 +38,32 @@ const HAS_DIR = 0b1000_0000;
 /** One block of columns. */
 class Block {
   meta: Uint8Array;
-  /** Connections in 16 bits while they fit (they nearly always do), else 32. */
-  conn: Uint16Array | Uint32Array;
+  /** Connections: ids into `connTable` in 8 bits, else connections in 16 bits while they fit, else 32. */
+  conn: Uint8Array | Uint16Array | Uint32Array;
+  /**
+   * While `conn` is a Uint8Array, it holds ids into this table of the block's connections (at most 256 of them:
+   * a block of busy traffic is a few connections'); null once the block keeps connections themselves.
+   */
+  connTable: number[] | null = [];
+  private readonly connIds = new Map<number, number>();
   /** Sizes likewise: a block of chunks of 64 KiB or more keeps them in 32 bits. */
   size: Uint16Array | Uint32Array;
-  /** `t` less `tBase`, in whole µs while they fit in 32 bits (else the block's times are kept as they are). */
-  t: Uint32Array | Float64Array;
+  /**
+   * `t` in the narrowest way that holds the block's times so far: whole µs since the first event of its run of
+   * TIME_RUN events (`runBase`) in 16 bits (busy traffic: a run within 65 ms), else since the block's first event
+   * (`tBase`) in 32 bits, else as they are.
+   */
+  t: Uint16Array | Uint32Array | Float64Array;
+  runBase: Float64Array;
   tBase = NaN;
   length = 0;
 
   constructor(capacity: number) {
     this.meta = new Uint8Array(capacity);
-    this.conn = new Uint16Array(capacity);
+    this.conn = new Uint8Array(capacity);
     this.size = new Uint16Array(capacity);
-    this.t = new Uint32Array(capacity);
+    this.t = new Uint16Array(capacity);
+    this.runBase = new Float64Array(capacity >> TIME_RUN_SHIFT);
   }
 
   get capacity(): number {
@@ -58,14 +73,42 @@ class Block {
   grow(): void {
     const capacity = Math.min(BLOCK_EVENTS, this.capacity * 2);
     this.meta = copyInto(new Uint8Array(capacity), this.meta);
-    this.conn = resized(this.conn, capacity);
+    this.conn =
+      this.conn instanceof Uint8Array ? copyInto(new Uint8Array(capacity), this.conn) : resized(this.conn, capacity);
     this.size = resized(this.size, capacity);
-    this.t = this.t instanceof Uint32Array ? copyInto(new Uint32Array(capacity), this.t) : this.wideTimes(capacity);
+    this.runBase = copyInto(new Float64Array(capacity >> TIME_RUN_SHIFT), this.runBase);
+    this.t =
+      this.t instanceof Uint16Array
+        ? copyInto(new Uint16Array(capacity), this.t)
+        : this.t instanceof Uint32Array
+          ? copyInto(new Uint32Array(capacity), this.t)
+          : copyInto(new Float64Array(capacity), this.t);
   }
 
   setConn(i: number, conn: number): void {
+    if (this.conn instanceof Uint8Array) {
+      const table = this.connTable!;
+      let id = this.connIds.get(conn);
+      if (id === undefined && table.length < 256) {
+        id = table.length;
+        table.push(conn);
+        this.connIds.set(conn, id);
+      }
+      if (id !== undefined) return void (this.conn[i] = id);
+      // A 257th connection: the block keeps connections themselves from now on.
+      const wide = Math.max(conn, ...table) > 0xffff ? new Uint32Array(this.capacity) : new Uint16Array(this.capacity);
+      for (let j = 0; j < this.length; j += 1) wide[j] = table[this.conn[j]!]!;
+      this.conn = wide;
+      this.connTable = null;
+      this.connIds.clear();
+    }
     if (conn > 0xffff && this.conn instanceof Uint16Array) this.conn = resized(this.conn, this.capacity, true);
     this.conn[i] = conn;
+  }
+
+  connAt(i: number): number {
+    const value = this.conn[i]!;
+    return this.connTable === null ? value : this.connTable[value]!;
   }
 
   setSize(i: number, size: number): void {
@@ -75,23 +118,43 @@ class Block {
 
   setT(i: number, t: number): void {
     if (i === 0) this.tBase = t;
-    const delta = t - this.tBase;
-    if (this.t instanceof Uint32Array && !(Number.isInteger(delta) && delta >= 0 && delta <= 0xffff_ffff)) {
-      this.t = this.wideTimes(this.capacity);
+    if (this.t instanceof Uint16Array) {
+      const run = i >> TIME_RUN_SHIFT;
+      if ((i & (TIME_RUN - 1)) === 0) this.runBase[run] = t;
+      const delta = t - this.runBase[run]!;
+      if (fits(delta, 0xffff)) return void (this.t[i] = delta);
+      this.t = this.widerTimes(t);
     }
-    this.t[i] = this.t instanceof Uint32Array ? delta : t;
+    if (this.t instanceof Uint32Array) {
+      const delta = t - this.tBase;
+      if (fits(delta, 0xffff_ffff)) return void (this.t[i] = delta);
+      this.t = this.widerTimes(t);
+    }
+    this.t[i] = t;
   }
 
   tAt(i: number): number {
+    if (this.t instanceof Uint16Array) return this.runBase[i >> TIME_RUN_SHIFT]! + this.t[i]!;
     return this.t instanceof Uint32Array ? this.tBase + this.t[i]! : this.t[i]!;
   }
 
-  /** The times so far as they are, in a Float64Array of `capacity`. */
-  private wideTimes(capacity: number): Float64Array {
-    const wide = new Float64Array(capacity);
-    for (let i = 0; i < this.length; i += 1) wide[i] = this.tAt(i);
-    return wide;
+  /**
+   * The times so far (and `next`, about to be set) in the next wider way that holds them all: 32 bits from `tBase`
+   * if they fit, else as they are.
+   */
+  private widerTimes(next: number): Uint32Array | Float64Array {
+    const times = Array.from({ length: this.length }, (_, i) => this.tAt(i));
+    const narrow =
+      this.t instanceof Uint16Array && [...times, next].every((time) => fits(time - this.tBase, 0xffff_ffff));
+    const wider = narrow ? new Uint32Array(this.capacity) : new Float64Array(this.capacity);
+    times.forEach((time, i) => (wider[i] = narrow ? time - this.tBase : time));
+    return wider;
   }
+}
+
+/** Whether `delta` is a whole number from 0 to `max`. */
+function fits(delta: number, max: number): boolean {
+  return Number.isInteger(delta) && delta >= 0 && delta <= max;
 }
 
 /** `array`'s values in a new array of `capacity`, of the same width or, when `widen`, 32 bits. */
@@ -287,7 +350,9 @@ export class TimelineIndex {
   /** Bytes the index's arrays take (for figures: what the index costs a session). */
   get memoryBytes(): number {
     let bytes = 0;
-    for (const b of this.blocks) bytes += b.meta.byteLength + b.conn.byteLength + b.size.byteLength + b.t.byteLength;
+    for (const b of this.blocks) {
+      bytes += b.meta.byteLength + b.conn.byteLength + b.size.byteLength + b.t.byteLength + b.runBase.byteLength;
+    }
     for (const s of this.streams.values()) bytes += s.seqs.values.byteLength + s.offsets.values.byteLength;
     for (const s of this.spans.values()) {
       bytes += s.starts.values.byteLength + s.lengths.values.byteLength + s.seqs.values.byteLength;
@@ -309,7 +374,7 @@ export class TimelineIndex {
   }
 
   connOf(seq: number): number {
-    return this.block(seq).conn[seq & (BLOCK_EVENTS - 1)]!;
+    return this.block(seq).connAt(seq & (BLOCK_EVENTS - 1));
   }
 
   /** The event's `t`, as recorded. */
