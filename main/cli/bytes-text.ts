@@ -10,16 +10,28 @@ export const PREVIEW_CHARS = 120;
 
 const ESCAPES: Record<number, string> = { 0x0d: "\\r", 0x0a: "\\n", 0x09: "\\t", 0x5c: "\\\\" };
 
-/** `data` escaped: printable ASCII as itself, `\r \n \t \\`, and `\xNN` for every other byte; cut with "…". */
+/** Each byte's piece of a preview, as ASCII bytes, by value: made once, used for every preview. */
+const PIECES: readonly Buffer[] = Array.from({ length: 256 }, (_, b) =>
+  Buffer.from(ESCAPES[b] ?? (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${hex2(b)}`), "latin1"),
+);
+
+/** Where a preview is spelled out before it becomes one flat string (the longest piece, `\xNN`, is 4 bytes). */
+const scratch = Buffer.alloc(PREVIEW_CHARS + 4);
+
+/**
+ * `data` escaped: printable ASCII as itself, `\r \n \t \\`, and `\xNN` for every other byte; cut with "…".
+ * Spelled out as bytes and decoded once, not concatenated piece by piece: a busy proxy prints thousands a second.
+ */
 export function escapedPreview(data: Uint8Array, maxChars = PREVIEW_CHARS): string {
-  let out = "";
+  const out = maxChars + 4 <= scratch.length ? scratch : Buffer.alloc(maxChars + 4);
+  let used = 0;
   for (let i = 0; i < data.length; i++) {
-    const b = data[i]!;
-    const piece = ESCAPES[b] ?? (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${hex2(b)}`);
-    if (out.length + piece.length > maxChars) return `${out}…`;
-    out += piece;
+    const piece = PIECES[data[i]!]!;
+    if (used + piece.length > maxChars) return `${out.toString("latin1", 0, used)}…`;
+    for (let j = 0; j < piece.length; j++) out[used + j] = piece[j]!;
+    used += piece.length;
   }
-  return out;
+  return out.toString("latin1", 0, used);
 }
 
 function hex2(b: number): string {

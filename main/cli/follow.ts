@@ -10,7 +10,7 @@ import type { CliService } from "./service.ts";
 const READ_BATCH = 10_000;
 
 /**
- * Reads one session's timeline from the start and passes every event to `onEvent`, in order. Created and owned by
+ * Reads one session's timeline from the start and passes every event to `onEvents`, in order, a batch per read. Created and owned by
  * the command following the session; `grew()` is called by the run's event sink.
  */
 export class TimelineFollower {
@@ -22,7 +22,8 @@ export class TimelineFollower {
   constructor(
     private readonly service: CliService,
     readonly session: string,
-    private readonly onEvent: (e: TimelineEvent) => void,
+    /** Called with each batch read (never empty), in order. */
+    private readonly onEvents: (events: readonly TimelineEvent[]) => void,
   ) {}
 
   private stopped = false;
@@ -57,7 +58,7 @@ export class TimelineFollower {
           from: this.next,
           count: READ_BATCH,
         });
-        for (const e of events) this.onEvent(e);
+        if (events.length > 0) this.onEvents(events);
         this.next += events.length;
         if (events.length === 0 || this.next >= total) return;
       }

@@ -61,12 +61,22 @@ export class TimelinePrinter {
     private readonly epochMs: number,
   ) {}
 
-  /** Prints one event. */
-  event(e: TimelineEvent): void {
+  /**
+   * Prints `events`, in order, in one write: a follower hands over each batch it reads, and a busy session's
+   * thousands of lines cost one write to stdout, not one each.
+   */
+  print(events: readonly TimelineEvent[]): void {
+    const lines: string[] = [];
+    for (const e of events) this.linesOf(e, lines);
+    if (lines.length > 0) this.out.write(lines.join(""));
+  }
+
+  /** Appends the line(s) of one event, each ending in "\n", to `lines`. */
+  private linesOf(e: TimelineEvent, lines: string[]): void {
     this.firstT ??= e.t;
     const rel = e.t - this.firstT;
     if (this.options.json) {
-      this.out.write(JSON.stringify(this.jsonOf(e, rel)) + "\n");
+      lines.push(JSON.stringify(this.jsonOf(e, rel)) + "\n");
       return;
     }
     const where = e.conn === 0 ? "--" : `#${e.conn}`;
@@ -75,18 +85,18 @@ export class TimelinePrinter {
       case "data": {
         const arrow = e.dir === "out" ? "->" : "<-";
         const fd = e.fd === undefined ? "" : ` [fd ${e.fd}]`;
-        this.out.write(`${head} ${arrow} ${e.data.byteLength} B${fd}  ${escapedPreview(e.data)}\n`);
-        if (this.options.hex) for (const line of hexDump(e.data)) this.out.write(`    ${line}\n`);
+        lines.push(`${head} ${arrow} ${e.data.byteLength} B${fd}  ${escapedPreview(e.data)}\n`);
+        if (this.options.hex) for (const line of hexDump(e.data)) lines.push(`    ${line}\n`);
         break;
       }
       case "lifecycle": {
         const detail = lifecycleDetail(e);
-        this.out.write(`${head} ${e.event}${detail ? ` ${detail}` : ""}\n`);
+        lines.push(`${head} ${e.event}${detail ? ` ${detail}` : ""}\n`);
         break;
       }
       case "log": {
         const answers = e.pair?.request === undefined ? "" : `  (answers seq ${e.pair.request}${took(e.pair.latency)})`;
-        this.out.write(`${head} ${e.level}: ${e.text}${answers}\n`);
+        lines.push(`${head} ${e.level}: ${e.text}${answers}\n`);
         break;
       }
     }

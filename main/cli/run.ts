@@ -105,10 +105,10 @@ export class CliRun {
    */
   follow(session: SessionInfo, watch?: EventWatcher, only?: (e: TimelineEvent) => boolean): TimelineFollower {
     const printer = new TimelinePrinter(this.io.stdout, this.options, session.epochMs);
-    const follower = new TimelineFollower(this.service, session.id, (e) => {
-      if (only !== undefined && !only(e)) return;
-      printer.event(e);
-      watch?.(e);
+    const follower = new TimelineFollower(this.service, session.id, (events) => {
+      const shown = only === undefined ? events : events.filter(only);
+      printer.print(shown);
+      if (watch !== undefined) for (const e of shown) watch(e);
     });
     this.followers.set(session.id, follower);
     void follower.drain().catch(() => {});

@@ -38,7 +38,7 @@ function lifecycle(
 function printed(json: boolean, ...events: LifecycleTimelineEvent[]): string {
   let out = "";
   const printer = new TimelinePrinter({ write: (text: string) => (out += text) }, { json, hex: false }, 0);
-  for (const e of events) printer.event(e);
+  printer.print(events);
   return out;
 }
 

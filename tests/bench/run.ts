@@ -1,29 +1,32 @@
 /**
  * `npm run bench`: figures, not pass/fail. Each figure is printed next to a baseline measured in the same run,
- * over loopback, with the load in a worker thread:
+ * over loopback, with the load in a worker thread of this process:
  *
- * 1. passthrough: a core Protocol echoing every chunk vs a hand-written node:net echo server (MB/s, ratio).
+ * 1. passthrough: a core Protocol echoing every chunk vs a hand-written node:net echo server (MB/s, ratio);
  * 2. lines: a core LineReceiver counting 64-byte lines vs a hand-written node:net line counter (lines/s, ratio);
- *    LineOnlyReceiver too; and Twisted 22.4's own LineReceiver as a reference when python3-twisted is installed.
+ *    LineOnlyReceiver too; the hand-written loop with a string needle (what this bench first measured); and
+ *    Twisted 22.4's own LineReceiver when python3-twisted is installed.
  *
- * Rounds alternate between the contenders and the median is reported, so that a noisy neighbour hits both.
+ * Each is measured twice: with the servers in this process (sharing it with the load's thread), and with each
+ * server in a process of its own (server-process.ts; Twisted's in python3) against the same load, where the
+ * server's CPU per byte or per line is printed too: the steadier figure on a busy machine. Rounds alternate
+ * between the contenders and the median is reported, so that a noisy neighbour hits each.
  */
-import { spawn } from "node:child_process";
-import * as net from "node:net";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import type { IPv4Address } from "../../core/address.ts";
-import { Factory } from "../../core/protocol.ts";
-import { LineOnlyReceiver, LineReceiver } from "../../core/protocols/basic.ts";
-import { reactor } from "../../core/reactor.ts";
 import { runLoad } from "./load.ts";
-import { Echo } from "../../core/protocols/wire.ts";
+import { cpuSeconds } from "./proc-cpu.ts";
+import { startServer, type Meter, type ServerKind } from "./servers.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** The passthrough goal is a ratio stable over 7 rounds. */
+const PASSTHROUGH_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const PASSTHROUGH_BYTES = 256 * 1024 * 1024;
 const LINE = "x".repeat(62) + "\r\n"; // 64 bytes
 const LINES_PER_BLOCK = 1024; // 64 KiB blocks
 const LINE_COUNT = 2_000_000; // 128 MiB of lines
+const GOALS = { passthrough: 0.9, linesVsHand: 1.2, linesVsTwisted: 6 } as const;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -34,208 +37,238 @@ function fmt(n: number, digits = 1): string {
   return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
-/** A listening server of either kind, and how to stop it. */
-interface Server {
+/** A server under measure: where to send the load, what it reports of each connection, its process if its own. */
+interface Contender {
+  name: string;
   port: number;
+  /** The process it runs in, when not this one: its CPU is measured per round. */
+  pid: number | null;
+  /** A line counter's report of the connection that just closed (its lines, the seconds from its first). */
+  report(): Promise<{ lines: number; seconds: number }>;
   close(): Promise<void>;
 }
 
-async function netServer(onConnection: (s: net.Socket) => void): Promise<Server> {
-  const server = net.createServer(onConnection);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+/** One round's figures: a rate, and the server's CPU seconds when it runs in a process of its own. */
+interface Figure {
+  rate: number;
+  cpu: number | null;
+}
+
+// --- the servers ---------------------------------------------------------------------------------------------
+
+/** Reports of a line counter's connections, as they close, in order. */
+class Reports {
+  private readonly queue: { lines: number; seconds: number }[] = [];
+  private waiting: ((r: { lines: number; seconds: number }) => void) | null = null;
+  add(r: { lines: number; seconds: number }): void {
+    if (this.waiting !== null) {
+      const w = this.waiting;
+      this.waiting = null;
+      w(r);
+    } else this.queue.push(r);
+  }
+  next(): Promise<{ lines: number; seconds: number }> {
+    const r = this.queue.shift();
+    if (r !== undefined) return Promise.resolve(r);
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+}
+
+/** A server of `kind` in this process. */
+async function inProcess(name: string, kind: ServerKind): Promise<Contender> {
+  const reports = new Reports();
+  const meter = (): Meter => {
+    let count = 0;
+    let start = 0;
+    return {
+      lines(n) {
+        if (count === 0) start = performance.now();
+        count += n;
+      },
+      closed: () => reports.add({ lines: count, seconds: (performance.now() - start) / 1000 }),
+    };
+  };
+  const server = await startServer(kind, meter);
+  return { name, port: server.port, pid: null, report: () => reports.next(), close: () => server.close() };
+}
+
+/**
+ * A server in a process of its own that prints its port, then "lines=N seconds=S" per connection: ours
+ * (server-process.ts, run by this process's Node with tsx's loader) or Twisted's (twisted_lines.py).
+ */
+async function ownProcess(name: string, command: string, args: string[]): Promise<Contender> {
+  const child: ChildProcess = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const reports = new Reports();
+  const port = new Promise<number>((resolve, reject) => {
+    const out = readline.createInterface({ input: child.stdout! });
+    out.on("line", (line) => {
+      const m = /lines=(\d+) seconds=([\d.]+)/.exec(line);
+      if (m) reports.add({ lines: Number(m[1]), seconds: Number(m[2]) });
+      else resolve(Number(line));
+    });
+    child.once("exit", () => reject(new Error(stderr.trim().split("\n").pop() || `${command} exited`)));
+  });
   return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    name,
+    port: await port,
+    pid: child.pid!,
+    report: () => reports.next(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.stdin!.end();
+        setTimeout(() => child.kill(), 5000).unref();
+      }),
   };
 }
 
-async function coreServer(factory: Factory): Promise<Server> {
-  const port = reactor.listenTCP(0, factory, { interface: "127.0.0.1" });
-  await port.listening;
-  return { port: (port.getHost() as IPv4Address).port, close: () => port.stopListening() };
+function serverProcess(name: string, kind: ServerKind): Promise<Contender> {
+  return ownProcess(name, process.execPath, [
+    "--import",
+    "tsx",
+    path.join(import.meta.dirname, "server-process.ts"),
+    kind,
+  ]);
 }
 
-// --- 1. passthrough -------------------------------------------------------------------------------------------
-
-async function passthrough(server: Server): Promise<number> {
-  const r = await runLoad({ port: server.port, total: PASSTHROUGH_BYTES, chunk: 64 * 1024, mode: "echo" });
-  if (r.received !== PASSTHROUGH_BYTES) throw new Error(`echo lost bytes: ${r.received} of ${PASSTHROUGH_BYTES}`);
-  return PASSTHROUGH_BYTES / r.seconds / 1e6;
-}
-
-// --- 2. lines -------------------------------------------------------------------------------------------------
-
-/** Measures from the first byte to the last line counted, on the server side. */
-class Stopwatch {
-  start = 0;
-  count = 0;
-  seconds = 0;
-  done: Promise<void>;
-  private resolve!: () => void;
-  constructor(readonly expected: number) {
-    this.done = new Promise((r) => (this.resolve = r));
-  }
-  tick(n = 1): void {
-    if (this.start === 0) this.start = performance.now();
-    this.count += n;
-    if (this.count === this.expected) {
-      this.seconds = (performance.now() - this.start) / 1000;
-      this.resolve();
-    }
-  }
-}
-
-let watch = new Stopwatch(LINE_COUNT);
-
-class CountingLineReceiver extends LineReceiver {
-  override lineReceived(): void {
-    watch.tick();
-  }
-}
-
-class CountingLineOnlyReceiver extends LineOnlyReceiver {
-  override lineReceived(): void {
-    watch.tick();
-  }
-}
-
-/** The hand-written baseline: find CRLFs in each chunk, carry the unterminated tail. */
-function handWrittenLineCounter(socket: net.Socket): void {
-  let tail: Buffer | null = null;
-  socket.on("data", (chunk: Buffer) => {
-    let buf = chunk;
-    if (tail !== null) {
-      buf = Buffer.concat([tail, chunk]);
-      tail = null;
-    }
-    let from = 0;
-    let n = 0;
-    for (let i = buf.indexOf("\r\n", from); i !== -1; i = buf.indexOf("\r\n", from)) {
-      n += 1;
-      from = i + 2;
-    }
-    if (n > 0) watch.tick(n);
-    if (from < buf.length) tail = buf.subarray(from);
-  });
-  socket.on("error", () => {});
-}
-
-async function lines(server: Server): Promise<number> {
-  watch = new Stopwatch(LINE_COUNT);
-  const fill = LINE.repeat(LINES_PER_BLOCK);
-  await runLoad({ port: server.port, total: LINE_COUNT * LINE.length, chunk: fill.length, mode: "send", fill });
-  await watch.done;
-  return LINE_COUNT / watch.seconds;
-}
-
-/** Twisted 22.4's LineReceiver on the same load, if python3-twisted is installed. */
-async function twistedLines(): Promise<number | string> {
-  const child = spawn("/usr/bin/python3", [path.join(import.meta.dirname, "twisted_lines.py"), String(ROUNDS)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const out = readline.createInterface({ input: child.stdout });
-  const linesOut: string[] = [];
-  const next = () =>
-    new Promise<string>((resolve, reject) => {
-      if (linesOut.length) return resolve(linesOut.shift()!);
-      out.once("line", () => resolve(linesOut.shift()!));
-      child.once("exit", () => reject(new Error(stderr.trim() || "python3 exited")));
-    });
-  out.on("line", (l) => linesOut.push(l));
+/** Twisted 22.4's LineReceiver (twisted_lines.py), serving `connections` connections; null if it can't run. */
+async function twistedProcess(connections: number): Promise<Contender | string> {
   try {
-    const port = Number(await next());
-    const rates: number[] = [];
-    const fill = LINE.repeat(LINES_PER_BLOCK);
-    for (let i = 0; i < ROUNDS; i++) {
-      await runLoad({ port, total: LINE_COUNT * LINE.length, chunk: fill.length, mode: "send", fill });
-      const m = /lines=(\d+) seconds=([\d.]+)/.exec(await next());
-      if (!m || Number(m[1]) !== LINE_COUNT) throw new Error(`Twisted counted ${m?.[1]} lines`);
-      rates.push(LINE_COUNT / Number(m[2]));
-    }
-    return median(rates);
+    return await ownProcess("Twisted 22.4 LineReceiver", "/usr/bin/python3", [
+      path.join(import.meta.dirname, "twisted_lines.py"),
+      String(connections),
+    ]);
   } catch (err) {
-    child.kill();
-    return `not measured (${(err as Error).message.split("\n").pop()})`;
+    return `not measured (${(err as Error).message}; apt-get install python3-twisted)`;
   }
 }
 
+// --- the measures -----------------------------------------------------------------------------------------------
+
+/** Wraps a round in the server process's CPU time, when it has one. */
+async function withCpu(c: Contender, round: () => Promise<number>): Promise<Figure> {
+  const before = c.pid !== null ? cpuSeconds(c.pid) : 0;
+  const rate = await round();
+  return { rate, cpu: c.pid !== null ? cpuSeconds(c.pid) - before : null };
+}
+
+function passthrough(c: Contender): Promise<Figure> {
+  return withCpu(c, async () => {
+    const r = await runLoad({ port: c.port, total: PASSTHROUGH_BYTES, chunk: 64 * 1024, mode: "echo" });
+    if (r.received !== PASSTHROUGH_BYTES) throw new Error(`echo lost bytes: ${r.received} of ${PASSTHROUGH_BYTES}`);
+    return PASSTHROUGH_BYTES / r.seconds / 1e6;
+  });
+}
+
+function lines(c: Contender): Promise<Figure> {
+  return withCpu(c, async () => {
+    const fill = LINE.repeat(LINES_PER_BLOCK);
+    const report = c.report();
+    await runLoad({ port: c.port, total: LINE_COUNT * LINE.length, chunk: fill.length, mode: "send", fill });
+    const { lines: counted, seconds } = await report;
+    if (counted !== LINE_COUNT) throw new Error(`${c.name} counted ${counted} lines of ${LINE_COUNT}`);
+    return LINE_COUNT / seconds;
+  });
+}
+
+/**
+ * Measures each contender `rounds` times after a warm-up of each, alternating the order; prints the medians with
+ * their ratio to the last contender (the baseline), and CPU per `cpuUnit` where measured. Returns the medians.
+ */
 async function compare(
   title: string,
   unit: string,
-  contenders: { name: string; server: Server }[],
-  measure: (s: Server) => Promise<number>,
+  contenders: Contender[],
+  measure: (c: Contender) => Promise<Figure>,
+  rounds: number,
+  cpuUnit: { name: string; count: number },
 ): Promise<number[]> {
-  const results = contenders.map(() => [] as number[]);
-  await measure(contenders[0]!.server); // warm-up
-  for (let round = 0; round < ROUNDS; round++) {
-    // Alternate the order each round, so that neither contender always runs first (warmer or colder).
+  const results = contenders.map(() => [] as Figure[]);
+  for (const c of contenders) await measure(c); // warm-up (JIT)
+  for (let round = 0; round < rounds; round++) {
+    // Alternate the order each round, so that no contender always runs first (warmer or colder).
     const order = [...contenders.keys()];
     if (round % 2 === 1) order.reverse();
-    for (const i of order) results[i]!.push(await measure(contenders[i]!.server));
+    for (const i of order) results[i]!.push(await measure(contenders[i]!));
   }
-  const medians = results.map(median);
-  console.log(`\n${title}`);
+  const medians = results.map((r) => median(r.map((f) => f.rate)));
+  console.log(`\n${title} (${rounds} rounds, medians; ratios vs the last row)`);
   for (const [i, c] of contenders.entries()) {
     const ratio = medians[i]! / medians[medians.length - 1]!;
-    console.log(`  ${c.name.padEnd(34)} ${fmt(medians[i]!, 0).padStart(12)} ${unit}   ${fmt(ratio, 2)}x`);
+    const cpus = results[i]!.flatMap((f) => (f.cpu === null ? [] : [f.cpu]));
+    const cpu =
+      cpus.length > 0 ? `   server CPU ${fmt((median(cpus) / cpuUnit.count) * 1e9, 2)} ns/${cpuUnit.name}` : "";
+    const spread = results[i]!.map((f) => f.rate);
+    console.log(
+      `  ${c.name.padEnd(34)} ${fmt(medians[i]!, 0).padStart(12)} ${unit}   ${fmt(ratio, 2)}x` +
+        `   (${fmt(Math.min(...spread), 0)}-${fmt(Math.max(...spread), 0)})${cpu}`,
+    );
   }
   return medians;
 }
 
 async function main(): Promise<void> {
-  console.log(`Wirescope core benchmark — node ${process.version}, ${ROUNDS} rounds, medians; ratios vs the last row`);
+  console.log(`Wirescope core benchmark — node ${process.version}`);
+  const verdicts: string[] = [];
+  const verdict = (what: string, ratio: number, goal: number) =>
+    verdicts.push(
+      `  ${what.padEnd(52, ".")} ${fmt(ratio, 2)}x  goal >= ${goal}x: ${ratio >= goal ? "met" : "NOT met"}`,
+    );
+  const perByte = { name: "B", count: PASSTHROUGH_BYTES * 2 }; // each byte read and written
+  const perLine = { name: "line", count: LINE_COUNT };
 
-  const echoCore = await coreServer(Factory.forProtocol(Echo));
-  const echoNet = await netServer((s) => {
-    s.on("data", (d) => s.write(d));
-    s.on("end", () => s.end());
-    s.on("error", () => {});
-  });
-  const [core, base] = await compare(
-    `passthrough: ${PASSTHROUGH_BYTES / 2 ** 20} MiB echoed in 64 KiB writes`,
-    "MB/s",
-    [
-      { name: "core Protocol (echo)", server: echoCore },
-      { name: "node:net echo (baseline)", server: echoNet },
-    ],
-    passthrough,
-  );
-  await echoCore.close();
-  await echoNet.close();
+  for (const own of [false, true]) {
+    const where = own ? "each server in its own process" : "servers in the bench's process";
+    const start = own ? serverProcess : inProcess;
+    const echo = [
+      await start("core Protocol (echo)", "core-echo"),
+      await start("node:net echo (baseline)", "net-echo"),
+    ];
+    const [core, base] = await compare(
+      `passthrough, ${where}: ${PASSTHROUGH_BYTES / 2 ** 20} MiB echoed in 64 KiB writes`,
+      "MB/s",
+      echo,
+      passthrough,
+      PASSTHROUGH_ROUNDS,
+      perByte,
+    );
+    for (const c of echo) await c.close();
+    verdict(`passthrough vs node:net, ${own ? "own processes" : "in-process"}`, core! / base!, GOALS.passthrough);
 
-  const lr = await coreServer(Factory.forProtocol(CountingLineReceiver));
-  const lor = await coreServer(Factory.forProtocol(CountingLineOnlyReceiver));
-  const hand = await netServer(handWrittenLineCounter);
-  const [lrRate, , handRate] = await compare(
-    `lines: ${fmt(LINE_COUNT / 1e6, 0)}M lines of 64 bytes, sent in 64 KiB writes`,
-    "lines/s",
-    [
-      { name: "core LineReceiver", server: lr },
-      { name: "core LineOnlyReceiver", server: lor },
-      { name: "node:net line counter (baseline)", server: hand },
-    ],
-    lines,
-  );
-  await Promise.all([lr.close(), lor.close(), hand.close()]);
-
-  const twisted = await twistedLines();
-  console.log(
-    `  ${"Twisted 22.4 LineReceiver (ref.)".padEnd(34)} ${typeof twisted === "number" ? `${fmt(twisted, 0).padStart(12)} lines/s   ${fmt(twisted / handRate!, 2)}x` : twisted}`,
-  );
-
-  console.log("\nGoals:");
-  const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
-  console.log(
-    `  passthrough >= 0.9x node:net ............ ${fmt(core! / base!, 2)}x  ${verdict(core! / base! >= 0.9)}`,
-  );
-  console.log(
-    `  LineReceiver >= 0.5x hand-written loop .. ${fmt(lrRate! / handRate!, 2)}x  ${verdict(lrRate! / handRate! >= 0.5)}`,
-  );
-  if (typeof twisted === "number") {
-    console.log(`  LineReceiver vs Twisted's ............... ${fmt(lrRate! / twisted, 1)}x`);
+    const counters = [
+      await start("core LineReceiver", "core-lines"),
+      await start("core LineOnlyReceiver", "core-line-only"),
+    ];
+    // Twisted serves the warm-up and every round, then exits.
+    const twisted = own ? await twistedProcess(ROUNDS + 1) : null;
+    if (twisted !== null && typeof twisted !== "string") counters.push(twisted);
+    counters.push(await start("node:net, indexOf('\\r\\n') (ref.)", "net-lines-crlf-string"));
+    counters.push(await start("node:net line counter (baseline)", "net-lines"));
+    const rates = await compare(
+      `lines, ${where}: ${fmt(LINE_COUNT / 1e6, 0)}M lines of 64 bytes, sent in 64 KiB writes`,
+      "lines/s",
+      counters,
+      lines,
+      ROUNDS,
+      perLine,
+    );
+    if (typeof twisted === "string") console.log(`  Twisted 22.4 LineReceiver          ${twisted}`);
+    for (const c of counters) await c.close();
+    const lr = rates[0]!;
+    verdict(
+      `LineReceiver vs hand-written loop, ${own ? "own processes" : "in-process"}`,
+      lr / rates.at(-1)!,
+      GOALS.linesVsHand,
+    );
+    if (twisted !== null && typeof twisted !== "string") {
+      verdict("LineReceiver vs Twisted 22.4's, own processes", lr / rates.at(-3)!, GOALS.linesVsTwisted);
+    }
   }
+  console.log("\nGoals:");
+  for (const v of verdicts) console.log(v);
 }
 
 await main();
