@@ -169,21 +169,29 @@ export class LogPublisher {
 /** The process-wide publisher every Logger writes to unless given its own (twisted.logger.globalLogPublisher). */
 export const globalLogPublisher = new LogPublisher();
 
+/**
+ * An event: the caller's `fields`, then `own` (the logger's `log_message`, `log_failure`), then the logger's keys,
+ * in that order, later ones winning (as `{ ...fields, ...own, log_level, ... }` would). Built by assignment: V8
+ * builds an object spread followed by more keys on a slow path, some microseconds per event, which a protocol
+ * logging every message it decodes pays for each one.
+ */
 function makeEvent(
   level: LogLevel,
   namespace: string,
   source: unknown,
   format: string | null,
   fields: Record<string, unknown> | undefined,
+  own?: Record<string, unknown>,
 ): LogEvent {
-  return {
-    ...fields,
-    log_level: level,
-    log_namespace: namespace,
-    log_source: source,
-    log_format: format,
-    log_time: Date.now() / 1000,
-  };
+  const event: Record<string, unknown> = {};
+  if (fields !== undefined) for (const key of Object.keys(fields)) event[key] = fields[key];
+  if (own !== undefined) for (const key of Object.keys(own)) event[key] = own[key];
+  event["log_level"] = level;
+  event["log_namespace"] = namespace;
+  event["log_source"] = source;
+  event["log_format"] = format;
+  event["log_time"] = Date.now() / 1000;
+  return event as LogEvent;
 }
 
 /**
@@ -203,6 +211,13 @@ export class Logger {
   /** Emits an event at `level`. `fields` fill the format's placeholders and travel with the event. */
   emit(level: LogLevel, format: string | null, fields?: Record<string, unknown>): void {
     this.publisher.publish(makeEvent(level, this.namespace, this.source, format, fields));
+  }
+
+  /** `emit` with the logger's own `log_` keys beside the caller's fields. */
+  private emitWith(level: LogLevel, format: string, fields: Record<string, unknown> | undefined, own: object): void {
+    this.publisher.publish(
+      makeEvent(level, this.namespace, this.source, format, fields, own as Record<string, unknown>),
+    );
   }
 
   debug(format: string, fields?: Record<string, unknown>): void {
@@ -230,13 +245,13 @@ export class Logger {
    *     this.log.message("{command} {key}", { command: "SET", key }, { request: true });
    */
   message(format: string, fields?: Record<string, unknown>, options: MessageOptions = {}): void {
-    this.emit(options.level ?? "info", format, { ...fields, log_message: resolveMessage(this.source, options) });
+    this.emitWith(options.level ?? "info", format, fields, { log_message: resolveMessage(this.source, options) });
   }
 
   /** Emits a critical event carrying `error` as `log_failure` (twisted's `log.failure`). */
   failure(format: string, error: unknown, fields?: Record<string, unknown>, level: LogLevel = "critical"): void {
     const failure = error instanceof Error ? error : new Error(String(error));
-    this.emit(level, format, { ...fields, log_failure: failure });
+    this.emitWith(level, format, fields, { log_failure: failure });
   }
 }
 
