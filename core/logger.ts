@@ -83,17 +83,52 @@ export type LogObserver = (event: LogEvent) => void;
 export function formatEvent(event: LogEvent): string {
   const format = event.log_format;
   if (format === null) return "";
-  return format.replace(/\{\{|\}\}|\{([^{}]*)\}/g, (whole, name: string | undefined) => {
-    if (whole === "{{") return "{";
-    if (whole === "}}") return "}";
-    const value = lookup(event, name ?? "");
-    return value === undefined ? whole : stringify(value);
-  });
+  let text = "";
+  for (const piece of piecesOf(format)) {
+    if (typeof piece === "string") {
+      text += piece;
+    } else {
+      const value = lookup(event, piece.path);
+      text += value === undefined ? piece.whole : stringify(value);
+    }
+  }
+  return text;
 }
 
-function lookup(event: LogEvent, path: string): unknown {
+/** A placeholder of a format: its dotted path, split, and its text as written (shown when the field is missing). */
+interface Placeholder {
+  path: readonly string[];
+  whole: string;
+}
+
+/** Formats already cut into literal text and placeholders: a protocol logs the same few formats again and again. */
+const pieces = new Map<string, readonly (string | Placeholder)[]>();
+/** Formats kept at most (a program building formats from data would otherwise grow the map without bound). */
+const MAX_KEPT_FORMATS = 1000;
+
+/** `format` cut into literal text (braces `{{` `}}` already unescaped) and placeholders, in order. */
+function piecesOf(format: string): readonly (string | Placeholder)[] {
+  const kept = pieces.get(format);
+  if (kept !== undefined) return kept;
+  const cut: (string | Placeholder)[] = [];
+  let at = 0;
+  for (const match of format.matchAll(/\{\{|\}\}|\{([^{}]*)\}/g)) {
+    if (match.index > at) cut.push(format.slice(at, match.index));
+    const whole = match[0];
+    if (whole === "{{") cut.push("{");
+    else if (whole === "}}") cut.push("}");
+    else cut.push({ path: (match[1] ?? "").split("."), whole });
+    at = match.index + whole.length;
+  }
+  if (at < format.length) cut.push(format.slice(at));
+  if (pieces.size >= MAX_KEPT_FORMATS) pieces.clear();
+  pieces.set(format, cut);
+  return cut;
+}
+
+function lookup(event: LogEvent, path: readonly string[]): unknown {
   let value: unknown = event;
-  for (const part of path.split(".")) {
+  for (const part of path) {
     if (value === null || typeof value !== "object") return undefined;
     value = (value as Record<string, unknown>)[part];
   }
