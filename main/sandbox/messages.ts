@@ -280,8 +280,8 @@ export class Outbox<Op extends { op: string }> {
   }
 
   /**
-   * Sends what is queued as a partial batch (see `flush`) if no batch was sent for `ms` milliseconds: a long turn
-   * reports what it did every `ms` at least, and a busy thread's short turns are not cut into one batch per call.
+   * Sends what is queued as a partial batch (see `flush`) if no batch was sent for `ms` milliseconds: a long turn that
+   * calls it reports what it did every `ms` or so, and a busy thread's short turns are not cut into one batch per call.
    */
   flushIfQuietFor(ms: number): void {
     if (performance.now() - this.lastSent >= ms) this.flush(true);

@@ -657,9 +657,9 @@ export class SandboxRuntime {
   /**
    * Routes a log event of the worker's core to the connection it belongs to, rendered and JSON-safe, queued in order
    * with everything else. The code that logged may never return (`while (true) {}`, or allocating until the heap
-   * limit): the watchdog reads what is unsent from a hung worker before stopping it (`unsent`), and a long turn
-   * posts what it queued every LOG_POST_INTERVAL_MS at least (a partial batch, with the writes queued before, in
-   * order), so that a worker stopped where it cannot be examined loses no more than that. A busy protocol's
+   * limit): the watchdog reads what is unsent from a hung worker before stopping it (`unsent`), and a log event
+   * more than LOG_POST_INTERVAL_MS after the last batch is posted at once (a partial batch, with the writes queued
+   * before it, in order), so that a worker stopped where it cannot be examined loses no more of what it logged. A busy protocol's
    * events of a turn cross in one batch, not one postMessage each. As in Twisted, a log event reaches its
    * observers synchronously, while writes wait for control to return.
    */
