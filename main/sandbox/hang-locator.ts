@@ -37,6 +37,8 @@ export interface WorkerExamination {
   liveHeap: number | null;
   /** Its call frames, innermost first, when asked to locate; null if not asked or not answered in time. */
   frames: WorkerFrame[] | null;
+  /** The string `ExamineOptions.read` evaluated to ("" for anything else); null if not asked or not answered. */
+  read: string | null;
 }
 
 interface WorkerMessage {
@@ -49,6 +51,7 @@ const HEAP_USAGE = 1;
 const STACK = 2;
 const COLLECT = 3;
 const LIVE_HEAP_USAGE = 4;
+const READ = 5;
 
 /** A stack line's location: "at f (url:line:col)" or "at url:line:col", 1-based. */
 const STACK_LOCATION = /^\s*at (?:.*\()?(.+?):(\d+):(\d+)\)?$/;
@@ -93,7 +96,7 @@ export function grown(bytes: number, baseline: HeapBaseline): boolean {
  * and still holds the growth after a full collection, or, the collection unanswered in time, is near its limit.
  * A worker that answered nothing is taken for looping (false).
  */
-export function ateMemory(found: WorkerExamination, baseline: HeapBaseline): boolean {
+export function ateMemory(found: Omit<WorkerExamination, "read">, baseline: HeapBaseline): boolean {
   const { heapUsed, liveHeap } = found;
   if (heapUsed === null || !grown(heapUsed, baseline)) return false;
   if (liveHeap !== null) return grown(liveHeap, baseline);
@@ -108,18 +111,20 @@ export interface ExamineOptions {
   suspect: (heapUsed: number) => boolean;
   /** Resolve with what was learnt by then. */
   timeoutMs: number;
+  /** An expression to evaluate in the worker, where it spins (what it has not sent yet: host.ts); its string value. */
+  read?: string;
 }
 
 /**
- * Examines the worker of thread `threadId`: its heap (after a full collection when `suspect`), and with `locate`
- * where it spins. Resolves once everything asked was answered, or after `timeoutMs` with what was (a worker busy
- * dying in garbage collection may answer nothing). Never throws.
+ * Examines the worker of thread `threadId`: its heap (after a full collection when `suspect`), with `locate`
+ * where it spins, with `read` the value of that expression there. Resolves once everything asked was answered, or
+ * after `timeoutMs` with what was (a worker busy dying in garbage collection may answer nothing). Never throws.
  */
 export function examineWorker(threadId: number, options: ExamineOptions): Promise<WorkerExamination> {
-  const { locate, suspect, timeoutMs } = options;
+  const { locate, suspect, timeoutMs, read } = options;
   return new Promise((resolve) => {
     const session = new Session();
-    const found: WorkerExamination = { heapUsed: null, liveHeap: null, frames: null };
+    const found: WorkerExamination = { heapUsed: null, liveHeap: null, frames: null, read: null };
     let settled = false;
     const finish = () => {
       if (settled) return;
@@ -137,6 +142,7 @@ export function examineWorker(threadId: number, options: ExamineOptions): Promis
     let send: ((id: number, method: string, params?: object) => void) | null = null;
     const answered = () => {
       if (found.heapUsed === null || (locate && found.frames === null)) return;
+      if (read !== undefined && found.read === null) return;
       if (!suspect(found.heapUsed) || found.liveHeap !== null) finish();
     };
     const timer = setTimeout(finish, timeoutMs);
@@ -163,6 +169,7 @@ export function examineWorker(threadId: number, options: ExamineOptions): Promis
           });
         send(HEAP_USAGE, "Runtime.getHeapUsage");
         if (locate) send(STACK, "Runtime.evaluate", { expression: "new Error().stack", returnByValue: true });
+        if (read !== undefined) send(READ, "Runtime.evaluate", { expression: read, returnByValue: true });
       },
     );
     session.on("NodeWorker.receivedMessageFromWorker", (notice: { params: { message: string } }) => {
@@ -187,6 +194,10 @@ export function examineWorker(threadId: number, options: ExamineOptions): Promis
       } else if (message.id === STACK) {
         const stack = message.result?.result?.value;
         found.frames = typeof stack === "string" ? framesOf(stack) : [];
+        answered();
+      } else if (message.id === READ) {
+        const value = message.result?.result?.value;
+        found.read = typeof value === "string" ? value : "";
         answered();
       }
     });

@@ -30,6 +30,8 @@ import {
   type SandboxLogEvent,
   type SourceMapInput,
   type ToWorker,
+  type UnsentBatch,
+  UNSENT_GLOBAL,
 } from "./messages.ts";
 import { ateMemory, examineWorker, grown, type WorkerFrame } from "./hang-locator.ts";
 import { ConnectRequest, type RequestAnswers } from "./connect-request.ts";
@@ -433,6 +435,23 @@ export class SandboxGroup {
     if (!this.examining) this.silent(worker);
   }
 
+  /**
+   * Keeps what a silent worker had queued and not sent (read through the inspector: UNSENT_GLOBAL, within the
+   * turn's bounds) as its turn's last batch, applied when it is stopped: what its code did before it spun is not lost.
+   */
+  private keepUnsent(json: string): void {
+    let unsent: UnsentBatch<FromWorker>;
+    try {
+      unsent = JSON.parse(json) as UnsentBatch<FromWorker>;
+    } catch {
+      return;
+    }
+    const bytes = Buffer.from(unsent.bytes, "base64");
+    const copy = new Uint8Array(bytes.byteLength); // its own ArrayBuffer: byte operations' offsets count from 0.
+    copy.set(bytes);
+    this.turn.push({ ops: unsent.ops, bytes: copy.buffer, partial: true });
+  }
+
   /** Applies the partial batches kept so far, in order. */
   private applyTurn(): void {
     const turn = this.turn;
@@ -511,9 +530,12 @@ export class SandboxGroup {
     this.examining = true;
     const locate = this.options.locateHangs === true;
     const baseline = { lastHeapUsed: this.lastHeapUsed, limit: this.host.options.memoryLimitMb * 1024 * 1024 };
-    const options = { locate, suspect: (bytes: number) => grown(bytes, baseline), timeoutMs: EXAMINE_TIMEOUT_MS };
+    const read = `${UNSENT_GLOBAL}(${MAX_TURN_OPS - this.turnOps}, ${MAX_TURN_BYTES - this.turnBytes})`;
+    const suspect = (bytes: number) => grown(bytes, baseline);
+    const options = { locate, suspect, timeoutMs: EXAMINE_TIMEOUT_MS, read };
     void examineWorker(worker.threadId, options).then((found) => {
       this.examining = false;
+      if (found.read && !this.turnOverflowed && worker === this.worker) this.keepUnsent(found.read);
       const reason = ateMemory(found, baseline) ? this.outOfMemory() : HANG_REASON + this.sourceOf(found.frames ?? []);
       this.died(worker, reason);
     });

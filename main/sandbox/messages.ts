@@ -13,6 +13,18 @@ import type { PeerCertificate } from "node:tls";
 import type { TLSDetails } from "../../preload/contract.ts";
 import type { TLSRequest } from "../tls/tls-request.ts";
 
+/**
+ * The global through which a worker's unsent operations are read where its code spins: a function of (maxOps,
+ * maxBytes) giving Outbox.unsent's JSON. Set by worker-main.ts, called by the host's watchdog through the inspector.
+ */
+export const UNSENT_GLOBAL = "__wirescopeUnsent";
+
+/** What `UNSENT_GLOBAL` gives: the batch a worker had not sent, its bytes in base64. */
+export interface UnsentBatch<Op> {
+  ops: Op[];
+  bytes: string;
+}
+
 /** A connection's address as it crosses threads (the core's Address classes are rebuilt on the other side). */
 export type WireAddress =
   | { family: "IPv4" | "IPv6"; type: "TCP" | "UDP"; host: string; port: number }
@@ -204,6 +216,8 @@ export class Outbox<Op extends { op: string }> {
   private open = true;
   /** A partial batch was sent this turn: the next flush sends one even if empty. */
   private partialSent = false;
+  /** performance.now() when a batch was last sent. */
+  private lastSent = 0;
 
   constructor(private readonly send: (batch: Batch<Op>, transfer: ArrayBuffer[]) => void) {}
 
@@ -260,8 +274,37 @@ export class Outbox<Op extends { op: string }> {
     this.chunks = [];
     this.size = 0;
     this.partialSent = partial;
+    this.lastSent = performance.now();
     this.send(partial ? { ops, bytes, partial } : { ops, bytes }, bytes ? [bytes] : []);
     if (partial) this.schedule();
+  }
+
+  /**
+   * Sends what is queued as a partial batch (see `flush`) if no batch was sent for `ms` milliseconds: a long turn that
+   * calls it reports what it did every `ms` or so, and a busy thread's short turns are not cut into one batch per call.
+   */
+  flushIfQuietFor(ms: number): void {
+    if (performance.now() - this.lastSent >= ms) this.flush(true);
+  }
+
+  /**
+   * What is queued and not sent, as JSON text `{ ops, bytes }` (`bytes` base64, the offsets of byte operations
+   * into it): for a thread whose code never returns, read through the inspector by the watchdog (hang-locator.ts)
+   * and applied as its turn's last batch. Only the first operations within `maxOps` and `maxBytes` bytes are
+   * given; the rest is dropped, as a turn past its bounds is (host.ts). Leaves the queue as it is.
+   */
+  unsent(maxOps: number, maxBytes: number): string {
+    const ops: Op[] = [];
+    let bytes = 0;
+    for (const op of this.ops) {
+      const length = op.op === "data" || op.op === "write" ? (op as unknown as ByteOp).length : 0;
+      if (ops.length >= maxOps || bytes + length > maxBytes) break;
+      ops.push(op);
+      bytes += length;
+    }
+    const joined = Buffer.concat(this.chunks, this.size).subarray(0, bytes);
+    const batch: UnsentBatch<Op> = { ops, bytes: joined.toString("base64") };
+    return JSON.stringify(batch);
   }
 
   /** Holds (false) or releases (true) the operations; releasing flushes what was held. */

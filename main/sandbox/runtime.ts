@@ -41,6 +41,12 @@ import { exitReason, isProcessProtocol, streamSide, type UserProtocol } from "./
 import { haltReason, StackMapper } from "./stack-map.ts";
 import { VirtualClock } from "./virtual-clock.ts";
 
+/**
+ * How often a turn that keeps running posts what it queued (ms): what a worker stopped where the watchdog can't
+ * read it (blocked in a native call, or killed by its heap limit) may lose of its last moments.
+ */
+export const LOG_POST_INTERVAL_MS = 10;
+
 /** Options of a SandboxRuntime, given by worker-main.ts from the worker's `workerData`. */
 export interface RuntimeOptions {
   /** Reactor time is virtual (a decode): see virtual-clock.ts. Default false: the wall clock. */
@@ -221,6 +227,14 @@ export class SandboxRuntime {
   heartbeat(): void {
     this.outbox.push({ op: "heartbeat", heapUsed: getHeapStatistics().used_heap_size });
     this.outbox.flush();
+  }
+
+  /**
+   * What the worker queued and has not sent (Outbox.unsent), for the watchdog to read through the inspector from a
+   * worker whose code does not return (worker-main.ts exposes it as UNSENT_GLOBAL).
+   */
+  unsent(maxOps: number, maxBytes: number): string {
+    return this.outbox.unsent(maxOps, maxBytes);
   }
 
   /**
@@ -641,11 +655,13 @@ export class SandboxRuntime {
   // ---- logging ----
 
   /**
-   * Routes a log event of the worker's core to the connection it belongs to, rendered and JSON-safe, and posts it
-   * at once with everything queued before it (writes included, in order) instead of at the end of the turn: the
-   * code that logged may never return (`while (true) {}`, or allocating until the heap limit), and the watchdog's
-   * terminate would discard the batch. As in Twisted, a log event reaches its observers synchronously, while
-   * writes wait for control to return (here: the end of the turn, or the next log event).
+   * Routes a log event of the worker's core to the connection it belongs to, rendered and JSON-safe, queued in order
+   * with everything else. The code that logged may never return (`while (true) {}`, or allocating until the heap
+   * limit): the watchdog reads what is unsent from a hung worker before stopping it (`unsent`), and a log event
+   * more than LOG_POST_INTERVAL_MS after the last batch is posted at once (a partial batch, with the writes queued
+   * before it, in order), so that a worker stopped where it cannot be examined loses no more of what it logged. A busy protocol's
+   * events of a turn cross in one batch, not one postMessage each. As in Twisted, a log event reaches its
+   * observers synchronously, while writes wait for control to return.
    */
   private logged(event: LogEvent): void {
     const source = event.log_source;
@@ -665,7 +681,7 @@ export class SandboxRuntime {
     };
     if (event.log_message !== undefined) rendered.message = this.messageOf(record, event.log_message);
     this.outbox.push({ op: "log", id: record?.id ?? null, event: rendered });
-    this.outbox.flush(true);
+    this.outbox.flushIfQuietFor(LOG_POST_INTERVAL_MS);
   }
 
   /**

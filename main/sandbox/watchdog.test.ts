@@ -205,6 +205,22 @@ test("a loop that only makes garbage is a hang, not memory, and is located at it
   expect(events.halted[0]).toMatch(new RegExp(`^${HANG_REASON.replace("?", "\\?")} at churn\\.ts:11:\\d+$`));
 });
 
+test("what a protocol logged and wrote before it began to spin reaches the timeline and the peer, in order", async () => {
+  const group = host.createGroup("spins");
+  const spin =
+    'this.log.info("first"); this.log.info("second"); this.sendLine(Buffer.from("last words")); while (true) {}';
+  await load(group, "spin.ts", misbehaving("v1", "spin", spin));
+  const { peer, recorders } = await serve(group, "spin.ts");
+  await waitFor(() => peer.lines.length === 1, "the greeting");
+  peer.send("spin\r\n");
+  const events = recorders[0]!.events;
+  await waitFor(() => events.halted.length === 1, "the watchdog", 3000);
+  expect(events.halted).toEqual([HANG_REASON]);
+  expect(events.logs.map((e) => e.text)).toEqual(["first", "second"]);
+  await waitFor(() => peer.lines.length === 2, "the line written before the loop");
+  expect(peer.lines).toEqual(["hello 1", "last words"]);
+});
+
 /** Logging forever, as fast as it can (its unfinished turn passes its bounds) or slowly (the watchdog's silence). */
 const chatters = {
   fast: 'while (true) this.log.info("tick");',

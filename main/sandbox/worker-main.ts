@@ -2,12 +2,12 @@
  * The sandbox worker's entry point: wires a SandboxRuntime to the worker's port. worker-bundle.ts bundles this file
  * (with the core it imports) into the script every sandbox worker runs.
  *
- * Also here: the heartbeat the host's watchdog listens for, and the last-resort handlers that turn an error thrown
- * outside any callback (a promise, a Node timer started by user code) into a halted connection instead of a dead
- * worker.
+ * Also here: the heartbeat the host's watchdog listens for, what it reads from a hung worker (UNSENT_GLOBAL), and
+ * the last-resort handlers that turn an error thrown outside any callback (a promise, a Node timer started by user
+ * code) into a halted connection instead of a dead worker.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { Batch, ToWorker } from "./messages.ts";
+import { UNSENT_GLOBAL, type Batch, type ToWorker } from "./messages.ts";
 import { SandboxRuntime } from "./runtime.ts";
 
 /** How often the worker tells the host it is alive; the host gives up after HANG_TIMEOUT_MS (host.ts). */
@@ -21,6 +21,9 @@ const runtime = new SandboxRuntime((batch, transfer) => port.postMessage(batch, 
   virtualClock: options.virtualClock === true,
 });
 port.on("message", (batch: Batch<ToWorker>) => runtime.receive(batch));
+Object.defineProperty(globalThis, UNSENT_GLOBAL, {
+  value: (maxOps: number, maxBytes: number) => runtime.unsent(maxOps, maxBytes),
+});
 setInterval(() => runtime.heartbeat(), HEARTBEAT_MS).unref();
 process.on("uncaughtException", (err) => runtime.uncaught("uncaught exception", err));
 process.on("unhandledRejection", (reason) => runtime.uncaught("unhandled rejection", reason));
