@@ -1,9 +1,14 @@
 /**
  * Process sessions in the workbench: a command run from the New process dialog (shown word by word before it runs),
  * its stdin written from the send box, its stdout and stderr on the timeline with their pipe, its state in the
- * heading, and the controls (Close stdin, signals, Restart). Real programs: cat, bc, head, sh.
+ * heading, and the controls (Close stdin, signals, Restart); its capture exported (.wscap) and read back by
+ * `wirescope show`. Real programs: cat, bc, head, sh.
  */
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import { promisify } from "node:util";
 import type { Locator, Page } from "@playwright/test";
+import { ROOT } from "./browser-mode.ts";
 import {
   actions,
   colourOf,
@@ -22,6 +27,22 @@ import {
 
 /** The page's own object, read by `evaluate` (Chromium's non-standard heap figures). */
 declare const performance: { memory: { usedJSHeapSize: number } };
+
+/** `wirescope show --json <file>` run as a user would, from this checkout: its JSON lines. */
+async function showJson(file: string): Promise<Record<string, unknown>[]> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [path.join(ROOT, "bin", "wirescope.js"), "show", "--json", file],
+    {
+      cwd: ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  return stdout
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
 
 /** The traffic view's heading: the command, its pid and the child's state. */
 function heading(page: Page): Locator {
@@ -123,6 +144,24 @@ test("a command that exits non-zero: its stderr stands out, its state says the c
   const status = app.getByRole("contentinfo");
   await expect(status).toContainText("pcapng has no place for a process's pipes");
   await expect(status).toContainText(/wirescope show --json \S+\.wscap/);
+
+  // The capture itself is offered instead: downloaded, it reads back with `wirescope show`.
+  const download = app.waitForEvent("download");
+  await actions(app).getByRole("button", { name: "Export capture (.wscap)" }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe("sh.wscap");
+  const saved = test.info().outputPath("sh.wscap");
+  await file.saveAs(saved);
+  await expect(status).toContainText(/Exported the capture of sh \(\d+ events, .+\) to \S+sh\.wscap/);
+  const shown = await showJson(saved);
+  const data = shown.filter((e) => e.kind === "data");
+  const text = (e: Record<string, unknown>) => Buffer.from(String(e.base64), "base64").toString();
+  // The two pipes are read side by side: either may come first.
+  expect(data.map((e) => [e.fd, e.dir, text(e)]).sort()).toEqual([
+    [1, "in", "fine\n"],
+    [2, "in", "oops\n"],
+  ]);
+  expect(shown).toContainEqual(expect.objectContaining({ kind: "lifecycle", event: "exited", detail: "exit code 3" }));
 });
 
 test("SIGKILL from its button kills it; Restart runs it again", async ({ app }) => {
