@@ -162,6 +162,12 @@ test("a command that exits non-zero: its stderr stands out, its state says the c
     [2, "in", "oops\n"],
   ]);
   expect(shown).toContainEqual(expect.objectContaining({ kind: "lifecycle", event: "exited", detail: "exit code 3" }));
+  // Decode and Replay work on TCP connections: on a process they say why not.
+  for (const name of ["Decode with protocol…", "Replay…"]) {
+    const button = actions(app).getByRole("button", { name });
+    await expect(button).toBeDisabled();
+    await expect(button).toHaveAttribute("title", /not on a process's pipes/);
+  }
 });
 
 test("SIGKILL from its button kills it; Restart runs it again", async ({ app }) => {
