@@ -53,7 +53,8 @@ async function wrapCat(): Promise<{ cli: BackgroundCli; capture: string }> {
     input: "first\n",
     keepStdinOpen: true,
   });
-  await cli.waitForOutput(/^first$/m);
+  // The first answer waits for the CLI to start (tsx compiles it), which is slow on a loaded machine.
+  await cli.waitForOutput(/^first$/m, 45_000);
   const folder = path.join(ws.path, "captures");
   const files = fs.readdirSync(folder).filter((f) => f.endsWith(".wscap"));
   expect(files, "wrap's one capture").toHaveLength(1);
@@ -82,7 +83,7 @@ describe("following a running wirescope wrap", () => {
     expect(done.error).toBeUndefined();
     const { events } = await timelineOf(opened.id);
     expect(events).toEqual(expect.arrayContaining(["spawned", "exited", "ended", "closed"]));
-  });
+  }, 90_000);
 
   it("stops following once wrap was killed without closing its capture, and says so", async () => {
     const { cli, capture } = await wrapCat();
@@ -102,5 +103,5 @@ describe("following a running wirescope wrap", () => {
     ).toEqual(["closed"]);
     const { events } = await timelineOf(opened.id);
     expect(events.at(-1), "the timeline says it too").toBe("error");
-  });
+  }, 90_000);
 });

@@ -190,6 +190,7 @@ test("a running wirescope wrap is followed live; killed, its reopened session st
   app,
   wirescope,
 }) => {
+  test.setTimeout(120_000);
   const wrap = spawn(
     process.execPath,
     [path.join(ROOT, "bin", "wirescope.js"), "wrap", "--name", "tapped", "--", "cat"],
@@ -203,7 +204,8 @@ test("a running wirescope wrap is followed live; killed, its reopened session st
     let echoed = "";
     wrap.stdout.setEncoding("utf8").on("data", (s: string) => (echoed += s));
     wrap.stdin.write("first\n");
-    await expect.poll(() => echoed, { message: "cat's answer through wrap" }).toBe("first\n");
+    // The first answer waits for the CLI to start (tsx compiles it), which is slow on a loaded machine.
+    await expect.poll(() => echoed, { message: "cat's answer through wrap", timeout: 45_000 }).toBe("first\n");
     const [recording] = fs.readdirSync(capturesDir(wirescope.workspace)).filter((f) => f.endsWith(".wscap"));
 
     const dialog = await openImport(app);
