@@ -471,6 +471,17 @@ export const commands = {
       skipped: z.array(z.string()).optional(),
     }),
   ),
+  exportCapture: command(
+    "Copy a session's Wirescope capture (.wscap), as recorded so far, into the workspace's exports folder: `wirescope show` prints it and Open recording reopens it. Every session kind has one; a process session has it instead of pcapng.",
+    z.object({ session: sessionId }),
+    z.object({
+      path: z.string(),
+      /** The copy's size. */
+      bytes: z.number(),
+      /** How many timeline events it holds at least (the session may record more during the copy). */
+      events: z.number(),
+    }),
+  ),
   exportTLSKeys: command(
     "The TLS session secrets of a session's connections (or of one), in SSLKEYLOGFILE format: Wireshark decrypts a capture of the same traffic with them.",
     z.object({ session: sessionId, conn: conn.optional() }),

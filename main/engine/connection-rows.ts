@@ -1,13 +1,15 @@
 /**
  * Connection rows of a reopened capture (reopen-recording.ts), rebuilt from its events as they are copied.
  */
+import { quoteCommandLine } from "../../preload/command-line.ts";
 import type { LifecycleTimelineEvent, Leg, TimelineEvent } from "../../preload/timeline.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
 import type { Session } from "./session.ts";
 
 /**
  * Rebuilds connection rows from a timeline, the way the recording factories filled them in live: numbered as
- * recorded, with the addresses of "connected" ("host -> peer"), counters from data, and the loss reason.
+ * recorded, with the addresses of "connected" ("host -> peer") or a child's pid and command ("spawned"), counters
+ * from data, and the loss reason (or how the child ended).
  */
 export class ConnectionRows {
   private readonly records = new Map<number, ConnectionRecord>();
@@ -82,8 +84,21 @@ export class ConnectionRows {
       case "write-closed":
         if (record.state !== "closed") record.state = "half-closed";
         break;
+      case "spawned": {
+        // A process session's child (recording-process-protocol.ts): its pid and command in place of addresses.
+        const { pid, argv } = e.fields ?? {};
+        record.host = typeof pid === "number" ? `pid ${pid}` : "";
+        record.peer = Array.isArray(argv) ? quoteCommandLine(argv.map(String)) : e.detail;
+        record.state = "connected";
+        break;
+      }
+      case "fd-closed":
+        // The child's stdin closed: nothing more reaches it, its output may go on.
+        if (e.fields?.["fd"] === 0 && record.state === "connected") record.state = "half-closed";
+        break;
       case "lost":
       case "failed":
+      case "ended":
         record.state = "closed";
         record.closedAt = e.t;
         record.reason = e.detail;

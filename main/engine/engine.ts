@@ -24,6 +24,7 @@ import { listTemplates } from "../workspace/templates.ts";
 import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";
 import { exportSession } from "../interchange/export.ts";
+import { exportCapture } from "../interchange/export-capture.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
 import { CA_CERT_FILE, CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
@@ -496,6 +497,19 @@ export class Engine implements WirescopeService {
       ...(skipped.length > 0 ? { skipped } : {}),
       ...(args.includeData ? { data: await fsp.readFile(written.path) } : {}),
     };
+  }
+
+  /**
+   * Copies the session's capture, flushed first so that the copy holds every event recorded so far, into
+   * `<workspace>/exports/` (interchange/export-capture.ts). The session goes on recording into its own file.
+   */
+  async exportCapture(args: Parameters<WirescopeService["exportCapture"]>[0]): Promise<CommandResult<"exportCapture">> {
+    const { session, recorder } = this.sessions.get(args.session);
+    // Counted before the flush, which writes at least these: the copy holds them (and maybe some recorded since).
+    const events = recorder.count;
+    await recorder.flush();
+    const written = await exportCapture(session.info(), recorder.file, exportsDir(this.workspace.root));
+    return { ...written, events };
   }
 
   /** Reads a pcap/pcapng file (bytes, or a path from the workspace) and keeps its conversations (imports.ts). */

@@ -1,7 +1,8 @@
 /**
  * Opening a capture that is still being written (openRecording): the imported session follows it as a Recorder in
- * the same test appends to it, stops at the capture's close, and shows a damaged record as an error. Every wait is
- * bounded.
+ * the same test appends to it, stops at the capture's close, shows a damaged record as an error, and stops following
+ * a capture that stopped growing when its writer can't be checked (a Recorder made here names none). Every wait is
+ * bounded. (tests/cli/wrap-follow.test.ts follows a real `wirescope wrap`, and one killed mid-way.)
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,6 +13,7 @@ import type { NewTimelineEvent } from "../../preload/timeline.ts";
 import { RECORD_HEAD } from "../recording/capture-format.ts";
 import { Recorder } from "../recording/recorder.ts";
 import { Engine } from "./engine.ts";
+import { FOLLOW_IDLE_MS } from "./follow-recording.ts";
 
 let workspace: string;
 let engine: Engine;
@@ -27,10 +29,10 @@ afterEach(async () => {
   fs.rmSync(workspace, { recursive: true, force: true });
 });
 
-/** The session `id` once `ok` holds for it, polled every 50 ms for at most 10 s. */
-async function sessionWhen(id: string, ok: (s: SessionInfo) => boolean): Promise<SessionInfo> {
+/** The session `id` once `ok` holds for it, polled every 50 ms for at most `waitMs` (10 s). */
+async function sessionWhen(id: string, ok: (s: SessionInfo) => boolean, waitMs = 10_000): Promise<SessionInfo> {
   let last: SessionInfo | undefined;
-  for (let i = 0; i < 200; i += 1) {
+  for (let i = 0; i < waitMs / 50; i += 1) {
     last = (await engine.listSessions()).find((s) => s.id === id);
     if (last !== undefined && ok(last)) return last;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -105,4 +107,18 @@ describe("openRecording on a capture still being written", () => {
     expect(failed.error).toContain("Record 2 of the capture fails its check");
     expect((await timelineOf(opened.id)).slice(-2)).toEqual(["data ok", "error"]);
   });
+
+  it("stops following a capture that no longer grows when its writer can't be checked, and says so", async () => {
+    const file = path.join(workspace, "quiet.wscap");
+    recorder = await Recorder.create(file, { kind: "client", name: "quiet" });
+    await write({ kind: "lifecycle", t: 1, conn: 1, event: "connecting", detail: "127.0.0.1:6379" });
+    const opened = await engine.openRecording({ path: file });
+    await write({ kind: "data", t: 2, conn: 1, dir: "out", data: text("ok") });
+    await sessionWhen(opened.id, (s) => s.following === true && s.bytesOut === 2);
+
+    const stopped = await sessionWhen(opened.id, (s) => s.following === undefined, FOLLOW_IDLE_MS + 5_000);
+    expect(stopped.error).toMatch(/^Following the capture stopped: it has not grown for 1\d s and its writer can't/);
+    expect(stopped.connections.map((c) => c.state)).toEqual(["closed"]);
+    expect((await timelineOf(opened.id)).slice(-2)).toEqual(["data ok", "error"]);
+  }, 30_000);
 });

@@ -10,9 +10,15 @@
  * the capture's session closes (its "closed" note), when the file is damaged (a record that still fails its check
  * on a second look with more than a padding block written after it: an error on the session and its timeline), or
  * at the first look after the session was removed or the engine closed.
+ *
+ * It also stops when the writer is gone without closing the capture (it crashed, or was killed): at the first look
+ * that finds nothing new once the process its header names (capture-writer-id.ts) no longer runs; or, when this
+ * machine can't check that process, once the file has not grown for FOLLOW_IDLE_MS. Either is said on the session
+ * and its timeline, like damage. A quiet capture whose writer still runs is followed for as long as it is listed.
  */
 import { PADDING_BLOCK } from "../recording/capture-format.ts";
 import type { CaptureReader } from "../recording/capture-reader.ts";
+import { writerAlive, writerOf } from "./capture-writer-id.ts";
 import type { ConnectionRows } from "./connection-rows.ts";
 import { copyEvents } from "./copy-recording.ts";
 import type { SessionEntry, SessionRegistry } from "./session-registry.ts";
@@ -22,6 +28,12 @@ export const FOLLOW_POLL_MS = 250;
 
 /** New bytes read per look at most (more only for one larger record): bounds each look's work. */
 const FOLLOW_READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How long a capture whose writer can't be checked from here may stay the same size before following stops; also
+ * how recently such a capture must have changed to be followed at all when opened (reopen-recording.ts).
+ */
+export const FOLLOW_IDLE_MS = 10_000;
 
 /**
  * Follows `reader`'s file onto `entry`'s session, whose timeline already holds every record the reader had read
@@ -34,6 +46,9 @@ export class RecordingFollower {
   /** Where the valid records ended at the last look when bytes that don't read as records followed; else -1. */
   #stuckAt = -1;
   #stopped = false;
+  /** The file's size at the last look, and Date.now() when it was last seen to change (or following started). */
+  #size = -1;
+  #grewAt = Date.now();
 
   constructor(
     private readonly reader: CaptureReader,
@@ -69,8 +84,12 @@ export class RecordingFollower {
     this.#timer = null;
     if (!this.wanted()) return this.stop();
     try {
-      const { unread, padding } = await this.reader.grow(FOLLOW_READ_BYTES);
+      // Asked before reading: a writer that appended and then died has its last records read on this look.
+      const alive = writerAlive(this.reader.meta);
+      const { size, unread, padding } = await this.reader.grow(FOLLOW_READ_BYTES);
       if (!this.wanted()) return this.stop();
+      if (size !== this.#size) this.#grewAt = Date.now();
+      this.#size = size;
       const before = this.#copied;
       if (this.reader.count > before && !this.entry.session.following) {
         this.rows.resume();
@@ -84,6 +103,8 @@ export class RecordingFollower {
       if (damaged && this.#stuckAt === this.reader.index.end) return this.damaged(unread);
       this.#stuckAt = damaged ? this.reader.index.end : -1;
       if (this.#copied > before) this.sessions.changed();
+      const gone = this.#copied === before ? this.writerGone(alive) : null;
+      if (gone !== null) return this.abandoned(gone);
       this.schedule();
     } catch (err) {
       if (!this.wanted()) return this.stop();
@@ -100,6 +121,30 @@ export class RecordingFollower {
       `written after it: the file is damaged there, and nothing after it is read.`;
     this.entry.session.recordingCutShort(reason);
     const t = this.reader.summary.lastT ?? 0;
+    this.entry.recorder.append({ kind: "lifecycle", t, conn: 0, event: "error", detail: reason });
+    await this.finish();
+  }
+
+  /**
+   * Why the capture will not grow any more although its session never closed it, or null while it may: its writer
+   * no longer runs (`alive` false), or can't be checked (`alive` null) and the file has not grown for FOLLOW_IDLE_MS.
+   */
+  private writerGone(alive: boolean | null): string | null {
+    if (alive === false) return `its writer (process ${writerOf(this.reader.meta)?.pid}) is no longer running`;
+    const quietMs = Date.now() - this.#grewAt;
+    if (alive === null && quietMs >= FOLLOW_IDLE_MS) {
+      return `it has not grown for ${Math.round(quietMs / 1000)} s and its writer can't be checked from here`;
+    }
+    return null;
+  }
+
+  /** The writer is gone without the capture's close (writerGone): said on the session and its timeline. */
+  private async abandoned(why: string): Promise<void> {
+    const t = this.reader.summary.lastT ?? 0;
+    const reason =
+      `Following the capture stopped: ${why}, and it ends without its session's close, ` +
+      `${this.reader.count} records in. What happened after its last record is not in it.`;
+    this.entry.session.recordingCutShort(reason);
     this.entry.recorder.append({ kind: "lifecycle", t, conn: 0, event: "error", detail: reason });
     await this.finish();
   }

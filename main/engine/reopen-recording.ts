@@ -16,7 +16,8 @@ import { CAPTURES_DIR, capturesDir } from "../workspace/layout.ts";
 import { ConnectionRows } from "./connection-rows.ts";
 import { copyEvents, finishCopy } from "./copy-recording.ts";
 import { EngineError } from "./errors.ts";
-import { RecordingFollower } from "./follow-recording.ts";
+import { writerAlive } from "./capture-writer-id.ts";
+import { FOLLOW_IDLE_MS, RecordingFollower } from "./follow-recording.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 
 /** A capture file that isn't there. */
@@ -56,7 +57,7 @@ export async function locateRecording(given: string, workspaceRoot: string): Pro
  * The `openRecording` command: finds the capture `given` (locateRecording), makes a new "imported" session named
  * after it, and copies the capture onto it (copy-recording.ts). A copy that fails or is stopped by `signal` leaves no
  * session and no capture behind. A capture that may still be written — without its session's close, with no more
- * than a record or padding unread at its end, changed in the last FRESH_MS — is then watched as long as the session
+ * than a record or padding unread at its end, its writer alive (stillWritten) — is then watched as long as the session
  * is listed (RecordingFollower): once it grows, the session follows it. Otherwise the reader is closed on return.
  */
 export async function reopenRecording(
@@ -78,7 +79,7 @@ export async function reopenRecording(
     try {
       const closed = await copyEvents(reader, 0, rows, entry.recorder, where.signal);
       await finishCopy(reader, entry.session, rows, entry.recorder, closed);
-      if (!closed && reader.lostBytes <= PADDING_BLOCK && (await stillWritten(file))) {
+      if (!closed && reader.lostBytes <= PADDING_BLOCK && (await stillWritten(file, reader))) {
         follower = new RecordingFollower(reader, rows, entry, where.sessions);
       }
     } catch (err) {
@@ -94,13 +95,13 @@ export async function reopenRecording(
 }
 
 /**
- * Whether another process seems to still write `file`: it changed in the last FRESH_MS. A capture without its
- * session's close that has not changed for longer is taken as finished (its writer stopped or crashed).
+ * Whether another process seems to still write `file`: the writer its header names still runs (however long it has
+ * been quiet); or, when that can't be checked from here, the file changed in the last FOLLOW_IDLE_MS. A capture
+ * without its session's close that fails this is taken as finished (its writer stopped or crashed).
  */
-async function stillWritten(file: string): Promise<boolean> {
+async function stillWritten(file: string, reader: CaptureReader): Promise<boolean> {
+  const alive = writerAlive(reader.meta);
+  if (alive !== null) return alive;
   const { mtimeMs } = await stat(file);
-  return Date.now() - mtimeMs < FRESH_MS;
+  return Date.now() - mtimeMs < FOLLOW_IDLE_MS;
 }
-
-/** A capture changed this recently when opened is followed (stillWritten). */
-const FRESH_MS = 10_000;

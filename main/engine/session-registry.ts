@@ -14,6 +14,7 @@ import type { SandboxGroup, SandboxHost } from "../sandbox/host.ts";
 import { capturesDir } from "../workspace/layout.ts";
 import { MAX_SESSIONS } from "../../preload/limits.ts";
 import { TooManySessionsError, UnknownSessionError } from "./errors.ts";
+import { thisWriter } from "./capture-writer-id.ts";
 import type { ProtocolLibrary, RunningProtocols } from "./protocol-library.ts";
 import { legsOf, PairingTimeline } from "./message-pairing.ts";
 import { sandboxedProtocols, wireGroup } from "./sandboxed-protocols.ts";
@@ -136,7 +137,7 @@ export class SessionRegistry {
     try {
       recorder = await Recorder.create(
         file,
-        { session: id, kind, name: name ?? kind },
+        { session: id, kind, name: name ?? kind, ...thisWriter() },
         { changes: { notifier: this.#notifier, session: id } },
       );
     } catch (err) {

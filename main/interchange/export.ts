@@ -191,11 +191,25 @@ function nothingMessage(info: SessionHeader, conn: number | undefined, skipped: 
 }
 
 /** A writer on `<stem>.pcapng`, or `<stem>-2.pcapng`, ...: the first that doesn't exist (created exclusively). */
-async function createExclusive(folder: string, stem: string, section: PcapngSection): Promise<PcapngWriter> {
+function createExclusive(folder: string, stem: string, section: PcapngSection): Promise<PcapngWriter> {
+  return exclusiveFile(folder, stem, ".pcapng", (file) => PcapngWriter.create(file, section));
+}
+
+/**
+ * Runs `create` on `<folder>/<stem><ext>`, or on `<stem>-2<ext>`, ... until it doesn't fail with EEXIST (it must
+ * create its file exclusively): an export never replaces an earlier one. Throws ExportNameError when MAX_NAME_TRIES
+ * names are taken, and whatever else `create` throws.
+ */
+export async function exclusiveFile<T>(
+  folder: string,
+  stem: string,
+  ext: string,
+  create: (file: string) => Promise<T>,
+): Promise<T> {
   for (let n = 1; n <= MAX_NAME_TRIES; n++) {
-    const file = path.join(folder, n === 1 ? `${stem}.pcapng` : `${stem}-${n}.pcapng`);
+    const file = path.join(folder, n === 1 ? `${stem}${ext}` : `${stem}-${n}${ext}`);
     try {
-      return await PcapngWriter.create(file, section);
+      return await create(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }

@@ -223,6 +223,10 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
       data: new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]),
     },
   },
+  exportCapture: {
+    args: { session: "s1" },
+    result: { path: "/tmp/ws/exports/s1.wscap", bytes: 4096, events: 12 },
+  },
   exportTLSKeys: {
     args: { session: "s1", conn: 1 },
     result: {

@@ -30,6 +30,8 @@ export interface BrowserMode {
   origin: string;
   port: number;
   token: string;
+  /** The server's process id: the engine runs in it (its memory is read from /proc/<pid>/status). */
+  pid: number;
   /** The workspace folder (removed by `stop()`). */
   workspace: string;
   /** Its settings folder ($WIRESCOPE_CONFIG_DIR: settings.json, Wirescope's CA; removed by `stop()`). */
@@ -105,6 +107,7 @@ export async function startBrowserMode(options: { savedWorkspace?: string } = {}
       origin: parsed.origin,
       port: Number(parsed.port),
       token,
+      pid: child.pid!,
       workspace,
       config,
       output: () => output,

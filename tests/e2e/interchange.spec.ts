@@ -2,10 +2,14 @@
  * Captures in and out of the workbench: export a recorded session as pcapng (the file lands in the workspace and,
  * in browser mode, as a download; tshark reads back exactly the bytes that went over the wire), import it again
  * and open its conversation as a session, and a file that isn't a capture explained in the import dialog; a
- * recording still being written, reopened, follows what its session records next.
+ * recording still being written, reopened, follows what its session records next — also a real `wirescope wrap`'s,
+ * until the wrap is killed, which the reopened session says.
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { capturesDir } from "../../main/workspace/layout.ts";
+import { ROOT } from "./browser-mode.ts";
 import {
   actions,
   connectClient,
@@ -173,4 +177,49 @@ test("a recording still being written is followed: what its session records next
   await expect(timelineRows(app, "←", "after")).toHaveCount(1);
   await expect(trafficView(app).getByText("following, live")).toBeVisible();
   await saveScreens(app, "recording-followed");
+});
+
+test("a running wirescope wrap is followed live; killed, its reopened session stops following and says why", async ({
+  app,
+  wirescope,
+}) => {
+  test.setTimeout(120_000);
+  const wrap = spawn(
+    process.execPath,
+    [path.join(ROOT, "bin", "wirescope.js"), "wrap", "--name", "tapped", "--", "cat"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, WIRESCOPE_WORKSPACE: wirescope.workspace },
+      stdio: ["pipe", "pipe", "ignore"],
+    },
+  );
+  try {
+    let echoed = "";
+    wrap.stdout.setEncoding("utf8").on("data", (s: string) => (echoed += s));
+    wrap.stdin.write("first\n");
+    // The first answer waits for the CLI to start (tsx compiles it), which is slow on a loaded machine.
+    await expect.poll(() => echoed, { message: "cat's answer through wrap", timeout: 45_000 }).toBe("first\n");
+    const [recording] = fs.readdirSync(capturesDir(wirescope.workspace)).filter((f) => f.endsWith(".wscap"));
+
+    const dialog = await openImport(app);
+    await field(dialog, "Recording file").fill(recording!);
+    await dialog.getByRole("button", { name: "Open recording" }).click();
+    await expect(dialog).toBeHidden();
+    await expect(timelineRows(app, "→ stdin", "first")).toHaveCount(1);
+
+    wrap.stdin.write("second\n");
+    await expect(timelineRows(app, "← stdout", "second"), "what the program and cat say next, live").toHaveCount(1);
+    await expect(trafficView(app).getByText("following, live")).toBeVisible();
+
+    wrap.kill("SIGKILL");
+    const gone = `its writer (process ${wrap.pid}) is no longer running`;
+    await expect(timelineRows(app, "error", gone), "the timeline says why it stopped").toHaveCount(1);
+    await expect(trafficView(app).getByText("following, live")).toHaveCount(0);
+    await expect(sessionItem(app, "tapped")).toHaveAttribute(
+      "title",
+      new RegExp(`^Following the capture stopped: ${gone.replace(/[()]/g, "\\$&")}`),
+    );
+  } finally {
+    wrap.kill("SIGKILL");
+  }
 });

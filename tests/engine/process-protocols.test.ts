@@ -1,8 +1,10 @@
 /**
  * Protocols on process sessions, through the contract over the real WebSocket adapter, with real programs: the bc
  * template driving bc, a plain Protocol on cat (stdout as its stream, its writes to stdin), the JSON Lines template on
- * a small JSON-RPC echo server, and protocols that throw or loop: halted, the child running on, a fix resuming them.
+ * a small JSON-RPC echo server, the LSP template on Debian's pylsp, protocols that throw or loop (halted, the child
+ * running on, a fix resuming them), and one that tries to start a process of its own (refused).
  */
+import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { LifecycleTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import { ok, useEngine, waitForTimeline } from "../helpers/engine.ts";
@@ -156,5 +158,59 @@ export default class Faulty extends ProcessProtocol {
     } finally {
       socket.destroy();
     }
+  });
+
+  it("the lsp template decodes a process session running pylsp: each message, responses paired with requests", async () => {
+    if (!fs.existsSync("/usr/bin/pylsp")) {
+      throw new Error("This test needs pylsp as a real server: apt-get install python3-pylsp (.ci/run does this).");
+    }
+    const s = ok(await t.api.spawn({ argv: ["/usr/bin/pylsp"], protocol: "template:lsp" }));
+    const frame = (message: object): string => {
+      const body = Buffer.from(JSON.stringify({ jsonrpc: "2.0", ...message }));
+      return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]).toString("base64");
+    };
+    const sendFrame = async (message: object) =>
+      ok(await t.api.send({ session: s.id, conn: 1, data: frame(message), encoding: "base64" }));
+    await sendFrame({ id: 1, method: "initialize", params: { processId: null, rootUri: null, capabilities: {} } });
+    const paired = (id: number, method: string) => (l: string) =>
+      l.startsWith(`server response #${id} to ${method} in `);
+    await waitForTimeline(t.api, s.id, (e) => logs(e).some(paired(1, "initialize")), "initialize answered", 30_000);
+    await sendFrame({ method: "initialized", params: {} });
+    await sendFrame({ id: 2, method: "shutdown" });
+    await waitForTimeline(t.api, s.id, (e) => logs(e).some(paired(2, "shutdown")), "shutdown answered", 15_000);
+    await sendFrame({ method: "exit" });
+    const events = await waitForTimeline(t.api, s.id, ended, "pylsp's exit", 15_000);
+    expect(logs(events).filter((l) => l.startsWith("client "))).toEqual([
+      expect.stringMatching(/^client request #1 initialize \{"processId":null/),
+      "client notification initialized {}",
+      "client request #2 shutdown ",
+      "client notification exit ",
+    ]);
+    expect(steps(events).find((e) => e.event === "exited")?.detail).toBe("exit code 0");
+  }, 60_000);
+
+  it("refuses spawnProcess from a protocol: halted saying so, no child of its own started", async () => {
+    await save(
+      "spawner.ts",
+      `import { ProcessProtocol, reactor } from "wirescope";
+export default class Spawner extends ProcessProtocol {
+  override connectionMade(): void {
+    reactor.spawnProcess(new ProcessProtocol(), "/bin/sh", ["sh", "-c", "echo escaped"]);
+  }
+}
+`,
+    );
+    const s = ok(await t.api.spawn({ argv: ["cat"], protocol: "spawner.ts" }));
+    const events = await waitForTimeline(t.api, s.id, halted, "the halt");
+    expect(steps(events).find((e) => e.event === "protocol-halted")?.detail).toMatch(
+      /spawning processes from a protocol is not supported in the sandbox/,
+    );
+    const info = ok(await t.api.listSessions({})).find((x) => x.id === s.id)!;
+    expect(
+      info.connections.map((c) => c.conn),
+      "the session's own child only",
+    ).toEqual([1]);
+    expect(info).toMatchObject({ state: "connected", process: { pid: s.process!.pid } });
+    ok(await t.api.closeSession({ session: s.id }));
   });
 });

@@ -5,6 +5,18 @@
  * already holds (the CA certificate), from memory.
  */
 
+import type { WirescopeApi } from "../../../preload/contract.ts";
+import type { WebSocketApi } from "../../../preload/ws-client.ts";
+
+/**
+ * How the engine offers the files of its exports folder for download: browser mode's WebSocket client can say; IPC
+ * has no such route (in the desktop app the file is already on this machine).
+ */
+export function exportUrlOf(api: WirescopeApi): WebSocketApi["exportUrl"] | null {
+  const exportUrl = (api as Partial<Pick<WebSocketApi, "exportUrl">>).exportUrl;
+  return typeof exportUrl === "function" ? exportUrl : null;
+}
+
 /**
  * Offers the file at `url` as a download named `fileName`: the browser fetches and saves it itself, streamed to
  * disk, whatever its size. The server's Content-Disposition decides the name when `url` is on another origin.

@@ -6,17 +6,10 @@
  * export of any size downloads (its bytes never travel inside a WebSocket answer). In the desktop app the file is
  * already on this machine: the path is all there is to say. A refusal goes to the status bar as an error.
  */
-import type { SessionInfo, WirescopeApi } from "../../../preload/contract.ts";
-import type { WebSocketApi } from "../../../preload/ws-client.ts";
-import { baseName, offerLink } from "./download.ts";
+import type { SessionInfo } from "../../../preload/contract.ts";
+import { baseName, exportUrlOf, offerLink } from "./download.ts";
 import { formatBytes, plural } from "./format.ts";
 import type { Workbench } from "./workbench.svelte.ts";
-
-/** How the engine offers its exports for download: browser mode's WebSocket client can say; IPC has no such route. */
-function exportUrlOf(api: WirescopeApi): WebSocketApi["exportUrl"] | null {
-  const exportUrl = (api as Partial<Pick<WebSocketApi, "exportUrl">>).exportUrl;
-  return typeof exportUrl === "function" ? exportUrl : null;
-}
 
 /**
  * Exports `session` (or its connection `conn`) as pcapng. Resolves once the file is written and, in browser mode,
