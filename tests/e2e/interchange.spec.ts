@@ -201,7 +201,7 @@ test("a running wirescope wrap is followed live; killed, its reopened session st
     await expect.poll(() => echoed, { message: "cat's answer through wrap", timeout: 45_000 }).toBe("first\n");
     const [recording] = fs.readdirSync(capturesDir(wirescope.workspace)).filter((f) => f.endsWith(".wscap"));
 
-    const dialog = await openImport(app);
+    const dialog = await openImportDialog(app);
     await field(dialog, "Recording file").fill(recording!);
     await dialog.getByRole("button", { name: "Open recording" }).click();
     await expect(dialog).toBeHidden();
