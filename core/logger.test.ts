@@ -115,6 +115,16 @@ describe("Logger", () => {
     expect(event.log_time).toBeLessThanOrEqual(Date.now() / 1000 + 0.001);
   });
 
+  it("keeps a field named __proto__ (from parsed JSON) as a field of the event, as its text shows it", () => {
+    const { log, events } = recorded();
+    const fields = JSON.parse('{"__proto__": {"method": "x"}, "id": 1}') as Record<string, unknown>;
+    log.info("{__proto__.method} {id}", fields);
+    const event = events[0]!;
+    expect(Object.keys(event)).toContain("__proto__");
+    expect(Object.getPrototypeOf(event)).toBe(Object.prototype);
+    expect(formatEvent(event)).toBe("x 1");
+  });
+
   it("has one method per level", () => {
     const { log, events } = recorded();
     log.debug("d");

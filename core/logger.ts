@@ -105,6 +105,8 @@ interface Placeholder {
 const pieces = new Map<string, readonly (string | Placeholder)[]>();
 /** Formats kept at most (a program building formats from data would otherwise grow the map without bound). */
 const MAX_KEPT_FORMATS = 1000;
+/** Longer formats are cut each time rather than kept. */
+const MAX_KEPT_FORMAT_LENGTH = 256;
 
 /** `format` cut into literal text (braces `{{` `}}` already unescaped) and placeholders, in order. */
 function piecesOf(format: string): readonly (string | Placeholder)[] {
@@ -121,6 +123,8 @@ function piecesOf(format: string): readonly (string | Placeholder)[] {
     at = match.index + whole.length;
   }
   if (at < format.length) cut.push(format.slice(at));
+  // Long formats are not kept: one built from data (a logged line of 100 KB) would hold its text in the map.
+  if (format.length > MAX_KEPT_FORMAT_LENGTH) return cut;
   if (pieces.size >= MAX_KEPT_FORMATS) pieces.clear();
   pieces.set(format, cut);
   return cut;
@@ -210,6 +214,13 @@ export const globalLogPublisher = new LogPublisher();
  * builds an object spread followed by more keys on a slow path, some microseconds per event, which a protocol
  * logging every message it decodes pays for each one.
  */
+/** Sets an own field, as a spread would: a "__proto__" field (from parsed JSON) stays a field, not a prototype. */
+function setField(event: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__")
+    Object.defineProperty(event, key, { value, enumerable: true, writable: true, configurable: true });
+  else event[key] = value;
+}
+
 function makeEvent(
   level: LogLevel,
   namespace: string,
@@ -219,8 +230,8 @@ function makeEvent(
   own?: Record<string, unknown>,
 ): LogEvent {
   const event: Record<string, unknown> = {};
-  if (fields !== undefined) for (const key of Object.keys(fields)) event[key] = fields[key];
-  if (own !== undefined) for (const key of Object.keys(own)) event[key] = own[key];
+  if (fields !== undefined) for (const key of Object.keys(fields)) setField(event, key, fields[key]);
+  if (own !== undefined) for (const key of Object.keys(own)) setField(event, key, own[key]);
   event["log_level"] = level;
   event["log_namespace"] = namespace;
   event["log_source"] = source;
