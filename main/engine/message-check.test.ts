@@ -29,6 +29,13 @@ describe("checkMessage", () => {
       `more than ${MAX_FIELD_SPANS} field spans`,
       { spans: [], fieldSpans: { a: Array(200).fill(span), b: Array(57).fill(span) } },
     ],
+    [
+      `more than ${MAX_FIELD_SPANS} field spans`,
+      {
+        spans: [],
+        fieldSpans: Object.fromEntries(Array.from({ length: MAX_FIELD_SPANS + 1 }, (_, i) => [`f${i}`, []])),
+      },
+    ],
     ['pair has no role "request" or "response"', { spans: [], pair: { role: "answer" } }],
     [
       `a pairing key is longer than ${MAX_MESSAGE_KEY_LENGTH}`,

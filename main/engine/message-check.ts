@@ -72,7 +72,7 @@ function checkFieldSpans(raw: unknown): Record<string, Span[]> {
     if (path.length > MAX_MESSAGE_KEY_LENGTH)
       throw new BadMessage(`a field path is longer than ${MAX_MESSAGE_KEY_LENGTH}`);
     if (!Array.isArray(list)) throw new BadMessage(`fieldSpans.${path} is not a list`);
-    total += list.length;
+    total += Math.max(1, list.length); // An empty list still costs a path: counted, so paths are bounded too.
     if (total > MAX_FIELD_SPANS) throw new BadMessage(`more than ${MAX_FIELD_SPANS} field spans`);
     fieldSpans[path] = list.map((s) => checkSpan(s, `fieldSpans.${path}`));
   }
