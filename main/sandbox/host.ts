@@ -65,6 +65,11 @@ const EXAMINE_TIMEOUT_MS = 200;
  */
 const MAX_TURN_OPS = 10_000;
 const MAX_TURN_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes of a hung worker's unsent writes the watchdog reads at most: they cross the inspector as base64 in JSON,
+ * parsed on the engine's thread, and a worker near its heap limit has no room for a bigger copy.
+ */
+const MAX_UNSENT_READ_BYTES = 4 * 1024 * 1024;
 
 /** Options of a SandboxHost. */
 export interface SandboxHostOptions {
@@ -530,7 +535,8 @@ export class SandboxGroup {
     this.examining = true;
     const locate = this.options.locateHangs === true;
     const baseline = { lastHeapUsed: this.lastHeapUsed, limit: this.host.options.memoryLimitMb * 1024 * 1024 };
-    const read = `${UNSENT_GLOBAL}(${MAX_TURN_OPS - this.turnOps}, ${MAX_TURN_BYTES - this.turnBytes})`;
+    const readBytes = Math.min(MAX_UNSENT_READ_BYTES, MAX_TURN_BYTES - this.turnBytes);
+    const read = `${UNSENT_GLOBAL}(${MAX_TURN_OPS - this.turnOps}, ${readBytes})`;
     const suspect = (bytes: number) => grown(bytes, baseline);
     const options = { locate, suspect, timeoutMs: EXAMINE_TIMEOUT_MS, read };
     void examineWorker(worker.threadId, options).then((found) => {

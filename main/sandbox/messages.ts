@@ -291,7 +291,9 @@ export class Outbox<Op extends { op: string }> {
    * What is queued and not sent, as JSON text `{ ops, bytes }` (`bytes` base64, the offsets of byte operations
    * into it): for a thread whose code never returns, read through the inspector by the watchdog (hang-locator.ts)
    * and applied as its turn's last batch. Only the first operations within `maxOps` and `maxBytes` bytes are
-   * given; the rest is dropped, as a turn past its bounds is (host.ts). Leaves the queue as it is.
+   * given; the rest is dropped, as a turn past its bounds is (host.ts). Final: the watchdog stops the thread after
+   * reading, and its code may still run until then, so the queue is emptied and closed here — what was read is never
+   * also posted (it would be applied twice).
    */
   unsent(maxOps: number, maxBytes: number): string {
     const ops: Op[] = [];
@@ -302,8 +304,20 @@ export class Outbox<Op extends { op: string }> {
       ops.push(op);
       bytes += length;
     }
-    const joined = Buffer.concat(this.chunks, this.size).subarray(0, bytes);
+    // Only the prefix given is copied (byte operations' offsets are in queue order, so it is the first `bytes`).
+    const joined = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (const chunk of this.chunks) {
+      if (at >= bytes) break;
+      const take = Math.min(chunk.byteLength, bytes - at);
+      joined.set(chunk.subarray(0, take), at);
+      at += take;
+    }
     const batch: UnsentBatch<Op> = { ops, bytes: joined.toString("base64") };
+    this.open = false;
+    this.ops = [];
+    this.chunks = [];
+    this.size = 0;
     return JSON.stringify(batch);
   }
 
