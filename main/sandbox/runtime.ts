@@ -264,8 +264,9 @@ export class SandboxRuntime {
       }
       case "data": {
         this.acks.set(op.id, (this.acks.get(op.id) ?? 0) + op.length);
-        const got = this.records.get(op.id)?.received;
-        got?.set(op.fd ?? -1, (got.get(op.fd ?? -1) ?? 0) + op.length);
+        const known = this.records.get(op.id);
+        known?.received.set(op.fd ?? -1, (known.received.get(op.fd ?? -1) ?? 0) + op.length);
+        if (known?.halted && known.protocol !== null) skippedWhileHalted(known, op.fd ?? -1, op.length);
         const record = this.live(op.id);
         if (record === null || record.transport.disconnecting || bytes === null) return;
         this.dataReceived(record, Buffer.from(bytes, op.offset, op.length), op.fd);
@@ -709,4 +710,14 @@ export class SandboxRuntime {
     if (typeof fieldSpans === "object" && fieldSpans !== null) Object.values(fieldSpans).forEach(place);
     return message;
   }
+}
+
+/**
+ * Bytes that were on their way when `record`'s protocol halted reach it and are dropped: its framers never see them.
+ * A reload keeps the instance (its prototype swapped), so its own offsets now start that much later in the stream.
+ */
+function skippedWhileHalted(record: { receivedBefore: ReadonlyMap<number, number> }, fd: number, length: number): void {
+  const before = new Map(record.receivedBefore);
+  before.set(fd, (before.get(fd) ?? 0) + length);
+  record.receivedBefore = before;
 }
