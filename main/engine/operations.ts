@@ -22,8 +22,8 @@ export interface Operation {
 
 /** Why a command given to `cancel` stopped. */
 export class CancelledError extends EngineError {
-  constructor(operation: string) {
-    super("cancelled", `'${operation}' was cancelled before it was done: nothing was kept.`);
+  constructor() {
+    super("cancelled", "Cancelled before it was done: nothing was kept.");
   }
 }
 
@@ -77,7 +77,7 @@ export class Operations {
   cancel(id: string): boolean {
     const controller = this.running.get(id);
     if (controller === undefined) return false;
-    controller.abort(new CancelledError(id));
+    controller.abort(new CancelledError());
     return true;
   }
 }
