@@ -40,6 +40,22 @@ describe("Operations", () => {
     expect(operations.cancel("op")).toBe(false);
   });
 
+  it("cancels a command whose id was cancelled before it came, without running it", async () => {
+    const operations = new Operations(() => {}, undefined);
+    expect(operations.cancel("op")).toBe(false);
+    let ran = false;
+    const run = operations.run("op", "bytes", async () => {
+      ran = true;
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    expect(ran).toBe(false);
+    // Remembered once: the next command under that id runs.
+    await operations.run("op", "bytes", async () => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+  });
+
   it("stops at the engine's own signal too, with or without an id", async () => {
     const engine = new AbortController();
     const operations = new Operations(() => {}, engine.signal);

@@ -9,6 +9,9 @@
 import type { EventSink } from "../../preload/contract.ts";
 import { EngineError } from "./errors.ts";
 
+/** Ids cancelled before their command arrived that are remembered (the oldest is forgotten past this). */
+const MAX_CANCELLED_EARLY = 64;
+
 /** Least time between two onProgress events of one operation, besides its first and its last. */
 export const PROGRESS_INTERVAL_MS = 250;
 
@@ -37,6 +40,11 @@ export class OperationInUseError extends EngineError {
 /** The engine's running operations. Owned by the engine; an operation is forgotten once its command settles. */
 export class Operations {
   private readonly running = new Map<string, AbortController>();
+  /**
+   * Ids given to `cancel` before any command ran under them: a client may press Cancel while its command is still
+   * on the way (a big import being uploaded). The command, when it arrives, is cancelled at once.
+   */
+  private readonly cancelledEarly = new Set<string>();
 
   /** `emit` sends onProgress; `signal` is the engine's own (aborted at shutdown); `now` is injectable for tests. */
   constructor(
@@ -47,7 +55,7 @@ export class Operations {
 
   /**
    * Runs `work` as operation `id` (when given) and returns or throws what it does. Throws OperationInUseError when
-   * `id` is already running, before `work` starts.
+   * `id` is already running, and CancelledError when `id` was cancelled before it came, both before `work` starts.
    */
   async run<T>(
     id: string | undefined,
@@ -56,6 +64,7 @@ export class Operations {
   ): Promise<T> {
     if (id === undefined) return work({ signal: this.signal, report: () => {} });
     if (this.running.has(id)) throw new OperationInUseError(id);
+    if (this.cancelledEarly.delete(id)) throw new CancelledError();
     const controller = new AbortController();
     this.running.set(id, controller);
     const signal = this.signal === undefined ? controller.signal : AbortSignal.any([this.signal, controller.signal]);
@@ -73,10 +82,19 @@ export class Operations {
     }
   }
 
-  /** Stops operation `id` at its next check; false when no such operation is running (unknown, or already over). */
+  /**
+   * Stops operation `id` at its next check; false when no such operation is running (not come yet, or already
+   * over). An id not come yet is remembered, so that its command is cancelled when it arrives: ids are the
+   * caller's, new for each command, so one that is already over is never run again.
+   */
   cancel(id: string): boolean {
     const controller = this.running.get(id);
-    if (controller === undefined) return false;
+    if (controller === undefined) {
+      this.cancelledEarly.add(id);
+      if (this.cancelledEarly.size > MAX_CANCELLED_EARLY)
+        this.cancelledEarly.delete(this.cancelledEarly.values().next().value!);
+      return false;
+    }
     controller.abort(new CancelledError());
     return true;
   }
