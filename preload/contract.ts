@@ -51,6 +51,11 @@ export { IoGraphResult, SpanShape } from "./search-shapes.ts";
 // --- shared shapes ----------------------------------------------------------------------------------------------
 
 const sessionId = text("the session id", MAX_ID_LENGTH).min(1, "a session id is required");
+/**
+ * Names a long command (importCapture, exportPcapng, decode) while it runs, chosen by the caller: its onProgress
+ * events carry it and `cancel` takes it. Unique among the commands running at once.
+ */
+const operationId = text("the operation id", MAX_ID_LENGTH).min(1, "an operation id can't be empty");
 /** A name a person gives (a session's, a profile's). */
 const givenName = text("the name", MAX_NAME_LENGTH);
 /** A protocol file in the workspace ("redis.ts"): the workspace refuses a longer one (protocol-path.ts). */
@@ -457,7 +462,12 @@ export const commands = {
   ),
   exportPcapng: command(
     "Export a session, or one connection of it, as a pcapng file that Wireshark and tshark open, into the workspace's exports folder.",
-    z.object({ session: sessionId, conn: conn.optional(), includeData: z.boolean().optional() }),
+    z.object({
+      session: sessionId,
+      conn: conn.optional(),
+      includeData: z.boolean().optional(),
+      operation: operationId.optional(),
+    }),
     z.object({
       path: z.string(),
       packets: z.number(),
@@ -504,6 +514,7 @@ export const commands = {
             `the file is ${(issue.input as Uint8Array).length.toLocaleString("en-US")} bytes; at most ${MAX_CAPTURE_DATA_BYTES.toLocaleString("en-US")} can be sent as data: import it by its path`,
         }).optional(),
         path: filePath.optional(),
+        operation: operationId.optional(),
       })
       .strict()
       .refine((a) => (a.data === undefined) !== (a.path === undefined), "give either the file's data or its path"),
@@ -543,8 +554,14 @@ export const commands = {
         })
         .optional(),
       name: givenName.optional(),
+      operation: operationId.optional(),
     }),
     z.object({ session: SessionInfo, resplit: ResplitReport.optional() }),
+  ),
+  cancel: command(
+    "Stop a long command that was given this `operation` id: it fails with a 'cancelled' error and leaves no session or file behind. Answers whether it was still running.",
+    z.object({ operation: operationId }),
+    z.object({ cancelled: z.boolean() }),
   ),
   replay: command(
     "Send one side of a recorded conversation again: the client side to a server (`target`), or the server side to a client that connects to a new listener (`listen`); the new answers are compared with the recorded ones.",
@@ -593,6 +610,16 @@ export const events = {
   onTimelineGrew: z.array(z.object({ session: z.string(), count: z.number() })),
   /** The workspace's protocol files changed (saved here or in another editor, compiled, reloaded). */
   onProtocolsChanged: z.array(ProtocolFile),
+  /**
+   * How far a long command given an `operation` id has got: `done` of `total` (null when unknown) bytes of the file
+   * it reads or events of the timeline. A few a second at most, the first and the last always.
+   */
+  onProgress: z.object({
+    operation: z.string(),
+    done: z.number(),
+    total: z.number().nullable(),
+    unit: z.enum(["bytes", "events"]),
+  }),
 } satisfies Record<`on${string}`, z.ZodType>;
 
 export type Events = typeof events;

@@ -138,6 +138,9 @@ export const ERROR_CODES = {
   "bad-input-file": "bad-input",
   "run-failed": "failed",
   interrupted: "interrupted",
+  // A long command stopped by the contract's cancel (main/engine/operations.ts).
+  cancelled: "interrupted",
+  "operation-in-use": "usage",
 
   // The workbench's own, for a file it could not hand to the engine (renderer/src/lib/import-capture.ts).
   "empty-file": "bad-input",

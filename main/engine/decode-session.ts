@@ -5,7 +5,7 @@
 import type { ResplitReport } from "../../preload/contract.ts";
 import type { NewTimelineEvent } from "../../preload/timeline.ts";
 import { ConversationTracker, type Conversation, type ConversationEvent } from "../interchange/conversation.ts";
-import { betweenBlocks } from "../interchange/stop-check.ts";
+import { betweenBlocks, type ReportProgress } from "../interchange/stop-check.ts";
 import type { Recorder } from "../recording/recorder.ts";
 import { decodeOnce, mergeTimeline, resplitRuns, type DecodeGroupFactory, type DecodeSide } from "./decode.ts";
 import { EngineError } from "./errors.ts";
@@ -52,13 +52,17 @@ export class ConversationTooBigError extends EngineError {
  * time and only this connection's events are kept, so reading a small connection of a big session takes the
  * memory of one range. Throws ConversationError for a connection that isn't TCP, ConversationTooBigError when the
  * connection carried more than `limit` bytes (MAX_CONVERSATION_BYTES unless given), and `signal`'s reason when it
- * is aborted (checked between ranges).
+ * is aborted (checked between ranges). `progress` is told the events read so far after each range.
  */
 export async function readConversation(
   session: Pick<Session, "connection" | "epochMs">,
   recorder: Pick<Recorder, "count" | "read">,
   conn: number,
-  { limit = MAX_CONVERSATION_BYTES, signal }: { limit?: number; signal?: AbortSignal | undefined } = {},
+  {
+    limit = MAX_CONVERSATION_BYTES,
+    signal,
+    progress,
+  }: { limit?: number; signal?: AbortSignal | undefined; progress?: ReportProgress } = {},
 ): Promise<Conversation> {
   const tracker = new ConversationTracker(session.connection(conn).info(), session.epochMs);
   const events: ConversationEvent[] = [];
@@ -75,6 +79,7 @@ export async function readConversation(
         events.push(made);
       }
     }
+    progress?.(from, total);
     await betweenBlocks(signal);
   }
   return { ...tracker.header(), events };

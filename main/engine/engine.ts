@@ -25,6 +25,7 @@ import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";
 import { exportSession } from "../interchange/export.ts";
 import { exportCapture } from "../interchange/export-capture.ts";
+import type { ReportProgress } from "../interchange/stop-check.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
 import { CA_CERT_FILE, CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
@@ -41,6 +42,7 @@ import type { ConnectionRecord } from "./recording-protocol.ts";
 import { processProtocol } from "./sandboxed-protocols.ts";
 import { reopenRecording } from "./reopen-recording.ts";
 import { decodeToSession, readConversation } from "./decode-session.ts";
+import { Operations } from "./operations.ts";
 import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
 import { SessionRegistry, type SessionEntry } from "./session-registry.ts";
@@ -105,6 +107,8 @@ export class Engine implements WirescopeService {
   private closed = false;
   /** EngineOptions.signal. */
   private readonly signal: AbortSignal | undefined;
+  /** The long commands running under an operation id: their progress events and `cancel`. */
+  private readonly operations: Operations;
   /** EngineOptions.configDir. */
   private readonly configDir: string;
   /** The CA being opened or open (ca()); null before the first call and after a failed open. */
@@ -128,6 +132,7 @@ export class Engine implements WirescopeService {
     this.sandbox = options.sandbox ?? new SandboxHost();
     // Both forward to the sink in use at the time of each event: setEventSink may replace it later.
     const emit: EventSink = (name, payload) => this.emit(name, payload);
+    this.operations = new Operations(emit, this.signal);
     this.library = new ProtocolLibrary(new Workspace(options.workspaceRoot), {
       emit,
       running: () => this.sessions.entries(),
@@ -481,16 +486,14 @@ export class Engine implements WirescopeService {
     const { session, recorder } = this.sessions.get(args.session);
     if (args.conn !== undefined) session.connection(args.conn);
     const folder = exportsDir(this.workspace.root);
-    const { skipped, ...written } = await exportSession(
-      {
-        info: session.info(),
-        connections: this.connectionsOf(args.session),
-        capture: recorder.file,
-        timeline: recorder,
-      },
-      folder,
-      args.conn,
-      this.signal,
+    const recorded = {
+      info: session.info(),
+      connections: this.connectionsOf(args.session),
+      capture: recorder.file,
+      timeline: recorder,
+    };
+    const { skipped, ...written } = await this.operations.run(args.operation, "events", (operation) =>
+      exportSession(recorded, folder, args.conn, operation.signal, operation.report),
     );
     return {
       ...written,
@@ -514,7 +517,14 @@ export class Engine implements WirescopeService {
 
   /** Reads a pcap/pcapng file (bytes, or a path from the workspace) and keeps its conversations (imports.ts). */
   async importCapture(args: Parameters<WirescopeService["importCapture"]>[0]): Promise<CommandResult<"importCapture">> {
-    return this.imports.importCapture(args, this.workspace.root, this.signal);
+    return this.operations.run(args.operation, "bytes", (operation) =>
+      this.imports.importCapture(args, this.workspace.root, operation.signal, operation.report),
+    );
+  }
+
+  /** Stops a long command running under `args.operation` (operations.ts). */
+  async cancel(args: Parameters<WirescopeService["cancel"]>[0]): Promise<CommandResult<"cancel">> {
+    return { cancelled: this.operations.cancel(args.operation) };
   }
 
   /** Opens a conversation of an imported capture as an "imported" session. */
@@ -528,8 +538,19 @@ export class Engine implements WirescopeService {
 
   /** Runs a protocol over a recorded connection as a passive decoder, into a new "decode" session (decode.ts). */
   async decode(args: Parameters<WirescopeService["decode"]>[0]): Promise<CommandResult<"decode">> {
+    return this.operations.run(args.operation, "events", ({ signal, report }) =>
+      this.decodeUnder(args, signal, report),
+    );
+  }
+
+  /** `decode`, stopped by `signal` (the operation's, or the engine's), telling `progress` the events read. */
+  private async decodeUnder(
+    args: Parameters<WirescopeService["decode"]>[0],
+    signal: AbortSignal | undefined,
+    progress: ReportProgress,
+  ): Promise<CommandResult<"decode">> {
     const from = this.sessions.get(args.session);
-    const conversation = await readConversation(from.session, from.recorder, args.conn, { signal: this.signal });
+    const conversation = await readConversation(from.session, from.recorder, args.conn, { signal, progress });
     const file = await this.library.resolve(args.protocol);
     if (file === null)
       throw new EngineError("no-protocol", "Decoding needs a protocol file: choose one to decode with.");
@@ -557,12 +578,13 @@ export class Engine implements WirescopeService {
           },
         },
         conversation,
-        { file, side: args.side, resplit: args.resplit, signal: this.signal },
+        { file, side: args.side, resplit: args.resplit, signal },
       );
       return resplit === undefined ? { session: session.info() } : { session: session.info(), resplit };
     } catch (err) {
-      // Stopped by the owner during the re-split runs: the decode is not done, so its session is not left behind.
-      if (created !== null && this.signal?.aborted) await this.sessions.drop(created);
+      // Stopped (cancelled, or by the owner) during the re-split runs: the decode is not done, so its session is not
+      // left behind.
+      if (created !== null && signal?.aborted) await this.sessions.drop(created);
       throw err;
     } finally {
       if (created !== null) this.sessions.changed();

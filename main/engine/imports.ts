@@ -8,16 +8,13 @@
  * the oldest until both hold. The newest is always kept, whatever its size.
  */
 import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import type { CommandResult, SessionInfo, WirescopeService } from "../../preload/contract.ts";
 import { CaptureFormatError } from "../interchange/capture-error.ts";
-import {
-  importCaptureBytes,
-  importCaptureStream,
-  importFootprint,
-  type CaptureImport,
-} from "../interchange/capture-import.ts";
+import { importCaptureStream, importFootprint, type CaptureImport } from "../interchange/capture-import.ts";
 import { formatEndpoint } from "../interchange/conversation.ts";
+import type { ReportProgress } from "../interchange/stop-check.ts";
 import { EngineError } from "./errors.ts";
 import { recordConversation } from "./offline.ts";
 import type { TimelineSink } from "./recording-protocol.ts";
@@ -29,6 +26,25 @@ export const MAX_KEPT_CAPTURES = 16;
 export const MAX_KEPT_IMPORT_BYTES = 2 * 1024 * 1024 * 1024;
 /** How much of a file is read at a time. */
 const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** `data` a READ_CHUNK_BYTES piece at a time (views, no copies), as a file stream would give it. */
+function* piecesOf(data: Uint8Array): Iterable<Uint8Array> {
+  for (let at = 0; at < data.byteLength; at += READ_CHUNK_BYTES) yield data.subarray(at, at + READ_CHUNK_BYTES);
+}
+
+/** `chunks` as they come, telling `progress` the bytes passed on so far (of `total`) before each one is used. */
+async function* counted(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  total: number,
+  progress: ReportProgress,
+): AsyncIterable<Uint8Array> {
+  let done = 0;
+  for await (const chunk of chunks) {
+    done += chunk.byteLength;
+    progress(done, total);
+    yield chunk;
+  }
+}
 
 /** A capture id that was never given, or was forgotten. */
 export class UnknownCaptureError extends EngineError {
@@ -109,23 +125,26 @@ export class CaptureImports {
    * process's current directory) in chunks, and keeps its conversations. Throws CaptureFormatError ("bad-capture")
    * for a file that isn't a readable capture, CaptureUnreadableError when the file system refuses the file, and
    * `signal`'s reason when it is aborted while the file is read (nothing is kept then); any other error is a bug
-   * and propagates as it is.
+   * and propagates as it is. Both data and files are read a chunk at a time, telling `progress` the bytes read.
    */
   async importCapture(
     args: Parameters<WirescopeService["importCapture"]>[0],
     root: string,
     signal?: AbortSignal,
+    progress: ReportProgress = () => {},
   ): Promise<CommandResult<"importCapture">> {
     let result: CaptureImport;
     let footprint: number;
     if (args.data !== undefined) {
-      result = importCaptureBytes(args.data);
+      const chunks = counted(piecesOf(args.data), args.data.byteLength, progress);
+      result = await importCaptureStream(chunks, { signal });
       footprint = importFootprint(result, args.data);
     } else {
       const file = path.resolve(root, args.path ?? "");
       try {
+        const { size } = await fsp.stat(file);
         const stream = fs.createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
-        result = await importCaptureStream(stream, { copyPayloads: true, signal });
+        result = await importCaptureStream(counted(stream, size, progress), { copyPayloads: true, signal });
       } catch (err) {
         if (err instanceof CaptureFormatError || !isFileSystemError(err)) throw err;
         throw new CaptureUnreadableError(file, err);

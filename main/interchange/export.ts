@@ -15,7 +15,7 @@ import { fileStem } from "../../preload/file-stem.ts";
 import { quoteCommandLine } from "../../preload/command-line.ts";
 import { ConversationError, ConversationTracker } from "./conversation.ts";
 import { PcapngWriter, type PcapngPacket, type PcapngSection } from "./pcapng-writer.ts";
-import { betweenBlocks } from "./stop-check.ts";
+import { betweenBlocks, type ReportProgress } from "./stop-check.ts";
 import { TcpSynthesizer } from "./tcp-synth.ts";
 import type { ErrorCode } from "../../preload/errors.ts";
 
@@ -86,13 +86,15 @@ interface Stream {
  * ("client-1-2.pcapng", ...). Connections without TCP addresses (a UNIX socket, one that never connected) are
  * left out and listed in `skipped` and in the file's comment. Throws NothingToExportError when nothing is left
  * (the file is then not created); a failure while writing removes the partial file, and so does `signal` (checked
- * between ranges of the timeline), whose reason is thrown once it is aborted.
+ * between ranges of the timeline), whose reason is thrown once it is aborted. `progress` is told the events read so
+ * far after each range.
  */
 export async function exportSession(
   session: RecordedSession,
   folder: string,
   conn?: number,
   signal?: AbortSignal,
+  progress?: ReportProgress,
 ): Promise<ExportResult> {
   const { info, connections } = session;
   if (info.kind === "process") throw new NothingToExportError(pipesMessage(info, session.capture));
@@ -138,6 +140,7 @@ export async function exportSession(
         if (e.kind === "lifecycle" && e.event === "connected") await write(synthOf(stream).start());
         for (const ce of made) await write(synthOf(stream).push(ce));
       }
+      progress?.(from, total);
       await betweenBlocks(signal);
     }
     for (const stream of streams.values()) await write(synthOf(stream).finish());

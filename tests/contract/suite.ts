@@ -236,7 +236,7 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
     },
   },
   importCapture: {
-    args: { name: "redis.pcapng", data: new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]) },
+    args: { name: "redis.pcapng", data: new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a]), operation: "import-1" },
     result: {
       capture: "c1",
       name: "redis.pcapng",
@@ -274,6 +274,7 @@ export const contractSamples: { [K in CommandName]: { args: CommandArgs<K>; resu
       resplit: { runs: 10, seed: 7, consistent: true, mismatches: [] },
     },
   },
+  cancel: { args: { operation: "import-1" }, result: { cancelled: true } },
   replay: {
     args: { session: "s1", conn: 1, side: "client", target: { endpoint: "tcp:host=127.0.0.1:port=6379" } },
     result: { ...session, kind: "replay" },

@@ -44,10 +44,16 @@ export async function startEngine(options: Omit<EngineOptions, "workspaceRoot"> 
   const server = await startWebSocketServer({ service: engine });
   engine.setEventSink(server.emit);
   const api = await connectWebSocketApi(server.url, { WebSocket: WebSocket as never });
-  const received = { onSessionsChanged: [], onTimelineGrew: [], onProtocolsChanged: [] } as EngineUnderTest["received"];
+  const received: EngineUnderTest["received"] = {
+    onSessionsChanged: [],
+    onTimelineGrew: [],
+    onProtocolsChanged: [],
+    onProgress: [],
+  };
   api.onSessionsChanged((p) => received.onSessionsChanged.push(p));
   api.onTimelineGrew((p) => received.onTimelineGrew.push(p));
   api.onProtocolsChanged((p) => received.onProtocolsChanged.push(p));
+  api.onProgress((p) => received.onProgress.push(p));
   return {
     engine,
     api,

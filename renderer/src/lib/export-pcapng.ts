@@ -12,16 +12,22 @@ import { formatBytes, plural } from "./format.ts";
 import type { Workbench } from "./workbench.svelte.ts";
 
 /**
- * Exports `session` (or its connection `conn`) as pcapng. Resolves once the file is written and, in browser mode,
- * its download started; returns the path, or null when the engine refused (its message is in the status bar).
+ * Exports `session` (or its connection `conn`) as pcapng, under `operation` when given (its progress and cancel:
+ * see operation-progress.svelte.ts). Resolves once the file is written and, in browser mode, its download started;
+ * returns the path, or null when the engine refused or it was cancelled (the message is in the status bar).
  */
 export async function exportPcapng(
   workbench: Workbench,
   session: SessionInfo,
   conn: number | null,
+  operation?: string,
 ): Promise<string | null> {
   const result = await workbench.run(
-    workbench.api.exportPcapng({ session: session.id, ...(conn !== null ? { conn } : {}) }),
+    workbench.api.exportPcapng({
+      session: session.id,
+      ...(conn !== null ? { conn } : {}),
+      ...(operation !== undefined ? { operation } : {}),
+    }),
   );
   if (result === null) return null;
   const exportUrl = exportUrlOf(workbench.api);

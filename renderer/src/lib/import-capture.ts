@@ -14,8 +14,11 @@ export const IMPORT_MAX_IN_BROWSER = 11 * 1024 * 1024;
 /** What reading and importing a file gave: the conversations found, or why not (said next to the file field). */
 export type ImportOutcome = { ok: true; value: CommandResult<"importCapture"> } | { ok: false; error: ContractError };
 
-/** Reads `file` and asks the engine to import it. Never throws: a file that can't be read is an error too. */
-export async function importCaptureFile(api: WirescopeApi, file: File): Promise<ImportOutcome> {
+/**
+ * Reads `file` and asks the engine to import it, under `operation` when given (its progress and cancel: see
+ * operation-progress.svelte.ts). Never throws: a file that can't be read is an error too.
+ */
+export async function importCaptureFile(api: WirescopeApi, file: File, operation?: string): Promise<ImportOutcome> {
   if (file.size === 0) {
     return {
       ok: false,
@@ -41,5 +44,5 @@ export async function importCaptureFile(api: WirescopeApi, file: File): Promise<
       error: contractError("unreadable-file", `${file.name} could not be read: ${(err as Error).message}.`),
     };
   }
-  return api.importCapture({ name: file.name, data });
+  return api.importCapture({ name: file.name, data, ...(operation !== undefined ? { operation } : {}) });
 }
