@@ -16,6 +16,15 @@ export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies Options;
 
+/**
+ * Splits a command line at its first "--": the words before are the command's own options, the words after are the
+ * command it runs (empty when there is no "--"), so that the run command's options are never taken for ours.
+ */
+export function splitAtDashes(argv: readonly string[]): { own: string[]; command: string[] } {
+  const dashes = argv.indexOf("--");
+  return dashes < 0 ? { own: [...argv], command: [] } : { own: argv.slice(0, dashes), command: argv.slice(dashes + 1) };
+}
+
 /** The hint every usage error of `command` ends with. */
 export function helpHint(command: string): string {
   return `Run 'wirescope ${command} --help' for its usage.`;

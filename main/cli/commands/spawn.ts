@@ -6,7 +6,7 @@
 import { constants as osConstants } from "node:os";
 import type { ErrorCode, SessionInfo } from "../../../preload/contract.ts";
 import type { TimelineEvent } from "../../../preload/timeline.ts";
-import { COMMON_OPTIONS, helpHint, intOption, parseCommandLine } from "../args.ts";
+import { COMMON_OPTIONS, helpHint, intOption, parseCommandLine, splitAtDashes } from "../args.ts";
 import { preparedCommand, sleep, type CliCommand } from "../command.ts";
 import { EXIT, RunFailedError, UsageError } from "../errors.ts";
 import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
@@ -69,10 +69,7 @@ export const spawnCommand: CliCommand = {
   summary: "run a command as a process session, send to its stdin, print its timeline",
   usage: USAGE,
   prepare(argv) {
-    // The command's own words follow "--", so that its options are never taken for spawn's.
-    const dashes = argv.indexOf("--");
-    const own = dashes < 0 ? argv : argv.slice(0, dashes);
-    const command = dashes < 0 ? [] : argv.slice(dashes + 1);
+    const { own, command } = splitAtDashes(argv);
     const help = own.some((w) => w === "--help" || w === "-h");
     if (command.length === 0 && !help) {
       throw new UsageError(

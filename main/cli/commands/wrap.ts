@@ -8,7 +8,7 @@ import { constants as osConstants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import type { Bytes, ProcessExitReason } from "../../../core/index.ts";
 import type { ProcessTap, RecordingProcessProtocol } from "../../engine/recording-process-protocol.ts";
-import { helpHint, parseCommandLine } from "../args.ts";
+import { helpHint, parseCommandLine, splitAtDashes } from "../args.ts";
 import { preparedCommand, type CliCommand } from "../command.ts";
 import { InterruptedError, UsageError } from "../errors.ts";
 import { chooseProtocol, withDiagnostics } from "../protocol-ref.ts";
@@ -56,9 +56,7 @@ export const wrapCommand: CliCommand = {
   summary: "run a command in place of a stdio server, relaying and recording its stdin, stdout and stderr",
   usage: USAGE,
   prepare(argv) {
-    const dashes = argv.indexOf("--");
-    const own = dashes < 0 ? argv : argv.slice(0, dashes);
-    const command = dashes < 0 ? [] : argv.slice(dashes + 1);
+    const { own, command } = splitAtDashes(argv);
     const { values } = parseCommandLine("wrap", own, OPTIONS, { names: [], required: 0 });
     if (values.help !== true && command.length === 0) {
       throw new UsageError(
