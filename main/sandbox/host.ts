@@ -21,6 +21,8 @@
 import { Worker } from "node:worker_threads";
 import { ConnectError } from "../../core/errors.ts";
 import {
+  MAX_TURN_BYTES,
+  MAX_TURN_OPS,
   Outbox,
   toWireError,
   type Batch,
@@ -58,13 +60,6 @@ export const HANG_REASON = "did not return within 2 s — an infinite loop?";
  * watchdog tick on a busy machine and for stopping the worker and halting its connections.
  */
 const EXAMINE_TIMEOUT_MS = 200;
-/**
- * What the main thread keeps of one unfinished turn of a worker (partial batches, see Batch.partial): operations,
- * and bytes written. A turn that logs in an endless loop would grow it without limit; past either bound the worker
- * is stopped as hung, as if it had gone silent. A turn this large is not one a user waits for: 10,000 log events.
- */
-const MAX_TURN_OPS = 10_000;
-const MAX_TURN_BYTES = 64 * 1024 * 1024;
 /**
  * Bytes of a hung worker's unsent writes the watchdog reads at most: they cross the inspector as base64 in JSON,
  * parsed on the engine's thread, and a worker near its heap limit has no room for a bigger copy.

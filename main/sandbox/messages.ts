@@ -195,6 +195,16 @@ export interface Batch<Op> {
   partial?: true;
 }
 
+/**
+ * What one unfinished turn of a worker may send in partial batches (see Batch.partial): operations, and bytes
+ * written. The host keeps them until the turn ends; a turn that logs in an endless loop would grow them without
+ * limit, so past either bound the worker stops sending (Outbox) and the host stops it as hung, as if it had gone
+ * silent. A worker's turn ends with each callback that posted part of it (runtime.ts runAs), and a callback is given
+ * at most 64 KiB: a protocol logging every line of 64 KiB of one-byte lines stays within the bound.
+ */
+export const MAX_TURN_OPS = 100_000;
+export const MAX_TURN_BYTES = 64 * 1024 * 1024;
+
 /** The byte-carrying operations of either direction. */
 type ByteOp = { op: "data" | "write"; id: number; offset: number; length: number; fd?: number };
 
@@ -218,11 +228,24 @@ export class Outbox<Op extends { op: string }> {
   private partialSent = false;
   /** performance.now() when a batch was last sent. */
   private lastSent = 0;
+  /** Operations and bytes sent in partial batches of this turn, against MAX_TURN_OPS and MAX_TURN_BYTES. */
+  private turnOps = 0;
+  private turnBytes = 0;
 
   constructor(private readonly send: (batch: Batch<Op>, transfer: ArrayBuffer[]) => void) {}
 
+  /**
+   * Whether this turn sent more than the host keeps of one (MAX_TURN_OPS, MAX_TURN_BYTES): the host stops the
+   * thread, so what it queues until its turn ends is dropped rather than sent — a loop that logs forever would
+   * otherwise flood the host with batches it has to read and throw away.
+   */
+  private get overflowed(): boolean {
+    return this.turnOps > MAX_TURN_OPS || this.turnBytes > MAX_TURN_BYTES;
+  }
+
   /** Queues an operation. */
   push(op: Op): void {
+    if (this.overflowed) return;
     this.ops.push(op);
     this.schedule();
   }
@@ -232,7 +255,7 @@ export class Outbox<Op extends { op: string }> {
    * the same kind, connection and fd are merged: their bytes are contiguous in the batch.
    */
   pushBytes(kind: "data" | "write", id: number, data: Uint8Array, fd?: number): void {
-    if (data.byteLength === 0) return;
+    if (data.byteLength === 0 || this.overflowed) return;
     // Both directions' Op unions contain their ByteOp; the generic Op cannot say so, hence the casts.
     const last = this.ops[this.ops.length - 1] as unknown as ByteOp | undefined;
     const follows = last !== undefined && last.op === kind && last.id === id && last.fd === fd;
@@ -275,8 +298,15 @@ export class Outbox<Op extends { op: string }> {
     this.size = 0;
     this.partialSent = partial;
     this.lastSent = performance.now();
+    this.turnOps = partial ? this.turnOps + ops.length : 0;
+    this.turnBytes = partial ? this.turnBytes + (bytes?.byteLength ?? 0) : 0;
     this.send(partial ? { ops, bytes, partial } : { ops, bytes }, bytes ? [bytes] : []);
     if (partial) this.schedule();
+  }
+
+  /** Ends a turn that sent a partial batch (see `flush`) now rather than on the next turn; otherwise does nothing. */
+  endTurn(): void {
+    if (this.partialSent) this.flush();
   }
 
   /**
@@ -330,6 +360,8 @@ export class Outbox<Op extends { op: string }> {
   /** Drops everything queued (the other side is gone). */
   clear(): void {
     this.partialSent = false;
+    this.turnOps = 0;
+    this.turnBytes = 0;
     this.ops = [];
     this.chunks = [];
     this.size = 0;

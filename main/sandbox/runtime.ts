@@ -47,6 +47,13 @@ import { VirtualClock } from "./virtual-clock.ts";
  */
 export const LOG_POST_INTERVAL_MS = 10;
 
+/**
+ * The most bytes one dataReceived call is given, as Twisted's TCP transport reads at most 64 KiB per doRead. Main
+ * sends a connection's bytes in batches of up to 1 MiB; sliced, one callback's work (and so what the host keeps of
+ * an unfinished turn, messages.ts MAX_TURN_OPS) grows with 64 KiB of input, not with a whole batch.
+ */
+const MAX_DELIVERY = 64 * 1024;
+
 /** Options of a SandboxRuntime, given by worker-main.ts from the worker's `workerData`. */
 export interface RuntimeOptions {
   /** Reactor time is virtual (a decode): see virtual-clock.ts. Default false: the wall clock. */
@@ -173,6 +180,8 @@ export class SandboxRuntime {
   };
   /** The virtual clock, when the group asked for one; null: reactor time is the wall clock. */
   private readonly clock: VirtualClock | null;
+  /** How many `runAs` calls are running (user code may call back into the core, which may call user code). */
+  private depth = 0;
 
   constructor(send: (batch: Batch<FromWorker>, transfer: ArrayBuffer[]) => void, options: RuntimeOptions = {}) {
     this.outbox = new Outbox(send);
@@ -332,11 +341,19 @@ export class SandboxRuntime {
    * the child's stdout — and a process protocol gets every fd's through childDataReceived.
    */
   private dataReceived(record: WorkerConnection, chunk: Bytes, fd: number | undefined): void {
-    const protocol = record.protocol!;
-    if (isProcessProtocol(protocol)) {
-      if (fd !== undefined) this.runAs(record, "childDataReceived", () => protocol.childDataReceived(fd, chunk));
-    } else if (fd === undefined || fd === 1) {
-      this.runAs(record, "dataReceived", () => protocol.dataReceived(chunk));
+    for (let at = 0; at < chunk.byteLength; at += MAX_DELIVERY) {
+      if (at > 0 && (record.halted || record.closed || record.transport.disconnecting)) {
+        // The rest never reaches the protocol, as bytes arriving after a halt don't (see skippedWhileHalted).
+        if (record.halted) skippedWhileHalted(record, fd ?? -1, chunk.byteLength - at);
+        return;
+      }
+      const slice = chunk.byteLength <= MAX_DELIVERY ? chunk : chunk.subarray(at, at + MAX_DELIVERY);
+      const protocol = record.protocol!;
+      if (isProcessProtocol(protocol)) {
+        if (fd !== undefined) this.runAs(record, "childDataReceived", () => protocol.childDataReceived(fd, slice));
+      } else if (fd === undefined || fd === 1) {
+        this.runAs(record, "dataReceived", () => protocol.dataReceived(slice));
+      }
     }
   }
 
@@ -368,8 +385,16 @@ export class SandboxRuntime {
         this.halt(owner, callback, err);
       }
     };
-    if (owner === null) this.context.exit(run);
-    else this.context.run(owner, run);
+    this.depth++;
+    try {
+      if (owner === null) this.context.exit(run);
+      else this.context.run(owner, run);
+    } finally {
+      this.depth--;
+    }
+    // A callback long enough to have posted part of its turn (see `logged`) ends that turn as it returns: the host
+    // keeps an unfinished turn's operations until its end (host.ts), so it holds one callback's, not a batch's.
+    if (this.depth === 0) this.outbox.endTurn();
   }
 
   /** Reports an error of user code; halts the connection it belongs to, if any. */

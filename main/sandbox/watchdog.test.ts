@@ -253,3 +253,25 @@ test.each(Object.entries(chatters))(
     expect(peer.lines).toEqual(["hello 1", "hello 1", "v2 chatter"]);
   },
 );
+
+test("a protocol that logs every line of a 1 MiB burst of short lines is busy, not hung: every event kept", async () => {
+  const group = host.createGroup("busy logger");
+  const source = `
+import { LineReceiver } from "wirescope";
+export default class Busy extends LineReceiver {
+  count = 0;
+  lineReceived() {
+    this.count += 1;
+    this.log.info("line {count}", { count: this.count });
+    if (this.count === ${(1024 * 1024) / 4}) this.sendLine(Buffer.from("done"));
+  }
+}`;
+  await load(group, "busy.ts", source);
+  const { peer, recorders } = await serve(group, "busy.ts");
+  peer.send("ab\r\n".repeat((1024 * 1024) / 4)); // 262,144 lines: 2.6 times the most one turn may hold.
+  await waitFor(() => peer.lines.length === 1, "the reply after the last line", 20_000);
+  const events = recorders[0]!.events;
+  expect(events.halted).toEqual([]);
+  expect(events.logs.length).toBe((1024 * 1024) / 4);
+  expect(events.logs.at(-1)?.text).toBe(`line ${(1024 * 1024) / 4}`);
+}, 30_000);
