@@ -199,6 +199,11 @@ export const SessionInfo = z.object({
   /** For imported, decode and replay sessions: where the traffic came from ("redis.pcapng, conversation 3"). */
   source: z.string().optional(),
   /**
+   * For an imported session reopened from a Wirescope capture (.wscap): the kind of the session that recorded it
+   * ("process": its connections are a child's pipes, which Decode and Replay refuse).
+   */
+  recordedKind: SessionKind.optional(),
+  /**
    * For an imported session: true while the capture it reopened is still being written and new records are added
    * to its timeline as they land (openRecording); absent once it stopped following (the capture's session closed,
    * the file is damaged, or the session was removed) and for every other session.

@@ -33,6 +33,18 @@ export const MAX_CONVERSATION_BYTES = 256 * 1024 * 1024;
 /** Timeline events read at a time while looking for one connection's. */
 const READ_EVENTS = 4096;
 
+/** The connection is a child process's pipes (a process session's, live or reopened): not a TCP conversation. */
+export class PipesNotAConversationError extends EngineError {
+  constructor(conn: number) {
+    super(
+      "not-a-tcp-conversation",
+      `Connection ${conn} is a process's pipes (stdin, stdout, stderr), not a TCP connection: Decode and Replay ` +
+        `work on TCP connections. To decode a process, choose a protocol when you run it (or wrap it with ` +
+        `wirescope wrap --protocol).`,
+    );
+  }
+}
+
 /** A connection holds more traffic than MAX_CONVERSATION_BYTES: too big to decode or replay. */
 export class ConversationTooBigError extends EngineError {
   constructor(conn: number, limit: number) {
@@ -55,7 +67,7 @@ export class ConversationTooBigError extends EngineError {
  * is aborted (checked between ranges). `progress` is told the events read so far after each range.
  */
 export async function readConversation(
-  session: Pick<Session, "connection" | "epochMs">,
+  session: Pick<Session, "connection" | "epochMs" | "kind" | "recordedKind">,
   recorder: Pick<Recorder, "count" | "read">,
   conn: number,
   {
@@ -64,6 +76,7 @@ export async function readConversation(
     progress,
   }: { limit?: number; signal?: AbortSignal | undefined; progress?: ReportProgress } = {},
 ): Promise<Conversation> {
+  if (session.kind === "process" || session.recordedKind === "process") throw new PipesNotAConversationError(conn);
   const tracker = new ConversationTracker(session.connection(conn).info(), session.epochMs);
   const events: ConversationEvent[] = [];
   let bytes = 0;

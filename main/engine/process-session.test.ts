@@ -112,6 +112,22 @@ describe("process sessions", () => {
     const reopened = ok(await t.api.openRecording({ path: file }));
     const recorded = await timeline(t.api, reopened.id);
     expect([fdBytes(recorded, 1, 0), fdBytes(recorded, 1, 1)]).toEqual(["hello\n", "hello\n"]);
+
+    // Reopened, it is still a process's pipes: Decode, Replay and pcapng refuse it, saying why.
+    expect(reopened.recordedKind).toBe("process");
+    const decoded = await t.api.decode({ session: reopened.id, conn: 1, protocol: "line.ts", side: "client" });
+    expect(!decoded.ok && decoded.error).toMatchObject({ code: "not-a-tcp-conversation" });
+    expect(!decoded.ok && decoded.error.message).toMatch(/process's pipes/);
+    const replayed = await t.api.replay({
+      session: reopened.id,
+      conn: 1,
+      side: "client",
+      target: { host: "127.0.0.1", port: 9 },
+    });
+    expect(!replayed.ok && replayed.error).toMatchObject({ code: "not-a-tcp-conversation" });
+    const exported = await t.api.exportPcapng({ session: reopened.id });
+    expect(!exported.ok && exported.error).toMatchObject({ code: "nothing-to-export" });
+    expect(!exported.ok && exported.error.message).toMatch(/no place for a process's pipes/);
   });
 
   it("runs bc: answers on stdout, errors on stderr", async () => {

@@ -9,7 +9,7 @@
  */
 import { access, stat } from "node:fs/promises";
 import * as path from "node:path";
-import type { SessionInfo } from "../../preload/contract.ts";
+import { SessionKind, type SessionInfo } from "../../preload/contract.ts";
 import { PADDING_BLOCK } from "../recording/capture-format.ts";
 import { CaptureReader } from "../recording/capture-reader.ts";
 import { CAPTURES_DIR, capturesDir } from "../workspace/layout.ts";
@@ -69,7 +69,10 @@ export async function reopenRecording(
   let follower: RecordingFollower | null = null;
   try {
     const meta = reader.meta;
+    // A reopened capture's own capture names what recorded the first (reopened again, a process's stays one).
+    const recordedKind = SessionKind.safeParse(meta.recordedKind ?? meta.kind);
     const entry = await where.sessions.createOffline("imported", {
+      ...(recordedKind.success ? { recordedKind: recordedKind.data } : {}),
       name: typeof meta.name === "string" ? meta.name : path.basename(file),
       source: path.basename(file),
       epochMs: meta.timeOrigin,

@@ -34,7 +34,7 @@ export interface SessionEntry extends RunningProtocols {
 }
 
 /** What a session shows from birth rather than from starting (see SessionOptions): where its traffic came from. */
-export type SessionShown = Pick<SessionOptions, "source" | "epochMs" | "target" | "protocol">;
+export type SessionShown = Pick<SessionOptions, "source" | "epochMs" | "target" | "protocol" | "recordedKind">;
 
 /** What an offline session (imported, decode) shows. */
 export interface OfflineShown extends SessionShown {
@@ -137,7 +137,13 @@ export class SessionRegistry {
     try {
       recorder = await Recorder.create(
         file,
-        { session: id, kind, name: name ?? kind, ...thisWriter() },
+        {
+          session: id,
+          kind,
+          name: name ?? kind,
+          ...(shown.recordedKind !== undefined ? { recordedKind: shown.recordedKind } : {}),
+          ...thisWriter(),
+        },
         { changes: { notifier: this.#notifier, session: id } },
       );
     } catch (err) {
@@ -150,6 +156,7 @@ export class SessionRegistry {
       epochMs: shown.epochMs,
       target: shown.target,
       protocol: shown.protocol,
+      recordedKind: shown.recordedKind,
       id,
       kind,
       name: name ?? `${kind} ${id.slice(1)}`,

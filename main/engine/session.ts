@@ -82,6 +82,8 @@ export interface SessionOptions {
   target?: string;
   /** The protocol file an offline session was decoded with. */
   protocol?: string;
+  /** For a session reopened from a capture: the kind of the session that recorded it (SessionInfo.recordedKind). */
+  recordedKind?: SessionKind;
   /** TLS for connections that turn TLS without settings of the session's own (session-tls.ts's default). */
   tls?: SessionTLSContext;
 }
@@ -122,6 +124,8 @@ export class Session {
   target: string;
   upstream: string | undefined;
   protocol: string | null;
+  /** For a session reopened from a capture: the kind of the session that recorded it. */
+  readonly recordedKind: SessionKind | undefined;
   serverProtocol: string | null = null;
   listeningOn: string | undefined;
   /** For listeners and proxies: the listen backlog asked of the kernel (see targets.ts's LISTEN_BACKLOG). */
@@ -160,6 +164,7 @@ export class Session {
     this.#epochMs = options.epochMs ?? epochMs;
     this.target = options.target ?? "";
     this.protocol = options.protocol ?? null;
+    this.recordedKind = options.recordedKind;
   }
 
   /** Where the session is: connecting, connected, listening, failed or closed (moved only by the session itself). */
@@ -580,6 +585,7 @@ export class Session {
       events: this.timeline.count,
       ...(this.error !== undefined ? { error: this.error } : {}),
       ...(this.source !== undefined ? { source: this.source } : {}),
+      ...(this.recordedKind !== undefined ? { recordedKind: this.recordedKind } : {}),
       ...(this.following ? { following: true as const } : {}),
     };
   }

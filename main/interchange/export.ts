@@ -25,7 +25,7 @@ const READ_EVENTS = 4096;
 const MAX_NAME_TRIES = 10_000;
 
 /** What an export says about a session: its name for the file's, the rest for the file's comment. */
-export type SessionHeader = Pick<SessionInfo, "id" | "kind" | "name" | "target" | "epochMs">;
+export type SessionHeader = Pick<SessionInfo, "id" | "kind" | "name" | "target" | "epochMs" | "recordedKind">;
 
 /** A session as the export reads it: its description, its connections and its timeline, read by ranges. */
 export interface RecordedSession {
@@ -97,7 +97,8 @@ export async function exportSession(
   progress?: ReportProgress,
 ): Promise<ExportResult> {
   const { info, connections } = session;
-  if (info.kind === "process") throw new NothingToExportError(pipesMessage(info, session.capture));
+  if (info.kind === "process" || info.recordedKind === "process")
+    throw new NothingToExportError(pipesMessage(info, session.capture));
   const chosen = conn === undefined ? connections : connections.filter((c) => c.conn === conn);
   if (conn !== undefined && chosen.length === 0) {
     throw new NothingToExportError(`Session '${info.name}' has no connection ${conn}: pick one from the session list.`);
