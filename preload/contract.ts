@@ -13,11 +13,9 @@
 import { z } from "zod";
 import {
   MAX_CAPTURE_DATA_BYTES,
-  MAX_ENDPOINT_LENGTH,
   MAX_HOST_LENGTH,
   MAX_ID_LENGTH,
   MAX_NAME_LENGTH,
-  MAX_PROTOCOL_PATH_LENGTH,
   MAX_QUOTED_LENGTH,
   MAX_REASON_LENGTH,
   MAX_SEND_LENGTH,
@@ -27,7 +25,7 @@ import {
 import { contractError, invalidArguments, isErrorCode, type ArgumentIssue, type ContractError } from "./errors.ts";
 import { ConversationSummary, ReplayReport, ResplitReport } from "./interchange.ts";
 import type { TimelineEvent } from "./timeline.ts";
-import { filePath, text } from "./contract-text.ts";
+import { endpoint, filePath, givenName, protocolPath, text } from "./contract-text.ts";
 import { Argv, Env, ProcessInfo, ProcessSignal } from "./process-shapes.ts";
 import { CAInfo, ListenTLS, ProxyTLS, SessionTLS, TLSDetails } from "./tls-shapes.ts";
 import {
@@ -56,11 +54,6 @@ const sessionId = text("the session id", MAX_ID_LENGTH).min(1, "a session id is 
  * events carry it and `cancel` takes it. Unique among the commands running at once.
  */
 const operationId = text("the operation id", MAX_ID_LENGTH).min(1, "an operation id can't be empty");
-/** A name a person gives (a session's, a profile's). */
-const givenName = text("the name", MAX_NAME_LENGTH);
-/** A protocol file in the workspace ("redis.ts"): the workspace refuses a longer one (protocol-path.ts). */
-const protocolPath = text("the protocol path", MAX_PROTOCOL_PATH_LENGTH);
-const endpoint = text("the endpoint", MAX_ENDPOINT_LENGTH);
 const conn = z.number().int("a connection number is an integer").min(1, "connections are numbered from 1");
 const port = z
   .number()
