@@ -13,7 +13,6 @@
 import { z } from "zod";
 import {
   MAX_CAPTURE_DATA_BYTES,
-  MAX_HOST_LENGTH,
   MAX_ID_LENGTH,
   MAX_NAME_LENGTH,
   MAX_QUOTED_LENGTH,
@@ -28,6 +27,7 @@ import type { TimelineEvent } from "./timeline.ts";
 import { endpoint, filePath, givenName, protocolPath, text } from "./contract-text.ts";
 import { Argv, Env, ProcessInfo, ProcessSignal } from "./process-shapes.ts";
 import { CAInfo, ListenTLS, ProxyTLS, SessionTLS, TLSDetails } from "./tls-shapes.ts";
+import { ClientTarget, ListenTarget } from "./target-shapes.ts";
 import {
   filterText,
   FindResult,
@@ -45,6 +45,7 @@ import {
 export { CAInfo, CertificateSummary, ListenTLS, ProxyTLS, SessionTLS, TLSDetails, TLSFailure } from "./tls-shapes.ts";
 export { ProcessInfo, ProcessSignal } from "./process-shapes.ts";
 export { IoGraphResult, SpanShape } from "./search-shapes.ts";
+export { ClientTarget, ListenTarget } from "./target-shapes.ts";
 
 // --- shared shapes ----------------------------------------------------------------------------------------------
 
@@ -55,64 +56,12 @@ const sessionId = text("the session id", MAX_ID_LENGTH).min(1, "a session id is 
  */
 const operationId = text("the operation id", MAX_ID_LENGTH).min(1, "an operation id can't be empty");
 const conn = z.number().int("a connection number is an integer").min(1, "connections are numbered from 1");
-const port = z
-  .number()
-  .int("a port is a whole number")
-  .min(0, "a port is from 0 to 65535")
-  .max(65535, "a port is from 0 to 65535");
-const host = text("the host", MAX_HOST_LENGTH)
-  .trim()
-  .min(1, "the host is empty: give a name or an address such as 127.0.0.1");
 /** A workspace-relative protocol file, or null/absent for raw bytes. */
 const protocolRef = protocolPath
   .min(1)
   .nullable()
   .optional()
   .describe("a workspace protocol file (e.g. 'resp.ts'), a template id ('template:resp'), or null for raw bytes");
-
-/**
- * Where a client connects: a Twisted endpoint string (`tcp:host=127.0.0.1:port=6379`), or structured fields (host,
- * port, tls). One object rather than a union, so that a wrong field gets its own message.
- */
-export const ClientTarget = z
-  .object({
-    endpoint: endpoint.trim().min(1, "the endpoint is empty").optional(),
-    host: host.optional(),
-    port: port.min(1, "a port is from 1 to 65535").optional(),
-    tls: z.boolean().optional(),
-  })
-  .strict()
-  .superRefine((t, ctx) => {
-    if (t.endpoint !== undefined) {
-      if (t.host !== undefined || t.port !== undefined || t.tls !== undefined) {
-        ctx.addIssue({ code: "custom", message: "give either an endpoint string or host and port, not both" });
-      }
-      return;
-    }
-    if (t.host === undefined) ctx.addIssue({ code: "custom", path: ["host"], message: "the host is missing" });
-    if (t.port === undefined) ctx.addIssue({ code: "custom", path: ["port"], message: "the port is missing" });
-  });
-export type ClientTarget = z.infer<typeof ClientTarget>;
-
-/** Where a listener binds: a Twisted server endpoint string (`tcp:0:interface=127.0.0.1`), or port and interface. */
-export const ListenTarget = z
-  .object({
-    endpoint: endpoint.trim().min(1, "the endpoint is empty").optional(),
-    port: port.optional(),
-    interface: text("the interface", MAX_HOST_LENGTH).trim().optional(),
-  })
-  .strict()
-  .superRefine((t, ctx) => {
-    if (t.endpoint !== undefined) {
-      if (t.port !== undefined || t.interface !== undefined) {
-        ctx.addIssue({ code: "custom", message: "give either an endpoint string or port and interface, not both" });
-      }
-      return;
-    }
-    if (t.port === undefined)
-      ctx.addIssue({ code: "custom", path: ["port"], message: "the port is missing (0 picks a free one)" });
-  });
-export type ListenTarget = z.infer<typeof ListenTarget>;
 
 /** How the user typed bytes to send. "text" understands the escapes \r \n \t \0 \\ and \xNN. */
 export const SendEncoding = z.enum(["text", "hex", "base64"]);
