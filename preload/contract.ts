@@ -24,11 +24,12 @@ import {
 import { contractError, invalidArguments, isErrorCode, type ArgumentIssue, type ContractError } from "./errors.ts";
 import { ConversationSummary, ReplayReport, ResplitReport } from "./interchange.ts";
 import type { TimelineEvent } from "./timeline.ts";
-import { endpoint, filePath, givenName, protocolPath, text } from "./contract-text.ts";
+import { filePath, givenName, protocolPath, text } from "./contract-text.ts";
 import { Argv, Env, ProcessSignal } from "./process-shapes.ts";
 import { CAInfo, ListenTLS, ProxyTLS } from "./tls-shapes.ts";
 import { ClientTarget, ListenTarget } from "./target-shapes.ts";
 import { SessionInfo } from "./session-shapes.ts";
+import { Diagnostic, Profile, ProtocolFile, Settings, Template } from "./workspace-shapes.ts";
 import {
   filterText,
   FindResult,
@@ -48,6 +49,7 @@ export { ProcessInfo, ProcessSignal } from "./process-shapes.ts";
 export { IoGraphResult, SpanShape } from "./search-shapes.ts";
 export { ClientTarget, ListenTarget } from "./target-shapes.ts";
 export { ConnectionInfo, ProtocolState, SessionInfo, SessionKind } from "./session-shapes.ts";
+export { Diagnostic, Profile, ProtocolFile, Settings, Template } from "./workspace-shapes.ts";
 
 // --- shared shapes ----------------------------------------------------------------------------------------------
 
@@ -68,55 +70,7 @@ const protocolRef = protocolPath
 /** How the user typed bytes to send. "text" understands the escapes \r \n \t \0 \\ and \xNN. */
 export const SendEncoding = z.enum(["text", "hex", "base64"]);
 
-export const Diagnostic = z.object({
-  file: z.string(),
-  line: z.number(),
-  column: z.number(),
-  message: z.string(),
-  severity: z.enum(["error", "warning"]),
-});
-export type Diagnostic = z.infer<typeof Diagnostic>;
-
-export const ProtocolFile = z.object({
-  path: z.string(),
-  size: z.number(),
-  mtimeMs: z.number(),
-  /** The last compile's diagnostics (empty when it compiled). */
-  diagnostics: z.array(Diagnostic),
-  /** Live connections running this file. */
-  liveConnections: z.number(),
-});
-export type ProtocolFile = z.infer<typeof ProtocolFile>;
-
-export const Template = z.object({ id: z.string(), title: z.string(), description: z.string() });
-
-export const Profile = z.object({
-  name: givenName.trim().min(1, "a profile needs a name"),
-  kind: z.enum(["client", "listener", "proxy"]),
-  /** A Twisted endpoint string: where to connect (client) or listen (listener, proxy). */
-  endpoint: endpoint.trim().min(1, "a profile needs an endpoint"),
-  /** For a proxy: the endpoint string of the server to forward to. */
-  upstream: endpoint.optional(),
-  /** A workspace protocol file; absent for raw bytes. */
-  protocol: protocolPath.optional(),
-});
-export type Profile = z.infer<typeof Profile>;
-
 const Bytes = z.instanceof(Uint8Array);
-
-/** The app's settings. */
-export const Settings = z.object({
-  /** The workspace folder in use (protocols, profiles, captures, exports). */
-  workspace: z.string(),
-  /** Where the workspace is unless the user moves it (a folder in the OS's documents folder). */
-  defaultWorkspace: z.string(),
-  /**
-   * Why the workspace in use is not the one chosen in Settings: the saved one could not be used at start (it became
-   * a file, its disk is not mounted...), so the engine started on the default. Absent once the user chooses again.
-   */
-  problem: z.string().optional(),
-});
-export type Settings = z.infer<typeof Settings>;
 
 const TimelineEventSchema = z.custom<TimelineEvent>(
   (v) => typeof v === "object" && v !== null && "seq" in v && "kind" in v,
