@@ -331,7 +331,7 @@ export class Engine implements WirescopeService {
    * contract. Throws UnknownSessionError.
    */
   connectionsOf(session: string): ConnectionInfo[] {
-    return [...this.sessions.get(session).session.connections.values()].map((record) => record.info());
+    return this.sessions.connectionsOf(session);
   }
 
   /** Events by range, each chunk with its stream offset (DataEvent.offset) from the timeline's index. */
