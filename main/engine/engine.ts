@@ -43,7 +43,7 @@ import { readConversation } from "./decode-session.ts";
 import { LongCommands } from "./long-commands.ts";
 import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
-import { SessionRegistry } from "./session-registry.ts";
+import { SessionRegistry, type SessionEntry } from "./session-registry.ts";
 import { defaultTLSContext, sessionTLSContext, type EngineTLS } from "./session-tls.ts";
 import { BadEndpointError } from "./targets.ts";
 import { exportTLSKeys } from "./tls-keys.ts";
@@ -234,8 +234,8 @@ export class Engine implements WirescopeService {
             file,
             create: (connection: ConnectionRecord) => processProtocol(group, file, session, connection),
           };
-    try {
-      await processSession(session, "run a command").start(
+    return this.started(entry, () =>
+      processSession(session, "run a command").start(
         {
           argv: args.argv,
           cwd: path.resolve(this.workspace.root, args.cwd ?? "."),
@@ -243,14 +243,8 @@ export class Engine implements WirescopeService {
         },
         tap,
         protocols,
-      );
-    } catch (err) {
-      await this.sessions.drop(entry);
-      throw err;
-    } finally {
-      this.sessions.changed();
-    }
-    return entry.session.info();
+      ),
+    );
   }
 
   /** Sends a signal to a process session's child. */
@@ -532,15 +526,7 @@ export class Engine implements WirescopeService {
     const entry = await this.sessions.create("replay", args.name ?? `replay of ${from.session.name}`, [], {
       source: `${from.session.name}, connection ${args.conn}, ${args.side} side`,
     });
-    try {
-      await startReplay(entry.session, conversation, args, this.reactor);
-    } catch (err) {
-      await this.sessions.drop(entry);
-      throw err;
-    } finally {
-      this.sessions.changed();
-    }
-    return entry.session.info();
+    return this.started(entry, () => startReplay(entry.session, conversation, args, this.reactor));
   }
 
   /** The comparison of a replay session's answers with the recorded ones, so far. */
@@ -550,6 +536,22 @@ export class Engine implements WirescopeService {
       throw new EngineError("not-a-replay", `Session '${args.session}' is not a replay: choose a replay session.`);
     }
     return driver.report();
+  }
+
+  /**
+   * Starts a session just created (`start`) and answers what it shows: one that fails to start is dropped, leaving
+   * nothing behind, and the error thrown; the session list is sent again either way.
+   */
+  private async started(entry: SessionEntry, start: () => Promise<unknown>): Promise<SessionInfo> {
+    try {
+      await start();
+    } catch (err) {
+      await this.sessions.drop(entry);
+      throw err;
+    } finally {
+      this.sessions.changed();
+    }
+    return entry.session.info();
   }
 
   /** Graceful stop: sessions closed, captures flushed, listeners released, workers stopped. */
