@@ -1,9 +1,10 @@
 /**
- * The contract's strings with a limit: the one helper every schema module of the contract (contract.ts,
- * tls-shapes.ts, process-shapes.ts) builds its string fields with, so that every limit is checked, and worded, alike.
+ * The contract's strings with a limit: the one helper every schema module of the contract (contract.ts and its
+ * *-shapes.ts) builds its string fields with, so that every limit is checked, and worded, alike; and the string
+ * fields more than one of them share (a path, a name, a protocol file, an endpoint).
  */
 import { z } from "zod";
-import { MAX_PATH_LENGTH } from "./limits.ts";
+import { MAX_ENDPOINT_LENGTH, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MAX_PROTOCOL_PATH_LENGTH } from "./limits.ts";
 
 /**
  * A string of at most `max` characters (limits.ts), checked before anything else so that a huge one costs no more
@@ -22,3 +23,9 @@ function lengthOf(input: unknown): number {
 
 /** A file or folder path the user gives. */
 export const filePath = text("the path", MAX_PATH_LENGTH);
+/** A name a person gives (a session's, a profile's). */
+export const givenName = text("the name", MAX_NAME_LENGTH);
+/** A protocol file in the workspace ("redis.ts"): the workspace refuses a longer one (protocol-path.ts). */
+export const protocolPath = text("the protocol path", MAX_PROTOCOL_PATH_LENGTH);
+/** A Twisted endpoint string, a client's ("tcp:host=127.0.0.1:port=6379") or a server's ("tcp:0"). */
+export const endpoint = text("the endpoint", MAX_ENDPOINT_LENGTH);

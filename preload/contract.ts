@@ -13,11 +13,8 @@
 import { z } from "zod";
 import {
   MAX_CAPTURE_DATA_BYTES,
-  MAX_ENDPOINT_LENGTH,
-  MAX_HOST_LENGTH,
   MAX_ID_LENGTH,
   MAX_NAME_LENGTH,
-  MAX_PROTOCOL_PATH_LENGTH,
   MAX_QUOTED_LENGTH,
   MAX_REASON_LENGTH,
   MAX_SEND_LENGTH,
@@ -27,9 +24,12 @@ import {
 import { contractError, invalidArguments, isErrorCode, type ArgumentIssue, type ContractError } from "./errors.ts";
 import { ConversationSummary, ReplayReport, ResplitReport } from "./interchange.ts";
 import type { TimelineEvent } from "./timeline.ts";
-import { filePath, text } from "./contract-text.ts";
-import { Argv, Env, ProcessInfo, ProcessSignal } from "./process-shapes.ts";
-import { CAInfo, ListenTLS, ProxyTLS, SessionTLS, TLSDetails } from "./tls-shapes.ts";
+import { filePath, givenName, protocolPath, text } from "./contract-text.ts";
+import { Argv, Env, ProcessSignal } from "./process-shapes.ts";
+import { CAInfo, ListenTLS, ProxyTLS } from "./tls-shapes.ts";
+import { ClientTarget, ListenTarget } from "./target-shapes.ts";
+import { SessionInfo } from "./session-shapes.ts";
+import { Diagnostic, Profile, ProtocolFile, Settings, Template } from "./workspace-shapes.ts";
 import {
   filterText,
   FindResult,
@@ -47,6 +47,9 @@ import {
 export { CAInfo, CertificateSummary, ListenTLS, ProxyTLS, SessionTLS, TLSDetails, TLSFailure } from "./tls-shapes.ts";
 export { ProcessInfo, ProcessSignal } from "./process-shapes.ts";
 export { IoGraphResult, SpanShape } from "./search-shapes.ts";
+export { ClientTarget, ListenTarget } from "./target-shapes.ts";
+export { ConnectionInfo, ProtocolState, SessionInfo, SessionKind } from "./session-shapes.ts";
+export { Diagnostic, Profile, ProtocolFile, Settings, Template } from "./workspace-shapes.ts";
 
 // --- shared shapes ----------------------------------------------------------------------------------------------
 
@@ -56,20 +59,7 @@ const sessionId = text("the session id", MAX_ID_LENGTH).min(1, "a session id is 
  * events carry it and `cancel` takes it. Unique among the commands running at once.
  */
 const operationId = text("the operation id", MAX_ID_LENGTH).min(1, "an operation id can't be empty");
-/** A name a person gives (a session's, a profile's). */
-const givenName = text("the name", MAX_NAME_LENGTH);
-/** A protocol file in the workspace ("redis.ts"): the workspace refuses a longer one (protocol-path.ts). */
-const protocolPath = text("the protocol path", MAX_PROTOCOL_PATH_LENGTH);
-const endpoint = text("the endpoint", MAX_ENDPOINT_LENGTH);
 const conn = z.number().int("a connection number is an integer").min(1, "connections are numbered from 1");
-const port = z
-  .number()
-  .int("a port is a whole number")
-  .min(0, "a port is from 0 to 65535")
-  .max(65535, "a port is from 0 to 65535");
-const host = text("the host", MAX_HOST_LENGTH)
-  .trim()
-  .min(1, "the host is empty: give a name or an address such as 127.0.0.1");
 /** A workspace-relative protocol file, or null/absent for raw bytes. */
 const protocolRef = protocolPath
   .min(1)
@@ -77,192 +67,10 @@ const protocolRef = protocolPath
   .optional()
   .describe("a workspace protocol file (e.g. 'resp.ts'), a template id ('template:resp'), or null for raw bytes");
 
-/**
- * Where a client connects: a Twisted endpoint string (`tcp:host=127.0.0.1:port=6379`), or structured fields (host,
- * port, tls). One object rather than a union, so that a wrong field gets its own message.
- */
-export const ClientTarget = z
-  .object({
-    endpoint: endpoint.trim().min(1, "the endpoint is empty").optional(),
-    host: host.optional(),
-    port: port.min(1, "a port is from 1 to 65535").optional(),
-    tls: z.boolean().optional(),
-  })
-  .strict()
-  .superRefine((t, ctx) => {
-    if (t.endpoint !== undefined) {
-      if (t.host !== undefined || t.port !== undefined || t.tls !== undefined) {
-        ctx.addIssue({ code: "custom", message: "give either an endpoint string or host and port, not both" });
-      }
-      return;
-    }
-    if (t.host === undefined) ctx.addIssue({ code: "custom", path: ["host"], message: "the host is missing" });
-    if (t.port === undefined) ctx.addIssue({ code: "custom", path: ["port"], message: "the port is missing" });
-  });
-export type ClientTarget = z.infer<typeof ClientTarget>;
-
-/** Where a listener binds: a Twisted server endpoint string (`tcp:0:interface=127.0.0.1`), or port and interface. */
-export const ListenTarget = z
-  .object({
-    endpoint: endpoint.trim().min(1, "the endpoint is empty").optional(),
-    port: port.optional(),
-    interface: text("the interface", MAX_HOST_LENGTH).trim().optional(),
-  })
-  .strict()
-  .superRefine((t, ctx) => {
-    if (t.endpoint !== undefined) {
-      if (t.port !== undefined || t.interface !== undefined) {
-        ctx.addIssue({ code: "custom", message: "give either an endpoint string or port and interface, not both" });
-      }
-      return;
-    }
-    if (t.port === undefined)
-      ctx.addIssue({ code: "custom", path: ["port"], message: "the port is missing (0 picks a free one)" });
-  });
-export type ListenTarget = z.infer<typeof ListenTarget>;
-
 /** How the user typed bytes to send. "text" understands the escapes \r \n \t \0 \\ and \xNN. */
 export const SendEncoding = z.enum(["text", "hex", "base64"]);
 
-export const ProtocolState = z.object({
-  file: z.string(),
-  className: z.string(),
-  state: z.enum(["running", "halted"]),
-  /** Why it was halted: the error with its source line. */
-  halted: z.string().optional(),
-});
-
-export const ConnectionInfo = z.object({
-  conn: z.number(),
-  /** For proxies: which leg ("client": accepted from the user's client; "server": ours to the upstream). */
-  leg: z.enum(["client", "server"]),
-  /** For proxies: the other leg's connection number. */
-  pairedWith: z.number().optional(),
-  state: z.enum(["connecting", "connected", "half-closed", "closed"]),
-  peer: z.string(),
-  host: z.string(),
-  bytesIn: z.number(),
-  bytesOut: z.number(),
-  chunksIn: z.number(),
-  chunksOut: z.number(),
-  /** Timeline time (µs) it opened and closed. */
-  openedAt: z.number(),
-  closedAt: z.number().optional(),
-  /** Why it closed ("ConnectionDone: ..."). */
-  reason: z.string().optional(),
-  protocol: ProtocolState.nullable(),
-  /** What its TLS handshake agreed on, once one completed. */
-  tls: TLSDetails.optional(),
-  /** How many TLS key log lines (SSLKEYLOGFILE) the engine keeps for it: exportTLSKeys gives them. */
-  tlsKeys: z.number().optional(),
-});
-export type ConnectionInfo = z.infer<typeof ConnectionInfo>;
-
-/**
- * What a session is. Live ones: client, listener, proxy, and process (a command the user runs: connection 1 is its
- * child, stdin "out", stdout and stderr "in"; each restart is a new connection). Offline ones, made from traffic already recorded:
- * "imported" (a conversation read from a pcap/pcapng file), "decode" (a protocol run over a recorded conversation as a
- * passive decoder), and "replay" (one side of a recorded conversation sent again to a real peer; it is live).
- */
-export const SessionKind = z.enum(["client", "listener", "proxy", "imported", "decode", "replay", "process"]);
-export type SessionKind = z.infer<typeof SessionKind>;
-
-export const SessionInfo = z.object({
-  id: z.string(),
-  kind: SessionKind,
-  name: z.string(),
-  /** What it connects to or listens on, as the user would type it. */
-  target: z.string(),
-  /** For proxies: the upstream. */
-  upstream: z.string().optional(),
-  state: z.enum(["connecting", "connected", "listening", "closed", "failed"]),
-  /** The protocol file new connections run, or null for raw bytes. */
-  protocol: z.string().nullable(),
-  /** Wall-clock ms at timeline time 0, to show absolute times. */
-  epochMs: z.number(),
-  /** The bound address of a listener or proxy ("127.0.0.1:40123"). */
-  listeningOn: z.string().optional(),
-  /** A listener's or proxy's TLS settings; absent for plain ones. */
-  tls: SessionTLS.optional(),
-  /** The listen backlog of a listener or proxy: connections the kernel queues before they are accepted. */
-  backlog: z.number().int().nonnegative().optional(),
-  /** Its connections, at most MAX_LISTED_CONNECTIONS (limits.ts): the open ones first, then the newest closed. */
-  connections: z.array(ConnectionInfo),
-  /** How many connections `connections` leaves out (older closed ones); absent when it lists them all. */
-  unlistedConnections: z.number().optional(),
-  bytesIn: z.number(),
-  bytesOut: z.number(),
-  /** Events on its timeline. */
-  events: z.number(),
-  /** The last error ("ConnectionRefusedError: ..."). */
-  error: z.string().optional(),
-  /** For imported, decode and replay sessions: where the traffic came from ("redis.pcapng, conversation 3"). */
-  source: z.string().optional(),
-  /**
-   * For an imported session reopened from a Wirescope capture (.wscap): the kind of the session that recorded it
-   * ("process": its connections are a child's pipes, which Decode and Replay refuse).
-   */
-  recordedKind: SessionKind.optional(),
-  /**
-   * For an imported session: true while the capture it reopened is still being written and new records are added
-   * to its timeline as they land (openRecording); absent once it stopped following (the capture's session closed,
-   * the file is damaged, or the session was removed) and for every other session.
-   */
-  following: z.literal(true).optional(),
-  /** For process sessions: the command and how its child is doing. */
-  process: ProcessInfo.optional(),
-});
-export type SessionInfo = z.infer<typeof SessionInfo>;
-
-export const Diagnostic = z.object({
-  file: z.string(),
-  line: z.number(),
-  column: z.number(),
-  message: z.string(),
-  severity: z.enum(["error", "warning"]),
-});
-export type Diagnostic = z.infer<typeof Diagnostic>;
-
-export const ProtocolFile = z.object({
-  path: z.string(),
-  size: z.number(),
-  mtimeMs: z.number(),
-  /** The last compile's diagnostics (empty when it compiled). */
-  diagnostics: z.array(Diagnostic),
-  /** Live connections running this file. */
-  liveConnections: z.number(),
-});
-export type ProtocolFile = z.infer<typeof ProtocolFile>;
-
-export const Template = z.object({ id: z.string(), title: z.string(), description: z.string() });
-
-export const Profile = z.object({
-  name: givenName.trim().min(1, "a profile needs a name"),
-  kind: z.enum(["client", "listener", "proxy"]),
-  /** A Twisted endpoint string: where to connect (client) or listen (listener, proxy). */
-  endpoint: endpoint.trim().min(1, "a profile needs an endpoint"),
-  /** For a proxy: the endpoint string of the server to forward to. */
-  upstream: endpoint.optional(),
-  /** A workspace protocol file; absent for raw bytes. */
-  protocol: protocolPath.optional(),
-});
-export type Profile = z.infer<typeof Profile>;
-
 const Bytes = z.instanceof(Uint8Array);
-
-/** The app's settings. */
-export const Settings = z.object({
-  /** The workspace folder in use (protocols, profiles, captures, exports). */
-  workspace: z.string(),
-  /** Where the workspace is unless the user moves it (a folder in the OS's documents folder). */
-  defaultWorkspace: z.string(),
-  /**
-   * Why the workspace in use is not the one chosen in Settings: the saved one could not be used at start (it became
-   * a file, its disk is not mounted...), so the engine started on the default. Absent once the user chooses again.
-   */
-  problem: z.string().optional(),
-});
-export type Settings = z.infer<typeof Settings>;
 
 const TimelineEventSchema = z.custom<TimelineEvent>(
   (v) => typeof v === "object" && v !== null && "seq" in v && "kind" in v,

@@ -2,8 +2,8 @@
  * The engine: everything the main process hosts, without Electron. It implements the contract's commands as a plain
  * service (WirescopeService): each command is mapped onto the session registry (session-registry.ts), the protocol
  * library (protocol-library.ts: compile cache, hot reload, the workspace and its watcher), or the offline features
- * (imports, decode, replay, export). It emits the contract's events through an EventSink (the adapters' job to
- * deliver).
+ * (imports, decode, replay, export; the long ones, with their progress and cancel, in long-commands.ts). It emits
+ * the contract's events through an EventSink (the adapters' job to deliver).
  *
  * The same engine runs in the Electron main process, in browser mode (`npm run serve`), and in the tests.
  */
@@ -23,9 +23,7 @@ import { SandboxHost } from "../sandbox/host.ts";
 import { listTemplates } from "../workspace/templates.ts";
 import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";
-import { exportSession } from "../interchange/export.ts";
 import { exportCapture } from "../interchange/export-capture.ts";
-import type { ReportProgress } from "../interchange/stop-check.ts";
 import { settingsDir, type SettingsStore } from "../settings/settings.ts";
 import { CA_CERT_FILE, CAUnreadableError, CertificateAuthority } from "../tls/ca.ts";
 import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
@@ -41,8 +39,8 @@ import type { ProcessTap } from "./recording-process-protocol.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
 import { processProtocol } from "./sandboxed-protocols.ts";
 import { reopenRecording } from "./reopen-recording.ts";
-import { decodeToSession, readConversation } from "./decode-session.ts";
-import { Operations } from "./operations.ts";
+import { readConversation } from "./decode-session.ts";
+import { LongCommands } from "./long-commands.ts";
 import { replayOf, startReplay } from "./replay.ts";
 import { decodeSendData } from "./send-encoding.ts";
 import { SessionRegistry, type SessionEntry } from "./session-registry.ts";
@@ -107,8 +105,8 @@ export class Engine implements WirescopeService {
   private closed = false;
   /** EngineOptions.signal. */
   private readonly signal: AbortSignal | undefined;
-  /** The long commands running under an operation id: their progress events and `cancel`. */
-  private readonly operations: Operations;
+  /** exportPcapng, importCapture and decode, with the operations they run under: their progress and `cancel`. */
+  private readonly longCommands: LongCommands;
   /** EngineOptions.configDir. */
   private readonly configDir: string;
   /** The CA being opened or open (ca()); null before the first call and after a failed open. */
@@ -130,9 +128,8 @@ export class Engine implements WirescopeService {
     this.emit = options.emit ?? (() => {});
     this.reactor = options.reactor ?? coreReactor;
     this.sandbox = options.sandbox ?? new SandboxHost();
-    // Both forward to the sink in use at the time of each event: setEventSink may replace it later.
+    // Forwards to the sink in use at the time of each event: setEventSink may replace it later.
     const emit: EventSink = (name, payload) => this.emit(name, payload);
-    this.operations = new Operations(emit, this.signal);
     this.library = new ProtocolLibrary(new Workspace(options.workspaceRoot), {
       emit,
       running: () => this.sessions.entries(),
@@ -143,6 +140,14 @@ export class Engine implements WirescopeService {
       library: this.library,
       emit,
       tls: defaultTLSContext(this.tls),
+    });
+    this.longCommands = new LongCommands({
+      emit,
+      signal: this.signal,
+      sessions: this.sessions,
+      library: this.library,
+      sandbox: this.sandbox,
+      imports: this.imports,
     });
   }
 
@@ -229,8 +234,8 @@ export class Engine implements WirescopeService {
             file,
             create: (connection: ConnectionRecord) => processProtocol(group, file, session, connection),
           };
-    try {
-      await processSession(session, "run a command").start(
+    return this.started(entry, () =>
+      processSession(session, "run a command").start(
         {
           argv: args.argv,
           cwd: path.resolve(this.workspace.root, args.cwd ?? "."),
@@ -238,14 +243,8 @@ export class Engine implements WirescopeService {
         },
         tap,
         protocols,
-      );
-    } catch (err) {
-      await this.sessions.drop(entry);
-      throw err;
-    } finally {
-      this.sessions.changed();
-    }
-    return entry.session.info();
+      ),
+    );
   }
 
   /** Sends a signal to a process session's child. */
@@ -331,7 +330,7 @@ export class Engine implements WirescopeService {
    * contract. Throws UnknownSessionError.
    */
   connectionsOf(session: string): ConnectionInfo[] {
-    return [...this.sessions.get(session).session.connections.values()].map((record) => record.info());
+    return this.sessions.connectionsOf(session);
   }
 
   /** Events by range, each chunk with its stream offset (DataEvent.offset) from the timeline's index. */
@@ -478,28 +477,9 @@ export class Engine implements WirescopeService {
     return opening;
   }
 
-  /**
-   * Writes the session (or connection `conn`) as a new pcapng file in `<workspace>/exports/` (interchange/export.ts);
-   * with `includeData`, answers the file's bytes too. Unknown sessions and connections get their usual errors.
-   */
+  /** A session, or one connection, as a pcapng file in the workspace's exports folder (long-commands.ts). */
   async exportPcapng(args: Parameters<WirescopeService["exportPcapng"]>[0]): Promise<CommandResult<"exportPcapng">> {
-    const { session, recorder } = this.sessions.get(args.session);
-    if (args.conn !== undefined) session.connection(args.conn);
-    const folder = exportsDir(this.workspace.root);
-    const recorded = {
-      info: session.info(),
-      connections: this.connectionsOf(args.session),
-      capture: recorder.file,
-      timeline: recorder,
-    };
-    const { skipped, ...written } = await this.operations.run(args.operation, "events", (operation) =>
-      exportSession(recorded, folder, args.conn, operation.signal, operation.report),
-    );
-    return {
-      ...written,
-      ...(skipped.length > 0 ? { skipped } : {}),
-      ...(args.includeData ? { data: await fsp.readFile(written.path) } : {}),
-    };
+    return this.longCommands.exportPcapng(args);
   }
 
   /**
@@ -515,16 +495,14 @@ export class Engine implements WirescopeService {
     return { ...written, events };
   }
 
-  /** Reads a pcap/pcapng file (bytes, or a path from the workspace) and keeps its conversations (imports.ts). */
+  /** Reads a pcap/pcapng file and keeps its conversations (long-commands.ts). */
   async importCapture(args: Parameters<WirescopeService["importCapture"]>[0]): Promise<CommandResult<"importCapture">> {
-    return this.operations.run(args.operation, "bytes", (operation) =>
-      this.imports.importCapture(args, this.workspace.root, operation.signal, operation.report),
-    );
+    return this.longCommands.importCapture(args);
   }
 
-  /** Stops a long command running under `args.operation` (operations.ts). */
+  /** Stops a long command running under `args.operation` (long-commands.ts). */
   async cancel(args: Parameters<WirescopeService["cancel"]>[0]): Promise<CommandResult<"cancel">> {
-    return { cancelled: this.operations.cancel(args.operation) };
+    return this.longCommands.cancel(args);
   }
 
   /** Opens a conversation of an imported capture as an "imported" session. */
@@ -536,59 +514,9 @@ export class Engine implements WirescopeService {
     return info;
   }
 
-  /** Runs a protocol over a recorded connection as a passive decoder, into a new "decode" session (decode.ts). */
+  /** Runs a protocol over a recorded connection as a passive decoder, in a new session (long-commands.ts). */
   async decode(args: Parameters<WirescopeService["decode"]>[0]): Promise<CommandResult<"decode">> {
-    return this.operations.run(args.operation, "events", ({ signal, report }) =>
-      this.decodeUnder(args, signal, report),
-    );
-  }
-
-  /** `decode`, stopped by `signal` (the operation's, or the engine's), telling `progress` the events read. */
-  private async decodeUnder(
-    args: Parameters<WirescopeService["decode"]>[0],
-    signal: AbortSignal | undefined,
-    progress: ReportProgress,
-  ): Promise<CommandResult<"decode">> {
-    const from = this.sessions.get(args.session);
-    const conversation = await readConversation(from.session, from.recorder, args.conn, { signal, progress });
-    const file = await this.library.resolve(args.protocol);
-    if (file === null)
-      throw new EngineError("no-protocol", "Decoding needs a protocol file: choose one to decode with.");
-    const source = `${from.session.name}, connection ${args.conn}, decoded with ${file}`;
-    let created: SessionEntry | null = null;
-    try {
-      const { session, resplit } = await decodeToSession(
-        {
-          newGroup: async () => {
-            const group = this.sandbox.createGroup(`decode of ${source}`, { virtualClock: true, locateHangs: true });
-            await this.library.loadInto(group, file).catch(async (err: unknown) => {
-              await group.dispose();
-              throw err;
-            });
-            return group;
-          },
-          createSession: async () => {
-            created = await this.sessions.createOffline("decode", {
-              name: args.name ?? `${file} over ${from.session.name}`,
-              source,
-              epochMs: conversation.epochMs,
-              protocol: file,
-            });
-            return { session: created.session, timeline: created.session.timeline };
-          },
-        },
-        conversation,
-        { file, side: args.side, resplit: args.resplit, signal },
-      );
-      return resplit === undefined ? { session: session.info() } : { session: session.info(), resplit };
-    } catch (err) {
-      // Stopped (cancelled, or by the owner) during the re-split runs: the decode is not done, so its session is not
-      // left behind.
-      if (created !== null && signal?.aborted) await this.sessions.drop(created);
-      throw err;
-    } finally {
-      if (created !== null) this.sessions.changed();
-    }
+    return this.longCommands.decode(args);
   }
 
   /** Sends one side of a recorded connection again, in a new live "replay" session (replay.ts). */
@@ -598,15 +526,7 @@ export class Engine implements WirescopeService {
     const entry = await this.sessions.create("replay", args.name ?? `replay of ${from.session.name}`, [], {
       source: `${from.session.name}, connection ${args.conn}, ${args.side} side`,
     });
-    try {
-      await startReplay(entry.session, conversation, args, this.reactor);
-    } catch (err) {
-      await this.sessions.drop(entry);
-      throw err;
-    } finally {
-      this.sessions.changed();
-    }
-    return entry.session.info();
+    return this.started(entry, () => startReplay(entry.session, conversation, args, this.reactor));
   }
 
   /** The comparison of a replay session's answers with the recorded ones, so far. */
@@ -616,6 +536,22 @@ export class Engine implements WirescopeService {
       throw new EngineError("not-a-replay", `Session '${args.session}' is not a replay: choose a replay session.`);
     }
     return driver.report();
+  }
+
+  /**
+   * Starts a session just created (`start`) and answers what it shows: one that fails to start is dropped, leaving
+   * nothing behind, and the error thrown; the session list is sent again either way.
+   */
+  private async started(entry: SessionEntry, start: () => Promise<unknown>): Promise<SessionInfo> {
+    try {
+      await start();
+    } catch (err) {
+      await this.sessions.drop(entry);
+      throw err;
+    } finally {
+      this.sessions.changed();
+    }
+    return entry.session.info();
   }
 
   /** Graceful stop: sessions closed, captures flushed, listeners released, workers stopped. */

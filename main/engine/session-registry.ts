@@ -7,7 +7,7 @@
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import type { IReactorNet } from "../../core/index.ts";
-import type { EventSink, SessionInfo } from "../../preload/contract.ts";
+import type { ConnectionInfo, EventSink, SessionInfo } from "../../preload/contract.ts";
 import { ChangeNotifier } from "../recording/notifier.ts";
 import { Recorder } from "../recording/recorder.ts";
 import type { SandboxGroup, SandboxHost } from "../sandbox/host.ts";
@@ -86,6 +86,14 @@ export class SessionRegistry {
   /** What the session list shows now. */
   snapshot(): SessionInfo[] {
     return [...this.#sessions.values()].map((e) => e.session.info());
+  }
+
+  /**
+   * Every connection of session `id`, in the order they were made: not only the MAX_LISTED_CONNECTIONS (limits.ts)
+   * its SessionInfo lists for the session list. Throws UnknownSessionError.
+   */
+  connectionsOf(id: string): ConnectionInfo[] {
+    return [...this.get(id).session.connections.values()].map((record) => record.info());
   }
 
   /** Sends the session list soon (at most every SESSIONS_NOTICE_MS); nothing once the registry closed. */
