@@ -4,6 +4,11 @@
  * ArrayBuffer or SharedArrayBuffer (malloc'd) doesn't promise.
  */
 
+/** A shared WebAssembly.Memory: what alignedSharedMemory makes and xxh64.ts checksums in. */
+export interface SharedMemory {
+  readonly buffer: SharedArrayBuffer;
+}
+
 /** The size of a WebAssembly memory page: aligned buffers are a multiple of it. */
 export const WASM_PAGE = 65536;
 
@@ -24,10 +29,11 @@ export function alignedBuffer(bytes: number): Buffer {
 }
 
 /**
- * The same, shared: a SharedArrayBuffer that another thread is shown (postMessage) without a copy, page-aligned on
- * both sides.
+ * The same, shared: a WebAssembly memory whose buffer, a SharedArrayBuffer, another thread is shown without a copy
+ * (postMessage of the memory itself), page-aligned on both sides. Posting the memory rather than its buffer lets
+ * the other side run WebAssembly over it in place (xxh64.ts).
  */
-export function alignedSharedBuffer(bytes: number): SharedArrayBuffer {
+export function alignedSharedMemory(bytes: number): SharedMemory {
   const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
-  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer as SharedArrayBuffer;
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) as SharedMemory;
 }

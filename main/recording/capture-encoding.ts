@@ -1,6 +1,6 @@
 /**
  * Encoding records and headers (format in capture-format.ts), for CaptureWriter: it encodes into its batch buffers
- * on the main thread and leaves each record's CRC to the capture thread (capture-worker-main.ts).
+ * on the main thread and leaves each record's checksum to the capture thread (capture-worker-main.ts).
  */
 import type { LifecycleTimelineEvent, LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import {

@@ -32,7 +32,8 @@ import {
   type CaptureMeta,
   type CaptureSummary,
 } from "./capture-format.ts";
-import { alignedSharedBuffer, WASM_PAGE } from "./aligned-memory.ts";
+import { alignedSharedMemory, WASM_PAGE } from "./aligned-memory.ts";
+import { checksumKind } from "./capture-checksum.ts";
 import { CaptureIndex } from "./capture-index.ts";
 import type { CaptureReader } from "./capture-reader.ts";
 import { CaptureChannel, CaptureThread } from "./capture-thread.ts";
@@ -169,7 +170,9 @@ export class CaptureWriter {
     this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.maxQueuedBatches = Math.max(1, Math.floor(this.maxQueuedBytes / FLUSH_BYTES));
     this.maxQueuedMs = options.maxQueuedMs ?? MAX_QUEUED_MS;
-    this.channel = new CaptureChannel(thread, fd, file, index.end, (error) => this.written(error));
+    this.channel = new CaptureChannel(thread, fd, file, index.end, checksumKind(version), (error) =>
+      this.written(error),
+    );
     this.batch = this.newBatch(BATCH_BYTES);
     this.startBatch();
   }
@@ -367,9 +370,15 @@ export class CaptureWriter {
 
   /** A new page-aligned batch buffer of at least `size` bytes, shown to the capture thread. */
   private newBatch(size: number): Batch {
-    const buffer = alignedSharedBuffer(size);
-    const batch = { id: this.batchesMade++, bytes: Buffer.from(buffer), inFlight: 0, lastSeq: -1, generation: 0 };
-    this.channel.share(batch.id, buffer);
+    const memory = alignedSharedMemory(size);
+    const batch = {
+      id: this.batchesMade++,
+      bytes: Buffer.from(memory.buffer),
+      inFlight: 0,
+      lastSeq: -1,
+      generation: 0,
+    };
+    this.channel.share(batch.id, memory);
     return batch;
   }
 
