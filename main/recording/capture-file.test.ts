@@ -238,7 +238,7 @@ describe("the checksum", () => {
     expect(bytes.readUInt32LE(bytes.length - 4)).toBe(0x9777653d);
   });
 
-  it("of a format 2 capture (CRC-32) is checked as such: it reads as written, and a damaged record is cut", async () => {
+  it("of a format 2 capture (CRC-32) is checked as such: it reads as written, a damaged record is cut", async () => {
     const file = path.join(dir, "v2.wscap");
     const events = everyKind();
     await write(file, events);

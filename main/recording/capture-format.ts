@@ -28,8 +28,8 @@
  *                        (https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md); before, CRC-32 (zlib's)
  *
  * Version 2 added "data again", which halves what a proxy writes; version 1 files have no such records and are
- * read the same way. Version 3 changed the checksum only: XXH64 costs recording about a third of what CRC-32 did
- * (capture-checksum.ts). A writer continuing an older file keeps to that file's version (its records, its
+ * read the same way. Version 3 changed the checksum only: XXH64 costs less than half of what CRC-32 did a byte, and
+ * a tenth a small record (capture-checksum.ts). A writer continuing an older file keeps to that file's version (its records, its
  * checksum), so the file stays readable by the Wirescope that made it.
  *
  * A process killed mid-write leaves at most a partial tail: the reader accepts records while the length fits in the
@@ -47,8 +47,8 @@
  *
  * This module is the format: its constants, the record layout and the tables of codes, and what a writer and a
  * reader both keep (meta, totals, errors). Records are encoded by capture-encoding.ts (for CaptureWriter, the
- * checksum filled in by the capture thread, capture-checksum.ts), checked and decoded by capture-decoding.ts, and read by range by
- * capture-reader.ts; the sparse index is capture-index.ts.
+ * checksum filled in by the capture thread, capture-checksum.ts), checked and decoded by capture-decoding.ts, and
+ * read by range by capture-reader.ts; the sparse index is capture-index.ts.
  */
 import type { ErrorCodes } from "../../preload/errors.ts";
 import type { LifecycleEvent, LogTimelineEvent } from "../../preload/timeline.ts";

@@ -56,8 +56,8 @@ export interface UnshareBatch {
 }
 
 /**
- * Write bytes `start` .. `end` of batch buffer `id` (whole records, checksums not filled in yet) at the end of the file.
- * `start` is where the end of the file falls in its block (start % PADDING_BLOCK == file size % PADDING_BLOCK): the
+ * Write bytes `start` .. `end` of batch buffer `id` (whole records, checksums not filled in yet) at the end of the
+ * file. `start` is where the end of the file falls in its block (start % PADDING_BLOCK == file size % PADDING_BLOCK): the
  * bytes before it in the buffer, back to that block's start, are the thread's to fill in with the file's partial
  * last block (or already hold it, when the batch's previous region ended there), so that the thread can write whole
  * blocks from the buffer itself.
