@@ -32,7 +32,7 @@ import {
   type CaptureMeta,
   type CaptureSummary,
 } from "./capture-format.ts";
-import { alignedSharedMemory, WASM_PAGE } from "./aligned-memory.ts";
+import { alignedSharedMemory, copyIntoShared, WASM_PAGE } from "./aligned-memory.ts";
 import { checksumKind } from "./capture-checksum.ts";
 import { CaptureIndex } from "./capture-index.ts";
 import type { CaptureReader } from "./capture-reader.ts";
@@ -61,8 +61,6 @@ export const MAX_QUEUED_MS = 500;
 /** A chunk appended again (the same Uint8Array) is written as a "data again" record from this many bytes. */
 export const DATA_AGAIN_MIN_BYTES = 64;
 
-/** Chunks smaller than this are copied into the batch with set, larger ones with fill (see appendData). */
-const SET_BELOW_BYTES = 2048;
 /** Batch buffers a writer keeps for reuse once the thread is done with them (beyond the one being filled). */
 const SPARE_BATCHES = 2;
 /** The size of a batch buffer: FLUSH_BYTES after a block's room, in whole pages. */
@@ -301,10 +299,7 @@ export class CaptureWriter {
       writeDataAgain(batch.bytes, p + RECORD_HEAD, this.lastDataSeq, bytes);
       this.lastDataBatch!.lastSeq = e.seq;
     } else {
-      // Into shared memory, set is V8's element-by-element copy: slower than fill's memcpy from a few KiB on, but
-      // fill pays a native call and its checks (about 100 ns), which is most of what a small chunk costs.
-      if (bytes < SET_BELOW_BYTES) batch.bytes.set(e.data, p + RECORD_HEAD);
-      else batch.bytes.fill(e.data, p + RECORD_HEAD, p + RECORD_HEAD + bytes);
+      copyIntoShared(batch.bytes, e.data, p + RECORD_HEAD);
       this.lastData = e.data;
       this.lastDataSeq = batch.lastSeq = e.seq;
       this.lastDataBatch = batch;

@@ -9,7 +9,7 @@
  * The module imports its memory, so one compiled module serves every memory: an Xxh64 per memory, made where the
  * bytes are (the capture thread, once per batch buffer; xxh64Of, for readers, over its own scratch memory).
  */
-import { alignedSharedMemory, type SharedMemory } from "./aligned-memory.ts";
+import { alignedSharedMemory, copyIntoShared, type SharedMemory } from "./aligned-memory.ts";
 
 /** The parts of WebAssembly used here: Node has them, but this project's lib (ES2023, no DOM) declares none. */
 declare const WebAssembly: {
@@ -331,7 +331,6 @@ export function xxh64Of(bytes: Uint8Array): number {
     const memory = alignedSharedMemory(Math.max(SCRATCH_BYTES, bytes.byteLength));
     scratch = { bytes: Buffer.from(memory.buffer), hasher: new Xxh64(memory) };
   }
-  // fill, not set: set into shared memory is V8's element-by-element copy (see CaptureWriter.appendData).
-  if (bytes.byteLength > 0) scratch.bytes.fill(bytes, 0, bytes.byteLength);
+  copyIntoShared(scratch.bytes, bytes, 0);
   return scratch.hasher.hash(0, bytes.byteLength);
 }
