@@ -391,7 +391,7 @@ async function reads(dir: string): Promise<void> {
   const reopened = await Recorder.open(file, { windowEvents: 1 });
   const openMs = performance.now() - openStart;
   console.log(
-    `   reopened (scan + CRC of the whole file: ${fmt(openMs, 0)} ms): start ${await readTime(reopened, at.start)},` +
+    `   reopened (scan + checksum of the whole file: ${fmt(openMs, 0)} ms): start ${await readTime(reopened, at.start)},` +
       ` middle ${await readTime(reopened, at.middle)}, end ${await readTime(reopened, at.end)} (file)`,
   );
   await reopened.close();
