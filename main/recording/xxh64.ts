@@ -316,21 +316,29 @@ export class Xxh64 {
   }
 }
 
-/** Where xxh64Of copies bytes that are not in a shared memory already; replaced by a larger one as needed. */
-let scratch: { bytes: Buffer; hasher: Xxh64 } | null = null;
-/** The least scratch memory made. */
+/** A shared memory to copy bytes into and XXH64 over it. */
+interface Scratch {
+  bytes: Buffer;
+  hasher: Xxh64;
+}
+
+/** The size of xxh64Of's scratch memory, kept for the process: larger records get one of their own, dropped after. */
 const SCRATCH_BYTES = 1024 * 1024;
+let scratch: Scratch | null = null;
+
+function newScratch(bytes: number): Scratch {
+  const memory = alignedSharedMemory(bytes);
+  return { bytes: Buffer.from(memory.buffer), hasher: new Xxh64(memory) };
+}
 
 /**
  * The low 32 bits of XXH64 (seed 0) of `bytes`, wherever they are: copied into a scratch memory first (a memcpy,
- * cheaper than the CRC it replaces). For readers, which check records in buffers of their own. Synchronous; the
- * scratch memory is reused by the next call.
+ * cheaper than the CRC it replaces). For readers, which check records in buffers of their own. Synchronous. Keeps
+ * SCRATCH_BYTES of memory for the process, never more.
  */
 export function xxh64Of(bytes: Uint8Array): number {
-  if (scratch === null || scratch.bytes.length < bytes.byteLength) {
-    const memory = alignedSharedMemory(Math.max(SCRATCH_BYTES, bytes.byteLength));
-    scratch = { bytes: Buffer.from(memory.buffer), hasher: new Xxh64(memory) };
-  }
-  copyIntoShared(scratch.bytes, bytes, 0);
-  return scratch.hasher.hash(0, bytes.byteLength);
+  const into =
+    bytes.byteLength <= SCRATCH_BYTES ? (scratch ??= newScratch(SCRATCH_BYTES)) : newScratch(bytes.byteLength);
+  copyIntoShared(into.bytes, bytes, 0);
+  return into.hasher.hash(0, bytes.byteLength);
 }
