@@ -25,7 +25,7 @@ import * as path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as zlib from "node:zlib";
-import { alignedSharedMemory } from "../../main/recording/aligned-memory.ts";
+import { alignedSharedMemory, copyIntoShared } from "../../main/recording/aligned-memory.ts";
 import { RECORD_HEAD } from "../../main/recording/capture-format.ts";
 import { Recorder, monotonicMicros } from "../../main/recording/recorder.ts";
 import { Xxh64 } from "../../main/recording/xxh64.ts";
@@ -203,7 +203,7 @@ function floorRun(file: string, chunks: [Uint8Array, Uint8Array], count: number)
         writeBlock();
         cpu = process.cpuUsage();
       }
-      ring.fill(chunks[i & 1], block * FLOOR_BLOCK + used, block * FLOOR_BLOCK + used + size);
+      copyIntoShared(ring, chunks[i & 1], block * FLOOR_BLOCK + used);
       used += size;
     }
     floor.memcpy += cpuSince(cpu);
