@@ -77,6 +77,8 @@ export interface CaptureWriterOptions {
 interface Batch {
   id: number;
   bytes: Buffer;
+  /** The same memory, for the records' fixed parts. */
+  view: DataView;
   /** Its regions handed to the thread and not yet acknowledged. */
   inFlight: number;
   /** The last seq whose data bytes are in it (a "data again" record counts for the batch holding its bytes). */
@@ -278,7 +280,7 @@ export class CaptureWriter {
     const kind = RECORD_KIND[e.kind];
     const p = this.reserve(RECORD_OVERHEAD + json.length * 3);
     const payloadBytes = this.batch.bytes.write(json, p + RECORD_HEAD, "utf8");
-    writeRecordHead(this.batch.bytes, p, kind, code, e, payloadBytes);
+    writeRecordHead(this.batch.view, p, kind, code, e, payloadBytes);
     return this.appended(e.t, kind, code, 0, RECORD_OVERHEAD + payloadBytes);
   }
 
@@ -296,7 +298,7 @@ export class CaptureWriter {
     const p = this.reserve(size);
     const batch = this.batch;
     if (again) {
-      writeDataAgain(batch.bytes, p + RECORD_HEAD, this.lastDataSeq, bytes);
+      writeDataAgain(batch.view, p + RECORD_HEAD, this.lastDataSeq, bytes);
       this.lastDataBatch!.lastSeq = e.seq;
     } else {
       copyIntoShared(batch.bytes, e.data, p + RECORD_HEAD);
@@ -306,7 +308,7 @@ export class CaptureWriter {
       this.lastDataGeneration = batch.generation;
       this.lastDataAt = p + RECORD_HEAD;
     }
-    writeRecordHead(batch.bytes, p, kind, code, e, size - RECORD_OVERHEAD);
+    writeRecordHead(batch.view, p, kind, code, e, size - RECORD_OVERHEAD);
     return this.appended(e.t, kind, code, bytes, size);
   }
 
@@ -373,6 +375,7 @@ export class CaptureWriter {
     const batch = {
       id: this.batchesMade++,
       bytes: Buffer.from(memory.buffer),
+      view: new DataView(memory.buffer),
       inFlight: 0,
       lastSeq: -1,
       generation: 0,
