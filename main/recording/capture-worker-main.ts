@@ -146,10 +146,10 @@ function writeDirect(file: DirectFile, { bytes, start, end }: Region, done: (err
 
 /** Fills in the checksum of every record in bytes `start` .. `end` of `batch`: XXH64 where it has it, else CRC-32. */
 function fillChecksums({ bytes, xxh64 }: SharedBatch, start: number, end: number): void {
+  if (xxh64 !== null) return xxh64.fill(start, end);
   for (let p = start; p < end;) {
     const length = bytes.readUInt32LE(p);
-    const sum = xxh64 === null ? crc32(bytes.subarray(p + 4, p + length)) : xxh64.hash(p + 4, length - 4);
-    bytes.writeUInt32LE(sum, p + length);
+    bytes.writeUInt32LE(crc32(bytes.subarray(p + 4, p + length)), p + length);
     p += 4 + length;
   }
 }

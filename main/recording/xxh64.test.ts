@@ -1,7 +1,8 @@
 /**
  * XXH64 in WebAssembly against the reference implementation: the low 32 bits of what libxxhash 0.8.1 (Debian's,
  * through its XXH64 with seed 0) gives for the same bytes, over every path of the algorithm (under 4 bytes, 4-byte
- * and 8-byte tails, whole 32-byte stripes, both), in place in a shared memory at any offset and through xxh64Of.
+ * and 8-byte tails, whole 32-byte stripes, both), in place in a shared memory at any offset, record by record as
+ * the capture thread fills them in, and through xxh64Of.
  */
 import { describe, expect, it } from "vitest";
 import { alignedSharedMemory } from "./aligned-memory.ts";
@@ -60,6 +61,26 @@ describe("XXH64", () => {
       bytes.set(pattern(1100), offset);
       expect(VECTORS.map(([n]) => xxh64.hash(offset, n))).toEqual(VECTORS.map(([, h]) => low32(h)));
     }
+  });
+
+  it("fills in the checksum of every record of a region, and nothing else", () => {
+    const memory = alignedSharedMemory(1);
+    const bytes = Buffer.from(memory.buffer);
+    bytes.fill(0xaa);
+    const start = 7;
+    let p = start;
+    for (const [n] of VECTORS) {
+      bytes.writeUInt32LE(n + 4, p); // L: the bytes, then the checksum
+      bytes.set(pattern(n), p + 4);
+      p += 4 + n + 4;
+    }
+    new Xxh64(memory).fill(start, p);
+    const sums: number[] = [];
+    for (let at = start; at < p; at += 4 + bytes.readUInt32LE(at)) {
+      sums.push(bytes.readUInt32LE(at + bytes.readUInt32LE(at)));
+    }
+    expect(sums).toEqual(VECTORS.map(([, h]) => low32(h)));
+    expect(bytes.subarray(0, start).every((b) => b === 0xaa) && bytes.subarray(p).every((b) => b === 0xaa)).toBe(true);
   });
 
   it("xxh64Of takes bytes larger than its scratch memory, and any view of a buffer", () => {

@@ -61,6 +61,10 @@ const END = 0x0b;
 const BR = 0x0c;
 const BR_IF = 0x0d;
 const I32_EQZ = 0x45;
+const I32_SUB = 0x6b;
+const loadU32AsI32 = [0x28, 2, 0];
+const storeI32 = [0x36, 2, 0];
+const CALL = 0x10;
 const I32_WRAP_I64 = 0xa7;
 
 // Locals: the parameters ptr and len (i32), then where the bytes end (i32), the lanes v1..v4 and h (i64).
@@ -279,20 +283,73 @@ function uleb(value: number): number[] {
 const name = (s: string): number[] => [s.length, ...Buffer.from(s, "latin1")];
 const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
 
+// fill's locals: the parameters at and end (i32), then the record's length field (i32).
+const AT = 0;
+const END_AT = 1;
+const LENGTH = 2;
+
 /**
- * The module: imports env.memory (shared, any size), exports xxh64(ptr: i32, len: i32) -> i32, the low 32 bits of
- * XXH64 (seed 0) of bytes ptr .. ptr + len.
+ * The body of fill(at, end): for each record of capture-format.ts from `at` to `end` (u32 L, then L bytes whose last
+ * 4 are the checksum of the L - 4 before them), stores xxh64 of those bytes in its last 4, little-endian as the
+ * format. One call for a region of records, where a call per record would cost more than hashing a small one.
+ */
+function fillCode(): number[] {
+  return [
+    ...BLOCK,
+    ...LOOP,
+    // while at < end
+    ...get(AT),
+    ...get(END_AT),
+    I32_LT_U,
+    I32_EQZ,
+    BR_IF,
+    1,
+    ...get(AT),
+    ...loadU32AsI32,
+    ...set(LENGTH),
+    // store at at + L: xxh64(at + 4, L - 4)
+    ...get(AT),
+    ...get(LENGTH),
+    I32_ADD,
+    ...get(AT),
+    ...i32(4),
+    I32_ADD,
+    ...get(LENGTH),
+    ...i32(4),
+    I32_SUB,
+    CALL,
+    0,
+    ...storeI32,
+    // at += 4 + L
+    ...get(AT),
+    ...get(LENGTH),
+    I32_ADD,
+    ...i32(4),
+    I32_ADD,
+    ...set(AT),
+    BR,
+    0,
+    END,
+    END,
+    END,
+  ];
+}
+
+/**
+ * The module: imports env.memory (shared, any size); exports xxh64(ptr: i32, len: i32) -> i32, the low 32 bits of
+ * XXH64 (seed 0) of bytes ptr .. ptr + len, and fill(at: i32, end: i32), which stores it in each record's checksum.
  */
 function moduleBytes(): Uint8Array {
-  // Locals after the parameters ptr and len: LAST (i32), then v1..v4 and h (i64).
-  const fn = [2, 1, 0x7f, 5, 0x7e, ...code()];
+  // xxh64's locals after its parameters: LAST (i32), then v1..v4 and h (i64); fill's: LENGTH (i32).
+  const xxh64 = [2, 1, 0x7f, 5, 0x7e, ...code()];
+  const fill = [1, 1, 0x7f, ...fillCode()];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, [1, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]),
+    ...section(1, [2, 0x60, 2, 0x7f, 0x7f, 1, 0x7f, 0x60, 2, 0x7f, 0x7f, 0]),
     ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x03, ...uleb(1), ...uleb(65536)]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name("xxh64"), 0x00, 0]),
-    ...section(10, [1, ...uleb(fn.length), ...fn]),
+    ...section(3, [2, 0, 1]),
+    ...section(7, [2, ...name("xxh64"), 0x00, 0, ...name("fill"), 0x00, 1]),
+    ...section(10, [2, ...uleb(xxh64.length), ...xxh64, ...uleb(fill.length), ...fill]),
   ]);
 }
 
@@ -301,18 +358,26 @@ let compiled: object | null = null;
 /** XXH64 over the bytes of one shared memory. Made once per memory by whoever checksums records in it. */
 export class Xxh64 {
   private readonly run: (ptr: number, len: number) => number;
+  private readonly fillRecords: (at: number, end: number) => void;
 
   constructor(memory: SharedMemory) {
     compiled ??= new WebAssembly.Module(moduleBytes());
-    this.run = new WebAssembly.Instance(compiled, { env: { memory } }).exports.xxh64 as (
-      ptr: number,
-      len: number,
-    ) => number;
+    const { exports } = new WebAssembly.Instance(compiled, { env: { memory } });
+    this.run = exports.xxh64 as (ptr: number, len: number) => number;
+    this.fillRecords = exports.fill as (at: number, end: number) => void;
   }
 
   /** The low 32 bits of XXH64 (seed 0) of the memory's bytes `offset` .. `offset + length`, as an unsigned number. */
   hash(offset: number, length: number): number {
     return this.run(offset, length) >>> 0;
+  }
+
+  /**
+   * Fills in the checksum of every record (capture-format.ts's layout) in the memory's bytes `start` .. `end`, which
+   * must be whole records. Throws (a WebAssembly RuntimeError) if a record's length takes it out of the memory.
+   */
+  fill(start: number, end: number): void {
+    this.fillRecords(start, end);
   }
 }
 
