@@ -1,8 +1,7 @@
 /**
  * Checking and decoding records (format in capture-format.ts) where a reader found them in its buffer: cheap checks
- * first, the CRC next, then the event. Pure functions of the bytes: the file is capture-reader.ts's.
+ * first, the checksum next, then the event. Pure functions of the bytes: the file is capture-reader.ts's.
  */
-import { crc32 } from "node:zlib";
 import type { DataEvent, LogTimelineEvent, MessagePair, Span, TimelineEvent } from "../../preload/timeline.ts";
 import {
   BODY_FIXED,
@@ -14,6 +13,7 @@ import {
   RECORD_HEAD,
   RECORD_KIND,
 } from "./capture-format.ts";
+import { checksumOf, type ChecksumKind } from "./capture-checksum.ts";
 
 /**
  * Whether the fixed part at `p` (RECORD_HEAD bytes, in `buf`) can start record number `seq` of a file of format
@@ -33,10 +33,11 @@ export function headIsPlausible(buf: Buffer, p: number, seq: number, version: nu
 
 /**
  * Whether the whole record at `p` (all `4 + body` bytes in `buf`), already found plausible as record `seq`, has the
- * CRC it carries, and, if it is "data again", names an earlier record.
+ * checksum it carries (of `kind`: capture-checksum.ts's checksumKind of the file's version), and, if it is "data
+ * again", names an earlier record.
  */
-export function recordIsValid(buf: Buffer, p: number, body: number, seq: number): boolean {
-  if (buf.readUInt32LE(p + body) !== crc32(buf.subarray(p + 4, p + body))) return false;
+export function recordIsValid(buf: Buffer, p: number, body: number, seq: number, kind: ChecksumKind): boolean {
+  if (buf.readUInt32LE(p + body) !== checksumOf(kind, buf.subarray(p + 4, p + body))) return false;
   if (buf[p + 4] !== RECORD_KIND.dataAgain) return true;
   const source = buf.readDoubleLE(p + RECORD_HEAD);
   return Number.isInteger(source) && source >= 0 && source < seq;
@@ -100,7 +101,7 @@ export function decodeRecord(buf: Buffer, p: number, body: number, file: string)
   const text = typeof json.text === "string" ? json.text : "";
   const fields = isObject(json.fields) ? json.fields : {};
   const event: LogTimelineEvent = { seq, t, conn, kind: "log", level: LOG_LEVELS[code]!, text, fields };
-  // Written by the recorder after the engine checked them (message-check.ts), under the record's CRC; files from
+  // Written by the recorder after the engine checked them (message-check.ts), under the record's checksum; files from
   // before decoded messages have none of them.
   if (Array.isArray(json.spans)) event.spans = json.spans as Span[];
   if (isObject(json.fieldSpans)) event.fieldSpans = json.fieldSpans as Record<string, Span[]>;

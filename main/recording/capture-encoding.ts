@@ -1,6 +1,6 @@
 /**
  * Encoding records and headers (format in capture-format.ts), for CaptureWriter: it encodes into its batch buffers
- * on the main thread and leaves each record's CRC to the capture thread (capture-worker-main.ts).
+ * on the main thread and leaves each record's checksum to the capture thread (capture-worker-main.ts).
  */
 import type { LifecycleTimelineEvent, LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import {
@@ -52,28 +52,32 @@ export function eventCode(e: TimelineEvent): number | undefined {
   }
 }
 
-/** Writes the fixed part of a record at `p` (its length field included) for a payload of `payloadBytes`. */
+/**
+ * Writes the fixed part of a record at `p` (its length field included) for a payload of `payloadBytes`. Through a
+ * DataView: V8 inlines its accessors, where Buffer's writeUInt32LE / writeDoubleLE cost several times more, which a
+ * small record feels.
+ */
 export function writeRecordHead(
-  buf: Buffer,
+  view: DataView,
   p: number,
   kind: number,
   code: number,
   e: TimelineEvent,
   payloadBytes: number,
 ): void {
-  buf.writeUInt32LE(BODY_FIXED + payloadBytes + 4, p);
-  buf[p + 4] = kind;
-  buf[p + 5] = code;
-  buf.writeUInt16LE(e.kind === "data" && e.fd !== undefined ? e.fd + 1 : 0, p + 6);
-  buf.writeUInt32LE(e.conn, p + 8);
-  buf.writeDoubleLE(e.seq, p + 12);
-  buf.writeDoubleLE(e.t, p + 20);
+  view.setUint32(p, BODY_FIXED + payloadBytes + 4, true);
+  view.setUint8(p + 4, kind);
+  view.setUint8(p + 5, code);
+  view.setUint16(p + 6, e.kind === "data" && e.fd !== undefined ? e.fd + 1 : 0, true);
+  view.setUint32(p + 8, e.conn, true);
+  view.setFloat64(p + 12, e.seq, true);
+  view.setFloat64(p + 20, e.t, true);
 }
 
 /** Writes the payload of a "data again" record at `p`: the bytes of record `source`, `length` of them. */
-export function writeDataAgain(buf: Buffer, p: number, source: number, length: number): void {
-  buf.writeDoubleLE(source, p);
-  buf.writeUInt32LE(length, p + 8);
+export function writeDataAgain(view: DataView, p: number, source: number, length: number): void {
+  view.setFloat64(p, source, true);
+  view.setUint32(p + 8, length, true);
 }
 
 /** The header of a new capture. */

@@ -1,6 +1,7 @@
 /**
  * Capture files on a real disk: what is written reads back the same, a torn or garbled tail is ignored (and cut
- * when appending again), a file that isn't a capture is refused with its name in the message.
+ * when appending again), a file that isn't a capture is refused with its name in the message, captures of older
+ * formats read as they were written.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -10,6 +11,7 @@ import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts"
 import { CAPTURE_VERSION, CaptureError, LIFECYCLE_EVENTS, LOG_LEVELS, RECORD_OVERHEAD } from "./capture-format.ts";
 import { CaptureReader } from "./capture-reader.ts";
 import { CaptureWriter, FLUSH_BYTES, FLUSH_INTERVAL_MS } from "./capture-writer.ts";
+import { rewriteAsVersion } from "./test-helpers.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -224,6 +226,36 @@ describe("CaptureWriter and CaptureReader", () => {
     expect(comparable(events)).toEqual(comparable([e]));
     expect(e.fields).toEqual({ unserializable: expect.stringMatching(/BigInt/) });
     await reader.close();
+  });
+});
+
+describe("the checksum", () => {
+  it("of a record is the low 32 bits of its XXH64, as xxhsum computes it", async () => {
+    const file = path.join(dir, "xxh64.wscap");
+    await write(file, [{ seq: 0, t: 20, conn: 3, kind: "lifecycle", event: "connected", detail: "ok" }]);
+    const bytes = fs.readFileSync(file);
+    // XXH64 (libxxhash 0.8.1) of bytes 4 .. 28+P: kind 2, code 2, fd 0, conn 3, seq 0, t 20, {"detail":"ok"}.
+    expect(bytes.readUInt32LE(bytes.length - 4)).toBe(0x9777653d);
+  });
+
+  it("of a format 2 capture (CRC-32) is checked as such: it reads as written, a damaged record is cut", async () => {
+    const file = path.join(dir, "v2.wscap");
+    const events = everyKind();
+    await write(file, events);
+    rewriteAsVersion(file, 2);
+    const { reader, events: read } = await readAll(file);
+    expect(reader.version).toBe(2);
+    expect(reader.lostBytes).toBe(0);
+    expect(comparable(read)).toEqual(comparable(events));
+    await reader.close();
+
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 10] ^= 1; // inside the last record's JSON
+    fs.writeFileSync(file, bytes);
+    const damaged = await CaptureReader.open(file);
+    expect(damaged.count).toBe(events.length - 1);
+    expect(damaged.lostBytes).toBeGreaterThan(0);
+    await damaged.close();
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Capture files: one session's timeline on disk, append-only, readable while it grows and after a crash.
  *
- * Format (version 2; every integer little-endian):
+ * Format (version 3; every integer little-endian):
  *
  *     header   off  size
  *              0    8    magic "\x89WSCAP\r\n" (a high byte and CR LF, like PNG's, so that a text-mode copy shows)
@@ -24,15 +24,17 @@
  *                        a decoded message's with "spans" and, if it has them, "fieldSpans" and "pair" (LogTimelineEvent's);
  *                        data again (P = 12), f64 seq of an earlier data record (kind 1) and u32 length of its
  *                        bytes: the same bytes passed again, as when a proxy forwards the chunk it just received
- *              28+P 4    u32 CRC-32 (zlib's) of bytes 4 .. 28+P
+ *              28+P 4    u32 checksum of bytes 4 .. 28+P: from version 3 the low 32 bits of XXH64, seed 0
+ *                        (https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md); before, CRC-32 (zlib's)
  *
  * Version 2 added "data again", which halves what a proxy writes; version 1 files have no such records and are
- * read the same way. A writer continuing a version 1 file keeps to version 1 records, so the file stays readable by
- * the Wirescope that made it.
+ * read the same way. Version 3 changed the checksum only: XXH64 costs less than half of what CRC-32 did a byte, and
+ * a tenth a small record (capture-checksum.ts). A writer continuing an older file keeps to that file's version (its records, its
+ * checksum), so the file stays readable by the Wirescope that made it.
  *
  * A process killed mid-write leaves at most a partial tail: the reader accepts records while the length fits in the
- * file, the CRC matches and `seq` is the next number, and ignores everything after the first record that fails
- * (reported as `lostBytes`; `CaptureWriter.resume` truncates it away). The CRC also rejects garbage appended after
+ * file, the checksum matches and `seq` is the next number, and ignores everything after the first record that fails
+ * (reported as `lostBytes`; `CaptureWriter.resume` truncates it away). The checksum also rejects garbage appended after
  * the last record. Records are only ever appended, so damage can only be at the tail.
  *
  * While a writer runs, the file may end in zero bytes up to the next multiple of PADDING_BLOCK: the capture thread
@@ -44,17 +46,19 @@
  * the first record after each MiB), and a range read seeks to the nearest mark and walks forward.
  *
  * This module is the format: its constants, the record layout and the tables of codes, and what a writer and a
- * reader both keep (meta, totals, errors). Records are encoded by capture-encoding.ts (for CaptureWriter, the CRC
- * filled in by the capture thread), checked and decoded by capture-decoding.ts, and read by range by
- * capture-reader.ts; the sparse index is capture-index.ts.
+ * reader both keep (meta, totals, errors). Records are encoded by capture-encoding.ts (for CaptureWriter, the
+ * checksum filled in by the capture thread, capture-checksum.ts), checked and decoded by capture-decoding.ts, and
+ * read by range by capture-reader.ts; the sparse index is capture-index.ts.
  */
 import type { ErrorCodes } from "../../preload/errors.ts";
 import type { LifecycleEvent, LogTimelineEvent } from "../../preload/timeline.ts";
 
 /** The format version this code writes, and the newest it reads. */
-export const CAPTURE_VERSION = 2;
+export const CAPTURE_VERSION = 3;
 /** The first version with "data again" records. */
 const VERSION_DATA_AGAIN = 2;
+/** The first version whose records end in XXH64 rather than CRC-32. */
+export const VERSION_XXH64 = 3;
 
 /** The first bytes of every capture file. */
 export const MAGIC = Buffer.from("\x89WSCAP\r\n", "latin1");

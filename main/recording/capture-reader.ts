@@ -5,6 +5,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { open as openFile } from "node:fs/promises";
 import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
+import { checksumKind } from "./capture-checksum.ts";
 import { dataBytesOf, decodeRecord, headIsPlausible, parseJson, recordIsValid, withFd } from "./capture-decoding.ts";
 import {
   CAPTURE_VERSION,
@@ -73,7 +74,7 @@ async function isPadding(cursor: BlockCursor, pos: number, size: number): Promis
 }
 
 /**
- * Checks the records from the index's end on (CRC, numbering) through `cursor`, up to its limit, noting each valid
+ * Checks the records from the index's end on (checksum, numbering) through `cursor`, up to its limit, noting each valid
  * one in `index` and `summary` and committing them; stops at the first that fails or doesn't fit. Returns where the
  * valid records end.
  */
@@ -89,7 +90,7 @@ async function scanRecords(
     if (p < 0 || !headIsPlausible(cursor.buf, p, summary.count, version)) break;
     const body = cursor.buf.readUInt32LE(p);
     p = await cursor.at(pos, 4 + body);
-    if (p < 0 || !recordIsValid(cursor.buf, p, body, summary.count)) break;
+    if (p < 0 || !recordIsValid(cursor.buf, p, body, summary.count, checksumKind(version))) break;
     index.note(pos);
     const b = cursor.buf;
     summarize(summary, b.readDoubleLE(p + 20), b[p + 4]!, b[p + 5]!, dataBytesOf(b, p, body));
@@ -156,7 +157,7 @@ export class CaptureReader {
   ) {}
 
   /**
-   * Opens `file`, checks its header and every record (CRC, numbering), and builds the sparse index. Never throws
+   * Opens `file`, checks its header and every record (checksum, numbering), and builds the sparse index. Never throws
    * for a truncated or garbled tail: the records before it are readable and the rest is counted in `lostBytes`.
    * Throws CaptureError "not-a-capture" / "newer-version" naming the file, or the fs error if it can't be opened.
    */
@@ -306,7 +307,10 @@ export class CaptureReader {
     const body = cursor.buf.readUInt32LE(head);
     const p = cursor.loaded(pos, 4 + body);
     if (p < 0) return null;
-    if (!headIsPlausible(cursor.buf, p, seq, this.version) || !recordIsValid(cursor.buf, p, body, seq)) {
+    if (
+      !headIsPlausible(cursor.buf, p, seq, this.version) ||
+      !recordIsValid(cursor.buf, p, body, seq, checksumKind(this.version))
+    ) {
       throw this.corrupt(seq);
     }
     return { p, body };
@@ -321,7 +325,7 @@ export class CaptureReader {
     if (p < 0 || !headIsPlausible(cursor.buf, p, seq, this.version)) throw this.corrupt(seq);
     const body = cursor.buf.readUInt32LE(p);
     p = await cursor.at(pos, 4 + body);
-    if (p < 0 || !recordIsValid(cursor.buf, p, body, seq)) throw this.corrupt(seq);
+    if (p < 0 || !recordIsValid(cursor.buf, p, body, seq, checksumKind(this.version))) throw this.corrupt(seq);
     return { p, body };
   }
 

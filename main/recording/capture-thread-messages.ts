@@ -9,6 +9,8 @@
  * per region written out, in order.
  */
 import type { MessagePort } from "node:worker_threads";
+import type { SharedMemory } from "./aligned-memory.ts";
+import type { ChecksumKind } from "./capture-checksum.ts";
 
 /** Index in the control array of the counter the thread bumps (and notifies) after every acknowledgement. */
 export const DOORBELL = 0;
@@ -34,15 +36,18 @@ export interface AttachFile {
   size: number;
   /** Whether to write around the page cache where the file system allows it (O_DIRECT). */
   direct: boolean;
+  /** The checksum the file's records carry (its format version's). */
+  checksum: ChecksumKind;
 }
 
 /**
- * A batch buffer shown to the thread once, which later messages name by `id`. Page-aligned (aligned-memory.ts), so
- * that the thread can write from it around the page cache.
+ * A batch buffer shown to the thread once, which later messages name by `id`: a shared WebAssembly memory,
+ * page-aligned (aligned-memory.ts), so that the thread can write from it around the page cache and checksum records
+ * in it in place (xxh64.ts).
  */
 export interface ShareBatch {
   id: number;
-  buffer: SharedArrayBuffer;
+  memory: SharedMemory;
 }
 
 /** The thread forgets batch buffer `id` (none of its batches is in flight). */
@@ -51,8 +56,8 @@ export interface UnshareBatch {
 }
 
 /**
- * Write bytes `start` .. `end` of batch buffer `id` (whole records, CRCs not filled in yet) at the end of the file.
- * `start` is where the end of the file falls in its block (start % PADDING_BLOCK == file size % PADDING_BLOCK): the
+ * Write bytes `start` .. `end` of batch buffer `id` (whole records, checksums not filled in yet) at the end of the
+ * file. `start` is where the end of the file falls in its block (start % PADDING_BLOCK == file size % PADDING_BLOCK): the
  * bytes before it in the buffer, back to that block's start, are the thread's to fill in with the file's partial
  * last block (or already hold it, when the batch's previous region ended there), so that the thread can write whole
  * blocks from the buffer itself.

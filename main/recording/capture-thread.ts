@@ -1,8 +1,8 @@
 /**
  * The capture thread: where capture files are written, off the event loop that runs the sockets. A CaptureWriter
  * encodes records into batch buffers on the main thread and hands regions of them over by number and offsets; the
- * thread (capture-worker-main.ts) fills in each record's CRC, writes the region from the batch itself and says so. So
- * the main thread never computes a CRC or waits for the disk, except where CaptureWriter bounds its queue.
+ * thread (capture-worker-main.ts) fills in each record's checksum, writes the region from the batch itself and says
+ * so. So the main thread never computes a checksum or waits for the disk, except where CaptureWriter bounds its queue.
  *
  * Where the file system allows it (Linux, O_DIRECT), the thread writes around the page cache: a buffered write
  * copies every byte into the page cache and costs the kernel more CPU than the proxy it records (on the 2-vCPU
@@ -22,6 +22,8 @@
 import { fileURLToPath } from "node:url";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import { WorkerBundle } from "../workers/worker-bundle.ts";
+import type { SharedMemory } from "./aligned-memory.ts";
+import type { ChecksumKind } from "./capture-checksum.ts";
 import {
   ALIVE,
   CONTROL_WORDS,
@@ -91,8 +93,8 @@ export class CaptureThread {
   }
 
   /** Hands the thread one capture file (see CaptureChannel's constructor) and `port`, the file's line to it. */
-  attach(port: MessagePort, fd: number, path: string, size: number): void {
-    const file: AttachFile = { port, fd, path, size, direct: directWrites() };
+  attach(port: MessagePort, fd: number, path: string, size: number, checksum: ChecksumKind): void {
+    const file: AttachFile = { port, fd, path, size, direct: directWrites(), checksum };
     this.worker.postMessage(file, [port]);
   }
 
@@ -125,6 +127,8 @@ export class CaptureChannel {
     fd: number,
     path: string,
     size: number,
+    /** The checksum of the file's records (its format version's). */
+    checksum: ChecksumKind,
     private readonly written: WrittenCallback,
   ) {
     const { port1, port2 } = new MessageChannel();
@@ -132,12 +136,12 @@ export class CaptureChannel {
     port1.on("message", (m: Written) => this.acknowledged(m));
     port1.unref();
     this.thread.channels.add(this);
-    this.thread.attach(port2, fd, path, size);
+    this.thread.attach(port2, fd, path, size, checksum);
   }
 
   /** Shows the thread batch buffer number `id`, which `send` may name from now on. */
-  share(id: number, buffer: SharedArrayBuffer): void {
-    this.post({ id, buffer });
+  share(id: number, memory: SharedMemory): void {
+    this.post({ id, memory });
   }
 
   /** The thread forgets batch buffer `id` (none of its batches in flight). */

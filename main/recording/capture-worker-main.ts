@@ -2,10 +2,12 @@
  * The capture thread's entry point: capture-thread.ts starts it, with this file and what it imports bundled into
  * one script (main/workers/worker-bundle.ts). Messages are those of capture-thread-messages.ts.
  *
- * For every region of a batch a CaptureWriter hands over, the thread fills in each record's CRC, writes the region
- * at the end of its file and says so, in the order they came. Records are laid out as in capture-format.ts: u32 L,
- * then L bytes whose last 4 are the CRC of the L - 4 before them. A file's writes go one at a time, off this
- * thread's loop (libuv's pool), so that the CRCs of the next region are computed while the last one is written.
+ * For every region of a batch a CaptureWriter hands over, the thread fills in each record's checksum, writes the
+ * region at the end of its file and says so, in the order they came. Records are laid out as in capture-format.ts:
+ * u32 L, then L bytes whose last 4 are the checksum of the L - 4 before them (XXH64 computed in place in the batch's
+ * memory, or CRC-32 for a file of an older format: capture-checksum.ts). A file's writes go one at a time, off this
+ * thread's loop (libuv's pool), so that the checksums of the next region are computed while the last one is
+ * written.
  * After a failed write the file takes nothing more (a gap would hide the records after it).
  *
  * Where the file system allows it (Linux, O_DIRECT) and the writer asks for it, a file is written around the page
@@ -20,7 +22,8 @@
 import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { crc32 } from "node:zlib";
-import { alignedBuffer } from "./aligned-memory.ts";
+import { alignedBuffer, type SharedMemory } from "./aligned-memory.ts";
+import type { ChecksumKind } from "./capture-checksum.ts";
 import { PADDING_BLOCK } from "./capture-format.ts";
 import {
   ALIVE,
@@ -30,6 +33,7 @@ import {
   type ToCaptureThread,
   type Written,
 } from "./capture-thread-messages.ts";
+import { Xxh64 } from "./xxh64.ts";
 
 /** Direct writes are whole blocks of this many bytes at offsets that are multiples of it (a page: safe everywhere). */
 const DIRECT_BLOCK = PADDING_BLOCK;
@@ -46,12 +50,18 @@ interface DirectFile {
   tail: Buffer;
 }
 
-/** A region handed over, its CRCs filled in, waiting for its write. */
+/** A batch buffer shared with the thread: its bytes, and XXH64 over them for a file whose records carry it. */
+interface SharedBatch {
+  bytes: Buffer;
+  xxh64: Xxh64 | null;
+}
+
+/** A region handed over, its checksums filled in, waiting for its write. */
 interface Region {
   bytes: Buffer;
   start: number;
   end: number;
-  /** Why its CRCs could not be filled in, if they couldn't: it fails in its turn. */
+  /** Why its checksums could not be filled in, if they couldn't: it fails in its turn. */
   unwritable: string | null;
 }
 
@@ -134,8 +144,9 @@ function writeDirect(file: DirectFile, { bytes, start, end }: Region, done: (err
   writeAll(file.fd, buffers, at, done);
 }
 
-/** Fills in the CRC of every record in bytes `start` .. `end` of `bytes`. */
-function fillCrcs(bytes: Buffer, start: number, end: number): void {
+/** Fills in the checksum of every record in bytes `start` .. `end` of `batch`: XXH64 where it has it, else CRC-32. */
+function fillChecksums({ bytes, xxh64 }: SharedBatch, start: number, end: number): void {
+  if (xxh64 !== null) return xxh64.fill(start, end);
   for (let p = start; p < end;) {
     const length = bytes.readUInt32LE(p);
     bytes.writeUInt32LE(crc32(bytes.subarray(p + 4, p + length)), p + length);
@@ -143,9 +154,14 @@ function fillCrcs(bytes: Buffer, start: number, end: number): void {
   }
 }
 
+/** A batch buffer just shared, ready to checksum records of `checksum` in. */
+function sharedBatch(memory: SharedMemory, checksum: ChecksumKind): SharedBatch {
+  return { bytes: Buffer.from(memory.buffer), xxh64: checksum === "xxh64" ? new Xxh64(memory) : null };
+}
+
 /** Serves one capture file, from its AttachFile until the main thread closes its port. */
-function attach({ port, fd, path, size, direct: wanted }: AttachFile): void {
-  const buffers = new Map<number, Buffer>();
+function attach({ port, fd, path, size, direct: wanted, checksum }: AttachFile): void {
+  const buffers = new Map<number, SharedBatch>();
   const direct = openDirect(path, size, wanted);
   const waiting: Region[] = [];
   let writing = false;
@@ -193,18 +209,14 @@ function attach({ port, fd, path, size, direct: wanted }: AttachFile): void {
     if (!writing) closeDirect();
   });
   port.on("message", (m: ToCaptureThread) => {
-    if ("buffer" in m) return void buffers.set(m.id, Buffer.from(m.buffer));
+    if ("memory" in m) return void buffers.set(m.id, sharedBatch(m.memory, checksum));
     if (!("end" in m)) return void buffers.delete(m.id);
-    const region: Region = {
-      bytes: buffers.get(m.id) ?? Buffer.alloc(0),
-      start: m.start,
-      end: m.end,
-      unwritable: null,
-    };
+    const batch = buffers.get(m.id);
+    const region: Region = { bytes: batch?.bytes ?? Buffer.alloc(0), start: m.start, end: m.end, unwritable: null };
     if (failure === null) {
       try {
-        if (region.bytes.length === 0) throw new Error(`batch buffer ${m.id} was never shared`);
-        fillCrcs(region.bytes, m.start, m.end);
+        if (batch === undefined) throw new Error(`batch buffer ${m.id} was never shared`);
+        fillChecksums(batch, m.start, m.end);
       } catch (err) {
         region.unwritable = err instanceof Error ? err.message : String(err);
       }

@@ -1,18 +1,19 @@
 /**
  * The capture writer on a real disk, through the real capture thread: its queue stays bounded when the event loop
  * never turns, close() writes what is in flight, reads see a consistent prefix while batches are on their way, a
- * chunk appended again is stored once, and a version 1 capture is continued in version 1.
+ * chunk appended again is stored once, and captures of older formats are continued in their own.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { crc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
+import { checksumKind, checksumOf } from "./capture-checksum.ts";
 import { CAPTURE_VERSION, RECORD_OVERHEAD } from "./capture-format.ts";
 import { CaptureReader } from "./capture-reader.ts";
 import { CaptureWriter, DATA_AGAIN_MIN_BYTES, FLUSH_BYTES } from "./capture-writer.ts";
 import { Recorder } from "./recorder.ts";
+import { rewriteAsVersion } from "./test-helpers.ts";
 
 let dir: string;
 beforeEach(() => {
@@ -157,9 +158,7 @@ describe("CaptureWriter", () => {
     const first = await CaptureWriter.create(file, meta);
     first.append(chunk(0, 4 * KiB));
     await first.close();
-    const bytes = fs.readFileSync(file);
-    bytes.writeUInt16LE(1, 8); // what Wirescope with format 1 wrote: the same records
-    fs.writeFileSync(file, bytes);
+    rewriteAsVersion(file, 1); // what Wirescope with format 1 wrote: the same records, with CRC-32
 
     const reader = await CaptureReader.open(file);
     expect(reader.version).toBe(1);
@@ -176,19 +175,49 @@ describe("CaptureWriter", () => {
     await reopened.close();
   });
 
+  it("continues a version 2 capture in version 2: CRC-32 records, references still made", async () => {
+    const file = path.join(dir, "v2.wscap");
+    const first = await CaptureWriter.create(file, meta);
+    first.append(chunk(0, 4 * KiB));
+    await first.close();
+    rewriteAsVersion(file, 2);
+
+    const reader = await CaptureReader.open(file);
+    expect(reader.version).toBe(2);
+    const writer = await CaptureWriter.resume(reader);
+    const again = chunk(1, 4 * KiB);
+    writer.append(again);
+    expect(writer.append({ ...again, seq: 2 })).toBe(RECORD_OVERHEAD + 12); // a reference, as version 2 has them
+    await writer.close();
+    await reader.close();
+    const before = fs.readFileSync(file);
+    rewriteAsVersion(file, 2); // recomputes every CRC-32: the writer wrote the same ones
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+    const reopened = await CaptureReader.open(file);
+    expect(reopened.version).toBe(2);
+    expect(reopened.lostBytes).toBe(0);
+    const events = await reopened.read(0, 3);
+    expect(events.map((e) => e.kind === "data" && [e.data.byteLength, e.data[0]])).toEqual([
+      [4 * KiB, 0],
+      [4 * KiB, 1],
+      [4 * KiB, 1],
+    ]);
+    await reopened.close();
+  });
+
   it("a reference to a record that isn't data reads as corrupt", async () => {
     const file = path.join(dir, "bad-ref.wscap");
     const writer = await CaptureWriter.create(file, meta);
     writer.append({ seq: 0, t: 0, conn: 1, kind: "lifecycle", event: "connected", detail: "" });
     await writer.close();
-    // A well-formed "data again" record (CRC and all) naming record 0.
+    // A well-formed "data again" record (checksum and all) naming record 0.
     const record = Buffer.alloc(RECORD_OVERHEAD + 12);
     record.writeUInt32LE(24 + 12 + 4, 0);
     record[4] = 4;
     record.writeUInt32LE(1, 8);
     record.writeDoubleLE(1, 12);
     record.writeUInt32LE(100, 28 + 8);
-    record.writeUInt32LE(crc32(record.subarray(4, 28 + 12)), 28 + 12);
+    record.writeUInt32LE(checksumOf(checksumKind(CAPTURE_VERSION), record.subarray(4, 28 + 12)), 28 + 12);
     fs.appendFileSync(file, record);
     const reader = await CaptureReader.open(file);
     expect(reader.count).toBe(2);
