@@ -15,6 +15,7 @@ import {
   MAX_CAPTURE_DATA_BYTES,
   MAX_ID_LENGTH,
   MAX_NAME_LENGTH,
+  MAX_PREVIEW_BYTES,
   MAX_QUOTED_LENGTH,
   MAX_REASON_LENGTH,
   MAX_SEND_LENGTH,
@@ -182,11 +183,18 @@ export const commands = {
     z.object({ bytes: z.number() }),
   ),
   readTimeline: command(
-    "Read `count` events of a session's timeline from `from` (clamped).",
+    "Read `count` events of a session's timeline from `from` (clamped); with `preview`, each chunk only by its first bytes, its whole `size` said when cut.",
     z.object({
       session: sessionId,
       from: z.number().int().min(0),
       count: z.number().int().min(0).max(10_000, "read at most 10,000 events at a time"),
+      preview: z
+        .number()
+        .int()
+        .min(0)
+        .max(MAX_PREVIEW_BYTES, `a preview is at most ${MAX_PREVIEW_BYTES.toLocaleString("en-US")} bytes of a chunk`)
+        .optional()
+        .describe("bytes of each chunk's data to return; absent: whole chunks"),
     }),
     z.object({ events: z.array(TimelineEventSchema), total: z.number() }),
     "ask for fewer events (a smaller count)",

@@ -41,6 +41,12 @@ export const MAX_ENV_ENTRIES = 256;
 /** The characters of those entries' names and values added up. */
 export const MAX_ENV_LENGTH = 128 * 1024;
 
+/**
+ * The most bytes of each chunk a `readTimeline` with a preview returns: a few lines of a row's preview, never a
+ * chunk's worth (a timeline row shows about 160).
+ */
+export const MAX_PREVIEW_BYTES = 4096;
+
 /** Sessions the engine keeps at once; one more is refused until some are removed. */
 export const MAX_SESSIONS = 256;
 /** Connection profiles the workspace keeps; saving one more under a new name is refused. */

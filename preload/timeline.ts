@@ -50,11 +50,20 @@ interface EventBase {
   conn: number;
 }
 
-/** Bytes that passed. `data` is the whole chunk (the engine keeps it in the capture file). */
+/**
+ * Bytes that passed. `data` is the whole chunk (the engine keeps it in the capture file), unless `size` says it was
+ * cut to a preview.
+ */
 export interface DataEvent extends EventBase {
   kind: "data";
   dir: Direction;
   data: Uint8Array;
+  /**
+   * Set only on a chunk read with a preview (readTimeline's `preview`) and cut short by it: the chunk's whole size in
+   * bytes, of which `data` holds the first ones. Whatever shows, copies or decodes a chunk's bytes reads it again
+   * without a preview when this is set; absent, `data` is the whole chunk.
+   */
+  size?: number;
   /**
    * Process sessions only: the child's fd the bytes went through — 0 for what was written to its stdin ("out"),
    * 1 its stdout and 2 its stderr ("in"). Absent for sockets.

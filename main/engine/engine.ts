@@ -30,6 +30,7 @@ import { openWorkspaceFolder } from "../settings/workspace-folder.ts";
 import { parseFilter } from "../../preload/filter-language.ts";
 import { BadFilterError, EngineError } from "./errors.ts";
 import { findTimeline } from "./find-timeline.ts";
+import { readPreviews } from "./timeline-preview.ts";
 import { ioGraph } from "./io-graph.ts";
 import { locateSpans, messageAt } from "./message-bytes.ts";
 import { CaptureImports } from "./imports.ts";
@@ -333,10 +334,16 @@ export class Engine implements WirescopeService {
     return this.sessions.connectionsOf(session);
   }
 
-  /** Events by range, each chunk with its stream offset (DataEvent.offset) from the timeline's index. */
-  async readTimeline(args: { session: string; from: number; count: number }): Promise<CommandResult<"readTimeline">> {
+  /**
+   * Events by range, each chunk with its stream offset (DataEvent.offset) from the timeline's index; with `preview`,
+   * each chunk cut to its first bytes, its whole size in DataEvent.size when cut (timeline-preview.ts).
+   */
+  async readTimeline(args: Parameters<WirescopeService["readTimeline"]>[0]): Promise<CommandResult<"readTimeline">> {
     const { recorder } = this.sessions.get(args.session);
-    const events = await recorder.read(args.from, args.count);
+    const events =
+      args.preview === undefined
+        ? await recorder.read(args.from, args.count)
+        : await readPreviews(recorder, args.from, args.count, args.preview);
     recorder.index.fillOffsets(events);
     return { events, total: recorder.count };
   }

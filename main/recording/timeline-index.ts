@@ -430,7 +430,8 @@ export class TimelineIndex {
 
   /**
    * Sets `offset` (the stream offset) on every data event of `events`, events read from this timeline in seq order:
-   * from the index for the first chunk of each stream among them, then by adding up when they follow each other.
+   * from the index for the first chunk of each stream among them, then by adding up when they follow each other
+   * (a chunk cut to a preview by its whole `size`).
    */
   fillOffsets(events: TimelineEvent[]): void {
     /** Per stream: the seq of its last chunk among `events`, and where its bytes ended. */
@@ -445,7 +446,7 @@ export class TimelineIndex {
       const key = this.keyOf(e.seq);
       const seen = last.get(key);
       e.offset = seen !== undefined && seen.seq >= runStart ? seen.end : this.streamOffsetOf(e.seq);
-      last.set(key, { seq: e.seq, end: e.offset + e.data.byteLength });
+      last.set(key, { seq: e.seq, end: e.offset + (e.size ?? e.data.byteLength) });
     }
   }
 

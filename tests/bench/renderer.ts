@@ -10,10 +10,13 @@
  *    Chromium's frame-rate limit off so that a delta is what the frame cost rather than the 60 Hz tick (goal p95 < 16 ms);
  * 4. input latency while 20,000 events/s arrive on the connection shown: keydown in the send box -> the next
  *    frame painted after it, p95 (goal < 100 ms), and the event rate really reached;
- * 5. the renderer's JS heap (CDP Runtime.getHeapUsage, after a GC) after each step.
+ * 5. the renderer's JS heap (CDP Runtime.getHeapUsage, after a GC) after each step;
+ * 6. big chunks: a connection receiving 64 KiB chunks as fast as one local client can send them (at most
+ *    BULK_LIMIT_BYTES, or BULK_LIMIT_MS), shown with the view following its end: input latency as in 4, the bytes
+ *    the page received over its WebSocket a second (counted in the page), the bytes recorded a second, the heap.
  *
  * Everything is on 127.0.0.1; the server, the browser, the load and the workspace are removed at the end. About
- * two minutes, most of it recording the million events.
+ * two minutes, most of it recording the million events; `--big-chunks` runs section 6 alone (half a minute).
  */
 import * as os from "node:os";
 import { Worker } from "node:worker_threads";
@@ -23,7 +26,7 @@ import type { SessionInfo } from "../../preload/contract.ts";
 import { connectWebSocketApi, type WebSocketApi } from "../../preload/ws-client.ts";
 import { startBrowserMode, type BrowserMode } from "../e2e/browser-mode.ts";
 import { CHROMIUM, CHROMIUM_ARGS, assertChromium } from "../e2e/chromium.ts";
-import { connectionItem, sendBox, sessionItem, sidebar, trafficView } from "../e2e/workbench.ts";
+import { connectionItem, selectItem, sendBox, sessionItem, sidebar, trafficView } from "../e2e/workbench.ts";
 
 /** The size of the recorded session. */
 const TARGET_EVENTS = 1_000_000;
@@ -39,25 +42,36 @@ const KEYSTROKES = 150;
 const KEY_DELAY_MS = 40;
 /** How long each scroll pattern runs in the page (ms). */
 const SCROLL_MS = 3_000;
+/** Section 6's chunks, and where its client stops writing: a byte count or a time, whichever comes first. */
+const BULK_CHUNK_BYTES = 64 * 1024;
+const BULK_LIMIT_BYTES = 8 * 1024 ** 3;
+const BULK_LIMIT_MS = 30_000;
+/** Characters typed under big chunks: fewer than in 4, so that typing them ends well within BULK_LIMIT_MS. */
+const BULK_KEYSTROKES = 40;
+/** Runs section 6 only. */
+const ONLY_BIG_CHUNKS = process.argv.includes("--big-chunks");
 
 // --- load: a worker thread of plain JavaScript, so that it doesn't share our event loop -----------------------------
 
 /**
  * Modes: "flood" (each client writes a 16-byte chunk on every turn of the worker's loop, backing off when the
- * socket is full) and "paced" (`rate` chunks a second in all, at most one per client per millisecond, so each stays
- * a separate read if the reader keeps up; `{ rate }` changes it). Stops on "stop": closes its sockets and answers
- * with the chunks it wrote.
+ * socket is full), "bulk" (the same with BULK_CHUNK_BYTES chunks of text, from a "go" message on, until `limit`
+ * bytes are written in all or `limitMs` passed) and "paced" (`rate` chunks a second in all, at most one per client
+ * per millisecond, so each stays a separate read if the reader keeps up; `{ rate }` changes it). Stops on "stop":
+ * closes its sockets and answers with the chunks it wrote.
  */
 const LOAD_SOURCE = `
 const net = require("node:net");
 const { parentPort, workerData } = require("node:worker_threads");
-const { port, clients, mode } = workerData;
-let rate = workerData.rate, written = 0, stopping = false, ticker = null;
+const { port, clients, mode, limit, limitMs, bulkBytes } = workerData;
+let rate = workerData.rate, written = 0, stopping = false, ticker = null, deadline = Infinity;
 let base = { at: 0, written: 0 };
 const sockets = [];
-function chunk() { return "event " + String(written).padStart(9, "0") + "\\n"; }
+const bulk = Buffer.alloc(bulkBytes, "0123456789abcdefghijklmnopqrstuvwxyz\\n");
+function chunk() { return mode === "bulk" ? bulk : "event " + String(written).padStart(9, "0") + "\\n"; }
 function flood(socket) {
   if (stopping || socket.destroyed) return;
+  if (mode === "bulk" && (written * bulk.length >= limit || performance.now() > deadline)) return;
   written += 1;
   if (socket.write(chunk())) setImmediate(flood, socket);
   else socket.once("drain", () => flood(socket));
@@ -86,6 +100,10 @@ for (let i = 0; i < clients; i += 1) {
   sockets.push(socket);
 }
 parentPort.on("message", async (message) => {
+  if (message === "go") {
+    deadline = performance.now() + limitMs;
+    return sockets.forEach(flood);
+  }
   if (message.rate !== undefined) {
     rate = message.rate;
     base = { at: performance.now(), written };
@@ -99,17 +117,29 @@ parentPort.on("message", async (message) => {
 `;
 
 interface Load {
+  /** Bulk mode: starts writing. */
+  go(): void;
   /** Paced mode: writes `rate` chunks a second from now on. */
   setRate(rate: number): void;
   /** Stops writing, closes the clients; resolves with the chunks written. */
   stop(): Promise<number>;
 }
 
-function startLoad(port: number, clients: number, mode: "flood" | "paced", rate = 0): Load {
-  const worker = new Worker(LOAD_SOURCE, { eval: true, workerData: { port, clients, mode, rate } });
+function startLoad(port: number, clients: number, mode: "flood" | "bulk" | "paced", rate = 0): Load {
+  const workerData = {
+    port,
+    clients,
+    mode,
+    rate,
+    limit: BULK_LIMIT_BYTES,
+    limitMs: BULK_LIMIT_MS,
+    bulkBytes: BULK_CHUNK_BYTES,
+  };
+  const worker = new Worker(LOAD_SOURCE, { eval: true, workerData });
   worker.on("error", (err) => console.error("load:", err));
   let stopped: Promise<number> | null = null;
   return {
+    go: () => worker.postMessage("go"),
     setRate: (rate) => worker.postMessage({ rate }),
     stop: () =>
       (stopped ??= (async () => {
@@ -207,6 +237,23 @@ const ARM_LATENCY_PROBE = `(() => {
       channel.port2.postMessage(0);
     });
   }, { capture: true });
+})()`;
+
+/**
+ * Installed before the workbench loads: counts what every WebSocket of the page receives (characters of text
+ * frames, which carry the contract's JSON, base64 for bytes; bytes of binary ones) in `window.__wsBytes`.
+ */
+const COUNT_WEBSOCKET_BYTES = `(() => {
+  window.__wsBytes = 0;
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => {
+        window.__wsBytes += typeof e.data === "string" ? e.data.length : (e.data.byteLength ?? e.data.size);
+      });
+    }
+  };
 })()`;
 
 // --- figures ------------------------------------------------------------------------------------------------------
@@ -307,9 +354,152 @@ async function timeOpen(page: Page, name: string): Promise<number> {
   return openMs;
 }
 
+/** Cleanup steps, run last first at the end (or on Ctrl+C). */
+type Cleanups = (() => Promise<unknown>)[];
+
+/** 1. Records a session of TARGET_EVENTS small chunks (or what RECORD_LIMIT_MS allows); resolves with its id and size. */
+async function recordBigSession(api: WebSocketApi, cleanups: Cleanups): Promise<{ id: string; events: number }> {
+  const big = await listen(api, "bench-1M");
+  const recordStart = performance.now();
+  const flood = startLoad(big.port, FLOOD_CLIENTS, "flood");
+  cleanups.push(() => flood.stop());
+  let events = 0;
+  while (events < TARGET_EVENTS && performance.now() - recordStart < RECORD_LIMIT_MS) {
+    await new Promise((r) => setTimeout(r, 250));
+    events = (await session(api, big.id)).events;
+  }
+  const chunks = await flood.stop();
+  events = await settled(api, big.id);
+  const recordSeconds = (performance.now() - recordStart) / 1000;
+  const info = await session(api, big.id);
+  console.log(
+    `recorded session: ${count(events)} events (${count(chunks)} chunks written by ${FLOOD_CLIENTS} clients, ` +
+      `${count(info.bytesIn)} bytes) in ${recordSeconds.toFixed(1)} s` +
+      (events < TARGET_EVENTS ? `  -- fewer than ${count(TARGET_EVENTS)}: the figures below are for this size` : ""),
+  );
+  return { id: big.id, events };
+}
+
+/** 2.-4. Opens the recorded session, scrolls it, then types while small chunks arrive live. */
+async function openScrollAndType(
+  api: WebSocketApi,
+  page: Page,
+  cdp: CDPSession,
+  big: { id: string; events: number },
+  cleanups: Cleanups,
+): Promise<void> {
+  const { events } = big;
+  const firstOpen = await timeOpen(page, "bench-1M");
+  const reopens: number[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    await timeOpen(page, "bench-small");
+    reopens.push(await timeOpen(page, "bench-1M"));
+  }
+  console.log(
+    `open ${count(events)}-event session: first ${ms(firstOpen)}, again ${reopens.map(ms).join(", ")}  (goal < 1000 ms)`,
+  );
+  console.log(`renderer heap with it open: ${await heap(cdp)}`);
+
+  // 3. Scroll it.
+  for (const pattern of ["steps", "jumps"] as const) {
+    const { deltas, shown, height } = (await page.evaluate(scrollProbe(pattern, SCROLL_MS))) as {
+      deltas: number[];
+      shown: number;
+      height: number;
+    };
+    const what = pattern === "steps" ? "steady scroll, 1200 px a frame" : "a random jump every frame";
+    console.log(
+      `scroll frame time (${what}, ${count(height)} px tall): ${spread(deltas)}  (goal p95 < 16 ms); ` +
+        `${(shown * 100).toFixed(0)}% of frames showed loaded rows mid-view`,
+    );
+  }
+  console.log(`renderer heap after scrolling: ${await heap(cdp)}`);
+
+  // 4. Type while 20,000 events/s arrive on the connection shown.
+  const removed = await api.removeSession({ session: big.id });
+  if (!removed.ok) throw new Error(removed.error.message);
+  const live = await listen(api, "bench-live");
+  const load = startLoad(live.port, LIVE_CLIENTS, "paced", LIVE_RATE);
+  cleanups.push(() => load.stop());
+  const rateHeld = holdEventRate(api, live.id, load, LIVE_RATE);
+  cleanups.push(async () => rateHeld.stop());
+  await sessionItem(page, "bench-live").waitFor({ timeout: 15_000 });
+  await connectionItem(page, 1).click();
+  await trafficView(page).waitFor({ timeout: 15_000 });
+  const box = sendBox(page).getByRole("textbox", { name: "Data to send" });
+  await box.click();
+  await new Promise((r) => setTimeout(r, 3000));
+  await page.evaluate(ARM_LATENCY_PROBE);
+  const before = { events: (await session(api, live.id)).events, at: performance.now() };
+  await page.keyboard.type("x".repeat(KEYSTROKES), { delay: KEY_DELAY_MS });
+  const after = { events: (await session(api, live.id)).events, at: performance.now() };
+  await poll(page, `window.__latencies.length >= ${KEYSTROKES}`, 10_000);
+  const latencies = (await page.evaluate("window.__latencies")) as number[];
+  const rate = ((after.events - before.events) / (after.at - before.at)) * 1000;
+  console.log(
+    `input latency, keydown -> painted, at ${count(Math.round(rate))} events/s arriving ` +
+      `(target ${count(LIVE_RATE)}): ${spread(latencies)}  (goal p95 < 100 ms)`,
+  );
+  console.log(`renderer heap under live load: ${await heap(cdp)}`);
+  const typed = await box.inputValue();
+  if (typed.length !== KEYSTROKES) console.log(`note: the box holds ${typed.length} of ${KEYSTROKES} characters typed`);
+  await load.stop();
+  rateHeld.stop();
+  const gone = await api.removeSession({ session: live.id });
+  if (!gone.ok) throw new Error(gone.error.message);
+}
+
+/**
+ * 6. Types while one client sends BULK_CHUNK_BYTES chunks as fast as it can to the connection shown (the view
+ * follows its end), and counts what the page received over its WebSocket meanwhile.
+ */
+async function typeUnderBigChunks(api: WebSocketApi, page: Page, cdp: CDPSession, cleanups: Cleanups): Promise<void> {
+  const target = await listen(api, "bench-big-chunks");
+  const load = startLoad(target.port, 1, "bulk");
+  cleanups.push(() => load.stop());
+  // The session's own view: its rows are its timeline, read by range (a connection's are found by a search first).
+  await connectionItem(page, 1).waitFor({ timeout: 15_000 });
+  await selectItem(sessionItem(page, "bench-big-chunks"));
+  await trafficView(page).waitFor({ timeout: 15_000 });
+  const box = sendBox(page).getByRole("textbox", { name: "Data to send" });
+  await box.click();
+  await page.evaluate(ARM_LATENCY_PROBE);
+  const started = performance.now();
+  load.go();
+  await new Promise((r) => setTimeout(r, 1000));
+  const sample = async () => ({
+    at: performance.now(),
+    page: (await page.evaluate("window.__wsBytes")) as number,
+    recorded: (await session(api, target.id)).bytesIn,
+  });
+  const before = await sample();
+  await page.keyboard.type("x".repeat(BULK_KEYSTROKES), { delay: KEY_DELAY_MS });
+  const after = await sample();
+  const typedFor = performance.now() - started;
+  await poll(page, `window.__latencies.length >= ${BULK_KEYSTROKES}`, 10_000);
+  const latencies = (await page.evaluate("window.__latencies")) as number[];
+  const heapUnderLoad = await heap(cdp);
+  const chunks = await load.stop();
+  const seconds = (after.at - before.at) / 1000;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  console.log(
+    `big chunks (${count(BULK_CHUNK_BYTES)} B each, one client, ${mib(chunks * BULK_CHUNK_BYTES)} sent): ` +
+      `recorded ${mib((after.recorded - before.recorded) / seconds)}/s while typing (${count(BULK_KEYSTROKES)} keys ` +
+      `took ${seconds.toFixed(1)} s to type)`,
+  );
+  console.log(
+    `input latency, keydown -> painted, under big chunks: ${spread(latencies)}  (goal p95 < 100 ms); ` +
+      `the page received ${mib((after.page - before.page) / seconds)}/s over its WebSocket`,
+  );
+  console.log(`renderer heap under big chunks: ${heapUnderLoad}`);
+  if (chunks * BULK_CHUNK_BYTES >= BULK_LIMIT_BYTES || typedFor > BULK_LIMIT_MS) {
+    console.log("note: the client reached its limit before the typing ended: the figures cover less load");
+  }
+}
+
 async function main(): Promise<void> {
   assertChromium();
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanups: Cleanups = [];
   const cleanup = async () => {
     for (const step of cleanups.reverse()) await step().catch((err) => console.error("cleanup:", err));
   };
@@ -326,28 +516,9 @@ async function main(): Promise<void> {
         `load average ${os.loadavg()[0]!.toFixed(1)} at start (other work on the machine skews these figures)`,
     );
 
-    // 1. A session of a million events.
-    const big = await listen(api, "bench-1M");
-    const recordStart = performance.now();
-    const flood = startLoad(big.port, FLOOD_CLIENTS, "flood");
-    cleanups.push(() => flood.stop());
-    let events = 0;
-    while (events < TARGET_EVENTS && performance.now() - recordStart < RECORD_LIMIT_MS) {
-      await new Promise((r) => setTimeout(r, 250));
-      events = (await session(api, big.id)).events;
-    }
-    const chunks = await flood.stop();
-    events = await settled(api, big.id);
-    const recordSeconds = (performance.now() - recordStart) / 1000;
-    const info = await session(api, big.id);
-    console.log(
-      `recorded session: ${count(events)} events (${count(chunks)} chunks written by ${FLOOD_CLIENTS} clients, ` +
-        `${count(info.bytesIn)} bytes) in ${recordSeconds.toFixed(1)} s` +
-        (events < TARGET_EVENTS ? `  -- fewer than ${count(TARGET_EVENTS)}: the figures below are for this size` : ""),
-    );
-
-    // 2. Open it.
-    await listen(api, "bench-small");
+    // 1. A session of a million events (before the browser starts, so that it doesn't share the machine).
+    const big = ONLY_BIG_CHUNKS ? null : await recordBigSession(api, cleanups);
+    if (big) await listen(api, "bench-small");
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -356,66 +527,14 @@ async function main(): Promise<void> {
     });
     cleanups.push(() => browser.close());
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await page.addInitScript(COUNT_WEBSOCKET_BYTES);
     const cdp = await page.context().newCDPSession(page);
     await page.goto(server.url);
     await sidebar(page).waitFor({ timeout: 15_000 });
     console.log(`renderer heap at start: ${await heap(cdp)}`);
 
-    const firstOpen = await timeOpen(page, "bench-1M");
-    const reopens: number[] = [];
-    for (let i = 0; i < 3; i += 1) {
-      await timeOpen(page, "bench-small");
-      reopens.push(await timeOpen(page, "bench-1M"));
-    }
-    console.log(
-      `open ${count(events)}-event session: first ${ms(firstOpen)}, again ${reopens.map(ms).join(", ")}  (goal < 1000 ms)`,
-    );
-    console.log(`renderer heap with it open: ${await heap(cdp)}`);
-
-    // 3. Scroll it.
-    for (const pattern of ["steps", "jumps"] as const) {
-      const { deltas, shown, height } = (await page.evaluate(scrollProbe(pattern, SCROLL_MS))) as {
-        deltas: number[];
-        shown: number;
-        height: number;
-      };
-      const what = pattern === "steps" ? "steady scroll, 1200 px a frame" : "a random jump every frame";
-      console.log(
-        `scroll frame time (${what}, ${count(height)} px tall): ${spread(deltas)}  (goal p95 < 16 ms); ` +
-          `${(shown * 100).toFixed(0)}% of frames showed loaded rows mid-view`,
-      );
-    }
-    console.log(`renderer heap after scrolling: ${await heap(cdp)}`);
-
-    // 4. Type while 20,000 events/s arrive on the connection shown.
-    const removed = await api.removeSession({ session: big.id });
-    if (!removed.ok) throw new Error(removed.error.message);
-    const live = await listen(api, "bench-live");
-    const load = startLoad(live.port, LIVE_CLIENTS, "paced", LIVE_RATE);
-    cleanups.push(() => load.stop());
-    const rateHeld = holdEventRate(api, live.id, load, LIVE_RATE);
-    cleanups.push(async () => rateHeld.stop());
-    await sessionItem(page, "bench-live").waitFor({ timeout: 15_000 });
-    await connectionItem(page, 1).click();
-    await trafficView(page).waitFor({ timeout: 15_000 });
-    const box = sendBox(page).getByRole("textbox", { name: "Data to send" });
-    await box.click();
-    await new Promise((r) => setTimeout(r, 3000));
-    await page.evaluate(ARM_LATENCY_PROBE);
-    const before = { events: (await session(api, live.id)).events, at: performance.now() };
-    await page.keyboard.type("x".repeat(KEYSTROKES), { delay: KEY_DELAY_MS });
-    const after = { events: (await session(api, live.id)).events, at: performance.now() };
-    await poll(page, `window.__latencies.length >= ${KEYSTROKES}`, 10_000);
-    const latencies = (await page.evaluate("window.__latencies")) as number[];
-    const rate = ((after.events - before.events) / (after.at - before.at)) * 1000;
-    console.log(
-      `input latency, keydown -> painted, at ${count(Math.round(rate))} events/s arriving ` +
-        `(target ${count(LIVE_RATE)}): ${spread(latencies)}  (goal p95 < 100 ms)`,
-    );
-    console.log(`renderer heap under live load: ${await heap(cdp)}`);
-    const typed = await box.inputValue();
-    if (typed.length !== KEYSTROKES)
-      console.log(`note: the box holds ${typed.length} of ${KEYSTROKES} characters typed`);
+    if (big) await openScrollAndType(api, page, cdp, big, cleanups);
+    await typeUnderBigChunks(api, page, cdp, cleanups);
   } finally {
     await cleanup();
   }

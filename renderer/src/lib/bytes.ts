@@ -10,18 +10,25 @@
 /** The dot Wireshark's panes use for a byte with no printable ASCII form; a middle dot reads better in a grid. */
 export const NON_PRINTABLE = "·";
 
-/** How many bytes a row's preview shows at most (the grid cuts it further with an ellipsis). */
+/**
+ * How many bytes a row's preview shows at most (the grid cuts it further with an ellipsis): what the timeline asks
+ * the engine for of each chunk (readTimeline's `preview`).
+ */
 export const PREVIEW_BYTES = 160;
 
-/** Printable ASCII (0x20..0x7e) as itself, anything else as "·": the timeline's one-line preview of a chunk. */
-export function previewBytes(data: Uint8Array, max = PREVIEW_BYTES): string {
+/**
+ * Printable ASCII (0x20..0x7e) as itself, anything else as "·": the timeline's one-line preview of a chunk, with an
+ * ellipsis when it shows less than the chunk's `size` bytes (by default `data`'s length; more for a chunk read as a
+ * preview, DataEvent.size).
+ */
+export function previewBytes(data: Uint8Array, max = PREVIEW_BYTES, size = data.length): string {
   const end = Math.min(data.length, max);
   let out = "";
   for (let i = 0; i < end; i++) {
     const b = data[i]!;
     out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : NON_PRINTABLE;
   }
-  return end < data.length ? out + "…" : out;
+  return end < size ? out + "…" : out;
 }
 
 /** Two lowercase hex digits per byte, separated by `separator`. */

@@ -13,8 +13,16 @@
  */
 import type { TimelineEvent } from "../../../preload/timeline.ts";
 
-/** Reads `count` events from `from` (the `readTimeline` command); null when it failed (the reason is shown elsewhere). */
-export type ReadTimeline = (from: number, count: number) => Promise<{ events: TimelineEvent[]; total: number } | null>;
+/**
+ * Reads `count` events from `from` (the `readTimeline` command); null when it failed (the reason is shown elsewhere).
+ * With `preview`, chunks come cut to their first bytes, their whole size in DataEvent.size: for rows only, never for
+ * what shows, copies or decodes a chunk's bytes.
+ */
+export type ReadTimeline = (
+  from: number,
+  count: number,
+  preview?: number,
+) => Promise<{ events: TimelineEvent[]; total: number } | null>;
 
 /** Events per page: what one request fetches around a visible row. */
 export const PAGE_SIZE = 200;
@@ -41,7 +49,10 @@ export interface TimelineCacheOptions {
   maxInFlight?: number;
 }
 
-/** Roughly what an event costs in memory, to bound the cache by bytes as well as by pages. */
+/**
+ * Roughly what an event costs in memory (a chunk read as a preview by the bytes it holds), to bound the cache by
+ * bytes as well as by pages.
+ */
 export function eventBytes(e: TimelineEvent): number {
   switch (e.kind) {
     case "data":

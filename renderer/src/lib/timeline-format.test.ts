@@ -5,6 +5,7 @@ import {
   formatAbsolute,
   formatLatency,
   formatRelative,
+  isCutChunk,
   isTrouble,
   latencyLabel,
   lengthLabel,
@@ -28,6 +29,18 @@ describe("a row's columns", () => {
     expect([directionLabel(out), lengthLabel(out), previewLabel(out)]).toEqual(["→", "3", "hi·"]);
     expect([directionLabel(lost), lengthLabel(lost), previewLabel(lost)]).toEqual(["lost", "", "ConnectionDone"]);
     expect([directionLabel(log), previewLabel(log)]).toEqual(["warn", "odd frame"]);
+  });
+
+  it("shows a chunk read as a preview by its whole length, its preview cut with an ellipsis", () => {
+    const preview: TimelineEvent = { ...out, data: new TextEncoder().encode("x".repeat(160)), size: 65_536 };
+    expect(lengthLabel(preview)).toBe("65536");
+    expect(previewLabel(preview)).toBe("x".repeat(160) + "…");
+    expect([isCutChunk(preview), isCutChunk(out), isCutChunk(lost), isCutChunk(null)]).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it("shows time relative to the first event with microseconds, or as local wall-clock time", () => {

@@ -3,7 +3,7 @@
  * preview. Pure; Timeline.svelte and the detail pane use it.
  */
 import type { DataEvent, Direction, LogTimelineEvent, TimelineEvent } from "../../../preload/timeline.ts";
-import { previewBytes, showControls } from "./bytes.ts";
+import { PREVIEW_BYTES, previewBytes, showControls } from "./bytes.ts";
 import { fdLabel } from "./process-format.ts";
 
 /** Seconds since the first event, with microseconds: "12.345678". Never negative (clock skew between sources). */
@@ -50,19 +50,29 @@ export function dataTitle(e: DataEvent): string {
   return e.dir === "in" ? `the child wrote it to its ${fd}` : `written to the child's ${fd}`;
 }
 
-/** The length column: bytes of a chunk; nothing for other events. */
+/** A chunk's whole size in bytes, also when it was read as a preview (DataEvent.size). */
+export function chunkSize(e: DataEvent): number {
+  return e.size ?? e.data.byteLength;
+}
+
+/** Whether `e` is a chunk read as a preview and cut short: its `data` is not all its bytes. */
+export function isCutChunk(e: TimelineEvent | null): e is DataEvent & { size: number } {
+  return e?.kind === "data" && e.size !== undefined;
+}
+
+/** The length column: bytes of a chunk (the whole chunk's, for a preview); nothing for other events. */
 export function lengthLabel(e: TimelineEvent): string {
-  return e.kind === "data" ? String(e.data.byteLength) : "";
+  return e.kind === "data" ? String(chunkSize(e)) : "";
 }
 
 /**
- * The preview column: a chunk's printable ASCII, a lifecycle's detail, a log's text (decoded messages can hold any
+ * The preview column: a chunk's printable ASCII (an ellipsis when there is more), a lifecycle's detail, a log's text (decoded messages can hold any
  * bytes: their control characters are shown as control pictures, not as boxes or nothing).
  */
 export function previewLabel(e: TimelineEvent): string {
   switch (e.kind) {
     case "data":
-      return previewBytes(e.data);
+      return previewBytes(e.data, PREVIEW_BYTES, chunkSize(e));
     case "lifecycle":
       return showControls(e.detail);
     case "log":
