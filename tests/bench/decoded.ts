@@ -140,7 +140,7 @@ async function verify(file: string, mode: Mode): Promise<void> {
     }
   };
   try {
-    for (let from = 0; from < reader.count; ) from += await reader.scan(from, 65_536, 64 * 2 ** 20, check);
+    for (let from = 0; from < reader.count;) from += await reader.scan(from, 65_536, 64 * 2 ** 20, check);
   } finally {
     await reader.close();
   }
@@ -158,7 +158,8 @@ async function round(engine: Engine, mode: Mode, captureThreads: number[]): Prom
   let ended = 0;
   for (;;) {
     const count = (await engine.listSessions()).find((s) => s.id === info.id)!.events;
-    const last = count > 0 ? (await engine.readTimeline({ session: info.id, from: count - 1, count: 1 })).events[0] : null;
+    const last =
+      count > 0 ? (await engine.readTimeline({ session: info.id, from: count - 1, count: 1 })).events[0] : null;
     if (last?.kind === "log" && last.text.startsWith("done ")) {
       ended = nowEpoch();
       break;
