@@ -21,6 +21,7 @@
 import { Worker } from "node:worker_threads";
 import { ConnectError } from "../../core/errors.ts";
 import {
+  decodeBatch,
   MAX_TURN_BYTES,
   MAX_TURN_OPS,
   Outbox,
@@ -377,7 +378,10 @@ export class SandboxGroup {
     this.deathReason = null;
     this.lastHeard = performance.now();
     this.lastHeapUsed = 0;
-    worker.on("message", (batch: Batch<FromWorker>) => this.received(worker, batch));
+    worker.on("message", (message: unknown) => {
+      const batch = decodeBatch(message);
+      if (batch !== null) this.received(worker, batch);
+    });
     worker.on("error", (err: Error & { code?: string }) => {
       const reason =
         err.code === "ERR_WORKER_OUT_OF_MEMORY" ? this.outOfMemory() : `the sandbox crashed: ${err.message}`;

@@ -110,6 +110,28 @@ describe("running protocols", () => {
     });
     expect(typeof event.time).toBe("number");
   });
+  test("what a protocol posts on its worker's own port is ignored: the engine and the connection carry on", async () => {
+    await load(
+      "poster.ts",
+      `import { LineReceiver } from "wirescope";
+       import { parentPort } from "node:worker_threads";
+       export default class Poster extends LineReceiver {
+         lineReceived(line: Buffer) {
+           for (const junk of [null, "junk", { ops: [{ op: "closed", id: 1 }] }, { ops: "[", bytes: null }]) {
+             parentPort!.postMessage(junk);
+           }
+           this.sendLine(Buffer.from("ok " + line.toString()));
+         }
+       }`,
+    );
+    const { portNumber, recorders } = await serve("poster.ts");
+    const peer = await connectPeer(portNumber);
+    peer.send("one\r\ntwo\r\n");
+    await waitFor(() => peer.lines.length === 2, "both answers");
+    expect(peer.lines).toEqual(["ok one", "ok two"]);
+    expect(recorders[0]!.events.errors).toEqual([]);
+    expect(recorders[0]!.events.halted).toEqual([]);
+  });
 });
 
 describe("the transport", () => {

@@ -1,0 +1,72 @@
+/**
+ * How the worker's batches cross to the main thread (encodeBatch / decodeBatch): one JSON text of operations beside
+ * the transferred bytes. What the engine would notice: every operation arrives as the worker queued it, log fields
+ * included, and anything else posted on the worker's port is ignored rather than thrown on the engine's thread.
+ */
+import { describe, expect, test } from "vitest";
+import { decodeBatch, encodeBatch, type Batch, type FromWorker } from "./messages.ts";
+
+/** A batch as the runtime queues it: bytes, a decoded message, awkward fields, a partial turn. */
+function sampleBatch(): Batch<FromWorker> {
+  const bytes = new Uint8Array([1, 2, 3, 4]).buffer;
+  const fields: Record<string, unknown> = { n: 7, text: "é ☃ \u0000 \ud800", nested: { list: [1, "two", null] } };
+  Object.defineProperty(fields, "__proto__", { value: "kept", enumerable: true, writable: true, configurable: true });
+  return {
+    ops: [
+      { op: "write", id: 1, offset: 0, length: 4 },
+      {
+        op: "log",
+        id: 1,
+        event: {
+          level: "info",
+          namespace: "Lines",
+          text: "line 7",
+          fields,
+          time: 1.5,
+          message: { spans: [{ dir: "in", offset: 64, length: 64 }], pair: { role: "request" } },
+        },
+      },
+      { op: "log", id: null, event: { level: "warn", namespace: "m", text: "", fields: {}, time: 2 } },
+      { op: "ack", id: 1, bytes: 128 },
+      { op: "startTLS", id: 1, request: { servername: "example.test", ALPNProtocols: ["h2"] } },
+      { op: "halted", id: 1, error: { callback: "dataReceived", message: "boom", stack: "Error: boom" }, reason: "x" },
+    ],
+    bytes,
+    partial: true,
+  };
+}
+
+describe("worker batches across threads", () => {
+  test("arrive with every operation, field and flag as queued, and the same bytes", () => {
+    const batch = sampleBatch();
+    const decoded = decodeBatch(structuredClone(encodeBatch(batch)));
+    expect(decoded).not.toBeNull();
+    expect(decoded!.ops).toEqual(batch.ops);
+    expect(decoded!.partial).toBe(true);
+    expect(new Uint8Array(decoded!.bytes!)).toEqual(new Uint8Array([1, 2, 3, 4]));
+    const fields = (decoded!.ops[1] as { event: { fields: Record<string, unknown> } }).event.fields;
+    expect(Object.getPrototypeOf(fields)).toBe(Object.prototype); // "__proto__" stayed a field
+    expect(Object.getOwnPropertyDescriptor(fields, "__proto__")?.value).toBe("kept");
+  });
+
+  test("a batch that ends a turn is not taken for a partial one, and one without bytes has none", () => {
+    const decoded = decodeBatch(encodeBatch({ ops: [{ op: "heartbeat", heapUsed: 1 }], bytes: null }));
+    expect(decoded).toEqual({ ops: [{ op: "heartbeat", heapUsed: 1 }], bytes: null });
+  });
+
+  test("anything else posted on the worker's port is ignored", () => {
+    const notBatches: unknown[] = [
+      undefined,
+      null,
+      "text",
+      42,
+      [],
+      { ops: [{ op: "heartbeat", heapUsed: 1 }], bytes: null }, // a structured batch: not what the worker posts
+      { ops: "[", bytes: null }, // not JSON
+      { ops: '{"op":"heartbeat"}', bytes: null }, // JSON, not a list
+      { ops: "[]", bytes: new Uint8Array(4) }, // bytes that are not a transferred ArrayBuffer
+      { ops: "[]" }, // no bytes at all
+    ];
+    for (const message of notBatches) expect(decodeBatch(message)).toBeNull();
+  });
+});
