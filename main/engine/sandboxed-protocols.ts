@@ -5,6 +5,7 @@
 import type { IProtocol } from "../../core/index.ts";
 import { MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
+import { EncodedLogEvent } from "../recording/encoded-log-event.ts";
 import { monotonicMicros } from "../recording/recorder.ts";
 import type { SandboxGroup } from "../sandbox/host.ts";
 import type { SandboxLogEvent } from "../sandbox/messages.ts";
@@ -63,19 +64,11 @@ export function wireGroup(group: SandboxGroup, session: Session): void {
 
 /**
  * The timeline event of a protocol's log event on `conn`, now: a decoded message's spans, field spans and pairing
- * when they pass message-check.ts; when they don't, the plain log line, and `refused` is told why. Built by
- * assignment, not by spreading the checked parts in: V8 makes a spread object on a slow path (a dictionary the
- * pairing, the recorder and the index then read), which cost a decoded message microseconds on the main thread.
+ * when they pass message-check.ts; when they don't, the plain log line, and `refused` is told why. Its fields stay
+ * the JSON text the worker wrote (EncodedLogEvent): recorded as they are, never parsed on the way.
  */
 function logEvent(e: SandboxLogEvent, conn: number, refused: (reason: string) => void): NewTimelineEvent {
-  const event: NewTimelineEvent = {
-    kind: "log",
-    t: monotonicMicros(),
-    conn,
-    level: e.level,
-    text: e.text,
-    fields: e.fields,
-  };
+  const event = new EncodedLogEvent(-1, monotonicMicros(), conn, e.level, e.text, e.fieldsJson);
   if (e.message === undefined) return event;
   const checked = checkMessage(e.message);
   if (!checked.ok) {

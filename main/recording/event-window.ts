@@ -8,6 +8,7 @@
  * traffic V8 would spend more time in full collections than the proxy spends forwarding. A read copies the bytes out.
  */
 import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
+import { EncodedLogEvent } from "./encoded-log-event.ts";
 
 /**
  * The latest events of a timeline, at most `maxEvents` of them and `maxBytes` by size. The recorder adds every event
@@ -80,14 +81,17 @@ export class EventWindow {
     this.size += size;
   }
 
-  /** Events `from` .. `end - 1` (all in the window), data events with bytes of their own. */
+  /**
+   * Events `from` .. `end - 1` (all in the window), data events with bytes of their own, log events whose fields were
+   * kept as JSON text (EncodedLogEvent) as plain objects.
+   */
   slice(from: number, end: number): TimelineEvent[] {
     const events: TimelineEvent[] = [];
     for (let seq = from; seq < end; seq += 1) {
       const slot = (this.first + seq - this.start) % this.maxEvents;
       const object = this.objects[slot];
       if (object !== null && object !== undefined) {
-        events.push(object);
+        events.push(object instanceof EncodedLogEvent ? object.plain() : object);
         continue;
       }
       const holder = this.holders[slot];

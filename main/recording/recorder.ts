@@ -10,6 +10,7 @@ import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts"
 import { CaptureError, RECORD_OVERHEAD, type CaptureMeta } from "./capture-format.ts";
 import { CaptureReader } from "./capture-reader.ts";
 import { CaptureWriter, type CaptureWriterOptions } from "./capture-writer.ts";
+import { EncodedLogEvent } from "./encoded-log-event.ts";
 import { EventWindow } from "./event-window.ts";
 import type { ChangeNotifier } from "./notifier.ts";
 import { TimelineIndex } from "./timeline-index.ts";
@@ -178,6 +179,10 @@ export class Recorder {
         if (e.fields !== undefined) event.fields = e.fields;
         break;
       case "log":
+        if (e instanceof EncodedLogEvent) {
+          event = e.numbered(seq, t); // its fields stay JSON text: written as they are, parsed if read
+          break;
+        }
         event = { seq, t, conn: e.conn, kind: "log", level: e.level, text: e.text, fields: e.fields };
         if (e.spans !== undefined) event.spans = e.spans;
         if (e.fieldSpans !== undefined) event.fieldSpans = e.fieldSpans;

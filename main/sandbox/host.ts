@@ -38,6 +38,7 @@ import {
 } from "./messages.ts";
 import { ateMemory, examineWorker, grown, type WorkerFrame } from "./hang-locator.ts";
 import { ConnectRequest, type RequestAnswers } from "./connect-request.ts";
+import { ReceivedLogEvent } from "./received-log-event.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { workerSource } from "./worker-bundle.ts";
@@ -500,7 +501,7 @@ export class SandboxGroup {
           break;
         }
         case "log":
-          if (op.id === null) this.onLog?.(op.event);
+          if (op.id === null) this.onLog?.(new ReceivedLogEvent(op.event));
           else this.connections.get(op.id)?.apply(op, batch.bytes);
           break;
         case "halted":

@@ -29,12 +29,12 @@ import {
   type Batch,
   type FromWorker,
   type LoadResult,
-  type SandboxLogEvent,
   type SourceMapInput,
   type ToWorker,
   type HandshakeReport,
   type WireAddress,
   type WireError,
+  type WireLogEvent,
   type WireTLSState,
 } from "./messages.ts";
 import { exitReason, isProcessProtocol, streamSide, type UserProtocol } from "./process-side.ts";
@@ -698,11 +698,11 @@ export class SandboxRuntime {
       if (!key.startsWith("log_")) fields[key] = jsonSafe(event[key]);
     }
     if (event.log_failure) fields["failure"] = this.stacks.mapStack(event.log_failure.stack ?? "").stack;
-    const rendered: SandboxLogEvent = {
+    const rendered: WireLogEvent = {
       level: event.log_level,
       namespace: event.log_namespace,
       text: formatEvent(event),
-      fields,
+      fieldsJson: JSON.stringify(fields), // JSON-safe: it can't throw
       time: event.log_time,
     };
     if (event.log_message !== undefined) rendered.message = this.messageOf(record, event.log_message);
