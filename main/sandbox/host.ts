@@ -21,7 +21,6 @@
 import { Worker } from "node:worker_threads";
 import { ConnectError } from "../../core/errors.ts";
 import {
-  decodeBatch,
   MAX_TURN_BYTES,
   MAX_TURN_OPS,
   Outbox,
@@ -41,6 +40,7 @@ import { ConnectRequest, type RequestAnswers } from "./connect-request.ts";
 import { ReceivedLogEvent } from "./received-log-event.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
+import { decodeBatch } from "./wire-batch.ts";
 import { workerSource } from "./worker-bundle.ts";
 
 /** A worker not heard from for this long is stopped (it heartbeats every 200 ms). Together with the check

@@ -204,47 +204,6 @@ export interface Batch<Op> {
 }
 
 /**
- * A batch from the worker as it crosses to the main thread: its operations as one JSON text, not as a structured
- * clone of many small objects. A protocol that logs every message it decodes sends thousands of nested log events
- * per batch; V8 clones such a graph several times slower than it writes and parses the same as JSON, and the
- * parsing side is the engine's thread. Operations from the worker are JSON-safe by design (log fields are made so
- * by the runtime's jsonSafe; the watchdog reads a hung worker's queue as JSON too: Outbox.unsent).
- */
-export interface WireBatch {
-  ops: string;
-  bytes: ArrayBuffer | null;
-  partial?: true;
-}
-
-/** `batch` as it crosses (see WireBatch). Called by the worker for every batch it posts. */
-export function encodeBatch(batch: Batch<FromWorker>): WireBatch {
-  const wire: WireBatch = { ops: JSON.stringify(batch.ops), bytes: batch.bytes };
-  if (batch.partial) wire.partial = true;
-  return wire;
-}
-
-/**
- * The batch `message` carries, or null when it is not one (user code may post anything on its worker's port: that
- * is ignored, never thrown on the main thread). The operations themselves are not checked here: the host applies
- * what it knows and the engine checks what user code could have put in them (message-check.ts, tls-request.ts).
- */
-export function decodeBatch(message: unknown): Batch<FromWorker> | null {
-  if (typeof message !== "object" || message === null) return null;
-  const { ops, bytes, partial } = message as Partial<Record<keyof WireBatch, unknown>>;
-  if (typeof ops !== "string" || !(bytes === null || bytes instanceof ArrayBuffer)) return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(ops);
-  } catch {
-    return null;
-  }
-  if (!Array.isArray(parsed)) return null;
-  const batch: Batch<FromWorker> = { ops: parsed as FromWorker[], bytes };
-  if (partial === true) batch.partial = true;
-  return batch;
-}
-
-/**
  * What one unfinished turn of a worker may send in partial batches (see Batch.partial): operations, and bytes
  * written. The host keeps them until the turn ends; a turn that logs in an endless loop would grow them without
  * limit, so past either bound the worker stops sending (Outbox) and the host stops it as hung, as if it had gone

@@ -7,7 +7,8 @@
  * code) into a halted connection instead of a dead worker.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { encodeBatch, UNSENT_GLOBAL, type Batch, type ToWorker } from "./messages.ts";
+import { UNSENT_GLOBAL, type Batch, type ToWorker } from "./messages.ts";
+import { encodeBatch } from "./wire-batch.ts";
 import { SandboxRuntime } from "./runtime.ts";
 
 /** How often the worker tells the host it is alive; the host gives up after HANG_TIMEOUT_MS (host.ts). */
