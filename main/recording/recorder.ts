@@ -98,7 +98,7 @@ export class Recorder {
     private readonly options: RecorderOptions,
   ) {
     const events = Math.max(1, Math.trunc(options.windowEvents ?? WINDOW_EVENTS));
-    this.window = new EventWindow(writer.count, events, Math.max(0, options.windowBytes ?? WINDOW_BYTES));
+    this.window = new EventWindow(writer.count, events, Math.max(0, options.windowBytes ?? WINDOW_BYTES), writer.file);
   }
 
   /**
@@ -191,8 +191,11 @@ export class Recorder {
     }
     const size = this.writer.append(event);
     this.index.add(seq, t, e);
-    const windowSize = event.kind === "data" ? RECORD_OVERHEAD + event.data.byteLength : size;
-    this.window.add(event, windowSize, this.writer.dataBuffer, this.writer.dataOffset);
+    if (event.kind === "data") {
+      this.window.add(event, RECORD_OVERHEAD + event.data.byteLength, this.writer.dataBuffer, this.writer.dataOffset);
+    } else {
+      this.window.add(event, size, this.writer.recordBuffer, this.writer.recordOffset);
+    }
     this.writer.retainFrom(this.window.start);
     this.options.changes?.notifier.touch(this.options.changes.session, seq + 1);
     return event;
