@@ -14,13 +14,19 @@
  * /proc/self/task/<tid>/stat (user + system ticks; Node 20 has no process.threadCpuUsage): the main thread, the
  * session's sandbox worker (the thread that appeared when its group started) and the capture thread (the one that
  * appeared with the first recorder), and the rest (V8's GC helpers, libuv's pool). Everything runs on 127.0.0.1.
+ *
+ * Last, the main thread's share alone, without a worker or a socket: the same messages (as the engine makes them from
+ * a sandboxed protocol's events: EncodedLogEvent) appended to a Recorder, CPU and V8's GC time per message.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Engine } from "../../main/engine/engine.ts";
+import { PerformanceObserver } from "node:perf_hooks";
 import { CaptureReader } from "../../main/recording/capture-reader.ts";
+import { EncodedLogEvent } from "../../main/recording/encoded-log-event.ts";
+import { Recorder } from "../../main/recording/recorder.ts";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -184,6 +190,26 @@ async function round(engine: Engine, mode: Mode, captureThreads: number[]): Prom
   return { rate: LINES / ((ended - connectedAt) / 1000), main, worker, capture, other };
 }
 
+/** µs of CPU (this process) and of GC pauses per message, appending LINES decoded messages to a Recorder. */
+async function recorderAlone(dir: string, round: number): Promise<{ cpu: number; gc: number }> {
+  let gcMs = 0;
+  const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => (gcMs += e.duration)));
+  observer.observe({ entryTypes: ["gc"] });
+  const recorder = await Recorder.create(path.join(dir, `alone-${round}.wscap`), {});
+  const cpu = process.cpuUsage();
+  for (let n = 1; n <= LINES; n++) {
+    const e = new EncodedLogEvent(-1, n, 1, "info", `line ${n}`, `{"n":${n}}`);
+    e.spans = [{ dir: "in", offset: (n - 1) * 64, length: 64 }];
+    recorder.append(e);
+  }
+  const used = process.cpuUsage(cpu);
+  await sleep(50); // GC entries are delivered to the observer asynchronously
+  observer.disconnect();
+  await recorder.close();
+  fs.rmSync(recorder.file);
+  return { cpu: (used.user + used.system) / LINES, gc: (gcMs * 1000) / LINES };
+}
+
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
@@ -221,6 +247,12 @@ async function main(): Promise<void> {
           `${fmt(median(r.map((x) => x.capture)))} + ${fmt(median(r.map((x) => x.other)))} µs`,
       );
     }
+    const alone = [];
+    for (let i = 0; i < ROUNDS; i++) alone.push(await recorderAlone(workspaceRoot, i));
+    console.log(
+      `  the recorder alone (main thread, no worker): ${fmt(median(alone.map((a) => a.cpu)))} µs CPU per message, ` +
+        `of it ${fmt(median(alone.map((a) => a.gc)))} µs in GC pauses`,
+    );
   } finally {
     await engine.close();
     fs.rmSync(workspaceRoot, { recursive: true, force: true });
