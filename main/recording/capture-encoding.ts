@@ -2,7 +2,7 @@
  * Encoding records and headers (format in capture-format.ts), for CaptureWriter: it encodes into its batch buffers
  * on the main thread and leaves each record's CRC to the capture thread (capture-worker-main.ts).
  */
-import type { LifecycleTimelineEvent, LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
+import type { LifecycleTimelineEvent, LogTimelineEvent, Span, TimelineEvent } from "../../preload/timeline.ts";
 import {
   BODY_FIXED,
   CAPTURE_VERSION,
@@ -39,10 +39,30 @@ export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): strin
  */
 function encodedLogPayload(e: EncodedLogEvent): string {
   let json = `{"text":${JSON.stringify(e.text)},"fields":${e.fieldsJson}`;
-  if (e.spans !== undefined) json += `,"spans":${JSON.stringify(e.spans)}`;
+  if (e.spans !== undefined) json += `,"spans":${spansJson(e.spans)}`;
   if (e.fieldSpans !== undefined) json += `,"fieldSpans":${JSON.stringify(e.fieldSpans)}`;
   if (e.pair !== undefined) json += `,"pair":${JSON.stringify(e.pair)}`;
   return `${json}}`;
+}
+
+/**
+ * JSON of a message's spans, as JSON.stringify writes spans made by message-check.ts (keys in Span's order, whole
+ * numbers), without its cost per call: a decoded message has one or two spans. Any other span goes to
+ * JSON.stringify.
+ */
+function spansJson(spans: readonly Span[]): string {
+  let json = "";
+  for (const s of spans) {
+    const plain =
+      (s.dir === "in" || s.dir === "out") &&
+      Number.isSafeInteger(s.offset) &&
+      Number.isSafeInteger(s.length) &&
+      (s.fd === undefined || Number.isSafeInteger(s.fd));
+    if (!plain) return JSON.stringify(spans);
+    const fd = s.fd === undefined ? "" : `,"fd":${s.fd}`;
+    json += `${json === "" ? "" : ","}{"dir":"${s.dir}","offset":${s.offset},"length":${s.length}${fd}}`;
+  }
+  return `[${json}]`;
 }
 
 /** A decoded message's spans, field spans and pairing, for its payload (nothing for a plain log line). */
