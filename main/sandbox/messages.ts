@@ -4,7 +4,8 @@
  * Both directions carry batches: every operation queued during one event-loop turn goes in one `postMessage`,
  * in order, with the bytes of all its data/write operations packed into one ArrayBuffer that is transferred (not
  * copied) to the other thread. Adjacent byte operations of the same connection are merged into one, so a protocol
- * echoing thousands of lines in one turn costs the main thread one socket write.
+ * echoing thousands of lines in one turn costs the main thread one socket write. The worker's operations cross as
+ * one JSON text per batch, not as a structured clone (wire-batch.ts).
  *
  * Imported by both sides (host.ts on the main thread, runtime.ts in the worker); depends on nothing but types.
  */
