@@ -240,9 +240,11 @@ async function main(): Promise<void> {
       const r = rounds[mode];
       const rate = median(r.map((x) => x.rate));
       const goal =
-        mode === "message" ? `  (goal >= ${fmt(GOAL / 1e3, 0)} k/s: ${rate >= GOAL ? "met" : "NOT met"})` : "";
+        mode === "message"
+          ? `  (goal >= ${(GOAL / 1e3).toLocaleString("en-US")} k/s: ${rate >= GOAL ? "met" : "NOT met"})`
+          : "";
       console.log(
-        `  ${label[mode]}  ${fmt(rate / 1e3, 0).padStart(5)} k lines/s${goal}\n` +
+        `  ${label[mode]}  ${(rate / 1e3).toLocaleString("en-US", { maximumFractionDigits: 0 }).padStart(5)} k lines/s${goal}\n` +
           `      CPU/line ${fmt(median(r.map((x) => x.main)))} + ${fmt(median(r.map((x) => x.worker)))} + ` +
           `${fmt(median(r.map((x) => x.capture)))} + ${fmt(median(r.map((x) => x.other)))} µs`,
       );
