@@ -5,6 +5,7 @@
 import type { IProtocol } from "../../core/index.ts";
 import { MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
 import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
+import { EncodedLogEvent } from "../recording/encoded-log-event.ts";
 import { monotonicMicros } from "../recording/recorder.ts";
 import type { SandboxGroup } from "../sandbox/host.ts";
 import type { SandboxLogEvent } from "../sandbox/messages.ts";
@@ -63,21 +64,21 @@ export function wireGroup(group: SandboxGroup, session: Session): void {
 
 /**
  * The timeline event of a protocol's log event on `conn`, now: a decoded message's spans, field spans and pairing
- * when they pass message-check.ts; when they don't, the plain log line, and `refused` is told why.
+ * when they pass message-check.ts; when they don't, the plain log line, and `refused` is told why. Its fields stay
+ * the JSON text the worker wrote (EncodedLogEvent): recorded as they are, never parsed on the way.
  */
 function logEvent(e: SandboxLogEvent, conn: number, refused: (reason: string) => void): NewTimelineEvent {
-  const event: NewTimelineEvent = {
-    kind: "log",
-    t: monotonicMicros(),
-    conn,
-    level: e.level,
-    text: e.text,
-    fields: e.fields,
-  };
+  const event = new EncodedLogEvent(-1, monotonicMicros(), conn, e.level, e.text, e.fieldsJson);
   if (e.message === undefined) return event;
   const checked = checkMessage(e.message);
-  if (checked.ok) return { ...event, ...checked.message };
-  refused(checked.reason);
+  if (!checked.ok) {
+    refused(checked.reason);
+    return event;
+  }
+  const { spans, fieldSpans, pair } = checked.message;
+  event.spans = spans;
+  if (fieldSpans !== undefined) event.fieldSpans = fieldSpans;
+  if (pair !== undefined) event.pair = pair;
   return event;
 }
 

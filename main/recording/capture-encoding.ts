@@ -2,7 +2,7 @@
  * Encoding records and headers (format in capture-format.ts), for CaptureWriter: it encodes into its batch buffers
  * on the main thread and leaves each record's checksum to the capture thread (capture-worker-main.ts).
  */
-import type { LifecycleTimelineEvent, LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
+import type { LifecycleTimelineEvent, LogTimelineEvent, Span, TimelineEvent } from "../../preload/timeline.ts";
 import {
   BODY_FIXED,
   CAPTURE_VERSION,
@@ -12,6 +12,7 @@ import {
   MAGIC,
   type CaptureMeta,
 } from "./capture-format.ts";
+import { EncodedLogEvent } from "./encoded-log-event.ts";
 
 const LIFECYCLE_CODE = new Map<string, number>(LIFECYCLE_EVENTS.map((e, i) => [e, i]));
 const LOG_CODE = new Map<string, number>(LOG_LEVELS.map((l, i) => [l, i]));
@@ -21,6 +22,7 @@ export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): strin
   if (e.kind === "lifecycle") {
     return JSON.stringify(e.fields === undefined ? { detail: e.detail } : { detail: e.detail, fields: e.fields });
   }
+  if (e instanceof EncodedLogEvent) return encodedLogPayload(e);
   try {
     return JSON.stringify({ text: e.text, fields: e.fields, ...messageParts(e) });
   } catch (err) {
@@ -29,6 +31,38 @@ export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): strin
     e.fields = { unserializable: err instanceof Error ? err.message : String(err) };
     return JSON.stringify({ text: e.text, fields: e.fields, ...messageParts(e) });
   }
+}
+
+/**
+ * The payload of a log event whose fields are JSON text already: the same text `jsonPayload` would write for the
+ * event with those fields parsed (keys in the same order), built around the fields' text instead of writing them again.
+ */
+function encodedLogPayload(e: EncodedLogEvent): string {
+  let json = `{"text":${JSON.stringify(e.text)},"fields":${e.fieldsJson}`;
+  if (e.spans !== undefined) json += `,"spans":${spansJson(e.spans)}`;
+  if (e.fieldSpans !== undefined) json += `,"fieldSpans":${JSON.stringify(e.fieldSpans)}`;
+  if (e.pair !== undefined) json += `,"pair":${JSON.stringify(e.pair)}`;
+  return `${json}}`;
+}
+
+/**
+ * JSON of a message's spans, as JSON.stringify writes spans made by message-check.ts (keys in Span's order, whole
+ * numbers), without its cost per call: a decoded message has one or two spans. Any other span goes to
+ * JSON.stringify.
+ */
+function spansJson(spans: readonly Span[]): string {
+  let json = "";
+  for (const s of spans) {
+    const plain =
+      (s.dir === "in" || s.dir === "out") &&
+      Number.isSafeInteger(s.offset) &&
+      Number.isSafeInteger(s.length) &&
+      (s.fd === undefined || Number.isSafeInteger(s.fd));
+    if (!plain) return JSON.stringify(spans);
+    const fd = s.fd === undefined ? "" : `,"fd":${s.fd}`;
+    json += `${json === "" ? "" : ","}{"dir":"${s.dir}","offset":${s.offset},"length":${s.length}${fd}}`;
+  }
+  return `[${json}]`;
 }
 
 /** A decoded message's spans, field spans and pairing, for its payload (nothing for a plain log line). */

@@ -81,7 +81,10 @@ interface Batch {
   view: DataView;
   /** Its regions handed to the thread and not yet acknowledged. */
   inFlight: number;
-  /** The last seq whose data bytes are in it (a "data again" record counts for the batch holding its bytes). */
+  /**
+   * The last seq whose bytes are in it: a lifecycle or log record, or a data record's bytes (a "data again" record
+   * counts for the batch holding its bytes).
+   */
   lastSeq: number;
   /** Counts the times it was released: a payload's location is good while its batch's generation is unchanged. */
   generation: number;
@@ -112,8 +115,9 @@ interface QueuedRegion {
  * A chunk appended again (the same Uint8Array, as a proxy forwards what it received) is written as a reference to
  * the record that holds its bytes, so the caller must not change a chunk's bytes once it is appended.
  *
- * The bytes of the data events appended stay readable where they were encoded (`dataBuffer`, `dataOffset`) for as
- * long as the owner says it reads them (`retainFrom`): the recorder's window holds no copy of its own.
+ * The bytes of the data events appended, and the lifecycle and log records, stay readable where they were encoded
+ * (`dataBuffer`, `dataOffset`; `recordBuffer`, `recordOffset`) for as long as the owner says it reads them
+ * (`retainFrom`): the recorder's window holds no copy of its own.
  *
  * Memory: the batch being filled, the batches of at most MAX_QUEUED_BYTES in the thread's queue, those holding bytes
  * retained, SPARE_BATCHES kept for reuse.
@@ -149,6 +153,9 @@ export class CaptureWriter {
   private lastDataBatch: Batch | null = null;
   private lastDataGeneration = 0;
   private lastDataAt = 0;
+  /** The batch and offset of the last lifecycle or log record appended. */
+  private lastRecordBatch: Batch | null = null;
+  private lastRecordAt = 0;
   /** Batches holding the bytes of records from this seq on are kept (see retainFrom). */
   private retained = Infinity;
 
@@ -255,6 +262,20 @@ export class CaptureWriter {
   }
 
   /**
+   * The buffer holding the last lifecycle or log record appended (the whole record, from its length field), at
+   * `recordOffset`: readable, like `dataBuffer`, until `retainFrom` is given a seq past that record's. Undefined
+   * before the first such record.
+   */
+  get recordBuffer(): Buffer | undefined {
+    return this.lastRecordBatch?.bytes;
+  }
+
+  /** Where in `recordBuffer` the last lifecycle or log record starts. */
+  get recordOffset(): number {
+    return this.lastRecordAt;
+  }
+
+  /**
    * Keeps the bytes of the data events from `seq` on where `dataBuffer` said they are; those of earlier ones may be
    * reused from now on. `seq` never goes back. Until it is first called nothing is kept past its write.
    */
@@ -281,6 +302,9 @@ export class CaptureWriter {
     const p = this.reserve(RECORD_OVERHEAD + json.length * 3);
     const payloadBytes = this.batch.bytes.write(json, p + RECORD_HEAD, "utf8");
     writeRecordHead(this.batch.view, p, kind, code, e, payloadBytes);
+    this.batch.lastSeq = e.seq;
+    this.lastRecordBatch = this.batch;
+    this.lastRecordAt = p;
     return this.appended(e.t, kind, code, 0, RECORD_OVERHEAD + payloadBytes);
   }
 

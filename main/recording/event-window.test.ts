@@ -39,7 +39,7 @@ describe("EventWindow", () => {
         fc.constantFrom(0, RECORD_OVERHEAD),
         (steps, maxEvents, maxBytes, overhead) => {
           const first = 7; // a window over a timeline that didn't start with it
-          const window = new EventWindow(first, maxEvents, maxBytes);
+          const window = new EventWindow(first, maxEvents, maxBytes, "test.wscap");
           const all: TimelineEvent[] = [];
           let chunk = new Uint8Array(0);
           for (const s of steps) {
@@ -75,7 +75,7 @@ describe("EventWindow", () => {
   });
 
   it("keeps a chunk passed twice in a row once: its bytes are still there after the first event is evicted", () => {
-    const window = new EventWindow(0, 2, 10_000);
+    const window = new EventWindow(0, 2, 10_000, "test.wscap");
     const chunk = new Uint8Array(4000).fill(9);
     window.add({ seq: 0, t: 0, conn: 1, kind: "data", dir: "in", data: chunk }, RECORD_OVERHEAD + 4000, chunk, 0);
     window.add({ seq: 1, t: 1, conn: 2, kind: "data", dir: "out", data: chunk }, RECORD_OVERHEAD + 4000, chunk, 0);

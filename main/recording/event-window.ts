@@ -1,13 +1,17 @@
 /**
  * The recorder's in-memory window: the latest events of a timeline, so that the live tail needs no disk read.
  *
- * It holds no object and no copy per chunk. A data event's bytes are read where the capture writer encoded them (its
+ * It holds no object and no copy per event. A data event's bytes are read where the capture writer encoded them (its
  * batch buffer, which the writer keeps while the window holds an event in it: CaptureWriter.retainFrom), and their
- * metadata goes into typed arrays; only lifecycle and log events are kept as objects. Retaining the chunks themselves
- * would keep hundreds of socket buffers alive at a time: each one would outlive the young generation, and under heavy
- * traffic V8 would spend more time in full collections than the proxy spends forwarding. A read copies the bytes out.
+ * metadata goes into typed arrays; a lifecycle or log event is read back from its record there, decoded as a capture
+ * reader decodes it. Retaining the chunks themselves would keep hundreds of socket buffers alive at a time, and
+ * retaining events as objects tens of thousands of them (a protocol logging every message it decodes): each one
+ * would outlive the young generation, and under heavy traffic V8 would spend more time in full collections than the
+ * engine spends recording. A read copies the bytes out and decodes the records it returns.
  */
 import type { DataEvent, TimelineEvent } from "../../preload/timeline.ts";
+import { decodeRecord } from "./capture-decoding.ts";
+import { EncodedLogEvent } from "./encoded-log-event.ts";
 
 /**
  * The latest events of a timeline, at most `maxEvents` of them and `maxBytes` by size. The recorder adds every event
@@ -22,8 +26,10 @@ export class EventWindow {
   size = 0;
   /** Ring slot of the oldest event. */
   private first = 0;
-  /** Lifecycle and log events; null in the slots of data events. */
+  /** Events given without a record to read them from (see `add`); null in the other slots. */
   private readonly objects: (TimelineEvent | null)[];
+  /** 1 in the slots of lifecycle and log events read from their record (at `at` in their holder), 0 elsewhere. */
+  private readonly isRecord: Uint8Array;
   private readonly sizes: Float64Array;
   private readonly t: Float64Array;
   private readonly conn: Uint32Array;
@@ -40,9 +46,12 @@ export class EventWindow {
     next: number,
     private readonly maxEvents: number,
     private readonly maxBytes: number,
+    /** The capture file, named in the error a damaged record would give (see decodeRecord). */
+    private readonly file: string,
   ) {
     this.start = next;
     this.objects = new Array<TimelineEvent | null>(maxEvents).fill(null);
+    this.isRecord = new Uint8Array(maxEvents);
     this.sizes = new Float64Array(maxEvents);
     this.t = new Float64Array(maxEvents);
     this.conn = new Uint32Array(maxEvents);
@@ -56,7 +65,9 @@ export class EventWindow {
   /**
    * Adds the newest event (its seq must be `start + length`), counted as `size` bytes, dropping the oldest past
    * either bound. An event larger than the byte bound on its own empties the window. A data event's bytes are read
-   * from `holder` at `at` as long as the window holds it: whoever gives them must not change them until then.
+   * from `holder` at `at`, a lifecycle or log event from its record (capture-format.ts) at `at` in `holder`, as long
+   * as the window holds it: whoever gives them must not change them until then. Without a holder, a lifecycle or log
+   * event is kept as it is.
    */
   add(event: TimelineEvent, size: number, holder: Uint8Array | undefined, at: number): void {
     if (this.length === this.maxEvents) this.dropOldest();
@@ -72,15 +83,25 @@ export class EventWindow {
       this.conn[slot] = event.conn;
       this.dir[slot] = event.dir === "in" ? 0 : 1;
       this.fd[slot] = event.fd === undefined ? 0 : event.fd + 1;
+      this.isRecord[slot] = 0;
+    } else if (holder !== undefined) {
+      this.holders[slot] = holder;
+      this.at[slot] = at;
+      this.objects[slot] = null;
+      this.isRecord[slot] = 1;
     } else {
-      this.objects[slot] = event;
+      this.objects[slot] = event instanceof EncodedLogEvent ? event.plain() : event;
+      this.isRecord[slot] = 0;
     }
     this.sizes[slot] = size;
     this.length += 1;
     this.size += size;
   }
 
-  /** Events `from` .. `end - 1` (all in the window), data events with bytes of their own. */
+  /**
+   * Events `from` .. `end - 1` (all in the window), data events with bytes of their own, lifecycle and log events
+   * decoded from their records (new objects each time: the caller may keep or change them).
+   */
   slice(from: number, end: number): TimelineEvent[] {
     const events: TimelineEvent[] = [];
     for (let seq = from; seq < end; seq += 1) {
@@ -91,6 +112,12 @@ export class EventWindow {
         continue;
       }
       const holder = this.holders[slot];
+      if (this.isRecord[slot] === 1) {
+        const buf = Buffer.from(holder!.buffer, holder!.byteOffset, holder!.byteLength);
+        const p = this.at[slot]!;
+        events.push(decodeRecord(buf, p, buf.readUInt32LE(p), this.file));
+        continue;
+      }
       // A copy, and a plain Uint8Array whatever the holder is (Buffer's slice would be a view).
       const data =
         holder === null || holder === undefined

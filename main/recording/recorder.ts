@@ -10,6 +10,7 @@ import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts"
 import { CaptureError, RECORD_OVERHEAD, type CaptureMeta } from "./capture-format.ts";
 import { CaptureReader } from "./capture-reader.ts";
 import { CaptureWriter, type CaptureWriterOptions } from "./capture-writer.ts";
+import { EncodedLogEvent } from "./encoded-log-event.ts";
 import { EventWindow } from "./event-window.ts";
 import type { ChangeNotifier } from "./notifier.ts";
 import { TimelineIndex } from "./timeline-index.ts";
@@ -97,7 +98,7 @@ export class Recorder {
     private readonly options: RecorderOptions,
   ) {
     const events = Math.max(1, Math.trunc(options.windowEvents ?? WINDOW_EVENTS));
-    this.window = new EventWindow(writer.count, events, Math.max(0, options.windowBytes ?? WINDOW_BYTES));
+    this.window = new EventWindow(writer.count, events, Math.max(0, options.windowBytes ?? WINDOW_BYTES), writer.file);
   }
 
   /**
@@ -178,6 +179,10 @@ export class Recorder {
         if (e.fields !== undefined) event.fields = e.fields;
         break;
       case "log":
+        if (e instanceof EncodedLogEvent) {
+          event = e.numbered(seq, t); // its fields stay JSON text: written as they are, parsed if read
+          break;
+        }
         event = { seq, t, conn: e.conn, kind: "log", level: e.level, text: e.text, fields: e.fields };
         if (e.spans !== undefined) event.spans = e.spans;
         if (e.fieldSpans !== undefined) event.fieldSpans = e.fieldSpans;
@@ -186,8 +191,11 @@ export class Recorder {
     }
     const size = this.writer.append(event);
     this.index.add(seq, t, e);
-    const windowSize = event.kind === "data" ? RECORD_OVERHEAD + event.data.byteLength : size;
-    this.window.add(event, windowSize, this.writer.dataBuffer, this.writer.dataOffset);
+    if (event.kind === "data") {
+      this.window.add(event, RECORD_OVERHEAD + event.data.byteLength, this.writer.dataBuffer, this.writer.dataOffset);
+    } else {
+      this.window.add(event, size, this.writer.recordBuffer, this.writer.recordOffset);
+    }
     this.writer.retainFrom(this.window.start);
     this.options.changes?.notifier.touch(this.options.changes.session, seq + 1);
     return event;

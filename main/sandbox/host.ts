@@ -37,8 +37,10 @@ import {
 } from "./messages.ts";
 import { ateMemory, examineWorker, grown, type WorkerFrame } from "./hang-locator.ts";
 import { ConnectRequest, type RequestAnswers } from "./connect-request.ts";
+import { ReceivedLogEvent } from "./received-log-event.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
+import { decodeBatch } from "./wire-batch.ts";
 import { workerSource } from "./worker-bundle.ts";
 
 /** A worker not heard from for this long is stopped (it heartbeats every 200 ms). Together with the check
@@ -377,7 +379,10 @@ export class SandboxGroup {
     this.deathReason = null;
     this.lastHeard = performance.now();
     this.lastHeapUsed = 0;
-    worker.on("message", (batch: Batch<FromWorker>) => this.received(worker, batch));
+    worker.on("message", (message: unknown) => {
+      const batch = decodeBatch(message);
+      if (batch !== null) this.received(worker, batch);
+    });
     worker.on("error", (err: Error & { code?: string }) => {
       const reason =
         err.code === "ERR_WORKER_OUT_OF_MEMORY" ? this.outOfMemory() : `the sandbox crashed: ${err.message}`;
@@ -496,7 +501,7 @@ export class SandboxGroup {
           break;
         }
         case "log":
-          if (op.id === null) this.onLog?.(op.event);
+          if (op.id === null) this.onLog?.(new ReceivedLogEvent(op.event));
           else this.connections.get(op.id)?.apply(op, batch.bytes);
           break;
         case "halted":

@@ -4,7 +4,8 @@
  * Both directions carry batches: every operation queued during one event-loop turn goes in one `postMessage`,
  * in order, with the bytes of all its data/write operations packed into one ArrayBuffer that is transferred (not
  * copied) to the other thread. Adjacent byte operations of the same connection are merged into one, so a protocol
- * echoing thousands of lines in one turn costs the main thread one socket write.
+ * echoing thousands of lines in one turn costs the main thread one socket write. The worker's operations cross as
+ * one JSON text per batch, not as a structured clone (wire-batch.ts).
  *
  * Imported by both sides (host.ts on the main thread, runtime.ts in the worker); depends on nothing but types.
  */
@@ -69,7 +70,12 @@ export interface SandboxLogEvent {
   /** The event's format rendered with its fields (the core's formatEvent). */
   text: string;
   /** The caller's fields: bytes as latin1 strings, errors as "Name: message", anything else JSON-safe. */
-  fields: Record<string, unknown>;
+  readonly fields: Record<string, unknown>;
+  /**
+   * The same fields as the JSON text the worker wrote (`fields` is parsed from it when read): the engine records
+   * this text as it is (EncodedLogEvent), without parsing the fields of every event or writing them again.
+   */
+  readonly fieldsJson: string;
   /** Wall-clock seconds, the core's `log_time`. */
   time: number;
   /**
@@ -78,6 +84,9 @@ export interface SandboxLogEvent {
    */
   message?: unknown;
 }
+
+/** A protocol's log event as the worker sends it: its fields as JSON text only (main/sandbox/received-log-event.ts). */
+export type WireLogEvent = Omit<SandboxLogEvent, "fields">;
 
 /** The result of loading a module into a group (`SandboxGroup.load`). */
 export type LoadResult =
@@ -163,7 +172,7 @@ export type FromWorker =
   /** How many bytes of `data` operations of this connection the worker has consumed (flow control). */
   | { op: "ack"; id: number; bytes: number }
   /** `id` null: an event not attributable to a connection (module top-level code). */
-  | { op: "log"; id: number | null; event: SandboxLogEvent }
+  | { op: "log"; id: number | null; event: WireLogEvent }
   /** A callback threw: the connection's protocol gets no more callbacks. `id` null: code of no connection. */
   | { op: "halted"; id: number | null; error: SandboxErrorInfo; reason: string }
   /** The worker has delivered connectionLost and forgotten the connection. */

@@ -20,7 +20,7 @@ import type { Bytes, IProtocol } from "../../core/interfaces.ts";
 import type { IProcessProtocol, ProcessExitReason } from "../../core/process.ts";
 import { isHalfCloseable, isHandshakeListener } from "../../core/interfaces.ts";
 import { reactorTime } from "../../core/base.ts";
-import { formatEvent, globalLogPublisher, type LogEvent } from "../../core/logger.ts";
+import { formatEvent, globalLogPublisher, type LogEvent, type Span } from "../../core/logger.ts";
 import { BridgeReactor, type BridgeConnector, type ReactorHost } from "./bridge-reactor.ts";
 import { BridgeProcessTransport } from "./bridge-process-transport.ts";
 import { BridgeTransport, type TransportSink } from "./bridge-transport.ts";
@@ -29,12 +29,12 @@ import {
   type Batch,
   type FromWorker,
   type LoadResult,
-  type SandboxLogEvent,
   type SourceMapInput,
   type ToWorker,
   type HandshakeReport,
   type WireAddress,
   type WireError,
+  type WireLogEvent,
   type WireTLSState,
 } from "./messages.ts";
 import { exitReason, isProcessProtocol, streamSide, type UserProtocol } from "./process-side.ts";
@@ -694,15 +694,15 @@ export class SandboxRuntime {
     const bySource = typeof source === "object" && source !== null ? this.byProtocol.get(source) : undefined;
     const record = bySource ?? this.context.getStore() ?? null;
     const fields: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(event)) {
-      if (!key.startsWith("log_")) fields[key] = jsonSafe(value);
+    for (const key of Object.keys(event)) {
+      if (!key.startsWith("log_")) fields[key] = jsonSafe(event[key]);
     }
     if (event.log_failure) fields["failure"] = this.stacks.mapStack(event.log_failure.stack ?? "").stack;
-    const rendered: SandboxLogEvent = {
+    const rendered: WireLogEvent = {
       level: event.log_level,
       namespace: event.log_namespace,
       text: formatEvent(event),
-      fields,
+      fieldsJson: JSON.stringify(fields), // JSON-safe: it can't throw
       time: event.log_time,
     };
     if (event.log_message !== undefined) rendered.message = this.messageOf(record, event.log_message);
@@ -716,24 +716,67 @@ export class SandboxRuntime {
    * stream protocol run on a process session's child receives the child's stdout: its "in" spans get fd 1.
    */
   private messageOf(record: WorkerConnection | null, logged: unknown): unknown {
-    const message = jsonSafe(logged);
+    const message = safeMessage(logged);
     if (record === null || typeof message !== "object" || message === null) return message;
     const protocol = record.protocol;
-    const onStdout = record.transport instanceof BridgeProcessTransport && protocol && !isProcessProtocol(protocol);
+    const onStdout =
+      record.transport instanceof BridgeProcessTransport && protocol !== null && !isProcessProtocol(protocol);
     const { spans, fieldSpans } = message as { spans?: unknown; fieldSpans?: unknown };
-    const place = (list: unknown) => {
-      if (!Array.isArray(list)) return;
-      for (const span of list as unknown[]) {
-        const s = span as { dir?: unknown; fd?: unknown; offset?: unknown } | null;
-        if (typeof s !== "object" || s === null || s.dir !== "in") continue;
-        if (onStdout && s.fd === undefined) s.fd = 1;
-        const before = record.receivedBefore.get(typeof s.fd === "number" ? s.fd : -1) ?? 0;
-        if (typeof s.offset === "number") s.offset += before;
-      }
-    };
-    place(spans);
-    if (typeof fieldSpans === "object" && fieldSpans !== null) Object.values(fieldSpans).forEach(place);
+    placeSpans(record, spans, onStdout);
+    if (typeof fieldSpans === "object" && fieldSpans !== null) {
+      for (const list of Object.values(fieldSpans)) placeSpans(record, list, onStdout);
+    }
     return message;
+  }
+}
+
+/**
+ * `logged` made JSON-safe, as `jsonSafe` would make it, and a copy (it is changed in place afterwards). The message of
+ * the core's `log.message` (spans, and maybe field spans and pairing) is checked and copied on a fast path; anything
+ * else goes through jsonSafe. A protocol reporting every message it decodes calls this for each one.
+ */
+function safeMessage(logged: unknown): unknown {
+  if (typeof logged !== "object" || logged === null || Object.getPrototypeOf(logged) !== Object.prototype) {
+    return jsonSafe(logged);
+  }
+  const given = logged as Record<string, unknown>;
+  const spans = given["spans"];
+  if (!Array.isArray(spans) || spans.length > 1000) return jsonSafe(logged);
+  const copied: Span[] = [];
+  for (const span of spans as unknown[]) {
+    const plain = plainSpan(span);
+    if (plain === null) return jsonSafe(logged);
+    copied.push(plain);
+  }
+  const message: Record<string, unknown> = {};
+  for (const key of Object.keys(given)) message[key] = key === "spans" ? copied : jsonSafe(given[key], 1);
+  return message;
+}
+
+/** A copy of `value` if it is a span of plain finite numbers and a string `dir` (nothing else), or null. */
+function plainSpan(value: unknown): Span | null {
+  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return null;
+  const { dir, offset, length, fd } = value as Record<string, unknown>;
+  if (typeof dir !== "string" || !Number.isFinite(offset) || !Number.isFinite(length)) return null;
+  if (!(fd === undefined || Number.isFinite(fd))) return null;
+  if (Object.keys(value).length !== (fd === undefined ? 3 : 4)) return null; // another key, or one undefined
+  const span = { dir, offset, length } as Span;
+  if (fd !== undefined) span.fd = fd as number;
+  return span;
+}
+
+/**
+ * Moves the "in" spans of `list` (unchecked) from the protocol instance's count to the worker's: by the bytes its
+ * connection got before the instance was built, on its fd (fd 1 for a stream protocol on a child's stdout).
+ */
+function placeSpans(record: WorkerConnection, list: unknown, onStdout: boolean): void {
+  if (!Array.isArray(list)) return;
+  for (const span of list as unknown[]) {
+    const s = span as { dir?: unknown; fd?: unknown; offset?: unknown } | null;
+    if (typeof s !== "object" || s === null || s.dir !== "in") continue;
+    if (onStdout && s.fd === undefined) s.fd = 1;
+    const before = record.receivedBefore.get(typeof s.fd === "number" ? s.fd : -1) ?? 0;
+    if (typeof s.offset === "number") s.offset += before;
   }
 }
 

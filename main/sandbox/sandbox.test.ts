@@ -110,6 +110,70 @@ describe("running protocols", () => {
     });
     expect(typeof event.time).toBe("number");
   });
+  test("a decoded message's spans reach the engine JSON-safe, plain ones and odd ones alike", async () => {
+    await load(
+      "spans.ts",
+      `import { LineReceiver } from "wirescope";
+       export default class Spans extends LineReceiver {
+         lineReceived(line: Buffer) {
+           this.log.message("plain {n}", { n: line.length }, { fieldSpans: { n: [1, 2] }, request: 7 });
+           const odd = { dir: "in", offset: Infinity, length: 1, note: function note() {} };
+           this.log.message("odd", {}, { spans: [odd as never, { dir: "out", offset: 3, length: 4, fd: 2 }] });
+         }
+       }`,
+    );
+    const { portNumber, recorders } = await serve("spans.ts");
+    const peer = await connectPeer(portNumber);
+    peer.send("ab\r\nabcd\r\n");
+    await waitFor(() => recorders[0]?.events.logs.length === 4, "four messages");
+    expect(recorders[0]!.events.logs.map((e) => e.message)).toEqual([
+      {
+        spans: [{ dir: "in", offset: 0, length: 4 }],
+        fieldSpans: { n: [{ dir: "in", offset: 1, length: 2 }] },
+        pair: { role: "request", key: "7" },
+      },
+      {
+        spans: [
+          { dir: "in", offset: "Infinity", length: 1, note: "<function note>" },
+          { dir: "out", offset: 3, length: 4, fd: 2 },
+        ],
+      },
+      {
+        spans: [{ dir: "in", offset: 4, length: 6 }],
+        fieldSpans: { n: [{ dir: "in", offset: 5, length: 2 }] },
+        pair: { role: "request", key: "7" },
+      },
+      {
+        spans: [
+          { dir: "in", offset: "Infinity", length: 1, note: "<function note>" },
+          { dir: "out", offset: 3, length: 4, fd: 2 },
+        ],
+      },
+    ]);
+  });
+
+  test("what a protocol posts on its worker's own port is ignored: the engine and the connection carry on", async () => {
+    await load(
+      "poster.ts",
+      `import { LineReceiver } from "wirescope";
+       import { parentPort } from "node:worker_threads";
+       export default class Poster extends LineReceiver {
+         lineReceived(line: Buffer) {
+           for (const junk of [null, "junk", { ops: [{ op: "closed", id: 1 }] }, { ops: "[", bytes: null }]) {
+             parentPort!.postMessage(junk);
+           }
+           this.sendLine(Buffer.from("ok " + line.toString()));
+         }
+       }`,
+    );
+    const { portNumber, recorders } = await serve("poster.ts");
+    const peer = await connectPeer(portNumber);
+    peer.send("one\r\ntwo\r\n");
+    await waitFor(() => peer.lines.length === 2, "both answers");
+    expect(peer.lines).toEqual(["ok one", "ok two"]);
+    expect(recorders[0]!.events.errors).toEqual([]);
+    expect(recorders[0]!.events.halted).toEqual([]);
+  });
 });
 
 describe("the transport", () => {
