@@ -3,7 +3,7 @@
  * workbench): the imported session's timeline grows as the capture does, so every view follows it live.
  *
  * The reopened session first shows the capture as it was (cut short, connections ended where it ends). The file is
- * then watched: every FOLLOW_POLL_MS its size is checked, and records appended since the last look are checked (CRC,
+ * then watched: every FOLLOW_POLL_MS its size is checked, and records appended since the last look are checked (checksum,
  * numbering) and copied, reading only past what was read and at most FOLLOW_READ_BYTES per look. Once it has grown,
  * the session follows it (SessionInfo.following; its error cleared and its ended connections open again, as the
  * capture goes on). A partial record at the end, or the writer's zero padding, is waited for. Watching stops when
@@ -117,7 +117,7 @@ export class RecordingFollower {
   /** The capture holds a record that fails its check with more written after it: an error on the session. */
   private async damaged(unread: number): Promise<void> {
     const reason =
-      `Record ${this.reader.count} of the capture fails its check (CRC or numbering) with ${unread} bytes ` +
+      `Record ${this.reader.count} of the capture fails its check (checksum or numbering) with ${unread} bytes ` +
       `written after it: the file is damaged there, and nothing after it is read.`;
     this.entry.session.recordingCutShort(reason);
     const t = this.reader.summary.lastT ?? 0;

@@ -67,7 +67,7 @@ export const HEADER_FIXED = 16;
 /** The block size of direct writes: a live capture may end in zero padding up to a multiple of it. */
 export const PADDING_BLOCK = 4096;
 
-/** Bytes of a record besides its payload: length, kind, code, reserved, conn, seq, t, CRC. */
+/** Bytes of a record besides its payload: length, kind, code, reserved, conn, seq, t, checksum. */
 export const RECORD_OVERHEAD = 32;
 /** A record's fixed part after its length field: kind .. t. */
 export const BODY_FIXED = 24;

@@ -91,4 +91,13 @@ describe("XXH64", () => {
     expect(xxh64Of(big)).toBe(xxh64Of(Buffer.from(big)));
     expect(xxh64Of(pattern(100))).toBe(low32(0xa61f8d4c170fe531n)); // back in the scratch memory
   });
+
+  it("xxh64Of checking many records larger than 1 MiB keeps its memory, not one per record", () => {
+    const record = new Uint8Array(2 * 1024 * 1024 + 3).fill(7);
+    const first = xxh64Of(record);
+    const before = process.memoryUsage().rss;
+    for (let i = 0; i < 300; i++) expect(xxh64Of(record)).toBe(first);
+    // A memory per record would hold 600 MiB until some full collection; the kept one holds 4 MiB.
+    expect((process.memoryUsage().rss - before) / 2 ** 20).toBeLessThan(100);
+  });
 });

@@ -387,8 +387,14 @@ interface Scratch {
   hasher: Xxh64;
 }
 
-/** The size of xxh64Of's scratch memory, kept for the process: larger records get one of their own, dropped after. */
+/**
+ * xxh64Of's scratch memory, kept for the process: it starts at SCRATCH_BYTES and is replaced by one twice as large
+ * (or as large as the record) when a record does not fit, up to MAX_SCRATCH_BYTES. A shared memory is outside V8's
+ * heap accounting, so one made per record would be freed only at some later full collection: reading a capture of
+ * many large records would grow the process by gigabytes. Kept, the replaced ones are at most a handful.
+ */
 const SCRATCH_BYTES = 1024 * 1024;
+const MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
 let scratch: Scratch | null = null;
 
 function newScratch(bytes: number): Scratch {
@@ -396,14 +402,21 @@ function newScratch(bytes: number): Scratch {
   return { bytes: Buffer.from(memory.buffer), hasher: new Xxh64(memory) };
 }
 
+/** The scratch memory for `bytes` bytes: the kept one, grown if need be; past MAX_SCRATCH_BYTES, one of its own. */
+function scratchFor(bytes: number): Scratch {
+  if (scratch !== null && bytes <= scratch.bytes.byteLength) return scratch;
+  if (bytes > MAX_SCRATCH_BYTES) return newScratch(bytes);
+  const size = Math.min(MAX_SCRATCH_BYTES, Math.max(SCRATCH_BYTES, bytes, 2 * (scratch?.bytes.byteLength ?? 0)));
+  return (scratch = newScratch(size));
+}
+
 /**
  * The low 32 bits of XXH64 (seed 0) of `bytes`, wherever they are: copied into a scratch memory first (a memcpy,
  * cheaper than the CRC it replaces). For readers, which check records in buffers of their own. Synchronous. Keeps
- * SCRATCH_BYTES of memory for the process, never more.
+ * as much memory as the largest record it checked, within MAX_SCRATCH_BYTES (see scratchFor).
  */
 export function xxh64Of(bytes: Uint8Array): number {
-  const into =
-    bytes.byteLength <= SCRATCH_BYTES ? (scratch ??= newScratch(SCRATCH_BYTES)) : newScratch(bytes.byteLength);
+  const into = scratchFor(bytes.byteLength);
   copyIntoShared(into.bytes, bytes, 0);
   return into.hasher.hash(0, bytes.byteLength);
 }
