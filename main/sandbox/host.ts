@@ -53,6 +53,10 @@ const WATCHDOG_LATE_MS = 300;
 
 /** The reason connections show after the watchdog stopped their worker. */
 export const HANG_REASON = "did not return within 2 s — an infinite loop?";
+/** The reason connections show after their worker was stopped for a callback past a turn's bounds (MAX_TURN_OPS). */
+export const TURN_BOUND_REASON =
+  `logged or wrote more than ${MAX_TURN_OPS.toLocaleString("en-US")} times (or ${MAX_TURN_BYTES / 2 ** 20} MiB) ` +
+  "in one callback without returning — an infinite loop?";
 /**
  * How long the watchdog waits for what a silent worker is doing (its heap; with GroupOptions.locateHangs, where it
  * spins) before stopping it anyway. A looping worker answers within milliseconds; one filling its heap may not
@@ -542,7 +546,8 @@ export class SandboxGroup {
     void examineWorker(worker.threadId, options).then((found) => {
       this.examining = false;
       if (found.read && !this.turnOverflowed && worker === this.worker) this.keepUnsent(found.read);
-      const reason = ateMemory(found, baseline) ? this.outOfMemory() : HANG_REASON + this.sourceOf(found.frames ?? []);
+      const spun = this.turnOverflowed ? TURN_BOUND_REASON : HANG_REASON;
+      const reason = ateMemory(found, baseline) ? this.outOfMemory() : spun + this.sourceOf(found.frames ?? []);
       this.died(worker, reason);
     });
   }

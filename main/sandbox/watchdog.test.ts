@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { waitFor } from "../../tests/helpers/net.ts";
-import { HANG_REASON, SandboxHost, type SandboxGroup } from "./host.ts";
+import { HANG_REASON, SandboxHost, TURN_BOUND_REASON, type SandboxGroup } from "./host.ts";
 import { compile, Peer, serveSandboxed } from "./test-helpers.ts";
 
 let host: SandboxHost;
@@ -241,7 +241,9 @@ test.each(Object.entries(chatters))(
     const events = recorders[0]!.events;
     await waitFor(() => events.halted.length === 1, "the watchdog", 3000);
     expect(busy.stop()).toBeLessThan(MAIN_THREAD_BUSY_MS);
-    expect(events.halted).toEqual([HANG_REASON]);
+    // Stopped at its turn's bound (it logs fast) or by its silence (slowly, or on a slow machine).
+    expect(events.halted).toHaveLength(1);
+    expect([HANG_REASON, TURN_BOUND_REASON]).toContain(events.halted[0]);
     expect(events.haltedAt[0]! - sent).toBeLessThan(2000);
     expect(group.running).toBe(false);
     expect(peer.closed).toBe(false);
