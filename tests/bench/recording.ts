@@ -147,6 +147,8 @@ interface Floor {
   crc32: number;
   /** null where O_DIRECT can't be had (not Linux, or a file system without it). */
   directWrite: number | null;
+  /** Wall-clock seconds of those direct writes: the device's own write speed, which the recorder's writes share. */
+  directWriteWall: number | null;
 }
 
 /** Size of the floor's write buffers, as the recorder's. */
@@ -177,7 +179,13 @@ function floorRun(file: string, chunks: [Uint8Array, Uint8Array], count: number)
   const ring = Buffer.from(memory.buffer);
   const xxh64 = new Xxh64(memory);
   const fd = openDirect(file);
-  const floor: Floor = { memcpy: 0, xxh64: 0, crc32: 0, directWrite: fd === null ? null : 0 };
+  const floor: Floor = {
+    memcpy: 0,
+    xxh64: 0,
+    crc32: 0,
+    directWrite: fd === null ? null : 0,
+    directWriteWall: fd === null ? null : 0,
+  };
   let sums = 0;
   let block = 0;
   let used = 0;
@@ -190,8 +198,10 @@ function floorRun(file: string, chunks: [Uint8Array, Uint8Array], count: number)
     for (let p = at; p < at + used; p += size) sums ^= zlib.crc32(ring.subarray(p, p + size));
     floor.crc32 += cpuSince(cpu);
     cpu = process.cpuUsage();
+    const wall = performance.now();
     if (fd !== null) fs.writeSync(fd, ring, at, Math.ceil(used / 4096) * 4096);
     if (floor.directWrite !== null) floor.directWrite += cpuSince(cpu);
+    if (floor.directWriteWall !== null) floor.directWriteWall += (performance.now() - wall) / 1000;
     block = (block + 1) % (ring.length / FLOOR_BLOCK);
     used = 0;
   };
@@ -296,6 +306,14 @@ async function throughput(dir: string): Promise<void> {
         `${mbps(runs.map((r) => r.seconds))} MB/s; fs.writeSync baseline ${mbps(baselines)} MB/s; recorder at ` +
         `${range(ratios, 0)}% of it${rateGoal}; event loop held ${mbps(runs.map((r) => r.loopSeconds))} MB/s`,
     );
+    if (floors.every((f) => f.directWriteWall !== null)) {
+      const direct = floors.map((f) => f.directWriteWall!);
+      const ofDirect = runs.map((r, i) => (direct[i]! / r.seconds) * 100);
+      console.log(
+        `          direct writes of the same bytes (O_DIRECT, the device's own speed, which the recorder's writes ` +
+          `share) ${mbps(direct)} MB/s; recorder at ${range(ofDirect, 0)}% of it`,
+      );
+    }
     const total = (f: Floor): number => f.memcpy + f.xxh64 + (f.directWrite ?? 0);
     const overFloor = runs.map((r, i) => r.cpuSeconds / total(floors[i]!));
     const parts = [
