@@ -8,8 +8,8 @@
  * idea (policies.py), a protocol beside the stream rather than in it.
  *
  * A tap may not write (what it would write is already forwarded), nor start TLS at a byte of its choosing (the
- * byte has gone by the time it decodes it); it may close or pause its connection. What happens if it writes anyway
- * is the runner's to say: Wirescope's proxy throws at the call, so the mistake shows with its source line.
+ * byte has gone by the time it decodes it); it may close or pause its connection. A runner that forwards for a tap
+ * throws TapWriteError at its `write`, so the mistake shows where it is made (Wirescope's proxy does).
  */
 import { Protocol } from "../protocol.ts";
 
@@ -31,4 +31,15 @@ export class Tap extends Protocol {
 /** Whether `cls` (a protocol class) declares itself a tap, directly or through a superclass. */
 export function isTapClass(cls: unknown): cls is TapDeclaration {
   return typeof cls === "function" && (cls as Partial<TapDeclaration>).tap === true;
+}
+
+/** Thrown at a tap's `write` by whoever forwards for it: what the tap received is on its way already. */
+export class TapWriteError extends Error {
+  override name = "TapWriteError";
+  constructor() {
+    super(
+      "A Tap does not write: the proxy already forwarded what it received, unchanged. To hold back or rewrite " +
+        "bytes, run a Protocol that writes what should pass instead of a Tap.",
+    );
+  }
 }

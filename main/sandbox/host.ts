@@ -91,6 +91,8 @@ interface ModuleVersion {
   sourceMap: SourceMapInput | null;
   /** What it exports (names), as its evaluation reported. */
   exports: readonly string[];
+  /** Which of them are taps (LoadResult's `taps`). */
+  taps: readonly string[];
 }
 
 /** Options of `SandboxGroup.attach`. */
@@ -99,6 +101,11 @@ export interface AttachOptions {
   moduleKey: string;
   /** The export to instantiate; default: the default export, else the only exported protocol class. */
   exportName?: string;
+  /**
+   * A proxy leg whose class is a tap (see `runsTap`): the engine forwards its bytes itself, and the protocol's
+   * transport refuses writes. Fixed for the connection's life.
+   */
+  tap?: boolean;
 }
 
 /** Options of `SandboxHost.createGroup`. */
@@ -248,7 +255,7 @@ export class SandboxGroup {
     }
     const result = await this.send(moduleKey, code, sourceMap);
     if (result.ok) {
-      this.modules.set(moduleKey, { code, sourceMap, exports: result.exports });
+      this.modules.set(moduleKey, { code, sourceMap, exports: result.exports, taps: result.taps });
       this.reattachOrphans();
     }
     return result;
@@ -261,7 +268,15 @@ export class SandboxGroup {
    */
   attach(options: AttachOptions, events: SandboxEvents = {}): SandboxedProtocol {
     const target = { kind: "module" as const, moduleKey: options.moduleKey, exportName: options.exportName ?? null };
-    return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events);
+    return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events, options.tap === true);
+  }
+
+  /**
+   * Whether the class module `moduleKey` runs for `exportName` (null: its default) is a tap, as of its last
+   * successful load: known before a connection's first byte, so the engine can decide who forwards it.
+   */
+  runsTap(moduleKey: string, exportName: string | null): boolean {
+    return this.modules.get(moduleKey)?.taps.includes(exportName ?? "default") ?? false;
   }
 
   /** The names module `moduleKey` exported when it last loaded successfully; empty if it never did. */
