@@ -174,7 +174,16 @@ export class SandboxGroup {
   private turnOverflowed = false;
   /** The worker's heap in use (bytes) at its last heartbeat. */
   private lastHeapUsed = 0;
-  private readonly outbox = new Outbox<ToWorker>((batch, transfer) => this.worker?.postMessage(batch, transfer));
+  /**
+   * What goes to the worker. At most one batch of bytes is in flight: after posting one, the outbox holds what
+   * comes next until the worker's next batch (which acknowledges those bytes) arrives, so that a busy session
+   * crosses in few large batches rather than one per event-loop turn. Holding costs no latency to the bytes'
+   * peers: what the worker answers is applied in order anyway, and a tap's bytes are forwarded on this thread.
+   */
+  private readonly outbox = new Outbox<ToWorker>((batch, transfer) => {
+    this.worker?.postMessage(batch, transfer);
+    if (batch.bytes !== null) this.outbox.setOpen(false);
+  });
   /** What the group's SandboxedProtocols call. */
   private readonly link: SandboxLink = {
     post: (op) => this.outbox.push(op),
@@ -435,6 +444,7 @@ export class SandboxGroup {
     this.lastHeard = performance.now();
     this.applyTurn();
     this.apply(batch);
+    if (this.worker === worker) this.outbox.setOpen(true); // The bytes in flight were consumed: send what waits.
   }
 
   /** Keeps a partial batch until its turn ends; past the turn's bounds, stops the worker as hung instead. */
