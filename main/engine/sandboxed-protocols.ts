@@ -4,7 +4,7 @@
  */
 import type { IProtocol } from "../../core/index.ts";
 import { MAX_REASON_LENGTH, shorten } from "../../preload/limits.ts";
-import type { LifecycleEvent, NewTimelineEvent } from "../../preload/timeline.ts";
+import type { LifecycleEvent, LogTimelineEvent, NewTimelineEvent } from "../../preload/timeline.ts";
 import { monotonicMicros } from "../recording/recorder.ts";
 import type { SandboxGroup } from "../sandbox/host.ts";
 import type { SandboxLogEvent } from "../sandbox/messages.ts";
@@ -68,7 +68,7 @@ export function wireGroup(group: SandboxGroup, session: Session): void {
  * when they pass message-check.ts; when they don't, the plain log line, and `refused` is told why.
  */
 function logEvent(e: SandboxLogEvent, conn: number, refused: (reason: string) => void): NewTimelineEvent {
-  const event: NewTimelineEvent = {
+  const event: Omit<LogTimelineEvent, "seq"> = {
     kind: "log",
     t: monotonicMicros(),
     conn,
@@ -78,8 +78,15 @@ function logEvent(e: SandboxLogEvent, conn: number, refused: (reason: string) =>
   };
   if (e.message === undefined) return event;
   const checked = checkMessage(e.message);
-  if (checked.ok) return { ...event, ...checked.message };
-  refused(checked.reason);
+  if (!checked.ok) {
+    refused(checked.reason);
+    return event;
+  }
+  // Set one by one: spreading the checked message into a new event took µs per message on a busy proxy.
+  const { spans, fieldSpans, pair } = checked.message;
+  event.spans = spans;
+  if (fieldSpans !== undefined) event.fieldSpans = fieldSpans;
+  if (pair !== undefined) event.pair = pair;
   return event;
 }
 
