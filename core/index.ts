@@ -70,6 +70,7 @@ export {
 export { StatefulProtocol, type StatefulState, type StateHandler } from "./protocols/stateful.ts";
 export * from "./protocols/policies.ts";
 export { Proxy, ProxyClient, ProxyClientFactory, ProxyFactory, ProxyServer } from "./protocols/portforward.ts";
+export { isTapClass, Tap, TapWriteError, type TapDeclaration } from "./protocols/tap.ts";
 export * from "./protocols/wire.ts";
 export {
   ProcessProtocol,

@@ -133,7 +133,12 @@ export class PairingTimeline implements NumberingTimeline {
     scope.pending -= 1;
     if (queue!.prune()) scope.byKey.delete(key);
     scope.all.prune();
-    event.pair = { ...pair, request: request.seq, latency: Math.max(0, event.t - request.t) };
+    // Built field by field: spreading `pair` here took several µs per response on a busy proxy's main thread.
+    const latency = Math.max(0, event.t - request.t);
+    event.pair =
+      pair.key === undefined
+        ? { role: pair.role, request: request.seq, latency }
+        : { role: pair.role, key: pair.key, request: request.seq, latency };
   }
 
   #ask(event: Omit<LogTimelineEvent, "seq">, seq: number): void {

@@ -8,6 +8,12 @@
  * ForwardingTransport: what it writes goes to the other leg — `self.peer.transport.write(data)` in Twisted — so a
  * passthrough is `dataReceived(d) { this.transport.write(d) }`, and rewritten bytes are recorded as what was sent.
  *
+ * A tap (core/protocols/tap.ts: a protocol that declares it never holds bytes back nor changes them) is the
+ * exception: the leg forwards what arrives itself, at once, and then hands the tap the same bytes to decode. A
+ * sandboxed tap decodes in its worker, off the path the bytes take; its backlog there is bounded as any sandboxed
+ * protocol's (FLOW_HIGH_WATER pauses reading the leg, FLOW_LOW_WATER resumes it), and a halted tap's leg goes on
+ * forwarding. Whether a leg is tapped is read from the protocol when the leg is built, before its first byte.
+ *
  * Flow control is portforward's: each leg is registered as the streaming producer of the other's transport, so a
  * side that reads slowly pauses reading on the other. A leg's reading is paused while anything asks for it (waiting
  * for the upstream, the other leg's buffer is full, its protocol asked): one cause ending never undoes another.
@@ -24,7 +30,9 @@ import type * as tls from "node:tls";
 import {
   CannotStartTLSError,
   checkBytes,
+  isTapClass,
   Protocol,
+  TapWriteError,
   type Address,
   type Bytes,
   type IHalfCloseableProtocol,
@@ -60,6 +68,11 @@ function defersConsumption(protocol: IProtocol): protocol is IProtocol & Deferre
   return typeof (protocol as Partial<DeferredConsumer>).whenConsumed === "function";
 }
 
+/** Whether a leg's protocol is a tap: a core Tap, or a sandboxed protocol running one (SandboxedProtocol.tap). */
+function isTap(protocol: IProtocol): boolean {
+  return isTapClass(protocol.constructor) || (protocol as { tap?: unknown }).tap === true;
+}
+
 /** Why a leg is not read: it waits for the upstream, the other leg's buffer is full, or its protocol asked. */
 type Hold = "upstream" | "peer" | "protocol";
 
@@ -70,7 +83,8 @@ type Hold = "upstream" | "peer" | "protocol";
  * the client leg is read.
  *
  * A leg whose protocol is halted (it threw, or its worker was stopped) forwards nothing: the protocol owns
- * forwarding on its leg, and the bytes that arrive are recorded but go nowhere until a saved fix resumes it.
+ * forwarding on its leg, and the bytes that arrive are recorded but go nowhere until a saved fix resumes it. A
+ * tapped leg is the exception: it forwards itself, halted or not.
  */
 export class ProxyLeg extends Protocol implements IHalfCloseableProtocol, TLSHandshakeListener {
   /** The other leg, from when both are connected until this leg's loss has been passed on. */
@@ -82,6 +96,8 @@ export class ProxyLeg extends Protocol implements IHalfCloseableProtocol, TLSHan
   /** The client shut its write side before the upstream was connected: shut the upstream's once it is. */
   private shutWhenPaired = false;
   private readonly holds = new Set<Hold>();
+  /** The protocol is a tap: this leg forwards what arrives, then gives the protocol a copy. */
+  private readonly tapped: boolean;
   /** Whether the protocol was connected (a server leg whose client already left never connects it). */
   private protocolConnected = false;
   /** Registered on the other leg's transport: when its buffer fills up, this leg stops reading until it drains. */
@@ -105,6 +121,7 @@ export class ProxyLeg extends Protocol implements IHalfCloseableProtocol, TLSHan
   ) {
     super();
     this.waiting = leg === "client" ? [] : null;
+    this.tapped = protocol !== null && isTap(protocol);
   }
 
   /** The leg of an accepted connection; `openUpstream` is called once it is connected. */
@@ -129,9 +146,11 @@ export class ProxyLeg extends Protocol implements IHalfCloseableProtocol, TLSHan
 
   /**
    * Upgrades this proxied connection to TLS now, both legs (see PairTLS): called through a leg protocol's
-   * ForwardingTransport. Throws CannotStartTLSError when the other leg is not connected, or either leg can't.
+   * ForwardingTransport. Throws CannotStartTLSError on a tapped leg, when the other leg is not connected, or when
+   * either leg can't.
    */
   startTLS(request: TLSRequest): void {
+    if (this.tapped) throw new CannotStartTLSError("A Tap can't start TLS: what it decodes was forwarded already.");
     const peer = this.peer;
     if (peer === null)
       throw new CannotStartTLSError("The other leg of this proxied connection is not connected: TLS can't start.");
@@ -187,10 +206,19 @@ export class ProxyLeg extends Protocol implements IHalfCloseableProtocol, TLSHan
     this.transport.loseConnection();
   }
 
-  /** Bytes arrived on this leg: its protocol gets them, or they are relayed as they are. */
+  /**
+   * Bytes arrived on this leg: they are relayed as they are (no protocol, or a tap, which gets them next), or its
+   * protocol gets them and forwards what it chooses.
+   */
   override dataReceived(data: Bytes): void {
-    if (this.protocol !== null) this.protocol.dataReceived(data);
-    else this.forward([data]);
+    if (this.protocol === null || this.tapped) this.forward([data]);
+    this.protocol?.dataReceived(data);
+  }
+
+  /** What this leg's protocol wrote, for the other side: a tap may not write (TapWriteError). */
+  written(chunks: readonly Bytes[]): void {
+    if (this.tapped) throw new TapWriteError();
+    this.forward(chunks);
   }
 
   /**
@@ -280,12 +308,13 @@ export class ForwardingTransport implements ITransport {
     return this.leg.transport.disconnecting;
   }
 
+  /** Sends `data` to the other side; throws TapWriteError on a tapped leg (its bytes were forwarded already). */
   write(data: Bytes): void {
-    this.leg.forward([data]);
+    this.leg.written([data]);
   }
 
   writeSequence(data: readonly Bytes[]): void {
-    this.leg.forward(data);
+    this.leg.written(data);
   }
 
   loseConnection(): void {

@@ -30,8 +30,10 @@ export function sandboxedProtocols(group: SandboxGroup): ProtocolProvider {
       const legExport = session.kind === "proxy" ? LEG_EXPORTS[connection.leg] : null;
       const exportName = legExport !== null && group.exportsOf(file).includes(legExport) ? legExport : null;
       connection.protocol = { file, className: exportName ?? "default", state: "running" };
-      const events = protocolEvents(session, connection);
-      return group.attach(exportName === null ? { moduleKey: file } : { moduleKey: file, exportName }, events);
+      // A tap on a proxy leg: the leg forwards what arrives itself, and the protocol decodes a copy (ProxyLeg).
+      const tap = session.kind === "proxy" && group.runsTap(file, exportName);
+      const events = protocolEvents(session, connection, tap);
+      return group.attach({ moduleKey: file, ...(exportName === null ? {} : { exportName }), tap }, events);
     },
   };
 }
@@ -82,8 +84,11 @@ function logEvent(e: SandboxLogEvent, conn: number, refused: (reason: string) =>
   return event;
 }
 
-/** Puts what the sandbox says about one connection on its timeline and its row. */
-function protocolEvents(session: Session, connection: ConnectionRecord): SandboxEvents {
+/**
+ * Puts what the sandbox says about one connection on its timeline and its row. `tap`: the connection is a tapped
+ * proxy leg, whose bytes go on flowing while its protocol is halted (the halt's note says so).
+ */
+function protocolEvents(session: Session, connection: ConnectionRecord, tap = false): SandboxEvents {
   const note = (event: LifecycleEvent, detail: string) => session.note(event, detail, connection.conn);
   return {
     onLog: (e) => session.timeline.append(logEvent(e, connection.conn, (reason) => note("protocol-error", reason))),
@@ -95,7 +100,7 @@ function protocolEvents(session: Session, connection: ConnectionRecord): Sandbox
       // The row is in every session list; the timeline, read by range, keeps the whole reason.
       const halted = shorten(reason, MAX_REASON_LENGTH);
       if (connection.protocol) connection.protocol = { ...connection.protocol, state: "halted", halted };
-      note("protocol-halted", reason);
+      note("protocol-halted", tap ? `${reason} (a tap: the proxy still forwards this leg's bytes)` : reason);
     },
     onResumed: () => {
       if (connection.protocol)

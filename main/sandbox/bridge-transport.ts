@@ -8,6 +8,10 @@
  * is answered here from local state; what depends on the socket (when to pause a producer) is decided on the main
  * thread by the real transport, with Twisted's rules (core/abstract.ts), and comes back as producer calls.
  *
+ * A tapped proxy leg (a Tap, core/protocols/tap.ts) has its bytes forwarded by the main thread before the
+ * protocol gets them: its transport throws TapWriteError at `write` and CannotStartTLSError at `startTLS`, so the
+ * mistake halts the protocol with its source line on the timeline while the bytes go on flowing.
+ *
  * TLS (ITLSTransport): `startTLS` is queued like a write, so what was written before it goes out in clear and what
  * is written after it is encrypted; the handshake's outcome comes back from the main thread (`handshakeCompleted`),
  * and `getTLSInfo()` / `getPeerCertificate()` answer from that report.
@@ -16,6 +20,7 @@ import type { PeerCertificate } from "node:tls";
 import { BaseTCPTransport, type Producer } from "../../core/abstract.ts";
 import type { Address } from "../../core/address.ts";
 import { CannotStartTLSError } from "../../core/errors.ts";
+import { TapWriteError } from "../../core/protocols/tap.ts";
 import type { Bytes, ITLSTransport, TLSInfo, TLSOptions } from "../../core/interfaces.ts";
 import type { FromWorker, HandshakeReport, ProducerCall, WireTLSState } from "./messages.ts";
 import { checkTLSRequest } from "./tls-request-check.ts";
@@ -53,6 +58,8 @@ export class BridgeTransport extends BaseTCPTransport implements ITLSTransport {
     host: Address,
     protected readonly sink: TransportSink,
     tls: WireTLSState = { capable: false, handshake: null },
+    /** A tapped proxy leg's (see the file's comment). */
+    private readonly tapped = false,
   ) {
     super(host, peer);
     this.tlsCapable = tls.capable;
@@ -61,6 +68,7 @@ export class BridgeTransport extends BaseTCPTransport implements ITLSTransport {
   }
 
   protected writeData(data: Bytes): void {
+    if (this.tapped) throw new TapWriteError();
     this.sink.write(this.id, data);
   }
 
@@ -96,6 +104,11 @@ export class BridgeTransport extends BaseTCPTransport implements ITLSTransport {
    * and aborts the connection: what the protocol writes after this call never goes out in clear.
    */
   startTLS(options?: TLSOptions): void {
+    if (this.tapped) {
+      throw new CannotStartTLSError(
+        "A Tap can't start TLS: the bytes it decodes were forwarded already, so no byte is left to start it at.",
+      );
+    }
     if (!this.tlsCapable) throw new CannotStartTLSError("This connection can't turn TLS (it is not a TCP connection).");
     if (this.tlsStarted) throw new CannotStartTLSError("TLS is already started on this connection.");
     if (this.disconnecting || this.disconnected || this.writeClosed) {

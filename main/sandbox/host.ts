@@ -97,6 +97,8 @@ interface ModuleVersion {
   sourceMap: SourceMapInput | null;
   /** What it exports (names), as its evaluation reported. */
   exports: readonly string[];
+  /** Which of them are taps (LoadResult's `taps`). */
+  taps: readonly string[];
 }
 
 /** Options of `SandboxGroup.attach`. */
@@ -105,6 +107,11 @@ export interface AttachOptions {
   moduleKey: string;
   /** The export to instantiate; default: the default export, else the only exported protocol class. */
   exportName?: string;
+  /**
+   * A proxy leg whose class is a tap (see `runsTap`): the engine forwards its bytes itself, and the protocol's
+   * transport refuses writes. Fixed for the connection's life.
+   */
+  tap?: boolean;
 }
 
 /** Options of `SandboxHost.createGroup`. */
@@ -173,7 +180,16 @@ export class SandboxGroup {
   private turnOverflowed = false;
   /** The worker's heap in use (bytes) at its last heartbeat. */
   private lastHeapUsed = 0;
-  private readonly outbox = new Outbox<ToWorker>((batch, transfer) => this.worker?.postMessage(batch, transfer));
+  /**
+   * What goes to the worker. At most one batch of bytes is in flight: after posting one, the outbox holds what
+   * comes next until the worker's next batch (which acknowledges those bytes) arrives, so that a busy session
+   * crosses in few large batches rather than one per event-loop turn. Holding costs no latency to the bytes'
+   * peers: what the worker answers is applied in order anyway, and a tap's bytes are forwarded on this thread.
+   */
+  private readonly outbox = new Outbox<ToWorker>((batch, transfer) => {
+    this.worker?.postMessage(batch, transfer);
+    if (batch.bytes !== null) this.outbox.setOpen(false);
+  });
   /** What the group's SandboxedProtocols call. */
   private readonly link: SandboxLink = {
     post: (op) => this.outbox.push(op),
@@ -254,7 +270,7 @@ export class SandboxGroup {
     }
     const result = await this.send(moduleKey, code, sourceMap);
     if (result.ok) {
-      this.modules.set(moduleKey, { code, sourceMap, exports: result.exports });
+      this.modules.set(moduleKey, { code, sourceMap, exports: result.exports, taps: result.taps });
       this.reattachOrphans();
     }
     return result;
@@ -267,7 +283,15 @@ export class SandboxGroup {
    */
   attach(options: AttachOptions, events: SandboxEvents = {}): SandboxedProtocol {
     const target = { kind: "module" as const, moduleKey: options.moduleKey, exportName: options.exportName ?? null };
-    return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events);
+    return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events, options.tap === true);
+  }
+
+  /**
+   * Whether the class module `moduleKey` runs for `exportName` (null: its default) is a tap, as of its last
+   * successful load: known before a connection's first byte, so the engine can decide who forwards it.
+   */
+  runsTap(moduleKey: string, exportName: string | null): boolean {
+    return this.modules.get(moduleKey)?.taps.includes(exportName ?? "default") ?? false;
   }
 
   /** The names module `moduleKey` exported when it last loaded successfully; empty if it never did. */
@@ -429,6 +453,7 @@ export class SandboxGroup {
     this.lastHeard = performance.now();
     this.applyTurn();
     this.apply(batch);
+    if (this.worker === worker) this.outbox.setOpen(true); // The bytes in flight were consumed: send what waits.
   }
 
   /** Keeps a partial batch until its turn ends; past the turn's bounds, stops the worker as hung instead. */

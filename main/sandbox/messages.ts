@@ -90,7 +90,16 @@ export type WireLogEvent = Omit<SandboxLogEvent, "fields">;
 
 /** The result of loading a module into a group (`SandboxGroup.load`). */
 export type LoadResult =
-  { ok: true; exports: string[] } | { ok: false; error: { code: string; message: string; details?: SandboxErrorInfo } };
+  | {
+      ok: true;
+      exports: string[];
+      /**
+       * The exports whose class is a tap (core/protocols/tap.ts), and "default" when the class a connection runs
+       * without a named export is one: the main thread forwards a tapped proxy leg's bytes itself (proxy-leg.ts).
+       */
+      taps: string[];
+    }
+  | { ok: false; error: { code: string; message: string; details?: SandboxErrorInfo } };
 
 /** The source map payload a module is loaded with (esbuild's `sourcemap: "external"` output, parsed). */
 export type SourceMapInput = SourceMapPayload;
@@ -127,6 +136,11 @@ export type ToWorker =
       tls: WireTLSState;
       /** A process session's child: its pid (the peer is then a "Process" address). */
       pid?: number;
+      /**
+       * A tapped proxy leg: main forwards what arrives before the protocol gets a copy, so its transport refuses
+       * `write` and `startTLS` (they throw at the call). Fixed for the connection's life, reloads included.
+       */
+      tap?: true;
     }
   | { op: "attachRequested"; id: number; requestId: number; peer: WireAddress; host: WireAddress; tls: WireTLSState }
   | { op: "connectFailed"; requestId: number; reason: WireError }

@@ -20,6 +20,7 @@ import type { Bytes, IProtocol } from "../../core/interfaces.ts";
 import type { IProcessProtocol, ProcessExitReason } from "../../core/process.ts";
 import { isHalfCloseable, isHandshakeListener } from "../../core/interfaces.ts";
 import { reactorTime } from "../../core/base.ts";
+import { isTapClass } from "../../core/protocols/tap.ts";
 import { formatEvent, globalLogPublisher, type LogEvent, type Span } from "../../core/logger.ts";
 import { BridgeReactor, type BridgeConnector, type ReactorHost } from "./bridge-reactor.ts";
 import { BridgeProcessTransport } from "./bridge-process-transport.ts";
@@ -261,7 +262,7 @@ export class SandboxRuntime {
         this.load(op.loadId, op.moduleKey, op.code, op.sourceMap);
         return;
       case "attach":
-        this.attach(op.id, op.moduleKey, op.exportName, toAddress(op.peer), toAddress(op.host), op.tls, op.pid ?? null);
+        this.attach(op, toAddress(op.peer), toAddress(op.host));
         return;
       case "attachRequested":
         this.attachRequested(op.id, op.requestId, toAddress(op.peer), toAddress(op.host), op.tls);
@@ -448,7 +449,23 @@ export class SandboxRuntime {
     const next: ModuleRecord = { key: moduleKey, exports };
     this.modules.set(moduleKey, next);
     this.rebuild(previous, next);
-    this.outbox.push({ op: "loaded", loadId, result: { ok: true, exports: Object.keys(exports) } });
+    this.outbox.push({
+      op: "loaded",
+      loadId,
+      result: { ok: true, exports: Object.keys(exports), taps: this.taps(next) },
+    });
+  }
+
+  /** The exports of `module` whose class is a tap, and "default" when the class run by default is one. */
+  private taps(module: ModuleRecord): string[] {
+    const taps = Object.keys(module.exports).filter((name) => isTapClass(module.exports[name]));
+    if (taps.includes("default")) return taps;
+    try {
+      if (isTapClass(this.protocolClass(module.key, null).cls)) taps.push("default");
+    } catch {
+      // No protocol class to run by default.
+    }
+    return taps;
   }
 
   /** The protocol class to attach: the named export, else the default export, else the only protocol class. */
@@ -542,6 +559,7 @@ export class SandboxRuntime {
     host: Address,
     tls: WireTLSState,
     pid: number | null = null,
+    tapped = false,
   ): WorkerConnection {
     const record: WorkerConnection = {
       id,
@@ -552,7 +570,7 @@ export class SandboxRuntime {
       transport:
         peer instanceof core.ProcessAddress
           ? new BridgeProcessTransport(id, peer, host, this.sink, tls, pid)
-          : new BridgeTransport(id, peer, host, this.sink, tls),
+          : new BridgeTransport(id, peer, host, this.sink, tls, tapped),
       halted: false,
       parked: [],
       closed: false,
@@ -565,16 +583,9 @@ export class SandboxRuntime {
   }
 
   /** Main attached a connection to a module's protocol class: build the instance and connect it. */
-  private attach(
-    id: number,
-    moduleKey: string,
-    exportName: string | null,
-    peer: Address,
-    host: Address,
-    tls: WireTLSState,
-    pid: number | null,
-  ): void {
-    this.build(this.newRecord(id, moduleKey, exportName, peer, host, tls, pid));
+  private attach(op: ToWorker & { op: "attach" }, peer: Address, host: Address): void {
+    const { id, moduleKey, exportName, tls } = op;
+    this.build(this.newRecord(id, moduleKey, exportName, peer, host, tls, op.pid ?? null, op.tap === true));
   }
 
   /** Builds the protocol of `record` from its module and calls makeConnection. Returns false if that failed. */

@@ -152,6 +152,11 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     readonly id: number,
     readonly target: AttachTarget,
     private readonly events: SandboxEvents,
+    /**
+     * A tapped proxy leg (AttachOptions.tap): the engine forwards what arrives and gives this protocol a copy to
+     * decode; the worker's transport refuses the protocol's writes, and any that reached here would be dropped.
+     */
+    readonly tap = false,
   ) {}
 
   /** Whether a fresh instance can be built for it after a worker restart (not for factory-built ones). */
@@ -301,7 +306,9 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       const { moduleKey, exportName } = target;
       const pid = isChildTransport(transport) ? transport.pid : null;
       const op: ToWorker = { op: "attach", id: this.id, moduleKey, exportName, peer, host, tls };
-      this.link.post(pid === null ? op : { ...op, pid });
+      if (pid !== null) op.pid = pid;
+      if (this.tap) op.tap = true;
+      this.link.post(op);
     } else {
       this.link.post({ op: "attachRequested", id: this.id, requestId: target.requestId, peer, host, tls });
     }
@@ -341,7 +348,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
     if (t === null || !this.attached) return;
     switch (op.op) {
       case "write":
-        if (bytes !== null && !this.tlsRefused) t.write(Buffer.from(bytes, op.offset, op.length));
+        if (bytes !== null && !this.tlsRefused && !this.tap) t.write(Buffer.from(bytes, op.offset, op.length));
         return;
       case "loseConnection":
         t.loseConnection();

@@ -3,7 +3,7 @@
  * one chunk, byte by byte, and split at every point. (Each template against a real peer: templates.peers.test.ts.)
  */
 import { describe, expect, it } from "vitest";
-import { formatEvent, StringTransport, type LogEvent } from "../../core/index.ts";
+import { formatEvent, isTapClass, StringTransport, type LogEvent } from "../../core/index.ts";
 import { chunkings, feed, logsOf } from "./template-test-helpers.ts";
 import { listTemplates, templateSource } from "./templates.ts";
 import { HttpClient, type HttpResponse } from "./templates/http.ts";
@@ -146,25 +146,29 @@ describe("RESP template: decoding what a client sends", () => {
   });
 });
 
-describe("RESP tap template: a passthrough that logs what passes", () => {
+describe("RESP tap template: a Tap that logs what passes (the proxy forwards it)", () => {
   const COMMANDS = "SET greeting hello\r\n*2\r\n$3\r\nGET\r\n$8\r\ngreeting\r\n";
   const REPLIES = "+OK\r\n$5\r\nhello\r\n*2\r\n:1\r\n-ERR no\r\n";
 
-  it.each(chunkings(COMMANDS))("on the client leg: forwards unchanged, logs each command, %s", (_way, chunks) => {
+  it("declares both legs taps, so the proxy forwards their bytes itself", () => {
+    expect([isTapClass(ClientLeg), isTapClass(ServerLeg)]).toEqual([true, true]);
+  });
+
+  it.each(chunkings(COMMANDS))("on the client leg: writes nothing, logs each command, %s", (_way, chunks) => {
     const tap = new ClientLeg();
     const transport = new StringTransport();
     tap.makeConnection(transport);
     const events = logsOf(tap, () => feed(tap, chunks));
-    expect(transport.value().toString("latin1")).toBe(COMMANDS);
+    expect(transport.value().toString("latin1")).toBe("");
     expect(events.map((e) => formatEvent(e))).toEqual(["command SET greeting hello", "command GET greeting"]);
   });
 
-  it.each(chunkings(REPLIES))("on the server leg: forwards unchanged, logs each reply, %s", (_way, chunks) => {
+  it.each(chunkings(REPLIES))("on the server leg: writes nothing, logs each reply, %s", (_way, chunks) => {
     const tap = new ServerLeg();
     const transport = new StringTransport();
     tap.makeConnection(transport);
     const events = logsOf(tap, () => feed(tap, chunks));
-    expect(transport.value().toString("latin1")).toBe(REPLIES);
+    expect(transport.value().toString("latin1")).toBe("");
     expect(events.map((e) => [e.log_format, e.reply])).toEqual([
       ["reply {reply}", "OK"],
       ["reply {reply}", "hello"],
@@ -172,7 +176,7 @@ describe("RESP tap template: a passthrough that logs what passes", () => {
     ]);
   });
 
-  it("keeps forwarding what is not RESP, says so once, and never closes", () => {
+  it("stops decoding what is not RESP, says so once, and never closes", () => {
     const tap = new ServerLeg();
     const transport = new StringTransport();
     tap.makeConnection(transport);
@@ -180,7 +184,7 @@ describe("RESP tap template: a passthrough that logs what passes", () => {
       tap.dataReceived(Buffer.from("+OK\r\n?what\r\n"));
       tap.dataReceived(Buffer.from("+OK\r\n"));
     });
-    expect(transport.value().toString("latin1")).toBe("+OK\r\n?what\r\n+OK\r\n");
+    expect(transport.value().toString("latin1")).toBe("");
     expect(events.map((e) => [e.log_level, formatEvent(e)])).toEqual([
       ["info", "reply OK"],
       ["warn", 'not RESP2 (an unknown type byte "?"): forwarding without decoding from here'],

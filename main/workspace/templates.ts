@@ -75,8 +75,9 @@ const TEMPLATES: readonly TemplateEntry[] = [
     id: "resp-tap",
     title: "Redis (RESP) proxy tap",
     description:
-      "For both legs of a proxy in front of redis-server: forwards every byte unchanged and logs each command " +
-      "and each reply, decoded. Uses the RESP template's decoder (resp.ts, created beside it if missing).",
+      "For both legs of a proxy in front of redis-server: a Tap, so the proxy forwards every byte unchanged as it " +
+      "arrives, and it logs each command and each reply, decoded. Uses the RESP template's decoder (resp.ts, " +
+      "created beside it if missing).",
     hasSource: true,
     file: "resp-tap.ts",
     className: "RespTap",

@@ -90,7 +90,7 @@ describe("files", () => {
 
   it("creates the files a template imports beside it, and keeps ones that exist", async () => {
     await t.ws.create("taps/my-tap", "resp-tap");
-    expect(await t.ws.read("taps/my-tap.ts")).toContain("export class MyTap extends Protocol");
+    expect(await t.ws.read("taps/my-tap.ts")).toContain("export class MyTap extends Tap");
     expect(await t.ws.read("taps/resp.ts")).toContain("export class RespDecoder");
     const compiled = await compileProtocol(t.root, "taps/my-tap.ts");
     expect(compiled.ok && compiled.inputs).toEqual(["taps/my-tap.ts", "taps/resp.ts"]);

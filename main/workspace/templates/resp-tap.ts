@@ -1,21 +1,21 @@
 /**
- * A tap for a proxy in front of redis-server: forwards every byte unchanged and logs what passes, decoded — each
- * command the client sends ("command SET greeting hello") and each reply the server sends ("reply OK"), as
- * messages tied to their bytes, each reply answering the oldest command of the client leg.
+ * A tap for a proxy in front of redis-server: logs what passes, decoded — each command the client sends ("command
+ * SET greeting hello") and each reply the server sends ("reply OK"), as messages tied to their bytes, each reply
+ * answering the oldest command of the client leg.
  *
- * Run it on both legs of a proxy (listen locally, upstream `tcp:host=127.0.0.1:port=6379`). On a proxy leg,
- * `this.transport.write()` sends to the other side, as a Twisted portforward Proxy writes to its peer's transport:
- * `dataReceived(data) { this.transport.write(data) }` is a passthrough, and a protocol may rewrite instead. The
- * proxy runs this file's `ClientLeg` export on the client-facing leg (it receives commands) and `ServerLeg` on the
- * upstream leg (it receives replies).
+ * Run it on both legs of a proxy (listen locally, upstream `tcp:host=127.0.0.1:port=6379`). It is a `Tap`: the
+ * proxy forwards every byte unchanged the moment it arrives, and this protocol decodes a copy, off the path the
+ * bytes take — so it never writes (a tap's `this.transport.write()` throws). To rewrite what passes, extend
+ * `Protocol` instead and write what should reach the other side. The proxy runs this file's `ClientLeg` export on
+ * the client-facing leg (it receives commands) and `ServerLeg` on the upstream leg (it receives replies).
  *
  * It decodes with the RESP template's decoder (./resp.ts, created beside this file if it was missing).
  */
-import { Protocol, type Bytes } from "wirescope";
+import { Tap, type Bytes } from "wirescope";
 import { commandMessage, NEED_MORE, replyMessage, RespDecoder, RespProtocolError, type RespReply } from "./resp.ts";
 
-/** Forwards what this leg receives unchanged, and logs it decoded. */
-export class RespTap extends Protocol {
+/** Logs what this leg receives, decoded; the proxy forwards it. */
+export class RespTap extends Tap {
   /** Who sends what this leg receives: "client" (commands, on the client-facing leg) or "server" (replies). */
   sender: "client" | "server" = "client";
   /** Built on first use, once `sender` is final. A plain field (not #private): hot reload keeps instances. */
@@ -23,9 +23,8 @@ export class RespTap extends Protocol {
   /** Set once the bytes were not RESP2: from then on they are only forwarded. */
   private undecodable = false;
 
-  /** Called with each chunk this leg receives: forward it first (the tap never holds bytes back), then decode. */
+  /** Called with each chunk this leg receives, once the proxy forwarded it: decodes it. */
   override dataReceived(data: Bytes): void {
-    this.transport.write(data);
     if (this.undecodable) return;
     const decoder = (this.decoder ??= new RespDecoder(this.sender));
     decoder.append(data);
