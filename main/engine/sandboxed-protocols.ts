@@ -33,7 +33,13 @@ export function sandboxedProtocols(group: SandboxGroup): ProtocolProvider {
       // A tap on a proxy leg: the leg forwards what arrives itself, and the protocol decodes a copy (ProxyLeg).
       const tap = session.kind === "proxy" && group.runsTap(file, exportName);
       const events = protocolEvents(session, connection, tap);
-      return group.attach({ moduleKey: file, ...(exportName === null ? {} : { exportName }), tap }, events);
+      const options = {
+        moduleKey: file,
+        ...(exportName === null ? {} : { exportName }),
+        tap,
+        proxyLeg: session.kind === "proxy",
+      };
+      return group.attach(options, events);
     },
   };
 }

@@ -112,6 +112,8 @@ export interface AttachOptions {
    * transport refuses writes. Fixed for the connection's life.
    */
   tap?: boolean;
+  /** A proxy leg, tapped or not: a reload that changes whether its class is a tap halts it (runtime.ts rebuild). */
+  proxyLeg?: boolean;
 }
 
 /** Options of `SandboxHost.createGroup`. */
@@ -283,7 +285,8 @@ export class SandboxGroup {
    */
   attach(options: AttachOptions, events: SandboxEvents = {}): SandboxedProtocol {
     const target = { kind: "module" as const, moduleKey: options.moduleKey, exportName: options.exportName ?? null };
-    return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events, options.tap === true);
+    const { tap = false, proxyLeg = false } = options;
+    return new SandboxedProtocol(this.link, this.host.nextConnectionId(), target, events, tap, proxyLeg);
   }
 
   /**

@@ -141,6 +141,8 @@ export type ToWorker =
        * `write` and `startTLS` (they throw at the call). Fixed for the connection's life, reloads included.
        */
       tap?: true;
+      /** A proxy leg (tapped or not): a reload may not make its class a tap, or no longer one (it is halted). */
+      leg?: true;
     }
   | { op: "attachRequested"; id: number; requestId: number; peer: WireAddress; host: WireAddress; tls: WireTLSState }
   | { op: "connectFailed"; requestId: number; reason: WireError }

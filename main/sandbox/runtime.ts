@@ -80,6 +80,8 @@ interface WorkerConnection {
   closed: boolean;
   /** The connector, for connections opened by user code with connectTCP. */
   connector: BridgeConnector<WorkerConnection> | null;
+  /** A proxy leg's forwarding, fixed for its life: "tapped" (main forwards) or "forwarding" (its protocol does). */
+  readonly leg: "tapped" | "forwarding" | null;
   /** Bytes this worker got for the connection, by fd (-1 for a socket's). */
   readonly received: Map<number, number>;
   /** `received` when the protocol instance was built: where its framers' offsets start. */
@@ -130,8 +132,18 @@ function reviveError(wire: WireError): Error {
   return error;
 }
 
-/** Log fields made JSON-safe: bytes as latin1 strings, errors as "Name: message", depth and size bounded. */
-export function jsonSafe(value: unknown, depth = 0): unknown {
+/**
+ * How many values one log event's fields may hold once made JSON-safe (jsonSafe's budget): an object that refers to
+ * itself would otherwise be walked 1,000 keys wide and 6 deep — seconds and tens of MB for one event.
+ */
+const MAX_FIELD_VALUES = 10_000;
+
+/**
+ * Log fields made JSON-safe: bytes as latin1 strings, errors as "Name: message", depth and size bounded (at most
+ * `budget.left` values in all; past it, "…"). May throw what user code throws (a getter, a toString): see `logged`.
+ */
+export function jsonSafe(value: unknown, depth = 0, budget = { left: MAX_FIELD_VALUES }): unknown {
+  if (--budget.left < 0) return "…";
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -151,12 +163,14 @@ export function jsonSafe(value: unknown, depth = 0): unknown {
     return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
   if (value instanceof Error) return `${value.name}: ${value.message}`;
   if (depth >= 6) return String(value);
-  if (Array.isArray(value)) return value.slice(0, 1000).map((item) => jsonSafe(item, depth + 1));
+  if (Array.isArray(value)) return value.slice(0, 1000).map((item) => jsonSafe(item, depth + 1, budget));
   const proto = Object.getPrototypeOf(value) as unknown;
   const plain = proto === Object.prototype || proto === null;
   if (!plain && (value as object).toString !== Object.prototype.toString) return String(value);
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value as object).slice(0, 1000)) out[key] = jsonSafe(item, depth + 1);
+  for (const [key, item] of Object.entries(value as object).slice(0, 1000)) {
+    out[key] = jsonSafe(item, depth + 1, budget);
+  }
   return out;
 }
 
@@ -517,6 +531,14 @@ export class SandboxRuntime {
         );
         continue;
       }
+      if (record.leg !== null && isTapClass(replacement) !== (record.leg === "tapped")) {
+        // Who forwards a proxy leg is fixed when it connects (proxy-leg.ts): a tap left to forward would freeze it.
+        const name = (replacement as { name?: string }).name ?? "?";
+        const change = record.leg === "tapped" ? "is no longer a Tap" : "became a Tap";
+        const why = `${name} ${change} with this reload, and a live proxy leg keeps how it forwards: reconnect`;
+        this.halt(record, "rebuild", new Error(`${why} to run the new code (or save it back as it was)`));
+        continue;
+      }
       Object.setPrototypeOf(protocol, replacement.prototype);
       record.halted = false;
       this.outbox.push({ op: "reloaded", id: record.id });
@@ -559,7 +581,7 @@ export class SandboxRuntime {
     host: Address,
     tls: WireTLSState,
     pid: number | null = null,
-    tapped = false,
+    leg: WorkerConnection["leg"] = null,
   ): WorkerConnection {
     const record: WorkerConnection = {
       id,
@@ -570,11 +592,12 @@ export class SandboxRuntime {
       transport:
         peer instanceof core.ProcessAddress
           ? new BridgeProcessTransport(id, peer, host, this.sink, tls, pid)
-          : new BridgeTransport(id, peer, host, this.sink, tls, tapped),
+          : new BridgeTransport(id, peer, host, this.sink, tls, leg === "tapped"),
       halted: false,
       parked: [],
       closed: false,
       connector: null,
+      leg,
       received: new Map(),
       receivedBefore: new Map(),
     };
@@ -585,7 +608,8 @@ export class SandboxRuntime {
   /** Main attached a connection to a module's protocol class: build the instance and connect it. */
   private attach(op: ToWorker & { op: "attach" }, peer: Address, host: Address): void {
     const { id, moduleKey, exportName, tls } = op;
-    this.build(this.newRecord(id, moduleKey, exportName, peer, host, tls, op.pid ?? null, op.tap === true));
+    const leg = op.tap === true ? "tapped" : op.leg === true ? "forwarding" : null;
+    this.build(this.newRecord(id, moduleKey, exportName, peer, host, tls, op.pid ?? null, leg));
   }
 
   /** Builds the protocol of `record` from its module and calls makeConnection. Returns false if that failed. */
@@ -704,21 +728,37 @@ export class SandboxRuntime {
     const source = event.log_source;
     const bySource = typeof source === "object" && source !== null ? this.byProtocol.get(source) : undefined;
     const record = bySource ?? this.context.getStore() ?? null;
-    const fields: Record<string, unknown> = {};
-    for (const key of Object.keys(event)) {
-      if (!key.startsWith("log_")) fields[key] = jsonSafe(event[key]);
-    }
-    if (event.log_failure) fields["failure"] = this.stacks.mapStack(event.log_failure.stack ?? "").stack;
+    // Nothing here may throw: the core's publisher drops an observer that throws, and this one is the sandbox's only.
     const rendered: WireLogEvent = {
-      level: event.log_level,
-      namespace: event.log_namespace,
-      text: formatEvent(event),
-      fieldsJson: JSON.stringify(fields), // JSON-safe: it can't throw
-      time: event.log_time,
+      level: LOG_LEVELS.has(event.log_level) ? event.log_level : "info",
+      namespace: typeof event.log_namespace === "string" ? event.log_namespace : "(no namespace)",
+      text: tryOr(() => formatEvent(event), (err) => `(the log format could not be rendered: ${thrown(err)})`),
+      fieldsJson: tryOr(
+        () => this.fieldsJson(event),
+        (err) => JSON.stringify({ unserializable: `a log field could not be read: ${thrown(err)}` }),
+      ),
+      time: typeof event.log_time === "number" ? event.log_time : Date.now() / 1000,
     };
-    if (event.log_message !== undefined) rendered.message = this.messageOf(record, event.log_message);
+    if (event.log_message !== undefined) {
+      const message = tryOr(
+        () => this.messageOf(record, event.log_message),
+        () => undefined,
+      );
+      if (message !== undefined) rendered.message = message;
+    }
     this.outbox.push({ op: "log", id: record?.id ?? null, event: rendered });
     this.outbox.flushIfQuietFor(LOG_POST_INTERVAL_MS);
+  }
+
+  /** `event`'s fields (all but log_*) as JSON text, made JSON-safe within one budget; throws what user code throws. */
+  private fieldsJson(event: LogEvent): string {
+    const fields: Record<string, unknown> = {};
+    const budget = { left: MAX_FIELD_VALUES };
+    for (const key of Object.keys(event)) {
+      if (!key.startsWith("log_")) fields[key] = jsonSafe(event[key], 0, budget);
+    }
+    if (event.log_failure) fields["failure"] = this.stacks.mapStack(event.log_failure.stack ?? "").stack;
+    return JSON.stringify(fields);
   }
 
   /**
@@ -789,6 +829,26 @@ function placeSpans(record: WorkerConnection, list: unknown, onStdout: boolean):
     const before = record.receivedBefore.get(typeof s.fd === "number" ? s.fd : -1) ?? 0;
     if (typeof s.offset === "number") s.offset += before;
   }
+}
+
+/** The log levels the engine knows (core/logger.ts LogLevel); a user's own level is logged as "info". */
+const LOG_LEVELS: ReadonlySet<unknown> = new Set(core.LogLevel);
+
+/** What `fn` returns, or what `fallback` makes of what it threw. */
+function tryOr<T>(fn: () => T, fallback: (err: unknown) => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    return fallback(err);
+  }
+}
+
+/** A thrown value as text, even one whose own toString throws (a revoked Proxy). */
+function thrown(err: unknown): string {
+  return tryOr(
+    () => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)),
+    () => "(unprintable)",
+  );
 }
 
 /**

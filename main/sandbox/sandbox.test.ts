@@ -110,6 +110,40 @@ describe("running protocols", () => {
     });
     expect(typeof event.time).toBe("number");
   });
+  test("a field that throws, a cycle, an unknown level: each event is recorded bounded, and logging carries on", async () => {
+    const source = `import { LineReceiver, Logger } from "wirescope";
+       export default class Odd extends LineReceiver {
+         lineReceived(line: Buffer) {
+           const text = line.toString();
+           if (text === "getter") this.log.info("boom", { bad: { get x() { throw new Error("no x"); } } });
+           if (text === "cycle") { const c: Record<string, unknown> = {}; for (let i = 0; i < 12; i++) c["k" + i] = c; this.log.info("cycle", { c }); }
+           if (text === "level") this.log.emit("notice" as never, "a level of my own");
+           this.transport.write(Buffer.from(text + "!"));
+           this.log.info("after {text}", { text });
+         }
+       }`;
+    await load("odd.ts", source);
+    const { portNumber, recorders } = await serve("odd.ts");
+    const peer = await connectPeer(portNumber);
+    peer.send("getter\r\ncycle\r\nlevel\r\nfine\r\n");
+    await waitFor(() => recorders[0]?.events.logs.some((e) => e.text === "after fine") === true, "the last log");
+    const logs = recorders[0]!.events.logs;
+    expect(logs.map((e) => e.text)).toEqual([
+      "boom",
+      "after getter",
+      "cycle",
+      "after cycle",
+      "a level of my own",
+      "after level",
+      "after fine",
+    ]);
+    expect(JSON.parse(logs[0]!.fieldsJson)).toEqual({ unserializable: "a log field could not be read: Error: no x" });
+    // 12 keys each referring to the object: 10,000 values at most, not 12^6.
+    expect(logs[2]!.fieldsJson.length).toBeLessThan(500_000);
+    expect(logs[4]!.level).toBe("info");
+    await waitFor(() => peer.received.toString() === "getter!cycle!level!fine!", "every write");
+  });
+
   test("a decoded message's spans reach the engine JSON-safe, plain ones and odd ones alike", async () => {
     await load(
       "spans.ts",

@@ -157,6 +157,8 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
      * decode; the worker's transport refuses the protocol's writes, and any that reached here would be dropped.
      */
     readonly tap = false,
+    /** A proxy leg, tapped or not (AttachOptions.proxyLeg). */
+    private readonly proxyLeg = false,
   ) {}
 
   /** Whether a fresh instance can be built for it after a worker restart (not for factory-built ones). */
@@ -308,6 +310,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
       const op: ToWorker = { op: "attach", id: this.id, moduleKey, exportName, peer, host, tls };
       if (pid !== null) op.pid = pid;
       if (this.tap) op.tap = true;
+      if (this.proxyLeg) op.leg = true;
       this.link.post(op);
     } else {
       this.link.post({ op: "attachRequested", id: this.id, requestId: target.requestId, peer, host, tls });

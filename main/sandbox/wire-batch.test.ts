@@ -90,12 +90,28 @@ describe("worker batches across threads", () => {
       { ops: '{"op":"heartbeat"}', bytes: null }, // JSON, not a list
       { ops: "[]", bytes: new Uint8Array(4) }, // bytes that are not a transferred ArrayBuffer
       { ops: "[]" }, // no bytes at all
-      { ops: "[1]", bytes: null }, // an operation that is not an object
-      { ops: '[[1, "info", "n", "t", "{}", 0, -1, 0]]', bytes: null }, // a flat log event with a stray item
-      { ops: '[[1, "loud", "n", "t", "{}", 0, -1]]', bytes: null }, // no such level
-      { ops: '[[1, "info", "n", "t", {}, 0, -1]]', bytes: null }, // fields that are not JSON text
-      { ops: '[[1, "info", "n", "t", "{}", 0, 2, 0, 1, 2]]', bytes: null }, // fewer spans than it says
     ];
     for (const message of notBatches) expect(decodeBatch(message)).toBeNull();
+  });
+
+  test("an operation that can't be read is skipped, and the batch's others (its writes) are kept", () => {
+    const unreadable = [
+      "1", // not an object
+      '[1, "info", "n", "t", "{}", 0, -1, 0]', // a flat log event with a stray item
+      '[1, "loud", "n", "t", "{}", 0, -1]', // no such level
+      '[1, "info", "n", "t", {}, 0, -1]', // fields that are not JSON text
+      '[1, "info", "n", "t", "{}", 0, 2, 0, 1, 2]', // fewer spans than it says
+    ];
+    const write = { op: "write", id: 1, offset: 0, length: 2 };
+    for (const op of unreadable) {
+      const decoded = decodeBatch({ ops: `[${op}, ${JSON.stringify(write)}]`, bytes: null });
+      expect(decoded?.ops).toEqual([write]);
+    }
+  });
+
+  test("a log event of a level or namespace the engine doesn't know crosses as an object, never flat", () => {
+    const event = { level: "notice", namespace: 7, text: "t", fieldsJson: "{}", time: 1 };
+    const op = { op: "log", id: 1, event } as unknown as FromWorker;
+    expect(JSON.parse(encodeBatch({ ops: [op], bytes: null }).ops)).toEqual([op]);
   });
 });

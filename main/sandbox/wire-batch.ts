@@ -55,9 +55,9 @@ export function decodeBatch(message: unknown): Batch<FromWorker> | null {
   if (!Array.isArray(parsed)) return null;
   const decoded: FromWorker[] = [];
   for (const op of parsed as unknown[]) {
+    // An operation that can't be read is skipped, not the batch: its writes and acks are the connection's life.
     const one = Array.isArray(op) ? unflatLog(op) : (op as FromWorker);
-    if (one === null || typeof one !== "object") return null;
-    decoded.push(one);
+    if (one !== null && typeof one === "object") decoded.push(one);
   }
   const batch: Batch<FromWorker> = { ops: decoded, bytes };
   if (partial === true) batch.partial = true;
@@ -67,6 +67,8 @@ export function decodeBatch(message: unknown): Batch<FromWorker> | null {
 /** `op` as a flat list, or null when it is not of the usual shape (it then crosses as it is). */
 function flatLog(op: LogOp): unknown[] | null {
   const { level, namespace, text, fieldsJson, time, message } = op.event;
+  if (!LEVELS.has(level) || typeof namespace !== "string" || typeof text !== "string") return null;
+  if (typeof fieldsJson !== "string") return null;
   const timeMs = Math.round(time * 1000);
   if (timeMs / 1000 !== time) return null;
   const flat: unknown[] = [op.id, level, namespace, text, fieldsJson, timeMs, -1];

@@ -237,6 +237,35 @@ export default class Picky extends Tap {
     );
   });
 
+  it("a reload that makes a live leg's class a Tap halts that leg, saying to reconnect, instead of freezing it", async () => {
+    const leg = (tap: boolean) => `
+import { ${tap ? "Tap" : "Protocol"}, type Bytes } from "wirescope";
+export default class Leg extends ${tap ? "Tap" : "Protocol"} {
+  override dataReceived(data: Bytes): void {
+    ${tap ? "" : "this.transport.write(data);"}
+    this.log.info("saw {n}", { n: data.byteLength });
+  }
+}
+`;
+    await save("leg.ts", leg(false));
+    const { session, port } = await proxy("leg.ts", null, await echoServer());
+    const c = await client(port);
+    c.socket.write("one");
+    await waitFor(() => c.received() === "one", "the echo through the forwarding leg");
+    await save("leg.ts", leg(true));
+    const events = await waitForTimeline(
+      t.api,
+      session,
+      (e) => lifecycle(e, 1).some((l) => l.startsWith("protocol-halted")),
+      "the leg to be halted",
+    );
+    expect(lifecycle(events, 1).find((l) => l.startsWith("protocol-halted"))).toMatch(
+      /Leg became a Tap with this reload, and a live proxy leg keeps how it forwards: reconnect/,
+    );
+    // A new connection runs the tap: the proxy forwards its bytes.
+    expect(await exchange(port, ["two"], 3)).toBe("two");
+  });
+
   it("a tap that writes is told so where it wrote, and nothing is sent twice", async () => {
     await save(
       "echoing-tap.ts",
