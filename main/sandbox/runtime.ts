@@ -1,9 +1,9 @@
 /**
  * The sandbox runtime: everything the worker does, in one object (worker-main.ts only wires it to the port).
  *
- * It evaluates user modules, builds protocol instances for the connections main attaches, delivers their events,
- * reports what they do back as operations, and swaps their code on a hot reload (Twisted's rebuild,
- * src/twisted/python/rebuild.py: the instance stays, its prototype is replaced, so its fields survive).
+ * It evaluates user modules (protocol-modules.ts), builds protocol instances for the connections main attaches,
+ * delivers their events, reports what they do back as operations, and swaps their code on a hot reload (Twisted's
+ * rebuild, src/twisted/python/rebuild.py: the instance stays, its prototype is replaced, so its fields survive).
  *
  * Every call into user code goes through `runAs(record, ...)`: it runs inside an AsyncLocalStorage context naming
  * the connection, so that an error — thrown synchronously, or later from a promise or a timer the code started —
@@ -11,16 +11,13 @@
  * and log events without a source still land on the right connection.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { createRequire, isBuiltin } from "node:module";
-import * as path from "node:path";
 import { getHeapStatistics } from "node:v8";
 import * as core from "../../core/index.ts";
 import type { Address } from "../../core/address.ts";
 import type { Bytes, IProtocol } from "../../core/interfaces.ts";
-import type { IProcessProtocol, ProcessExitReason } from "../../core/process.ts";
+import type { ProcessExitReason } from "../../core/process.ts";
 import { isHalfCloseable, isHandshakeListener } from "../../core/interfaces.ts";
 import { reactorTime } from "../../core/base.ts";
-import { isTapClass } from "../../core/protocols/tap.ts";
 import { formatEvent, globalLogPublisher, type LogEvent, type Span } from "../../core/logger.ts";
 import { BridgeReactor, type BridgeConnector, type ReactorHost } from "./bridge-reactor.ts";
 import { BridgeProcessTransport } from "./bridge-process-transport.ts";
@@ -29,7 +26,6 @@ import {
   Outbox,
   type Batch,
   type FromWorker,
-  type LoadResult,
   type SourceMapInput,
   type ToWorker,
   type HandshakeReport,
@@ -39,6 +35,7 @@ import {
   type WireTLSState,
 } from "./messages.ts";
 import { exitReason, isProcessProtocol, streamSide, type UserProtocol } from "./process-side.ts";
+import { ProtocolModules, swapPrototype, type ModuleRecord, type ProtocolClass } from "./protocol-modules.ts";
 import { haltReason, StackMapper } from "./stack-map.ts";
 import { VirtualClock } from "./virtual-clock.ts";
 
@@ -84,22 +81,6 @@ interface WorkerConnection {
   readonly received: Map<number, number>;
   /** `received` when the protocol instance was built: where its framers' offsets start. */
   receivedBefore: ReadonlyMap<number, number>;
-}
-
-/** A module as last evaluated successfully. */
-interface ModuleRecord {
-  readonly key: string;
-  readonly exports: Record<string, unknown>;
-}
-
-type ProtocolClass = new () => UserProtocol;
-
-/** A value user code exported that can be instantiated as a protocol: a stream protocol or a process protocol. */
-function isProtocolClass(value: unknown): value is ProtocolClass {
-  if (typeof value !== "function") return false;
-  const proto = (value as { prototype?: unknown }).prototype as Partial<IProtocol & IProcessProtocol> | undefined;
-  const receives = typeof proto?.dataReceived === "function" || typeof proto?.childDataReceived === "function";
-  return typeof proto?.makeConnection === "function" && receives;
 }
 
 /** Rebuilds a core Address from its wire form. */
@@ -162,7 +143,7 @@ export function jsonSafe(value: unknown, depth = 0): unknown {
 
 /** The sandbox of one group, living in its worker. Created once by worker-main.ts. */
 export class SandboxRuntime {
-  private readonly modules = new Map<string, ModuleRecord>();
+  private readonly modules: ProtocolModules;
   private readonly records = new Map<number, WorkerConnection>();
   private readonly byProtocol = new WeakMap<object, WorkerConnection>();
   private readonly connectors = new Map<number, BridgeConnector<WorkerConnection>>();
@@ -170,9 +151,6 @@ export class SandboxRuntime {
   private readonly stacks = new StackMapper();
   private readonly outbox: Outbox<FromWorker>;
   private readonly reactor: BridgeReactor<WorkerConnection>;
-  /** What `require("wirescope")` returns: the core, with the bridge reactor as `reactor`. */
-  private readonly sandboxCore: Readonly<Record<string, unknown>>;
-  private readonly nodeRequire = createRequire(path.join(process.cwd(), "wirescope-sandbox.js"));
   /** Bytes of `data` operations consumed per connection in the batch being handled (flow control). */
   private readonly acks = new Map<number, number>();
   private readonly sink: TransportSink = {
@@ -197,7 +175,7 @@ export class SandboxRuntime {
       settled: (requestId) => this.connectors.delete(requestId),
     };
     this.reactor = new BridgeReactor(host);
-    this.sandboxCore = Object.freeze({ ...core, reactor: this.reactor });
+    this.modules = new ProtocolModules(Object.freeze({ ...core, reactor: this.reactor }), this.stacks, this.context);
     Error.stackTraceLimit = Math.max(Error.stackTraceLimit, 30);
     globalLogPublisher.addObserver((event) => this.logged(event));
     this.ownTimers();
@@ -411,83 +389,18 @@ export class SandboxRuntime {
 
   // ---- modules ----
 
-  private require = (id: string): unknown => {
-    if (id === "wirescope") return this.sandboxCore;
-    if (isBuiltin(id)) return this.nodeRequire(id) as unknown;
-    throw new Error(
-      `Cannot import "${id}" in a sandboxed protocol: only "wirescope" and Node's built-in modules are available ` +
-        `(other workspace files are bundled in when the protocol is compiled).`,
-    );
-  };
-
   /**
    * Evaluates a module. A module that is already loaded is hot-reloaded: live instances of its classes get the new
    * prototypes. A module that fails to evaluate changes nothing: the previous version keeps running.
    */
   private load(loadId: number, moduleKey: string, code: string, sourceMap: SourceMapInput | null): void {
-    const url = this.stacks.register(moduleKey, sourceMap);
-    const module: { exports: Record<string, unknown> } = { exports: {} };
-    try {
-      const evaluate = new Function("require", "module", "exports", `${code}\n//# sourceURL=${url}`) as (
-        require: (id: string) => unknown,
-        module: { exports: Record<string, unknown> },
-        exports: Record<string, unknown>,
-      ) => void;
-      this.context.exit(() => evaluate(this.require, module, module.exports));
-    } catch (err) {
-      const details = this.stacks.describe("load", err);
-      this.stacks.forget(url);
-      const result: LoadResult = {
-        ok: false,
-        error: { code: "EVALUATION_FAILED", message: `${moduleKey}: ${haltReason(err, details)}`, details },
-      };
-      this.outbox.push({ op: "loaded", loadId, result });
+    const evaluated = this.modules.evaluate(moduleKey, code, sourceMap);
+    if (!evaluated.ok) {
+      this.outbox.push({ op: "loaded", loadId, result: evaluated.result });
       return;
     }
-    const exports = module.exports;
-    const previous = this.modules.get(moduleKey) ?? null;
-    const next: ModuleRecord = { key: moduleKey, exports };
-    this.modules.set(moduleKey, next);
-    this.rebuild(previous, next);
-    this.outbox.push({
-      op: "loaded",
-      loadId,
-      result: { ok: true, exports: Object.keys(exports), taps: this.taps(next) },
-    });
-  }
-
-  /** The exports of `module` whose class is a tap, and "default" when the class run by default is one. */
-  private taps(module: ModuleRecord): string[] {
-    const taps = Object.keys(module.exports).filter((name) => isTapClass(module.exports[name]));
-    if (taps.includes("default")) return taps;
-    try {
-      if (isTapClass(this.protocolClass(module.key, null).cls)) taps.push("default");
-    } catch {
-      // No protocol class to run by default.
-    }
-    return taps;
-  }
-
-  /** The protocol class to attach: the named export, else the default export, else the only protocol class. */
-  private protocolClass(moduleKey: string, exportName: string | null): { name: string; cls: ProtocolClass } {
-    const module = this.modules.get(moduleKey);
-    if (!module) throw new Error(`The protocol module "${moduleKey}" is not loaded`);
-    const exports = module.exports;
-    if (exportName !== null) {
-      const cls = exports[exportName];
-      if (!isProtocolClass(cls)) throw new Error(`"${moduleKey}" exports no protocol class named "${exportName}"`);
-      return { name: exportName, cls };
-    }
-    const preferred = exports["default"];
-    if (isProtocolClass(preferred)) return { name: "default", cls: preferred };
-    const candidates = Object.entries(exports).filter(([, value]) => isProtocolClass(value));
-    if (candidates.length === 1) {
-      const [name, cls] = candidates[0]!;
-      return { name, cls: cls as ProtocolClass };
-    }
-    if (candidates.length === 0) throw new Error(`"${moduleKey}" exports no Protocol class`);
-    const names = candidates.map(([name]) => name).join(", ");
-    throw new Error(`"${moduleKey}" exports several protocol classes (${names}): export one as default`);
+    this.rebuild(evaluated.previous, evaluated.next);
+    this.outbox.push({ op: "loaded", loadId, result: this.modules.loaded(evaluated.next) });
   }
 
   /**
@@ -507,17 +420,8 @@ export class SandboxRuntime {
         if (this.build(record) && wasHalted) this.outbox.push({ op: "resumed", id: record.id });
         continue;
       }
-      const current = Object.getPrototypeOf(protocol) as { constructor: unknown };
-      const replacement = this.counterpart(current.constructor, previous, next, record.exportName);
-      if (replacement === null) {
-        const name = (current.constructor as { name?: string }).name ?? "?";
-        new core.Logger("wirescope.sandbox", protocol).warn(
-          "Kept the old code of {name}: {module} no longer exports it",
-          { name, module: next.key },
-        );
-        continue;
-      }
-      Object.setPrototypeOf(protocol, replacement.prototype);
+      const current = swapPrototype(protocol, previous, next, record.exportName);
+      if (current === null) continue;
       record.halted = false;
       this.outbox.push({ op: "reloaded", id: record.id });
       const hook = (protocol as { rebuilt?: unknown }).rebuilt;
@@ -527,26 +431,6 @@ export class SandboxRuntime {
         for (const call of record.parked.splice(0)) call();
       }
     }
-  }
-
-  /** The class of the new module version that replaces `cls` of the previous one, or null. */
-  private counterpart(
-    cls: unknown,
-    previous: ModuleRecord | null,
-    next: ModuleRecord,
-    exportName: string | null,
-  ): ProtocolClass | null {
-    if (previous !== null) {
-      for (const [name, value] of Object.entries(previous.exports)) {
-        if (value === cls && isProtocolClass(next.exports[name])) return next.exports[name];
-      }
-    }
-    const className = (cls as { name?: unknown }).name;
-    for (const value of Object.values(next.exports)) {
-      if (isProtocolClass(value) && value.name === className) return value;
-    }
-    if (exportName !== null && isProtocolClass(next.exports[exportName])) return next.exports[exportName];
-    return null;
   }
 
   // ---- connections ----
@@ -592,7 +476,7 @@ export class SandboxRuntime {
   private build(record: WorkerConnection): boolean {
     let cls: ProtocolClass;
     try {
-      const found = this.protocolClass(record.moduleKey ?? "", record.requestedExport);
+      const found = this.modules.protocolClass(record.moduleKey ?? "", record.requestedExport);
       cls = found.cls;
       record.exportName = found.name;
     } catch (err) {
