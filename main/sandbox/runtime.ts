@@ -18,7 +18,7 @@ import type { Bytes, IProtocol } from "../../core/interfaces.ts";
 import type { ProcessExitReason } from "../../core/process.ts";
 import { isHalfCloseable, isHandshakeListener } from "../../core/interfaces.ts";
 import { reactorTime } from "../../core/base.ts";
-import { formatEvent, globalLogPublisher, type LogEvent, type Span } from "../../core/logger.ts";
+import { globalLogPublisher, type LogEvent } from "../../core/logger.ts";
 import { BridgeReactor, type BridgeConnector, type ReactorHost } from "./bridge-reactor.ts";
 import { BridgeProcessTransport } from "./bridge-process-transport.ts";
 import { BridgeTransport, type TransportSink } from "./bridge-transport.ts";
@@ -31,13 +31,13 @@ import {
   type HandshakeReport,
   type WireAddress,
   type WireError,
-  type WireLogEvent,
   type WireTLSState,
 } from "./messages.ts";
 import { exitReason, isProcessProtocol, streamSide, type UserProtocol } from "./process-side.ts";
 import { ProtocolModules, swapPrototype, type ModuleRecord, type ProtocolClass } from "./protocol-modules.ts";
 import { haltReason, StackMapper } from "./stack-map.ts";
 import { VirtualClock } from "./virtual-clock.ts";
+import { placedMessage, skippedWhileHalted, wireLogEvent } from "./wire-log-event.ts";
 
 /**
  * How often a turn that keeps running posts what it queued (ms): what a worker stopped where the watchdog can't
@@ -109,36 +109,6 @@ function reviveError(wire: WireError): Error {
   });
   if (isErrorClass) Object.defineProperty(error, "code", { value: wire.name, configurable: true });
   return error;
-}
-
-/** Log fields made JSON-safe: bytes as latin1 strings, errors as "Name: message", depth and size bounded. */
-export function jsonSafe(value: unknown, depth = 0): unknown {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return value;
-    case "number":
-      return Number.isFinite(value) ? value : String(value);
-    case "bigint":
-    case "symbol":
-      return value.toString();
-    case "undefined":
-      return null;
-    case "function":
-      return `<function ${(value as { name: string }).name || "(anonymous)"}>`;
-  }
-  if (value === null) return null;
-  if (value instanceof Uint8Array)
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
-  if (depth >= 6) return String(value);
-  if (Array.isArray(value)) return value.slice(0, 1000).map((item) => jsonSafe(item, depth + 1));
-  const proto = Object.getPrototypeOf(value) as unknown;
-  const plain = proto === Object.prototype || proto === null;
-  if (!plain && (value as object).toString !== Object.prototype.toString) return String(value);
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value as object).slice(0, 1000)) out[key] = jsonSafe(item, depth + 1);
-  return out;
 }
 
 /** The sandbox of one group, living in its worker. Created once by worker-main.ts. */
@@ -580,107 +550,28 @@ export class SandboxRuntime {
    * with everything else. The code that logged may never return (`while (true) {}`, or allocating until the heap
    * limit): the watchdog reads what is unsent from a hung worker before stopping it (`unsent`), and a log event
    * more than LOG_POST_INTERVAL_MS after the last batch is posted at once (a partial batch, with the writes queued
-   * before it, in order), so that a worker stopped where it cannot be examined loses no more of what it logged. A busy protocol's
-   * events of a turn cross in one batch, not one postMessage each. As in Twisted, a log event reaches its
-   * observers synchronously, while writes wait for control to return.
+   * before it, in order), so that a worker stopped where it cannot be examined loses no more of what it logged. A
+   * busy protocol's events of a turn cross in one batch, not one postMessage each. As in Twisted, a log event
+   * reaches its observers synchronously, while writes wait for control to return.
    */
   private logged(event: LogEvent): void {
     const source = event.log_source;
     const bySource = typeof source === "object" && source !== null ? this.byProtocol.get(source) : undefined;
     const record = bySource ?? this.context.getStore() ?? null;
-    const fields: Record<string, unknown> = {};
-    for (const key of Object.keys(event)) {
-      if (!key.startsWith("log_")) fields[key] = jsonSafe(event[key]);
-    }
-    if (event.log_failure) fields["failure"] = this.stacks.mapStack(event.log_failure.stack ?? "").stack;
-    const rendered: WireLogEvent = {
-      level: event.log_level,
-      namespace: event.log_namespace,
-      text: formatEvent(event),
-      fieldsJson: JSON.stringify(fields), // JSON-safe: it can't throw
-      time: event.log_time,
-    };
+    const rendered = wireLogEvent(event, this.stacks);
     if (event.log_message !== undefined) rendered.message = this.messageOf(record, event.log_message);
     this.outbox.push({ op: "log", id: record?.id ?? null, event: rendered });
     this.outbox.flushIfQuietFor(LOG_POST_INTERVAL_MS);
   }
 
   /**
-   * A decoded message's `log_message`, JSON-safe, its "in" spans counted among the bytes this worker got for the
-   * connection (a framer counts from its instance's start; main maps them onto the stream: stream-offsets.ts). A
-   * stream protocol run on a process session's child receives the child's stdout: its "in" spans get fd 1.
+   * A decoded message's `log_message` as it crosses (wire-log-event.ts), its "in" spans placed among the bytes this
+   * worker got for `record`'s connection; a stream protocol run on a process session's child reads its stdout.
    */
   private messageOf(record: WorkerConnection | null, logged: unknown): unknown {
-    const message = safeMessage(logged);
-    if (record === null || typeof message !== "object" || message === null) return message;
-    const protocol = record.protocol;
+    const protocol = record?.protocol ?? null;
     const onStdout =
-      record.transport instanceof BridgeProcessTransport && protocol !== null && !isProcessProtocol(protocol);
-    const { spans, fieldSpans } = message as { spans?: unknown; fieldSpans?: unknown };
-    placeSpans(record, spans, onStdout);
-    if (typeof fieldSpans === "object" && fieldSpans !== null) {
-      for (const list of Object.values(fieldSpans)) placeSpans(record, list, onStdout);
-    }
-    return message;
+      record?.transport instanceof BridgeProcessTransport && protocol !== null && !isProcessProtocol(protocol);
+    return placedMessage(logged, record, onStdout);
   }
-}
-
-/**
- * `logged` made JSON-safe, as `jsonSafe` would make it, and a copy (it is changed in place afterwards). The message of
- * the core's `log.message` (spans, and maybe field spans and pairing) is checked and copied on a fast path; anything
- * else goes through jsonSafe. A protocol reporting every message it decodes calls this for each one.
- */
-function safeMessage(logged: unknown): unknown {
-  if (typeof logged !== "object" || logged === null || Object.getPrototypeOf(logged) !== Object.prototype) {
-    return jsonSafe(logged);
-  }
-  const given = logged as Record<string, unknown>;
-  const spans = given["spans"];
-  if (!Array.isArray(spans) || spans.length > 1000) return jsonSafe(logged);
-  const copied: Span[] = [];
-  for (const span of spans as unknown[]) {
-    const plain = plainSpan(span);
-    if (plain === null) return jsonSafe(logged);
-    copied.push(plain);
-  }
-  const message: Record<string, unknown> = {};
-  for (const key of Object.keys(given)) message[key] = key === "spans" ? copied : jsonSafe(given[key], 1);
-  return message;
-}
-
-/** A copy of `value` if it is a span of plain finite numbers and a string `dir` (nothing else), or null. */
-function plainSpan(value: unknown): Span | null {
-  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return null;
-  const { dir, offset, length, fd } = value as Record<string, unknown>;
-  if (typeof dir !== "string" || !Number.isFinite(offset) || !Number.isFinite(length)) return null;
-  if (!(fd === undefined || Number.isFinite(fd))) return null;
-  if (Object.keys(value).length !== (fd === undefined ? 3 : 4)) return null; // another key, or one undefined
-  const span = { dir, offset, length } as Span;
-  if (fd !== undefined) span.fd = fd as number;
-  return span;
-}
-
-/**
- * Moves the "in" spans of `list` (unchecked) from the protocol instance's count to the worker's: by the bytes its
- * connection got before the instance was built, on its fd (fd 1 for a stream protocol on a child's stdout).
- */
-function placeSpans(record: WorkerConnection, list: unknown, onStdout: boolean): void {
-  if (!Array.isArray(list)) return;
-  for (const span of list as unknown[]) {
-    const s = span as { dir?: unknown; fd?: unknown; offset?: unknown } | null;
-    if (typeof s !== "object" || s === null || s.dir !== "in") continue;
-    if (onStdout && s.fd === undefined) s.fd = 1;
-    const before = record.receivedBefore.get(typeof s.fd === "number" ? s.fd : -1) ?? 0;
-    if (typeof s.offset === "number") s.offset += before;
-  }
-}
-
-/**
- * Bytes that were on their way when `record`'s protocol halted reach it and are dropped: its framers never see them.
- * A reload keeps the instance (its prototype swapped), so its own offsets now start that much later in the stream.
- */
-function skippedWhileHalted(record: { receivedBefore: ReadonlyMap<number, number> }, fd: number, length: number): void {
-  const before = new Map(record.receivedBefore);
-  before.set(fd, (before.get(fd) ?? 0) + length);
-  record.receivedBefore = before;
 }
