@@ -32,7 +32,6 @@ import {
   type SandboxLogEvent,
   type SourceMapInput,
   type ToWorker,
-  type UnsentBatch,
   UNSENT_GLOBAL,
 } from "./messages.ts";
 import { ateMemory, examineWorker, grown, type WorkerFrame } from "./hang-locator.ts";
@@ -42,6 +41,7 @@ import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandb
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { decodeBatch } from "./wire-batch.ts";
 import { workerSource } from "./worker-bundle.ts";
+import { WorkerTurn } from "./worker-turn.ts";
 
 /** A worker not heard from for this long is stopped (it heartbeats every 200 ms). Together with the check
  * interval and EXAMINE_TIMEOUT_MS this stops a hang within 2 s of its start. */
@@ -174,12 +174,7 @@ export class SandboxGroup {
   /** performance.now() when the worker was last heard from: a batch that ends a turn (a partial one does not). */
   private lastHeard = 0;
   /** Partial batches of the worker's current turn, applied with its last batch (see Batch.partial). */
-  private turn: Batch<FromWorker>[] = [];
-  /** The operations and bytes in `turn`, against MAX_TURN_OPS and MAX_TURN_BYTES. */
-  private turnOps = 0;
-  private turnBytes = 0;
-  /** The current turn passed its bounds: the worker is being stopped, and nothing more of it is applied. */
-  private turnOverflowed = false;
+  private readonly turn = new WorkerTurn();
   /** The worker's heap in use (bytes) at its last heartbeat. */
   private lastHeapUsed = 0;
   /**
@@ -447,7 +442,7 @@ export class SandboxGroup {
   }
 
   private received(worker: Worker, batch: Batch<FromWorker>): void {
-    if (worker !== this.worker || this.turnOverflowed) return; // A worker already stopped, or being stopped.
+    if (worker !== this.worker || this.turn.overflowed) return; // A worker already stopped, or being stopped.
     if (batch.partial) {
       // Not a sign of life: the turn is not over, and a turn that never ends is a hang (it may log forever).
       this.keepPartial(worker, batch);
@@ -461,41 +456,12 @@ export class SandboxGroup {
 
   /** Keeps a partial batch until its turn ends; past the turn's bounds, stops the worker as hung instead. */
   private keepPartial(worker: Worker, batch: Batch<FromWorker>): void {
-    this.turnOps += batch.ops.length;
-    this.turnBytes += batch.bytes?.byteLength ?? 0;
-    if (this.turnOps <= MAX_TURN_OPS && this.turnBytes <= MAX_TURN_BYTES) {
-      this.turn.push(batch);
-      return;
-    }
-    // What the turn sent within its bounds is applied when the worker dies (as after a hang); the rest is dropped.
-    this.turnOverflowed = true;
-    if (!this.examining) this.silent(worker);
-  }
-
-  /**
-   * Keeps what a silent worker had queued and not sent (read through the inspector: UNSENT_GLOBAL, within the
-   * turn's bounds) as its turn's last batch, applied when it is stopped: what its code did before it spun is not lost.
-   */
-  private keepUnsent(json: string): void {
-    let unsent: UnsentBatch<FromWorker>;
-    try {
-      unsent = JSON.parse(json) as UnsentBatch<FromWorker>;
-    } catch {
-      return;
-    }
-    const bytes = Buffer.from(unsent.bytes, "base64");
-    const copy = new Uint8Array(bytes.byteLength); // its own ArrayBuffer: byte operations' offsets count from 0.
-    copy.set(bytes);
-    this.turn.push({ ops: unsent.ops, bytes: copy.buffer, partial: true });
+    if (!this.turn.keep(batch) && !this.examining) this.silent(worker);
   }
 
   /** Applies the partial batches kept so far, in order. */
   private applyTurn(): void {
-    const turn = this.turn;
-    this.turn = [];
-    this.turnOps = 0;
-    this.turnBytes = 0;
-    for (const partial of turn) this.apply(partial);
+    for (const partial of this.turn.take()) this.apply(partial);
   }
 
   private apply(batch: Batch<FromWorker>): void {
@@ -567,14 +533,15 @@ export class SandboxGroup {
     this.examining = true;
     const locate = this.options.locateHangs === true;
     const baseline = { lastHeapUsed: this.lastHeapUsed, limit: this.host.options.memoryLimitMb * 1024 * 1024 };
-    const readBytes = Math.min(MAX_UNSENT_READ_BYTES, MAX_TURN_BYTES - this.turnBytes);
-    const read = `${UNSENT_GLOBAL}(${MAX_TURN_OPS - this.turnOps}, ${readBytes})`;
+    const readBytes = Math.min(MAX_UNSENT_READ_BYTES, this.turn.bytesLeft);
+    const read = `${UNSENT_GLOBAL}(${this.turn.opsLeft}, ${readBytes})`;
     const suspect = (bytes: number) => grown(bytes, baseline);
     const options = { locate, suspect, timeoutMs: EXAMINE_TIMEOUT_MS, read };
     void examineWorker(worker.threadId, options).then((found) => {
       this.examining = false;
-      if (found.read && !this.turnOverflowed && worker === this.worker) this.keepUnsent(found.read);
-      const spun = this.turnOverflowed ? TURN_BOUND_REASON : HANG_REASON;
+      // Applied when it is stopped: what its code did before it spun is not lost.
+      if (found.read && !this.turn.overflowed && worker === this.worker) this.turn.keepUnsent(found.read);
+      const spun = this.turn.overflowed ? TURN_BOUND_REASON : HANG_REASON;
       const reason = ateMemory(found, baseline) ? this.outOfMemory() : spun + this.sourceOf(found.frames ?? []);
       this.died(worker, reason);
     });
@@ -609,10 +576,7 @@ export class SandboxGroup {
   /** Forgets the worker: pending loads fail, requests abort, every connection is halted with `reason`. */
   private stopWorker(reason: string, notify: boolean): void {
     this.worker = null;
-    this.turn = [];
-    this.turnOps = 0;
-    this.turnBytes = 0;
-    this.turnOverflowed = false;
+    this.turn.reset();
     this.deathReason = reason;
     this.outbox.clear();
     this.outbox.setOpen(false);

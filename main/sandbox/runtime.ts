@@ -1,9 +1,9 @@
 /**
  * The sandbox runtime: everything the worker does, in one object (worker-main.ts only wires it to the port).
  *
- * It evaluates user modules, builds protocol instances for the connections main attaches, delivers their events,
- * reports what they do back as operations, and swaps their code on a hot reload (Twisted's rebuild,
- * src/twisted/python/rebuild.py: the instance stays, its prototype is replaced, so its fields survive).
+ * It evaluates user modules (protocol-modules.ts), builds protocol instances for the connections main attaches,
+ * delivers their events, reports what they do back as operations, and swaps their code on a hot reload (Twisted's
+ * rebuild, src/twisted/python/rebuild.py: the instance stays, its prototype is replaced, so its fields survive).
  *
  * Every call into user code goes through `runAs(record, ...)`: it runs inside an AsyncLocalStorage context naming
  * the connection, so that an error — thrown synchronously, or later from a promise or a timer the code started —
@@ -11,17 +11,15 @@
  * and log events without a source still land on the right connection.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { createRequire, isBuiltin } from "node:module";
-import * as path from "node:path";
 import { getHeapStatistics } from "node:v8";
 import * as core from "../../core/index.ts";
 import type { Address } from "../../core/address.ts";
 import type { Bytes, IProtocol } from "../../core/interfaces.ts";
-import type { IProcessProtocol, ProcessExitReason } from "../../core/process.ts";
+import type { ProcessExitReason } from "../../core/process.ts";
 import { isHalfCloseable, isHandshakeListener } from "../../core/interfaces.ts";
 import { reactorTime } from "../../core/base.ts";
+import { globalLogPublisher, type LogEvent } from "../../core/logger.ts";
 import { isTapClass } from "../../core/protocols/tap.ts";
-import { formatEvent, globalLogPublisher, type LogEvent, type Span } from "../../core/logger.ts";
 import { BridgeReactor, type BridgeConnector, type ReactorHost } from "./bridge-reactor.ts";
 import { BridgeProcessTransport } from "./bridge-process-transport.ts";
 import { BridgeTransport, type TransportSink } from "./bridge-transport.ts";
@@ -29,18 +27,18 @@ import {
   Outbox,
   type Batch,
   type FromWorker,
-  type LoadResult,
   type SourceMapInput,
   type ToWorker,
   type HandshakeReport,
   type WireAddress,
   type WireError,
-  type WireLogEvent,
   type WireTLSState,
 } from "./messages.ts";
 import { exitReason, isProcessProtocol, streamSide, type UserProtocol } from "./process-side.ts";
+import { ProtocolModules, swapPrototype, type ModuleRecord, type ProtocolClass } from "./protocol-modules.ts";
 import { haltReason, StackMapper } from "./stack-map.ts";
 import { VirtualClock } from "./virtual-clock.ts";
+import { placedMessage, skippedWhileHalted, tryOr, wireLogEvent } from "./wire-log-event.ts";
 
 /**
  * How often a turn that keeps running posts what it queued (ms): what a worker stopped where the watchdog can't
@@ -88,22 +86,6 @@ interface WorkerConnection {
   receivedBefore: ReadonlyMap<number, number>;
 }
 
-/** A module as last evaluated successfully. */
-interface ModuleRecord {
-  readonly key: string;
-  readonly exports: Record<string, unknown>;
-}
-
-type ProtocolClass = new () => UserProtocol;
-
-/** A value user code exported that can be instantiated as a protocol: a stream protocol or a process protocol. */
-function isProtocolClass(value: unknown): value is ProtocolClass {
-  if (typeof value !== "function") return false;
-  const proto = (value as { prototype?: unknown }).prototype as Partial<IProtocol & IProcessProtocol> | undefined;
-  const receives = typeof proto?.dataReceived === "function" || typeof proto?.childDataReceived === "function";
-  return typeof proto?.makeConnection === "function" && receives;
-}
-
 /** Rebuilds a core Address from its wire form. */
 function toAddress(wire: WireAddress): Address {
   switch (wire.family) {
@@ -132,51 +114,9 @@ function reviveError(wire: WireError): Error {
   return error;
 }
 
-/**
- * How many values one log event's fields may hold once made JSON-safe (jsonSafe's budget): an object that refers to
- * itself would otherwise be walked 1,000 keys wide and 6 deep — seconds and tens of MB for one event.
- */
-const MAX_FIELD_VALUES = 10_000;
-
-/**
- * Log fields made JSON-safe: bytes as latin1 strings, errors as "Name: message", depth and size bounded (at most
- * `budget.left` values in all; past it, "…"). May throw what user code throws (a getter, a toString): see `logged`.
- */
-export function jsonSafe(value: unknown, depth = 0, budget = { left: MAX_FIELD_VALUES }): unknown {
-  if (--budget.left < 0) return "…";
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return value;
-    case "number":
-      return Number.isFinite(value) ? value : String(value);
-    case "bigint":
-    case "symbol":
-      return value.toString();
-    case "undefined":
-      return null;
-    case "function":
-      return `<function ${(value as { name: string }).name || "(anonymous)"}>`;
-  }
-  if (value === null) return null;
-  if (value instanceof Uint8Array)
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
-  if (depth >= 6) return String(value);
-  if (Array.isArray(value)) return value.slice(0, 1000).map((item) => jsonSafe(item, depth + 1, budget));
-  const proto = Object.getPrototypeOf(value) as unknown;
-  const plain = proto === Object.prototype || proto === null;
-  if (!plain && (value as object).toString !== Object.prototype.toString) return String(value);
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value as object).slice(0, 1000)) {
-    out[key] = jsonSafe(item, depth + 1, budget);
-  }
-  return out;
-}
-
 /** The sandbox of one group, living in its worker. Created once by worker-main.ts. */
 export class SandboxRuntime {
-  private readonly modules = new Map<string, ModuleRecord>();
+  private readonly modules: ProtocolModules;
   private readonly records = new Map<number, WorkerConnection>();
   private readonly byProtocol = new WeakMap<object, WorkerConnection>();
   private readonly connectors = new Map<number, BridgeConnector<WorkerConnection>>();
@@ -184,9 +124,6 @@ export class SandboxRuntime {
   private readonly stacks = new StackMapper();
   private readonly outbox: Outbox<FromWorker>;
   private readonly reactor: BridgeReactor<WorkerConnection>;
-  /** What `require("wirescope")` returns: the core, with the bridge reactor as `reactor`. */
-  private readonly sandboxCore: Readonly<Record<string, unknown>>;
-  private readonly nodeRequire = createRequire(path.join(process.cwd(), "wirescope-sandbox.js"));
   /** Bytes of `data` operations consumed per connection in the batch being handled (flow control). */
   private readonly acks = new Map<number, number>();
   private readonly sink: TransportSink = {
@@ -211,7 +148,7 @@ export class SandboxRuntime {
       settled: (requestId) => this.connectors.delete(requestId),
     };
     this.reactor = new BridgeReactor(host);
-    this.sandboxCore = Object.freeze({ ...core, reactor: this.reactor });
+    this.modules = new ProtocolModules(Object.freeze({ ...core, reactor: this.reactor }), this.stacks, this.context);
     Error.stackTraceLimit = Math.max(Error.stackTraceLimit, 30);
     globalLogPublisher.addObserver((event) => this.logged(event));
     this.ownTimers();
@@ -425,83 +362,18 @@ export class SandboxRuntime {
 
   // ---- modules ----
 
-  private require = (id: string): unknown => {
-    if (id === "wirescope") return this.sandboxCore;
-    if (isBuiltin(id)) return this.nodeRequire(id) as unknown;
-    throw new Error(
-      `Cannot import "${id}" in a sandboxed protocol: only "wirescope" and Node's built-in modules are available ` +
-        `(other workspace files are bundled in when the protocol is compiled).`,
-    );
-  };
-
   /**
    * Evaluates a module. A module that is already loaded is hot-reloaded: live instances of its classes get the new
    * prototypes. A module that fails to evaluate changes nothing: the previous version keeps running.
    */
   private load(loadId: number, moduleKey: string, code: string, sourceMap: SourceMapInput | null): void {
-    const url = this.stacks.register(moduleKey, sourceMap);
-    const module: { exports: Record<string, unknown> } = { exports: {} };
-    try {
-      const evaluate = new Function("require", "module", "exports", `${code}\n//# sourceURL=${url}`) as (
-        require: (id: string) => unknown,
-        module: { exports: Record<string, unknown> },
-        exports: Record<string, unknown>,
-      ) => void;
-      this.context.exit(() => evaluate(this.require, module, module.exports));
-    } catch (err) {
-      const details = this.stacks.describe("load", err);
-      this.stacks.forget(url);
-      const result: LoadResult = {
-        ok: false,
-        error: { code: "EVALUATION_FAILED", message: `${moduleKey}: ${haltReason(err, details)}`, details },
-      };
-      this.outbox.push({ op: "loaded", loadId, result });
+    const evaluated = this.modules.evaluate(moduleKey, code, sourceMap);
+    if (!evaluated.ok) {
+      this.outbox.push({ op: "loaded", loadId, result: evaluated.result });
       return;
     }
-    const exports = module.exports;
-    const previous = this.modules.get(moduleKey) ?? null;
-    const next: ModuleRecord = { key: moduleKey, exports };
-    this.modules.set(moduleKey, next);
-    this.rebuild(previous, next);
-    this.outbox.push({
-      op: "loaded",
-      loadId,
-      result: { ok: true, exports: Object.keys(exports), taps: this.taps(next) },
-    });
-  }
-
-  /** The exports of `module` whose class is a tap, and "default" when the class run by default is one. */
-  private taps(module: ModuleRecord): string[] {
-    const taps = Object.keys(module.exports).filter((name) => isTapClass(module.exports[name]));
-    if (taps.includes("default")) return taps;
-    try {
-      if (isTapClass(this.protocolClass(module.key, null).cls)) taps.push("default");
-    } catch {
-      // No protocol class to run by default.
-    }
-    return taps;
-  }
-
-  /** The protocol class to attach: the named export, else the default export, else the only protocol class. */
-  private protocolClass(moduleKey: string, exportName: string | null): { name: string; cls: ProtocolClass } {
-    const module = this.modules.get(moduleKey);
-    if (!module) throw new Error(`The protocol module "${moduleKey}" is not loaded`);
-    const exports = module.exports;
-    if (exportName !== null) {
-      const cls = exports[exportName];
-      if (!isProtocolClass(cls)) throw new Error(`"${moduleKey}" exports no protocol class named "${exportName}"`);
-      return { name: exportName, cls };
-    }
-    const preferred = exports["default"];
-    if (isProtocolClass(preferred)) return { name: "default", cls: preferred };
-    const candidates = Object.entries(exports).filter(([, value]) => isProtocolClass(value));
-    if (candidates.length === 1) {
-      const [name, cls] = candidates[0]!;
-      return { name, cls: cls as ProtocolClass };
-    }
-    if (candidates.length === 0) throw new Error(`"${moduleKey}" exports no Protocol class`);
-    const names = candidates.map(([name]) => name).join(", ");
-    throw new Error(`"${moduleKey}" exports several protocol classes (${names}): export one as default`);
+    this.rebuild(evaluated.previous, evaluated.next);
+    this.outbox.push({ op: "loaded", loadId, result: this.modules.loaded(evaluated.next) });
   }
 
   /**
@@ -521,25 +393,16 @@ export class SandboxRuntime {
         if (this.build(record) && wasHalted) this.outbox.push({ op: "resumed", id: record.id });
         continue;
       }
-      const current = Object.getPrototypeOf(protocol) as { constructor: unknown };
-      const replacement = this.counterpart(current.constructor, previous, next, record.exportName);
-      if (replacement === null) {
-        const name = (current.constructor as { name?: string }).name ?? "?";
-        new core.Logger("wirescope.sandbox", protocol).warn(
-          "Kept the old code of {name}: {module} no longer exports it",
-          { name, module: next.key },
-        );
-        continue;
-      }
-      if (record.leg !== null && isTapClass(replacement) !== (record.leg === "tapped")) {
+      const current = swapPrototype(protocol, previous, next, record.exportName, (replacement) => {
+        if (record.leg === null || isTapClass(replacement) === (record.leg === "tapped")) return true;
         // Who forwards a proxy leg is fixed when it connects (proxy-leg.ts): a tap left to forward would freeze it.
         const name = (replacement as { name?: string }).name ?? "?";
         const change = record.leg === "tapped" ? "is no longer a Tap" : "became a Tap";
         const why = `${name} ${change} with this reload, and a live proxy leg keeps how it forwards: reconnect`;
         this.halt(record, "rebuild", new Error(`${why} to run the new code (or save it back as it was)`));
-        continue;
-      }
-      Object.setPrototypeOf(protocol, replacement.prototype);
+        return false;
+      });
+      if (current === null) continue;
       record.halted = false;
       this.outbox.push({ op: "reloaded", id: record.id });
       const hook = (protocol as { rebuilt?: unknown }).rebuilt;
@@ -549,26 +412,6 @@ export class SandboxRuntime {
         for (const call of record.parked.splice(0)) call();
       }
     }
-  }
-
-  /** The class of the new module version that replaces `cls` of the previous one, or null. */
-  private counterpart(
-    cls: unknown,
-    previous: ModuleRecord | null,
-    next: ModuleRecord,
-    exportName: string | null,
-  ): ProtocolClass | null {
-    if (previous !== null) {
-      for (const [name, value] of Object.entries(previous.exports)) {
-        if (value === cls && isProtocolClass(next.exports[name])) return next.exports[name];
-      }
-    }
-    const className = (cls as { name?: unknown }).name;
-    for (const value of Object.values(next.exports)) {
-      if (isProtocolClass(value) && value.name === className) return value;
-    }
-    if (exportName !== null && isProtocolClass(next.exports[exportName])) return next.exports[exportName];
-    return null;
   }
 
   // ---- connections ----
@@ -616,7 +459,7 @@ export class SandboxRuntime {
   private build(record: WorkerConnection): boolean {
     let cls: ProtocolClass;
     try {
-      const found = this.protocolClass(record.moduleKey ?? "", record.requestedExport);
+      const found = this.modules.protocolClass(record.moduleKey ?? "", record.requestedExport);
       cls = found.cls;
       record.exportName = found.name;
     } catch (err) {
@@ -720,26 +563,17 @@ export class SandboxRuntime {
    * with everything else. The code that logged may never return (`while (true) {}`, or allocating until the heap
    * limit): the watchdog reads what is unsent from a hung worker before stopping it (`unsent`), and a log event
    * more than LOG_POST_INTERVAL_MS after the last batch is posted at once (a partial batch, with the writes queued
-   * before it, in order), so that a worker stopped where it cannot be examined loses no more of what it logged. A busy protocol's
-   * events of a turn cross in one batch, not one postMessage each. As in Twisted, a log event reaches its
-   * observers synchronously, while writes wait for control to return.
+   * before it, in order), so that a worker stopped where it cannot be examined loses no more of what it logged. A
+   * busy protocol's events of a turn cross in one batch, not one postMessage each. As in Twisted, a log event
+   * reaches its observers synchronously, while writes wait for control to return.
    */
   private logged(event: LogEvent): void {
     const source = event.log_source;
     const bySource = typeof source === "object" && source !== null ? this.byProtocol.get(source) : undefined;
     const record = bySource ?? this.context.getStore() ?? null;
-    // Nothing here may throw: the core's publisher drops an observer that throws, and this one is the sandbox's only.
-    const rendered: WireLogEvent = {
-      level: LOG_LEVELS.has(event.log_level) ? event.log_level : "info",
-      namespace: typeof event.log_namespace === "string" ? event.log_namespace : "(no namespace)",
-      text: tryOr(() => formatEvent(event), (err) => `(the log format could not be rendered: ${thrown(err)})`),
-      fieldsJson: tryOr(
-        () => this.fieldsJson(event),
-        (err) => JSON.stringify({ unserializable: `a log field could not be read: ${thrown(err)}` }),
-      ),
-      time: typeof event.log_time === "number" ? event.log_time : Date.now() / 1000,
-    };
+    const rendered = wireLogEvent(event, this.stacks);
     if (event.log_message !== undefined) {
+      // A message whose fields throw as they are read is dropped, the event kept: logging must not throw (above).
       const message = tryOr(
         () => this.messageOf(record, event.log_message),
         () => undefined,
@@ -750,113 +584,14 @@ export class SandboxRuntime {
     this.outbox.flushIfQuietFor(LOG_POST_INTERVAL_MS);
   }
 
-  /** `event`'s fields (all but log_*) as JSON text, made JSON-safe within one budget; throws what user code throws. */
-  private fieldsJson(event: LogEvent): string {
-    const fields: Record<string, unknown> = {};
-    const budget = { left: MAX_FIELD_VALUES };
-    for (const key of Object.keys(event)) {
-      if (!key.startsWith("log_")) fields[key] = jsonSafe(event[key], 0, budget);
-    }
-    if (event.log_failure) fields["failure"] = this.stacks.mapStack(event.log_failure.stack ?? "").stack;
-    return JSON.stringify(fields);
-  }
-
   /**
-   * A decoded message's `log_message`, JSON-safe, its "in" spans counted among the bytes this worker got for the
-   * connection (a framer counts from its instance's start; main maps them onto the stream: stream-offsets.ts). A
-   * stream protocol run on a process session's child receives the child's stdout: its "in" spans get fd 1.
+   * A decoded message's `log_message` as it crosses (wire-log-event.ts), its "in" spans placed among the bytes this
+   * worker got for `record`'s connection; a stream protocol run on a process session's child reads its stdout.
    */
   private messageOf(record: WorkerConnection | null, logged: unknown): unknown {
-    const message = safeMessage(logged);
-    if (record === null || typeof message !== "object" || message === null) return message;
-    const protocol = record.protocol;
+    const protocol = record?.protocol ?? null;
     const onStdout =
-      record.transport instanceof BridgeProcessTransport && protocol !== null && !isProcessProtocol(protocol);
-    const { spans, fieldSpans } = message as { spans?: unknown; fieldSpans?: unknown };
-    placeSpans(record, spans, onStdout);
-    if (typeof fieldSpans === "object" && fieldSpans !== null) {
-      for (const list of Object.values(fieldSpans)) placeSpans(record, list, onStdout);
-    }
-    return message;
+      record?.transport instanceof BridgeProcessTransport && protocol !== null && !isProcessProtocol(protocol);
+    return placedMessage(logged, record, onStdout);
   }
-}
-
-/**
- * `logged` made JSON-safe, as `jsonSafe` would make it, and a copy (it is changed in place afterwards). The message of
- * the core's `log.message` (spans, and maybe field spans and pairing) is checked and copied on a fast path; anything
- * else goes through jsonSafe. A protocol reporting every message it decodes calls this for each one.
- */
-function safeMessage(logged: unknown): unknown {
-  if (typeof logged !== "object" || logged === null || Object.getPrototypeOf(logged) !== Object.prototype) {
-    return jsonSafe(logged);
-  }
-  const given = logged as Record<string, unknown>;
-  const spans = given["spans"];
-  if (!Array.isArray(spans) || spans.length > 1000) return jsonSafe(logged);
-  const copied: Span[] = [];
-  for (const span of spans as unknown[]) {
-    const plain = plainSpan(span);
-    if (plain === null) return jsonSafe(logged);
-    copied.push(plain);
-  }
-  const message: Record<string, unknown> = {};
-  for (const key of Object.keys(given)) message[key] = key === "spans" ? copied : jsonSafe(given[key], 1);
-  return message;
-}
-
-/** A copy of `value` if it is a span of plain finite numbers and a string `dir` (nothing else), or null. */
-function plainSpan(value: unknown): Span | null {
-  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return null;
-  const { dir, offset, length, fd } = value as Record<string, unknown>;
-  if (typeof dir !== "string" || !Number.isFinite(offset) || !Number.isFinite(length)) return null;
-  if (!(fd === undefined || Number.isFinite(fd))) return null;
-  if (Object.keys(value).length !== (fd === undefined ? 3 : 4)) return null; // another key, or one undefined
-  const span = { dir, offset, length } as Span;
-  if (fd !== undefined) span.fd = fd as number;
-  return span;
-}
-
-/**
- * Moves the "in" spans of `list` (unchecked) from the protocol instance's count to the worker's: by the bytes its
- * connection got before the instance was built, on its fd (fd 1 for a stream protocol on a child's stdout).
- */
-function placeSpans(record: WorkerConnection, list: unknown, onStdout: boolean): void {
-  if (!Array.isArray(list)) return;
-  for (const span of list as unknown[]) {
-    const s = span as { dir?: unknown; fd?: unknown; offset?: unknown } | null;
-    if (typeof s !== "object" || s === null || s.dir !== "in") continue;
-    if (onStdout && s.fd === undefined) s.fd = 1;
-    const before = record.receivedBefore.get(typeof s.fd === "number" ? s.fd : -1) ?? 0;
-    if (typeof s.offset === "number") s.offset += before;
-  }
-}
-
-/** The log levels the engine knows (core/logger.ts LogLevel); a user's own level is logged as "info". */
-const LOG_LEVELS: ReadonlySet<unknown> = new Set(core.LogLevel);
-
-/** What `fn` returns, or what `fallback` makes of what it threw. */
-function tryOr<T>(fn: () => T, fallback: (err: unknown) => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    return fallback(err);
-  }
-}
-
-/** A thrown value as text, even one whose own toString throws (a revoked Proxy). */
-function thrown(err: unknown): string {
-  return tryOr(
-    () => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)),
-    () => "(unprintable)",
-  );
-}
-
-/**
- * Bytes that were on their way when `record`'s protocol halted reach it and are dropped: its framers never see them.
- * A reload keeps the instance (its prototype swapped), so its own offsets now start that much later in the stream.
- */
-function skippedWhileHalted(record: { receivedBefore: ReadonlyMap<number, number> }, fd: number, length: number): void {
-  const before = new Map(record.receivedBefore);
-  before.set(fd, (before.get(fd) ?? 0) + length);
-  record.receivedBefore = before;
 }

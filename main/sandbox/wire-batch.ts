@@ -3,7 +3,7 @@
  * bytes, not as a structured clone of many small objects. A protocol that logs every message it decodes sends
  * thousands of log events per batch; V8 clones such a graph several times slower than it writes and parses the same
  * as JSON, and the parsing side is the engine's thread. Operations from the worker are JSON-safe by design (log
- * fields are made so by the runtime's jsonSafe; the watchdog reads a hung worker's queue as JSON too:
+ * fields are made so by jsonSafe, wire-log-event.ts; the watchdog reads a hung worker's queue as JSON too:
  * Outbox.unsent).
  *
  * A log event of the usual shape (no message, or a message of plain spans only) goes as a flat list rather than

@@ -38,7 +38,7 @@ const THROWN = [
  * which is a "tls-failed" timeline event's field (the contract's TLSFailure), never an error answered.
  */
 const NOT_CONTRACT_CODES: Record<string, string[]> = {
-  "main/sandbox/runtime.ts": ["EVALUATION_FAILED"],
+  "main/sandbox/protocol-modules.ts": ["EVALUATION_FAILED"],
   "main/engine/tls-pair.ts": ["client-failed"],
   "main/tls/client-hello.ts": ["not-tls"],
   "main/tls/tls-errors.ts": ["timeout"],
