@@ -252,7 +252,14 @@ export class LineReceiver extends PauseableProtocol {
     if (at - start > this.MAX_LENGTH) return this.#lengthExceeded(received);
     const span = received.span(start, at + delimiter.length);
     received.start = at + delimiter.length;
-    return this.#stopIf(deliverMessage(this, span, () => this.lineReceived(bytes.subarray(start, at))));
+    // deliverMessage's work, inline: no closure per line (this runs once per line of every LineReceiver).
+    const outer = this.messageSpan;
+    this.messageSpan = span;
+    try {
+      return this.#stopIf(this.lineReceived(bytes.subarray(start, at)));
+    } finally {
+      this.messageSpan = outer;
+    }
   }
 
   /** Hands every buffered byte to `rawDataReceived`. */
