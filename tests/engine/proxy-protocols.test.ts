@@ -7,7 +7,7 @@
 import * as net from "node:net";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
-import { bytesOf, ok, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
+import { bytesOf, ok, startProxy, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 
 const { t, defer, redis } = useEngine();
@@ -66,16 +66,8 @@ async function save(path: string, content: string) {
 }
 
 /** Starts a proxy in front of redis-server with these leg protocols; returns its session id and port. */
-async function proxy(clientProtocol?: string, serverProtocol?: string): Promise<{ session: string; port: number }> {
-  const s = ok(
-    await t.api.proxy({
-      listen: { port: 0 },
-      upstream: { host: "127.0.0.1", port: redisPort },
-      ...(clientProtocol !== undefined ? { clientProtocol } : {}),
-      ...(serverProtocol !== undefined ? { serverProtocol } : {}),
-    }),
-  );
-  return { session: s.id, port: Number(s.listeningOn!.split(":")[1]) };
+function proxy(clientProtocol?: string, serverProtocol?: string): Promise<{ session: string; port: number }> {
+  return startProxy(t.api, redisPort, clientProtocol, serverProtocol);
 }
 
 async function connections(session: string) {

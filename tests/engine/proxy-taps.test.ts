@@ -10,7 +10,7 @@ import * as net from "node:net";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import { FLOW_HIGH_WATER, FLOW_LOW_WATER } from "../../main/sandbox/sandboxed-protocol.ts";
-import { bytesOf, ok, useEngine, waitForTimeline } from "../helpers/engine.ts";
+import { bytesOf, ok, startProxy, useEngine, waitForTimeline } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/net.ts";
 
 const { t, defer, redis } = useEngine();
@@ -70,20 +70,12 @@ async function save(file: string, content: string) {
 }
 
 /** Starts a proxy with these leg protocols in front of `upstreamPort` (redis by default); its session id and port. */
-async function proxy(
+function proxy(
   clientProtocol: string | null,
   serverProtocol: string | null,
   upstreamPort = redisPort,
 ): Promise<{ session: string; port: number }> {
-  const s = ok(
-    await t.api.proxy({
-      listen: { port: 0 },
-      upstream: { host: "127.0.0.1", port: upstreamPort },
-      ...(clientProtocol !== null ? { clientProtocol } : {}),
-      ...(serverProtocol !== null ? { serverProtocol } : {}),
-    }),
-  );
-  return { session: s.id, port: Number(s.listeningOn!.split(":")[1]) };
+  return startProxy(t.api, upstreamPort, clientProtocol, serverProtocol);
 }
 
 /** An echo server on 127.0.0.1 for the test's life; its port. */

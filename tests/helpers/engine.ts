@@ -77,6 +77,27 @@ export function ok<T>(result: Result<T>): T {
   return result.value;
 }
 
+/**
+ * Starts a proxy on a free port of 127.0.0.1 in front of `upstreamPort`, with these leg protocols (null or
+ * undefined: a raw leg); its session id and port.
+ */
+export async function startProxy(
+  api: WirescopeApi,
+  upstreamPort: number,
+  clientProtocol?: string | null,
+  serverProtocol?: string | null,
+): Promise<{ session: string; port: number }> {
+  const s = ok(
+    await api.proxy({
+      listen: { port: 0 },
+      upstream: { host: "127.0.0.1", port: upstreamPort },
+      ...(clientProtocol != null ? { clientProtocol } : {}),
+      ...(serverProtocol != null ? { serverProtocol } : {}),
+    }),
+  );
+  return { session: s.id, port: Number(s.listeningOn!.split(":")[1]) };
+}
+
 /** Reads a session's whole timeline, through the contract a page of 10,000 events at a time. */
 export async function timeline(api: WirescopeApi, session: string): Promise<TimelineEvent[]> {
   const events: TimelineEvent[] = [];
