@@ -31,6 +31,25 @@ export { Clock, LoopingCall } from "./task.ts";
 export { checkBytes } from "./bytes.ts";
 
 /**
+ * Every way a stream can reach dataReceived, for framing tests: whole, in 1..9-byte packets (1 is byte by byte), and
+ * split in two at every point. A string is encoded with `encoding`.
+ */
+export function chunkings(
+  input: string | Uint8Array,
+  encoding: BufferEncoding = "latin1",
+): [way: string, chunks: Buffer[]][] {
+  const data = typeof input === "string" ? Buffer.from(input, encoding) : Buffer.from(input);
+  const ways: [string, Buffer[]][] = [["one chunk", [data]]];
+  for (let size = 1; size <= 9; size++) {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
+    ways.push([`${size}-byte chunks`, chunks]);
+  }
+  for (let i = 1; i < data.length; i++) ways.push([`split at ${i}`, [data.subarray(0, i), data.subarray(i)]]);
+  return ways;
+}
+
+/**
  * A transport that keeps everything written in memory (twisted.internet.testing.StringTransport).
  * `value()` is all bytes written so far; `disconnecting` turns true on `loseConnection()`; nothing is delivered
  * back to the protocol. Writes of non-bytes throw TypeError, as on a real transport; unlike a real transport, writes

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { StringTooLongError } from "../errors.ts";
 import type { Bytes } from "../interfaces.ts";
-import { Clock, StringTransport, StringTransportWithDisconnection } from "../testing.ts";
+import { chunkings, Clock, StringTransport, StringTransportWithDisconnection } from "../testing.ts";
 import {
   Int16StringReceiver,
   Int32StringReceiver,
@@ -20,22 +20,6 @@ import {
 
 const b = (text: string): Buffer => Buffer.from(text, "latin1");
 const texts = (list: readonly Uint8Array[]): string[] => list.map((x) => Buffer.from(x).toString("latin1"));
-
-/** Splits `data` into chunks of `size` bytes (the last may be shorter). */
-function packets(data: Buffer, size: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
-  return out;
-}
-
-/** Every way a framing case is fed: whole, 1..9-byte packets (1 is byte by byte), and split in two everywhere. */
-function chunkings(input: string | Uint8Array): [way: string, chunks: Buffer[]][] {
-  const data = typeof input === "string" ? b(input) : Buffer.from(input);
-  const ways: [string, Buffer[]][] = [["one chunk", [data]]];
-  for (let size = 1; size <= 9; size++) ways.push([`${size}-byte chunks`, packets(data, size)]);
-  for (let i = 1; i < data.length; i++) ways.push([`split at ${i}`, [data.subarray(0, i), data.subarray(i)]]);
-  return ways;
-}
 
 /** Feeds `chunks` in order, stopping once the transport is disconnecting (a real transport stops delivering). */
 function feed(

@@ -5,24 +5,11 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Bytes } from "../interfaces.ts";
-import { StringTransport } from "../testing.ts";
+import { chunkings, StringTransport } from "../testing.ts";
 import { StatefulProtocol, type StatefulState } from "./stateful.ts";
 
 const b = (text: string): Buffer => Buffer.from(text, "latin1");
 const texts = (list: readonly Uint8Array[]): string[] => list.map((x) => Buffer.from(x).toString("latin1"));
-
-/** Every way a framing case is fed: whole, 1..9-byte packets (1 is byte by byte), and split in two everywhere. */
-function chunkings(input: string | Uint8Array): [way: string, chunks: Buffer[]][] {
-  const data = typeof input === "string" ? b(input) : Buffer.from(input);
-  const ways: [string, Buffer[]][] = [["one chunk", [data]]];
-  for (let size = 1; size <= 9; size++) {
-    const chunks: Buffer[] = [];
-    for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
-    ways.push([`${size}-byte chunks`, chunks]);
-  }
-  for (let i = 1; i < data.length; i++) ways.push([`split at ${i}`, [data.subarray(0, i), data.subarray(i)]]);
-  return ways;
-}
 
 /** Twisted's MyInt32StringReceiver: an Int32StringReceiver as two states, header and string. */
 class MyInt32StringReceiver extends StatefulProtocol {

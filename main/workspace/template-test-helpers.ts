@@ -2,19 +2,12 @@
  * Helpers for the templates' unit tests: the ways a stream is split, feeding it as a transport would, the events a
  * protocol logs meanwhile, and the bytes a decoded message's spans point at.
  */
+import { chunkings as coreChunkings } from "../../core/testing.ts";
 import { globalLogPublisher, type LogEvent, type LoggedMessage, type Span } from "../../core/index.ts";
 
-/** Every way a stream is fed: whole, 1..9-byte packets (1 is byte by byte), and split in two everywhere. */
+/** Every way a stream is fed (core/testing.ts `chunkings`), a string encoded as UTF-8. */
 export function chunkings(input: string | Uint8Array): [way: string, chunks: Buffer[]][] {
-  const data = typeof input === "string" ? Buffer.from(input, "utf8") : Buffer.from(input);
-  const ways: [string, Buffer[]][] = [["one chunk", [data]]];
-  for (let size = 1; size <= 9; size++) {
-    const chunks: Buffer[] = [];
-    for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
-    ways.push([`${size}-byte chunks`, chunks]);
-  }
-  for (let i = 1; i < data.length; i++) ways.push([`split at ${i}`, [data.subarray(0, i), data.subarray(i)]]);
-  return ways;
+  return coreChunkings(input, "utf8");
 }
 
 /** Feeds chunks as a real transport does: nothing more once the protocol asked to disconnect. */
