@@ -76,7 +76,7 @@ export function wireGroup(group: SandboxGroup, session: Session): void {
  * the JSON text the worker wrote (EncodedLogEvent): recorded as they are, never parsed on the way.
  */
 function logEvent(e: SandboxLogEvent, conn: number, refused: (reason: string) => void): NewTimelineEvent {
-  const event = new EncodedLogEvent(-1, monotonicMicros(), conn, e.level, e.text, e.fieldsJson);
+  const event = new EncodedLogEvent(-1, monotonicMicros(), conn, e.level, e);
   if (e.message === undefined) return event;
   const checked = checkMessage(e.message);
   if (!checked.ok) {

@@ -12,17 +12,19 @@ import {
   MAGIC,
   type CaptureMeta,
 } from "./capture-format.ts";
-import { EncodedLogEvent } from "./encoded-log-event.ts";
+import type { EncodedLogEvent } from "./encoded-log-event.ts";
 
 const LIFECYCLE_CODE = new Map<string, number>(LIFECYCLE_EVENTS.map((e, i) => [e, i]));
 const LOG_CODE = new Map<string, number>(LOG_LEVELS.map((l, i) => [l, i]));
 
-/** The JSON payload of a lifecycle or log event. Never throws: unserializable fields are replaced, saying why. */
+/**
+ * The JSON payload of a lifecycle or log event (an EncodedLogEvent's is its head's bytes and `encodedLogTail`).
+ * Never throws: unserializable fields are replaced, saying why.
+ */
 export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): string {
   if (e.kind === "lifecycle") {
     return JSON.stringify(e.fields === undefined ? { detail: e.detail } : { detail: e.detail, fields: e.fields });
   }
-  if (e instanceof EncodedLogEvent) return encodedLogPayload(e);
   try {
     return JSON.stringify({ text: e.text, fields: e.fields, ...messageParts(e) });
   } catch (err) {
@@ -34,11 +36,12 @@ export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): strin
 }
 
 /**
- * The payload of a log event whose fields are JSON text already: the same text `jsonPayload` would write for the
- * event with those fields parsed (keys in the same order), built around the fields' text instead of writing them again.
+ * What follows an EncodedLogEvent's payload head (its text and fields, as bytes: encoded-log-event.ts): its message
+ * parts and the closing brace, so that head + tail is the text `jsonPayload` would write for the event (keys in the
+ * same order).
  */
-function encodedLogPayload(e: EncodedLogEvent): string {
-  let json = `{"text":${JSON.stringify(e.text)},"fields":${e.fieldsJson}`;
+export function encodedLogTail(e: EncodedLogEvent): string {
+  let json = "";
   if (e.spans !== undefined) json += `,"spans":${spansJson(e.spans)}`;
   if (e.fieldSpans !== undefined) json += `,"fieldSpans":${JSON.stringify(e.fieldSpans)}`;
   if (e.pair !== undefined) json += `,"pair":${JSON.stringify(e.pair)}`;

@@ -13,6 +13,7 @@ import {
   describeEvent,
   encodeHeader,
   eventCode,
+  encodedLogTail,
   jsonPayload,
   writeDataAgain,
   writeRecordHead,
@@ -35,6 +36,7 @@ import {
 import { alignedSharedMemory, copyIntoShared, WASM_PAGE } from "./aligned-memory.ts";
 import { checksumKind } from "./capture-checksum.ts";
 import { CaptureIndex } from "./capture-index.ts";
+import { EncodedLogEvent } from "./encoded-log-event.ts";
 import type { CaptureReader } from "./capture-reader.ts";
 import { CaptureChannel, CaptureThread } from "./capture-thread.ts";
 
@@ -296,6 +298,7 @@ export class CaptureWriter {
       throw new CaptureError("invalid-event", this.file, `${this.file}: can't record ${describeEvent(e)}`);
     }
     if (e.kind === "data") return this.appendData(e, code);
+    if (e instanceof EncodedLogEvent) return this.appendEncodedLog(e, code);
     const json = jsonPayload(e);
     this.checkPayload(json.length * 3);
     const kind = RECORD_KIND[e.kind];
@@ -306,6 +309,21 @@ export class CaptureWriter {
     this.lastRecordBatch = this.batch;
     this.lastRecordAt = p;
     return this.appended(e.t, kind, code, 0, RECORD_OVERHEAD + payloadBytes);
+  }
+
+  /** A sandboxed protocol's log event: its payload head copied as it is, its message parts written after it. */
+  private appendEncodedLog(e: EncodedLogEvent, code: number): number {
+    const tail = encodedLogTail(e);
+    const head = e.source.headBytes;
+    this.checkPayload(head + tail.length * 3);
+    const p = this.reserve(RECORD_OVERHEAD + head + tail.length * 3);
+    e.source.copyHead(this.batch.bytes, p + RECORD_HEAD);
+    const payloadBytes = head + this.batch.bytes.write(tail, p + RECORD_HEAD + head, "utf8");
+    writeRecordHead(this.batch.view, p, RECORD_KIND.log, code, e, payloadBytes);
+    this.batch.lastSeq = e.seq;
+    this.lastRecordBatch = this.batch;
+    this.lastRecordAt = p;
+    return this.appended(e.t, RECORD_KIND.log, code, 0, RECORD_OVERHEAD + payloadBytes);
   }
 
   private appendData(e: DataEvent, code: number): number {

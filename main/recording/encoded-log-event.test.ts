@@ -1,7 +1,8 @@
 /**
- * Log events whose fields arrive as JSON text (a sandboxed protocol's): recorded without parsing them, they must read
- * back exactly as the same event given with parsed fields would, from the window and from the capture file, and
- * their payload must be byte for byte the one written for that event (readers of old and new files see no change).
+ * Log events whose payload head arrives as bytes (a sandboxed protocol's: the worker writes it, wire-log-entries.ts):
+ * recorded by copying it, they must read back exactly as the same event given with parsed fields would, from the
+ * window and from the capture file, and their payload must be byte for byte the one written for that event (readers
+ * of old and new files see no change).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -9,7 +10,8 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LogTimelineEvent, Span } from "../../preload/timeline.ts";
-import { jsonPayload } from "./capture-encoding.ts";
+import { LogEntryWriter, readLogEntry, type LogEntryEvent } from "../sandbox/wire-log-entries.ts";
+import { encodedLogTail, jsonPayload } from "./capture-encoding.ts";
 import { LOG_LEVELS } from "./capture-format.ts";
 import { CaptureReader } from "./capture-reader.ts";
 import { EncodedLogEvent } from "./encoded-log-event.ts";
@@ -57,9 +59,19 @@ const logEvent = fc.record(
   { requiredKeys: ["seq", "t", "conn", "kind", "level", "text", "fields"] },
 );
 
-/** `e` as the engine records a sandboxed protocol's event: its fields as JSON text. */
+/** The event the main thread reads from the entry the worker writes for a log event of `text` and `fields`. */
+function entryEvent(level: LogTimelineEvent["level"], text: string, fields: unknown): LogEntryEvent {
+  const writer = new LogEntryWriter();
+  writer.add(1, { level, namespace: "n", text, fieldsJson: JSON.stringify(fields), time: 0 });
+  const buf = Buffer.from(writer.take()!);
+  const entry: { id: number | null; event: LogEntryEvent | null } = { id: null, event: null };
+  expect(readLogEntry(buf, new DataView(buf.buffer), 0, entry)).toBe(buf.readUInt32LE(0));
+  return entry.event!;
+}
+
+/** `e` as the engine records a sandboxed protocol's event: its payload head as the worker wrote it. */
 function encoded(e: LogTimelineEvent): EncodedLogEvent {
-  const event = new EncodedLogEvent(e.seq, e.t, e.conn, e.level, e.text, JSON.stringify(e.fields));
+  const event = new EncodedLogEvent(e.seq, e.t, e.conn, e.level, entryEvent(e.level, e.text, e.fields));
   if (e.spans !== undefined) event.spans = e.spans;
   if (e.fieldSpans !== undefined) event.fieldSpans = e.fieldSpans;
   if (e.pair !== undefined) event.pair = e.pair;
@@ -70,7 +82,10 @@ describe("log events with their fields as JSON text", () => {
   it("have the payload the same event with parsed fields has, byte for byte", () => {
     fc.assert(
       fc.property(logEvent, (e) => {
-        expect(jsonPayload(encoded(e))).toBe(jsonPayload(e));
+        const event = encoded(e);
+        const head = Buffer.alloc(event.source.headBytes);
+        event.source.copyHead(head, 0);
+        expect(head.toString("utf8") + encodedLogTail(event)).toBe(jsonPayload(e));
       }),
     );
   });
@@ -94,7 +109,7 @@ describe("log events with their fields as JSON text", () => {
   });
 
   it("parse their fields once, when first read", () => {
-    const e = new EncodedLogEvent(0, 0, 1, "info", "x", '{"n":1}');
+    const e = new EncodedLogEvent(0, 0, 1, "info", entryEvent("info", "x", { n: 1 }));
     expect(e.fields).toEqual({ n: 1 });
     expect(e.fields).toBe(e.fields);
     expect(e.plain()).toEqual({ seq: 0, t: 0, conn: 1, kind: "log", level: "info", text: "x", fields: { n: 1 } });

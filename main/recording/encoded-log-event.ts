@@ -1,13 +1,27 @@
 /**
- * A log event whose fields are still the JSON text they arrived as: a sandboxed protocol's, whose worker wrote that
- * text (main/sandbox/runtime.ts). A protocol reporting every message it decodes sends hundreds of thousands a
- * second; the engine's thread records each without parsing its fields or writing them again: the capture's payload is
- * built around the text (capture-encoding.ts), and the fields are parsed only when someone reads them.
+ * A log event whose capture payload's head is bytes already: a sandboxed protocol's, whose worker wrote the UTF-8 of
+ * `{"text":<text>,"fields":<fields>` (main/sandbox/wire-log-entries.ts). A protocol reporting every message it
+ * decodes sends hundreds of thousands a second; the engine's thread records each by copying that head and writing
+ * the message parts after it (capture-writer.ts), without decoding its text or fields or encoding them again: they
+ * are decoded only when someone reads them.
  */
 import type { LogTimelineEvent, MessagePair, Span } from "../../preload/timeline.ts";
 
 /**
- * A LogTimelineEvent with `fields` parsed from `fieldsJson` on first read. Made by the engine for a sandboxed
+ * What an EncodedLogEvent is made from (the engine's sandboxed log events are): its text and fields decoded when
+ * read, and its payload head as bytes.
+ */
+export interface EncodedLog {
+  readonly text: string;
+  readonly fields: Record<string, unknown>;
+  /** The head's length in bytes: the UTF-8 of `{"text":<text as JSON>,"fields":<fields as JSON>`. */
+  readonly headBytes: number;
+  /** Writes the head into `target` at `at`. */
+  copyHead(target: Uint8Array, at: number): void;
+}
+
+/**
+ * A LogTimelineEvent whose text and fields are its source's, read when asked. Made by the engine for a sandboxed
  * protocol's log event (seq -1 until the recorder numbers it: `numbered`). It never leaves the engine as it is: what
  * the recorder gives to readers is `plain()` (a class instance's `fields` would not cross IPC, being an accessor).
  */
@@ -16,27 +30,27 @@ export class EncodedLogEvent implements LogTimelineEvent {
   spans?: Span[];
   fieldSpans?: Record<string, Span[]>;
   pair?: MessagePair;
-  #fields: Record<string, unknown> | null = null;
 
   constructor(
     readonly seq: number,
     readonly t: number,
     readonly conn: number,
     readonly level: LogTimelineEvent["level"],
-    readonly text: string,
-    /** JSON text of a plain object (JSON-safe fields): the fields as the capture stores them. */
-    readonly fieldsJson: string,
+    /** The text, the fields and the payload head. */
+    readonly source: EncodedLog,
   ) {}
 
-  /** The fields, parsed from `fieldsJson` the first time they are read; the same object afterwards. */
+  get text(): string {
+    return this.source.text;
+  }
+
   get fields(): Record<string, unknown> {
-    this.#fields ??= JSON.parse(this.fieldsJson) as Record<string, unknown>;
-    return this.#fields;
+    return this.source.fields;
   }
 
   /** This event as record `seq` at `t`, its message parts as they are now (a response's pairing filled in). */
   numbered(seq: number, t: number): EncodedLogEvent {
-    const event = new EncodedLogEvent(seq, t, this.conn, this.level, this.text, this.fieldsJson);
+    const event = new EncodedLogEvent(seq, t, this.conn, this.level, this.source);
     if (this.spans !== undefined) event.spans = this.spans;
     if (this.fieldSpans !== undefined) event.fieldSpans = this.fieldSpans;
     if (this.pair !== undefined) event.pair = this.pair;

@@ -36,7 +36,7 @@ import {
 } from "./messages.ts";
 import { ateMemory, examineWorker, grown, type WorkerFrame } from "./hang-locator.ts";
 import { ConnectRequest, type RequestAnswers } from "./connect-request.ts";
-import { ReceivedLogEvent } from "./received-log-event.ts";
+import { receivedLogEvent } from "./received-log-event.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { decodeBatch } from "./wire-batch.ts";
@@ -499,7 +499,7 @@ export class SandboxGroup {
           break;
         }
         case "log":
-          if (op.id === null) this.onLog?.(new ReceivedLogEvent(op.event));
+          if (op.id === null) this.onLog?.(receivedLogEvent(op.event));
           else this.connections.get(op.id)?.apply(op, batch.bytes);
           break;
         case "halted":

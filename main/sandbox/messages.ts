@@ -63,8 +63,22 @@ export interface SandboxErrorInfo {
   source?: SourcePosition;
 }
 
-/** A protocol's log event, rendered and made JSON-safe in the worker (`SandboxEvents.onLog`). */
-export interface SandboxLogEvent {
+/**
+ * A log event's capture payload up to its message parts: the UTF-8 of `{"text":<text as JSON>,"fields":<fields>`.
+ * What the engine records of a protocol's log event, by copying it (main/recording/encoded-log-event.ts).
+ */
+export interface PayloadHead {
+  /** The head's length in bytes. */
+  readonly headBytes: number;
+  /** Writes the head into `target` at `at` (room for `headBytes` is the caller's to make). */
+  copyHead(target: Uint8Array, at: number): void;
+}
+
+/**
+ * A protocol's log event, rendered and made JSON-safe in the worker (`SandboxEvents.onLog`), with the head of its
+ * capture payload (PayloadHead: the worker wrote it, wire-log-entries.ts).
+ */
+export interface SandboxLogEvent extends PayloadHead {
   level: "debug" | "info" | "warn" | "error" | "critical";
   namespace: string;
   /** The event's format rendered with its fields (the core's formatEvent). */
@@ -85,8 +99,8 @@ export interface SandboxLogEvent {
   message?: unknown;
 }
 
-/** A protocol's log event as the worker sends it: its fields as JSON text only (main/sandbox/received-log-event.ts). */
-export type WireLogEvent = Omit<SandboxLogEvent, "fields">;
+/** A protocol's log event as the worker queues it: its fields as JSON text only (main/sandbox/received-log-event.ts). */
+export type WireLogEvent = Omit<SandboxLogEvent, "fields" | keyof PayloadHead>;
 
 /** The result of loading a module into a group (`SandboxGroup.load`). */
 export type LoadResult =

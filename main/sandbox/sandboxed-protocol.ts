@@ -17,7 +17,7 @@ import { Logger } from "../../core/logger.ts";
 import type { ProcessExitReason } from "../../core/process.ts";
 import type { TLSDetails } from "../../preload/contract.ts";
 import { parseTLSRequest, type TLSRequest } from "../tls/tls-request.ts";
-import { ReceivedLogEvent } from "./received-log-event.ts";
+import { receivedLogEvent } from "./received-log-event.ts";
 import { StreamOffsets } from "./stream-offsets.ts";
 import {
   toWireError,
@@ -401,7 +401,7 @@ export class SandboxedProtocol implements IHalfCloseableProtocol {
         return;
       case "log":
         if (op.event.message !== undefined) this.offsets.mapMessage(op.event.message);
-        this.emit("onLog", new ReceivedLogEvent(op.event));
+        this.emit("onLog", receivedLogEvent(op.event));
         return;
       case "halted":
         this.haltReason = op.reason;

@@ -1,12 +1,45 @@
 /**
- * How the worker's batches cross to the main thread (encodeBatch / decodeBatch): one JSON text of operations beside
- * the transferred bytes, usual log events as flat lists. What the engine would notice: every operation arrives as the
- * worker queued it, log events of every shape included, and anything else posted on the worker's port is ignored
- * rather than thrown on the engine's thread.
+ * How the worker's batches cross to the main thread (BatchEncoder / decodeBatch): one JSON text of operations beside
+ * the transferred bytes, log events as binary entries (wire-log-entries.ts). What the engine would notice: every
+ * operation arrives as the worker queued it, in order, log events of every shape included, each with the payload
+ * head the capture records; and anything else posted on the worker's port is ignored rather than thrown on the
+ * engine's thread.
  */
 import { describe, expect, test } from "vitest";
-import type { Batch, FromWorker } from "./messages.ts";
-import { decodeBatch, encodeBatch } from "./wire-batch.ts";
+import type { Batch, FromWorker, SandboxLogEvent } from "./messages.ts";
+import { receivedLogEvent } from "./received-log-event.ts";
+import { BatchEncoder, decodeBatch, type WireBatch } from "./wire-batch.ts";
+
+/** `batch` as the worker posts it, after a structured clone (what postMessage does). */
+function encodeBatch(batch: Batch<FromWorker>): WireBatch {
+  const transfer: ArrayBuffer[] = [];
+  const wire = new BatchEncoder().encode(batch, transfer);
+  expect(transfer).toEqual(wire.logs === undefined ? [] : [wire.logs]);
+  return structuredClone(wire);
+}
+
+/** The operations of `batch` with each log event as the engine reads it: its parts and its payload head as text. */
+function asRead(ops: FromWorker[]): unknown[] {
+  return ops.map((op) => {
+    if (op.op !== "log") return op;
+    const e: SandboxLogEvent = receivedLogEvent(op.event);
+    const head = Buffer.alloc(e.headBytes);
+    e.copyHead(head, 0);
+    const { level, namespace, text, fieldsJson, time, message } = e;
+    const event: Record<string, unknown> = { level, namespace, text, fieldsJson, time, head: head.toString() };
+    if (message !== undefined) event["message"] = message;
+    return { op: "log", id: op.id, event };
+  });
+}
+
+/** `ops` as the engine should read them: each log event with the payload head of its text and fields. */
+function expected(ops: FromWorker[]): unknown[] {
+  return ops.map((op) => {
+    if (op.op !== "log") return op;
+    const head = `{"text":${JSON.stringify(op.event.text)},"fields":${op.event.fieldsJson}`;
+    return { op: "log", id: op.id, event: { ...op.event, head } };
+  });
+}
 
 /** A batch as the runtime queues it: bytes, a decoded message, awkward fields, a partial turn. */
 function sampleBatch(): Batch<FromWorker> {
@@ -40,9 +73,9 @@ function sampleBatch(): Batch<FromWorker> {
 describe("worker batches across threads", () => {
   test("arrive with every operation, field and flag as queued, and the same bytes", () => {
     const batch = sampleBatch();
-    const decoded = decodeBatch(structuredClone(encodeBatch(batch)));
+    const decoded = decodeBatch(encodeBatch(batch));
     expect(decoded).not.toBeNull();
-    expect(decoded!.ops).toEqual(batch.ops);
+    expect(asRead(decoded!.ops)).toEqual(expected(batch.ops));
     expect(decoded!.partial).toBe(true);
     expect(new Uint8Array(decoded!.bytes!)).toEqual(new Uint8Array([1, 2, 3, 4]));
   });
@@ -52,7 +85,7 @@ describe("worker batches across threads", () => {
     expect(decoded).toEqual({ ops: [{ op: "heartbeat", heapUsed: 1 }], bytes: null });
   });
 
-  test("log events of every shape arrive as queued, flat or not", () => {
+  test("log events of every shape arrive as queued, in order with the other operations", () => {
     const event = { level: "debug" as const, namespace: "n", text: "t", fieldsJson: '{"a":1}', time: 1765067000.123 };
     const span = (dir: "in" | "out", offset: number) => ({ dir, offset, length: 64 });
     const messages: unknown[] = [
@@ -71,11 +104,11 @@ describe("worker batches across threads", () => {
       id: i % 2 === 0 ? i : null,
       event: message === undefined ? event : { ...event, message },
     }));
-    ops.push({ op: "log", id: 1, event: { ...event, time: 1 / 3 } }); // not whole milliseconds: not flat
-    expect(decodeBatch(encodeBatch({ ops, bytes: null }))!.ops).toEqual(ops);
-    expect(encodeBatch({ ops: ops.slice(0, 1), bytes: null }).ops).toBe(
-      JSON.stringify([[0, "debug", "n", "t", '{"a":1}', 1765067000123, -1]]),
-    );
+    ops.push({ op: "log", id: 1, event: { ...event, time: 1 / 3, text: "é ☃ \ud800", namespace: "ns ☃" } });
+    ops.splice(3, 0, { op: "ack", id: 1, bytes: 3 }); // a run of entries, an object, another run
+    const wire = encodeBatch({ ops, bytes: null });
+    expect(JSON.parse(wire.ops)).toEqual([3, { op: "ack", id: 1, bytes: 3 }, ops.length - 4]);
+    expect(asRead(decodeBatch(wire)!.ops)).toEqual(expected(ops));
   });
 
   test("anything else posted on the worker's port is ignored", () => {
@@ -94,24 +127,51 @@ describe("worker batches across threads", () => {
     for (const message of notBatches) expect(decodeBatch(message)).toBeNull();
   });
 
-  test("an operation that can't be read is skipped, and the batch's others (its writes) are kept", () => {
-    const unreadable = [
-      "1", // not an object
-      '[1, "info", "n", "t", "{}", 0, -1, 0]', // a flat log event with a stray item
-      '[1, "loud", "n", "t", "{}", 0, -1]', // no such level
-      '[1, "info", "n", "t", {}, 0, -1]', // fields that are not JSON text
-      '[1, "info", "n", "t", "{}", 0, 2, 0, 1, 2]', // fewer spans than it says
-    ];
+  test("log entries that can't be read are skipped, and the batch's other operations (its writes) are kept", () => {
+    const log: FromWorker = {
+      op: "log",
+      id: 1,
+      event: { level: "info", namespace: "n", text: "t", fieldsJson: "{}", time: 1, message: { spans: [] } },
+    };
+    const written = encodeBatch({ ops: [log], bytes: null }).logs!;
+    const good = written.slice(0, new DataView(written).getUint32(0, true)); // the buffer has room for more
     const write = { op: "write", id: 1, offset: 0, length: 2 };
-    for (const op of unreadable) {
-      const decoded = decodeBatch({ ops: `[${op}, ${JSON.stringify(write)}]`, bytes: null });
+    const damaged: ArrayBuffer[] = [
+      good.slice(0, good.byteLength - 1), // cut short
+      new ArrayBuffer(0), // none at all
+      withByte(good, 20, 9), // no such level
+      withByte(good, 21, 7), // no such message form
+      withUint32(good, 0, 1_000_000), // longer than the buffer
+      withUint32(good, 24, 3), // a head too short to be one
+    ];
+    for (const logs of damaged) {
+      const decoded = decodeBatch({ ops: JSON.stringify([1, write, "text", 1]), bytes: null, logs });
       expect(decoded?.ops).toEqual([write]);
     }
+    expect(asRead(decodeBatch({ ops: "[1]", bytes: null, logs: good })!.ops)).toEqual(expected([log]));
   });
 
-  test("a log event of a level or namespace the engine doesn't know crosses as an object, never flat", () => {
-    const event = { level: "notice", namespace: 7, text: "t", fieldsJson: "{}", time: 1 };
-    const op = { op: "log", id: 1, event } as unknown as FromWorker;
-    expect(JSON.parse(encodeBatch({ ops: [op], bytes: null }).ops)).toEqual([op]);
+  test("a log event of a level or namespace the engine doesn't know crosses as an object, not an entry", () => {
+    for (const odd of [{ level: "notice" }, { namespace: 7 }]) {
+      const event = { level: "info", namespace: "n", text: "t", fieldsJson: "{}", time: 1, ...odd };
+      const op = { op: "log", id: 1, event } as unknown as FromWorker;
+      const wire = encodeBatch({ ops: [op], bytes: null });
+      expect(JSON.parse(wire.ops)).toEqual([op]);
+      expect(wire.logs).toBeUndefined();
+    }
   });
 });
+
+/** A copy of `buffer` with byte `at` set to `value`. */
+function withByte(buffer: ArrayBuffer, at: number, value: number): ArrayBuffer {
+  const copy = buffer.slice(0);
+  new DataView(copy).setUint8(at, value);
+  return copy;
+}
+
+/** A copy of `buffer` with the u32 at `at` set to `value`. */
+function withUint32(buffer: ArrayBuffer, at: number, value: number): ArrayBuffer {
+  const copy = buffer.slice(0);
+  new DataView(copy).setUint32(at, value, true);
+  return copy;
+}

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { UNSENT_GLOBAL, type Batch, type ToWorker } from "./messages.ts";
-import { encodeBatch } from "./wire-batch.ts";
+import { BatchEncoder } from "./wire-batch.ts";
 import { SandboxRuntime } from "./runtime.ts";
 
 /** How often the worker tells the host it is alive; the host gives up after HANG_TIMEOUT_MS (host.ts). */
@@ -18,7 +18,8 @@ const port = parentPort;
 if (port === null) throw new Error("worker-main.ts runs only as a sandbox worker");
 
 const options = (workerData ?? {}) as { virtualClock?: boolean };
-const runtime = new SandboxRuntime((batch, transfer) => port.postMessage(encodeBatch(batch), transfer), {
+const encoder = new BatchEncoder();
+const runtime = new SandboxRuntime((batch, transfer) => port.postMessage(encoder.encode(batch, transfer), transfer), {
   virtualClock: options.virtualClock === true,
 });
 port.on("message", (batch: Batch<ToWorker>) => runtime.receive(batch));

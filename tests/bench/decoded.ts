@@ -15,8 +15,9 @@
  * session's sandbox worker (the thread that appeared when its group started) and the capture thread (the one that
  * appeared with the first recorder), and the rest (V8's GC helpers, libuv's pool). Everything runs on 127.0.0.1.
  *
- * Last, the main thread's share alone, without a worker or a socket: the same messages (as the engine makes them from
- * a sandboxed protocol's events: EncodedLogEvent) appended to a Recorder, CPU and V8's GC time per message.
+ * Last, the main thread's share alone, without a worker or a socket: the same messages, read from the log entries a
+ * worker writes (wire-log-entries.ts) as the engine reads them (EncodedLogEvent) and appended to a Recorder; CPU and
+ * V8's GC time per message.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -27,7 +28,8 @@ import { PerformanceObserver } from "node:perf_hooks";
 import { CaptureReader } from "../../main/recording/capture-reader.ts";
 import { EncodedLogEvent } from "../../main/recording/encoded-log-event.ts";
 import { Recorder } from "../../main/recording/recorder.ts";
-import type { TimelineEvent } from "../../preload/timeline.ts";
+import type { Span, TimelineEvent } from "../../preload/timeline.ts";
+import { LogEntryWriter, readLogEntry, type LogEntryEvent } from "../../main/sandbox/wire-log-entries.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LINES = Number(process.env.DECODED_LINES ?? 1_000_000);
@@ -196,11 +198,28 @@ async function recorderAlone(dir: string, round: number): Promise<{ cpu: number;
   const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => (gcMs += e.duration)));
   observer.observe({ entryTypes: ["gc"] });
   const recorder = await Recorder.create(path.join(dir, `alone-${round}.wscap`), {});
-  const cpu = process.cpuUsage();
+  // The worker's part, not timed: the messages as log entries, in batches of a 64 KiB read's lines.
+  const batches: { entries: Buffer; count: number }[] = [];
+  const writer = new LogEntryWriter();
   for (let n = 1; n <= LINES; n++) {
-    const e = new EncodedLogEvent(-1, n, 1, "info", `line ${n}`, `{"n":${n}}`);
-    e.spans = [{ dir: "in", offset: (n - 1) * 64, length: 64 }];
-    recorder.append(e);
+    const message = { spans: [{ dir: "in", offset: (n - 1) * 64, length: 64 }] };
+    writer.add(1, { level: "info", namespace: "Lines", text: `line ${n}`, fieldsJson: `{"n":${n}}`, time: n, message });
+    if (n % BLOCK_LINES === 0 || n === LINES) {
+      const count = writer.count;
+      batches.push({ entries: Buffer.from(writer.take()!), count });
+    }
+  }
+  const entry: { id: number | null; event: LogEntryEvent | null } = { id: null, event: null };
+  const cpu = process.cpuUsage();
+  let n = 0;
+  for (const { entries, count } of batches) {
+    const view = new DataView(entries.buffer);
+    for (let i = 0, at = 0; i < count; i++) {
+      at = readLogEntry(entries, view, at, entry);
+      const e = new EncodedLogEvent(-1, ++n, 1, "info", entry.event!);
+      e.spans = (entry.event!.message as { spans: Span[] }).spans;
+      recorder.append(e);
+    }
   }
   const used = process.cpuUsage(cpu);
   await sleep(50); // GC entries are delivered to the observer asynchronously

@@ -1,0 +1,291 @@
+/**
+ * How a worker's log events cross to the main thread: as binary entries in one transferred buffer per batch, each
+ * carrying its capture payload's head already written — the UTF-8 of `{"text":<text>,"fields":<fields>` — so that
+ * the engine records a decoded message by copying those bytes, never decoding its text or fields into strings
+ * or encoding them again (main/recording/encoded-log-event.ts). A protocol that reports every message it decodes
+ * sends hundreds of thousands of them a second; as JSON, parsing them and writing their payloads was most of the
+ * engine thread's work.
+ *
+ * An entry (little-endian):
+ *
+ *     u32 entry bytes | f64 connection id (NaN: none) | f64 time (s) | u8 level | u8 message form | u16 namespace
+ *     bytes | u32 head bytes | message | namespace (UTF-8) | head (UTF-8)
+ *
+ * The message form: 0 none; 1 plain spans (the usual decoded message: u16 count, then per span u8 direction (0 in,
+ * 1 out), f64 offset, f64 length); 2 any other message, as u32 bytes of its JSON text, then the text.
+ *
+ * Written by the worker (LogEntryWriter, wire-batch.ts's encodeBatch), read by the main thread (readLogEntry,
+ * decodeBatch) into a LogEntryEvent that decodes what is asked of it, when asked. The main thread reads an entry
+ * from a buffer user code could have written (a protocol can post on its own port): every length is checked against
+ * the entry's bounds; an entry that doesn't hold together is skipped (and what follows, which can't be found).
+ */
+import type { PayloadHead, SandboxLogEvent, WireLogEvent } from "./messages.ts";
+
+const LEVELS = ["debug", "info", "warn", "error", "critical"] as const;
+const LEVEL_CODE = new Map<unknown, number>(LEVELS.map((level, code) => [level, code]));
+/** The fixed part of an entry, before its message. */
+const FIXED = 4 + 8 + 8 + 1 + 1 + 2 + 4;
+const SPAN_BYTES = 1 + 8 + 8;
+const MESSAGE_NONE = 0;
+const MESSAGE_SPANS = 1;
+const MESSAGE_JSON = 2;
+/** The longest namespace an entry holds (u16); a longer one is cut. */
+const MAX_NAMESPACE = 0xffff / 3;
+/** The smallest buffer entries are written in. */
+const MIN_BUFFER = 64 * 1024;
+/** How a payload head starts, and what comes before its fields (PayloadHead). */
+export const TEXT_PREFIX = '{"text":';
+export const FIELDS_PREFIX = ',"fields":';
+
+/** Writes a batch's log events as entries (worker side). One per batch: `take` hands the buffer over. */
+export class LogEntryWriter {
+  private buf = Buffer.allocUnsafeSlow(MIN_BUFFER);
+  private view = new DataView(this.buf.buffer);
+  private size = 0;
+  /** The last namespace written, and its bytes: a protocol's events share one. */
+  private lastNamespace = "";
+  private lastNamespaceBytes = Buffer.alloc(0);
+
+  /** How many entries were written. */
+  count = 0;
+
+  /**
+   * Writes `event` of connection `id` as an entry, or returns false when it is not of the shape the worker makes
+   * (wire-log-event.ts: a level the engine knows, text, namespace and fields as strings): it then crosses as it is.
+   */
+  add(id: number | null, event: WireLogEvent): boolean {
+    const level = LEVEL_CODE.get(event.level);
+    const { fieldsJson, message, namespace: ns, text, time } = event;
+    if (level === undefined || typeof ns !== "string" || typeof text !== "string" || typeof fieldsJson !== "string") {
+      return false;
+    }
+    if (typeof time !== "number" || !(id === null || typeof id === "number")) return false;
+    const textJson = JSON.stringify(text);
+    const spans = plainSpans(message);
+    const messageJson = message === undefined || spans !== null ? "" : JSON.stringify(message);
+    const namespace = this.namespaceBytes(ns);
+    const most =
+      FIXED +
+      (spans === null ? 4 + messageJson.length * 3 : 2 + (spans.length / 3) * SPAN_BYTES) +
+      namespace.length +
+      TEXT_PREFIX.length +
+      FIELDS_PREFIX.length +
+      (textJson.length + fieldsJson.length) * 3;
+    this.reserve(most);
+    const { buf, view } = this;
+    const start = this.size;
+    let p = start + FIXED;
+    view.setFloat64(start + 4, id === null ? NaN : id, true);
+    view.setFloat64(start + 12, time, true);
+    view.setUint8(start + 20, level);
+    if (spans !== null) {
+      view.setUint8(start + 21, MESSAGE_SPANS);
+      view.setUint16(p, spans.length / 3, true);
+      p += 2;
+      for (let i = 0; i < spans.length; i += 3) {
+        view.setUint8(p, spans[i]!);
+        view.setFloat64(p + 1, spans[i + 1]!, true);
+        view.setFloat64(p + 9, spans[i + 2]!, true);
+        p += SPAN_BYTES;
+      }
+    } else if (message !== undefined) {
+      view.setUint8(start + 21, MESSAGE_JSON);
+      const written = buf.write(messageJson, p + 4, "utf8");
+      view.setUint32(p, written, true);
+      p += 4 + written;
+    } else {
+      view.setUint8(start + 21, MESSAGE_NONE);
+    }
+    view.setUint16(start + 22, namespace.length, true);
+    buf.set(namespace, p);
+    p += namespace.length;
+    const head = buf.write(TEXT_PREFIX + textJson + FIELDS_PREFIX + fieldsJson, p, "utf8");
+    p += head;
+    view.setUint32(start + 24, head, true);
+    view.setUint32(start, p - start, true);
+    this.size = p;
+    this.count += 1;
+    return true;
+  }
+
+  /**
+   * The buffer the entries were written in, to transfer (null if none; bytes past the last entry are not read); the
+   * writer goes on in a new one, as large as this batch's entries needed.
+   */
+  take(): ArrayBuffer | null {
+    if (this.count === 0) return null;
+    const out = this.buf.buffer as ArrayBuffer;
+    this.buf = Buffer.allocUnsafeSlow(Math.max(MIN_BUFFER, this.size));
+    this.view = new DataView(this.buf.buffer);
+    this.size = 0;
+    this.count = 0;
+    return out;
+  }
+
+  private namespaceBytes(namespace: string): Buffer {
+    if (namespace !== this.lastNamespace) {
+      this.lastNamespace = namespace;
+      this.lastNamespaceBytes = Buffer.from(namespace.slice(0, MAX_NAMESPACE), "utf8");
+    }
+    return this.lastNamespaceBytes;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.size + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.size + bytes));
+    this.buf.copy(grown, 0, 0, this.size);
+    this.buf = grown;
+    this.view = new DataView(grown.buffer);
+  }
+}
+
+/**
+ * The message's spans as [dir (0 in, 1 out), offset, length, ...] when it is a message of plain spans only (no fd,
+ * field spans or pairing), else null.
+ */
+function plainSpans(message: unknown): number[] | null {
+  if (typeof message !== "object" || message === null) return null;
+  const spans = (message as { spans?: unknown }).spans;
+  if (!Array.isArray(spans) || spans.length > 0xffff) return null;
+  for (const key in message) if (key !== "spans") return null;
+  const flat: number[] = [];
+  for (const span of spans as unknown[]) {
+    if (typeof span !== "object" || span === null) return null;
+    const { dir, offset, length } = span as Record<string, unknown>;
+    if ((dir !== "in" && dir !== "out") || typeof offset !== "number" || typeof length !== "number") return null;
+    let keys = 0;
+    for (const _ in span) keys += 1;
+    if (keys !== 3) return null;
+    flat.push(dir === "in" ? 0 : 1, offset, length);
+  }
+  return flat;
+}
+
+/** A log event read from an entry (main side): what is cheap is read at once, the rest when asked. */
+export class LogEntryEvent implements SandboxLogEvent, PayloadHead {
+  readonly level: SandboxLogEvent["level"];
+  readonly time: number;
+  readonly message?: unknown;
+  readonly headBytes: number;
+  readonly #buf: Buffer;
+  readonly #namespaceAt: number;
+  readonly #headAt: number;
+  #parsed: { text: string; fields: Record<string, unknown> } | null = null;
+
+  constructor(
+    buf: Buffer,
+    level: SandboxLogEvent["level"],
+    time: number,
+    message: unknown,
+    namespaceAt: number,
+    headAt: number,
+    headBytes: number,
+  ) {
+    this.#buf = buf;
+    this.level = level;
+    this.time = time;
+    if (message !== undefined) this.message = message;
+    this.#namespaceAt = namespaceAt;
+    this.#headAt = headAt;
+    this.headBytes = headBytes;
+  }
+
+  get namespace(): string {
+    return this.#buf.toString("utf8", this.#namespaceAt, this.#headAt);
+  }
+
+  get text(): string {
+    return this.#read().text;
+  }
+
+  get fields(): Record<string, unknown> {
+    return this.#read().fields;
+  }
+
+  get fieldsJson(): string {
+    return JSON.stringify(this.fields);
+  }
+
+  /**
+   * The head's text and fields, parsed the first time they are read. An entry some other code posted may hold a
+   * head that is not JSON: it reads as a note saying so.
+   */
+  #read(): { text: string; fields: Record<string, unknown> } {
+    if (this.#parsed !== null) return this.#parsed;
+    try {
+      const parsed = JSON.parse(`${this.#buf.toString("utf8", this.#headAt, this.#headAt + this.headBytes)}}`) as {
+        text: unknown;
+        fields: unknown;
+      };
+      const { text, fields } = parsed;
+      if (typeof text !== "string" || typeof fields !== "object" || fields === null) throw new Error("not a log event");
+      this.#parsed = { text, fields: fields as Record<string, unknown> };
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.#parsed = { text: "(a log event that could not be read)", fields: { unreadable: reason } };
+    }
+    return this.#parsed;
+  }
+
+  copyHead(target: Uint8Array, at: number): void {
+    this.#buf.copy(target, at, this.#headAt, this.#headAt + this.headBytes);
+  }
+}
+
+/**
+ * Reads the entry at `at` of `buf` (`view` over the same bytes) as connection `id`'s log event: returns where the
+ * next entry starts, or -1 when this one doesn't hold together (the rest of the buffer can't be read then).
+ */
+export function readLogEntry(
+  buf: Buffer,
+  view: DataView,
+  at: number,
+  into: { id: number | null; event: LogEntryEvent | null },
+): number {
+  if (at + FIXED > buf.length) return -1;
+  const size = view.getUint32(at, true);
+  const end = at + size;
+  if (size < FIXED || end > buf.length) return -1;
+  const id = view.getFloat64(at + 4, true);
+  const time = view.getFloat64(at + 12, true);
+  const level = LEVELS[view.getUint8(at + 20)];
+  const form = view.getUint8(at + 21);
+  const namespaceBytes = view.getUint16(at + 22, true);
+  const headBytes = view.getUint32(at + 24, true);
+  if (level === undefined) return -1;
+  let p = at + FIXED;
+  let message: unknown;
+  if (form === MESSAGE_SPANS) {
+    if (p + 2 > end) return -1;
+    const count = view.getUint16(p, true);
+    p += 2;
+    if (p + count * SPAN_BYTES > end) return -1;
+    const spans = new Array<{ dir: "in" | "out"; offset: number; length: number }>(count);
+    for (let i = 0; i < count; i++) {
+      spans[i] = {
+        dir: view.getUint8(p) === 0 ? "in" : "out",
+        offset: view.getFloat64(p + 1, true),
+        length: view.getFloat64(p + 9, true),
+      };
+      p += SPAN_BYTES;
+    }
+    message = { spans };
+  } else if (form === MESSAGE_JSON) {
+    if (p + 4 > end) return -1;
+    const bytes = view.getUint32(p, true);
+    if (p + 4 + bytes > end) return -1;
+    try {
+      message = JSON.parse(buf.toString("utf8", p + 4, p + 4 + bytes)) as unknown;
+    } catch {
+      return -1;
+    }
+    p += 4 + bytes;
+  } else if (form !== MESSAGE_NONE) {
+    return -1;
+  }
+  const headAt = p + namespaceBytes;
+  if (headAt + headBytes !== end || headBytes < TEXT_PREFIX.length + 2 + FIELDS_PREFIX.length + 2) return -1;
+  into.id = Number.isNaN(id) ? null : id;
+  into.event = new LogEntryEvent(buf, level, time, message, p, headAt, headBytes);
+  return end;
+}
