@@ -2,7 +2,7 @@
  * Encoding records and headers (format in capture-format.ts), for CaptureWriter: it encodes into its batch buffers
  * on the main thread and leaves each record's checksum to the capture thread (capture-worker-main.ts).
  */
-import type { LifecycleTimelineEvent, LogTimelineEvent, Span, TimelineEvent } from "../../preload/timeline.ts";
+import type { LifecycleTimelineEvent, LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import {
   BODY_FIXED,
   CAPTURE_VERSION,
@@ -13,12 +13,13 @@ import {
   type CaptureMeta,
 } from "./capture-format.ts";
 import type { EncodedLogEvent } from "./encoded-log-event.ts";
+import { spansJson } from "./spans-json.ts";
 
 const LIFECYCLE_CODE = new Map<string, number>(LIFECYCLE_EVENTS.map((e, i) => [e, i]));
 const LOG_CODE = new Map<string, number>(LOG_LEVELS.map((l, i) => [l, i]));
 
 /**
- * The JSON payload of a lifecycle or log event (an EncodedLogEvent's is its head's bytes and `encodedLogTail`).
+ * The JSON payload of a lifecycle or log event (an EncodedLogEvent's is written from its bytes: `encodedLogParts`).
  * Never throws: unserializable fields are replaced, saying why.
  */
 export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): string {
@@ -36,36 +37,18 @@ export function jsonPayload(e: LifecycleTimelineEvent | LogTimelineEvent): strin
 }
 
 /**
- * What follows an EncodedLogEvent's payload head (its text and fields, as bytes: encoded-log-event.ts): its message
- * parts and the closing brace, so that head + tail is the text `jsonPayload` would write for the event (keys in the
- * same order).
+ * How an EncodedLogEvent's payload is written: the first `copied` bytes of what its source wrote (the whole payload,
+ * when the source wrote it for exactly these message parts; else the head: encoded-log-event.ts), then `tail`, so
+ * that the payload is the text `jsonPayload` would write for the event (keys in the same order).
  */
-export function encodedLogTail(e: EncodedLogEvent): string {
-  let json = "";
-  if (e.spans !== undefined) json += `,"spans":${spansJson(e.spans)}`;
-  if (e.fieldSpans !== undefined) json += `,"fieldSpans":${JSON.stringify(e.fieldSpans)}`;
-  if (e.pair !== undefined) json += `,"pair":${JSON.stringify(e.pair)}`;
-  return `${json}}`;
-}
-
-/**
- * JSON of a message's spans, as JSON.stringify writes spans made by message-check.ts (keys in Span's order, whole
- * numbers), without its cost per call: a decoded message has one or two spans. Any other span goes to
- * JSON.stringify.
- */
-function spansJson(spans: readonly Span[]): string {
-  let json = "";
-  for (const s of spans) {
-    const plain =
-      (s.dir === "in" || s.dir === "out") &&
-      Number.isSafeInteger(s.offset) &&
-      Number.isSafeInteger(s.length) &&
-      (s.fd === undefined || Number.isSafeInteger(s.fd));
-    if (!plain) return JSON.stringify(spans);
-    const fd = s.fd === undefined ? "" : `,"fd":${s.fd}`;
-    json += `${json === "" ? "" : ","}{"dir":"${s.dir}","offset":${s.offset},"length":${s.length}${fd}}`;
-  }
-  return `[${json}]`;
+export function encodedLogParts(e: EncodedLogEvent): { copied: number; tail: string } {
+  const whole = e.fieldSpans === undefined && e.pair === undefined ? e.source.payloadBytesFor(e.spans) : -1;
+  if (whole >= 0) return { copied: whole, tail: "" };
+  let tail = "";
+  if (e.spans !== undefined) tail += `,"spans":${spansJson(e.spans)}`;
+  if (e.fieldSpans !== undefined) tail += `,"fieldSpans":${JSON.stringify(e.fieldSpans)}`;
+  if (e.pair !== undefined) tail += `,"pair":${JSON.stringify(e.pair)}`;
+  return { copied: e.source.headBytes, tail: `${tail}}` };
 }
 
 /** A decoded message's spans, field spans and pairing, for its payload (nothing for a plain log line). */

@@ -13,7 +13,7 @@ import {
   describeEvent,
   encodeHeader,
   eventCode,
-  encodedLogTail,
+  encodedLogParts,
   jsonPayload,
   writeDataAgain,
   writeRecordHead,
@@ -311,14 +311,16 @@ export class CaptureWriter {
     return this.appended(e.t, kind, code, 0, RECORD_OVERHEAD + payloadBytes);
   }
 
-  /** A sandboxed protocol's log event: its payload head copied as it is, its message parts written after it. */
+  /**
+   * A sandboxed protocol's log event: its payload copied as the worker wrote it, or its head copied and its message
+   * parts written after it when they differ from the worker's.
+   */
   private appendEncodedLog(e: EncodedLogEvent, code: number): number {
-    const tail = encodedLogTail(e);
-    const head = e.source.headBytes;
-    this.checkPayload(head + tail.length * 3);
-    const p = this.reserve(RECORD_OVERHEAD + head + tail.length * 3);
-    e.source.copyHead(this.batch.bytes, p + RECORD_HEAD);
-    const payloadBytes = head + this.batch.bytes.write(tail, p + RECORD_HEAD + head, "utf8");
+    const { copied, tail } = encodedLogParts(e);
+    this.checkPayload(copied + tail.length * 3);
+    const p = this.reserve(RECORD_OVERHEAD + copied + tail.length * 3);
+    e.source.copyPayload(this.batch.bytes, p + RECORD_HEAD, copied);
+    const payloadBytes = tail === "" ? copied : copied + this.batch.bytes.write(tail, p + RECORD_HEAD + copied, "utf8");
     writeRecordHead(this.batch.view, p, RECORD_KIND.log, code, e, payloadBytes);
     this.batch.lastSeq = e.seq;
     this.lastRecordBatch = this.batch;

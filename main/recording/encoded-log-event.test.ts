@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LogTimelineEvent, Span } from "../../preload/timeline.ts";
 import { LogEntryWriter, readLogEntry, type LogEntryEvent } from "../sandbox/wire-log-entries.ts";
-import { encodedLogTail, jsonPayload } from "./capture-encoding.ts";
+import { encodedLogParts, jsonPayload } from "./capture-encoding.ts";
 import { LOG_LEVELS } from "./capture-format.ts";
 import { CaptureReader } from "./capture-reader.ts";
 import { EncodedLogEvent } from "./encoded-log-event.ts";
@@ -59,19 +59,32 @@ const logEvent = fc.record(
   { requiredKeys: ["seq", "t", "conn", "kind", "level", "text", "fields"] },
 );
 
-/** The event the main thread reads from the entry the worker writes for a log event of `text` and `fields`. */
-function entryEvent(level: LogTimelineEvent["level"], text: string, fields: unknown): LogEntryEvent {
+/** The event the main thread reads from the entry the worker writes for a log event of `text`, `fields`, `message`. */
+function entryEvent(level: LogTimelineEvent["level"], text: string, fields: unknown, message?: unknown): LogEntryEvent {
   const writer = new LogEntryWriter();
-  writer.add(1, { level, namespace: "n", text, fieldsJson: JSON.stringify(fields), time: 0 });
+  const event = { level, namespace: "n", text, fieldsJson: JSON.stringify(fields), time: 0 };
+  writer.add(1, message === undefined ? event : { ...event, message });
   const buf = Buffer.from(writer.take()!);
   const entry: { id: number | null; event: LogEntryEvent | null } = { id: null, event: null };
   expect(readLogEntry(buf, new DataView(buf.buffer), 0, entry)).toBe(buf.readUInt32LE(0));
   return entry.event!;
 }
 
-/** `e` as the engine records a sandboxed protocol's event: its payload head as the worker wrote it. */
-function encoded(e: LogTimelineEvent): EncodedLogEvent {
-  const event = new EncodedLogEvent(e.seq, e.t, e.conn, e.level, entryEvent(e.level, e.text, e.fields));
+/**
+ * `e` as the engine records a sandboxed protocol's event: its payload as the worker wrote it for the message it
+ * logged (`logged`: the spans alone, as the usual message is; or all the parts; or what a refused message was).
+ */
+function encoded(e: LogTimelineEvent, logged: "spans" | "all" | "other" = "all"): EncodedLogEvent {
+  const parts = { spans: e.spans, fieldSpans: e.fieldSpans, pair: e.pair };
+  const message =
+    e.spans === undefined
+      ? logged === "other"
+        ? { spans: "refused" }
+        : undefined
+      : logged === "spans"
+        ? { spans: e.spans }
+        : (JSON.parse(JSON.stringify(parts)) as unknown);
+  const event = new EncodedLogEvent(e.seq, e.t, e.conn, e.level, entryEvent(e.level, e.text, e.fields, message));
   if (e.spans !== undefined) event.spans = e.spans;
   if (e.fieldSpans !== undefined) event.fieldSpans = e.fieldSpans;
   if (e.pair !== undefined) event.pair = e.pair;
@@ -82,10 +95,13 @@ describe("log events with their fields as JSON text", () => {
   it("have the payload the same event with parsed fields has, byte for byte", () => {
     fc.assert(
       fc.property(logEvent, (e) => {
-        const event = encoded(e);
-        const head = Buffer.alloc(event.source.headBytes);
-        event.source.copyHead(head, 0);
-        expect(head.toString("utf8") + encodedLogTail(event)).toBe(jsonPayload(e));
+        for (const logged of ["spans", "all", "other"] as const) {
+          const event = encoded(e, logged);
+          const { copied, tail } = encodedLogParts(event);
+          const written = Buffer.alloc(copied);
+          event.source.copyPayload(written, 0, copied);
+          expect(written.toString("utf8") + tail).toBe(jsonPayload(e));
+        }
       }),
     );
   });
@@ -106,6 +122,32 @@ describe("log events with their fields as JSON text", () => {
     } finally {
       await reader.close();
     }
+  });
+
+  it("are recorded from the worker's whole payload when the engine keeps the message as logged, else from its head", () => {
+    const spans: Span[] = [{ dir: "in", offset: 64, length: 64 }];
+    const e: LogTimelineEvent = { seq: 0, t: 0, conn: 1, kind: "log", level: "info", text: "line ☃", fields: { n: 2 } };
+    const payload = (event: EncodedLogEvent) => {
+      const { copied, tail } = encodedLogParts(event);
+      const written = Buffer.alloc(copied);
+      event.source.copyPayload(written, 0, copied);
+      return { tail, text: written.toString("utf8") + tail };
+    };
+    const kept = encoded({ ...e, spans }, "spans");
+    expect(payload(kept)).toEqual({ tail: "", text: jsonPayload({ ...e, spans }) });
+    const plain = encoded(e);
+    expect(payload(plain)).toEqual({ tail: "", text: jsonPayload(e) });
+    // The engine moved the span onto the stream (bytes skipped while halted): the payload says where it is now.
+    const moved = encoded({ ...e, spans }, "spans");
+    moved.spans = [{ dir: "in", offset: 1064, length: 64 }];
+    expect(payload(moved).text).toBe(jsonPayload({ ...e, spans: moved.spans }));
+    // The engine refused the message (no spans recorded), or paired it: written after the head.
+    const refused = encoded({ ...e, spans }, "spans");
+    refused.spans = undefined;
+    expect(payload(refused).text).toBe(jsonPayload(e));
+    const paired = encoded({ ...e, spans }, "spans");
+    paired.pair = { role: "response", request: 3, latency: 12 };
+    expect(payload(paired).text).toBe(jsonPayload({ ...e, spans, pair: paired.pair }));
   });
 
   it("parse their fields once, when first read", () => {

@@ -1,9 +1,10 @@
 /**
- * A log event whose capture payload's head is bytes already: a sandboxed protocol's, whose worker wrote the UTF-8 of
- * `{"text":<text>,"fields":<fields>` (main/sandbox/wire-log-entries.ts). A protocol reporting every message it
- * decodes sends hundreds of thousands a second; the engine's thread records each by copying that head and writing
- * the message parts after it (capture-writer.ts), without decoding its text or fields or encoding them again: they
- * are decoded only when someone reads them.
+ * A log event whose capture payload is bytes already: a sandboxed protocol's, whose worker wrote the UTF-8 of
+ * `{"text":<text>,"fields":<fields>` and, for a plain line or a message of plain spans, the rest
+ * (main/sandbox/wire-log-entries.ts). A protocol reporting every message it decodes sends hundreds of thousands a
+ * second; the engine's thread records each by copying those bytes (writing the message parts after the head itself
+ * when they differ from the worker's: capture-writer.ts), without decoding its text or fields or encoding them
+ * again: they are decoded only when someone reads them.
  */
 import type { LogTimelineEvent, MessagePair, Span } from "../../preload/timeline.ts";
 
@@ -16,8 +17,13 @@ export interface EncodedLog {
   readonly fields: Record<string, unknown>;
   /** The head's length in bytes: the UTF-8 of `{"text":<text as JSON>,"fields":<fields as JSON>`. */
   readonly headBytes: number;
-  /** Writes the head into `target` at `at`. */
-  copyHead(target: Uint8Array, at: number): void;
+  /**
+   * The whole payload's length in bytes when the source has it for a message of exactly `spans` (undefined: a plain
+   * log line) and no field spans or pairing, else -1.
+   */
+  payloadBytesFor(spans: readonly Span[] | undefined): number;
+  /** Writes the first `bytes` of the payload (`headBytes`, or what `payloadBytesFor` said) into `target` at `at`. */
+  copyPayload(target: Uint8Array, at: number, bytes: number): void;
 }
 
 /**

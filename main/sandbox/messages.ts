@@ -12,6 +12,7 @@
 import type { SourceMapPayload } from "node:module";
 import type { PeerCertificate } from "node:tls";
 import type { TLSDetails } from "../../preload/contract.ts";
+import type { Span } from "../../preload/timeline.ts";
 import type { TLSRequest } from "../tls/tls-request.ts";
 
 /**
@@ -64,14 +65,20 @@ export interface SandboxErrorInfo {
 }
 
 /**
- * A log event's capture payload up to its message parts: the UTF-8 of `{"text":<text as JSON>,"fields":<fields>`.
- * What the engine records of a protocol's log event, by copying it (main/recording/encoded-log-event.ts).
+ * A log event's capture payload as the worker wrote it: the head, the UTF-8 of `{"text":<text as JSON>,"fields":
+ * <fields>`, and for the usual events the rest as well (wire-log-entries.ts). What the engine records of a protocol's
+ * log event, by copying it (main/recording/encoded-log-event.ts).
  */
 export interface PayloadHead {
   /** The head's length in bytes. */
   readonly headBytes: number;
-  /** Writes the head into `target` at `at` (room for `headBytes` is the caller's to make). */
-  copyHead(target: Uint8Array, at: number): void;
+  /**
+   * The whole payload's length in bytes when the worker wrote it for a message of exactly `spans` (undefined: a
+   * plain log line) and nothing else (no field spans, no pairing), or -1 when it didn't.
+   */
+  payloadBytesFor(spans: readonly Span[] | undefined): number;
+  /** Writes the first `bytes` of the payload (`headBytes`, or what `payloadBytesFor` said) into `target` at `at`. */
+  copyPayload(target: Uint8Array, at: number, bytes: number): void;
 }
 
 /**

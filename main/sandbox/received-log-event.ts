@@ -43,8 +43,13 @@ export class ReceivedLogEvent implements SandboxLogEvent {
     return Buffer.byteLength(this.#payloadHead(), "utf8");
   }
 
-  copyHead(target: Uint8Array, at: number): void {
-    Buffer.from(target.buffer, target.byteOffset, target.byteLength).write(this.#payloadHead(), at, "utf8");
+  /** The worker wrote no more than the head for an event that crossed as an object. */
+  payloadBytesFor(): number {
+    return -1;
+  }
+
+  copyPayload(target: Uint8Array, at: number, bytes: number): void {
+    Buffer.from(target.buffer, target.byteOffset, target.byteLength).write(this.#payloadHead(), at, bytes, "utf8");
   }
 
   #payloadHead(): string {

@@ -24,7 +24,7 @@ function asRead(ops: FromWorker[]): unknown[] {
     if (op.op !== "log") return op;
     const e: SandboxLogEvent = receivedLogEvent(op.event);
     const head = Buffer.alloc(e.headBytes);
-    e.copyHead(head, 0);
+    e.copyPayload(head, 0, e.headBytes);
     const { level, namespace, text, fieldsJson, time, message } = e;
     const event: Record<string, unknown> = { level, namespace, text, fieldsJson, time, head: head.toString() };
     if (message !== undefined) event["message"] = message;

@@ -1,30 +1,34 @@
 /**
  * How a worker's log events cross to the main thread: as binary entries in one transferred buffer per batch, each
- * carrying its capture payload's head already written — the UTF-8 of `{"text":<text>,"fields":<fields>` — so that
- * the engine records a decoded message by copying those bytes, never decoding its text or fields into strings
- * or encoding them again (main/recording/encoded-log-event.ts). A protocol that reports every message it decodes
- * sends hundreds of thousands of them a second; as JSON, parsing them and writing their payloads was most of the
- * engine thread's work.
+ * carrying its capture payload already written — the UTF-8 of `{"text":<text>,"fields":<fields>` (the head), and
+ * what follows it when the worker knows it: `}` for a plain log line, `,"spans":[...]}` for a message of plain spans
+ * (the tail). The engine records such an event by copying those bytes, never decoding its text or fields into
+ * strings or encoding them again (main/recording/encoded-log-event.ts); when what it records differs from what the
+ * worker wrote (spans moved onto the stream, a message refused, pairing filled in) it copies the head and writes the
+ * rest itself. A protocol that reports every message it decodes sends hundreds of thousands a second; as JSON,
+ * parsing them and writing their payloads was most of the engine thread's work.
  *
  * An entry (little-endian):
  *
  *     u32 entry bytes | f64 connection id (NaN: none) | f64 time (s) | u8 level | u8 message form | u16 namespace
- *     bytes | u32 head bytes | message | namespace (UTF-8) | head (UTF-8)
+ *     bytes | u32 head bytes | u32 tail bytes | message | namespace (UTF-8) | head (UTF-8) | tail (ASCII)
  *
  * The message form: 0 none; 1 plain spans (the usual decoded message: u16 count, then per span u8 direction (0 in,
- * 1 out), f64 offset, f64 length); 2 any other message, as u32 bytes of its JSON text, then the text.
+ * 1 out), f64 offset, f64 length); 2 any other message, as u32 bytes of its JSON text, then the text (no tail).
  *
  * Written by the worker (LogEntryWriter, wire-batch.ts's encodeBatch), read by the main thread (readLogEntry,
  * decodeBatch) into a LogEntryEvent that decodes what is asked of it, when asked. The main thread reads an entry
  * from a buffer user code could have written (a protocol can post on its own port): every length is checked against
  * the entry's bounds; an entry that doesn't hold together is skipped (and what follows, which can't be found).
  */
+import type { Span } from "../../preload/timeline.ts";
+import { spanJson } from "../recording/spans-json.ts";
 import type { PayloadHead, SandboxLogEvent, WireLogEvent } from "./messages.ts";
 
 const LEVELS = ["debug", "info", "warn", "error", "critical"] as const;
 const LEVEL_CODE = new Map<unknown, number>(LEVELS.map((level, code) => [level, code]));
 /** The fixed part of an entry, before its message. */
-const FIXED = 4 + 8 + 8 + 1 + 1 + 2 + 4;
+const FIXED = 4 + 8 + 8 + 1 + 1 + 2 + 4 + 4;
 const SPAN_BYTES = 1 + 8 + 8;
 const MESSAGE_NONE = 0;
 const MESSAGE_SPANS = 1;
@@ -64,13 +68,15 @@ export class LogEntryWriter {
     const spans = plainSpans(message);
     const messageJson = message === undefined || spans !== null ? "" : JSON.stringify(message);
     const namespace = this.namespaceBytes(ns);
+    const tail = message === undefined ? "}" : spans === null ? "" : spansTail(spans);
     const most =
       FIXED +
       (spans === null ? 4 + messageJson.length * 3 : 2 + (spans.length / 3) * SPAN_BYTES) +
       namespace.length +
       TEXT_PREFIX.length +
       FIELDS_PREFIX.length +
-      (textJson.length + fieldsJson.length) * 3;
+      (textJson.length + fieldsJson.length) * 3 +
+      tail.length;
     this.reserve(most);
     const { buf, view } = this;
     const start = this.size;
@@ -99,9 +105,10 @@ export class LogEntryWriter {
     view.setUint16(start + 22, namespace.length, true);
     buf.set(namespace, p);
     p += namespace.length;
-    const head = buf.write(TEXT_PREFIX + textJson + FIELDS_PREFIX + fieldsJson, p, "utf8");
-    p += head;
-    view.setUint32(start + 24, head, true);
+    const payload = buf.write(TEXT_PREFIX + textJson + FIELDS_PREFIX + fieldsJson + tail, p, "utf8");
+    p += payload;
+    view.setUint32(start + 24, payload - tail.length, true);
+    view.setUint32(start + 28, tail.length, true);
     view.setUint32(start, p - start, true);
     this.size = p;
     this.count += 1;
@@ -161,6 +168,17 @@ function plainSpans(message: unknown): number[] | null {
   return flat;
 }
 
+/** The tail of a message of `spans` ([dir, offset, length, ...]), or "" when a span is not of whole numbers >= 0. */
+function spansTail(spans: number[]): string {
+  let list = "";
+  for (let i = 0; i < spans.length; i += 3) {
+    const one = spanJson(spans[i] === 0 ? "in" : "out", spans[i + 1]!, spans[i + 2]!, undefined);
+    if (one === null) return "";
+    list += i === 0 ? one : `,${one}`;
+  }
+  return `,"spans":[${list}]}`;
+}
+
 /** A log event read from an entry (main side): what is cheap is read at once, the rest when asked. */
 export class LogEntryEvent implements SandboxLogEvent, PayloadHead {
   readonly level: SandboxLogEvent["level"];
@@ -170,6 +188,10 @@ export class LogEntryEvent implements SandboxLogEvent, PayloadHead {
   readonly #buf: Buffer;
   readonly #namespaceAt: number;
   readonly #headAt: number;
+  /** The message's span count (-1: no message; -2: another message) and where its spans are in the entry. */
+  readonly #spanCount: number;
+  readonly #spansAt: number;
+  readonly #tailBytes: number;
   #parsed: { text: string; fields: Record<string, unknown> } | null = null;
 
   constructor(
@@ -180,6 +202,9 @@ export class LogEntryEvent implements SandboxLogEvent, PayloadHead {
     namespaceAt: number,
     headAt: number,
     headBytes: number,
+    tailBytes: number,
+    spanCount: number,
+    spansAt: number,
   ) {
     this.#buf = buf;
     this.level = level;
@@ -188,6 +213,9 @@ export class LogEntryEvent implements SandboxLogEvent, PayloadHead {
     this.#namespaceAt = namespaceAt;
     this.#headAt = headAt;
     this.headBytes = headBytes;
+    this.#tailBytes = tailBytes;
+    this.#spanCount = spanCount;
+    this.#spansAt = spansAt;
   }
 
   get namespace(): string {
@@ -227,8 +255,19 @@ export class LogEntryEvent implements SandboxLogEvent, PayloadHead {
     return this.#parsed;
   }
 
-  copyHead(target: Uint8Array, at: number): void {
-    this.#buf.copy(target, at, this.#headAt, this.#headAt + this.headBytes);
+  payloadBytesFor(spans: readonly Span[] | undefined): number {
+    if (this.#tailBytes === 0 || (spans === undefined ? -1 : spans.length) !== this.#spanCount) return -1;
+    const buf = this.#buf;
+    for (let i = 0, p = this.#spansAt; i < this.#spanCount; i++, p += SPAN_BYTES) {
+      const s = spans![i]!;
+      if (s.fd !== undefined || s.dir !== (buf[p] === 0 ? "in" : "out")) return -1;
+      if (s.offset !== buf.readDoubleLE(p + 1) || s.length !== buf.readDoubleLE(p + 9)) return -1;
+    }
+    return this.headBytes + this.#tailBytes;
+  }
+
+  copyPayload(target: Uint8Array, at: number, bytes: number): void {
+    this.#buf.copy(target, at, this.#headAt, this.#headAt + bytes);
   }
 }
 
@@ -252,12 +291,15 @@ export function readLogEntry(
   const form = view.getUint8(at + 21);
   const namespaceBytes = view.getUint16(at + 22, true);
   const headBytes = view.getUint32(at + 24, true);
+  const tailBytes = view.getUint32(at + 28, true);
   if (level === undefined) return -1;
   let p = at + FIXED;
   let message: unknown;
+  let spanCount = form === MESSAGE_NONE ? -1 : -2;
+  const spansAt = p + 2;
   if (form === MESSAGE_SPANS) {
     if (p + 2 > end) return -1;
-    const count = view.getUint16(p, true);
+    const count = (spanCount = view.getUint16(p, true));
     p += 2;
     if (p + count * SPAN_BYTES > end) return -1;
     const spans = new Array<{ dir: "in" | "out"; offset: number; length: number }>(count);
@@ -284,8 +326,9 @@ export function readLogEntry(
     return -1;
   }
   const headAt = p + namespaceBytes;
-  if (headAt + headBytes !== end || headBytes < TEXT_PREFIX.length + 2 + FIELDS_PREFIX.length + 2) return -1;
+  if (headAt + headBytes + tailBytes !== end || headBytes < TEXT_PREFIX.length + 2 + FIELDS_PREFIX.length + 2)
+    return -1;
   into.id = Number.isNaN(id) ? null : id;
-  into.event = new LogEntryEvent(buf, level, time, message, p, headAt, headBytes);
+  into.event = new LogEntryEvent(buf, level, time, message, p, headAt, headBytes, tailBytes, spanCount, spansAt);
   return end;
 }
