@@ -116,14 +116,13 @@ export class LogEntryWriter {
   }
 
   /**
-   * The buffer the entries were written in, to transfer (null if none; bytes past the last entry are not read); the
-   * writer goes on in a new one, as large as this batch's entries needed.
+   * The entries written, in a buffer of their own to transfer (null if none); the writer starts afresh in the same
+   * buffer. (Copying them out costs less than handing over the writer's buffer and allocating a new one per batch.)
    */
   take(): ArrayBuffer | null {
     if (this.count === 0) return null;
-    const out = this.buf.buffer as ArrayBuffer;
-    this.buf = Buffer.allocUnsafeSlow(Math.max(MIN_BUFFER, this.size));
-    this.view = new DataView(this.buf.buffer);
+    const out = new ArrayBuffer(this.size);
+    new Uint8Array(out).set(this.buf.subarray(0, this.size));
     this.size = 0;
     this.count = 0;
     return out;
