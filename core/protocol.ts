@@ -24,11 +24,37 @@ export class BaseProtocol {
    * Declared non-null for convenience: it is only null before the connection is made.
    */
   transport!: ITransport;
+  #messageSpan: Span | null = null;
+  /** A span set by its numbers (`setMessageSpanAt`) and not read yet: its offset (-1: none) and length. */
+  #spanOffset = -1;
+  #spanLength = 0;
+
   /**
    * The stream bytes of the message a framer is delivering now: set by LineReceiver, the string receivers and
    * StatefulProtocol around each callback, null between them. `log.message` attaches it to what it reports.
    */
-  messageSpan: Span | null = null;
+  get messageSpan(): Span | null {
+    if (this.#spanOffset >= 0) {
+      this.#messageSpan = { dir: "in", offset: this.#spanOffset, length: this.#spanLength };
+      this.#spanOffset = -1;
+    }
+    return this.#messageSpan;
+  }
+
+  set messageSpan(span: Span | null) {
+    this.#messageSpan = span;
+    this.#spanOffset = -1;
+  }
+
+  /**
+   * Sets `messageSpan` to `length` received bytes at `offset`, made into a span object only if read: a framer
+   * delivering a message at a time calls this for each, and most are never logged.
+   */
+  protected setMessageSpanAt(offset: number, length: number): void {
+    this.#messageSpan = null;
+    this.#spanOffset = offset;
+    this.#spanLength = length;
+  }
   #log: Logger | undefined;
 
   /**

@@ -250,11 +250,11 @@ export class LineReceiver extends PauseableProtocol {
       return end - start >= this.MAX_LENGTH + delimiter.length ? this.#lengthExceeded(received) : undefined;
     }
     if (at - start > this.MAX_LENGTH) return this.#lengthExceeded(received);
-    const span = received.span(start, at + delimiter.length);
     received.start = at + delimiter.length;
-    // deliverMessage's work, inline: no closure per line (this runs once per line of every LineReceiver).
+    // deliverMessage's work, inline: no closure per line, and no span object unless it is read (this runs once per
+    // line of every LineReceiver).
     const outer = this.messageSpan;
-    this.messageSpan = span;
+    this.setMessageSpanAt(received.offsetOf(start), at + delimiter.length - start);
     try {
       return this.#stopIf(this.lineReceived(bytes.subarray(start, at)));
     } finally {
