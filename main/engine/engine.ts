@@ -19,7 +19,7 @@ import type {
   SessionInfo,
   WirescopeService,
 } from "../../preload/contract.ts";
-import { SandboxHost } from "../sandbox/host.ts";
+import { SandboxHost } from "../sandbox/sandbox-host.ts";
 import { listTemplates } from "../workspace/templates.ts";
 import { capturesDir, exportsDir } from "../workspace/layout.ts";
 import { Workspace } from "../workspace/workspace.ts";

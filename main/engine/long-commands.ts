@@ -5,7 +5,7 @@
  */
 import * as fsp from "node:fs/promises";
 import type { CommandResult, EventSink, WirescopeService } from "../../preload/contract.ts";
-import type { SandboxHost } from "../sandbox/host.ts";
+import type { SandboxHost } from "../sandbox/sandbox-host.ts";
 import { exportsDir } from "../workspace/layout.ts";
 import { exportSession } from "../interchange/export.ts";
 import type { ReportProgress } from "../interchange/stop-check.ts";

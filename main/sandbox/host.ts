@@ -1,13 +1,7 @@
 /**
- * The sandbox that runs user protocols off the main thread: a hang or a crash in user code never takes the app down
- * or drops a socket, and saved code is hot-loaded into live connections.
- *
- *     const host = new SandboxHost();
- *     const group = host.createGroup("session 1");          // one worker; the engine uses one per session
- *     await group.load("echo.ts", code, sourceMap);         // CommonJS from the workspace compiler
- *     factory.buildProtocol = () => group.attach({ moduleKey: "echo.ts" }, events);
- *     ...
- *     await group.load("echo.ts", newCode, newMap);         // hot reload: live connections run the new code
+ * The main thread's side of one sandbox worker (SandboxGroup): the modules it runs, its connections, the batches it
+ * sends and how they are applied, and the watchdog's examination of it when it falls silent. Groups are made and
+ * watched by a SandboxHost (sandbox-host.ts), which says how the sandbox is used.
  *
  * A group is one worker_threads Worker with resource limits, watched by the host: a worker that has not been heard
  * from for HANG_TIMEOUT_MS (user code that does not return) is terminated, as is one that runs out of memory (a
@@ -15,8 +9,6 @@
  * comes first); every connection of the group is then halted with the reason, its socket left open, and the next
  * successful `load()` starts a new worker, evaluates every module of the group again and re-attaches the halted
  * connections with fresh instances (their state was in the dead worker: connectionMade runs again).
- *
- * The main thread never runs user code, so it stays responsive whatever the protocols do.
  */
 import { Worker } from "node:worker_threads";
 import { ConnectError } from "../../core/errors.ts";
@@ -40,16 +32,11 @@ import { receivedLogEvent } from "./received-log-event.ts";
 import { SandboxedProtocol, type SandboxEvents, type SandboxLink } from "./sandboxed-protocol.ts";
 import { PROTOCOL_URL_PREFIX, StackMapper } from "./stack-map.ts";
 import { decodeBatch } from "./wire-batch.ts";
-import { workerSource } from "./worker-bundle.ts";
 import { WorkerTurn } from "./worker-turn.ts";
 
 /** A worker not heard from for this long is stopped (it heartbeats every 200 ms). Together with the check
  * interval and EXAMINE_TIMEOUT_MS this stops a hang within 2 s of its start. */
 export const HANG_TIMEOUT_MS = 1500;
-/** How often the host checks its workers. */
-const WATCHDOG_INTERVAL_MS = 100;
-/** A watchdog tick this late means the main thread itself was blocked: that round proves nothing, skip it. */
-const WATCHDOG_LATE_MS = 300;
 
 /** The reason connections show after the watchdog stopped their worker. */
 export const HANG_REASON = "did not return within 2 s — an infinite loop?";
@@ -84,8 +71,8 @@ export interface SandboxHostOptions {
   workerSource?: () => Promise<string>;
 }
 
-/** What a group needs from its host. */
-interface HostServices {
+/** What a group needs from its host (sandbox-host.ts). */
+export interface HostServices {
   readonly options: Required<Omit<SandboxHostOptions, "workerSource">>;
   source(): Promise<string>;
   nextConnectionId(): number;
@@ -592,62 +579,5 @@ export class SandboxGroup {
       protocol.orphan(reason, notify); // A closed one only lets go of what waited for the worker (whenConsumed).
       if (protocol.closed) this.connections.delete(protocol.id);
     }
-  }
-}
-
-/**
- * Runs sandbox groups and watches their workers. One per process (the engine's); `dispose()` stops every worker.
- */
-export class SandboxHost {
-  private readonly groups = new Set<SandboxGroup>();
-  private readonly services: HostServices;
-  private watchdog: NodeJS.Timeout | null = null;
-  private lastTick = 0;
-  private connectionIds = 1;
-
-  constructor(options: SandboxHostOptions = {}) {
-    const source = options.workerSource ?? workerSource;
-    this.services = {
-      options: {
-        memoryLimitMb: options.memoryLimitMb ?? 256,
-        youngGenerationMb: options.youngGenerationMb ?? 48,
-        hangTimeoutMs: options.hangTimeoutMs ?? HANG_TIMEOUT_MS,
-      },
-      source,
-      nextConnectionId: () => this.connectionIds++,
-      forget: (group) => this.groups.delete(group),
-    };
-  }
-
-  /** Creates a group: one worker (started by its first `load`), for one session's connections. */
-  createGroup(label: string, options: GroupOptions = {}): SandboxGroup {
-    const group = new SandboxGroup(this.services, label, options);
-    this.groups.add(group);
-    this.startWatchdog();
-    return group;
-  }
-
-  /** Stops every group's worker. Resolves once they have exited. */
-  async dispose(): Promise<void> {
-    if (this.watchdog !== null) clearInterval(this.watchdog);
-    this.watchdog = null;
-    await Promise.all([...this.groups].map((group) => group.dispose()));
-  }
-
-  /**
-   * Every WATCHDOG_INTERVAL_MS: a group whose worker was silent longer than the hang timeout is stopped. If this
-   * tick itself came late, the main thread was blocked and the workers' heartbeats may be waiting in its queue:
-   * the round is skipped rather than blaming them.
-   */
-  private startWatchdog(): void {
-    if (this.watchdog !== null) return;
-    this.lastTick = performance.now();
-    this.watchdog = setInterval(() => {
-      const now = performance.now();
-      const late = now - this.lastTick - WATCHDOG_INTERVAL_MS > WATCHDOG_LATE_MS;
-      this.lastTick = now;
-      for (const group of this.groups) group.checkHeartbeat(now, late);
-    }, WATCHDOG_INTERVAL_MS);
-    this.watchdog.unref();
   }
 }

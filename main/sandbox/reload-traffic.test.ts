@@ -5,7 +5,7 @@
 import * as net from "node:net";
 import { afterEach, expect, test } from "vitest";
 import { waitFor } from "../../tests/helpers/net.ts";
-import { SandboxHost } from "./host.ts";
+import { SandboxHost } from "./sandbox-host.ts";
 import { compile, serveSandboxed } from "./test-helpers.ts";
 
 const LINE_SIZE = 64;

@@ -10,7 +10,8 @@ import { reactor } from "../../core/reactor.ts";
 import { waitFor } from "../../tests/helpers/net.ts";
 import { LISTEN_REFUSED } from "./bridge-reactor.ts";
 import type { ConnectRequest } from "./connect-request.ts";
-import { SandboxHost, type SandboxGroup } from "./host.ts";
+import type { SandboxGroup } from "./host.ts";
+import { SandboxHost } from "./sandbox-host.ts";
 import type { CountingWrapper } from "./test-helpers.ts";
 import { compile, EventLog, Peer, serveSandboxed } from "./test-helpers.ts";
 

@@ -13,7 +13,8 @@ import { CannotStartTLSError } from "../../core/errors.ts";
 import type { TLSInfo } from "../../core/interfaces.ts";
 import { StringTransport } from "../../core/testing.ts";
 import { waitFor } from "../../tests/helpers/net.ts";
-import { SandboxHost, type SandboxGroup } from "./host.ts";
+import type { SandboxGroup } from "./host.ts";
+import { SandboxHost } from "./sandbox-host.ts";
 import { compile, EventLog, serveSandboxed } from "./test-helpers.ts";
 
 const FIXTURES = path.join(import.meta.dirname, "../../tests/fixtures/tls");

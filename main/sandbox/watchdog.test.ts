@@ -4,7 +4,8 @@
  */
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { waitFor } from "../../tests/helpers/net.ts";
-import { HANG_REASON, SandboxHost, TURN_BOUND_REASON, type SandboxGroup } from "./host.ts";
+import { HANG_REASON, TURN_BOUND_REASON, type SandboxGroup } from "./host.ts";
+import { SandboxHost } from "./sandbox-host.ts";
 import { compile, Peer, serveSandboxed } from "./test-helpers.ts";
 
 let host: SandboxHost;

@@ -16,7 +16,8 @@ import { ServerFactory } from "../../core/protocol.ts";
 import { LineReceiver } from "../../core/protocols/basic.ts";
 import { reactor } from "../../core/reactor.ts";
 import type { ListeningPort } from "../../core/tcp.ts";
-import { SandboxHost, type SandboxGroup } from "../../main/sandbox/host.ts";
+import type { SandboxGroup } from "../../main/sandbox/host.ts";
+import { SandboxHost } from "../../main/sandbox/sandbox-host.ts";
 import { compile, serveSandboxed } from "../../main/sandbox/test-helpers.ts";
 import { runLoad } from "./load.ts";
 
