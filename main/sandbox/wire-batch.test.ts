@@ -6,7 +6,7 @@
  * engine's thread.
  */
 import { describe, expect, test } from "vitest";
-import type { Batch, FromWorker, SandboxLogEvent } from "./messages.ts";
+import type { Batch, FromWorker, SandboxLogEvent, WireLogEvent } from "./messages.ts";
 import { receivedLogEvent } from "./received-log-event.ts";
 import { BatchEncoder, decodeBatch, type WireBatch } from "./wire-batch.ts";
 
@@ -133,8 +133,7 @@ describe("worker batches across threads", () => {
       id: 1,
       event: { level: "info", namespace: "n", text: "t", fieldsJson: "{}", time: 1, message: { spans: [] } },
     };
-    const written = encodeBatch({ ops: [log], bytes: null }).logs!;
-    const good = written.slice(0, new DataView(written).getUint32(0, true)); // the buffer has room for more
+    const good = encodeBatch({ ops: [log], bytes: null }).logs!;
     const write = { op: "write", id: 1, offset: 0, length: 2 };
     const damaged: ArrayBuffer[] = [
       good.slice(0, good.byteLength - 1), // cut short
@@ -143,6 +142,7 @@ describe("worker batches across threads", () => {
       withByte(good, 21, 7), // no such message form
       withUint32(good, 0, 1_000_000), // longer than the buffer
       withUint32(good, 24, 3), // a head too short to be one
+      ...forged(), // payload bytes that are not what the worker's encoder writes
     ];
     for (const logs of damaged) {
       const decoded = decodeBatch({ ops: JSON.stringify([1, write, "text", 1]), bytes: null, logs });
@@ -161,6 +161,52 @@ describe("worker batches across threads", () => {
     }
   });
 });
+
+describe("log events that crossed as objects (what the watchdog reads from a hung worker)", () => {
+  test("are made safe to record, whatever user code put in them", () => {
+    const odd = [
+      { level: "bogus", namespace: 7, text: 5, fieldsJson: "nope", time: "now" },
+      { level: "info", namespace: "n", text: "t", fieldsJson: '{},"pair":{"role":"response"}', time: 1 },
+      { level: "info", namespace: "n", fieldsJson: "[1]", time: 1 },
+    ] as unknown as WireLogEvent[];
+    for (const wire of odd) {
+      const e = receivedLogEvent(wire);
+      expect(["info"]).toContain(e.level);
+      expect(typeof e.text).toBe("string");
+      expect(typeof e.namespace).toBe("string");
+      expect(Number.isFinite(e.time)).toBe(true);
+      const head = Buffer.alloc(e.headBytes);
+      e.copyPayload(head, 0, e.headBytes);
+      const payload = JSON.parse(`${head.toString()}}`) as { text: unknown; fields: unknown };
+      expect(payload).toEqual({
+        text: e.text,
+        fields: { unreadable: expect.stringMatching(/not the JSON of an object/) },
+      });
+      expect(e.fields).toEqual(payload.fields);
+    }
+  });
+});
+
+/**
+ * Entries whose payload bytes user code forged (it can post on its worker's port): recorded as they are, they would
+ * make the capture unreadable or carry spans and pairing the engine never checked.
+ */
+function forged(): ArrayBuffer[] {
+  const entry = (fieldsJson: string, message?: unknown) => {
+    const event = { level: "info" as const, namespace: "n", text: "t", fieldsJson, time: 1 };
+    const op: FromWorker = { op: "log", id: 1, event: message === undefined ? event : { ...event, message } };
+    return encodeBatch({ ops: [op], bytes: null }).logs!;
+  };
+  const spans = { spans: [{ dir: "in", offset: 1024, length: 64 }] };
+  const tailDigit = entry("{}", spans);
+  const digit = Buffer.from(tailDigit).lastIndexOf("1024");
+  return [
+    entry("xxxx"), // not JSON
+    entry('{},"spans":[{"dir":"in","offset":-5,"length":1e300}],"pair":{"role":"response","request":7}'),
+    entry("{}}"),
+    withByte(tailDigit, digit, "2".charCodeAt(0)), // a tail that says another offset than the entry's span
+  ];
+}
 
 /** A copy of `buffer` with byte `at` set to `value`. */
 function withByte(buffer: ArrayBuffer, at: number, value: number): ArrayBuffer {

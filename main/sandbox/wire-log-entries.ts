@@ -16,14 +16,17 @@
  * The message form: 0 none; 1 plain spans (the usual decoded message: u16 count, then per span u8 direction (0 in,
  * 1 out), f64 offset, f64 length); 2 any other message, as u32 bytes of its JSON text, then the text (no tail).
  *
- * Written by the worker (LogEntryWriter, wire-batch.ts's encodeBatch), read by the main thread (readLogEntry,
+ * Written by the worker (LogEntryWriter, wire-batch.ts's BatchEncoder), read by the main thread (readLogEntry,
  * decodeBatch) into a LogEntryEvent that decodes what is asked of it, when asked. The main thread reads an entry
  * from a buffer user code could have written (a protocol can post on its own port): every length is checked against
- * the entry's bounds; an entry that doesn't hold together is skipped (and what follows, which can't be found).
+ * the entry's bounds, and the payload bytes it will copy into the capture as they are must be exactly what the
+ * worker's encoder writes (payload-check.ts); an entry that doesn't hold together is skipped (and what follows,
+ * which can't be found).
  */
 import type { Span } from "../../preload/timeline.ts";
 import { spanJson } from "../recording/spans-json.ts";
-import type { PayloadHead, SandboxLogEvent, WireLogEvent } from "./messages.ts";
+import type { SandboxLogEvent, WireLogEvent } from "./messages.ts";
+import { expect, expectCount, isPayloadHead } from "./payload-check.ts";
 
 const LEVELS = ["debug", "info", "warn", "error", "critical"] as const;
 const LEVEL_CODE = new Map<unknown, number>(LEVELS.map((level, code) => [level, code]));
@@ -37,11 +40,15 @@ const MESSAGE_JSON = 2;
 const MAX_NAMESPACE = 0xffff / 3;
 /** The smallest buffer entries are written in. */
 const MIN_BUFFER = 64 * 1024;
-/** How a payload head starts, and what comes before its fields (PayloadHead). */
+/** How a payload head starts, and what comes before its fields (PayloadBytes). */
 export const TEXT_PREFIX = '{"text":';
 export const FIELDS_PREFIX = ',"fields":';
+const TEXT_HEAD = Buffer.from(TEXT_PREFIX, "latin1");
+const FIELDS_HEAD = Buffer.from(FIELDS_PREFIX, "latin1");
+/** A largest entry buffer the writer keeps between batches; past it, it starts again from MIN_BUFFER. */
+const MAX_KEPT_BUFFER = 4 * 1024 * 1024;
 
-/** Writes a batch's log events as entries (worker side). One per batch: `take` hands the buffer over. */
+/** Writes the log events of a worker's batches as entries (worker side): `take` hands over a batch's. */
 export class LogEntryWriter {
   private buf = Buffer.allocUnsafeSlow(MIN_BUFFER);
   private view = new DataView(this.buf.buffer);
@@ -125,6 +132,11 @@ export class LogEntryWriter {
     new Uint8Array(out).set(this.buf.subarray(0, this.size));
     this.size = 0;
     this.count = 0;
+    if (this.buf.length > MAX_KEPT_BUFFER) {
+      // One batch of huge events must not keep its buffer for the worker's life (outside the heap's limit).
+      this.buf = Buffer.allocUnsafeSlow(MIN_BUFFER);
+      this.view = new DataView(this.buf.buffer);
+    }
     return out;
   }
 
@@ -178,8 +190,35 @@ function spansTail(spans: number[]): string {
   return `,"spans":[${list}]}`;
 }
 
+const CLOSE = Buffer.from("}", "latin1");
+const SPANS_OPEN = Buffer.from(',"spans":[', "latin1");
+const SPAN_IN = Buffer.from('{"dir":"in","offset":', "latin1");
+const SPAN_OUT = Buffer.from('{"dir":"out","offset":', "latin1");
+const SPAN_LENGTH = Buffer.from(',"length":', "latin1");
+const SPANS_CLOSE = Buffer.from("]}", "latin1");
+const COMMA = Buffer.from(",", "latin1");
+
+/**
+ * Whether `buf[p, end)` is the tail the worker's encoder writes for an entry of message `form`: `}` for no message,
+ * for plain spans (`count` of them at `spansAt`) exactly what spansJson writes for them.
+ */
+function isTail(buf: Buffer, p: number, end: number, form: number, view: DataView, spansAt: number, count: number) {
+  if (form === MESSAGE_NONE) return expect(buf, p, end, CLOSE) === end;
+  if (form !== MESSAGE_SPANS) return false;
+  p = expect(buf, p, end, SPANS_OPEN);
+  for (let i = 0, at = spansAt; i < count && p >= 0; i++, at += SPAN_BYTES) {
+    if (i > 0) p = expect(buf, p, end, COMMA);
+    p = expect(buf, p, end, view.getUint8(at) === 0 ? SPAN_IN : SPAN_OUT);
+    p = expectCount(buf, p, end, view.getFloat64(at + 1, true));
+    p = expect(buf, p, end, SPAN_LENGTH);
+    p = expectCount(buf, p, end, view.getFloat64(at + 9, true));
+    p = expect(buf, p, end, CLOSE);
+  }
+  return expect(buf, p, end, SPANS_CLOSE) === end;
+}
+
 /** A log event read from an entry (main side): what is cheap is read at once, the rest when asked. */
-export class LogEntryEvent implements SandboxLogEvent, PayloadHead {
+export class LogEntryEvent implements SandboxLogEvent {
   readonly level: SandboxLogEvent["level"];
   readonly time: number;
   readonly message?: unknown;
@@ -325,8 +364,9 @@ export function readLogEntry(
     return -1;
   }
   const headAt = p + namespaceBytes;
-  if (headAt + headBytes + tailBytes !== end || headBytes < TEXT_PREFIX.length + 2 + FIELDS_PREFIX.length + 2)
-    return -1;
+  const tailAt = headAt + headBytes;
+  if (tailAt + tailBytes !== end || !isPayloadHead(buf, headAt, tailAt, TEXT_HEAD, FIELDS_HEAD)) return -1;
+  if (tailBytes > 0 && !isTail(buf, tailAt, end, form, view, spansAt, spanCount)) return -1;
   into.id = Number.isNaN(id) ? null : id;
   into.event = new LogEntryEvent(buf, level, time, message, p, headAt, headBytes, tailBytes, spanCount, spansAt);
   return end;
