@@ -9,21 +9,25 @@
 import type { LogTimelineEvent, MessagePair, Span } from "../../preload/timeline.ts";
 
 /**
- * What an EncodedLogEvent is made from (the engine's sandboxed log events are): its text and fields decoded when
- * read, and its payload head as bytes.
+ * A log event's capture payload as bytes someone wrote ahead (a sandbox worker: main/sandbox/wire-log-entries.ts):
+ * the head, the UTF-8 of `{"text":<text as JSON>,"fields":<fields as JSON>`, and for the usual events the rest.
  */
-export interface EncodedLog {
-  readonly text: string;
-  readonly fields: Record<string, unknown>;
-  /** The head's length in bytes: the UTF-8 of `{"text":<text as JSON>,"fields":<fields as JSON>`. */
+export interface PayloadBytes {
+  /** The head's length in bytes. */
   readonly headBytes: number;
   /**
-   * The whole payload's length in bytes when the source has it for a message of exactly `spans` (undefined: a plain
-   * log line) and no field spans or pairing, else -1.
+   * The whole payload's length in bytes when it was written for a message of exactly `spans` (undefined: a plain
+   * log line) and nothing else (no field spans, no pairing), or -1 when it wasn't.
    */
   payloadBytesFor(spans: readonly Span[] | undefined): number;
   /** Writes the first `bytes` of the payload (`headBytes`, or what `payloadBytesFor` said) into `target` at `at`. */
   copyPayload(target: Uint8Array, at: number, bytes: number): void;
+}
+
+/** What an EncodedLogEvent is made from (the engine's sandboxed log events are): text and fields decoded when read. */
+export interface EncodedLog extends PayloadBytes {
+  readonly text: string;
+  readonly fields: Record<string, unknown>;
 }
 
 /**

@@ -12,7 +12,7 @@
 import type { SourceMapPayload } from "node:module";
 import type { PeerCertificate } from "node:tls";
 import type { TLSDetails } from "../../preload/contract.ts";
-import type { Span } from "../../preload/timeline.ts";
+import type { PayloadBytes } from "../recording/encoded-log-event.ts";
 import type { TLSRequest } from "../tls/tls-request.ts";
 
 /**
@@ -65,38 +65,16 @@ export interface SandboxErrorInfo {
 }
 
 /**
- * A log event's capture payload as the worker wrote it: the head, the UTF-8 of `{"text":<text as JSON>,"fields":
- * <fields>`, and for the usual events the rest as well (wire-log-entries.ts). What the engine records of a protocol's
- * log event, by copying it (main/recording/encoded-log-event.ts).
+ * A protocol's log event as the worker queues it, rendered and made JSON-safe (wire-log-event.ts), its fields as JSON
+ * text only.
  */
-export interface PayloadHead {
-  /** The head's length in bytes. */
-  readonly headBytes: number;
-  /**
-   * The whole payload's length in bytes when the worker wrote it for a message of exactly `spans` (undefined: a
-   * plain log line) and nothing else (no field spans, no pairing), or -1 when it didn't.
-   */
-  payloadBytesFor(spans: readonly Span[] | undefined): number;
-  /** Writes the first `bytes` of the payload (`headBytes`, or what `payloadBytesFor` said) into `target` at `at`. */
-  copyPayload(target: Uint8Array, at: number, bytes: number): void;
-}
-
-/**
- * A protocol's log event, rendered and made JSON-safe in the worker (`SandboxEvents.onLog`), with the head of its
- * capture payload (PayloadHead: the worker wrote it, wire-log-entries.ts).
- */
-export interface SandboxLogEvent extends PayloadHead {
+export interface WireLogEvent {
   level: "debug" | "info" | "warn" | "error" | "critical";
   namespace: string;
   /** The event's format rendered with its fields (the core's formatEvent). */
   text: string;
-  /** The caller's fields: bytes as latin1 strings, errors as "Name: message", anything else JSON-safe. */
-  readonly fields: Record<string, unknown>;
-  /**
-   * The same fields as the JSON text the worker wrote (`fields` is parsed from it when read): the engine records
-   * this text as it is (EncodedLogEvent), without parsing the fields of every event or writing them again.
-   */
-  readonly fieldsJson: string;
+  /** The caller's fields as JSON text: bytes as latin1 strings, errors as "Name: message", anything else JSON-safe. */
+  fieldsJson: string;
   /** Wall-clock seconds, the core's `log_time`. */
   time: number;
   /**
@@ -106,8 +84,15 @@ export interface SandboxLogEvent extends PayloadHead {
   message?: unknown;
 }
 
-/** A protocol's log event as the worker queues it: its fields as JSON text only (main/sandbox/received-log-event.ts). */
-export type WireLogEvent = Omit<SandboxLogEvent, "fields" | keyof PayloadHead>;
+/**
+ * A protocol's log event as the engine gets it (`SandboxEvents.onLog`): what the worker sent, its text and fields
+ * decoded when read, and its capture payload as the worker wrote it (PayloadBytes: wire-log-entries.ts), which the
+ * engine records by copying it (main/recording/encoded-log-event.ts).
+ */
+export interface SandboxLogEvent extends Readonly<WireLogEvent>, PayloadBytes {
+  /** The fields, parsed when first read. */
+  readonly fields: Record<string, unknown>;
+}
 
 /** The result of loading a module into a group (`SandboxGroup.load`). */
 export type LoadResult =

@@ -13,7 +13,13 @@ export function receivedLogEvent(wire: WireLogEvent): SandboxLogEvent {
   return wire instanceof LogEntryEvent ? wire : new ReceivedLogEvent(wire);
 }
 
-/** A log event that crossed as an object (WireLogEvent); the engine's to keep. */
+const LEVELS: ReadonlySet<unknown> = new Set(["debug", "info", "warn", "error", "critical"]);
+
+/**
+ * A log event that crossed as an object (WireLogEvent); the engine's to keep. What user code could have put in it
+ * (it can post on its worker's port) is made safe to record: a level the engine doesn't know is "info", text that
+ * is not a string is empty, fields that are not the JSON text of an object are replaced by a note saying so.
+ */
 export class ReceivedLogEvent implements SandboxLogEvent {
   readonly level: SandboxLogEvent["level"];
   readonly namespace: string;
@@ -25,15 +31,16 @@ export class ReceivedLogEvent implements SandboxLogEvent {
   #head: string | null = null;
 
   constructor(wire: WireLogEvent) {
-    this.level = wire.level;
-    this.namespace = wire.namespace;
-    this.text = wire.text;
-    this.fieldsJson = wire.fieldsJson;
-    this.time = wire.time;
+    this.level = LEVELS.has(wire.level) ? wire.level : "info";
+    this.namespace = typeof wire.namespace === "string" ? wire.namespace : "(no namespace)";
+    this.text = typeof wire.text === "string" ? wire.text : "";
+    this.#fields = fieldsOf(wire.fieldsJson);
+    this.fieldsJson = this.#fields === null ? UNREADABLE_FIELDS : wire.fieldsJson;
+    this.time = typeof wire.time === "number" && Number.isFinite(wire.time) ? wire.time : Date.now() / 1000;
     if (wire.message !== undefined) this.message = wire.message;
   }
 
-  /** The fields, parsed from `fieldsJson` the first time they are read; the same object afterwards. */
+  /** The fields (parsed as the event arrived, to check them); the same object each time. */
   get fields(): Record<string, unknown> {
     this.#fields ??= JSON.parse(this.fieldsJson) as Record<string, unknown>;
     return this.#fields;
@@ -55,5 +62,20 @@ export class ReceivedLogEvent implements SandboxLogEvent {
   #payloadHead(): string {
     this.#head ??= `${TEXT_PREFIX}${JSON.stringify(this.text)}${FIELDS_PREFIX}${this.fieldsJson}`;
     return this.#head;
+  }
+}
+
+const UNREADABLE_FIELDS = JSON.stringify({ unreadable: "the sandbox sent fields that are not the JSON of an object" });
+
+/** The object `json` is the JSON text of, or null when it is not one. */
+function fieldsOf(json: unknown): Record<string, unknown> | null {
+  if (typeof json !== "string") return null;
+  try {
+    const fields = JSON.parse(json) as unknown;
+    return typeof fields === "object" && fields !== null && !Array.isArray(fields)
+      ? (fields as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
   }
 }
