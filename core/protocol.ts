@@ -28,6 +28,8 @@ export class BaseProtocol {
   /** A span set by its numbers (`setMessageSpanAt`) and not read yet: its offset (-1: none) and length. */
   #spanOffset = -1;
   #spanLength = 0;
+  /** Whether this instance has an own `messageSpan` property (see setMessageSpanAt); known at the first message. */
+  #ownSpanField: boolean | undefined;
 
   /**
    * The stream bytes of the message a framer is delivering now: set by LineReceiver, the string receivers and
@@ -51,6 +53,13 @@ export class BaseProtocol {
    * delivering a message at a time calls this for each, and most are never logged.
    */
   protected setMessageSpanAt(offset: number, length: number): void {
+    // A subclass that declares the field itself (`messageSpan: Span | null = null`, with define semantics) has an own
+    // property that hides the accessor: set that one, as a span.
+    this.#ownSpanField ??= Object.hasOwn(this, "messageSpan");
+    if (this.#ownSpanField) {
+      this.messageSpan = { dir: "in", offset, length };
+      return;
+    }
     this.#messageSpan = null;
     this.#spanOffset = offset;
     this.#spanLength = length;

@@ -340,4 +340,27 @@ describe("framers' message spans", () => {
     expect(reported[1]!.fieldSpans).toEqual({ key: [{ dir: "in", offset: 11, length: 8 }] });
     expect(reported[0]!.pair).toEqual({ role: "request" });
   });
+
+  it("a LineReceiver subclass that declares messageSpan itself still sees each line's span", () => {
+    class Declaring extends LineReceiver {
+      seen: (Span | null)[] = [];
+      constructor() {
+        super();
+        // What a field declaration `messageSpan: Span | null = null` compiles to with define semantics (the
+        // workspace compiler's): an own property, hiding the accessor.
+        Object.defineProperty(this, "messageSpan", { value: null, writable: true, enumerable: true });
+      }
+      override lineReceived(): void {
+        this.seen.push(this.messageSpan);
+      }
+    }
+    const p = new Declaring();
+    p.makeConnection(new StringTransport());
+    p.dataReceived(Buffer.from("a\r\nbc\r\n"));
+    expect(p.seen).toEqual([
+      { dir: "in", offset: 0, length: 3 },
+      { dir: "in", offset: 3, length: 4 },
+    ]);
+    expect(p.messageSpan).toBeNull();
+  });
 });
