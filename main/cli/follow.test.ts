@@ -37,13 +37,33 @@ afterEach(async () => {
   fs.rmSync(folder, { recursive: true, force: true });
 });
 
-/** A raw proxy in front of the echo server, and a follower (told of growth as the CLI's run tells it) of it. */
-async function followProxy(bounds?: QueueBounds): Promise<{ session: string; passed: TimelineEvent[] }> {
+/** Taps logging each line that passes as a decoded message: a request on the client leg, its answer on the other. */
+const LINE_TAPS = `
+import { LineReceiver } from "wirescope";
+class Lines extends LineReceiver {
+  static readonly tap = true;
+  role: "request" | "response" = "request";
+  override lineReceived(line: Buffer): void {
+    this.log.message("line {text}", { text: line.toString("latin1") }, { [this.role]: true });
+  }
+}
+export class ClientLeg extends Lines {}
+export class ServerLeg extends Lines {
+  override role = "response" as const;
+}
+`;
+
+/**
+ * A proxy in front of the echo server, raw or with LINE_TAPS on both legs, and a follower (told of growth as the
+ * CLI's run tells it) of it while 50 lines go through and back.
+ */
+async function followProxy(taps: boolean, bounds?: QueueBounds): Promise<{ session: string; passed: TimelineEvent[] }> {
+  if (taps) await service.call("saveProtocol", { path: "lines.ts", content: LINE_TAPS });
   const info = await service.call("proxy", {
     listen: { port: 0, interface: "127.0.0.1" },
     upstream: { host: "127.0.0.1", port: (upstream.address() as net.AddressInfo).port },
-    clientProtocol: null,
-    serverProtocol: null,
+    clientProtocol: taps ? "lines.ts" : null,
+    serverProtocol: taps ? "lines.ts" : null,
   });
   const passed: TimelineEvent[] = [];
   const follower = new TimelineFollower(service, info.id, (events) => passed.push(...events), bounds);
@@ -52,26 +72,31 @@ async function followProxy(bounds?: QueueBounds): Promise<{ session: string; pas
     for (const { count } of payload as EventPayload<"onTimelineGrew">) follower.grew(count);
   });
   await follower.drain();
-  // Through the proxy and back, one line at a time: each lands in a turn of its own.
+  // Through the proxy and back, one line at a time, each in a turn of its own, over several of the engine's growth
+  // notices (50 ms apart): a follower reading the timeline back would read it several times.
   const socket = net.connect({ host: "127.0.0.1", port: Number(info.listeningOn!.split(":")[1]) });
   socket.setEncoding("latin1");
   for (let i = 0; i < 50; i++) {
-    socket.write(`line ${i}\n`);
+    socket.write(`line ${i}\r\n`);
     await new Promise((resolve) => socket.once("data", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
   socket.end();
   await new Promise((resolve) => socket.once("close", resolve));
+  // The taps decode in their worker: their last messages come after the bytes.
+  const messages = async () => (await recorded(info.id)).filter((e) => e.kind === "log" && e.spans).length;
+  while (taps && (await messages()) < 100) await new Promise((resolve) => setTimeout(resolve, 10));
   await service.call("closeSession", { session: info.id });
   await follower.drain();
   follower.stop();
   return { session: info.id, passed };
 }
 
-/** The whole timeline, read back. */
+/** The whole timeline, read back (from the engine itself: not counted in `reads`). */
 async function recorded(session: string): Promise<TimelineEvent[]> {
   const events: TimelineEvent[] = [];
   for (;;) {
-    const page = await service.call("readTimeline", { session, from: events.length, count: 10_000 });
+    const page = await engine.readTimeline({ session, from: events.length, count: 10_000 });
     events.push(...page.events);
     if (page.events.length === 0 || events.length >= page.total) return events;
   }
@@ -87,7 +112,7 @@ function printed(events: TimelineEvent[]): string {
 
 describe("TimelineFollower", () => {
   it("passes on a live proxy's every event, in order, as recorded, reading back only what came before it", async () => {
-    const { session, passed } = await followProxy();
+    const { session, passed } = await followProxy(false);
     const all = await recorded(session);
     expect(all.length).toBeGreaterThan(200); // 50 lines each way on both legs, and the lifecycle events
     expect(passed.map((e) => e.seq)).toEqual(all.map((e) => e.seq));
@@ -96,9 +121,18 @@ describe("TimelineFollower", () => {
     expect(reads).toBeLessThanOrEqual(3);
   });
 
+  it("passes on decoded messages as recorded, pairing included, printed as they read back", async () => {
+    const { session, passed } = await followProxy(true);
+    const all = await recorded(session);
+    const answered = all.filter((e) => e.kind === "log" && e.pair?.request !== undefined);
+    expect(answered).toHaveLength(50);
+    expect(printed(passed)).toBe(printed(all));
+    expect(reads).toBeLessThanOrEqual(3);
+  });
+
   it("past its queue's bound, reads the rest back: nothing lost, nothing twice", async () => {
     // A chunk the proxy forwards is recorded twice in one turn (received, sent): the second never fits.
-    const { session, passed } = await followProxy({ events: 1, bytes: 1 });
+    const { session, passed } = await followProxy(false, { events: 1, bytes: 1 });
     const all = await recorded(session);
     expect(passed.map((e) => e.seq)).toEqual(all.map((e) => e.seq));
     expect(printed(passed)).toBe(printed(all));
