@@ -50,7 +50,9 @@ export class CliRun {
     this.service = new CliService(engine);
     engine.setEventSink(<E extends EventName>(name: E, payload: EventPayload<E>) => {
       if (name !== "onTimelineGrew") return;
-      for (const { session } of payload as EventPayload<"onTimelineGrew">) this.followers.get(session)?.grew();
+      for (const { session, count } of payload as EventPayload<"onTimelineGrew">) {
+        this.followers.get(session)?.grew(count);
+      }
     });
   }
 

@@ -38,6 +38,7 @@ import { ProtocolLibrary } from "./protocol-library.ts";
 import { processSession, ProcessSession } from "./process-session.ts";
 import type { ProcessTap } from "./recording-process-protocol.ts";
 import type { ConnectionRecord } from "./recording-protocol.ts";
+import type { RecordedListener } from "./recorded-events.ts";
 import { processProtocol } from "./sandboxed-protocols.ts";
 import { reopenRecording } from "./reopen-recording.ts";
 import { readConversation } from "./decode-session.ts";
@@ -323,6 +324,15 @@ export class Engine implements WirescopeService {
    */
   captureFileOf(session: string): string {
     return this.sessions.get(session).recorder.file;
+  }
+
+  /**
+   * Hands `listener` each event of `session` the moment it is recorded, from now on, until the returned function is
+   * called (recorded-events.ts: what may not pass through it). Not part of the contract: for the CLI, which runs the
+   * engine in-process and prints every event. Throws UnknownSessionError.
+   */
+  watchRecorded(session: string, listener: RecordedListener): () => void {
+    return this.sessions.get(session).recorded.watch(listener);
   }
 
   /**

@@ -25,6 +25,7 @@ describe("checkMessage", () => {
     ["a span's length is not a whole number >= 0", { spans: [{ ...span, length: "Infinity" }] }],
     ["a span's offset is not a whole number >= 0", { spans: [{ ...span, offset: 1.5 }] }],
     ['a span of spans has no dir "in" or "out"', { spans: [{ ...span, dir: "up" }] }],
+    ["a span of fieldSpans.args.0 is not an object", { spans: [], fieldSpans: { command: [span], "args.0": [null] } }],
     [
       `more than ${MAX_FIELD_SPANS} field spans`,
       { spans: [], fieldSpans: { a: Array(200).fill(span), b: Array(57).fill(span) } },

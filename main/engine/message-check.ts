@@ -31,7 +31,7 @@ export function checkMessage(raw: unknown): MessageCheck {
     if (!isRecord(raw)) throw new BadMessage("not an object");
     if (!Array.isArray(raw.spans)) throw new BadMessage("spans is not a list");
     if (raw.spans.length > MAX_MESSAGE_SPANS) throw new BadMessage(`more than ${MAX_MESSAGE_SPANS} spans`);
-    const message: CheckedMessage = { spans: raw.spans.map((s) => checkSpan(s, "spans")) };
+    const message: CheckedMessage = { spans: checkSpans(raw.spans, null) };
     if (raw.fieldSpans !== undefined) message.fieldSpans = checkFieldSpans(raw.fieldSpans);
     if (raw.pair !== undefined) message.pair = checkPair(raw.pair);
     return { ok: true, message };
@@ -52,9 +52,26 @@ function count(value: unknown, what: string): number {
   return value;
 }
 
-function checkSpan(raw: unknown, where: string): Span {
-  if (!isRecord(raw)) throw new BadMessage(`a span of ${where} is not an object`);
-  if (raw.dir !== "in" && raw.dir !== "out") throw new BadMessage(`a span of ${where} has no dir "in" or "out"`);
+/**
+ * Where a span is, for an error: the message's spans (`path` null) or field `path`'s. Made only on failure: a busy
+ * proxy checks several spans per message.
+ */
+function spanList(path: string | null): string {
+  return path === null ? "spans" : `fieldSpans.${path}`;
+}
+
+/** Copies of the spans in `list`, the message's spans (`path` null) or field `path`'s. */
+function checkSpans(list: unknown[], path: string | null): Span[] {
+  const spans: Span[] = [];
+  for (const raw of list) spans.push(checkSpan(raw, path));
+  return spans;
+}
+
+function checkSpan(raw: unknown, path: string | null): Span {
+  if (!isRecord(raw)) throw new BadMessage(`a span of ${spanList(path)} is not an object`);
+  if (raw.dir !== "in" && raw.dir !== "out") {
+    throw new BadMessage(`a span of ${spanList(path)} has no dir "in" or "out"`);
+  }
   const span: Span = {
     dir: raw.dir,
     offset: count(raw.offset, "a span's offset"),
@@ -68,13 +85,15 @@ function checkFieldSpans(raw: unknown): Record<string, Span[]> {
   if (!isRecord(raw)) throw new BadMessage("fieldSpans is not an object");
   const fieldSpans: Record<string, Span[]> = {};
   let total = 0;
-  for (const [path, list] of Object.entries(raw)) {
+  for (const path in raw) {
+    if (!Object.hasOwn(raw, path)) continue;
+    const list = raw[path];
     if (path.length > MAX_MESSAGE_KEY_LENGTH)
       throw new BadMessage(`a field path is longer than ${MAX_MESSAGE_KEY_LENGTH}`);
     if (!Array.isArray(list)) throw new BadMessage(`fieldSpans.${path} is not a list`);
     total += Math.max(1, list.length); // An empty list still costs a path: counted, so paths are bounded too.
     if (total > MAX_FIELD_SPANS) throw new BadMessage(`more than ${MAX_FIELD_SPANS} field spans`);
-    fieldSpans[path] = list.map((s) => checkSpan(s, `fieldSpans.${path}`));
+    fieldSpans[path] = checkSpans(list, path);
   }
   return fieldSpans;
 }

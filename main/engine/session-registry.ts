@@ -20,6 +20,7 @@ import type { ProtocolLibrary, RunningProtocols } from "./protocol-library.ts";
 import { legsOf, PairingTimeline } from "./message-pairing.ts";
 import { sandboxedProtocols, wireGroup } from "./sandboxed-protocols.ts";
 import { ProcessSession } from "./process-session.ts";
+import { RecordedEvents } from "./recorded-events.ts";
 import { rawProtocols, Session, type SessionKind, type SessionOptions } from "./session.ts";
 import type { SessionTLSContext } from "./tls-stage.ts";
 
@@ -32,6 +33,8 @@ const TIMELINE_NOTICE_MS = 50;
 /** What the registry keeps per session. */
 export interface SessionEntry extends RunningProtocols {
   readonly recorder: Recorder;
+  /** The session's events as they are recorded (everything its Session appends), for watchers in-process. */
+  readonly recorded: RecordedEvents;
 }
 
 /** What a session shows from birth rather than from starting (see SessionOptions): where its traffic came from. */
@@ -159,7 +162,8 @@ export class SessionRegistry {
       await group?.dispose();
       throw err;
     }
-    const timeline = new PairingTimeline(recorder, (conn) => legsOf(session, conn));
+    const recorded = new RecordedEvents(recorder);
+    const timeline = new PairingTimeline(recorded, (conn) => legsOf(session, conn));
     const session: Session = new (kind === "process" ? ProcessSession : Session)({
       source: shown.source,
       epochMs: shown.epochMs,
@@ -176,7 +180,7 @@ export class SessionRegistry {
       ...(this.#options.tls !== undefined ? { tls: this.#options.tls } : {}),
     });
     if (group) wireGroup(group, session);
-    const entry: SessionEntry = { session, recorder, group, workspaceRoot };
+    const entry: SessionEntry = { session, recorder, recorded, group, workspaceRoot };
     this.#sessions.set(id, entry);
     return entry;
   }

@@ -108,6 +108,10 @@ describe("RESP template: decoder", () => {
     [":4x2\r\n", "a bad integer 4x2"],
     ["$3\r\nabcd\r\n", "a bulk string not followed by CRLF"],
     ["$600000000\r\n", "a bulk string of 600000000 bytes, over MAX_BULK_LENGTH"],
+    ["$1x\r\n", "a bad bulk length 1x"],
+    [`$${"9".repeat(21)}\r\n`, `a bad bulk length ${"9".repeat(21)}`],
+    ["*-2\r\n", "a bad array length -2"],
+    ["*\r\n", "a bad array length "],
     [`+${"x".repeat(70000)}`, "a line longer than 65536"],
   ])("closes the connection on %j, saying what was wrong", (input, what) => {
     const client = new Recorder();

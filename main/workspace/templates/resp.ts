@@ -165,7 +165,9 @@ export class RespDecoder {
     const received = this.#received;
     const { bytes, start, end } = received;
     if (start === end) return false;
-    const lf = bytes.subarray(0, end).indexOf(LF, start + this.#scanned);
+    // Past `end` is spare room: an LF found there is not one of ours.
+    let lf = bytes.indexOf(LF, start + this.#scanned);
+    if (lf >= end) lf = -1;
     if (lf === -1) {
       this.#scanned = end - start;
       if (end - start > this.MAX_LINE_LENGTH) this.#fail(`a line longer than ${this.MAX_LINE_LENGTH}`);
@@ -177,9 +179,12 @@ export class RespDecoder {
     if (this.#arrays.length === 0) this.#valueOffset = this.#received.offsetOf(start);
     if (this.sender === "client" && this.#arrays.length === 0 && type !== STAR) return this.#inline(lf);
     if (lf === start || bytes[lf - 1] !== CR) this.#fail("a line not ended by CRLF");
-    const text = bytes.toString("utf8", start + 1, lf - 1);
     const textExtent = { offset: this.#received.offsetOf(start + 1), length: lf - 1 - (start + 1) };
     received.start = lf + 1;
+    // Lengths and counts, nearly every line a command has, are read from the bytes: no string for them.
+    if (type === DOLLAR) return this.#bulkHeader(lineInteger(bytes, start + 1, lf - 1), start, textExtent);
+    if (type === STAR) return this.#arrayHeader(lineInteger(bytes, start + 1, lf - 1), start, textExtent);
+    const text = bytes.toString("utf8", start + 1, lf - 1);
     switch (type) {
       case PLUS:
         return this.#push(text, textExtent);
@@ -188,10 +193,6 @@ export class RespDecoder {
       case COLON:
         if (!INTEGER.test(text)) this.#fail(`a bad integer ${text}`);
         return this.#push(toInteger(text), textExtent);
-      case DOLLAR:
-        return this.#bulkHeader(text, textExtent);
-      case STAR:
-        return this.#arrayHeader(text, textExtent);
       default:
         this.#fail(`an unknown type byte ${JSON.stringify(String.fromCharCode(type ?? 0))}`);
     }
@@ -218,10 +219,12 @@ export class RespDecoder {
     return this.#push(words, { offset, length: received.offsetOf(received.start) - offset, items: extents });
   }
 
-  /** `$<length>`: null for -1, else the body follows; its length is checked before any of it is buffered. */
-  #bulkHeader(text: string, textExtent: RespExtent): boolean {
-    const length = Number(text);
-    if (!INTEGER.test(text) || length < -1) this.#fail(`a bad bulk length ${text}`);
+  /**
+   * `$<length>` (the line at `line`, its integer read: null if it is not one): null for -1, else the body follows;
+   * its length is checked before any of it is buffered.
+   */
+  #bulkHeader(length: number | null, line: number, textExtent: RespExtent): boolean {
+    if (length === null || length < -1) this.#fail(`a bad bulk length ${this.#lineText(line, textExtent)}`);
     if (length === -1) return this.#push(null, textExtent);
     if (length > this.MAX_BULK_LENGTH) this.#fail(`a bulk string of ${length} bytes, over MAX_BULK_LENGTH`);
     this.#bulkLength = length;
@@ -229,10 +232,9 @@ export class RespDecoder {
     return true;
   }
 
-  /** `*<count>`: null for -1, [] for 0, else the next `count` values are its elements. */
-  #arrayHeader(text: string, textExtent: RespExtent): boolean {
-    const count = Number(text);
-    if (!INTEGER.test(text) || count < -1) this.#fail(`a bad array length ${text}`);
+  /** `*<count>` (given as to `#bulkHeader`): null for -1, [] for 0, else the next `count` values are its elements. */
+  #arrayHeader(count: number | null, line: number, textExtent: RespExtent): boolean {
+    if (count === null || count < -1) this.#fail(`a bad array length ${this.#lineText(line, textExtent)}`);
     if (count === -1) return this.#push(null, textExtent);
     const offset = textExtent.offset - 1;
     if (count === 0) return this.#push([], { offset, length: textExtent.length + 3 });
@@ -281,6 +283,11 @@ export class RespDecoder {
     return true;
   }
 
+  /** The text after the type byte of the line at `line` (already consumed), for an error. */
+  #lineText(line: number, textExtent: RespExtent): string {
+    return this.#received.bytes.toString("utf8", line + 1, line + 1 + textExtent.length);
+  }
+
   /** The bytes broke the protocol: drop what is buffered and refuse to decode further. */
   #fail(what: string): never {
     this.#broken = new RespProtocolError(what);
@@ -288,6 +295,9 @@ export class RespDecoder {
     throw this.#broken;
   }
 }
+
+/** The field paths of a command's first MAX_ITEM_EXTENTS words ("command", "args.0", ...), made once. */
+const COMMAND_PATHS = Array.from({ length: MAX_ITEM_EXTENTS }, (_, i) => (i === 0 ? "command" : `args.${i - 1}`));
 
 /**
  * A decoded command, as `log.message` reports it: `command` (its name, upper-cased: Redis reads it so), `args`, and
@@ -300,13 +310,16 @@ export function commandMessage(
   dir: Span["dir"],
 ): { fields: Record<string, unknown>; options: MessageOptions } {
   const words = Array.isArray(command) ? command.map((word) => String(word)) : [String(command)];
-  const [name = "", ...args] = words;
   const fieldSpans: Record<string, Span> = {};
   extent.value.items?.forEach((item, i) => {
-    fieldSpans[i === 0 ? "command" : `args.${i - 1}`] = { dir, offset: item.offset, length: item.length };
+    fieldSpans[COMMAND_PATHS[i] ?? `args.${i - 1}`] = { dir, offset: item.offset, length: item.length };
   });
   return {
-    fields: { command: name.toUpperCase(), args, line: shorten(words.join(" "), MAX_LINE_SHOWN) },
+    fields: {
+      command: (words[0] ?? "").toUpperCase(),
+      args: words.slice(1),
+      line: shorten(words.join(" "), MAX_LINE_SHOWN),
+    },
     options: { spans: [{ dir, offset: extent.offset, length: extent.length }], fieldSpans, request: true },
   };
 }
@@ -403,6 +416,23 @@ export class RespClient extends Protocol {
 /** `text`, cut to `max` characters with an ellipsis: a row of the timeline, not a copy of a big value. */
 function shorten(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * The integer `bytes[from, to)` spells as INTEGER does (an optional "-", then 1 to 20 digits), or null when it is not
+ * one. A length or a count: past 2**53 it is too big for anything, so it needn't be exact.
+ */
+function lineInteger(bytes: Uint8Array, from: number, to: number): number | null {
+  const negative = bytes[from] === MINUS;
+  const first = negative ? from + 1 : from;
+  if (to <= first || to - first > 20) return null;
+  let n = 0;
+  for (let i = first; i < to; i++) {
+    const digit = bytes[i]! - 0x30;
+    if (digit < 0 || digit > 9) return null;
+    n = n * 10 + digit;
+  }
+  return negative ? -n : n;
 }
 
 /** A RESP integer as a number, or a bigint when a number would lose digits. */
