@@ -139,3 +139,96 @@ describe("TimelineFollower", () => {
     expect(reads).toBeGreaterThan(3);
   });
 });
+
+describe("TimelineFollower with appends the watch does not see", () => {
+  /** A session's timeline as the follower sees it: handed events (wrapped) and ones only a read finds (bypass). */
+  function fakeSession() {
+    const events: TimelineEvent[] = [];
+    let listener: ((e: TimelineEvent) => void) | null = null;
+    let afterRead: { delay: number; act: () => void } | null = null;
+    const fake = {
+      engine: {
+        watchRecorded: (_session: string, l: (e: TimelineEvent) => void) => {
+          listener = l;
+          return () => (listener = null);
+        },
+      },
+      async call(_name: string, args: { from: number; count: number }) {
+        await new Promise((resolve) => setImmediate(resolve));
+        const page = { events: events.slice(args.from, args.from + args.count), total: events.length };
+        const then = afterRead;
+        afterRead = null;
+        if (then !== null) {
+          // `delay` microtasks after this read's answer reaches the follower.
+          const step = (left: number): void => (left === 0 ? then.act() : queueMicrotask(() => step(left - 1)));
+          queueMicrotask(() => step(then.delay));
+        }
+        return page;
+      },
+    };
+    const next = (): TimelineEvent => {
+      const seq = events.length;
+      const e: TimelineEvent = { seq, t: seq, conn: 0, kind: "lifecycle", event: "connected", detail: "" };
+      events.push(e);
+      return e;
+    };
+    return {
+      service: fake as unknown as CliService,
+      events,
+      bypass: () => void next(),
+      wrapped: () => listener?.(next()),
+      /** Runs `act` once, `delay` microtasks after the next read answers. */
+      afterRead: (delay: number, act: () => void) => (afterRead = { delay, act }),
+    };
+  }
+
+  it("passes on every event once, in order, whichever way each was appended and whenever", async () => {
+    for (let round = 0; round < 50; round++) {
+      const s = fakeSession();
+      const passed: number[] = [];
+      const follower = new TimelineFollower(s.service, "s", (batch) => passed.push(...batch.map((e) => e.seq)));
+      s.bypass();
+      void follower.drain().catch(() => {});
+      // Appends of both kinds at every microtask and turn boundary around the reads, each kind announced as the
+      // engine announces growth (batched, later).
+      for (let i = 0; i < 40; i++) {
+        if ((i + round) % 3 === 0) s.bypass();
+        else s.wrapped();
+        if (i % 4 === round % 4) follower.grew(s.events.length);
+        for (let k = 0; k < (i + round) % 5; k++) await Promise.resolve();
+        if (i % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      follower.grew(s.events.length);
+      await passedAll(passed, s.events.length);
+      expect(passed).toEqual(s.events.map((e) => e.seq));
+      follower.stop();
+    }
+  });
+
+  it("an event it was not handed, appended as a read goes live, is passed on without waiting for another", async () => {
+    // Right after a read finds the end, at each microtask: one append the watch does not see, one it does (which
+    // then does not follow on), and the growth notice — whose count the handed event already made known.
+    for (let delay = 0; delay < 12; delay++) {
+      const s = fakeSession();
+      const passed: number[] = [];
+      const follower = new TimelineFollower(s.service, "s", (batch) => passed.push(...batch.map((e) => e.seq)));
+      s.bypass();
+      s.afterRead(delay, () => {
+        s.bypass();
+        s.wrapped();
+        follower.grew(s.events.length);
+      });
+      void follower.drain().catch(() => {});
+      await passedAll(passed, 3);
+      expect(passed, `appended ${delay} microtasks after the read`).toEqual([0, 1, 2]);
+      follower.stop();
+    }
+  });
+});
+
+/** Waits a few turns for `passed` to hold `count` events: what a follower passes on by itself, with no drain. */
+async function passedAll(passed: readonly number[], count: number): Promise<void> {
+  for (let turn = 0; turn < 20 && passed.length < count; turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

@@ -8,15 +8,17 @@
  * event does not follow on. Nothing is passed on twice and nothing is skipped; `drain()` catches up at the end.
  */
 import type { TimelineEvent } from "../../preload/timeline.ts";
+import { EncodedLogEvent } from "../recording/encoded-log-event.ts";
 import type { CliService } from "./service.ts";
 
 /** Events read per readTimeline call (the contract's maximum). */
 const READ_BATCH = 10_000;
 
 /**
- * How many handed events, and how many of their data bytes, may wait for the end of the turn. Past either the
- * follower stops queueing and reads the rest back from the recorder (whose memory is bounded) once it is free:
- * whatever the traffic, the follower holds at most one queue.
+ * How many handed events, and how many of their bytes (a chunk's data, a sandboxed log event's text and fields), may
+ * wait for the end of the turn. Past either the follower stops queueing and reads the rest back from the recorder
+ * (whose memory is bounded) once it is free. (A sandboxed protocol's log event also keeps the batch it came in
+ * alive — at most a turn's worth of the worker's batches.)
  */
 export interface QueueBounds {
   events: number;
@@ -39,7 +41,11 @@ export class TimelineFollower {
   private known = 0;
   /** Handed events are queued (the follower is caught up); else they are left to the reads. */
   private live = false;
-  /** Reads queued or under way: while there is one, an event not queued will be read by it. */
+  /**
+   * Reads queued or under way that have not gone live yet: while there is one, an event not queued will be read by
+   * it. Counted down in the same turn a read goes live (not when its promise settles, a few microtasks later: an
+   * event missed in between would wait for the next one).
+   */
   private reads = 0;
   private flushing: NodeJS.Immediate | null = null;
   private reading: Promise<void> = Promise.resolve();
@@ -86,7 +92,7 @@ export class TimelineFollower {
    */
   drain(): Promise<void> {
     this.reads += 1;
-    this.reading = this.reading.then(() => this.readAll()).finally(() => (this.reads -= 1));
+    this.reading = this.reading.then(() => this.readAll());
     return this.reading.then(() => {
       if (this.failure !== null) throw this.failure;
     });
@@ -99,7 +105,7 @@ export class TimelineFollower {
     const follows = e.seq === this.next + this.queue.length;
     if (this.live && follows && this.queue.length < this.bounds.events && this.queuedBytes < this.bounds.bytes) {
       this.queue.push(e);
-      if (e.kind === "data") this.queuedBytes += e.data.byteLength;
+      this.queuedBytes += e.kind === "data" ? e.data.byteLength : e instanceof EncodedLogEvent ? e.source.headBytes : 0;
       this.flushing ??= setImmediate(this.flush);
       return;
     }
@@ -156,6 +162,8 @@ export class TimelineFollower {
       }
     } catch (err) {
       this.failure ??= err;
+    } finally {
+      this.reads -= 1; // in the same turn as going live (see `reads`)
     }
   }
 }
