@@ -6,7 +6,11 @@
 import type { NewTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import type { NumberingTimeline } from "./message-pairing.ts";
 
-/** Called with each event the moment it is recorded, synchronously, in seq order. Must not throw. */
+/**
+ * Called with each event the moment it is recorded, synchronously, in seq order. The event is the recorder's own
+ * (a sandboxed protocol's log event is an EncodedLogEvent: read its text and fields through their getters, and make
+ * it `plain()` before it crosses a thread or IPC). A listener that throws is dropped: recording goes on.
+ */
 export type RecordedListener = (e: TimelineEvent) => void;
 
 /**
@@ -26,7 +30,14 @@ export class RecordedEvents implements NumberingTimeline {
   /** Appends `event` and hands the recorded event (numbered; its bytes shared, read-only) to every listener. */
   append(event: NewTimelineEvent): TimelineEvent {
     const recorded = this.inner.append(event);
-    if (this.#listeners.size > 0) for (const listener of this.#listeners) listener(recorded);
+    for (const listener of this.#listeners) {
+      try {
+        listener(recorded);
+      } catch {
+        // Its watcher reads back what it misses (it checks that seqs follow on); the session must not stop recording.
+        this.#listeners.delete(listener);
+      }
+    }
     return recorded;
   }
 

@@ -32,8 +32,9 @@ export interface EncodedLog extends PayloadBytes {
 
 /**
  * A LogTimelineEvent whose text and fields are its source's, read when asked. Made by the engine for a sandboxed
- * protocol's log event (seq -1 until the recorder numbers it: `numbered`). It never leaves the engine as it is: what
- * the recorder gives to readers is `plain()` (a class instance's `fields` would not cross IPC, being an accessor).
+ * protocol's log event (seq -1 until the recorder numbers it: `numbered`). It never crosses IPC as it is: what the
+ * recorder gives to readers is `plain()` (a class instance's `text` and `fields` would not cross, being accessors);
+ * in-process watchers of a session's events get it as it is (main/engine/recorded-events.ts).
  */
 export class EncodedLogEvent implements LogTimelineEvent {
   readonly kind = "log";
