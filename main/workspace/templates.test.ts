@@ -108,6 +108,7 @@ describe("RESP template: decoder", () => {
     [":4x2\r\n", "a bad integer 4x2"],
     ["$3\r\nabcd\r\n", "a bulk string not followed by CRLF"],
     ["$600000000\r\n", "a bulk string of 600000000 bytes, over MAX_BULK_LENGTH"],
+    [`$${"9".repeat(20)}\r\n`, `a bulk string of ${"9".repeat(20)} bytes, over MAX_BULK_LENGTH`],
     ["$1x\r\n", "a bad bulk length 1x"],
     [`$${"9".repeat(21)}\r\n`, `a bad bulk length ${"9".repeat(21)}`],
     ["*-2\r\n", "a bad array length -2"],

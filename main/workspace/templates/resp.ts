@@ -226,7 +226,11 @@ export class RespDecoder {
   #bulkHeader(length: number | null, line: number, textExtent: RespExtent): boolean {
     if (length === null || length < -1) this.#fail(`a bad bulk length ${this.#lineText(line, textExtent)}`);
     if (length === -1) return this.#push(null, textExtent);
-    if (length > this.MAX_BULK_LENGTH) this.#fail(`a bulk string of ${length} bytes, over MAX_BULK_LENGTH`);
+    if (length > this.MAX_BULK_LENGTH) {
+      // The line's own digits: past 2**53 the number read from them is not exact.
+      const digits = this.#lineText(line, textExtent);
+      this.#fail(`a bulk string of ${Number.isSafeInteger(length) ? length : digits} bytes, over MAX_BULK_LENGTH`);
+    }
     this.#bulkLength = length;
     this.#state = "bulk";
     return true;
