@@ -95,6 +95,15 @@ describe("worker batches across threads", () => {
       { spans: [{ ...span("in", 3), fd: 1 }] },
       { spans: [span("in", 0)], pair: { role: "response" } },
       { spans: [span("in", 0)], fieldSpans: { a: [span("in", 1)] } },
+      {
+        spans: [span("out", 7)],
+        fieldSpans: { "args.0": [span("out", 9), span("out", 12)], "é ☃": [], __proto__x: [span("in", 1)] },
+        pair: { role: "request", key: "k ☃" },
+      },
+      { spans: [], fieldSpans: {}, pair: { role: "response", key: "" } },
+      { spans: [span("in", 0)], pair: { role: "response", request: 4 } }, // what the engine fills: as JSON
+      { spans: [span("in", 0)], pair: { role: "sideways" } },
+      { spans: [span("in", 0)], fieldSpans: { a: [{ ...span("in", 1), fd: 2 }] } },
       { spans: [{ dir: "in", offset: "Infinity", length: 1, note: "<function note>" }] },
       { spans: "not a list" },
       "not an object",
@@ -200,7 +209,16 @@ function forged(): ArrayBuffer[] {
   const spans = { spans: [{ dir: "in", offset: 1024, length: 64 }] };
   const tailDigit = entry("{}", spans);
   const digit = Buffer.from(tailDigit).lastIndexOf("1024");
+  // A message with field spans and pairing: its path's length (a u16 after 32 bytes of fixed part, one span and the
+  // count of paths) made longer than the entry.
+  const parts = entry("{}", {
+    spans: [{ dir: "in", offset: 0, length: 1 }],
+    fieldSpans: { a: [] },
+    pair: { role: "request" },
+  });
   return [
+    withByte(parts, 32 + 2 + 17 + 2 + 1, 0xff),
+    withByte(parts, parts.byteLength > 0 ? new DataView(parts).getUint32(0, true) - 1 : 0, 0x7b), // a head not ending its fields
     entry("xxxx"), // not JSON
     entry('{},"spans":[{"dir":"in","offset":-5,"length":1e300}],"pair":{"role":"response","request":7}'),
     entry("{}}"),

@@ -14,7 +14,10 @@
  *     bytes | u32 head bytes | u32 tail bytes | message | namespace (UTF-8) | head (UTF-8) | tail (ASCII)
  *
  * The message form: 0 none; 1 plain spans (the usual decoded message: u16 count, then per span u8 direction (0 in,
- * 1 out), f64 offset, f64 length); 2 any other message, as u32 bytes of its JSON text, then the text (no tail).
+ * 1 out), f64 offset, f64 length); 3 plain spans with field spans and/or pairing (the spans as in 1; u16 paths
+ * (0xffff: no field spans), each u16 bytes of its path, the path (UTF-8) and its spans as in 1; u8 role (0: no
+ * pairing, 1 request, 2 response), with a role u16 bytes of its key (0xffff: none) and the key (UTF-8)); 2 any
+ * other message, as u32 bytes of its JSON text, then the text. Forms 2 and 3 have no tail: the engine writes it.
  *
  * Written by the worker (LogEntryWriter, wire-batch.ts's BatchEncoder), read by the main thread (readLogEntry,
  * decodeBatch) into a LogEntryEvent that decodes what is asked of it, when asked. The main thread reads an entry
@@ -36,6 +39,10 @@ const SPAN_BYTES = 1 + 8 + 8;
 const MESSAGE_NONE = 0;
 const MESSAGE_SPANS = 1;
 const MESSAGE_JSON = 2;
+const MESSAGE_PARTS = 3;
+/** No field spans, or no pairing key, in a MESSAGE_PARTS entry. */
+const NONE_U16 = 0xffff;
+const ROLES = [undefined, "request", "response"] as const;
 /** The longest namespace an entry holds (u16); a longer one is cut. */
 const MAX_NAMESPACE = 0xffff / 3;
 /** The smallest buffer entries are written in. */
@@ -73,12 +80,17 @@ export class LogEntryWriter {
     if (typeof time !== "number" || !(id === null || typeof id === "number")) return false;
     const textJson = JSON.stringify(text);
     const spans = plainSpans(message);
-    const messageJson = message === undefined || spans !== null ? "" : JSON.stringify(message);
+    const parts = spans === null && message !== undefined ? messageParts(message) : null;
+    const messageJson = message === undefined || spans !== null || parts !== null ? "" : JSON.stringify(message);
     const namespace = this.namespaceBytes(ns);
     const tail = message === undefined ? "}" : spans === null ? "" : spansTail(spans);
     const most =
       FIXED +
-      (spans === null ? 4 + messageJson.length * 3 : 2 + (spans.length / 3) * SPAN_BYTES) +
+      (spans !== null
+        ? 2 + (spans.length / 3) * SPAN_BYTES
+        : parts !== null
+          ? parts.bytes
+          : 4 + messageJson.length * 3) +
       namespace.length +
       TEXT_PREFIX.length +
       FIELDS_PREFIX.length +
@@ -93,13 +105,33 @@ export class LogEntryWriter {
     view.setUint8(start + 20, level);
     if (spans !== null) {
       view.setUint8(start + 21, MESSAGE_SPANS);
-      view.setUint16(p, spans.length / 3, true);
-      p += 2;
-      for (let i = 0; i < spans.length; i += 3) {
-        view.setUint8(p, spans[i]!);
-        view.setFloat64(p + 1, spans[i + 1]!, true);
-        view.setFloat64(p + 9, spans[i + 2]!, true);
-        p += SPAN_BYTES;
+      p = writeSpans(view, p, spans);
+    } else if (parts !== null) {
+      view.setUint8(start + 21, MESSAGE_PARTS);
+      p = writeSpans(view, p, parts.spans);
+      if (parts.fieldSpans === null) {
+        view.setUint16(p, NONE_U16, true);
+        p += 2;
+      } else {
+        view.setUint16(p, parts.fieldSpans.length, true);
+        p += 2;
+        for (const [path, list] of parts.fieldSpans) {
+          const written = buf.write(path, p + 2, "utf8");
+          view.setUint16(p, written, true);
+          p = writeSpans(view, p + 2 + written, list);
+        }
+      }
+      view.setUint8(p, parts.role);
+      p += 1;
+      if (parts.role !== 0) {
+        if (parts.key === null) {
+          view.setUint16(p, NONE_U16, true);
+          p += 2;
+        } else {
+          const written = buf.write(parts.key, p + 2, "utf8");
+          view.setUint16(p, written, true);
+          p += 2 + written;
+        }
       }
     } else if (message !== undefined) {
       view.setUint8(start + 21, MESSAGE_JSON);
@@ -157,15 +189,89 @@ export class LogEntryWriter {
   }
 }
 
+/** Writes `spans` ([dir, offset, length, ...]) at `p` as u16 count and the spans; returns where they end. */
+function writeSpans(view: DataView, p: number, spans: number[]): number {
+  view.setUint16(p, spans.length / 3, true);
+  p += 2;
+  for (let i = 0; i < spans.length; i += 3) {
+    view.setUint8(p, spans[i]!);
+    view.setFloat64(p + 1, spans[i + 1]!, true);
+    view.setFloat64(p + 9, spans[i + 2]!, true);
+    p += SPAN_BYTES;
+  }
+  return p;
+}
+
 /**
  * The message's spans as [dir (0 in, 1 out), offset, length, ...] when it is a message of plain spans only (no fd,
  * field spans or pairing), else null.
  */
 function plainSpans(message: unknown): number[] | null {
   if (typeof message !== "object" || message === null) return null;
-  const spans = (message as { spans?: unknown }).spans;
-  if (!Array.isArray(spans) || spans.length > 0xffff) return null;
   for (const key in message) if (key !== "spans") return null;
+  return flatSpans((message as { spans?: unknown }).spans);
+}
+
+/** What a MESSAGE_PARTS entry holds of a message, and the most bytes it takes. */
+interface MessageParts {
+  spans: number[];
+  fieldSpans: [string, number[]][] | null;
+  role: number;
+  key: string | null;
+  bytes: number;
+}
+
+/**
+ * A message of plain spans, field spans of plain spans and pairing (a role, maybe a key: what the engine keeps of
+ * it) flattened for a MESSAGE_PARTS entry, or null when it has anything else (it then crosses as JSON).
+ */
+function messageParts(message: unknown): MessageParts | null {
+  if (typeof message !== "object" || message === null) return null;
+  const { spans, fieldSpans, pair } = message as Record<string, unknown>;
+  for (const key in message) if (key !== "spans" && key !== "fieldSpans" && key !== "pair") return null;
+  const flat = flatSpans(spans);
+  if (flat === null) return null;
+  let bytes = 2 + (flat.length / 3) * SPAN_BYTES + 2 + 1 + 2;
+  let lists: [string, number[]][] | null = null;
+  if (fieldSpans !== undefined) {
+    if (
+      typeof fieldSpans !== "object" ||
+      fieldSpans === null ||
+      Object.getPrototypeOf(fieldSpans) !== Object.prototype
+    ) {
+      return null;
+    }
+    lists = [];
+    for (const path of Object.keys(fieldSpans)) {
+      const list = flatSpans((fieldSpans as Record<string, unknown>)[path]);
+      if (list === null || path.length > MAX_PART_TEXT || lists.length >= NONE_U16) return null;
+      lists.push([path, list]);
+      bytes += 2 + path.length * 3 + 2 + (list.length / 3) * SPAN_BYTES;
+    }
+  }
+  let role = 0;
+  let key: string | null = null;
+  if (pair !== undefined) {
+    if (typeof pair !== "object" || pair === null) return null;
+    const { role: r, key: k } = pair as Record<string, unknown>;
+    for (const name in pair) if (name !== "role" && name !== "key") return null;
+    role = ROLES.indexOf(r as (typeof ROLES)[number]);
+    if (role < 1) return null;
+    if (k !== undefined) {
+      if (typeof k !== "string" || k.length > MAX_PART_TEXT) return null;
+      key = k;
+      bytes += k.length * 3;
+    }
+  }
+  return { spans: flat, fieldSpans: lists, role, key, bytes };
+}
+
+/** The longest path or key (UTF-16 units) a MESSAGE_PARTS entry holds: its UTF-8 must fit a u16 below NONE_U16. */
+const MAX_PART_TEXT = Math.floor((NONE_U16 - 1) / 3);
+
+/** `spans` as [dir, offset, length, ...] when it is a list of plain spans (dir, numeric offset and length only). */
+function flatSpans(spans: unknown): number[] | null {
+  if (!Array.isArray(spans) || spans.length >= NONE_U16) return null;
   const flat: number[] = [];
   for (const span of spans as unknown[]) {
     if (typeof span !== "object" || span === null) return null;
@@ -309,6 +415,68 @@ export class LogEntryEvent implements SandboxLogEvent {
   }
 }
 
+type WireSpan = { dir: "in" | "out"; offset: number; length: number };
+
+/** The u16 count and spans at `p` (before `end`), or null when they don't fit. */
+function readSpans(view: DataView, p: number, end: number): WireSpan[] | null {
+  if (p + 2 > end) return null;
+  const count = view.getUint16(p, true);
+  p += 2;
+  if (p + count * SPAN_BYTES > end) return null;
+  const spans = new Array<WireSpan>(count);
+  for (let i = 0; i < count; i++) {
+    spans[i] = {
+      dir: view.getUint8(p) === 0 ? "in" : "out",
+      offset: view.getFloat64(p + 1, true),
+      length: view.getFloat64(p + 9, true),
+    };
+    p += SPAN_BYTES;
+  }
+  return spans;
+}
+
+/** The message of a MESSAGE_PARTS entry at `p` (before `end`) and where it ends, or null when it doesn't fit. */
+function readParts(buf: Buffer, view: DataView, p: number, end: number): { message: unknown; end: number } | null {
+  const spans = readSpans(view, p, end);
+  if (spans === null) return null;
+  p += 2 + spans.length * SPAN_BYTES;
+  const message: { spans: WireSpan[]; fieldSpans?: Record<string, WireSpan[]>; pair?: object } = { spans };
+  if (p + 2 > end) return null;
+  const paths = view.getUint16(p, true);
+  p += 2;
+  if (paths !== NONE_U16) {
+    const fieldSpans: Record<string, WireSpan[]> = {};
+    for (let i = 0; i < paths; i++) {
+      if (p + 2 > end) return null;
+      const bytes = view.getUint16(p, true);
+      if (p + 2 + bytes > end) return null;
+      const path = buf.toString("utf8", p + 2, p + 2 + bytes);
+      const list = readSpans(view, p + 2 + bytes, end);
+      if (list === null) return null;
+      Object.defineProperty(fieldSpans, path, { value: list, enumerable: true, writable: true, configurable: true });
+      p += 2 + bytes + 2 + list.length * SPAN_BYTES;
+    }
+    message.fieldSpans = fieldSpans;
+  }
+  if (p + 1 > end) return null;
+  const role = ROLES[view.getUint8(p)];
+  p += 1;
+  if (view.getUint8(p - 1) >= ROLES.length) return null;
+  if (role !== undefined) {
+    if (p + 2 > end) return null;
+    const bytes = view.getUint16(p, true);
+    p += 2;
+    if (bytes === NONE_U16) {
+      message.pair = { role };
+    } else {
+      if (p + bytes > end) return null;
+      message.pair = { role, key: buf.toString("utf8", p, p + bytes) };
+      p += bytes;
+    }
+  }
+  return { message, end: p };
+}
+
 /**
  * Reads the entry at `at` of `buf` (`view` over the same bytes) as connection `id`'s log event: returns where the
  * next entry starts, or -1 when this one doesn't hold together (the rest of the buffer can't be read then).
@@ -336,20 +504,16 @@ export function readLogEntry(
   let spanCount = form === MESSAGE_NONE ? -1 : -2;
   const spansAt = p + 2;
   if (form === MESSAGE_SPANS) {
-    if (p + 2 > end) return -1;
-    const count = (spanCount = view.getUint16(p, true));
-    p += 2;
-    if (p + count * SPAN_BYTES > end) return -1;
-    const spans = new Array<{ dir: "in" | "out"; offset: number; length: number }>(count);
-    for (let i = 0; i < count; i++) {
-      spans[i] = {
-        dir: view.getUint8(p) === 0 ? "in" : "out",
-        offset: view.getFloat64(p + 1, true),
-        length: view.getFloat64(p + 9, true),
-      };
-      p += SPAN_BYTES;
-    }
+    const spans = readSpans(view, p, end);
+    if (spans === null) return -1;
+    spanCount = spans.length;
+    p += 2 + spans.length * SPAN_BYTES;
     message = { spans };
+  } else if (form === MESSAGE_PARTS) {
+    const parts = readParts(buf, view, p, end);
+    if (parts === null) return -1;
+    message = parts.message;
+    p = parts.end;
   } else if (form === MESSAGE_JSON) {
     if (p + 4 > end) return -1;
     const bytes = view.getUint32(p, true);
