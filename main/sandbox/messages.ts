@@ -12,6 +12,7 @@
 import type { SourceMapPayload } from "node:module";
 import type { PeerCertificate } from "node:tls";
 import type { TLSDetails } from "../../preload/contract.ts";
+import type { LogLevel } from "../../core/logger.ts";
 import type { PayloadBytes } from "../recording/encoded-log-event.ts";
 import type { TLSRequest } from "../tls/tls-request.ts";
 
@@ -69,7 +70,7 @@ export interface SandboxErrorInfo {
  * text only.
  */
 export interface WireLogEvent {
-  level: "debug" | "info" | "warn" | "error" | "critical";
+  level: LogLevel;
   namespace: string;
   /** The event's format rendered with its fields (the core's formatEvent). */
   text: string;

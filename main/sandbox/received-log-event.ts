@@ -7,13 +7,12 @@
  */
 import { FIELDS_PREFIX, LogEntryEvent, TEXT_PREFIX } from "./wire-log-entries.ts";
 import type { SandboxLogEvent, WireLogEvent } from "./messages.ts";
+import { isLogLevel } from "./wire-log-event.ts";
 
 /** The engine's event for a worker's "log" operation: an entry's own event, or the object form wrapped. */
 export function receivedLogEvent(wire: WireLogEvent): SandboxLogEvent {
   return wire instanceof LogEntryEvent ? wire : new ReceivedLogEvent(wire);
 }
-
-const LEVELS: ReadonlySet<unknown> = new Set(["debug", "info", "warn", "error", "critical"]);
 
 /**
  * A log event that crossed as an object (WireLogEvent); the engine's to keep. What user code could have put in it
@@ -31,7 +30,7 @@ export class ReceivedLogEvent implements SandboxLogEvent {
   #head: string | null = null;
 
   constructor(wire: WireLogEvent) {
-    this.level = LEVELS.has(wire.level) ? wire.level : "info";
+    this.level = isLogLevel(wire.level) ? wire.level : "info";
     this.namespace = typeof wire.namespace === "string" ? wire.namespace : "(no namespace)";
     this.text = typeof wire.text === "string" ? wire.text : "";
     this.#fields = fieldsOf(wire.fieldsJson);

@@ -26,13 +26,14 @@
  * worker's encoder writes (payload-check.ts); an entry that doesn't hold together is skipped (and what follows,
  * which can't be found).
  */
+import { LogLevel } from "../../core/logger.ts";
 import type { Span } from "../../preload/timeline.ts";
 import { spanJson } from "../recording/spans-json.ts";
 import type { SandboxLogEvent, WireLogEvent } from "./messages.ts";
 import { expect, expectCount, isPayloadHead } from "./payload-check.ts";
 
-const LEVELS = ["debug", "info", "warn", "error", "critical"] as const;
-const LEVEL_CODE = new Map<unknown, number>(LEVELS.map((level, code) => [level, code]));
+/** A level's code on the wire: its index in the core's LogLevel (both threads run the same build). */
+const LEVEL_CODE = new Map<unknown, number>(LogLevel.map((level, code) => [level, code]));
 /** The fixed part of an entry, before its message. */
 const FIXED = 4 + 8 + 8 + 1 + 1 + 2 + 4 + 4;
 const SPAN_BYTES = 1 + 8 + 8;
@@ -493,7 +494,7 @@ export function readLogEntry(
   if (size < FIXED || end > buf.length) return -1;
   const id = view.getFloat64(at + 4, true);
   const time = view.getFloat64(at + 12, true);
-  const level = LEVELS[view.getUint8(at + 20)];
+  const level = LogLevel[view.getUint8(at + 20)];
   const form = view.getUint8(at + 21);
   const namespaceBytes = view.getUint16(at + 22, true);
   const headBytes = view.getUint32(at + 24, true);

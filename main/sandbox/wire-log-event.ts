@@ -70,7 +70,7 @@ export function jsonSafe(value: unknown, depth = 0, budget = { left: MAX_FIELD_V
  */
 export function wireLogEvent(event: LogEvent, stacks: StackMapper): WireLogEvent {
   return {
-    level: LOG_LEVELS.has(event.log_level) ? event.log_level : "info",
+    level: isLogLevel(event.log_level) ? event.log_level : "info",
     namespace: typeof event.log_namespace === "string" ? event.log_namespace : "(no namespace)",
     text: tryOr(
       () => formatEvent(event),
@@ -95,8 +95,12 @@ function fieldsJson(event: LogEvent, stacks: StackMapper): string {
   return JSON.stringify(fields);
 }
 
-/** The log levels the engine knows (core/logger.ts LogLevel); a user's own level is logged as "info". */
 const LOG_LEVELS: ReadonlySet<unknown> = new Set(LogLevel);
+
+/** Whether `level` is one the engine knows (core/logger.ts LogLevel); a user's own level is logged as "info". */
+export function isLogLevel(level: unknown): level is LogLevel {
+  return LOG_LEVELS.has(level);
+}
 
 /** What `fn` returns, or what `fallback` makes of what it threw. */
 export function tryOr<T>(fn: () => T, fallback: (err: unknown) => T): T {
