@@ -297,13 +297,17 @@ function spansTail(spans: number[]): string {
   return `,"spans":[${list}]}`;
 }
 
-const CLOSE = Buffer.from("}", "latin1");
-const SPANS_OPEN = Buffer.from(',"spans":[', "latin1");
-const SPAN_IN = Buffer.from('{"dir":"in","offset":', "latin1");
-const SPAN_OUT = Buffer.from('{"dir":"out","offset":', "latin1");
-const SPAN_LENGTH = Buffer.from(',"length":', "latin1");
-const SPANS_CLOSE = Buffer.from("]}", "latin1");
-const COMMA = Buffer.from(",", "latin1");
+const latin1 = (text: string) => Buffer.from(text, "latin1");
+/** The pieces of a span's JSON around its two numbers, as spans-json.ts writes it: what the tail must hold. */
+const [SPAN_IN, SPAN_LENGTH, CLOSE] = spanJson("in", 0, 0, undefined)!.split("0").map(latin1) as [
+  Buffer,
+  Buffer,
+  Buffer,
+];
+const SPAN_OUT = latin1(spanJson("out", 0, 0, undefined)!.split("0")[0]!);
+const SPANS_OPEN = latin1(',"spans":[');
+const SPANS_CLOSE = latin1("]}");
+const COMMA = latin1(",");
 
 /**
  * Whether `buf[p, end)` is the tail the worker's encoder writes for an entry of message `form`: `}` for no message,
