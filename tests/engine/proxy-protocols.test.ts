@@ -8,7 +8,7 @@ import * as net from "node:net";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../preload/timeline.ts";
 import { bytesOf, ok, startProxy, timeline, useEngine, waitForTimeline } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/net.ts";
+import { exchange, waitFor } from "../helpers/net.ts";
 
 const { t, defer, redis } = useEngine();
 let redisPort: number;
@@ -47,18 +47,7 @@ class Client {
 
 /** Asks redis-server directly (not through the proxy). */
 function askRedis(command: string, expectedLength: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = "";
-    const s = net.connect({ host: "127.0.0.1", port: redisPort }, () => s.write(command));
-    s.on("data", (d) => {
-      got += d.toString("latin1");
-      if (got.length >= expectedLength) {
-        s.destroy();
-        resolve(got);
-      }
-    });
-    s.on("error", reject);
-  });
+  return exchange(redisPort, [command], expectedLength);
 }
 
 async function save(path: string, content: string) {

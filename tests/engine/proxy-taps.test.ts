@@ -11,7 +11,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { LogTimelineEvent, TimelineEvent } from "../../preload/timeline.ts";
 import { FLOW_HIGH_WATER, FLOW_LOW_WATER } from "../../main/sandbox/sandboxed-protocol.ts";
 import { bytesOf, ok, startProxy, useEngine, waitForTimeline } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/net.ts";
+import { exchange, waitFor } from "../helpers/net.ts";
 
 const { t, defer, redis } = useEngine();
 let redisPort: number;
@@ -44,25 +44,6 @@ async function client(port: number): Promise<{ socket: net.Socket; received: () 
   });
   socket.on("data", (d: Buffer) => (got += d.toString("latin1")));
   return { socket, received: () => got };
-}
-
-/** Connects to `port`, writes `chunks` one by one (each its own write), and resolves with what came back once it holds `expectedLength` bytes. */
-function exchange(port: number, chunks: string[], expectedLength: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = "";
-    const s = net.connect({ host: "127.0.0.1", port }, () => {
-      for (const chunk of chunks) s.write(chunk, "latin1");
-    });
-    s.on("data", (d) => {
-      got += d.toString("latin1");
-      if (got.length >= expectedLength) {
-        s.destroy();
-        resolve(got);
-      }
-    });
-    s.on("error", reject);
-    defer(() => s.destroy());
-  });
 }
 
 async function save(file: string, content: string) {

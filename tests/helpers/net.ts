@@ -27,6 +27,35 @@ export async function waitFor(predicate: () => boolean, what: string, timeoutMs 
   }
 }
 
+/**
+ * Connects to `port` on 127.0.0.1, writes `chunks` one by one (each its own write, as latin1), and resolves with what
+ * came back once it holds `expectedLength` bytes (then closes). Rejects on a socket error, or after `timeoutMs`.
+ */
+export function exchange(port: number, chunks: string[], expectedLength: number, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = "";
+    const s = net.connect({ host: "127.0.0.1", port }, () => {
+      for (const chunk of chunks) s.write(chunk, "latin1");
+    });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`Timed out waiting for ${expectedLength} bytes from port ${port}, got ${got.length}`));
+    }, timeoutMs);
+    s.on("data", (d: Buffer) => {
+      got += d.toString("latin1");
+      if (got.length >= expectedLength) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(got);
+      }
+    });
+    s.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
 /** A promise with its resolve function, for events a test waits on. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
   let resolve!: (v: T) => void;
