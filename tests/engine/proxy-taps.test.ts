@@ -24,6 +24,11 @@ const messagesOn = (events: TimelineEvent[], conn: number) =>
 const lifecycle = (events: TimelineEvent[], conn: number) =>
   events.flatMap((e) => (e.kind === "lifecycle" && e.conn === conn ? [`${e.event}: ${e.detail}`] : []));
 
+/** Waits until connection `conn` of `session` is halted; resolves with the timeline then. */
+function whenHalted(session: string, conn: number, what: string): Promise<TimelineEvent[]> {
+  return waitForTimeline(t.api, session, (e) => lifecycle(e, conn).some((l) => l.startsWith("protocol-halted")), what);
+}
+
 /** A command as a client library sends it: a RESP array of bulk strings. */
 function command(...words: string[]): string {
   return `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w, "latin1")}\r\n${w}\r\n`).join("")}`;
@@ -180,12 +185,7 @@ export default class Picky extends Tap {
     const c = await client(port);
     c.socket.write(command("NOSUCHCOMMAND"));
     await waitFor(() => c.received().startsWith("-ERR"), "redis's error reply");
-    const events = await waitForTimeline(
-      t.api,
-      session,
-      (e) => lifecycle(e, 2).some((l) => l.startsWith("protocol-halted")),
-      "the tap to be halted",
-    );
+    const events = await whenHalted(session, 2, "the tap to be halted");
     expect(lifecycle(events, 2).find((l) => l.startsWith("protocol-halted"))).toMatch(
       /an error reply at picky\.ts:\d+:\d+.*\(a tap: the proxy still forwards this leg's bytes\)/,
     );
@@ -226,12 +226,7 @@ export default class Leg extends ${tap ? "Tap" : "Protocol"} {
     c.socket.write("one");
     await waitFor(() => c.received() === "one", "the echo through the forwarding leg");
     await save("leg.ts", leg(true));
-    const events = await waitForTimeline(
-      t.api,
-      session,
-      (e) => lifecycle(e, 1).some((l) => l.startsWith("protocol-halted")),
-      "the leg to be halted",
-    );
+    const events = await whenHalted(session, 1, "the leg to be halted");
     expect(lifecycle(events, 1).find((l) => l.startsWith("protocol-halted"))).toMatch(
       /Leg became a Tap with this reload, and a live proxy leg keeps how it forwards: reconnect/,
     );
@@ -253,12 +248,7 @@ export default class EchoingTap extends Tap {
     );
     const { session, port } = await proxy("echoing-tap.ts", null);
     expect(await exchange(port, [command("SET", "k", "v"), command("GET", "k")], 12)).toBe("+OK\r\n$1\r\nv\r\n");
-    const events = await waitForTimeline(
-      t.api,
-      session,
-      (e) => lifecycle(e, 1).some((l) => l.startsWith("protocol-halted")),
-      "the tap to be halted",
-    );
+    const events = await whenHalted(session, 1, "the tap to be halted");
     expect(lifecycle(events, 1).find((l) => l.startsWith("protocol-error"))).toMatch(
       /dataReceived: A Tap does not write.* at echoing-tap\.ts:\d+:\d+/,
     );
