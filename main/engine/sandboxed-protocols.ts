@@ -72,8 +72,8 @@ export function wireGroup(group: SandboxGroup, session: Session): void {
 
 /**
  * The timeline event of a protocol's log event on `conn`, now: a decoded message's spans, field spans and pairing
- * when they pass message-check.ts; when they don't, the plain log line, and `refused` is told why. Its fields stay
- * the JSON text the worker wrote (EncodedLogEvent): recorded as they are, never parsed on the way.
+ * when they pass message-check.ts; when they don't, the plain log line, and `refused` is told why. Its payload is
+ * the bytes the worker wrote (EncodedLogEvent): recorded as they are, its text and fields never decoded on the way.
  */
 function logEvent(e: SandboxLogEvent, conn: number, refused: (reason: string) => void): NewTimelineEvent {
   const event = new EncodedLogEvent(-1, monotonicMicros(), conn, e.level, e);

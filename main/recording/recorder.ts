@@ -180,7 +180,7 @@ export class Recorder {
         break;
       case "log":
         if (e instanceof EncodedLogEvent) {
-          event = e.numbered(seq, t); // its fields stay JSON text: written as they are, parsed if read
+          event = e.numbered(seq, t); // its payload stays the bytes its source wrote; text and fields parsed if read
           break;
         }
         event = { seq, t, conn: e.conn, kind: "log", level: e.level, text: e.text, fields: e.fields };

@@ -5,7 +5,7 @@
  * in order, with the bytes of all its data/write operations packed into one ArrayBuffer that is transferred (not
  * copied) to the other thread. Adjacent byte operations of the same connection are merged into one, so a protocol
  * echoing thousands of lines in one turn costs the main thread one socket write. The worker's operations cross as
- * one JSON text per batch, not as a structured clone (wire-batch.ts).
+ * one JSON text per batch, not as a structured clone, its log events as binary entries beside it (wire-batch.ts).
  *
  * Imported by both sides (host.ts on the main thread, runtime.ts in the worker); depends on nothing but types.
  */
